@@ -1,0 +1,67 @@
+# navlend: one entry point. `make demo` runs the main job, `make test` runs the tests.
+# Both bootstrap everything on a fresh machine: the virtual environment with the
+# pinned Python packages, the npm anvil binary, and a forced compile.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMPS := .stamps
+ANVIL_NATIVE := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+
+# The venv's bin holds ape, pytest and a link to anvil, so ape-foundry finds it.
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup compile test test-fast demo deploy gas clean
+
+help:
+	@echo "make demo    run the main job: a local market under stress with the keeper"
+	@echo "make test    bootstrap, force-compile and run the whole test suite"
+	@echo "make gas     print gas per market operation"
+	@echo "make setup   only install the Python and npm tooling"
+
+$(STAMPS):
+	mkdir -p $(STAMPS)
+
+# Python: pinned direct dependencies in pyproject.toml, the resolved set in
+# requirements.lock (passed as constraints so pip never picks a broken version).
+$(STAMPS)/venv: pyproject.toml requirements.lock | $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $@
+
+# Anvil ships inside the npm package; npm 11 skips its postinstall, so link
+# the native binary straight into the venv's bin.
+$(STAMPS)/anvil: package.json package-lock.json $(STAMPS)/venv | $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	ln -sf $(CURDIR)/$(ANVIL_NATIVE) $(BIN)/anvil
+	$(BIN)/anvil --version | head -1
+	touch $@
+
+setup: $(STAMPS)/venv $(STAMPS)/anvil
+
+# ape-vyper recompiles a contract only when its own file changes, not when a
+# module it imports does: always force, so nothing runs against stale bytecode.
+compile: setup
+	$(BIN)/ape compile --force --size
+
+test: compile
+	$(BIN)/ape test tests -p no:cacheprovider
+
+# The same suite without the forced compile, for quick local iteration.
+test-fast: setup
+	$(BIN)/ape test tests -p no:cacheprovider -x -q
+
+demo: compile
+	$(BIN)/ape run demo
+
+deploy: compile
+	$(BIN)/ape run deploy
+
+gas: compile
+	$(BIN)/ape run gas_report
+
+clean:
+	rm -rf $(VENV) node_modules .build $(STAMPS) .pytest_cache .hypothesis

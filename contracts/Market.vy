@@ -1,0 +1,799 @@
+# pragma version 0.4.3
+# pragma evm-version cancun
+# pragma nonreentrancy on
+# pragma optimize gas
+"""
+@title navlend Market
+@license GNU Affero General Public License v3.0 only
+@author navlend
+@notice An overcollateralised market that lends one base asset (a USD
+        stablecoin) against a short list of tokenized money-market-fund
+        shares. Lenders hold ERC-4626 shares of the base asset; borrowers
+        post fund shares and borrow the base asset at a kinked, per-second
+        rate. Unhealthy positions are liquidated under Aave 3.3's close-factor
+        and dust rules, either by handing the seized fund shares to the
+        liquidator or by redeeming them through the issuer's facility and
+        paying the liquidator in the base asset ("redeem route"), so that
+        liquidators need no allowlisting.
+
+        Accounting:
+        - share price = (cash + borrows - reserves) / shares, with `cash`
+          tracked internally so that a donation moves neither the share price
+          nor the utilisation; virtual shares and assets defend against the
+          inflation attack;
+        - debt is stored as scaled debt against a borrow index; what a user
+          owes rounds up, what the protocol pays out rounds down;
+        - bad debt is written off first against reserves, then across
+          lenders through the share price.
+
+        Gas: the hot state lives in a handful of packed words (see STORAGE),
+        and a health check touches only the assets a borrower holds, found
+        through a bitmap in the borrower's position word.
+@custom:security All external functions share one global lock (pragma
+        `nonreentrancy on`), and views check it, so no view returns
+        mid-operation state to a re-entering caller. The one exception is
+        `flashLoan`, which is `@reentrant` on purpose: an ERC-3156 borrower
+        must be able to liquidate, repay or lever inside its callback. It
+        changes no state before the callback and re-reads the books after
+        it, and every locked function writes all its state before its first
+        external call, so a flash loan taken from inside a token hook sees
+        consistent books. The lender share token functions come from
+        snekmate's erc20 (which opts out of the lock); moving lender shares
+        touches no lending state.
+@custom:kill The owner pauses every guarded action (`pause`); repayment
+        stays open so that borrowers can always close their debt.
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC20Detailed
+from ethereum.ercs import IERC4626
+
+implements: IERC20
+implements: IERC4626
+
+from interfaces import IRedemptionFacility
+from interfaces import IERC3156FlashBorrower
+
+from snekmate.auth import ownable
+from snekmate.auth import ownable_2step
+from snekmate.tokens import erc20
+from snekmate.utils import math
+
+from modules import market_core as core
+
+initializes: ownable
+initializes: ownable_2step[ownable := ownable]
+initializes: erc20[ownable := ownable]
+initializes: core
+
+exports: (
+    erc20.balanceOf,
+    erc20.totalSupply,
+    erc20.allowance,
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+    erc20.transfer,
+    erc20.transferFrom,
+    erc20.approve,
+    erc20.permit,
+    erc20.nonces,
+    erc20.DOMAIN_SEPARATOR,
+)
+
+
+# ---------------------------------------------------------------- #
+#                            CONSTANTS                              #
+# ---------------------------------------------------------------- #
+
+# @dev Largest flash-loan `data` the market forwards (a type bound, so it is
+#      declared here rather than read from the core module).
+MAX_FLASH_DATA: constant(uint256) = 4_096
+# @dev Largest return data forwarded from the admin extension.
+MAX_ADMIN_RETURN: constant(uint256) = 1_024
+
+
+# ---------------------------------------------------------------- #
+#                            IMMUTABLES                             #
+# ---------------------------------------------------------------- #
+
+# @dev The extension that holds the owner and guardian functions and the
+#      rich views; reached by `delegatecall` on the same storage.
+ADMIN: public(immutable(address))
+
+
+# ---------------------------------------------------------------- #
+#                           CONSTRUCTOR                             #
+# ---------------------------------------------------------------- #
+
+@deploy
+def __init__(
+    base: IERC20,
+    admin: address,
+    name_: String[25],
+    symbol_: String[5],
+    guardian_: address,
+    treasury_: address,
+):
+    """
+    @notice Deploys an empty market over `base`, with its admin extension.
+    @param base The base asset (a stablecoin).
+    @param admin The deployed MarketAdmin for the same base asset.
+    @param name_ The lender share token's name.
+    @param symbol_ The lender share token's symbol.
+    @param guardian_ The account that may pause actions.
+    @param treasury_ The account that receives reserves.
+    """
+    assert admin.is_contract, "market: admin not a contract"
+    assert staticcall IERC4626(admin).asset() == base.address, "market: admin for another base"
+    ADMIN = admin
+    ownable.__init__()
+    ownable_2step.__init__()
+    core.__init__(base, guardian_, treasury_)
+    erc20.__init__(name_, symbol_, core.BASE_DECIMALS + core.DECIMALS_OFFSET, name_, "1")
+
+
+@external
+@reentrant
+@raw_return
+def __default__() -> Bytes[MAX_ADMIN_RETURN]:
+    """
+    @notice Forwards every other call (owner and guardian functions, rich
+            views) to the admin extension, on this market's storage.
+    @dev Outside the lock itself: the extension's functions take it.
+    @return Bytes[MAX_ADMIN_RETURN] The extension's return data.
+    """
+    return raw_call(ADMIN, msg.data, max_outsize=MAX_ADMIN_RETURN, is_delegate_call=True)
+
+
+# ---------------------------------------------------------------- #
+#                        LENDERS (ERC-4626)                         #
+# ---------------------------------------------------------------- #
+
+@external
+@view
+def asset() -> address:
+    """
+    @notice The base asset.
+    @return address The base asset's address.
+    """
+    return core.BASE.address
+
+
+@external
+@view
+def totalAssets() -> uint256:
+    """
+    @notice Lenders' claim: cash plus borrows minus reserves, accrued to now.
+    @return uint256 The total assets, in base units.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._total_assets(market, book)
+
+
+@external
+@view
+def convertToShares(assets: uint256) -> uint256:
+    """
+    @notice The shares `assets` is worth now, rounded down.
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, False)
+
+
+@external
+@view
+def convertToAssets(shares: uint256) -> uint256:
+    """
+    @notice The assets `shares` is worth now, rounded down.
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, False)
+
+
+@external
+@view
+def maxDeposit(receiver: address) -> uint256:
+    """
+    @notice The most a deposit may bring in: unlimited unless paused.
+    @param receiver Ignored; every account may lend.
+    @return uint256 The maximum assets.
+    """
+    if core._is_paused(core.PAUSE_SUPPLY):
+        return 0
+    return core._MASK128
+
+
+@external
+@view
+def maxMint(receiver: address) -> uint256:
+    """
+    @notice The most shares a mint may create: unlimited unless paused.
+    @param receiver Ignored; every account may lend.
+    @return uint256 The maximum shares.
+    """
+    if core._is_paused(core.PAUSE_SUPPLY):
+        return 0
+    return core._MASK128
+
+
+@external
+@view
+def maxWithdraw(owner: address) -> uint256:
+    """
+    @notice The most `owner` may withdraw now: its claim, bounded by cash.
+    @param owner The lender.
+    @return uint256 The maximum assets.
+    """
+    if core._is_paused(core.PAUSE_WITHDRAW):
+        return 0
+    return min(self._to_assets(erc20.balanceOf[owner], False), core._book & core._MASK128)
+
+
+@external
+@view
+def maxRedeem(owner: address) -> uint256:
+    """
+    @notice The most shares `owner` may redeem now, bounded by cash.
+    @param owner The lender.
+    @return uint256 The maximum shares.
+    """
+    if core._is_paused(core.PAUSE_WITHDRAW):
+        return 0
+    shares: uint256 = erc20.balanceOf[owner]
+    cash_shares: uint256 = self._to_shares(core._book & core._MASK128, False)
+    return min(shares, cash_shares)
+
+
+@external
+@view
+def previewDeposit(assets: uint256) -> uint256:
+    """
+    @notice The shares `deposit(assets)` would mint now (rounded down).
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, False)
+
+
+@external
+@view
+def previewMint(shares: uint256) -> uint256:
+    """
+    @notice The assets `mint(shares)` would pull now (rounded up).
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, True)
+
+
+@external
+@view
+def previewWithdraw(assets: uint256) -> uint256:
+    """
+    @notice The shares `withdraw(assets)` would burn now (rounded up).
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, True)
+
+
+@external
+@view
+def previewRedeem(shares: uint256) -> uint256:
+    """
+    @notice The assets `redeem(shares)` would pay now (rounded down).
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, False)
+
+
+@external
+def deposit(assets: uint256, receiver: address) -> uint256:
+    """
+    @notice Lends `assets` of the base asset; mints shares to `receiver`.
+    @param assets The amount of the base asset to lend.
+    @param receiver The account credited with the shares.
+    @return uint256 The shares minted (rounded down).
+    """
+    core._check_not_paused(core.PAUSE_SUPPLY)
+    market: uint256 = 0
+    book: uint256 = 0
+    market, book = core._accrue()
+    shares: uint256 = self._shares_for(assets, market, book, False)
+    self._supply(assets, shares, receiver, book)
+    return shares
+
+
+@external
+def mint(shares: uint256, receiver: address) -> uint256:
+    """
+    @notice Mints exactly `shares` to `receiver` for the assets they cost.
+    @param shares The lender shares to mint.
+    @param receiver The account credited with the shares.
+    @return uint256 The assets pulled (rounded up).
+    """
+    core._check_not_paused(core.PAUSE_SUPPLY)
+    market: uint256 = 0
+    book: uint256 = 0
+    market, book = core._accrue()
+    assets: uint256 = self._assets_for(shares, market, book, True)
+    self._supply(assets, shares, receiver, book)
+    return assets
+
+
+@external
+def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
+    """
+    @notice Withdraws exactly `assets` to `receiver`, burning `owner`'s shares.
+    @param assets The amount of the base asset to withdraw.
+    @param receiver The account paid.
+    @param owner The lender whose shares are burned (allowance if not caller).
+    @return uint256 The shares burned (rounded up).
+    """
+    core._check_not_paused(core.PAUSE_WITHDRAW)
+    market: uint256 = 0
+    book: uint256 = 0
+    market, book = core._accrue()
+    shares: uint256 = self._shares_for(assets, market, book, True)
+    self._exit(assets, shares, receiver, owner, book)
+    return shares
+
+
+@external
+def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
+    """
+    @notice Burns `shares` of `owner` and pays their worth to `receiver`.
+    @param shares The lender shares to burn.
+    @param receiver The account paid.
+    @param owner The lender whose shares are burned (allowance if not caller).
+    @return uint256 The assets paid (rounded down).
+    """
+    core._check_not_paused(core.PAUSE_WITHDRAW)
+    market: uint256 = 0
+    book: uint256 = 0
+    market, book = core._accrue()
+    assets: uint256 = self._assets_for(shares, market, book, False)
+    self._exit(assets, shares, receiver, owner, book)
+    return assets
+
+
+# ---------------------------------------------------------------- #
+#                            BORROWERS                              #
+# ---------------------------------------------------------------- #
+
+@external
+def set_authorization(operator: address, authorized: bool):
+    """
+    @notice Lets `operator` borrow and withdraw collateral on the caller's
+            behalf (as the periphery's one-transaction leverage does).
+    @param operator The account authorised or de-authorised.
+    @param authorized The new status.
+    """
+    assert operator != empty(address), "market: zero operator"
+    core.is_authorized[msg.sender][operator] = authorized
+    log core.SetAuthorization(account=msg.sender, operator=operator, authorized=authorized)
+
+
+@external
+def supply_collateral(token: address, amount: uint256, on_behalf: address):
+    """
+    @notice Posts `amount` of a listed fund share as `on_behalf`'s collateral.
+            Open while the asset's price is stale; closed while it is frozen.
+    @param token The collateral asset.
+    @param amount The amount, in the asset's units.
+    @param on_behalf The borrower credited.
+    """
+    core._check_not_paused(core.PAUSE_DEPOSIT_COLLATERAL)
+    assert amount != 0, "market: zero amount"
+    assert on_behalf != empty(address), "market: zero address"
+    word: uint256 = 0
+    asset_id: uint256 = 0
+    word, asset_id = core._asset(token)
+    assert word & core._TOKEN_FROZEN == 0, "market: asset frozen"
+    # The cap is below 2^120, so the total cannot reach the cap's bits.
+    word = word + (amount << 16)
+    assert (word >> 16) & core._MASK120 <= word >> 136, "market: supply cap exceeded"
+    core._assets[token] = word
+
+    position: uint256 = core._positions[on_behalf]
+    balance: uint256 = core._collateral_balance(on_behalf, asset_id, position) + amount
+    core._positions[on_behalf] = core._set_collateral(on_behalf, asset_id, position, balance)
+
+    log core.SupplyCollateral(caller=msg.sender, on_behalf=on_behalf, token=token, amount=amount, collateral=balance)
+    core._pull(token, msg.sender, amount)
+
+
+@external
+def withdraw_collateral(token: address, amount: uint256, on_behalf: address, receiver: address):
+    """
+    @notice Withdraws collateral; the position must stay within its borrow
+            limit at fresh prices, and a stale asset cannot be withdrawn.
+    @param token The collateral asset.
+    @param amount The amount, in the asset's units.
+    @param on_behalf The borrower (the caller, or one that authorised it).
+    @param receiver The account paid (must be allowlisted by the fund).
+    """
+    core._check_not_paused(core.PAUSE_WITHDRAW_COLLATERAL)
+    core._check_authorized(on_behalf)
+    assert amount != 0, "market: zero amount"
+    assert receiver != empty(address), "market: zero address"
+    word: uint256 = 0
+    asset_id: uint256 = 0
+    word, asset_id = core._asset(token)
+
+    position: uint256 = core._positions[on_behalf]
+    balance: uint256 = core._collateral_balance(on_behalf, asset_id, position)
+    assert balance >= amount, "market: insufficient collateral"
+    balance = unsafe_sub(balance, amount)  # checked just above
+    position = core._set_collateral(on_behalf, asset_id, position, balance)
+    core._positions[on_behalf] = position
+    # The total supplied is the sum of all balances, so it covers `amount`.
+    core._assets[token] = unsafe_sub(word, amount << 16)
+
+    if position & core._MASK112 != 0:
+        # Only the debt is needed: cash and borrows do not change, so the
+        # accrued index is computed but not stored (the next accrual covers
+        # this interval at the same utilisation and rate).
+        debt: uint256 = core._debt_of(position, core._accrued_index())
+        v: core._Valuation = core._valuation(on_behalf, position, asset_id, True)
+        assert not v.target_stale, "market: stale price"
+        assert v.borrow_value >= debt, "market: exceeds borrow limit"
+
+    log core.WithdrawCollateral(
+        caller=msg.sender, on_behalf=on_behalf, token=token, receiver=receiver, amount=amount, collateral=balance
+    )
+    core._push(token, receiver, amount)
+
+
+@external
+def borrow(amount: uint256, on_behalf: address, receiver: address) -> uint256:
+    """
+    @notice Borrows `amount` of the base asset against `on_behalf`'s
+            collateral, valued at fresh prices times each asset's LTV.
+    @param amount The amount to borrow, in base units.
+    @param on_behalf The borrower (the caller, or one that authorised it).
+    @param receiver The account paid.
+    @return uint256 The borrower's debt after the borrow.
+    """
+    core._check_not_paused(core.PAUSE_BORROW)
+    core._check_authorized(on_behalf)
+    assert amount != 0, "market: zero amount"
+    assert receiver != empty(address), "market: zero address"
+    market: uint256 = 0
+    book: uint256 = 0
+    market, book = core._accrue()
+    index: uint256 = market >> 160
+    cash: uint256 = book & core._MASK128
+    assert cash >= amount, "market: insufficient cash"
+
+    position: uint256 = core._positions[on_behalf]
+    # What the borrower owes rounds up.
+    added: uint256 = core._ceil_div(amount * core.WAD, index)
+    scaled: uint256 = (position & core._MASK112) + added
+    assert scaled <= core._MASK112, "market: overflow"
+    debt: uint256 = core._debt_of(scaled, index)
+    assert debt >= ((core._control >> 72) & core._MASK48) * core.BASE_UNIT, "market: below min borrow"
+    assert core._valuation(on_behalf, position, max_value(uint256), True).borrow_value >= debt, \
+        "market: exceeds borrow limit"
+
+    total_scaled: uint256 = (market & core._MASK112) + added
+    assert total_scaled <= core._MASK112, "market: overflow"
+    core._positions[on_behalf] = (position & ~core._MASK112) | scaled
+    core._market = (market & ~core._MASK112 & ~(core._MASK32 << 128)) | (block.timestamp << 128) | total_scaled
+    core._book = unsafe_sub(book, amount)  # cash (low bits) covers amount: checked above
+
+    log core.Borrow(caller=msg.sender, on_behalf=on_behalf, receiver=receiver, amount=amount, scaled_debt=scaled, borrow_index=index)
+    core._push(core.BASE.address, receiver, amount)
+    return debt
+
+
+@external
+def repay(amount: uint256, on_behalf: address) -> uint256:
+    """
+    @notice Repays up to `amount` of `on_behalf`'s debt; anyone may repay
+            for anyone. Never paused. `max_value(uint256)` repays it all.
+    @param amount The most to repay, in base units.
+    @param on_behalf The borrower whose debt falls.
+    @return uint256 The amount actually repaid.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    market, book = core._accrue()
+    index: uint256 = market >> 160
+    position: uint256 = core._positions[on_behalf]
+    scaled: uint256 = position & core._MASK112
+    assert scaled != 0, "market: no debt"
+    debt: uint256 = core._debt_of(scaled, index)
+    repaid: uint256 = min(amount, debt)
+    assert repaid != 0, "market: zero amount"
+    removed: uint256 = core._scaled_repaid(repaid, debt, scaled, index)
+    core._reduce_debt(on_behalf, position, removed, market, book + repaid)
+    log core.Repay(caller=msg.sender, on_behalf=on_behalf, amount=repaid, scaled_debt=scaled - removed, borrow_index=index)
+    core._pull(core.BASE.address, msg.sender, repaid)
+    return repaid
+
+
+# ---------------------------------------------------------------- #
+#                           LIQUIDATION                             #
+# ---------------------------------------------------------------- #
+
+@external
+def liquidate(
+    borrower: address,
+    token: address,
+    max_repay: uint256,
+    min_out: uint256,
+    redeem_shares: bool,
+    receiver: address,
+) -> (uint256, uint256, uint256):
+    """
+    @notice Repays up to `max_repay` of an unhealthy borrower's debt and
+            takes collateral worth the repayment plus the asset's bonus, at
+            min(last price, cap) even if the price is stale.
+            - Close factor: 50 % of the debt; 100 % below a health factor
+              of 0.95 or when the debt or the collateral is small.
+            - A partial liquidation must leave at least the dust floor of
+              both the debt and this collateral, or clear one of them.
+            - A liquidation that leaves no collateral value writes the
+              remaining debt off: reserves first, then lenders.
+            - `redeem_shares`: the seized shares are redeemed through the
+              asset's facility and `receiver` is paid in the base asset, so
+              no allowlisting is needed; otherwise `receiver` gets the
+              shares and must be allowlisted by the fund.
+            The repayment is pulled from the caller after `receiver` is
+            paid, so a redeem-route liquidation can fund itself.
+    @param borrower The position to liquidate.
+    @param token The collateral asset to seize.
+    @param max_repay The most the caller will repay ("up to").
+    @param min_out The least collateral (share route) or base asset
+           (redeem route) that `receiver` must get.
+    @param redeem_shares True for the redeem route.
+    @param receiver Who gets the seized shares or the payout.
+    @return uint256 The debt repaid.
+    @return uint256 The collateral seized from the borrower.
+    @return uint256 What `receiver` got: shares, or base units.
+    """
+    control: uint256 = core._control
+    assert block.timestamp >= control & core._MASK40, "market: liquidation grace period"
+    assert receiver != empty(address), "market: zero address"
+    word: uint256 = 0
+    asset_id: uint256 = 0
+    word, asset_id = core._asset(token)
+
+    market: uint256 = 0
+    book: uint256 = 0
+    market, book = core._accrue()
+    assert market & (core.PAUSE_LIQUIDATION << 112) == 0, "market: liquidation paused"
+    index: uint256 = market >> 160
+    position: uint256 = core._positions[borrower]
+    scaled: uint256 = position & core._MASK112
+    assert scaled != 0, "market: no debt"
+    debt: uint256 = core._debt_of(scaled, index)
+    v: core._Valuation = core._valuation(borrower, position, asset_id, False)
+    assert v.target_balance != 0, "market: no such collateral"
+    assert v.liquidation_value < debt, "market: position healthy"
+
+    repaid: uint256 = 0
+    seized: uint256 = 0
+    repaid, seized = core._liquidation_amounts(asset_id, v, debt, max_repay)
+
+    # What is left of the protocol's share of the bonus stays in the market
+    # as the treasury's collateral (default share: zero).
+    fee: uint256 = core._protocol_fee(asset_id, seized, (control >> 56) & core._MASK16)
+    taken: uint256 = seized - fee
+    left: uint256 = v.target_balance - seized
+    position = core._set_collateral(borrower, asset_id, position, left)
+    # The total supplied is the sum of all balances, so it covers `taken`.
+    core._assets[token] = unsafe_sub(word, taken << 16)
+
+    removed: uint256 = core._scaled_repaid(repaid, debt, scaled, index)
+    core._reduce_debt(borrower, position, removed, market, book + repaid)
+    scaled_left: uint256 = scaled - removed
+    # No collateral value left and debt remaining: write the rest off. The
+    # test is on value, not balances, so a wei of collateral left behind
+    # (here or in another asset) cannot dodge it.
+    remaining_value: uint256 = v.total_value - v.target_value + core._value(left, v.target_price, asset_id)
+    if remaining_value == 0 and scaled_left != 0:
+        core._write_off(borrower, scaled_left, index)
+        scaled_left = 0
+    if fee != 0:
+        core._credit_treasury(asset_id, fee)
+
+    payout: uint256 = taken
+    if redeem_shares:
+        facility: address = core._asset_facility[asset_id]
+        assert facility != empty(address), "market: no facility"
+        payout = extcall IRedemptionFacility(facility).redeem(taken, min_out, receiver)
+    else:
+        assert taken >= min_out, "market: slippage"
+    log core.Liquidate(
+        liquidator=msg.sender,
+        borrower=borrower,
+        token=token,
+        receiver=receiver,
+        repaid=repaid,
+        seized=seized,
+        protocol_fee=fee,
+        payout=payout,
+        scaled_debt=scaled_left,
+        collateral=left,
+    )
+    if not redeem_shares:
+        core._push(token, receiver, taken)
+    if repaid != 0:
+        core._pull(core.BASE.address, msg.sender, repaid)
+    return repaid, seized, payout
+
+
+# ---------------------------------------------------------------- #
+#                      FLASH LOANS (ERC-3156)                       #
+# ---------------------------------------------------------------- #
+
+@external
+@view
+def maxFlashLoan(token: address) -> uint256:
+    """
+    @notice The most of `token` a flash loan may lend: the cash, for the
+            base asset; zero for any other token or while paused.
+    @param token The token asked for.
+    @return uint256 The maximum amount.
+    """
+    if token != core.BASE.address or core._is_paused(core.PAUSE_FLASH_LOAN):
+        return 0
+    return core._book & core._MASK128
+
+
+@external
+@view
+def flashFee(token: address, amount: uint256) -> uint256:
+    """
+    @notice The fee on a flash loan of `amount` (rounded up). Reverts for
+            any token but the base asset.
+    @param token The token asked for.
+    @param amount The amount asked for.
+    @return uint256 The fee.
+    """
+    assert token == core.BASE.address, "market: unsupported token"
+    return core._flash_fee(amount)
+
+
+@external
+@reentrant
+def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, data: Bytes[core.MAX_FLASH_DATA]) -> bool:
+    """
+    @notice Lends `amount` of the base asset to `receiver` for one call, and
+            pulls back `amount + fee` with `transferFrom`. The fee goes to
+            reserves. Cash is not touched, so utilisation and rates do not
+            move; collateral is never lent.
+    @dev Deliberately outside the global lock, so that the callback can use
+         the market (see @custom:security at the top).
+    @param receiver The ERC-3156 borrower.
+    @param token Must be the base asset.
+    @param amount The amount lent.
+    @param data Passed through to the callback.
+    @return bool True.
+    """
+    assert token == core.BASE.address, "market: unsupported token"
+    assert not core._is_paused(core.PAUSE_FLASH_LOAN), "market: flash loans paused"
+    assert amount != 0, "market: zero amount"
+    assert amount <= core._book & core._MASK128, "market: insufficient cash"
+    fee: uint256 = core._flash_fee(amount)
+
+    core._push(token, receiver.address, amount)
+    assert extcall receiver.onFlashLoan(msg.sender, token, amount, fee, data) == core.FLASH_CALLBACK_SUCCESS, \
+        "market: callback failed"
+    core._pull(token, receiver.address, amount + fee)
+
+    if fee != 0:
+        # Read the books again: the callback may have used the market.
+        core._book = core._book + fee + (fee << 128)
+    log core.FlashLoan(receiver=receiver.address, initiator=msg.sender, token=token, amount=amount, fee=fee)
+    return True
+
+
+# ---------------------------------------------------------------- #
+#                        INTERNAL: LENDERS                          #
+# ---------------------------------------------------------------- #
+
+@internal
+@view
+def _shares_for(assets: uint256, market: uint256, book: uint256, roundup: bool) -> uint256:
+    """
+    @dev Assets to shares with virtual shares and assets.
+    @param assets The assets.
+    @param market The market word.
+    @param book The book word.
+    @param roundup The rounding direction.
+    @return uint256 The shares.
+    """
+    return math._mul_div(
+        assets, erc20.totalSupply + core.VIRTUAL_SHARES, core._total_assets(market, book) + core.VIRTUAL_ASSETS, roundup
+    )
+
+@internal
+@view
+def _assets_for(shares: uint256, market: uint256, book: uint256, roundup: bool) -> uint256:
+    """
+    @dev Shares to assets with virtual shares and assets.
+    @param shares The shares.
+    @param market The market word.
+    @param book The book word.
+    @param roundup The rounding direction.
+    @return uint256 The assets.
+    """
+    return math._mul_div(
+        shares, core._total_assets(market, book) + core.VIRTUAL_ASSETS, erc20.totalSupply + core.VIRTUAL_SHARES, roundup
+    )
+
+@internal
+@view
+def _to_shares(assets: uint256, roundup: bool) -> uint256:
+    """
+    @dev Assets to shares at the accrued-to-now books.
+    @param assets The assets.
+    @param roundup The rounding direction.
+    @return uint256 The shares.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return self._shares_for(assets, market, book, roundup)
+
+@internal
+@view
+def _to_assets(shares: uint256, roundup: bool) -> uint256:
+    """
+    @dev Shares to assets at the accrued-to-now books.
+    @param shares The shares.
+    @param roundup The rounding direction.
+    @return uint256 The assets.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return self._assets_for(shares, market, book, roundup)
+
+@internal
+def _supply(assets: uint256, shares: uint256, receiver: address, book: uint256):
+    """
+    @dev Mints lender shares and books the cash, then pulls the assets.
+    @param assets The assets pulled.
+    @param shares The shares minted.
+    @param receiver The lender.
+    @param book The accrued book word.
+    """
+    assert shares != 0, "market: zero shares"
+    assert (book & core._MASK128) + assets <= core._MASK128, "market: overflow"
+    core._book = book + assets
+    erc20._mint(receiver, shares)
+    log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
+    core._pull(core.BASE.address, msg.sender, assets)
+
+@internal
+def _exit(assets: uint256, shares: uint256, receiver: address, owner: address, book: uint256):
+    """
+    @dev Burns lender shares and books the cash out, then pays.
+    @param assets The assets paid.
+    @param shares The shares burned.
+    @param receiver The account paid.
+    @param owner The lender.
+    @param book The accrued book word.
+    """
+    assert assets != 0, "market: zero assets"
+    assert receiver != empty(address), "market: zero address"
+    assert assets <= book & core._MASK128, "market: insufficient cash"
+    if msg.sender != owner:
+        erc20._spend_allowance(owner, msg.sender, shares)
+    erc20._burn(owner, shares)
+    core._book = unsafe_sub(book, assets)  # cash (low bits) covers assets: checked above
+    log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)
+    core._push(core.BASE.address, receiver, assets)

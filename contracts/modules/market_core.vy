@@ -1,0 +1,974 @@
+# pragma version 0.4.3
+"""
+@title navlend Market Core
+@custom:contract-name market_core
+@license GNU Affero General Public License v3.0 only
+@author navlend
+@notice The market's storage, events and internal logic, shared by the two
+        deployables that run on the same storage: `Market` (lenders,
+        borrowers, liquidation, flash loans) and `MarketAdmin` (owner and
+        guardian functions, rich views), which `Market` reaches by
+        `delegatecall` from its fallback. Both initialise the same modules
+        in the same order, so their storage layouts are identical; a test
+        compares the two layouts.
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC20Detailed
+
+from ..interfaces import IAggregatorV3
+
+from snekmate.utils import math
+
+
+# ---------------------------------------------------------------- #
+#                            CONSTANTS                              #
+# ---------------------------------------------------------------- #
+
+# @dev Fixed-point unit of the borrow index, rates and utilisation.
+WAD: constant(uint256) = 10**18
+# @dev Basis points in one.
+BPS: constant(uint256) = 10_000
+# @dev Seconds in the 365-day year that annual rates are quoted in.
+YEAR: constant(uint256) = 365 * 86_400
+# @dev Most collateral assets a market lists (bits of the position bitmap).
+MAX_ASSETS: constant(uint256) = 16
+# @dev Lender shares carry this many more decimals than the base asset.
+DECIMALS_OFFSET: constant(uint8) = 6
+# @dev Virtual shares that dilute a first-depositor inflation attack.
+VIRTUAL_SHARES: constant(uint256) = 10**6
+# @dev Virtual assets paired with the virtual shares.
+VIRTUAL_ASSETS: constant(uint256) = 1
+# @dev Share of the debt a liquidation may repay while the 50 % rule holds.
+CLOSE_FACTOR_BPS: constant(uint256) = 5_000
+# @dev Below this health factor a position may be closed in full (Aave 3.3).
+CLOSE_FACTOR_HF_THRESHOLD: constant(uint256) = 95 * 10**16
+# @dev Longest grace period after liquidations are unpaused.
+MAX_GRACE_PERIOD: constant(uint256) = 4 * 3_600
+# @dev What an ERC-3156 borrower's callback must return.
+FLASH_CALLBACK_SUCCESS: constant(bytes32) = keccak256("ERC3156FlashBorrower.onFlashLoan")
+# @dev Largest flash-loan `data` the market forwards.
+MAX_FLASH_DATA: constant(uint256) = 4_096
+
+# @dev Pause bits, one per guarded action (see `pause`).
+PAUSE_SUPPLY: constant(uint256) = 1
+PAUSE_WITHDRAW: constant(uint256) = 2
+PAUSE_BORROW: constant(uint256) = 4
+PAUSE_DEPOSIT_COLLATERAL: constant(uint256) = 8
+PAUSE_WITHDRAW_COLLATERAL: constant(uint256) = 16
+PAUSE_FLASH_LOAN: constant(uint256) = 32
+PAUSE_LIQUIDATION: constant(uint256) = 64
+# @dev Every pause bit; the guardian may touch all but liquidation.
+PAUSE_ALL: constant(uint256) = 127
+
+# @dev Parameter bounds, in basis points unless stated.
+MAX_LTV_BPS: constant(uint256) = 9_500
+MAX_BONUS_BPS: constant(uint256) = 2_000
+MAX_RESERVE_FACTOR_BPS: constant(uint256) = 5_000
+MAX_FLASH_FEE_BPS: constant(uint256) = 100
+MAX_LIQUIDATION_FEE_BPS: constant(uint256) = 5_000
+MIN_KINK_BPS: constant(uint256) = 1_000
+MAX_KINK_BPS: constant(uint256) = 9_900
+# @dev Highest annual rate a single curve term may carry (1000 %), as WAD.
+MAX_ANNUAL_RATE: constant(uint256) = 10 * WAD
+# @dev Oracle age bounds: one hour to a week.
+MIN_ORACLE_AGE: constant(uint256) = 3_600
+MAX_ORACLE_AGE: constant(uint256) = 7 * 86_400
+
+# @dev Bit masks of the packed words.
+_MASK16: constant(uint256) = 2**16 - 1
+_MASK32: constant(uint256) = 2**32 - 1
+_MASK40: constant(uint256) = 2**40 - 1
+_MASK64: constant(uint256) = 2**64 - 1
+_MASK96: constant(uint256) = 2**96 - 1
+_MASK112: constant(uint256) = 2**112 - 1
+_MASK120: constant(uint256) = 2**120 - 1
+_MASK48: constant(uint256) = 2**48 - 1
+_MASK128: constant(uint256) = 2**128 - 1
+_MASK160: constant(uint256) = 2**160 - 1
+
+# @dev Asset flag bits inside an asset's config word (bits 216-223).
+_FLAG_FROZEN: constant(uint256) = 1
+_FLAG_PRICE_CAP: constant(uint256) = 2
+# @dev The frozen flag again, in an asset's token word (bit 8), so that a
+#      collateral deposit reads one word; `set_asset_frozen` sets both.
+_TOKEN_FROZEN: constant(uint256) = 256
+
+
+# ---------------------------------------------------------------- #
+#                            IMMUTABLES                             #
+# ---------------------------------------------------------------- #
+
+# @dev The base asset lenders supply and borrowers borrow.
+BASE: immutable(IERC20)
+# @dev Decimals of the base asset.
+BASE_DECIMALS: immutable(uint8)
+# @dev One whole unit of the base asset (10 ** decimals).
+BASE_UNIT: immutable(uint256)
+
+
+# ---------------------------------------------------------------- #
+#                             STRUCTS                               #
+# ---------------------------------------------------------------- #
+
+struct AssetConfig:
+    token: address
+    oracle: address
+    facility: address
+    ltv_bps: uint256
+    threshold_bps: uint256
+    bonus_bps: uint256
+    supply_cap: uint256
+    price_cap: uint256
+    max_oracle_age: uint256
+    frozen: bool
+    total_supplied: uint256
+
+struct RateConfig:
+    base_rate: uint256
+    slope1: uint256
+    slope2: uint256
+    kink_bps: uint256
+    reserve_factor_bps: uint256
+
+struct Position:
+    debt: uint256
+    scaled_debt: uint256
+    borrow_value: uint256
+    liquidation_value: uint256
+    health_factor: uint256
+    assets_bitmap: uint256
+
+# @dev What one pass over a borrower's collateral finds.
+struct _Valuation:
+    borrow_value: uint256
+    liquidation_value: uint256
+    total_value: uint256
+    target_value: uint256
+    target_price: uint256
+    target_balance: uint256
+    target_stale: bool
+
+
+# ---------------------------------------------------------------- #
+#                             STORAGE                               #
+# ---------------------------------------------------------------- #
+
+### ACCOUNTING ###
+
+# @dev Packed: borrow index (bits 160-255, WAD) | last accrual (128-159) |
+#      paused actions (112-127) | total scaled debt (0-111). The pause bits
+#      sit here because every guarded action reads this word anyway.
+_market: uint256
+# @dev Packed: reserves (bits 128-255) | cash held for lenders (0-127).
+_book: uint256
+# @dev Packed: reserve factor bps (208-223) | kink bps (192-207) | slope2
+#      (128-191) | slope1 (64-127) | base rate (0-63); rates per second, WAD.
+_rates: uint256
+# @dev Packed: dust floor (168-215) | small-position threshold (120-167) |
+#      min borrow (72-119), these three in whole base units | liquidation
+#      fee bps (56-71) | flash fee bps (40-55) | liquidations resume at (0-39).
+_control: uint256
+
+### POSITIONS ###
+
+# @dev Packed per borrower: collateral of asset 0 (bits 128-255) | assets-in-
+#      use bitmap (112-127) | scaled debt (0-111). Asset 0, a market's main
+#      collateral, lives in this word so a new position costs one new slot.
+_positions: HashMap[address, uint256]
+# @dev Collateral balance of a borrower, per asset id from 1 (0: see above).
+_collateral: HashMap[address, HashMap[uint256, uint256]]
+# @dev Operators each account lets borrow and withdraw on its behalf.
+is_authorized: public(HashMap[address, HashMap[address, bool]])
+
+### ASSETS ###
+
+# @dev Number of listed collateral assets; ids run from 0.
+asset_count: public(uint256)
+# @dev Packed per asset id: max oracle age (224-255) | flags (216-223) |
+#      decimals scale exponent (208-215) | bonus bps (192-207) | threshold
+#      bps (176-191) | ltv bps (160-175) | oracle (0-159).
+_asset_config: HashMap[uint256, uint256]
+# @dev Token of each asset id.
+_asset_token: HashMap[uint256, address]
+# @dev Packed per token: supply cap (bits 136-255) | total supplied (16-135)
+#      | frozen (8) | asset id plus one (0-7; zero: not listed).
+_assets: HashMap[address, uint256]
+# @dev Price cap per asset id, in the oracle's decimals (used if flagged).
+_asset_price_cap: HashMap[uint256, uint256]
+# @dev Redemption facility per asset id, for the redeem route.
+_asset_facility: HashMap[uint256, address]
+
+### ROLES ###
+
+# @dev May pause and unpause every action but liquidation, and freeze assets.
+guardian: public(address)
+# @dev Receives withdrawn reserves and the protocol's share of bonuses.
+treasury: public(address)
+
+
+# ---------------------------------------------------------------- #
+#                              EVENTS                               #
+# ---------------------------------------------------------------- #
+
+event AccrueInterest:
+    borrow_index: uint256
+    interest: uint256
+
+event SupplyCollateral:
+    caller: indexed(address)
+    on_behalf: indexed(address)
+    token: indexed(address)
+    amount: uint256
+    collateral: uint256
+
+event WithdrawCollateral:
+    caller: indexed(address)
+    on_behalf: indexed(address)
+    token: indexed(address)
+    receiver: address
+    amount: uint256
+    collateral: uint256
+
+event Borrow:
+    caller: indexed(address)
+    on_behalf: indexed(address)
+    receiver: indexed(address)
+    amount: uint256
+    scaled_debt: uint256
+    borrow_index: uint256
+
+event Repay:
+    caller: indexed(address)
+    on_behalf: indexed(address)
+    amount: uint256
+    scaled_debt: uint256
+    borrow_index: uint256
+
+event Liquidate:
+    liquidator: indexed(address)
+    borrower: indexed(address)
+    token: indexed(address)
+    receiver: address
+    repaid: uint256
+    seized: uint256
+    protocol_fee: uint256
+    payout: uint256
+    scaled_debt: uint256
+    collateral: uint256
+
+event BadDebt:
+    borrower: indexed(address)
+    amount: uint256
+    from_reserves: uint256
+    socialized: uint256
+
+event FlashLoan:
+    receiver: indexed(address)
+    initiator: indexed(address)
+    token: indexed(address)
+    amount: uint256
+    fee: uint256
+
+event SetAuthorization:
+    account: indexed(address)
+    operator: indexed(address)
+    authorized: bool
+
+event AssetListed:
+    token: indexed(address)
+    asset_id: uint256
+    oracle: address
+
+event AssetRiskSet:
+    token: indexed(address)
+    ltv_bps: uint256
+    threshold_bps: uint256
+    bonus_bps: uint256
+
+event AssetLimitsSet:
+    token: indexed(address)
+    supply_cap: uint256
+    price_cap: uint256
+    max_oracle_age: uint256
+
+event AssetOracleSet:
+    token: indexed(address)
+    oracle: address
+
+event AssetFacilitySet:
+    token: indexed(address)
+    facility: address
+
+event AssetFrozen:
+    token: indexed(address)
+    frozen: bool
+
+event RatesSet:
+    base_rate: uint256
+    slope1: uint256
+    slope2: uint256
+    kink_bps: uint256
+    reserve_factor_bps: uint256
+
+event FeesSet:
+    flash_fee_bps: uint256
+    liquidation_fee_bps: uint256
+
+event BorrowLimitsSet:
+    min_borrow: uint256
+    small_position: uint256
+    dust_floor: uint256
+
+event Paused:
+    caller: indexed(address)
+    actions: uint256
+
+event Unpaused:
+    caller: indexed(address)
+    actions: uint256
+    liquidations_resume_at: uint256
+
+event GuardianSet:
+    guardian: indexed(address)
+
+event TreasurySet:
+    treasury: indexed(address)
+
+event ReservesWithdrawn:
+    treasury: indexed(address)
+    amount: uint256
+
+
+# ---------------------------------------------------------------- #
+#                           CONSTRUCTOR                             #
+# ---------------------------------------------------------------- #
+
+@deploy
+def __init__(base: IERC20, guardian_: address, treasury_: address):
+    """
+    @notice Sets the base asset and the default curve and limits: 0 % base
+            rate, 4 % at a 90 % kink, 60 % more above it, a 10 % reserve
+            factor, a 5 bps flash fee, and limits of 100 (minimum borrow),
+            2,000 (small position) and 1,000 (dust) base units.
+    @param base The base asset (a stablecoin).
+    @param guardian_ The account that may pause actions.
+    @param treasury_ The account that receives reserves.
+    """
+    BASE = base
+    BASE_DECIMALS = staticcall IERC20Detailed(base.address).decimals()
+    BASE_UNIT = 10 ** convert(BASE_DECIMALS, uint256)
+    self._market = WAD << 160
+    self._set_rates(0, 4 * WAD // 100, 60 * WAD // 100, 9_000, 1_000)
+    self._set_fees(5, 0)
+    self._set_borrow_limits(100, 2_000, 1_000)
+    self._set_guardian(guardian_)
+    self._set_treasury(treasury_)
+
+
+# ---------------------------------------------------------------- #
+#                             INTERNAL                              #
+# ---------------------------------------------------------------- #
+
+@internal
+@view
+def _accrued_words() -> (uint256, uint256, uint256):
+    """
+    @dev The market and book words as they would be after accruing to now,
+         and the interest accrued since the last accrual.
+    @return uint256 The market word.
+    @return uint256 The book word.
+    @return uint256 The interest.
+    """
+    market: uint256 = self._market
+    elapsed: uint256 = block.timestamp - ((market >> 128) & _MASK32)
+    scaled: uint256 = market & _MASK112
+    if elapsed == 0 or scaled == 0:
+        return market, self._book, 0
+    book: uint256 = self._book
+    rates: uint256 = self._rates
+    index: uint256 = market >> 160
+    rate: uint256 = self._rate_at(self._utilization(market, book), rates)
+    x: uint256 = rate * elapsed
+    # exp(x) - 1 to the third order, as Morpho Blue does: 1e-6 off at 100 %
+    # a year over a day, always below the exact value.
+    growth: uint256 = x + x * x // (2 * WAD) + x * x // WAD * x // (6 * WAD)
+    # The index rounds up, so borrowers never owe less than the curve says.
+    # Plain arithmetic is safe here and below: the index fits 96 bits and
+    # scaled debt 112, so no product nears 2^256 (a huge rate x elapsed
+    # reverts on the checked multiplication instead).
+    new_index: uint256 = index + self._ceil_div(index * growth, WAD)
+    assert new_index <= _MASK96, "market: index overflow"
+    interest: uint256 = scaled * new_index // WAD - scaled * index // WAD
+    # Reserves round down: lenders keep the remainder.
+    reserves_added: uint256 = interest * ((rates >> 208) & _MASK16) // BPS
+    market = (new_index << 160) | (block.timestamp << 128) | (market & (_MASK16 << 112)) | scaled
+    book = book + (reserves_added << 128)
+    return market, book, interest
+
+@internal
+@view
+def _accrued_index() -> uint256:
+    """
+    @dev The borrow index accrued to now.
+    @return uint256 The index (WAD).
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = self._accrued_words()
+    return market >> 160
+
+@internal
+def _accrue() -> (uint256, uint256):
+    """
+    @dev Accrues interest to now and stores it; returns the fresh words.
+    @return uint256 The market word.
+    @return uint256 The book word.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = self._accrued_words()
+    if interest != 0:
+        self._market = market
+        self._book = book
+        log AccrueInterest(borrow_index=market >> 160, interest=interest)
+    return market, book
+
+@internal
+@pure
+def _utilization(market: uint256, book: uint256) -> uint256:
+    """
+    @dev Borrows over cash plus borrows (WAD), from packed words.
+    @param market The market word.
+    @param book The book word.
+    @return uint256 The utilisation.
+    """
+    borrows: uint256 = (market & _MASK112) * (market >> 160) // WAD
+    if borrows == 0:
+        return 0
+    return borrows * WAD // (borrows + (book & _MASK128))
+
+@internal
+@pure
+def _rate_at(utilization: uint256, rates: uint256) -> uint256:
+    """
+    @dev The kinked curve's per-second rate at `utilization`.
+    @param utilization Borrows over cash plus borrows (WAD).
+    @param rates The packed rate word.
+    @return uint256 The per-second rate (WAD).
+    """
+    base_rate: uint256 = rates & _MASK64
+    slope1: uint256 = (rates >> 64) & _MASK64
+    slope2: uint256 = (rates >> 128) & _MASK64
+    kink: uint256 = ((rates >> 192) & _MASK16) * (WAD // BPS)
+    if utilization <= kink:
+        return base_rate + slope1 * utilization // kink
+    return base_rate + slope1 + slope2 * (utilization - kink) // (WAD - kink)
+
+@internal
+@view
+def _total_assets(market: uint256, book: uint256) -> uint256:
+    """
+    @dev Cash plus borrows (rounded down) minus reserves.
+    @param market The market word.
+    @param book The book word.
+    @return uint256 The lenders' assets.
+    """
+    borrows: uint256 = (market & _MASK112) * (market >> 160) // WAD
+    return (book & _MASK128) + borrows - (book >> 128)
+
+@internal
+@pure
+def _debt_of(scaled: uint256, index: uint256) -> uint256:
+    """
+    @dev Debt from scaled debt, rounded up (what a borrower owes).
+    @param scaled The scaled debt, or a position word (low 112 bits used).
+    @param index The borrow index.
+    @return uint256 The debt.
+    """
+    return self._ceil_div((scaled & _MASK112) * index, WAD)
+
+@internal
+@pure
+def _scaled_repaid(repaid: uint256, debt: uint256, scaled: uint256, index: uint256) -> uint256:
+    """
+    @dev The scaled debt a repayment clears: all of it for a full
+         repayment, otherwise rounded down (the borrower is credited less).
+    @param repaid The amount repaid.
+    @param debt The borrower's debt.
+    @param scaled The borrower's scaled debt.
+    @param index The borrow index.
+    @return uint256 The scaled debt removed.
+    """
+    if repaid == debt:
+        return scaled
+    return min(repaid * WAD // index, scaled)
+
+@internal
+def _reduce_debt(borrower: address, position: uint256, removed: uint256, market: uint256, book: uint256):
+    """
+    @dev Stores a borrower's lower scaled debt, the market's total and the
+         book (already credited with the repayment).
+    @param borrower The borrower.
+    @param position The borrower's position word (bitmap up to date).
+    @param removed The scaled debt removed.
+    @param market The accrued market word.
+    @param book The book word with the repayment added to cash.
+    """
+    self._positions[borrower] = position - removed
+    # Total scaled debt is the sum of the positions', so it covers `removed`.
+    self._market = ((market & ~(_MASK32 << 128)) - removed) | (block.timestamp << 128)
+    self._book = book
+
+@internal
+def _write_off(borrower: address, scaled: uint256, index: uint256):
+    """
+    @dev Writes off a borrower's remaining debt once no collateral value is
+         left: reserves absorb it first, lenders the rest (share price).
+    @param borrower The borrower.
+    @param scaled The scaled debt left.
+    @param index The borrow index.
+    """
+    amount: uint256 = self._debt_of(scaled, index)
+    self._positions[borrower] = self._positions[borrower] - scaled
+    market: uint256 = self._market
+    self._market = market - min(scaled, market & _MASK112)
+    book: uint256 = self._book
+    reserves: uint256 = book >> 128
+    from_reserves: uint256 = min(reserves, amount)
+    self._book = book - (from_reserves << 128)
+    log BadDebt(borrower=borrower, amount=amount, from_reserves=from_reserves, socialized=amount - from_reserves)
+
+@internal
+@view
+def _price(asset_id: uint256) -> (uint256, bool):
+    """
+    @dev An asset's price, capped, and whether it is stale. A price that is
+         not positive, or struck in the future, reverts.
+    @param asset_id The asset.
+    @return uint256 The price in the oracle's decimals.
+    @return bool True when older than the asset's maximum age.
+    """
+    word: uint256 = self._asset_config[asset_id]
+    answer: int256 = 0
+    updated_at: uint256 = 0
+    _: uint80 = 0
+    __: uint256 = 0
+    ___: uint80 = 0
+    _, answer, __, updated_at, ___ = staticcall IAggregatorV3(self._word_address(word)).latestRoundData()
+    assert answer > 0, "market: bad price"
+    assert updated_at <= block.timestamp, "market: price from the future"
+    price: uint256 = convert(answer, uint256)
+    if word & (_FLAG_PRICE_CAP << 216) != 0:
+        price = min(price, self._asset_price_cap[asset_id])
+    return price, block.timestamp - updated_at > word >> 224
+
+@internal
+@view
+def _value(amount: uint256, price: uint256, asset_id: uint256) -> uint256:
+    """
+    @dev Value in base units of `amount` at `price`, rounded down.
+    @param amount The collateral amount.
+    @param price The price in the oracle's decimals.
+    @param asset_id The asset (for its decimals scale).
+    @return uint256 The value.
+    """
+    return amount * price // 10 ** ((self._asset_config[asset_id] >> 208) & 255)
+
+@internal
+@view
+def _valuation(account: address, position: uint256, target: uint256, for_borrow: bool) -> _Valuation:
+    """
+    @dev One pass over the assets an account holds (its bitmap): the value
+         at LTV and at the liquidation threshold, the total value, and the
+         target asset's price, value and balance.
+         - `for_borrow`: a stale or frozen asset counts for nothing at LTV
+           (no borrowing against it); liquidation values use every price.
+    @param account The borrower.
+    @param position The borrower's position word.
+    @param target The asset id to report on (max_value: none).
+    @param for_borrow True for the borrow-limit view.
+    @return _Valuation What the pass found.
+    """
+    v: _Valuation = empty(_Valuation)
+    bitmap: uint256 = (position >> 112) & _MASK16
+    for asset_id: uint256 in range(MAX_ASSETS):
+        if bitmap == 0:
+            break
+        if bitmap & 1 != 0:
+            balance: uint256 = self._collateral_balance(account, asset_id, position)
+            word: uint256 = self._asset_config[asset_id]
+            price: uint256 = 0
+            stale: bool = False
+            price, stale = self._price(asset_id)
+            value: uint256 = balance * price // 10 ** ((word >> 208) & 255)
+            v.total_value += value
+            v.liquidation_value += value * ((word >> 176) & _MASK16) // BPS
+            if not (for_borrow and (stale or word & (_FLAG_FROZEN << 216) != 0)):
+                v.borrow_value += value * ((word >> 160) & _MASK16) // BPS
+            if asset_id == target:
+                v.target_value = value
+                v.target_price = price
+                v.target_balance = balance
+                v.target_stale = stale
+        bitmap = bitmap >> 1
+    return v
+
+@internal
+@view
+def _liquidation_amounts(asset_id: uint256, v: _Valuation, debt: uint256, max_repay: uint256) -> (uint256, uint256):
+    """
+    @dev The repayment and seizure of a liquidation under the close-factor
+         and dust rules. The liquidator gets less collateral and pays more
+         debt on every rounding.
+    @param asset_id The collateral seized.
+    @param v The borrower's valuation, with this asset as target.
+    @param debt The borrower's debt.
+    @param max_repay The most the liquidator offers to repay.
+    @return uint256 The debt repaid.
+    @return uint256 The collateral seized.
+    """
+    control: uint256 = self._control
+    small: uint256 = ((control >> 120) & _MASK48) * BASE_UNIT
+    # Close factor: 50 %, or all when the health factor is below 0.95 or
+    # the debt or this collateral is small.
+    cap: uint256 = debt
+    if (
+        v.liquidation_value * WAD >= CLOSE_FACTOR_HF_THRESHOLD * debt
+        and debt >= small
+        and v.target_value >= small
+    ):
+        cap = debt * CLOSE_FACTOR_BPS // BPS
+    repaid: uint256 = min(max_repay, cap)
+
+    word: uint256 = self._asset_config[asset_id]
+    bonus: uint256 = BPS + ((word >> 192) & _MASK16)
+    unit: uint256 = 10 ** ((word >> 208) & 255)
+    # Collateral worth repaid x (1 + bonus), rounded down.
+    seized: uint256 = math._mul_div(repaid * bonus, unit, BPS * v.target_price, False)
+    if seized >= v.target_balance:
+        seized = v.target_balance
+        # The repayment that buys all of it, rounded up.
+        repaid = min(repaid, math._mul_div(seized * v.target_price, BPS, unit * bonus, True))
+    assert seized != 0, "market: nothing to seize"
+
+    # Dust: a partial liquidation leaves at least the floor on both sides.
+    if repaid < debt and seized < v.target_balance:
+        dust: uint256 = ((control >> 168) & _MASK48) * BASE_UNIT
+        assert debt - repaid >= dust, "market: leaves dust debt"
+        left_value: uint256 = (v.target_balance - seized) * v.target_price // unit
+        assert left_value >= dust, "market: leaves dust collateral"
+    return repaid, seized
+
+@internal
+@view
+def _protocol_fee(asset_id: uint256, seized: uint256, fee_bps: uint256) -> uint256:
+    """
+    @dev The protocol's share of the bonus part of a seizure, rounded down.
+    @param asset_id The collateral seized.
+    @param seized The collateral seized.
+    @param fee_bps The protocol's share of the bonus.
+    @return uint256 The collateral kept for the treasury.
+    """
+    if fee_bps == 0:
+        return 0
+    bonus: uint256 = BPS + ((self._asset_config[asset_id] >> 192) & _MASK16)
+    bonus_part: uint256 = seized - math._mul_div(seized, BPS, bonus, True)
+    return bonus_part * fee_bps // BPS
+
+@internal
+def _credit_treasury(asset_id: uint256, amount: uint256):
+    """
+    @dev Credits collateral to the treasury's own position, from where the
+         treasury withdraws it like any borrower with no debt.
+    @param asset_id The asset.
+    @param amount The amount.
+    """
+    treasury: address = self.treasury
+    position: uint256 = self._positions[treasury]
+    balance: uint256 = self._collateral_balance(treasury, asset_id, position) + amount
+    self._positions[treasury] = self._set_collateral(treasury, asset_id, position, balance)
+
+@internal
+@view
+def _flash_fee(amount: uint256) -> uint256:
+    """
+    @dev The flash-loan fee, rounded up so that it never rounds to zero.
+    @param amount The amount lent.
+    @return uint256 The fee.
+    """
+    return self._ceil_div(amount * ((self._control >> 40) & _MASK16), BPS)
+
+@internal
+@view
+def _asset(token: address) -> (uint256, uint256):
+    """
+    @dev A listed asset's token word and id; reverts for any other token.
+    @param token The token.
+    @return uint256 The token word (id, frozen flag, supply and cap).
+    @return uint256 The asset id.
+    """
+    word: uint256 = self._assets[token]
+    assert word & 255 != 0, "market: asset not listed"
+    return word, unsafe_sub(word & 255, 1)  # at least 1: checked above
+
+
+@internal
+@view
+def _asset_id(token: address) -> uint256:
+    """
+    @dev The id of a listed asset; reverts for any other token.
+    @param token The token.
+    @return uint256 Its id.
+    """
+    word: uint256 = 0
+    asset_id: uint256 = 0
+    word, asset_id = self._asset(token)
+    return asset_id
+
+
+@internal
+@view
+def _collateral_balance(account: address, asset_id: uint256, position: uint256) -> uint256:
+    """
+    @dev A borrower's collateral of one asset (asset 0 sits in the position).
+    @param account The borrower.
+    @param asset_id The asset.
+    @param position The borrower's position word.
+    @return uint256 The balance.
+    """
+    if asset_id == 0:
+        return position >> 128
+    return self._collateral[account][asset_id]
+
+
+@internal
+def _set_collateral(account: address, asset_id: uint256, position: uint256, balance: uint256) -> uint256:
+    """
+    @dev Sets a borrower's collateral of one asset and its in-use bit.
+         Asset 0 is written into the returned position word, which the
+         caller stores; other assets go to their own slot here.
+    @param account The borrower.
+    @param asset_id The asset.
+    @param position The borrower's position word.
+    @param balance The new balance (below 2^128: the supply cap bounds it).
+    @return uint256 The updated position word.
+    """
+    word: uint256 = position
+    if asset_id == 0:
+        word = (word & _MASK128) | (balance << 128)
+    else:
+        self._collateral[account][asset_id] = balance
+    in_use: uint256 = 1 << (112 + asset_id)
+    if balance == 0:
+        return word & ~in_use
+    return word | in_use
+
+@internal
+@pure
+def _word_address(word: uint256) -> address:
+    """
+    @dev The address in the low 160 bits of a packed word.
+    @param word The word.
+    @return address The address.
+    """
+    return convert(convert(word & _MASK160, uint160), address)
+
+@internal
+@pure
+def _ceil_div(numerator: uint256, denominator: uint256) -> uint256:
+    """
+    @dev Division rounded up, without the overflow of `n + d - 1`.
+    @param numerator The numerator.
+    @param denominator The denominator (non-zero).
+    @return uint256 The quotient, rounded up.
+    """
+    quotient: uint256 = numerator // denominator
+    if numerator % denominator != 0:
+        return quotient + 1
+    return quotient
+
+
+@internal
+@view
+def _is_paused(action: uint256) -> bool:
+    """
+    @dev Whether `action` is paused.
+    @param action A PAUSE_* bit.
+    @return bool The status.
+    """
+    return self._market & (action << 112) != 0
+
+@internal
+@view
+def _check_not_paused(action: uint256):
+    """
+    @dev Reverts while `action` is paused.
+    @param action A PAUSE_* bit.
+    """
+    assert self._market & (action << 112) == 0, "market: paused"
+
+@internal
+@view
+def _check_authorized(on_behalf: address):
+    """
+    @dev Reverts unless the caller is `on_behalf` or authorised by it.
+    @param on_behalf The account acted for.
+    """
+    if msg.sender != on_behalf:
+        assert self.is_authorized[on_behalf][msg.sender], "market: not authorized"
+
+@internal
+def _pull(token: address, sender: address, amount: uint256):
+    """
+    @dev Pulls `amount` of `token` from `sender` into the market.
+    @param token The token.
+    @param sender The payer (who approved the market).
+    @param amount The amount.
+    """
+    assert extcall IERC20(token).transferFrom(sender, self, amount, default_return_value=True), \
+        "market: transfer failed"
+
+@internal
+def _push(token: address, receiver: address, amount: uint256):
+    """
+    @dev Sends `amount` of `token` from the market.
+    @param token The token.
+    @param receiver The payee.
+    @param amount The amount.
+    """
+    assert extcall IERC20(token).transfer(receiver, amount, default_return_value=True), "market: transfer failed"
+
+@internal
+def _set_risk(asset_id: uint256, token: address, ltv_bps: uint256, threshold_bps: uint256, bonus_bps: uint256):
+    """
+    @dev Validates and stores an asset's LTV, threshold and bonus.
+    @param asset_id The asset.
+    @param token The asset's token (for the event).
+    @param ltv_bps Borrow limit.
+    @param threshold_bps Liquidation threshold.
+    @param bonus_bps Liquidation bonus.
+    """
+    assert ltv_bps != 0 and ltv_bps <= MAX_LTV_BPS, "market: bad ltv"
+    assert threshold_bps > ltv_bps, "market: threshold not above ltv"
+    assert bonus_bps != 0 and bonus_bps <= MAX_BONUS_BPS, "market: bad bonus"
+    # No liquidation may create a deficit by design.
+    assert threshold_bps * (BPS + bonus_bps) < BPS * BPS, "market: threshold x bonus >= 1"
+    word: uint256 = self._asset_config[asset_id] & ~(_MASK16 << 160) & ~(_MASK16 << 176) & ~(_MASK16 << 192)
+    self._asset_config[asset_id] = word | (ltv_bps << 160) | (threshold_bps << 176) | (bonus_bps << 192)
+    log AssetRiskSet(token=token, ltv_bps=ltv_bps, threshold_bps=threshold_bps, bonus_bps=bonus_bps)
+
+@internal
+def _set_limits(asset_id: uint256, token: address, supply_cap: uint256, price_cap: uint256, max_oracle_age: uint256):
+    """
+    @dev Validates and stores an asset's supply cap, price cap and age.
+    @param asset_id The asset.
+    @param token The asset's token (for the event).
+    @param supply_cap Most that may be posted.
+    @param price_cap Highest price used (0: none).
+    @param max_oracle_age Oldest answer accepted for borrowing.
+    """
+    assert supply_cap <= _MASK120, "market: bad supply cap"
+    assert max_oracle_age >= MIN_ORACLE_AGE and max_oracle_age <= MAX_ORACLE_AGE, "market: bad oracle age"
+    word_t: uint256 = self._assets[token]
+    self._assets[token] = (word_t & ~(_MASK120 << 136)) | (supply_cap << 136)
+    word: uint256 = self._asset_config[asset_id] & ~(_MASK32 << 224) & ~(_FLAG_PRICE_CAP << 216)
+    word = word | (max_oracle_age << 224)
+    if price_cap != 0:
+        word = word | (_FLAG_PRICE_CAP << 216)
+    self._asset_price_cap[asset_id] = price_cap
+    self._asset_config[asset_id] = word
+    log AssetLimitsSet(token=token, supply_cap=supply_cap, price_cap=price_cap, max_oracle_age=max_oracle_age)
+
+@internal
+def _set_oracle(asset_id: uint256, token: address, oracle: address):
+    """
+    @dev Validates and stores an asset's oracle and its decimals scale:
+         value = amount x price / 10^(token decimals + oracle decimals -
+         base decimals).
+    @param asset_id The asset.
+    @param token The asset's token.
+    @param oracle The AggregatorV3 feed.
+    """
+    assert oracle != empty(address), "market: zero oracle"
+    oracle_decimals: uint256 = convert(staticcall IAggregatorV3(oracle).decimals(), uint256)
+    token_decimals: uint256 = convert(staticcall IERC20Detailed(token).decimals(), uint256)
+    base_decimals: uint256 = convert(BASE_DECIMALS, uint256)
+    assert token_decimals + oracle_decimals >= base_decimals, "market: bad decimals"
+    exponent: uint256 = token_decimals + oracle_decimals - base_decimals
+    assert exponent <= 60, "market: bad decimals"
+    word: uint256 = self._asset_config[asset_id] & ~_MASK160 & ~(convert(255, uint256) << 208)
+    self._asset_config[asset_id] = word | convert(oracle, uint256) | (exponent << 208)
+    log AssetOracleSet(token=token, oracle=oracle)
+
+@internal
+def _set_rates(base_rate_apr: uint256, slope1_apr: uint256, slope2_apr: uint256, kink_bps: uint256, reserve_factor_bps: uint256):
+    """
+    @dev Validates annual rates, converts them to per-second ones and
+         stores the curve with the reserve factor.
+    @param base_rate_apr Rate at zero utilisation (annual, WAD).
+    @param slope1_apr Added up to the kink (annual, WAD).
+    @param slope2_apr Added from the kink to full utilisation (annual, WAD).
+    @param kink_bps The kink.
+    @param reserve_factor_bps The reserves' share of interest.
+    """
+    assert base_rate_apr <= MAX_ANNUAL_RATE and slope1_apr <= MAX_ANNUAL_RATE and slope2_apr <= MAX_ANNUAL_RATE, \
+        "market: rate too high"
+    assert slope2_apr >= slope1_apr, "market: slope2 below slope1"
+    assert kink_bps >= MIN_KINK_BPS and kink_bps <= MAX_KINK_BPS, "market: bad kink"
+    assert reserve_factor_bps <= MAX_RESERVE_FACTOR_BPS, "market: bad reserve factor"
+    base_rate: uint256 = base_rate_apr // YEAR
+    slope1: uint256 = slope1_apr // YEAR
+    slope2: uint256 = slope2_apr // YEAR
+    self._rates = base_rate | (slope1 << 64) | (slope2 << 128) | (kink_bps << 192) | (reserve_factor_bps << 208)
+    log RatesSet(base_rate=base_rate, slope1=slope1, slope2=slope2, kink_bps=kink_bps, reserve_factor_bps=reserve_factor_bps)
+
+@internal
+def _set_fees(flash_fee_bps: uint256, liquidation_fee_bps: uint256):
+    """
+    @dev Validates and stores the flash fee and the protocol's bonus share.
+    @param flash_fee_bps Flash-loan fee.
+    @param liquidation_fee_bps Protocol share of each bonus.
+    """
+    assert flash_fee_bps <= MAX_FLASH_FEE_BPS, "market: flash fee too high"
+    assert liquidation_fee_bps <= MAX_LIQUIDATION_FEE_BPS, "market: liquidation fee too high"
+    control: uint256 = self._control & ~(_MASK16 << 40) & ~(_MASK16 << 56)
+    self._control = control | (flash_fee_bps << 40) | (liquidation_fee_bps << 56)
+    log FeesSet(flash_fee_bps=flash_fee_bps, liquidation_fee_bps=liquidation_fee_bps)
+
+@internal
+def _set_borrow_limits(min_borrow: uint256, small_position: uint256, dust_floor: uint256):
+    """
+    @dev Validates and stores the minimum borrow and liquidation sizes, in
+         whole base units (a dollar is fine-grained enough for all three).
+    @param min_borrow Least debt a borrow may leave.
+    @param small_position Full-close threshold.
+    @param dust_floor Least a partial liquidation may leave.
+    """
+    assert min_borrow <= _MASK48 and small_position <= _MASK48, "market: limit too high"
+    assert dust_floor <= small_position, "market: dust above small position"
+    control: uint256 = self._control & ~(_MASK48 << 72) & ~(_MASK48 << 120) & ~(_MASK48 << 168)
+    self._control = control | (min_borrow << 72) | (small_position << 120) | (dust_floor << 168)
+    log BorrowLimitsSet(min_borrow=min_borrow, small_position=small_position, dust_floor=dust_floor)
+
+@internal
+def _set_guardian(guardian_: address):
+    """
+    @dev Stores the guardian.
+    @param guardian_ The guardian.
+    """
+    assert guardian_ != empty(address), "market: zero guardian"
+    self.guardian = guardian_
+    log GuardianSet(guardian=guardian_)
+
+@internal
+def _set_treasury(treasury_: address):
+    """
+    @dev Stores the treasury.
+    @param treasury_ The treasury.
+    """
+    assert treasury_ != empty(address), "market: zero treasury"
+    self.treasury = treasury_
+    log TreasurySet(treasury=treasury_)

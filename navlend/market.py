@@ -1,0 +1,115 @@
+"""Deploying and reaching a navlend market from Python (Ape).
+
+A market is two contracts on one storage: ``Market`` (lenders, borrowers,
+liquidation, flash loans) and ``MarketAdmin`` (owner and guardian functions,
+rich views), which ``Market`` reaches by ``delegatecall`` from its fallback.
+Callers should not have to know that: :func:`market_at` returns one Ape
+contract instance whose ABI is the union of both, at the market's address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Pause bits, as in contracts/modules/market_core.vy (PAUSE_*).
+PAUSE_SUPPLY = 1
+PAUSE_WITHDRAW = 2
+PAUSE_BORROW = 4
+PAUSE_DEPOSIT_COLLATERAL = 8
+PAUSE_WITHDRAW_COLLATERAL = 16
+PAUSE_FLASH_LOAN = 32
+PAUSE_LIQUIDATION = 64
+PAUSE_ALL = 127
+
+PAUSE_BITS = {
+    "supply": PAUSE_SUPPLY,
+    "withdraw": PAUSE_WITHDRAW,
+    "borrow": PAUSE_BORROW,
+    "deposit-collateral": PAUSE_DEPOSIT_COLLATERAL,
+    "withdraw-collateral": PAUSE_WITHDRAW_COLLATERAL,
+    "flash-loan": PAUSE_FLASH_LOAN,
+    "liquidation": PAUSE_LIQUIDATION,
+}
+
+WAD = 10**18
+BPS = 10_000
+YEAR = 365 * 86_400
+
+
+@dataclass(frozen=True)
+class AssetListing:
+    """Risk parameters of one collateral asset, as ``list_asset`` takes them.
+    Defaults sit between Aave Horizon (USTB 83/88/3 %, USYC 85/89/3.1 %)
+    and Flux (92 % against OUSG)."""
+
+    ltv_bps: int = 8_500
+    threshold_bps: int = 9_000
+    bonus_bps: int = 300
+    # In the asset's smallest units; the default is effectively unlimited.
+    supply_cap: int = 2**120 - 1
+    # In the oracle's decimals; 0 means no cap.
+    price_cap: int = 0
+    # Oldest NAV accepted for borrowing: a long weekend is about 96 hours.
+    max_oracle_age: int = 100 * 3_600
+
+
+def _merged_contract_type(project: Any) -> Any:
+    """Market's contract type with MarketAdmin's functions and events added,
+    skipping the entries both share (same selector or event signature)."""
+    market_type = project.Market.contract_type
+    admin_type = project.MarketAdmin.contract_type
+    seen = {_abi_key(item) for item in market_type.abi}
+    extra = [item for item in admin_type.abi if item.type in ("function", "event") and _abi_key(item) not in seen]
+    return market_type.model_copy(update={"abi": [*market_type.abi, *extra]})
+
+
+def _abi_key(item: Any) -> tuple[str, str]:
+    """A key that identifies an ABI entry across the two contract types."""
+    selector = getattr(item, "selector", None)
+    return (item.type, selector or getattr(item, "name", "") or "")
+
+
+def market_at(address: str, project: Any = None) -> Any:
+    """The market at ``address`` as one Ape contract with the full ABI."""
+    from ape import chain
+    from ape import project as ape_project
+
+    project = project or ape_project
+    return chain.contracts.instance_at(address, contract_type=_merged_contract_type(project))
+
+
+def deploy_market(
+    deployer: Any,
+    base: Any,
+    *,
+    guardian: Any,
+    treasury: Any,
+    name: str = "navlend USDC lender share",
+    symbol: str = "nUSDC",
+    project: Any = None,
+) -> Any:
+    """Deploys MarketAdmin and Market over ``base`` and returns the merged
+    instance. ``name`` is at most 25 characters and ``symbol`` 5 (snekmate's
+    ERC-20 limits)."""
+    from ape import project as ape_project
+
+    project = project or ape_project
+    admin = deployer.deploy(project.MarketAdmin, base)
+    market = deployer.deploy(project.Market, base, admin, name, symbol, guardian, treasury)
+    return market_at(market.address, project)
+
+
+def list_asset(market: Any, owner: Any, token: Any, oracle: Any, listing: AssetListing = AssetListing()) -> Any:
+    """Lists ``token`` as collateral with ``listing``'s parameters."""
+    return market.list_asset(
+        token,
+        oracle,
+        listing.ltv_bps,
+        listing.threshold_bps,
+        listing.bonus_bps,
+        listing.supply_cap,
+        listing.price_cap,
+        listing.max_oracle_age,
+        sender=owner,
+    )

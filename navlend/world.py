@@ -1,0 +1,316 @@
+"""The local world a navlend market lives in: a stablecoin, two tokenized
+money-market funds, their NAV oracles and redemption facilities, and an
+accumulating wrapper over the $1 dividend fund.
+
+- Fund A: NAV accrues (like Superstate USTB), 6 decimals, NAV about $10.50.
+- Fund B: stable $1 with dividends minted as shares (like BlackRock BUIDL),
+  18 decimals, NAV 1.00000000, wrapped by an ERC-4626 AccumulatingWrapper
+  priced by a WrapperNavOracle and redeemable through a WrappedFacility.
+
+``deploy_world(deployer, ...)`` deploys and wires all of it and returns a
+:class:`World`. The lending market is deployed afterwards by its own
+function, which allowlists itself with :meth:`World.allowlist` (the
+deployer is the issuer admin of both funds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from navlend.deployments import ContractRecord, Deployment
+from navlend.timeutil import previous_business_day_strike
+
+# NAV feeds and the wrapper adapter answer with 8 decimals.
+ORACLE_DECIMALS = 8
+# Fund value models, as in FundToken.vy.
+NAV_ACCRUING = 0
+STABLE_DIVIDEND = 1
+
+
+@dataclass(frozen=True)
+class FacilityConfig:
+    """Parameters of one fund's RedemptionFacility."""
+
+    # Redemption fee in basis points (at most 100).
+    fee_bps: int = 5
+    # Smallest redemption, in whole fund shares.
+    min_redeem_shares: int = 1
+    # Stablecoin payable per rolling 24 hours, in whole stablecoin units.
+    daily_limit: int = 2_500_000
+    # Oldest acceptable NAV, seconds (100 hours: a 3-day weekend + buffer).
+    max_oracle_age: int = 360_000
+    # Stablecoin pre-funded as redemption liquidity, in whole units.
+    liquidity: int = 5_000_000
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Everything :func:`deploy_world` can vary. The defaults are the
+    world the tests and the demo run against."""
+
+    stablecoin_name: str = "USD Coin (local)"
+    stablecoin_symbol: str = "USDC"
+    stablecoin_decimals: int = 6
+
+    fund_a_name: str = "T-Bill Fund A (local)"
+    fund_a_symbol: str = "TBFA"
+    fund_a_decimals: int = 6
+    # NAV of fund A, 8 decimals: $10.50.
+    nav_a: int = 10_50_000_000
+
+    fund_b_name: str = "Dollar Fund B (local)"
+    fund_b_symbol: str = "DLFB"
+    fund_b_decimals: int = 18
+    # NAV of fund B, 8 decimals: $1.00.
+    nav_b: int = 1_00_000_000
+
+    wrapper_name: str = "Accumulating DLFB"
+    wrapper_symbol: str = "aDLFB"
+
+    facility_a: FacilityConfig = field(default_factory=FacilityConfig)
+    facility_b: FacilityConfig = field(default_factory=FacilityConfig)
+
+
+@dataclass
+class World:
+    """Contract instances of a deployed world, plus the roles that run it."""
+
+    issuer: Any
+    updater: str
+    guardian: str
+    treasury: str
+    stablecoin: Any
+    fund_a: Any
+    fund_b: Any
+    wrapper: Any
+    oracle_a: Any
+    oracle_b: Any
+    wrapper_oracle: Any
+    facility_a: Any
+    facility_b: Any
+    wrapped_facility: Any
+    config: WorldConfig = field(default_factory=WorldConfig)
+
+    def contracts(self) -> dict[str, Any]:
+        """The contracts by their role name (the deployments-file keys)."""
+        return {
+            "stablecoin": self.stablecoin,
+            "fund_a": self.fund_a,
+            "fund_b": self.fund_b,
+            "wrapper": self.wrapper,
+            "oracle_a": self.oracle_a,
+            "oracle_b": self.oracle_b,
+            "wrapper_oracle": self.wrapper_oracle,
+            "facility_a": self.facility_a,
+            "facility_b": self.facility_b,
+            "wrapped_facility": self.wrapped_facility,
+        }
+
+    def funds(self) -> tuple[Any, Any]:
+        """Both fund tokens (A, B)."""
+        return self.fund_a, self.fund_b
+
+    def allowlist(self, *accounts: Any, sender: Any = None) -> None:
+        """Allowlists ``accounts`` on both funds (by the issuer by default).
+
+        The wrapper's compliance is the fund B allowlist, so this admits
+        them to wrapper shares too.
+        """
+        if not accounts:
+            return
+        for fund in self.funds():
+            fund.set_allowlisted_batch(list(accounts), True, sender=sender or self.issuer)
+
+    def records(self) -> list[ContractRecord]:
+        """Deployment records with each contract's key parameters."""
+        cfg = self.config
+
+        def facility_params(facility: Any, fc: FacilityConfig) -> dict[str, Any]:
+            return {
+                "share_token": str(facility.share_token()),
+                "payout_token": str(facility.payout_token()),
+                "oracle": str(facility.oracle()),
+                "fee_bps": fc.fee_bps,
+                "min_redeem_shares": fc.min_redeem_shares,
+                "daily_limit": fc.daily_limit,
+                "max_oracle_age": fc.max_oracle_age,
+                "liquidity": fc.liquidity,
+                "treasury": self.treasury,
+            }
+
+        params: dict[str, dict[str, Any]] = {
+            "stablecoin": {"symbol": cfg.stablecoin_symbol, "decimals": cfg.stablecoin_decimals},
+            "fund_a": {
+                "symbol": cfg.fund_a_symbol,
+                "decimals": cfg.fund_a_decimals,
+                "value_model": NAV_ACCRUING,
+            },
+            "fund_b": {
+                "symbol": cfg.fund_b_symbol,
+                "decimals": cfg.fund_b_decimals,
+                "value_model": STABLE_DIVIDEND,
+            },
+            "wrapper": {"symbol": cfg.wrapper_symbol, "asset": str(self.fund_b.address)},
+            "oracle_a": {"description": self.oracle_a.description(), "nav": cfg.nav_a},
+            "oracle_b": {"description": self.oracle_b.description(), "nav": cfg.nav_b},
+            "wrapper_oracle": {
+                "description": self.wrapper_oracle.description(),
+                "fund_oracle": str(self.oracle_b.address),
+            },
+            "facility_a": facility_params(self.facility_a, cfg.facility_a),
+            "facility_b": facility_params(self.facility_b, cfg.facility_b),
+            "wrapped_facility": {
+                "wrapper": str(self.wrapper.address),
+                "facility": str(self.facility_b.address),
+            },
+        }
+        return [
+            ContractRecord(
+                name=name,
+                contract_type=contract.contract_type.name,
+                address=str(contract.address),
+                params=params[name],
+            )
+            for name, contract in self.contracts().items()
+        ]
+
+    def to_deployment(self, network: str, chain_id: int) -> Deployment:
+        """A :class:`Deployment` of this world, ready to save."""
+        deployment = Deployment(network=network, chain_id=chain_id, deployer=str(self.issuer.address))
+        for record in self.records():
+            deployment.add(record)
+        return deployment
+
+
+def _address(account: Any) -> str:
+    return str(getattr(account, "address", account))
+
+
+def deploy_world(
+    deployer: Any,
+    *,
+    updater: Any = None,
+    guardian: Any = None,
+    treasury: Any = None,
+    allowlisted: Iterable[Any] = (),
+    nav_as_of: int | None = None,
+    config: WorldConfig | None = None,
+    project: Any = None,
+    chain: Any = None,
+) -> World:
+    """Deploys and wires a local world; ``deployer`` becomes the issuer
+    admin (owner) of every contract.
+
+    - ``updater`` / ``guardian``: the NAV oracles' roles (default: deployer).
+    - ``treasury``: receiver of subscription cash (default: deployer).
+    - ``allowlisted``: extra accounts admitted to both funds (the deployer
+      itself is always admitted, so it can subscribe and seed accounts).
+    - ``nav_as_of``: strike time of the first NAV (default: the latest
+      business-day strike at or before the head block).
+
+    Wiring: the facilities, the wrapper and the wrapped facility are
+    allowlisted; each facility is a minter of its fund; each facility holds
+    ``liquidity`` stablecoin.
+    """
+    if project is None or chain is None:
+        import ape
+
+        project = project or ape.project
+        chain = chain or ape.chain
+    cfg = config or WorldConfig()
+    updater_addr = _address(updater or deployer)
+    guardian_addr = _address(guardian or deployer)
+    treasury_addr = _address(treasury or deployer)
+    as_of = nav_as_of if nav_as_of is not None else previous_business_day_strike(chain.blocks.head.timestamp)
+    tx = {"sender": deployer}
+
+    stablecoin = deployer.deploy(
+        project.MockStablecoin, cfg.stablecoin_name, cfg.stablecoin_symbol, cfg.stablecoin_decimals
+    )
+    fund_a = deployer.deploy(
+        project.FundToken, cfg.fund_a_name, cfg.fund_a_symbol, cfg.fund_a_decimals, NAV_ACCRUING
+    )
+    fund_b = deployer.deploy(
+        project.FundToken, cfg.fund_b_name, cfg.fund_b_symbol, cfg.fund_b_decimals, STABLE_DIVIDEND
+    )
+    oracle_a = deployer.deploy(
+        project.NavOracle, f"{cfg.fund_a_symbol} / USD NAV", updater_addr, guardian_addr, cfg.nav_a, as_of
+    )
+    oracle_b = deployer.deploy(
+        project.NavOracle, f"{cfg.fund_b_symbol} / USD NAV", updater_addr, guardian_addr, cfg.nav_b, as_of
+    )
+    wrapper = deployer.deploy(project.AccumulatingWrapper, fund_b, cfg.wrapper_name, cfg.wrapper_symbol)
+    wrapper_oracle = deployer.deploy(
+        project.WrapperNavOracle, wrapper, oracle_b, f"{cfg.wrapper_symbol} / USD NAV"
+    )
+
+    def deploy_facility(fund: Any, oracle: Any, decimals: int, fc: FacilityConfig) -> Any:
+        return deployer.deploy(
+            project.RedemptionFacility,
+            fund,
+            stablecoin,
+            oracle,
+            fc.fee_bps,
+            fc.min_redeem_shares * 10**decimals,
+            fc.daily_limit * 10**cfg.stablecoin_decimals,
+            fc.max_oracle_age,
+            treasury_addr,
+        )
+
+    facility_a = deploy_facility(fund_a, oracle_a, cfg.fund_a_decimals, cfg.facility_a)
+    facility_b = deploy_facility(fund_b, oracle_b, cfg.fund_b_decimals, cfg.facility_b)
+    wrapped_facility = deployer.deploy(project.WrappedFacility, wrapper, facility_b)
+
+    extra = [_address(a) for a in allowlisted]
+    base = [_address(deployer)] + [a for a in extra if a != _address(deployer)]
+    fund_a.set_allowlisted_batch([facility_a.address, *base], True, **tx)
+    fund_b.set_allowlisted_batch(
+        [facility_b.address, wrapper.address, wrapped_facility.address, *base], True, **tx
+    )
+    fund_a.set_minter(facility_a, True, **tx)
+    fund_b.set_minter(facility_b, True, **tx)
+    unit = 10**cfg.stablecoin_decimals
+    stablecoin.mint(facility_a, cfg.facility_a.liquidity * unit, **tx)
+    stablecoin.mint(facility_b, cfg.facility_b.liquidity * unit, **tx)
+
+    return World(
+        issuer=deployer,
+        updater=updater_addr,
+        guardian=guardian_addr,
+        treasury=treasury_addr,
+        stablecoin=stablecoin,
+        fund_a=fund_a,
+        fund_b=fund_b,
+        wrapper=wrapper,
+        oracle_a=oracle_a,
+        oracle_b=oracle_b,
+        wrapper_oracle=wrapper_oracle,
+        facility_a=facility_a,
+        facility_b=facility_b,
+        wrapped_facility=wrapped_facility,
+        config=cfg,
+    )
+
+
+def attach_world(deployment: Deployment, *, project: Any = None, issuer: Any = None) -> World:
+    """Re-creates a :class:`World` from a deployments file (e.g. for a
+    keeper). Roles are read from the contracts; ``issuer`` is whatever
+    account the caller will sign admin transactions with, if any."""
+    if project is None:
+        import ape
+
+        project = ape.project
+    contracts = {
+        name: getattr(project, rec.contract_type).at(rec.address)
+        for name, rec in deployment.contracts.items()
+        if name in World.__dataclass_fields__
+    }
+    return World(
+        issuer=issuer,
+        updater=str(contracts["oracle_a"].updater()),
+        guardian=str(contracts["oracle_a"].guardian()),
+        treasury=str(contracts["facility_a"].treasury()),
+        **contracts,
+    )

@@ -1,0 +1,88 @@
+"""``ape run deploy``: deploy the local navlend world and record it.
+
+Deploys the stablecoin, both funds, their NAV oracles and redemption
+facilities, the accumulating wrapper with its oracle and redemption adapter
+(``navlend.world.deploy_world``), writes ``deployments/<network>.json`` and
+prints what it deployed.
+
+Local networks only for now: the world is made of mocks (a mintable
+stablecoin, issuer-controlled fund tokens), so the command refuses to run
+on a live network or a fork.
+
+Examples::
+
+    ape run deploy                                   # local anvil, test account 0
+    ape run deploy --account TEST::1
+    ape run deploy --network ethereum:local:foundry
+
+The market is added by the function the market's deploy step provides:
+call it after :func:`deploy` with the returned world and deployment, then
+``navlend.deployments.save`` again (see ``extend`` below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+from ape.cli import ConnectedProviderCommand, account_option, network_option
+from rich.console import Console
+from rich.table import Table
+
+from navlend import deployments
+from navlend.deployments import Deployment
+from navlend.world import World, deploy_world
+
+# Hooks run after the world is deployed: ``hook(world, deployment, account)``
+# may deploy more contracts (the market) and add records to ``deployment``.
+Extension = Callable[[World, Deployment, Any], None]
+
+
+def _format_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in params.items() if not str(value).startswith("0x"))
+
+
+def print_deployment(deployment: Deployment, console: Console | None = None) -> None:
+    """Prints a table of every contract in ``deployment``."""
+    table = Table(title=f"navlend on {deployment.network} (chain {deployment.chain_id})")
+    table.add_column("name", style="bold")
+    table.add_column("contract")
+    table.add_column("address", style="cyan", no_wrap=True)
+    table.add_column("key parameters", overflow="fold")
+    for record in deployment.contracts.values():
+        table.add_row(record.name, record.contract_type, record.address, _format_params(record.params))
+    if console is None:
+        console = Console()
+        console.width = max(console.width, 150)
+    console.print(table)
+
+
+def deploy(account: Any, network_name: str, chain_id: int, extend: tuple[Extension, ...] = ()) -> tuple[World, Deployment]:
+    """Deploys the world with ``account``, runs the ``extend`` hooks, and
+    returns the world and its (unsaved) deployment record."""
+    world = deploy_world(account)
+    deployment = world.to_deployment(network_name, chain_id)
+    for hook in extend:
+        hook(world, deployment, account)
+    return world, deployment
+
+
+@click.command(cls=ConnectedProviderCommand)
+@network_option()
+@account_option(prompt=False)
+def cli(ecosystem, network, provider, account):
+    """Deploy the local navlend world and write deployments/<network>.json."""
+    from ape import accounts
+
+    if not network.is_local or network.is_fork:
+        raise click.ClickException(
+            f"refusing to deploy on '{network.name}': the navlend world is mocks "
+            "(mintable stablecoin, issuer-controlled funds); use a local network"
+        )
+    account = account or accounts.test_accounts[0]
+    click.echo(f"deploying the navlend world on {ecosystem.name}:{network.name} from {account.address}")
+    _, deployment = deploy(account, network.name, provider.chain_id)
+    path = deployments.save(deployment)
+    print_deployment(deployment)
+    click.echo(f"wrote {path}")
