@@ -489,6 +489,7 @@ def can_transfer(sender: address, receiver: address, spender: address) -> bool:
 # ---- INTERNALS ----
 
 @internal
+@view
 def _require_not_paused():
     """
     @notice Reverts with the fund's own reason while paused.
@@ -497,6 +498,7 @@ def _require_not_paused():
 
 
 @internal
+@view
 def _check_allowlist_admin():
     """
     @notice Reverts unless the caller is the owner or the allowlist manager.

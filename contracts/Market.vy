@@ -442,7 +442,7 @@ def withdraw_collateral(token: address, amount: uint256, on_behalf: address, rec
         # accrued index is computed but not stored (the next accrual covers
         # this interval at the same utilisation and rate).
         debt: uint256 = core._debt_of(position, core._accrued_index())
-        v: core._Valuation = core._valuation(on_behalf, position, asset_id, True)
+        v: core._Valuation = core._valuation(on_behalf, position, asset_id, core.VALUE_WITHDRAW)
         assert not v.target_stale, "market: stale price"
         assert v.borrow_value >= debt, "market: exceeds borrow limit"
 
@@ -480,7 +480,7 @@ def borrow(amount: uint256, on_behalf: address, receiver: address) -> uint256:
     assert scaled <= core._MASK112, "market: overflow"
     debt: uint256 = core._debt_of(scaled, index)
     assert debt >= ((core._control >> 72) & core._MASK48) * core.BASE_UNIT, "market: below min borrow"
-    assert core._valuation(on_behalf, position, max_value(uint256), True).borrow_value >= debt, \
+    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_BORROW).borrow_value >= debt, \
         "market: exceeds borrow limit"
 
     total_scaled: uint256 = (market & core._MASK112) + added
@@ -576,7 +576,7 @@ def liquidate(
     scaled: uint256 = position & core._MASK112
     assert scaled != 0, "market: no debt"
     debt: uint256 = core._debt_of(scaled, index)
-    v: core._Valuation = core._valuation(borrower, position, asset_id, False)
+    v: core._Valuation = core._valuation(borrower, position, asset_id, core.VALUE_LIQUIDATION)
     assert v.target_balance != 0, "market: no such collateral"
     assert v.liquidation_value < debt, "market: position healthy"
 

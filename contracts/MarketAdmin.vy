@@ -84,9 +84,11 @@ def asset() -> address:
 @view
 def position(account: address) -> core.Position:
     """
-    @notice An account's debt and collateral values accrued to now, with
-            prices capped and stale prices used as they are (as a
-            liquidation would); values are in base units.
+    @notice An account's debt and collateral values accrued to now, in
+            base units, prices capped. The value at LTV is what a borrow
+            would count (stale and frozen assets count for nothing); the
+            value at the liquidation threshold, and so the health factor,
+            use every asset at its last price, as a liquidation does.
     @param account The borrower.
     @return core.Position Debt, scaled debt, value at LTV, value at the
             liquidation threshold, health factor (core.WAD; max if no debt)
@@ -95,7 +97,7 @@ def position(account: address) -> core.Position:
     index: uint256 = core._accrued_index()
     word: uint256 = core._positions[account]
     debt: uint256 = core._debt_of(word, index)
-    v: core._Valuation = core._valuation(account, word, max_value(uint256), False)
+    v: core._Valuation = core._valuation(account, word, max_value(uint256), core.VALUE_BORROW)
     hf: uint256 = max_value(uint256)
     if debt != 0:
         hf = v.liquidation_value * core.WAD // debt

@@ -46,6 +46,9 @@ from snekmate.auth import ownable_2step
 initializes: ownable_2step[ownable := ownable]
 
 
+from snekmate.utils import math
+
+
 exports: (
     ownable.owner,
     ownable_2step.pending_owner,
@@ -457,7 +460,7 @@ def _move_bps(previous: uint256, nav: uint256) -> uint256:
     @return uint256 |nav - previous| / previous in bps.
     """
     diff: uint256 = nav - previous if nav >= previous else previous - nav
-    return (diff * _BPS + previous - 1) // previous
+    return math._mul_div(diff, _BPS, previous, True)
 
 
 @internal

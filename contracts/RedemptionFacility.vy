@@ -215,7 +215,8 @@ def __init__(
     @param fee_bps_ The redemption fee (at most 100 bps).
     @param min_redeem_ The smallest redemption in shares.
     @param daily_limit_ The stablecoin payable per rolling 24 hours.
-    @param max_oracle_age_ The oldest acceptable NAV in seconds.
+    @param max_oracle_age_ The oldest acceptable NAV in seconds (0 for the
+           default, 100 hours).
     @param treasury_ Where subscription cash goes.
     """
     assert share_token_ != empty(address), "facility: zero address"
@@ -236,7 +237,7 @@ def __init__(
     self._set_fee_bps(fee_bps_)
     self._set_min_redeem(min_redeem_)
     self._set_daily_limit(daily_limit_)
-    self._set_max_oracle_age(max_oracle_age_)
+    self._set_max_oracle_age(max_oracle_age_ if max_oracle_age_ != 0 else DEFAULT_MAX_ORACLE_AGE)
     self._set_treasury(treasury_)
 
 
@@ -251,24 +252,7 @@ def redeem(shares: uint256, min_out: uint256, receiver: address) -> uint256:
     @param receiver The stablecoin receiver.
     @return uint256 The stablecoin paid.
     """
-    assert not pausable.paused, "facility: paused"
-    assert shares != 0, "facility: zero amount"
-    assert receiver != empty(address), "facility: zero address"
-    self._check_investor(msg.sender, "facility: caller not allowlisted", "facility: caller frozen")
-    assert shares >= self.min_redeem, "facility: below minimum"
-    nav: uint256 = self._usable_nav()
-    gross: uint256 = self._gross_payout(shares, nav)
-    payout: uint256 = self._net_payout(gross)
-    assert payout != 0, "facility: zero amount"
-    assert payout <= staticcall IERC20(payout_token).balanceOf(self), "facility: insufficient liquidity"
-    self._consume_limit(payout)
-    assert payout >= min_out, "facility: slippage"
-
-    assert extcall IERC20(share_token).transferFrom(msg.sender, self, shares, default_return_value=True)
-    extcall IFundIssuance(share_token).burn_redeemed(shares)
-    self._push_payout(receiver, payout)
-    log Redeemed(caller=msg.sender, receiver=receiver, shares=shares, payout=payout, fee=gross - payout, nav=nav)
-    return payout
+    return self._redeem(shares, min_out, receiver)
 
 
 @external
@@ -351,19 +335,7 @@ def subscribe(assets: uint256, min_shares: uint256, receiver: address) -> uint25
     @param receiver The receiver of the shares.
     @return uint256 The shares minted, rounded down.
     """
-    assert not pausable.paused, "facility: paused"
-    assert assets != 0, "facility: zero amount"
-    self._check_investor(msg.sender, "facility: caller not allowlisted", "facility: caller frozen")
-    self._check_investor(receiver, "facility: receiver not allowlisted", "facility: receiver frozen")
-    nav: uint256 = self._usable_nav()
-    shares: uint256 = self._shares_for(assets, nav)
-    assert shares != 0, "facility: zero amount"
-    assert shares >= min_shares, "facility: slippage"
-
-    assert extcall IERC20(payout_token).transferFrom(msg.sender, self.treasury, assets, default_return_value=True)
-    extcall IFundIssuance(share_token).mint(receiver, shares)
-    log Subscribed(caller=msg.sender, receiver=receiver, assets=assets, shares=shares, nav=nav)
-    return shares
+    return self._subscribe(assets, min_shares, receiver)
 
 
 @external
@@ -486,6 +458,59 @@ def set_treasury(new_treasury: address):
 
 
 # ---- INTERNALS ----
+
+@internal
+def _redeem(shares: uint256, min_out: uint256, receiver: address) -> uint256:
+    """
+    @notice Checks, books the limit, pulls and burns the shares, pays out.
+    @param shares The fund shares to redeem.
+    @param min_out The least stablecoin accepted.
+    @param receiver The stablecoin receiver.
+    @return uint256 The stablecoin paid.
+    """
+    assert not pausable.paused, "facility: paused"
+    assert shares != 0, "facility: zero amount"
+    assert receiver != empty(address), "facility: zero address"
+    self._check_investor(msg.sender, "facility: caller not allowlisted", "facility: caller frozen")
+    assert shares >= self.min_redeem, "facility: below minimum"
+    nav: uint256 = self._usable_nav()
+    gross: uint256 = self._gross_payout(shares, nav)
+    payout: uint256 = self._net_payout(gross)
+    assert payout != 0, "facility: zero amount"
+    assert payout <= staticcall IERC20(payout_token).balanceOf(self), "facility: insufficient liquidity"
+    self._consume_limit(payout)
+    assert payout >= min_out, "facility: slippage"
+
+    assert extcall IERC20(share_token).transferFrom(msg.sender, self, shares, default_return_value=True)
+    extcall IFundIssuance(share_token).burn_redeemed(shares)
+    self._push_payout(receiver, payout)
+    log Redeemed(caller=msg.sender, receiver=receiver, shares=shares, payout=payout, fee=gross - payout, nav=nav)
+    return payout
+
+
+@internal
+def _subscribe(assets: uint256, min_shares: uint256, receiver: address) -> uint256:
+    """
+    @notice Checks, sends the cash to the treasury, mints the shares.
+    @param assets The stablecoin paid by the caller.
+    @param min_shares The fewest shares accepted.
+    @param receiver The receiver of the shares.
+    @return uint256 The shares minted.
+    """
+    assert not pausable.paused, "facility: paused"
+    assert assets != 0, "facility: zero amount"
+    self._check_investor(msg.sender, "facility: caller not allowlisted", "facility: caller frozen")
+    self._check_investor(receiver, "facility: receiver not allowlisted", "facility: receiver frozen")
+    nav: uint256 = self._usable_nav()
+    shares: uint256 = self._shares_for(assets, nav)
+    assert shares != 0, "facility: zero amount"
+    assert shares >= min_shares, "facility: slippage"
+
+    assert extcall IERC20(payout_token).transferFrom(msg.sender, self.treasury, assets, default_return_value=True)
+    extcall IFundIssuance(share_token).mint(receiver, shares)
+    log Subscribed(caller=msg.sender, receiver=receiver, assets=assets, shares=shares, nav=nav)
+    return shares
+
 
 @internal
 @view

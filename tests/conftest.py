@@ -254,15 +254,15 @@ def advance(chain):
 
 @pytest.fixture(scope="session")
 def publish_next(chain, updater):
-    """``publish_next(oracle, nav, delay=60)``: moves the chain to the next
-    business-day strike after the oracle's latest round (plus ``delay``
-    seconds of publishing lag) and publishes ``nav`` struck then. Returns
-    the receipt."""
+    """``publish_next(oracle, nav, delay=60)``: publishes ``nav`` struck at
+    the next business-day strike after the oracle's latest round, in a block
+    exactly ``delay`` seconds after that strike (or now, if the chain is
+    already later). Returns the receipt."""
 
     def publish(oracle, nav: int, delay: int = 60):
         as_of = next_business_day_strike(oracle.latestRoundData()[3])
         if chain.blocks.head.timestamp < as_of + delay:
-            chain.mine(1, timestamp=as_of + delay)
+            chain.pending_timestamp = as_of + delay
         return oracle.publish(nav, as_of, sender=updater)
 
     return publish

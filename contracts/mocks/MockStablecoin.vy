@@ -82,12 +82,12 @@ def __init__(name_: String[25], symbol_: String[5], decimals_: uint8):
 # ---- MINTING ----
 
 @external
-def mint(owner: address, amount: uint256):
+def mint(to: address, amount: uint256):
     """
-    @notice Mints `amount` to `owner`, on local chains only.
-    @param owner The receiver of the new tokens.
+    @notice Mints `amount` to `to`, on local chains only.
+    @param to The receiver of the new tokens.
     @param amount The amount, in token units.
     """
     assert chain.id == _ANVIL_CHAIN_ID or chain.id == _DEV_CHAIN_ID, "stablecoin: local chains only"
     assert erc20.is_minter[msg.sender], "stablecoin: caller not minter"
-    erc20._mint(owner, amount)
+    erc20._mint(to, amount)

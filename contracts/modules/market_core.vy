@@ -87,6 +87,11 @@ _MASK48: constant(uint256) = 2**48 - 1
 _MASK128: constant(uint256) = 2**128 - 1
 _MASK160: constant(uint256) = 2**160 - 1
 
+# @dev Valuation modes (see `_valuation`).
+VALUE_LIQUIDATION: constant(uint256) = 0
+VALUE_BORROW: constant(uint256) = 1
+VALUE_WITHDRAW: constant(uint256) = 2
+
 # @dev Asset flag bits inside an asset's config word (bits 216-223).
 _FLAG_FROZEN: constant(uint256) = 1
 _FLAG_PRICE_CAP: constant(uint256) = 2
@@ -579,17 +584,21 @@ def _value(amount: uint256, price: uint256, asset_id: uint256) -> uint256:
 
 @internal
 @view
-def _valuation(account: address, position: uint256, target: uint256, for_borrow: bool) -> _Valuation:
+def _valuation(account: address, position: uint256, target: uint256, mode: uint256) -> _Valuation:
     """
     @dev One pass over the assets an account holds (its bitmap): the value
          at LTV and at the liquidation threshold, the total value, and the
          target asset's price, value and balance.
-         - `for_borrow`: a stale or frozen asset counts for nothing at LTV
-           (no borrowing against it); liquidation values use every price.
+         - VALUE_BORROW: a stale or frozen asset counts for nothing at LTV
+           (no borrowing against it);
+         - VALUE_WITHDRAW: a stale asset counts for nothing at LTV, a frozen
+           one fully (freezing stops new exposure, it does not trap
+           collateral);
+         - VALUE_LIQUIDATION: every asset at its last (capped) price.
     @param account The borrower.
     @param position The borrower's position word.
     @param target The asset id to report on (max_value: none).
-    @param for_borrow True for the borrow-limit view.
+    @param mode One of the VALUE_* modes.
     @return _Valuation What the pass found.
     """
     v: _Valuation = empty(_Valuation)
@@ -606,7 +615,10 @@ def _valuation(account: address, position: uint256, target: uint256, for_borrow:
             value: uint256 = balance * price // 10 ** ((word >> 208) & 255)
             v.total_value += value
             v.liquidation_value += value * ((word >> 176) & _MASK16) // BPS
-            if not (for_borrow and (stale or word & (_FLAG_FROZEN << 216) != 0)):
+            excluded: bool = mode != VALUE_LIQUIDATION and stale
+            if mode == VALUE_BORROW and word & (_FLAG_FROZEN << 216) != 0:
+                excluded = True
+            if not excluded:
                 v.borrow_value += value * ((word >> 160) & _MASK16) // BPS
             if asset_id == target:
                 v.target_value = value

@@ -1,0 +1,202 @@
+"""Fixtures of the market suite, on top of the world's (tests/conftest.py).
+
+The market is deployed once per session over the world's stablecoin, owned
+by ``deployer`` (``owner`` here), guarded by ``guardian``, paying reserves to
+``treasury``, and allowlisted by both funds. Three collateral assets are
+listed, so every path runs at both fund decimals and with more than one
+asset in a position:
+
+====  ==========  ========  =================  ===================  =====================
+id    token       decimals  price feed         facility             notes
+====  ==========  ========  =================  ===================  =====================
+0     fund A      6         NAV oracle A       RedemptionFacility   NAV accrues (~$10.50)
+1     fund B      18        NAV oracle B       RedemptionFacility   $1, price cap 1.00
+2     wrapper     18        WrapperNavOracle   WrappedFacility      accumulating ERC-4626
+====  ==========  ========  =================  ===================  =====================
+
+Defaults: LTV 85 %, threshold 90 %, bonus 3 %, oracle age 100 hours.
+
+Prices move two ways: ``set_price`` swaps an asset's feed for a settable
+MockAggregator (exact prices, staleness at will; the facility keeps its own
+NAV), and ``publish_next`` / ``publish_confirmed`` publish a real NAV that
+the market and the facility both see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from navlend.market import AssetListing, deploy_market, list_asset
+
+USD = 10**6
+ORACLE_UNIT = 10**8
+
+
+@dataclass(frozen=True)
+class Collateral:
+    """One listed collateral asset and what a test needs to use it."""
+
+    name: str
+    token: Any
+    oracle: Any
+    facility: Any
+    decimals: int
+    asset_id: int
+
+    @property
+    def unit(self) -> int:
+        return 10**self.decimals
+
+
+# ---- more actors ----
+
+
+@pytest.fixture(scope="session")
+def owner(deployer):
+    """The market's owner (the deployer)."""
+    return deployer
+
+
+@pytest.fixture(scope="session")
+def borrower2(accounts):
+    """A second allowlisted borrower."""
+    return accounts[10]
+
+
+@pytest.fixture(scope="session")
+def lender2(accounts):
+    """A second lender (lending needs no allowlisting)."""
+    return accounts[11]
+
+
+@pytest.fixture(scope="session")
+def operator(accounts):
+    """An account a borrower may authorise to act for it."""
+    return accounts[12]
+
+
+# ---- the market ----
+
+
+@pytest.fixture(scope="session")
+def market(world, owner, guardian, treasury, borrower2, operator):
+    """The market over the world, with fund A, fund B and the wrapper listed."""
+    market = deploy_market(owner, world.stablecoin, guardian=guardian, treasury=treasury)
+    world.allowlist(market, borrower2, operator, treasury)
+    listing = AssetListing()
+    list_asset(market, owner, world.fund_a, world.oracle_a, listing)
+    list_asset(market, owner, world.fund_b, world.oracle_b, AssetListing(price_cap=ORACLE_UNIT))
+    list_asset(market, owner, world.wrapper, world.wrapper_oracle, listing)
+    market.set_asset_facility(world.fund_a, world.facility_a, sender=owner)
+    market.set_asset_facility(world.fund_b, world.facility_b, sender=owner)
+    market.set_asset_facility(world.wrapper, world.wrapped_facility, sender=owner)
+    return market
+
+
+@pytest.fixture(scope="session")
+def collaterals(world, market) -> dict[str, Collateral]:
+    """The three listed assets by name."""
+    return {
+        "fund_a": Collateral("fund_a", world.fund_a, world.oracle_a, world.facility_a, 6, 0),
+        "fund_b": Collateral("fund_b", world.fund_b, world.oracle_b, world.facility_b, 18, 1),
+        "wrapper": Collateral("wrapper", world.wrapper, world.wrapper_oracle, world.wrapped_facility, 18, 2),
+    }
+
+
+@pytest.fixture(scope="session", params=["fund_a", "wrapper"])
+def collateral(request, collaterals) -> Collateral:
+    """The decimals matrix: fund A (6 decimals) and the wrapper (18)."""
+    return collaterals[request.param]
+
+
+# ---- helpers ----
+
+
+@pytest.fixture(scope="session")
+def lend(market, stablecoin, mint_stable, lender):
+    """``lend(amount, who=lender)``: mints, approves and deposits."""
+
+    def go(amount: int, who=None):
+        who = who or lender
+        mint_stable(who, amount)
+        stablecoin.approve(market, amount, sender=who)
+        return market.deposit(amount, who, sender=who)
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def give_collateral(market, mint_fund, wrapper, fund_b, deployer):
+    """``give_collateral(collateral, who, amount)``: mints ``amount`` of the
+    collateral to ``who`` (wrapper shares by wrapping fund B) and approves
+    the market."""
+
+    def go(collateral: Collateral, who, amount: int):
+        if collateral.name == "wrapper":
+            mint_fund(fund_b, who, amount)
+            fund_b.approve(wrapper, amount, sender=who)
+            wrapper.deposit(amount, who, sender=who)
+            amount = wrapper.balanceOf(who)
+        else:
+            mint_fund(collateral.token, who, amount)
+        collateral.token.approve(market, 2**256 - 1, sender=who)
+        return amount
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def open_position(market, give_collateral):
+    """``open_position(collateral, who, collateral_amount, borrow_amount)``:
+    posts collateral and borrows; returns the borrow receipt (or the
+    deposit receipt when ``borrow_amount`` is 0)."""
+
+    def go(collateral: Collateral, who, collateral_amount: int, borrow_amount: int):
+        posted = give_collateral(collateral, who, collateral_amount)
+        tx = market.supply_collateral(collateral.token, posted, who, sender=who)
+        if borrow_amount:
+            tx = market.borrow(borrow_amount, who, who, sender=who)
+        return tx
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def price_of(market):
+    """``price_of(collateral)``: the market's current price of an asset."""
+
+    def go(collateral: Collateral) -> int:
+        return market.asset_price(collateral.token)[0]
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def set_price(market, owner, project, chain):
+    """``set_price(collateral, price, updated_at=0)``: points the market's
+    feed for the asset at a settable mock answering ``price`` (8 decimals)
+    struck at ``updated_at`` (0: now). Returns the mock."""
+
+    mocks: dict[str, Any] = {}
+
+    def go(collateral: Collateral, price: int, updated_at: int = 0):
+        mock = owner.deploy(project.MockAggregator, 8, price)
+        if updated_at:
+            mock.set_answer(price, updated_at, sender=owner)
+        market.set_asset_oracle(collateral.token, mock, sender=owner)
+        return mock
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def borrow_limit(market):
+    """``borrow_limit(who)``: the most ``who`` may owe now (value at LTV)."""
+
+    def go(who) -> int:
+        return market.position(who).borrow_value
+
+    return go

@@ -1,0 +1,77 @@
+"""The market as deployed: wiring, defaults, layout and size."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import ape
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_deploy__defaults__are_the_documented_ones(market, stablecoin, owner, guardian, treasury):
+    assert market.asset() == stablecoin.address
+    assert market.owner() == owner.address
+    assert market.guardian() == guardian.address
+    assert market.treasury() == treasury.address
+    assert market.decimals() == 12
+    rates = market.rate_config()
+    assert rates.kink_bps == 9_000
+    assert rates.reserve_factor_bps == 1_000
+    control = market.control()
+    assert control[0] == 0  # nothing paused
+    assert control[2] == 5  # flash fee bps
+    assert control[3] == 0  # protocol share of the bonus
+    assert tuple(control[4:]) == (100 * 10**6, 2_000 * 10**6, 1_000 * 10**6)
+
+
+def test_deploy__assets__listed_with_facilities(market, collaterals):
+    assert market.asset_count() == 3
+    for c in collaterals.values():
+        cfg = market.asset_config(c.token)
+        assert market.asset_at(c.asset_id) == c.token.address
+        assert cfg.oracle == c.oracle.address
+        assert cfg.facility == c.facility.address
+        assert (cfg.ltv_bps, cfg.threshold_bps, cfg.bonus_bps) == (8_500, 9_000, 300)
+        assert not cfg.frozen
+
+
+def test_deploy__admin_for_another_base__reverts(owner, spare, project, stablecoin, fund_a, guardian, treasury):
+    other_admin = owner.deploy(project.MarketAdmin, fund_a)
+    with ape.reverts("market: admin for another base"):
+        spare.deploy(project.Market, stablecoin, other_admin, "n", "n", guardian, treasury)
+
+
+def test_deploy__zero_guardian__reverts(owner, spare, project, stablecoin, treasury):
+    admin = owner.deploy(project.MarketAdmin, stablecoin)
+    with ape.reverts("market: zero guardian"):
+        spare.deploy(project.Market, stablecoin, admin, "n", "n", ape.utils.ZERO_ADDRESS, treasury)
+
+
+def test_admin_extension__called_directly__has_no_owner(market, project, owner):
+    admin = project.MarketAdmin.at(market.ADMIN())
+    assert admin.owner() == ape.utils.ZERO_ADDRESS
+    with ape.reverts("ownable: caller is not the owner"):
+        admin.set_fees(1, 0, sender=owner)
+
+
+@pytest.mark.parametrize("contract", ["Market", "MarketAdmin"])
+def test_layout__market_and_admin__share_one_storage_layout(contract):
+    """The admin runs by delegatecall on the market's storage: both must
+    lay out storage identically, or it would write to the wrong slots."""
+
+    def layout(name: str) -> dict:
+        out = subprocess.run(
+            [str(ROOT / ".venv/bin/vyper"), "-p", str(ROOT / "contracts"), "-f", "layout", f"contracts/{name}.vy"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout
+        return json.loads(out)
+
+    assert layout(contract)["storage_layout"] == layout("Market")["storage_layout"]
+    assert layout(contract)["transient_storage_layout"] == layout("Market")["transient_storage_layout"]
+
+
+def test_size__market__under_eip170(project):
+    runtime = project.Market.contract_type.runtime_bytecode.bytecode
+    assert (len(runtime) - 2) // 2 <= 24_576
