@@ -113,3 +113,34 @@ def list_asset(market: Any, owner: Any, token: Any, oracle: Any, listing: AssetL
         listing.max_oracle_age,
         sender=owner,
     )
+
+
+# Price cap for the $1 fund: 1.00000000 in the NAV oracle's 8 decimals.
+ONE_DOLLAR_CAP = 10**8
+
+
+def deploy_local_market(world: Any, owner: Any, *, guardian: Any, treasury: Any, project: Any = None) -> Any:
+    """Deploys a market over a local world (``navlend.world.World``) and
+    wires it the way the tests, the deploy script and the demo all expect:
+
+    - asset 0: fund A (NAV-accruing, 6 decimals), its NAV oracle and facility;
+    - asset 1: fund B ($1 dividend fund, 18 decimals), capped at $1.00;
+    - asset 2: the accumulating wrapper over fund B, priced by its
+      WrapperNavOracle and redeemed through the WrappedFacility;
+    - the market is allowlisted by both funds (so it can hold the shares).
+
+    Fund B is listed raw only so that 18-decimal fund shares are covered;
+    its dividends minted to the market are not credited to borrowers, which
+    is why a $1 dividend fund is meant to be posted through the wrapper.
+    ``owner`` must also be the funds' issuer admin (the local world's
+    deployer) to allowlist the market.
+    """
+    market = deploy_market(owner, world.stablecoin, guardian=guardian, treasury=treasury, project=project)
+    world.allowlist(market, sender=owner)
+    list_asset(market, owner, world.fund_a, world.oracle_a)
+    list_asset(market, owner, world.fund_b, world.oracle_b, AssetListing(price_cap=ONE_DOLLAR_CAP))
+    list_asset(market, owner, world.wrapper, world.wrapper_oracle)
+    market.set_asset_facility(world.fund_a, world.facility_a, sender=owner)
+    market.set_asset_facility(world.fund_b, world.facility_b, sender=owner)
+    market.set_asset_facility(world.wrapper, world.wrapped_facility, sender=owner)
+    return market

@@ -29,10 +29,9 @@ from typing import Any
 
 import pytest
 
-from navlend.market import AssetListing, deploy_market, list_asset
+from navlend.market import deploy_local_market
 
 USD = 10**6
-ORACLE_UNIT = 10**8
 
 
 @dataclass(frozen=True)
@@ -83,16 +82,10 @@ def operator(accounts):
 
 @pytest.fixture(scope="session")
 def market(world, owner, guardian, treasury, borrower2, operator):
-    """The market over the world, with fund A, fund B and the wrapper listed."""
-    market = deploy_market(owner, world.stablecoin, guardian=guardian, treasury=treasury)
-    world.allowlist(market, borrower2, operator, treasury)
-    listing = AssetListing()
-    list_asset(market, owner, world.fund_a, world.oracle_a, listing)
-    list_asset(market, owner, world.fund_b, world.oracle_b, AssetListing(price_cap=ORACLE_UNIT))
-    list_asset(market, owner, world.wrapper, world.wrapper_oracle, listing)
-    market.set_asset_facility(world.fund_a, world.facility_a, sender=owner)
-    market.set_asset_facility(world.fund_b, world.facility_b, sender=owner)
-    market.set_asset_facility(world.wrapper, world.wrapped_facility, sender=owner)
+    """The market over the world, wired by ``navlend.market.deploy_local_market``
+    (fund A, fund B and the wrapper listed with their facilities)."""
+    market = deploy_local_market(world, owner, guardian=guardian, treasury=treasury)
+    world.allowlist(borrower2, operator, treasury)
     return market
 
 
