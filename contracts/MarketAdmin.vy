@@ -113,6 +113,40 @@ def position(account: address) -> core.Position:
 
 @external
 @view
+def preview_liquidation(borrower: address, token: address, max_repay: uint256) -> (uint256, uint256):
+    """
+    @notice What `liquidate(borrower, token, max_repay, ...)` would repay
+            and seize now, by the same rules (close factor, dust trims,
+            rounding); (0, 0) when it cannot run now: healthy or debt-free
+            position, no such collateral, liquidation paused or in grace.
+            `max_value(uint256)` asks for the most a liquidator may repay.
+    @param borrower The position.
+    @param token The collateral asset to seize.
+    @param max_repay The most the liquidator would repay.
+    @return uint256 The debt it would repay.
+    @return uint256 The collateral it would seize (before the protocol fee).
+    """
+    word: uint256 = 0
+    asset_id: uint256 = 0
+    word, asset_id = core._asset(token)
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    if market & (core.PAUSE_LIQUIDATION << 112) != 0 or block.timestamp < core._control & core._MASK40:
+        return 0, 0
+    position: uint256 = core._positions[borrower]
+    if position & core._MASK112 == 0:
+        return 0, 0
+    debt: uint256 = core._debt_of(position, market >> 160)
+    v: core._Valuation = core._valuation(borrower, position, asset_id, core.VALUE_LIQUIDATION)
+    if v.target_balance == 0 or v.liquidation_value >= debt:
+        return 0, 0
+    return core._liquidation_amounts(asset_id, v, debt, max_repay)
+
+
+@external
+@view
 def collateral_of(account: address, token: address) -> uint256:
     """
     @notice An account's collateral balance of `token`.

@@ -632,9 +632,18 @@ def _valuation(account: address, position: uint256, target: uint256, mode: uint2
 @view
 def _liquidation_amounts(asset_id: uint256, v: _Valuation, debt: uint256, max_repay: uint256) -> (uint256, uint256):
     """
-    @dev The repayment and seizure of a liquidation under the close-factor
-         and dust rules. The liquidator gets less collateral and pays more
-         debt on every rounding.
+    @dev The repayment and seizure of a liquidation: the largest repayment
+         up to `max_repay` that the close-factor and dust rules allow. The
+         liquidator gets less collateral and pays more debt on every
+         rounding.
+         - Close factor: 50 % of the debt, or all of it below a health
+           factor of 0.95 or when the debt or this collateral is small.
+         - Dust: a partial liquidation (neither side cleared) leaves at
+           least the floor of debt and of this collateral's value; the
+           repayment is trimmed to honour that rather than reverting, so
+           that "up to" amounts survive a 1-wei repayment front-run. A trim
+           can leave the collateral one base unit under the floor (value
+           rounds down).
     @param asset_id The collateral seized.
     @param v The borrower's valuation, with this asset as target.
     @param debt The borrower's debt.
@@ -644,8 +653,6 @@ def _liquidation_amounts(asset_id: uint256, v: _Valuation, debt: uint256, max_re
     """
     control: uint256 = self._control
     small: uint256 = ((control >> 120) & _MASK48) * BASE_UNIT
-    # Close factor: 50 %, or all when the health factor is below 0.95 or
-    # the debt or this collateral is small.
     cap: uint256 = debt
     if (
         v.liquidation_value * WAD >= CLOSE_FACTOR_HF_THRESHOLD * debt
@@ -664,14 +671,19 @@ def _liquidation_amounts(asset_id: uint256, v: _Valuation, debt: uint256, max_re
         seized = v.target_balance
         # The repayment that buys all of it, rounded up.
         repaid = min(repaid, math._mul_div(seized * v.target_price, BPS, unit * bonus, True))
-    assert seized != 0, "market: nothing to seize"
-
-    # Dust: a partial liquidation leaves at least the floor on both sides.
-    if repaid < debt and seized < v.target_balance:
+    elif repaid < debt:
         dust: uint256 = ((control >> 168) & _MASK48) * BASE_UNIT
-        assert debt - repaid >= dust, "market: leaves dust debt"
-        left_value: uint256 = (v.target_balance - seized) * v.target_price // unit
-        assert left_value >= dust, "market: leaves dust collateral"
+        # Leave the floor of debt, and of collateral value (which falls by
+        # repaid x (1 + bonus)).
+        most: uint256 = 0
+        if debt > dust and v.target_value > dust:
+            most = min(debt - dust, (v.target_value - dust) * BPS // bonus)
+        if repaid > most:
+            repaid = most
+            seized = math._mul_div(repaid * bonus, unit, BPS * v.target_price, False)
+    # Zero-value dust may be cleared for nothing (it triggers the write-off);
+    # otherwise both sides must move.
+    assert (seized != 0 and repaid != 0) or seized == v.target_balance, "market: nothing to liquidate"
     return repaid, seized
 
 @internal
