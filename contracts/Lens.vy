@@ -1,0 +1,284 @@
+# pragma version 0.4.3
+# pragma evm-version cancun
+# pragma nonreentrancy on
+"""
+@title navlend Lens
+@license GNU Affero General Public License v3.0 only
+@author navlend
+@notice Read-only batch views over a navlend market, for keepers and
+        scripts: one `eth_call` returns the health of up to 500 accounts
+        (debt, values at LTV and at the liquidation threshold, health factor,
+        whether it is liquidatable now and the most a liquidator may repay),
+        or a snapshot of the market and its assets. Every figure comes from
+        the market's own views (`position`, `preview_liquidation`,
+        `asset_price`, ...), so the lens restates no rule of the market.
+@custom:security Holds nothing and changes nothing. The market's views
+        check its lock, so a lens call made from inside a market operation
+        reverts rather than report mid-operation state.
+@custom:kill Nothing to disable: a stateless view contract.
+"""
+
+
+# @dev Most accounts one `healths` call takes (500 fit one eth_call).
+MAX_ACCOUNTS: constant(uint256) = 500
+# @dev Most assets a market lists (the market's bitmap width).
+MAX_ASSETS: constant(uint256) = 16
+# @dev Fixed-point one.
+WAD: constant(uint256) = 10**18
+# @dev Basis points in one.
+BPS: constant(uint256) = 10_000
+# @dev Seconds in the year rates are quoted in.
+YEAR: constant(uint256) = 365 * 86_400
+
+
+struct Position:
+    debt: uint256
+    scaled_debt: uint256
+    borrow_value: uint256
+    liquidation_value: uint256
+    health_factor: uint256
+    assets_bitmap: uint256
+
+struct AssetConfig:
+    token: address
+    oracle: address
+    facility: address
+    ltv_bps: uint256
+    threshold_bps: uint256
+    bonus_bps: uint256
+    supply_cap: uint256
+    price_cap: uint256
+    max_oracle_age: uint256
+    frozen: bool
+    total_supplied: uint256
+
+struct RateConfig:
+    base_rate: uint256
+    slope1: uint256
+    slope2: uint256
+    kink_bps: uint256
+    reserve_factor_bps: uint256
+
+struct AccountHealth:
+    account: address
+    debt: uint256
+    borrow_value: uint256
+    liquidation_value: uint256
+    health_factor: uint256
+    liquidatable: bool
+    # The collateral whose liquidation repays the most now, and how much.
+    best_token: address
+    max_repay: uint256
+    max_seize: uint256
+    assets_bitmap: uint256
+
+struct AssetSnapshot:
+    token: address
+    oracle: address
+    facility: address
+    price: uint256
+    price_age: uint256
+    stale: bool
+    ltv_bps: uint256
+    threshold_bps: uint256
+    bonus_bps: uint256
+    supply_cap: uint256
+    total_supplied: uint256
+    price_cap: uint256
+    frozen: bool
+
+struct MarketSnapshot:
+    cash: uint256
+    total_borrows: uint256
+    reserves: uint256
+    borrow_index: uint256
+    utilization: uint256
+    borrow_rate_apr: uint256
+    supply_rate_apr: uint256
+    total_assets: uint256
+    total_shares: uint256
+    paused: uint256
+    liquidations_resume_at: uint256
+    assets: DynArray[AssetSnapshot, MAX_ASSETS]
+
+
+interface IMarketViews:
+    def position(account: address) -> Position: view
+    def preview_liquidation(borrower: address, token: address, max_repay: uint256) -> (uint256, uint256): view
+    def asset_count() -> uint256: view
+    def asset_at(asset_id: uint256) -> address: view
+    def asset_config(token: address) -> AssetConfig: view
+    def asset_price(token: address) -> (uint256, bool): view
+    def market_state() -> (uint256, uint256, uint256, uint256, uint256): view
+    def rate_config() -> RateConfig: view
+    def borrow_rate() -> uint256: view
+    def utilization() -> uint256: view
+    def control() -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256): view
+    def totalAssets() -> uint256: view
+    def totalSupply() -> uint256: view
+
+interface IAggregatorV3:
+    def latestRoundData() -> (uint80, int256, uint256, uint256, uint80): view
+
+
+@external
+@view
+def healths(market: address, accounts: DynArray[address, MAX_ACCOUNTS]) -> DynArray[AccountHealth, MAX_ACCOUNTS]:
+    """
+    @notice The health of each account, accrued to now. For a liquidatable
+            account it names the collateral whose liquidation repays the
+            most now (close factor and dust rules applied) and that amount.
+    @param market The market.
+    @param accounts Up to 500 accounts.
+    @return DynArray[AccountHealth, MAX_ACCOUNTS] One entry per account, in order.
+    """
+    tokens: DynArray[address, MAX_ASSETS] = self._tokens(market)
+    out: DynArray[AccountHealth, MAX_ACCOUNTS] = []
+    for account: address in accounts:
+        out.append(self._health(market, account, tokens))
+    return out
+
+
+@external
+@view
+def health(market: address, account: address) -> AccountHealth:
+    """
+    @notice One account's health (see `healths`).
+    @param market The market.
+    @param account The account.
+    @return AccountHealth Its health.
+    """
+    return self._health(market, account, self._tokens(market))
+
+
+@external
+@view
+def snapshot(market: address) -> MarketSnapshot:
+    """
+    @notice The market's books, rates and pause state, and every listed
+            asset's price (oracle decimals), its age, staleness and caps.
+    @param market The market.
+    @return MarketSnapshot The snapshot.
+    """
+    views: IMarketViews = IMarketViews(market)
+    cash: uint256 = 0
+    borrows: uint256 = 0
+    reserves: uint256 = 0
+    index: uint256 = 0
+    scaled: uint256 = 0
+    cash, borrows, reserves, index, scaled = staticcall views.market_state()
+    control: (uint256, uint256, uint256, uint256, uint256, uint256, uint256) = staticcall views.control()
+    utilization: uint256 = staticcall views.utilization()
+    borrow_apr: uint256 = (staticcall views.borrow_rate()) * YEAR
+    reserve_factor: uint256 = (staticcall views.rate_config()).reserve_factor_bps
+    snap: MarketSnapshot = MarketSnapshot(
+        cash=cash,
+        total_borrows=borrows,
+        reserves=reserves,
+        borrow_index=index,
+        utilization=utilization,
+        borrow_rate_apr=borrow_apr,
+        # Lenders earn the borrow rate on the utilised part, less reserves.
+        supply_rate_apr=borrow_apr * utilization // WAD * (BPS - reserve_factor) // BPS,
+        total_assets=staticcall views.totalAssets(),
+        total_shares=staticcall views.totalSupply(),
+        paused=control[0],
+        liquidations_resume_at=control[1],
+        assets=[],
+    )
+    tokens: DynArray[address, MAX_ASSETS] = self._tokens(market)
+    for token: address in tokens:
+        snap.assets.append(self._asset_snapshot(views, token))
+    return snap
+
+
+@internal
+@view
+def _tokens(market: address) -> DynArray[address, MAX_ASSETS]:
+    """
+    @dev Every token the market lists, by asset id.
+    @param market The market.
+    @return DynArray[address, MAX_ASSETS] The tokens.
+    """
+    count: uint256 = staticcall IMarketViews(market).asset_count()
+    tokens: DynArray[address, MAX_ASSETS] = []
+    for asset_id: uint256 in range(MAX_ASSETS):
+        if asset_id == count:
+            break
+        tokens.append(staticcall IMarketViews(market).asset_at(asset_id))
+    return tokens
+
+
+@internal
+@view
+def _health(market: address, account: address, tokens: DynArray[address, MAX_ASSETS]) -> AccountHealth:
+    """
+    @dev One account's health and, if liquidatable, its best liquidation.
+    @param market The market.
+    @param account The account.
+    @param tokens The market's tokens by asset id.
+    @return AccountHealth The health.
+    """
+    p: Position = staticcall IMarketViews(market).position(account)
+    h: AccountHealth = AccountHealth(
+        account=account,
+        debt=p.debt,
+        borrow_value=p.borrow_value,
+        liquidation_value=p.liquidation_value,
+        health_factor=p.health_factor,
+        liquidatable=False,
+        best_token=empty(address),
+        max_repay=0,
+        max_seize=0,
+        assets_bitmap=p.assets_bitmap,
+    )
+    if p.debt == 0 or p.health_factor >= WAD:
+        return h
+    bitmap: uint256 = p.assets_bitmap
+    for asset_id: uint256 in range(MAX_ASSETS):
+        if bitmap == 0:
+            break
+        if bitmap & 1 != 0:
+            repay: uint256 = 0
+            seize: uint256 = 0
+            repay, seize = staticcall IMarketViews(market).preview_liquidation(
+                account, tokens[asset_id], max_value(uint256)
+            )
+            if repay > h.max_repay or (h.best_token == empty(address) and seize != 0):
+                h.best_token = tokens[asset_id]
+                h.max_repay = repay
+                h.max_seize = seize
+        bitmap = bitmap >> 1
+    h.liquidatable = h.best_token != empty(address)
+    return h
+
+
+@internal
+@view
+def _asset_snapshot(views: IMarketViews, token: address) -> AssetSnapshot:
+    """
+    @dev One asset's price, age and limits.
+    @param views The market.
+    @param token The asset.
+    @return AssetSnapshot The snapshot.
+    """
+    cfg: AssetConfig = staticcall views.asset_config(token)
+    price: uint256 = 0
+    stale: bool = False
+    price, stale = staticcall views.asset_price(token)
+    updated_at: uint256 = (staticcall IAggregatorV3(cfg.oracle).latestRoundData())[3]
+    return AssetSnapshot(
+        token=token,
+        oracle=cfg.oracle,
+        facility=cfg.facility,
+        price=price,
+        price_age=block.timestamp - min(updated_at, block.timestamp),
+        stale=stale,
+        ltv_bps=cfg.ltv_bps,
+        threshold_bps=cfg.threshold_bps,
+        bonus_bps=cfg.bonus_bps,
+        supply_cap=cfg.supply_cap,
+        total_supplied=cfg.total_supplied,
+        price_cap=cfg.price_cap,
+        frozen=cfg.frozen,
+    )
