@@ -26,9 +26,17 @@
         - bad debt is written off first against reserves, then across
           lenders through the share price.
 
-        Gas: the hot state lives in a handful of packed words (see STORAGE),
-        and a health check touches only the assets a borrower holds, found
-        through a bitmap in the borrower's position word.
+        Layout: this contract holds the users' operations; the owner and
+        guardian functions and the rich views live in `MarketAdmin`, which
+        the fallback reaches by `delegatecall` on this storage. Both run on
+        `modules/market_core.vy`, which holds the storage, events and
+        shared logic. The split keeps this contract under EIP-170 and its
+        hot paths free of rarely used code.
+
+        Gas: the hot state lives in a handful of packed words (see the core
+        module's STORAGE), a borrower's main collateral sits in its position
+        word, and a health check touches only the assets a borrower holds,
+        found through a bitmap.
 @custom:security All external functions share one global lock (pragma
         `nonreentrancy on`), and views check it, so no view returns
         mid-operation state to a re-entering caller. The one exception is
@@ -45,7 +53,6 @@
 """
 
 from ethereum.ercs import IERC20
-from ethereum.ercs import IERC20Detailed
 from ethereum.ercs import IERC4626
 
 implements: IERC20
@@ -86,9 +93,6 @@ exports: (
 #                            CONSTANTS                              #
 # ---------------------------------------------------------------- #
 
-# @dev Largest flash-loan `data` the market forwards (a type bound, so it is
-#      declared here rather than read from the core module).
-MAX_FLASH_DATA: constant(uint256) = 4_096
 # @dev Largest return data forwarded from the admin extension.
 MAX_ADMIN_RETURN: constant(uint256) = 1_024
 

@@ -19,15 +19,12 @@
 """
 
 from ethereum.ercs import IERC20
-from ethereum.ercs import IERC20Detailed
 
-from interfaces import IAggregatorV3
 from interfaces import IRedemptionFacility
 
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
-from snekmate.utils import math
 
 from modules import market_core as core
 

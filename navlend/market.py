@@ -144,3 +144,61 @@ def deploy_local_market(world: Any, owner: Any, *, guardian: Any, treasury: Any,
     market.set_asset_facility(world.fund_b, world.facility_b, sender=owner)
     market.set_asset_facility(world.wrapper, world.wrapped_facility, sender=owner)
     return market
+
+
+def market_records(world: Any, market: Any, periphery: dict[str, Any]) -> list[Any]:
+    """Deployment records of the market, its admin extension and the
+    periphery contracts (``{"lens": ..., "leverage": ...}``)."""
+    from navlend.deployments import ContractRecord
+
+    control = market.control()
+    records = [
+        ContractRecord(
+            name="market",
+            contract_type="Market",
+            address=str(market.address),
+            params={
+                "asset": str(world.stablecoin.address),
+                "admin": str(market.ADMIN()),
+                "guardian": str(market.guardian()),
+                "treasury": str(market.treasury()),
+                "collateral": [str(market.asset_at(i)) for i in range(market.asset_count())],
+                "flash_fee_bps": control[2],
+                "min_borrow": control[4],
+            },
+        ),
+        ContractRecord(name="market_admin", contract_type="MarketAdmin", address=str(market.ADMIN())),
+    ]
+    for name, contract in periphery.items():
+        records.append(
+            ContractRecord(
+                name=name,
+                contract_type=contract.contract_type.name,
+                address=str(contract.address),
+                params={"market": str(market.address)} if name != "lens" else {},
+            )
+        )
+    return records
+
+
+def deploy_periphery(world: Any, market: Any, owner: Any, project: Any = None) -> dict[str, Any]:
+    """Deploys the Lens and the Leverage helper for ``market``; Leverage is
+    allowlisted by both funds, since fund shares pass through it."""
+    from ape import project as ape_project
+
+    project = project or ape_project
+    lens = owner.deploy(project.Lens)
+    leverage = owner.deploy(project.Leverage, market)
+    world.allowlist(leverage, sender=owner)
+    return {"lens": lens, "leverage": leverage}
+
+
+def deploy_extension(world: Any, deployment: Any, account: Any) -> Any:
+    """The deploy script's hook: deploys the market over the local world,
+    with the account as owner, guardian and treasury, and the periphery,
+    and adds their records to ``deployment``. Returns the market."""
+    market = deploy_local_market(world, account, guardian=account, treasury=account)
+    periphery = deploy_periphery(world, market, account)
+    for record in market_records(world, market, periphery):
+        deployment.add(record)
+    return market
