@@ -707,7 +707,9 @@ def _set_max_oracle_age(new_max_oracle_age: uint256):
     @notice Stores a bounded oracle age and logs the change.
     @param new_max_oracle_age The age in seconds.
     """
-    assert new_max_oracle_age >= MIN_MAX_ORACLE_AGE and new_max_oracle_age <= MAX_MAX_ORACLE_AGE, "facility: bad oracle age"
+    assert (
+        new_max_oracle_age >= MIN_MAX_ORACLE_AGE and new_max_oracle_age <= MAX_MAX_ORACLE_AGE
+    ), "facility: bad oracle age"
     log MaxOracleAgeChanged(previous_age=self.max_oracle_age, new_age=new_max_oracle_age)
     self.max_oracle_age = new_max_oracle_age
 

@@ -5,6 +5,9 @@ money-market-fund shares, with its local world, keepers and tools.
   oracles, redemption facilities, accumulating wrapper).
 - :mod:`navlend.deployments`: the ``deployments/<network>.json`` file.
 - :mod:`navlend.timeutil`: business-day NAV strike times.
+- :mod:`navlend.market`: deploy a market, list assets, reach it with one ABI.
+- :mod:`navlend.gas_scenario`: the reference gas scenario.
+- :mod:`navlend.demo`: the demo's NAV-shock scenario.
 """
 
-__all__ = ["deployments", "timeutil", "world"]
+__all__ = ["demo", "deployments", "gas_scenario", "market", "timeutil", "world"]

@@ -178,7 +178,9 @@ class World:
 
     def to_deployment(self, network: str, chain_id: int) -> Deployment:
         """A :class:`Deployment` of this world, ready to save."""
-        deployment = Deployment(network=network, chain_id=chain_id, deployer=str(self.issuer.address))
+        deployment = Deployment(
+            network=network, chain_id=chain_id, deployer=str(self.issuer.address)
+        )
         for record in self.records():
             deployment.add(record)
         return deployment
@@ -223,7 +225,11 @@ def deploy_world(
     updater_addr = _address(updater or deployer)
     guardian_addr = _address(guardian or deployer)
     treasury_addr = _address(treasury or deployer)
-    as_of = nav_as_of if nav_as_of is not None else previous_business_day_strike(chain.blocks.head.timestamp)
+    as_of = (
+        nav_as_of
+        if nav_as_of is not None
+        else previous_business_day_strike(chain.blocks.head.timestamp)
+    )
     tx = {"sender": deployer}
 
     stablecoin = deployer.deploy(
@@ -236,12 +242,24 @@ def deploy_world(
         project.FundToken, cfg.fund_b_name, cfg.fund_b_symbol, cfg.fund_b_decimals, STABLE_DIVIDEND
     )
     oracle_a = deployer.deploy(
-        project.NavOracle, f"{cfg.fund_a_symbol} / USD NAV", updater_addr, guardian_addr, cfg.nav_a, as_of
+        project.NavOracle,
+        f"{cfg.fund_a_symbol} / USD NAV",
+        updater_addr,
+        guardian_addr,
+        cfg.nav_a,
+        as_of,
     )
     oracle_b = deployer.deploy(
-        project.NavOracle, f"{cfg.fund_b_symbol} / USD NAV", updater_addr, guardian_addr, cfg.nav_b, as_of
+        project.NavOracle,
+        f"{cfg.fund_b_symbol} / USD NAV",
+        updater_addr,
+        guardian_addr,
+        cfg.nav_b,
+        as_of,
     )
-    wrapper = deployer.deploy(project.AccumulatingWrapper, fund_b, cfg.wrapper_name, cfg.wrapper_symbol)
+    wrapper = deployer.deploy(
+        project.AccumulatingWrapper, fund_b, cfg.wrapper_name, cfg.wrapper_symbol
+    )
     wrapper_oracle = deployer.deploy(
         project.WrapperNavOracle, wrapper, oracle_b, f"{cfg.wrapper_symbol} / USD NAV"
     )

@@ -15,9 +15,9 @@ Examples::
     ape run deploy --account TEST::1
     ape run deploy --network ethereum:local:foundry
 
-The market is added by the function the market's deploy step provides:
-call it after :func:`deploy` with the returned world and deployment, then
-``navlend.deployments.save`` again (see ``extend`` below).
+The market and its periphery (lens, leverage helper) are deployed over the
+world by ``navlend.market.deploy_extension``, the hook this command passes
+to :func:`deploy`; ``--world-only`` leaves them out.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from rich.table import Table
 
 from navlend import deployments
 from navlend.deployments import Deployment
+from navlend.market import deploy_extension
 from navlend.world import World, deploy_world
 
 # Hooks run after the world is deployed: ``hook(world, deployment, account)``
@@ -40,7 +41,9 @@ Extension = Callable[[World, Deployment, Any], None]
 
 
 def _format_params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in params.items() if not str(value).startswith("0x"))
+    return ", ".join(
+        f"{key}={value}" for key, value in params.items() if not str(value).startswith("0x")
+    )
 
 
 def print_deployment(deployment: Deployment, console: Console | None = None) -> None:
@@ -51,14 +54,18 @@ def print_deployment(deployment: Deployment, console: Console | None = None) -> 
     table.add_column("address", style="cyan", no_wrap=True)
     table.add_column("key parameters", overflow="fold")
     for record in deployment.contracts.values():
-        table.add_row(record.name, record.contract_type, record.address, _format_params(record.params))
+        table.add_row(
+            record.name, record.contract_type, record.address, _format_params(record.params)
+        )
     if console is None:
         console = Console()
         console.width = max(console.width, 150)
     console.print(table)
 
 
-def deploy(account: Any, network_name: str, chain_id: int, extend: tuple[Extension, ...] = ()) -> tuple[World, Deployment]:
+def deploy(
+    account: Any, network_name: str, chain_id: int, extend: tuple[Extension, ...] = ()
+) -> tuple[World, Deployment]:
     """Deploys the world with ``account``, runs the ``extend`` hooks, and
     returns the world and its (unsaved) deployment record."""
     world = deploy_world(account)
@@ -71,7 +78,8 @@ def deploy(account: Any, network_name: str, chain_id: int, extend: tuple[Extensi
 @click.command(cls=ConnectedProviderCommand)
 @network_option()
 @account_option(prompt=False)
-def cli(ecosystem, network, provider, account):
+@click.option("--world-only", is_flag=True, help="Deploy the fund world without the market.")
+def cli(ecosystem, network, provider, account, world_only):
     """Deploy the local navlend world and write deployments/<network>.json."""
     from ape import accounts
 
@@ -81,8 +89,11 @@ def cli(ecosystem, network, provider, account):
             "(mintable stablecoin, issuer-controlled funds); use a local network"
         )
     account = account or accounts.test_accounts[0]
-    click.echo(f"deploying the navlend world on {ecosystem.name}:{network.name} from {account.address}")
-    _, deployment = deploy(account, network.name, provider.chain_id)
+    click.echo(
+        f"deploying the navlend world on {ecosystem.name}:{network.name} from {account.address}"
+    )
+    hooks: tuple[Extension, ...] = () if world_only else (deploy_extension,)
+    _, deployment = deploy(account, network.name, provider.chain_id, extend=hooks)
     path = deployments.save(deployment)
     print_deployment(deployment)
     click.echo(f"wrote {path}")

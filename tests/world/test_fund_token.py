@@ -52,7 +52,9 @@ def test_transfer__compliant_parties__moves_shares(fund, one, lender, borrower, 
 
 @pytest.mark.parametrize("party", ["sender", "receiver"])
 @pytest.mark.parametrize("problem", PROBLEMS)
-def test_transfer__party_not_compliant__reverts(fund, one, issuer, lender, borrower, mint_fund, party, problem):
+def test_transfer__party_not_compliant__reverts(
+    fund, one, issuer, lender, borrower, mint_fund, party, problem
+):
     mint_fund(fund, lender, one)
     _spoil(fund, lender if party == "sender" else borrower, problem, issuer)
     with ape.reverts(f"fund: {party} {REASON[problem]}"):
@@ -102,7 +104,12 @@ def test_transfer_from__party_not_compliant__reverts(
     mint_fund(fund, lender, one)
     fund.approve(liquidator, one, sender=lender)
     assert fund.can_transfer(lender, borrower, liquidator)
-    _spoil(fund, {"sender": lender, "receiver": borrower, "spender": liquidator}[party], problem, issuer)
+    _spoil(
+        fund,
+        {"sender": lender, "receiver": borrower, "spender": liquidator}[party],
+        problem,
+        issuer,
+    )
     assert not fund.can_transfer(lender, borrower, liquidator)
     with ape.reverts(f"fund: {party} {REASON[problem]}"):
         fund.transferFrom(lender, borrower, one, sender=liquidator)
@@ -188,11 +195,6 @@ def test_mint__by_issuer__issues_shares(fund, one, issuer, lender):
     assert fund.balanceOf(lender) == one
 
 
-def test_mint__by_outsider__reverts(fund, lender, attacker):
-    with ape.reverts("fund: caller not minter"):
-        fund.mint(lender, 1, sender=attacker)
-
-
 @pytest.mark.parametrize("problem", PROBLEMS)
 def test_mint__receiver_not_compliant__reverts(fund, issuer, lender, problem):
     _spoil(fund, lender, problem, issuer)
@@ -220,12 +222,6 @@ def test_burn_redeemed__minter__burns_own_shares(fund, one, issuer, liquidator, 
     assert fund.Transfer(sender=liquidator, receiver=ape.utils.ZERO_ADDRESS, value=one) in tx.events
 
 
-def test_burn_redeemed__holder_not_minter__reverts(fund, one, lender, mint_fund):
-    mint_fund(fund, lender, one)
-    with ape.reverts("fund: caller not minter"):
-        fund.burn_redeemed(one, sender=lender)
-
-
 def test_burn_redeemed__paused__reverts(fund, one, issuer, liquidator, mint_fund):
     fund.set_minter(liquidator, True, sender=issuer)
     mint_fund(fund, liquidator, one)
@@ -251,16 +247,6 @@ def test_set_minter__owner__grants_and_revokes(fund_a, issuer, liquidator):
     assert not fund_a.is_minter(liquidator)
 
 
-def test_set_minter__not_owner__reverts(fund_a, attacker):
-    with ape.reverts("ownable: caller is not the owner"):
-        fund_a.set_minter(attacker, True, sender=attacker)
-
-
-def test_set_minter__zero_address__reverts(fund_a, issuer):
-    with ape.reverts("fund: zero address"):
-        fund_a.set_minter(ape.utils.ZERO_ADDRESS, True, sender=issuer)
-
-
 # ---- distribute ----
 
 
@@ -276,11 +262,6 @@ def test_distribute__dividend_fund__mints_to_holders(fund_b, issuer, lender, bor
 def test_distribute__nav_fund__reverts(fund_a, issuer, lender):
     with ape.reverts("fund: not a dividend fund"):
         fund_a.distribute([lender], [1], sender=issuer)
-
-
-def test_distribute__not_owner__reverts(fund_b, lender):
-    with ape.reverts("ownable: caller is not the owner"):
-        fund_b.distribute([lender], [1], sender=lender)
 
 
 def test_distribute__length_mismatch__reverts(fund_b, issuer, lender, borrower):
@@ -328,16 +309,6 @@ def test_set_allowlisted__manager__admits_account(fund_a, issuer, guardian, outs
     assert fund_a.is_allowlisted(outsider)
 
 
-def test_set_allowlisted__outsider__reverts(fund_a, outsider):
-    with ape.reverts("fund: caller not allowlist admin"):
-        fund_a.set_allowlisted(outsider, True, sender=outsider)
-
-
-def test_set_allowlisted__zero_address__reverts(fund_a, issuer):
-    with ape.reverts("fund: zero address"):
-        fund_a.set_allowlisted(ape.utils.ZERO_ADDRESS, True, sender=issuer)
-
-
 def test_set_allowlisted__delist__keeps_freeze(fund_a, issuer, lender):
     fund_a.freeze(lender, sender=issuer)
     fund_a.set_allowlisted(lender, False, sender=issuer)
@@ -354,16 +325,6 @@ def test_set_allowlisted_batch__owner__admits_all(fund_a, issuer, outsider, trea
 def test_set_allowlisted_batch__empty__reverts(fund_a, issuer):
     with ape.reverts("fund: empty batch"):
         fund_a.set_allowlisted_batch([], True, sender=issuer)
-
-
-def test_set_allowlisted_batch__outsider__reverts(fund_a, outsider):
-    with ape.reverts("fund: caller not allowlist admin"):
-        fund_a.set_allowlisted_batch([outsider], True, sender=outsider)
-
-
-def test_set_allowlist_manager__not_owner__reverts(fund_a, attacker):
-    with ape.reverts("ownable: caller is not the owner"):
-        fund_a.set_allowlist_manager(attacker, sender=attacker)
 
 
 def test_allowlist_manager__cannot_freeze(fund_a, issuer, guardian, lender):
@@ -385,11 +346,6 @@ def test_freeze__already_frozen__reverts(fund_a, issuer, lender):
     fund_a.freeze(lender, sender=issuer)
     with ape.reverts("fund: already frozen"):
         fund_a.freeze(lender, sender=issuer)
-
-
-def test_freeze__not_owner__reverts(fund_a, attacker, lender):
-    with ape.reverts("ownable: caller is not the owner"):
-        fund_a.freeze(lender, sender=attacker)
 
 
 def test_unfreeze__owner__unfreezes_and_logs(fund_a, issuer, lender):
@@ -416,11 +372,6 @@ def test_pause__owner__pauses_and_logs(fund_a, issuer):
     assert fund_a.Unpaused(account=issuer) in tx.events
 
 
-def test_pause__not_owner__reverts(fund_a, attacker):
-    with ape.reverts("ownable: caller is not the owner"):
-        fund_a.pause(sender=attacker)
-
-
 def test_unpause__not_paused__reverts(fund_a, issuer):
     with ape.reverts("pausable: contract is not paused"):
         fund_a.unpause(sender=issuer)
@@ -429,7 +380,9 @@ def test_unpause__not_paused__reverts(fund_a, issuer):
 # ---- seize / burn ----
 
 
-def test_seize__frozen_source_while_paused__moves_shares(fund, one, issuer, lender, borrower, mint_fund):
+def test_seize__frozen_source_while_paused__moves_shares(
+    fund, one, issuer, lender, borrower, mint_fund
+):
     mint_fund(fund, lender, 2 * one)
     fund.freeze(lender, sender=issuer)
     fund.pause(sender=issuer)
@@ -446,12 +399,6 @@ def test_seize__receiver_not_allowlisted__reverts(fund, one, issuer, lender, out
         fund.seize(lender, outsider, one, sender=issuer)
 
 
-def test_seize__not_owner__reverts(fund, one, attacker, lender, mint_fund):
-    mint_fund(fund, lender, one)
-    with ape.reverts("ownable: caller is not the owner"):
-        fund.seize(lender, attacker, one, sender=attacker)
-
-
 def test_seize__zero__reverts(fund, issuer, lender, borrower):
     with ape.reverts("fund: zero amount"):
         fund.seize(lender, borrower, 0, sender=issuer)
@@ -465,12 +412,6 @@ def test_burn__issuer_while_paused__reduces_shares(fund, one, issuer, lender, mi
     assert fund.balanceOf(lender) == one
     assert fund.totalSupply() == one
     assert fund.AdminBurned(account=lender, amount=one) in tx.events
-
-
-def test_burn__not_owner__reverts(fund, one, lender, mint_fund):
-    mint_fund(fund, lender, one)
-    with ape.reverts("ownable: caller is not the owner"):
-        fund.burn(lender, one, sender=lender)
 
 
 def test_burn__more_than_balance__reverts(fund, one, issuer, lender, mint_fund):

@@ -54,10 +54,19 @@ def test_redeem__allowlisted_caller__burns_shares_and_pays_receiver(
     assert facility.available_liquidity() == liquidity - payout
     gross = expected_payout(shares, nav, fund.decimals(), 0)
     assert (
-        facility.Redeemed(caller=lender, receiver=borrower, shares=shares, payout=payout, fee=gross - payout, nav=nav)
+        facility.Redeemed(
+            caller=lender,
+            receiver=borrower,
+            shares=shares,
+            payout=payout,
+            fee=gross - payout,
+            nav=nav,
+        )
         in tx.events
     )
-    assert fund.Transfer(sender=facility, receiver=ape.utils.ZERO_ADDRESS, value=shares) in tx.events
+    assert (
+        fund.Transfer(sender=facility, receiver=ape.utils.ZERO_ADDRESS, value=shares) in tx.events
+    )
 
 
 @pytest.mark.parametrize("fee_bps", [0, 7, 100])
@@ -88,12 +97,6 @@ def test_redeem__zero__reverts(facility_a, lender):
         facility_a.redeem(0, 0, lender, sender=lender)
 
 
-def test_redeem__zero_receiver__reverts(fund_a, facility_a, holding, lender):
-    holding(fund_a, facility_a, 10**7)
-    with ape.reverts("facility: zero address"):
-        facility_a.redeem(10**7, 0, ape.utils.ZERO_ADDRESS, sender=lender)
-
-
 def test_redeem__paused__reverts_and_max_is_zero(fund_a, facility_a, holding, deployer, lender):
     holding(fund_a, facility_a, 10**7)
     tx = facility_a.pause(sender=deployer)
@@ -111,22 +114,41 @@ def test_unpause__owner__resumes(fund_a, facility_a, holding, deployer, lender):
     assert facility_a.redeem(10**7, 0, lender, sender=lender)
 
 
-@pytest.mark.parametrize("method", ["pause", "unpause"])
-def test_pause__not_owner__reverts(facility_a, attacker, method):
-    with ape.reverts("ownable: caller is not the owner"):
-        getattr(facility_a, method)(sender=attacker)
+@pytest.mark.parametrize("case", ["stale", "no_data"])
+def test_redeem__unusable_nav__reverts_and_views_are_zero(
+    project,
+    deployer,
+    updater,
+    guardian,
+    fund_a,
+    facility_a,
+    stablecoin,
+    lender,
+    mint_fund,
+    advance,
+    case,
+):
+    mint_fund(fund_a, lender, 10**7)
+    if case == "stale":
+        facility, reason = facility_a, "facility: stale nav"
+        advance(100 * HOUR)
+    else:
+        empty = deployer.deploy(project.NavOracle, "EMPTY", updater, guardian, 0, 0)
+        facility = deployer.deploy(
+            project.RedemptionFacility, fund_a, stablecoin, empty, 0, 0, 10**12, 0, deployer
+        )
+        reason = "facility: bad nav"
+        assert facility.max_oracle_age() == 360_000  # 0 selects the default
+    assert facility.max_redeem() == 0
+    assert facility.preview_redeem(10**7) == 0
+    assert facility.preview_subscribe(10**6) == 0
+    with ape.reverts(reason):
+        facility.redeem(10**7, 0, lender, sender=lender)
 
 
-def test_redeem__stale_nav__reverts_and_views_are_zero(fund_a, facility_a, holding, lender, advance):
-    holding(fund_a, facility_a, 10**7)
-    advance(100 * HOUR)
-    assert facility_a.max_redeem() == 0
-    assert facility_a.preview_redeem(10**7) == 0
-    with ape.reverts("facility: stale nav"):
-        facility_a.redeem(10**7, 0, lender, sender=lender)
-
-
-def test_redeem__fresh_nav_after_weekend__works(fund_a, oracle_a, facility_a, holding, publish_next, lender):
+def test_redeem__fresh_nav_after_weekend__works(
+    fund_a, oracle_a, facility_a, holding, publish_next, lender
+):
     holding(fund_a, facility_a, 10**7)
     for _ in range(3):  # Thursday, Friday, Monday strikes
         publish_next(oracle_a, oracle_a.latestRoundData()[1] + 1)
@@ -134,20 +156,8 @@ def test_redeem__fresh_nav_after_weekend__works(fund_a, oracle_a, facility_a, ho
     facility_a.redeem(10**7, 0, lender, sender=lender)
 
 
-def test_redeem__oracle_without_data__reverts_bad_nav(project, deployer, updater, guardian, fund_a, stablecoin, lender):
-    empty = deployer.deploy(project.NavOracle, "EMPTY", updater, guardian, 0, 0)
-    facility = deployer.deploy(
-        project.RedemptionFacility, fund_a, stablecoin, empty, 0, 0, 10**12, 360_000, deployer
-    )
-    assert facility.max_redeem() == 0
-    assert facility.preview_redeem(10**6) == 0
-    with ape.reverts("facility: bad nav"):
-        facility.redeem(10**6, 0, lender, sender=lender)
-
-
-def test_redeem__caller_not_allowlisted__reverts(fund_a, facility_a, deployer, holding, lender, outsider):
-    holding(fund_a, facility_a, 10**7)
-    fund_a.transfer(deployer, 10**7, sender=lender)  # outsider cannot even hold; try anyway
+def test_redeem__caller_not_allowlisted__reverts(facility_a, outsider):
+    # An outsider cannot hold shares; the facility names the problem first.
     with ape.reverts("facility: caller not allowlisted"):
         facility_a.redeem(10**7, 0, outsider, sender=outsider)
 
@@ -159,7 +169,9 @@ def test_redeem__caller_frozen__reverts(fund_a, facility_a, holding, deployer, l
         facility_a.redeem(10**7, 0, lender, sender=lender)
 
 
-def test_redeem__facility_delisted__fund_rejects_transfer(fund_a, facility_a, holding, deployer, lender):
+def test_redeem__facility_delisted__fund_rejects_transfer(
+    fund_a, facility_a, holding, deployer, lender
+):
     holding(fund_a, facility_a, 10**7)
     fund_a.set_allowlisted(facility_a, False, sender=deployer)
     with ape.reverts("fund: receiver not allowlisted"):
@@ -175,7 +187,9 @@ def test_redeem__slippage__reverts(market_of, holding, lender):
 
 def test_redeem__insufficient_liquidity__reverts(fund_a, facility_a, holding, deployer, lender):
     shares = holding(fund_a, facility_a, 10 * 10**6)  # ~ $105
-    facility_a.withdraw_liquidity(facility_a.available_liquidity() - 100 * USDC, deployer, sender=deployer)
+    facility_a.withdraw_liquidity(
+        facility_a.available_liquidity() - 100 * USDC, deployer, sender=deployer
+    )
     with ape.reverts("facility: insufficient liquidity"):
         facility_a.redeem(shares, 0, lender, sender=lender)
     max_shares = facility_a.max_redeem()
@@ -183,7 +197,9 @@ def test_redeem__insufficient_liquidity__reverts(fund_a, facility_a, holding, de
     facility_a.redeem(max_shares, 0, lender, sender=lender)
 
 
-def test_redeem__daily_limit__exhausts_then_refills_linearly(fund_b, facility_b, holding, deployer, lender, advance):
+def test_redeem__daily_limit__exhausts_then_refills_linearly(
+    fund_b, facility_b, holding, deployer, lender, advance
+):
     # Fund B at $1.00, no fee: 1 share = 1 USDC.
     facility_b.set_fee_bps(0, sender=deployer)
     facility_b.set_daily_limit(1_000 * USDC, sender=deployer)
@@ -246,10 +262,15 @@ def test_subscribe__allowlisted__mints_at_nav_and_pays_treasury(
     assert fund.balanceOf(borrower) == shares
     assert stablecoin.balanceOf(treasury) == assets
     assert facility.available_liquidity() == liquidity
-    assert facility.Subscribed(caller=lender, receiver=borrower, assets=assets, shares=shares, nav=nav) in tx.events
+    assert (
+        facility.Subscribed(caller=lender, receiver=borrower, assets=assets, shares=shares, nav=nav)
+        in tx.events
+    )
 
 
-def test_subscribe__fund_a__exact_shares_at_ten_fifty(fund_a, facility_a, lender, mint_stable, stablecoin):
+def test_subscribe__fund_a__exact_shares_at_ten_fifty(
+    fund_a, facility_a, lender, mint_stable, stablecoin
+):
     mint_stable(lender, 1_050 * USDC)
     stablecoin.approve(facility_a, 1_050 * USDC, sender=lender)
     facility_a.subscribe(1_050 * USDC, 0, lender, sender=lender)
@@ -304,7 +325,9 @@ def test_subscribe__slippage__reverts(facility_a, lender, mint_stable, stablecoi
         facility_a.subscribe(1_050 * USDC, 100 * 10**6 + 1, lender, sender=lender)
 
 
-def test_subscribe__facility_not_minter__fund_rejects(fund_a, facility_a, deployer, lender, mint_stable, stablecoin):
+def test_subscribe__facility_not_minter__fund_rejects(
+    fund_a, facility_a, deployer, lender, mint_stable, stablecoin
+):
     fund_a.set_minter(facility_a, False, sender=deployer)
     mint_stable(lender, USDC * 100)
     stablecoin.approve(facility_a, USDC * 100, sender=lender)
@@ -335,21 +358,11 @@ def test_withdraw_liquidity__owner__sends_stablecoin(facility_a, deployer, treas
     assert facility_a.LiquidityWithdrawn(receiver=treasury, amount=1_000 * USDC) in tx.events
 
 
-def test_withdraw_liquidity__not_owner__reverts(facility_a, attacker):
-    with ape.reverts("ownable: caller is not the owner"):
-        facility_a.withdraw_liquidity(1, attacker, sender=attacker)
-
-
 def test_withdraw_liquidity__more_than_held__reverts(facility_a, deployer):
     with ape.reverts("facility: insufficient liquidity"):
-        facility_a.withdraw_liquidity(facility_a.available_liquidity() + 1, deployer, sender=deployer)
-
-
-@pytest.mark.parametrize("amount,to", [(0, "deployer"), (1, "zero")])
-def test_withdraw_liquidity__bad_input__reverts(facility_a, deployer, amount, to):
-    receiver = deployer if to == "deployer" else ape.utils.ZERO_ADDRESS
-    with ape.reverts("facility: zero amount" if amount == 0 else "facility: zero address"):
-        facility_a.withdraw_liquidity(amount, receiver, sender=deployer)
+        facility_a.withdraw_liquidity(
+            facility_a.available_liquidity() + 1, deployer, sender=deployer
+        )
 
 
 # ---- parameters ----
@@ -359,11 +372,6 @@ def test_set_fee_bps__owner__changes_and_logs(facility_a, deployer):
     tx = facility_a.set_fee_bps(100, sender=deployer)
     assert facility_a.fee_bps() == 100
     assert facility_a.FeeChanged(previous_bps=5, new_bps=100) in tx.events
-
-
-def test_set_fee_bps__above_cap__reverts(facility_a, deployer):
-    with ape.reverts("facility: fee too high"):
-        facility_a.set_fee_bps(101, sender=deployer)
 
 
 def test_set_min_redeem__owner__changes_and_logs(facility_a, deployer):
@@ -376,12 +384,10 @@ def test_set_daily_limit__owner__changes_and_logs(facility_a, deployer):
     tx = facility_a.set_daily_limit(10 * USDC, sender=deployer)
     assert facility_a.daily_limit() == 10 * USDC
     assert facility_a.remaining_limit() == 10 * USDC
-    assert facility_a.DailyLimitChanged(previous_limit=2_500_000 * USDC, new_limit=10 * USDC) in tx.events
-
-
-def test_set_daily_limit__zero__reverts(facility_a, deployer):
-    with ape.reverts("facility: zero limit"):
-        facility_a.set_daily_limit(0, sender=deployer)
+    assert (
+        facility_a.DailyLimitChanged(previous_limit=2_500_000 * USDC, new_limit=10 * USDC)
+        in tx.events
+    )
 
 
 def test_set_max_oracle_age__owner__changes_and_logs(facility_a, deployer, advance):
@@ -391,34 +397,10 @@ def test_set_max_oracle_age__owner__changes_and_logs(facility_a, deployer, advan
     assert facility_a.max_redeem() == 0
 
 
-@pytest.mark.parametrize("age", [HOUR - 1, 30 * DAY + 1])
-def test_set_max_oracle_age__out_of_bounds__reverts(facility_a, deployer, age):
-    with ape.reverts("facility: bad oracle age"):
-        facility_a.set_max_oracle_age(age, sender=deployer)
-
-
 def test_set_treasury__owner__changes_and_logs(facility_a, deployer, treasury, lender):
     tx = facility_a.set_treasury(lender, sender=deployer)
     assert facility_a.treasury() == lender.address
     assert facility_a.TreasuryChanged(previous_treasury=treasury, new_treasury=lender) in tx.events
-
-
-def test_set_treasury__zero__reverts(facility_a, deployer):
-    with ape.reverts("facility: zero address"):
-        facility_a.set_treasury(ape.utils.ZERO_ADDRESS, sender=deployer)
-
-
-@pytest.mark.parametrize(
-    "setter,arg", [("set_fee_bps", 1), ("set_min_redeem", 1), ("set_daily_limit", 1), ("set_max_oracle_age", 7_200)]
-)
-def test_setters__not_owner__revert(facility_a, attacker, setter, arg):
-    with ape.reverts("ownable: caller is not the owner"):
-        getattr(facility_a, setter)(arg, sender=attacker)
-
-
-def test_set_treasury__not_owner__reverts(facility_a, attacker):
-    with ape.reverts("ownable: caller is not the owner"):
-        facility_a.set_treasury(attacker, sender=attacker)
 
 
 def test_views__interface_getters(world):

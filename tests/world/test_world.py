@@ -47,7 +47,9 @@ def test_deploy_world__facilities__funded(world):
         assert facility.available_liquidity() == 5_000_000 * 10**6
 
 
-def test_deploy_world__actors__allowlisted_outsider_not(world, lender, borrower, liquidator, attacker, outsider):
+def test_deploy_world__actors__allowlisted_outsider_not(
+    world, lender, borrower, liquidator, attacker, outsider
+):
     for fund in world.funds():
         for actor in (lender, borrower, liquidator, attacker):
             assert fund.is_allowlisted(actor)
@@ -90,7 +92,11 @@ def test_deploy_script__deploy_with_extension__records_extra_contract(deployer, 
     spec.loader.exec_module(script)
 
     def add_market(world, deployment, account):
-        deployment.add(deployments.ContractRecord("market", "Market", str(world.fund_a.address), {"ltv_bps": 8_000}))
+        deployment.add(
+            deployments.ContractRecord(
+                "market", "Market", str(world.fund_a.address), {"ltv_bps": 8_000}
+            )
+        )
 
     world, deployment = script.deploy(deployer, "local", chain.chain_id, extend=(add_market,))
     assert deployment.address("market") == world.fund_a.address

@@ -41,7 +41,16 @@ def test_constructor__facility_of_another_fund__reverts(project, spare, wrapper,
 
 
 def test_redeem__round_trip__pays_preview_and_keeps_nothing(
-    wrapped_facility, wrapper, fund_b, facility_b, stablecoin, deployer, lender, borrower, wrapped, advance
+    wrapped_facility,
+    wrapper,
+    fund_b,
+    facility_b,
+    stablecoin,
+    deployer,
+    lender,
+    borrower,
+    wrapped,
+    advance,
 ):
     shares = wrapped(1_000 * ONE)
     fund_b.distribute([wrapper], [10 * ONE], sender=deployer)
@@ -49,7 +58,9 @@ def test_redeem__round_trip__pays_preview_and_keeps_nothing(
     advance(DAY)
     fund_shares = wrapper.previewRedeem(shares)
     payout = wrapped_facility.preview_redeem(shares)
-    assert payout == facility_b.preview_redeem(fund_shares) == fund_shares * 9_995 // 10_000 // 10**12
+    assert (
+        payout == facility_b.preview_redeem(fund_shares) == fund_shares * 9_995 // 10_000 // 10**12
+    )
     supply = fund_b.totalSupply()
 
     tx = wrapped_facility.redeem(shares, payout, borrower, sender=lender)
@@ -65,7 +76,9 @@ def test_redeem__round_trip__pays_preview_and_keeps_nothing(
         )
         in tx.events
     )
-    assert facility_b.Redeemed(caller=wrapped_facility, receiver=borrower, payout=payout) in tx.events
+    assert (
+        facility_b.Redeemed(caller=wrapped_facility, receiver=borrower, payout=payout) in tx.events
+    )
 
 
 def test_redeem__zero__reverts(wrapped_facility, lender):
@@ -81,10 +94,14 @@ def test_redeem__caller_not_allowlisted__reverts(wrapped_facility, outsider):
 def test_redeem__slippage__reverts(wrapped_facility, lender, wrapped):
     shares = wrapped(100 * ONE)
     with ape.reverts("facility: slippage"):
-        wrapped_facility.redeem(shares, wrapped_facility.preview_redeem(shares) + 1, lender, sender=lender)
+        wrapped_facility.redeem(
+            shares, wrapped_facility.preview_redeem(shares) + 1, lender, sender=lender
+        )
 
 
-def test_redeem__facility_paused__reverts_and_max_zero(wrapped_facility, facility_b, deployer, lender, wrapped):
+def test_redeem__facility_paused__reverts_and_max_zero(
+    wrapped_facility, facility_b, deployer, lender, wrapped
+):
     shares = wrapped(100 * ONE)
     facility_b.pause(sender=deployer)
     assert wrapped_facility.max_redeem() == 0

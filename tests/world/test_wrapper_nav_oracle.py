@@ -23,7 +23,13 @@ def test_metadata__aggregator_v3_shape(wrapper_oracle, wrapper, oracle_b):
 
 def test_latest_round_data__empty_wrapper__one_dollar_with_fund_round(wrapper_oracle, oracle_b):
     fund_round = oracle_b.latestRoundData()
-    assert wrapper_oracle.latestRoundData() == (fund_round[0], NAV_B, fund_round[2], fund_round[3], fund_round[4])
+    assert wrapper_oracle.latestRoundData() == (
+        fund_round[0],
+        NAV_B,
+        fund_round[2],
+        fund_round[3],
+        fund_round[4],
+    )
     assert wrapper_oracle.assets_per_share() == ONE
 
 
@@ -44,14 +50,18 @@ def test_latest_round_data__after_accrual__price_tracks_assets_per_share(
     assert 100_999_000 <= full <= 101_000_000
 
 
-def test_latest_round_data__new_fund_nav__passes_round_and_strike(wrapper_oracle, oracle_b, publish_next):
+def test_latest_round_data__new_fund_nav__passes_round_and_strike(
+    wrapper_oracle, oracle_b, publish_next
+):
     tx = publish_next(oracle_b, 1_00_050_000, delay=7_200)
     round_id, answer, started_at, updated_at, answered_in = wrapper_oracle.latestRoundData()
     assert (round_id, answer, answered_in) == (2, 1_00_050_000, 2)
     assert updated_at == started_at == oracle_b.latestRoundData()[3] == tx.timestamp - 7_200
 
 
-def test_latest_round_data__stale_fund_nav__updated_at_not_refreshed(wrapper_oracle, oracle_b, advance):
+def test_latest_round_data__stale_fund_nav__updated_at_not_refreshed(
+    wrapper_oracle, oracle_b, advance
+):
     strike = oracle_b.latestRoundData()[3]
     now = advance(5 * DAY)
     updated_at = wrapper_oracle.latestRoundData()[3]
@@ -70,7 +80,9 @@ def test_get_round_data__unknown_round__reverts(wrapper_oracle):
         wrapper_oracle.getRoundData(42)
 
 
-def test_latest_round_data__fund_feed_without_data__reverts(project, deployer, updater, guardian, wrapper):
+def test_latest_round_data__fund_feed_without_data__reverts(
+    project, deployer, updater, guardian, wrapper
+):
     empty = deployer.deploy(project.NavOracle, "EMPTY", updater, guardian, 0, 0)
     adapter = deployer.deploy(project.WrapperNavOracle, wrapper, empty, "X")
     with ape.reverts("oracle: no data"):
