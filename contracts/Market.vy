@@ -204,26 +204,28 @@ def convertToAssets(shares: uint256) -> uint256:
 @view
 def maxDeposit(receiver: address) -> uint256:
     """
-    @notice The most a deposit may bring in: unlimited unless paused.
+    @notice The most a deposit may bring in: the room left in the 128-bit
+            cash book (in practice unlimited), or zero while paused.
     @param receiver Ignored; every account may lend.
     @return uint256 The maximum assets.
     """
     if core._is_paused(core.PAUSE_SUPPLY):
         return 0
-    return core._MASK128
+    return core._MASK128 - (core._book & core._MASK128)
 
 
 @external
 @view
 def maxMint(receiver: address) -> uint256:
     """
-    @notice The most shares a mint may create: unlimited unless paused.
+    @notice The shares `maxDeposit` would mint (in practice unlimited), or
+            zero while paused.
     @param receiver Ignored; every account may lend.
     @return uint256 The maximum shares.
     """
     if core._is_paused(core.PAUSE_SUPPLY):
         return 0
-    return core._MASK128
+    return self._to_shares(core._MASK128 - (core._book & core._MASK128), False)
 
 
 @external
@@ -674,8 +676,9 @@ def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, 
     """
     @notice Lends `amount` of the base asset to `receiver` for one call, and
             pulls back `amount + fee` with `transferFrom`. The fee goes to
-            reserves. Cash is not touched, so utilisation and rates do not
-            move; collateral is never lent.
+            reserves (and cash); the principal touches neither cash nor
+            utilisation, so the loan itself moves no rate. Collateral is
+            never lent.
     @dev Deliberately outside the global lock, so that the callback can use
          the market (see @custom:security at the top).
     @param receiver The ERC-3156 borrower.

@@ -1,0 +1,106 @@
+"""Reserves: the owner sends them to the treasury (``withdraw_reserves``).
+
+Reserves are kept as cash, so a withdrawal lowers both; it never moves
+lenders' assets. The fixtures build reserves from a year of interest and
+then have the borrower repay in full, so that nothing accrues while a test
+runs and every amount is exact.
+"""
+
+import ape
+import pytest
+
+USD = 10**6
+DAY = 86_400
+
+
+def logged(tx, event) -> list[dict]:
+    return [dict(log.event_arguments) for log in tx.events.filter(event)]
+
+
+@pytest.fixture
+def borrowed_for(market, lend, open_position, collaterals, borrower, advance):
+    """``borrowed_for(lent, borrowed, seconds)``: lends, borrows and lets
+    interest run."""
+
+    def go(lent: int, borrowed: int, seconds: int):
+        lend(lent)
+        open_position(collaterals["fund_a"], borrower, 2_000 * USD, borrowed)
+        advance(seconds)
+
+    return go
+
+
+@pytest.fixture
+def reserves(market, stablecoin, borrowed_for, mint_stable, borrower):
+    """Reserves from a year of interest on 5,000 of 10,000, debt repaid in
+    full; returns the reserves (about 11 USD)."""
+    borrowed_for(10_000 * USD, 5_000 * USD, 365 * DAY)
+    mint_stable(borrower, 1_000 * USD)
+    stablecoin.approve(market, 2**256 - 1, sender=borrower)
+    market.repay(2**256 - 1, borrower, sender=borrower)
+    amount = market.market_state()[2]
+    assert 10 * USD < amount < 12 * USD
+    return amount
+
+
+def test_withdraw_reserves__part__pays_the_treasury_and_logs(market, reserves, stablecoin, owner, treasury):
+    cash, _, _, _, _ = market.market_state()
+    total_assets = market.totalAssets()
+    treasury_before = stablecoin.balanceOf(treasury)
+    amount = reserves // 3
+    tx = market.withdraw_reserves(amount, sender=owner)
+    assert logged(tx, market.ReservesWithdrawn) == [{"treasury": treasury.address, "amount": amount}]
+    assert stablecoin.balanceOf(treasury) == treasury_before + amount
+    assert market.market_state()[:3] == (cash - amount, 0, reserves - amount)
+    assert market.totalAssets() == total_assets  # lenders are untouched
+
+
+def test_withdraw_reserves__all__empties_the_reserves(market, reserves, stablecoin, owner, treasury):
+    treasury_before = stablecoin.balanceOf(treasury)
+    market.withdraw_reserves(reserves, sender=owner)
+    assert market.market_state()[2] == 0
+    assert stablecoin.balanceOf(treasury) == treasury_before + reserves
+
+
+def test_withdraw_reserves__new_treasury__pays_the_new_one(market, reserves, stablecoin, owner, spare):
+    market.set_treasury(spare, sender=owner)
+    before = stablecoin.balanceOf(spare)
+    tx = market.withdraw_reserves(reserves, sender=owner)
+    assert logged(tx, market.ReservesWithdrawn)[0]["treasury"] == spare.address
+    assert stablecoin.balanceOf(spare) == before + reserves
+    assert market.market_state()[2] == 0
+
+
+def test_withdraw_reserves__borrows_outstanding__accrues_first(market, borrowed_for, chain, owner):
+    """The reserves accrued up to the withdrawal's own second can be taken,
+    which is only possible if the withdrawal accrues before it checks."""
+    borrowed_for(10_000 * USD, 5_000 * USD, 30 * DAY)
+    chain.pending_timestamp = chain.blocks.head.timestamp
+    accrued = market.market_state()[2]
+    tx = market.withdraw_reserves(accrued, sender=owner)
+    assert len(logged(tx, market.AccrueInterest)) == 1
+    assert market.market_state()[2] == 0
+
+
+def test_withdraw_reserves__above_reserves__reverts(market, reserves, owner):
+    with ape.reverts("market: exceeds reserves"):
+        market.withdraw_reserves(reserves + 1, sender=owner)
+
+
+def test_withdraw_reserves__zero__reverts(market, reserves, owner):
+    with ape.reverts("market: zero amount"):
+        market.withdraw_reserves(0, sender=owner)
+
+
+def test_withdraw_reserves__not_owner__reverts(market, reserves, guardian, treasury, attacker):
+    for who in (guardian, treasury, attacker):
+        with ape.reverts("ownable: caller is not the owner"):
+            market.withdraw_reserves(1, sender=who)
+
+
+def test_withdraw_reserves__reserves_lent_out__reverts_insufficient_cash(market, borrowed_for, owner):
+    borrowed_for(1_000 * USD, 1_000 * USD, 30 * DAY)  # every unit of cash borrowed
+    cash, _, reserves, _, _ = market.market_state()
+    assert cash == 0 and reserves > 0
+    with ape.reverts("market: insufficient cash"):
+        market.withdraw_reserves(1, sender=owner)
