@@ -32,8 +32,10 @@ $(STAMPS)/venv: pyproject.toml requirements.lock | $(STAMPS)
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $@
 
-# Anvil ships inside the npm package; npm 11 skips its postinstall, so link
-# the native binary straight into the venv's bin.
+# Anvil ships inside the npm package @foundry-rs/anvil-linux-amd64 (the
+# @foundry-rs/anvil wrapper's postinstall, which npm 11 skips, would only
+# pick it). The project depends on it directly, so `npm ci` accepts the lock,
+# and links the binary into the venv's bin, where ape-foundry finds it.
 $(STAMPS)/anvil: package.json package-lock.json $(STAMPS)/venv | $(STAMPS)
 	npm ci --no-audit --no-fund --loglevel=error
 	ln -sf $(CURDIR)/$(ANVIL_NATIVE) $(BIN)/anvil
