@@ -47,7 +47,7 @@ setup: $(STAMPS)/venv $(STAMPS)/anvil
 # ape-vyper recompiles a contract only when its own file changes, not when a
 # module it imports does: always force, so nothing runs against stale bytecode.
 compile: setup
-	$(BIN)/ape compile --force --size
+	$(BIN)/ape compile --force
 
 test: compile
 	$(BIN)/ape test tests -p no:cacheprovider
