@@ -23,9 +23,11 @@
         (the market as caller, this contract as initiator, a transient flag
         set by `open` or `unwind`), so no one can make it borrow for a user.
         It is `@reentrant` because it runs inside `open`/`unwind`, which
-        hold this contract's lock. Users bound every outcome: minimum
-        collateral and maximum LTV on `open`, minimum stablecoin back on
-        `unwind`.
+        hold this contract's lock. Shares pass through this contract, whom
+        the issuer allowlists, so it checks the fund's allowlist and freeze
+        on the user itself: it must not become a way around the issuer's
+        KYC. Users bound every outcome: minimum collateral and maximum LTV
+        on `open`, minimum stablecoin back on `unwind`.
 @custom:kill Users stop calling it and revoke its market authorisation.
 """
 
@@ -33,6 +35,7 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC4626
 
 from interfaces import IERC3156FlashBorrower
+from interfaces import IFundToken
 from interfaces import IRedemptionFacility
 
 implements: IERC3156FlashBorrower
@@ -139,14 +142,13 @@ def open(
     assert target_ltv_bps != 0 and target_ltv_bps <= MAX_TARGET_LTV_BPS, "leverage: bad target ltv"
     assert max_ltv_bps >= target_ltv_bps, "leverage: max ltv below target"
     share: address = staticcall ISubscriptionFacility(facility).share_token()
-    assert share == token or staticcall IERC4626(token).asset() == share, "leverage: facility for another fund"
+    assert self._fund_of(token) == share, "leverage: facility for another fund"
+    self._check_investor(share, msg.sender)
 
-    # Exposure E / (1 - L'), where the debt also carries the flash fee:
-    # (exposure - equity) x (1 + fee) = L x exposure.
-    fee_per_unit: uint256 = staticcall MARKET.flashFee(BASE.address, BPS * BPS)
-    gross: uint256 = BPS * BPS + fee_per_unit
-    flash: uint256 = equity * gross // (gross - target_ltv_bps * BPS) - equity
+    flash: uint256 = self._flash_for(equity, target_ltv_bps)
     assert flash != 0, "leverage: nothing to borrow"
+    collateral_before: uint256 = staticcall MARKET.collateral_of(msg.sender, token)
+    debt_before: uint256 = staticcall MARKET.debt_of(msg.sender)
 
     assert extcall BASE.transferFrom(msg.sender, self, equity, default_return_value=True), \
         "leverage: transfer failed"
@@ -154,8 +156,9 @@ def open(
     extcall MARKET.flashLoan(self, BASE.address, flash, abi_encode(_OPEN, msg.sender, token, facility, min_collateral))
     self._active = False
 
-    collateral: uint256 = staticcall MARKET.collateral_of(msg.sender, token)
-    debt: uint256 = staticcall MARKET.debt_of(msg.sender)
+    # What this call added, whatever the position held before.
+    collateral: uint256 = staticcall MARKET.collateral_of(msg.sender, token) - collateral_before
+    debt: uint256 = staticcall MARKET.debt_of(msg.sender) - debt_before
     assert debt * BPS <= max_ltv_bps * (equity + flash), "leverage: ltv above maximum"
     log Opened(user=msg.sender, token=token, equity=equity, collateral=collateral, debt=debt)
     return collateral, debt
@@ -176,6 +179,7 @@ def unwind(token: address, min_out: uint256) -> uint256:
     debt: uint256 = staticcall MARKET.debt_of(msg.sender)
     facility: address = (staticcall MARKET.asset_config(token)).facility
     assert facility != empty(address), "leverage: no facility"
+    self._check_investor(self._fund_of(token), msg.sender)
 
     self._active = True
     if debt != 0:
@@ -262,6 +266,62 @@ def _exit(user: address, token: address, facility: address, collateral: uint256)
     extcall MARKET.withdraw_collateral(token, collateral, user, self)
     self._approve(token, facility, collateral)
     extcall IRedemptionFacility(facility).redeem(collateral, 0, self)
+
+
+@internal
+@view
+def _flash_for(equity: uint256, target_ltv_bps: uint256) -> uint256:
+    """
+    @dev The flash loan that takes `equity` to `target_ltv_bps`: exposure
+         X = equity + F with debt F + fee(F) = L x X, solved in closed form
+         and then trimmed so that the rounded-up fee never lifts the debt
+         above the target (a unit or two at most).
+    @param equity The user's stablecoin.
+    @param target_ltv_bps The target debt over exposure.
+    @return uint256 The flash loan.
+    """
+    fee_per_unit: uint256 = staticcall MARKET.flashFee(BASE.address, BPS * BPS)
+    gross: uint256 = BPS * BPS + fee_per_unit
+    flash: uint256 = equity * gross // (gross - target_ltv_bps * BPS) - equity
+    for _: uint256 in range(4):
+        if flash == 0:
+            break
+        owed: uint256 = flash + staticcall MARKET.flashFee(BASE.address, flash)
+        if owed * BPS <= target_ltv_bps * (equity + flash):
+            break
+        flash -= 1
+    return flash
+
+
+@internal
+@view
+def _fund_of(token: address) -> address:
+    """
+    @dev The fund share behind `token`: the ERC-4626 asset of a wrapper, or
+         the token itself (a fund share has no `asset()`).
+    @param token The collateral.
+    @return address The fund share.
+    """
+    success: bool = False
+    response: Bytes[32] = b""
+    success, response = raw_call(
+        token, method_id("asset()"), max_outsize=32, is_static_call=True, revert_on_failure=False
+    )
+    if success and len(response) == 32:
+        return abi_decode(response, address)
+    return token
+
+
+@internal
+@view
+def _check_investor(fund: address, user: address):
+    """
+    @dev Reverts unless the fund allowlists `user` and has not frozen it.
+    @param fund The fund share.
+    @param user The investor.
+    """
+    assert staticcall IFundToken(fund).is_allowlisted(user), "leverage: user not allowlisted"
+    assert not staticcall IFundToken(fund).is_frozen(user), "leverage: user frozen"
 
 
 @internal
