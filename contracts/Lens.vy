@@ -12,6 +12,9 @@
         or a snapshot of the market and its assets. Every figure comes from
         the market's own views (`position`, `preview_liquidation`,
         `asset_price`, ...), so the lens restates no rule of the market.
+        `max_repay` is exact for the block it was read in; interest moves
+        it by the next one, so a liquidator asking for a full close should
+        pass `max_value(uint256)` (the market's amounts are "up to").
 @custom:security Holds nothing and changes nothing. The market's views
         check its lock, so a lens call made from inside a market operation
         reverts rather than report mid-operation state.
