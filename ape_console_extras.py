@@ -1,0 +1,22 @@
+"""``ape console`` extras for navlend: loads ``deployments/<network>.json``
+for the connected network and injects the market, the periphery, the
+tokens, ``position(account)`` and the verbs ``lend``, ``withdraw``,
+``deposit``, ``withdraw_collateral``, ``borrow``, ``repay`` (the same
+pre-flight checks as the ``ape run`` commands; see navlend/cli/console.py).
+
+    In [1]: borrower = accounts.test_accounts[4]
+    In [2]: deposit(borrower, "fund_a", "1000")
+    In [3]: borrow(borrower, "5000")
+    In [4]: position(borrower)
+"""
+
+
+def ape_init_extras(networks):
+    from navlend.cli.console import namespace
+    from navlend.cli.errors import Refusal
+
+    try:
+        return namespace(networks.provider.network.name)
+    except Refusal as refusal:
+        print(f"navlend: {refusal.message}")
+        return {}

@@ -1,0 +1,317 @@
+"""The borrowers' and lenders' operations, shared by the ``ape run``
+commands and the console. Each takes a :class:`~navlend.cli.session.Session`
+and human inputs, reads the chain, runs the pre-flight checks of
+:mod:`navlend.cli.checks` (which refuse before anything is sent), and
+executes a plan, or, for the views, returns a report.
+"""
+
+from __future__ import annotations
+
+from navlend.cli import checks
+from navlend.cli.amounts import (
+    BPS,
+    MAX_UINT256,
+    WAD,
+    format_bps,
+    format_health,
+    is_all,
+    parse_amount,
+    parse_fraction,
+)
+from navlend.cli.chain import resolve_address
+from navlend.cli.checks import LeverageQuote, fmt
+from navlend.cli.errors import Refusal
+from navlend.cli.model import Plan, TxStep
+from navlend.cli.render import market_json, market_renderable, position_json, position_renderable
+from navlend.cli.risk import summarize
+from navlend.cli.session import Report, Session
+
+# Default tolerance on leverage's collateral and unwind's proceeds.
+DEFAULT_SLIPPAGE = "0.5%"
+# Default room between leverage's target LTV and the maximum it accepts.
+DEFAULT_LTV_ROOM_BPS = 10
+# Interest headroom approved on top of the debt for a full repayment.
+REPAY_BUFFER_SECONDS = 3_600
+
+
+def _base_amount(s: Session, amount: str) -> int:
+    base = s.nl.base
+    return parse_amount(amount, base.decimals, base.symbol)
+
+
+# ---- lenders ----
+
+
+def lend(s: Session, amount: str) -> Report:
+    """Supplies ``amount`` of the stablecoin; the account gets lender shares."""
+    nl, base = s.nl, s.nl.base
+    units = _base_amount(s, amount)
+    checks.check_lend(nl.control(), int(nl.stablecoin.balanceOf(s.address)), units, base)
+    plan = Plan(f"lend {fmt(units, base)} to the market")
+    s.approve_if_needed(plan, nl.stablecoin, nl.market, units, base, "market")
+    plan.steps.append(TxStep("deposit", nl.market.deposit, (units, s.address)))
+    report = s.execute(plan, amount=fmt(units, base))
+    claim = int(nl.market.convertToAssets(nl.market.balanceOf(s.address)))
+    report.data["after"] = [f"lent balance now {fmt(claim, base)}"]
+    return report
+
+
+def withdraw(s: Session, amount: str | None = None) -> Report:
+    """Withdraws ``amount`` of the stablecoin (``None``/"all": everything)."""
+    nl, base, m = s.nl, s.nl.base, s.nl.market
+    everything = amount is None or is_all(amount)
+    units = None if everything else _base_amount(s, amount)
+    shares = int(m.balanceOf(s.address))
+    claim = int(m.convertToAssets(shares))
+    wanted = checks.check_withdraw(nl.control(), claim, nl.cash(), units, base)
+    if everything:
+        plan = Plan(f"withdraw everything lent ({fmt(wanted, base)})")
+        plan.steps.append(TxStep("redeem", m.redeem, (shares, s.address, s.address)))
+    else:
+        plan = Plan(f"withdraw {fmt(wanted, base)} from the market")
+        plan.steps.append(TxStep("withdraw", m.withdraw, (wanted, s.address, s.address)))
+    return s.execute(plan, amount=fmt(wanted, base))
+
+
+# ---- borrowers ----
+
+
+def deposit(s: Session, asset: str, amount: str) -> Report:
+    """Posts ``amount`` of a listed fund share as collateral."""
+    nl = s.nl
+    a = nl.asset(asset)
+    token = a.as_token()
+    units = parse_amount(amount, a.decimals, a.symbol)
+    checks.check_deposit(
+        nl.control(),
+        nl.listing(a),
+        nl.compliance(a, s.address),
+        int(a.token.balanceOf(s.address)),
+        units,
+    )
+    plan = Plan(f"deposit {fmt(units, token)} of {a.name} as collateral")
+    s.approve_if_needed(plan, a.token, nl.market, units, token, "market")
+    plan.steps.append(
+        TxStep("supply_collateral", nl.market.supply_collateral, (a.address, units, s.address))
+    )
+    return s.execute(plan, asset=a.name, amount=fmt(units, token))
+
+
+def withdraw_collateral(s: Session, asset: str, amount: str, to: str | None = None) -> Report:
+    """Withdraws ``amount`` ("max": the most the debt allows) of posted
+    collateral to ``to`` (default: the account), which the fund must admit."""
+    nl = s.nl
+    a = nl.asset(asset)
+    token = a.as_token()
+    units = None if is_all(amount) else parse_amount(amount, a.decimals, a.symbol)
+    receiver = resolve_address(to) if to else s.address
+    position = nl.position(s.address, with_principal=False)
+    wanted = checks.check_withdraw_collateral(
+        nl.control(), position, a.name, units, nl.compliance(a, receiver)
+    )
+    plan = Plan(f"withdraw {fmt(wanted, token)} of {a.name} collateral to {receiver}")
+    plan.steps.append(
+        TxStep(
+            "withdraw_collateral",
+            nl.market.withdraw_collateral,
+            (a.address, wanted, s.address, receiver),
+        )
+    )
+    return s.execute(plan, asset=a.name, amount=fmt(wanted, token), receiver=receiver)
+
+
+def borrow(s: Session, amount: str, to: str | None = None) -> Report:
+    """Borrows ``amount`` of the stablecoin against the account's collateral."""
+    nl, base = s.nl, s.nl.base
+    units = _base_amount(s, amount)
+    receiver = resolve_address(to) if to else s.address
+    position = nl.position(s.address, with_principal=False)
+    checks.check_borrow(nl.control(), position, units, nl.cash(), base)
+    plan = Plan(f"borrow {fmt(units, base)}" + (f" to {receiver}" if receiver != s.address else ""))
+    plan.steps.append(TxStep("borrow", nl.market.borrow, (units, s.address, receiver)))
+    report = s.execute(plan, amount=fmt(units, base), receiver=receiver)
+    report.data["after"] = _health_after(s)
+    return report
+
+
+def repay(s: Session, amount: str) -> Report:
+    """Repays ``amount`` ("max", or anything above the debt: the whole
+    debt, with the interest accrued up to the block that includes it)."""
+    nl, base, m = s.nl, s.nl.base, s.nl.market
+    units = None if is_all(amount) else _base_amount(s, amount)
+    debt = int(m.debt_of(s.address))
+    balance = int(nl.stablecoin.balanceOf(s.address))
+    wanted = checks.check_repay(debt, units, balance, base)
+    everything = wanted == debt
+    plan = Plan(f"repay {'the whole debt, ' if everything else ''}{fmt(wanted, base)}")
+    if units is not None and units > debt:
+        plan.notes.append(
+            f"the debt is {fmt(debt, base)}: repaying all of it, not {fmt(units, base)}"
+        )
+    if everything:
+        # Interest accrues until the block that includes the repayment: the
+        # market takes min(amount, debt), so ask for everything and approve
+        # an hour's interest on top.
+        buffer = debt * int(m.borrow_rate()) * REPAY_BUFFER_SECONDS // WAD + 1
+        approve, arg = min(balance, debt + buffer), MAX_UINT256
+    else:
+        approve, arg = wanted, wanted
+    s.approve_if_needed(plan, nl.stablecoin, m, approve, base, "market")
+    plan.steps.append(TxStep("repay", m.repay, (arg, s.address)))
+    report = s.execute(plan, amount=fmt(wanted, base))
+    report.data["after"] = [f"debt now {fmt(int(m.debt_of(s.address)), base)}"]
+    return report
+
+
+def _health_after(s: Session) -> list[str]:
+    summary = summarize(s.nl.position(s.address, with_principal=False))
+    return [
+        f"debt {fmt(summary.debt, s.nl.base)}, health factor {format_health(summary.health_factor)}"
+    ]
+
+
+# ---- leverage ----
+
+
+def leverage(
+    s: Session,
+    asset: str,
+    equity: str,
+    ltv: str = "0.80",
+    max_ltv: str | None = None,
+    slippage: str = DEFAULT_SLIPPAGE,
+) -> Report:
+    """Opens a levered position in ``asset`` with ``equity`` of the
+    stablecoin at a target LTV, in one transaction (flash loan, subscribe,
+    post, borrow) through the Leverage helper."""
+    nl, base, m = s.nl, s.nl.base, s.nl.market
+    a = nl.asset(asset)
+    units = _base_amount(s, equity)
+    target = parse_fraction(ltv, "--ltv")
+    most_ltv = (
+        parse_fraction(max_ltv, "--max-ltv") if max_ltv else min(target + DEFAULT_LTV_ROOM_BPS, BPS)
+    )
+    if most_ltv < target:
+        raise Refusal("--max-ltv is below --ltv")
+    tolerance = parse_fraction(slippage, "--slippage", allow_zero=True)
+    control = nl.control()
+    facility = nl.subscription_facility(a)
+    flash, fee = checks.leverage_flash(units, target, control.flash_fee_bps)
+    shares = int(facility.preview_subscribe(units + flash))
+    collateral = int(a.token.previewDeposit(shares)) if a.is_wrapper and shares else shares
+    quote = LeverageQuote(units, flash, fee, collateral)
+    position = nl.position(s.address, with_principal=False)
+    checks.check_leverage(
+        control,
+        position,
+        nl.holding(a, 0),
+        quote,
+        nl.compliance(a, s.address),
+        int(nl.stablecoin.balanceOf(s.address)),
+        nl.cash(),
+        target,
+        base,
+    )
+    lev = nl.leverage
+    token = a.as_token()
+    plan = Plan(
+        f"lever {fmt(units, base)} into {a.name} at {format_bps(target)} LTV: about {fmt(collateral, token)} "
+        f"posted, {fmt(quote.debt, base)} borrowed"
+    )
+    if not m.is_authorized(s.address, lev.address):
+        plan.notes.append(
+            "authorising the Leverage helper to borrow for this account (market.set_authorization)"
+        )
+        plan.steps.append(
+            TxStep("authorise leverage", m.set_authorization, (lev.address, True), "setup")
+        )
+    s.approve_if_needed(plan, nl.stablecoin, lev, units, base, "leverage helper")
+    min_collateral = collateral * (BPS - tolerance) // BPS
+    plan.steps.append(
+        TxStep(
+            "leverage open",
+            lev.open,
+            (a.address, facility.address, units, target, min_collateral, most_ltv),
+        )
+    )
+    report = s.execute(
+        plan,
+        asset=a.name,
+        equity=fmt(units, base),
+        collateral=fmt(collateral, token),
+        debt=fmt(quote.debt, base),
+    )
+    report.data["after"] = _health_after(s)
+    return report
+
+
+def unwind(
+    s: Session, asset: str, min_out: str | None = None, slippage: str = DEFAULT_SLIPPAGE
+) -> Report:
+    """Closes the account's position in ``asset`` through the Leverage
+    helper: repays the whole debt with a flash loan, redeems all of the
+    asset's collateral, returns the rest in the stablecoin."""
+    nl, base, m = s.nl, s.nl.base, s.nl.market
+    a = nl.asset(asset)
+    control = nl.control()
+    collateral = int(m.collateral_of(s.address, a.address))
+    debt = int(m.debt_of(s.address))
+    facility_address = str(m.asset_config(a.address).facility)
+    has_facility = int(facility_address, 16) != 0
+    facility = nl.facility(facility_address) if has_facility else None
+    fee = -(-debt * control.flash_fee_bps // BPS)
+    expected = checks.check_unwind(
+        control,
+        debt,
+        collateral,
+        a.as_token(),
+        facility_address,
+        int(facility.max_redeem()) if facility else 0,
+        int(facility.preview_redeem(collateral)) if facility and collateral else 0,
+        fee,
+        base,
+    )
+    if min_out is not None:
+        floor = parse_amount(min_out, base.decimals, base.symbol, allow_zero=True)
+    else:
+        floor = expected * (BPS - parse_fraction(slippage, "--slippage", allow_zero=True)) // BPS
+    lev = nl.leverage
+    plan = Plan(
+        f"unwind {a.name}: repay {fmt(debt, base)}, redeem it all, receive about {fmt(expected, base)}"
+    )
+    others = [
+        h.name for h in nl.position(s.address, with_principal=False).holdings if h.name != a.name
+    ]
+    if debt and others:
+        plan.notes.append(f"this repays the whole debt; {', '.join(others)} stays posted")
+    if not m.is_authorized(s.address, lev.address):
+        plan.notes.append(
+            "authorising the Leverage helper to withdraw for this account (market.set_authorization)"
+        )
+        plan.steps.append(
+            TxStep("authorise leverage", m.set_authorization, (lev.address, True), "setup")
+        )
+    plan.steps.append(TxStep("leverage unwind", lev.unwind, (a.address, floor)))
+    return s.execute(plan, asset=a.name, repaid=fmt(debt, base), expected=fmt(expected, base))
+
+
+# ---- views ----
+
+
+def position(s: Session, who: str | None = None) -> Report:
+    """``who``'s position (default: the session's account): health,
+    headroom, liquidation NAV, interest accrued."""
+    who = resolve_address(who) if who else s.address
+    p = s.nl.position(who)
+    summary = summarize(p)
+    return Report(
+        position_json(who, summary, p.holdings, s.nl.base),
+        position_renderable(who, summary, p.holdings, s.nl.base),
+    )
+
+
+def market(s: Session) -> Report:
+    """The market's state."""
+    view = s.nl.market_view()
+    title = f"navlend market {s.nl.market.address} on {s.network.name}"
+    return Report(market_json(view), market_renderable(view, title))

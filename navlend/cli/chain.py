@@ -1,0 +1,404 @@
+"""The deployment's contracts on the connected chain, and readers that turn
+their views into the plain dataclasses of :mod:`navlend.cli.model`.
+
+:meth:`Navlend.load` reads ``deployments/<network>.json`` (see
+:mod:`navlend.deployments`) and refuses when the file is missing or names a
+different chain, or when no market is deployed at its address on this one
+(a fresh anvil after ``ape run deploy`` ended, for instance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from eth_utils import encode_hex, is_address, keccak, to_checksum_address
+
+from navlend import deployments
+from navlend.cli.errors import Refusal
+from navlend.cli.model import (
+    AssetListing,
+    AssetView,
+    Compliance,
+    Control,
+    Holding,
+    MarketView,
+    Position,
+    Token,
+)
+from navlend.cli.risk import DebtEvent, principal_from_events
+from navlend.deployments import Deployment
+from navlend.market import market_at
+
+# Contract types of the deployment's collateral tokens.
+FUND_TYPE = "FundToken"
+WRAPPER_TYPE = "AccumulatingWrapper"
+FACILITY_TYPE = "RedemptionFacility"
+
+
+# Integer figures copied by name from the lens's snapshot structs.
+_ASSET_FIGURES = (
+    "price",
+    "price_age",
+    "ltv_bps",
+    "threshold_bps",
+    "bonus_bps",
+    "supply_cap",
+    "total_supplied",
+    "price_cap",
+)
+_BOOK_FIGURES = (
+    "cash",
+    "total_borrows",
+    "reserves",
+    "utilization",
+    "borrow_rate_apr",
+    "supply_rate_apr",
+    "total_assets",
+    "total_shares",
+)
+
+
+def _ints(struct: Any, names: tuple[str, ...]) -> dict[str, int]:
+    return {name: int(getattr(struct, name)) for name in names}
+
+
+@dataclass
+class Asset:
+    """A collateral asset listed on the market, as the tools use it."""
+
+    name: str
+    token: Any
+    symbol: str
+    decimals: int
+    # The fund whose allowlist governs the asset (itself, or a wrapper's fund).
+    fund: Any
+    # The fund token the issuer subscribes (for a wrapper: its fund).
+    share_token: str
+
+    @property
+    def address(self) -> str:
+        return str(self.token.address)
+
+    @property
+    def is_wrapper(self) -> bool:
+        return self.share_token.lower() != self.address.lower()
+
+    def as_token(self) -> Token:
+        return Token(self.name, self.symbol, self.decimals, self.address)
+
+
+def resolve_address(text: str | Any) -> str:
+    """An address from an account object, a 0x address, an Ape account
+    alias or "TEST::n" (a local test account)."""
+    if hasattr(text, "address"):
+        return str(text.address)
+    value = str(text).strip()
+    if is_address(value):
+        return to_checksum_address(value)
+    from ape import accounts
+
+    if value.upper().startswith("TEST::") and value[6:].isdigit():
+        index = int(value[6:])
+        if index < len(accounts.test_accounts):
+            return str(accounts.test_accounts[index].address)
+    elif value in accounts.aliases:
+        return str(accounts.load(value).address)
+    raise Refusal(f"'{value}' is not an address, an account alias or TEST::n")
+
+
+class Navlend:
+    """The contracts of one deployment, on the connected chain."""
+
+    def __init__(self, deployment: Deployment, project: Any = None):
+        from ape import chain
+        from ape import project as ape_project
+
+        self.deployment = deployment
+        self.project = project or ape_project
+        self.chain = chain
+        self._assets: dict[str, Asset] = {}
+
+    @classmethod
+    def load(cls, network_name: str | None = None, project: Any = None) -> Navlend:
+        """The deployment of the connected network (or ``network_name``),
+        checked against the chain."""
+        from ape import chain
+
+        provider = chain.provider
+        name = network_name or provider.network.name
+        try:
+            deployment = deployments.load(name)
+        except FileNotFoundError:
+            path = deployments.deployments_path(name)
+            raise Refusal(
+                f"no deployment for network '{name}' ({path} not found): run `ape run deploy` first"
+            ) from None
+        if deployment.chain_id != provider.chain_id:
+            raise Refusal(
+                f"{deployments.deployments_path(name)} is for chain {deployment.chain_id}; "
+                f"this node is chain {provider.chain_id}"
+            )
+        market = deployment.get("market")
+        if market is None:
+            raise Refusal(
+                f"the deployment of '{name}' has no market: run `ape run deploy` without --world-only"
+            )
+        if not provider.get_code(market.address):
+            raise Refusal(
+                f"no market at {market.address} on this chain: the deployments file is from another "
+                "node (a local anvil forgets everything when it stops); run `ape run deploy` against "
+                "this node (e.g. `anvil &` and APE_FOUNDRY_HOST=http://127.0.0.1:8545)"
+            )
+        return cls(deployment, project)
+
+    # ---- contracts ----
+
+    def _contract(self, name: str, default_type: str | None = None) -> Any:
+        record = self.deployment.get(name)
+        if record is None:
+            raise Refusal(f"the deployment has no '{name}'")
+        return self._at(record.address, record.contract_type or default_type)
+
+    def _at(self, address: str, contract_type: str) -> Any:
+        from ape.contracts import ContractInstance
+
+        return ContractInstance(
+            to_checksum_address(address), getattr(self.project, contract_type).contract_type
+        )
+
+    @cached_property
+    def market(self) -> Any:
+        return market_at(self.deployment.address("market"), self.project)
+
+    @cached_property
+    def lens(self) -> Any:
+        return self._contract("lens")
+
+    @cached_property
+    def leverage(self) -> Any:
+        return self._contract("leverage")
+
+    @cached_property
+    def stablecoin(self) -> Any:
+        return self._contract("stablecoin")
+
+    @cached_property
+    def base(self) -> Token:
+        coin = self.stablecoin
+        return Token("stablecoin", coin.symbol(), int(coin.decimals()), str(coin.address))
+
+    def contract(self, name: str) -> Any:
+        """Any contract of the deployment by its record name."""
+        return self._contract(name)
+
+    def name_of(self, address: str) -> str | None:
+        """The deployment's name for ``address``, if any."""
+        for record in self.deployment.contracts.values():
+            if record.address.lower() == str(address).lower():
+                return record.name
+        return None
+
+    def erc20(self, address: str) -> Any:
+        """A token at ``address`` with an ERC-20 (fund share) ABI."""
+        return self._at(address, FUND_TYPE)
+
+    def aggregator(self, address: str) -> Any:
+        """An AggregatorV3 feed at ``address``."""
+        return self._at(address, "MockAggregator")
+
+    def facility(self, address: str) -> Any:
+        """A redemption facility (or the wrapped one) at ``address``."""
+        return self._at(address, FACILITY_TYPE)
+
+    # ---- assets ----
+
+    def listed_tokens(self) -> list[str]:
+        """The market's collateral tokens, by asset id."""
+        m = self.market
+        return [str(m.asset_at(i)) for i in range(int(m.asset_count()))]
+
+    def asset(self, name_or_address: str) -> Asset:
+        """A listed asset by deployment name (fund_a, fund_b, wrapper) or
+        address; refuses anything the market does not list."""
+        key = str(name_or_address).strip()
+        record = self.deployment.get(key)
+        if record is not None:
+            address = record.address
+        elif is_address(key):
+            address = to_checksum_address(key)
+        else:
+            names = [self.name_of(t) or t for t in self.listed_tokens()]
+            raise Refusal(f"unknown asset '{key}': one of {', '.join(names)} or a token address")
+        listed = self.listed_tokens()
+        if address.lower() not in (t.lower() for t in listed):
+            names = [self.name_of(t) or t for t in listed]
+            raise Refusal(f"'{key}' is not listed on the market (listed: {', '.join(names)})")
+        return self._asset(to_checksum_address(address))
+
+    def _asset(self, address: str) -> Asset:
+        if address in self._assets:
+            return self._assets[address]
+        name = self.name_of(address)
+        record = self.deployment.get(name) if name else None
+        is_wrapper = record is not None and record.contract_type == WRAPPER_TYPE
+        if record is None:
+            is_wrapper = self._looks_like_wrapper(address)
+        token = self._at(address, WRAPPER_TYPE if is_wrapper else FUND_TYPE)
+        share = str(token.asset()) if is_wrapper else address
+        asset = Asset(
+            name=name or str(token.symbol()),
+            token=token,
+            symbol=str(token.symbol()),
+            decimals=int(token.decimals()),
+            fund=self.erc20(share),
+            share_token=share,
+        )
+        self._assets[address] = asset
+        return asset
+
+    def _looks_like_wrapper(self, address: str) -> bool:
+        try:
+            self._at(address, WRAPPER_TYPE).asset()
+        except Exception:  # noqa: BLE001 - not an ERC-4626: a fund share
+            return False
+        return True
+
+    def listing(self, asset: Asset) -> AssetListing:
+        cfg = self.market.asset_config(asset.address)
+        return AssetListing(
+            name=asset.name,
+            symbol=asset.symbol,
+            decimals=asset.decimals,
+            supply_cap=int(cfg.supply_cap),
+            total_supplied=int(cfg.total_supplied),
+            frozen=bool(cfg.frozen),
+            facility=str(cfg.facility),
+        )
+
+    def holding(self, asset: Asset, balance: int) -> Holding:
+        """``balance`` of ``asset``, priced and parameterised as the market does."""
+        m = self.market
+        cfg = m.asset_config(asset.address)
+        price, stale = m.asset_price(asset.address)
+        feed = self.aggregator(str(cfg.oracle))
+        updated_at = int(feed.latestRoundData()[3])
+        now = int(self.chain.blocks.head.timestamp)
+        return Holding(
+            name=asset.name,
+            symbol=asset.symbol,
+            token=asset.address,
+            balance=int(balance),
+            decimals=asset.decimals,
+            price=int(price),
+            price_decimals=int(feed.decimals()),
+            base_decimals=self.base.decimals,
+            ltv_bps=int(cfg.ltv_bps),
+            threshold_bps=int(cfg.threshold_bps),
+            stale=bool(stale),
+            frozen=bool(cfg.frozen),
+            price_age=max(now - updated_at, 0),
+            max_oracle_age=int(cfg.max_oracle_age),
+        )
+
+    def compliance(self, asset: Asset, account: str) -> Compliance:
+        """What ``asset``'s fund says of ``account``."""
+        fund = asset.fund
+        return Compliance(
+            fund=self.name_of(asset.share_token) or str(fund.symbol()),
+            account=account,
+            allowlisted=bool(fund.is_allowlisted(account)),
+            frozen=bool(fund.is_frozen(account)),
+            fund_paused=bool(fund.paused()),
+        )
+
+    # ---- market state ----
+
+    def control(self) -> Control:
+        return Control.from_tuple(self.market.control())
+
+    def cash(self) -> int:
+        return int(self.market.market_state()[0])
+
+    def position(self, account: str, with_principal: bool = True) -> Position:
+        """``account``'s position with its holdings (and principal)."""
+        p = self.market.position(account)
+        holdings = []
+        bitmap = int(p.assets_bitmap)
+        for asset_id, token in enumerate(self.listed_tokens()):
+            if bitmap >> asset_id & 1:
+                asset = self._asset(to_checksum_address(token))
+                holdings.append(self.holding(asset, int(self.market.collateral_of(account, token))))
+        return Position(
+            account=account,
+            debt=int(p.debt),
+            scaled_debt=int(p.scaled_debt),
+            borrow_value=int(p.borrow_value),
+            liquidation_value=int(p.liquidation_value),
+            health_factor=int(p.health_factor),
+            holdings=tuple(holdings),
+            principal=self._principal(account, int(p.scaled_debt)) if with_principal else None,
+        )
+
+    def debt_events(self, account: str, start_block: int = 0) -> list[DebtEvent]:
+        """``account``'s Borrow, Repay and Liquidate events, in order (one
+        ``eth_getLogs``: the borrower is the second indexed topic of all three)."""
+        m = self.market
+        abis = {"Borrow": m.Borrow.abi, "Repay": m.Repay.abi, "Liquidate": m.Liquidate.abi}
+        topics = [encode_hex(keccak(text=abi.selector)) for abi in abis.values()]
+        who = "0x" + "00" * 12 + to_checksum_address(account)[2:].lower()
+        logs = self.chain.provider.web3.eth.get_logs(
+            {
+                "address": str(m.address),
+                "fromBlock": start_block,
+                "toBlock": "latest",
+                "topics": [topics, None, who],
+            }
+        )
+        logs = sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
+        events = []
+        for log in self.chain.provider.network.ecosystem.decode_logs(logs, *abis.values()):
+            kind = log.event_name.lower()
+            amount = log.amount if kind != "liquidate" else log.repaid
+            events.append(DebtEvent(kind, int(amount), int(log.scaled_debt)))
+        return events
+
+    def _principal(self, account: str, scaled_debt: int) -> int:
+        return principal_from_events(self.debt_events(account)) if scaled_debt else 0
+
+    def market_view(self) -> MarketView:
+        """The market's state, through the lens."""
+        snap = self.lens.snapshot(self.market.address)
+        assets = []
+        for a in snap.assets:
+            asset = self._asset(to_checksum_address(str(a.token)))
+            assets.append(
+                AssetView(
+                    name=asset.name,
+                    symbol=asset.symbol,
+                    token=asset.address,
+                    decimals=asset.decimals,
+                    price_decimals=int(self.aggregator(str(a.oracle)).decimals()),
+                    stale=bool(a.stale),
+                    frozen=bool(a.frozen),
+                    max_oracle_age=int(self.market.asset_config(asset.address).max_oracle_age),
+                    **_ints(a, _ASSET_FIGURES),
+                )
+            )
+        return MarketView(
+            base=self.base,
+            control=self.control(),
+            assets=tuple(assets),
+            **_ints(snap, _BOOK_FIGURES),
+        )
+
+    def subscription_facility(self, asset: Asset) -> Any:
+        """The issuer's facility that subscribes ``asset``'s fund shares."""
+        for record in self.deployment.contracts.values():
+            if record.contract_type != FACILITY_TYPE:
+                continue
+            facility = self._at(record.address, FACILITY_TYPE)
+            if str(facility.share_token()).lower() == asset.share_token.lower():
+                return facility
+        raise Refusal(f"the deployment has no subscription facility for {asset.name}'s fund")

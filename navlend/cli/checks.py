@@ -1,0 +1,426 @@
+"""The pre-flight decisions: given plain inputs (see :mod:`navlend.cli.model`),
+each function returns what to do or raises a :class:`Refusal` that says why
+not. Nothing here touches a chain, so every refusal is unit-tested; the
+commands call these before anything is sent.
+
+The rules restate the contracts' own (``contracts/Market.vy``,
+``MarketAdmin.vy``, ``modules/market_core.vy``, ``Leverage.vy``); the
+commands still simulate each transaction, so a rule missed here becomes a
+refusal there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from navlend.cli.amounts import format_bps, format_duration, format_units
+from navlend.cli.errors import Refusal
+from navlend.cli.model import BPS, AssetListing, Compliance, Control, Holding, Position, Token
+from navlend.cli.risk import borrow_value, max_borrow, max_withdraw
+from navlend.market import PAUSE_ALL, PAUSE_BITS, PAUSE_LIQUIDATION
+
+# Bounds of the market's parameters (contracts/modules/market_core.vy).
+MAX_LTV_BPS = 9_500
+MAX_BONUS_BPS = 2_000
+MAX_RESERVE_FACTOR_BPS = 5_000
+MAX_FLASH_FEE_BPS = 100
+MAX_LIQUIDATION_FEE_BPS = 5_000
+MIN_KINK_BPS = 1_000
+MAX_KINK_BPS = 9_900
+MAX_ANNUAL_RATE = 10 * 10**18
+MIN_ORACLE_AGE = 3_600
+MAX_ORACLE_AGE = 7 * 86_400
+MAX_GRACE_PERIOD = 4 * 3_600
+MAX_SUPPLY_CAP = 2**120 - 1
+MAX_LIMIT_UNITS = 2**48 - 1
+# Leverage.vy's highest target LTV.
+MAX_TARGET_LTV_BPS = 9_500
+
+
+def fmt(units: int, token: Token) -> str:
+    """``units`` of ``token`` as "1,000.50 USDC"."""
+    return f"{format_units(units, token.decimals)} {token.symbol}"
+
+
+# ---- common ----
+
+
+def check_not_paused(control: Control, *actions: str) -> None:
+    """Refuses while any of ``actions`` (``PAUSE_BITS`` names) is paused."""
+    for action in actions:
+        if control.paused & PAUSE_BITS[action]:
+            raise Refusal(f"the market has paused {action}: nothing sent")
+
+
+def check_balance(balance: int, amount: int, token: Token, who: str = "the account") -> None:
+    """Refuses when ``balance`` does not cover ``amount``."""
+    if balance < amount:
+        raise Refusal(
+            f"{who} holds {fmt(balance, token)}, less than the {fmt(amount, token)} needed"
+        )
+
+
+def needs_approval(allowance: int, amount: int) -> bool:
+    """Whether an approval must be sent before pulling ``amount``."""
+    return allowance < amount
+
+
+def check_compliance(c: Compliance, role: str = "account") -> None:
+    """Refuses unless the fund admits ``c.account`` for a share movement."""
+    if c.fund_paused:
+        raise Refusal(f"{c.fund} has paused transfers: fund shares cannot move now")
+    if not c.allowlisted:
+        raise Refusal(
+            f"{role} {c.account} is not allowlisted by {c.fund}: the issuer must admit it "
+            "before it can hold or move the fund's shares"
+        )
+    if c.frozen:
+        raise Refusal(f"{role} {c.account} is frozen by {c.fund}")
+
+
+def _stale_note(h: Holding) -> str:
+    age = "" if h.price_age is None else f", age {format_duration(h.price_age)}"
+    limit = "" if h.max_oracle_age is None else f" > {format_duration(h.max_oracle_age)}"
+    return f"{h.name}'s NAV is stale{age}{limit}"
+
+
+# ---- lenders ----
+
+
+def check_lend(control: Control, balance: int, amount: int, base: Token) -> None:
+    """``lend``: supply open, balance enough."""
+    check_not_paused(control, "supply")
+    check_balance(balance, amount, base)
+
+
+def check_withdraw(control: Control, claim: int, cash: int, amount: int | None, base: Token) -> int:
+    """``withdraw``: returns the amount to withdraw (``None``: everything).
+    Refuses above the lender's claim or the market's cash."""
+    check_not_paused(control, "withdraw")
+    if claim == 0:
+        raise Refusal("the account has nothing lent to the market")
+    wanted = claim if amount is None else amount
+    if wanted > claim:
+        raise Refusal(
+            f"the account's claim is {fmt(claim, base)}: it cannot withdraw {fmt(wanted, base)}"
+        )
+    if wanted > cash:
+        raise Refusal(
+            f"the market holds only {fmt(cash, base)} of cash (the rest is lent out): "
+            f"withdraw at most {fmt(cash, base)} now"
+        )
+    return wanted
+
+
+# ---- borrowers ----
+
+
+def check_deposit(
+    control: Control, listing: AssetListing, compliance: Compliance, balance: int, amount: int
+) -> None:
+    """``deposit``: deposits open, asset not frozen, cap room, account
+    admitted by the fund, balance enough."""
+    token = Token(listing.name, listing.symbol, listing.decimals)
+    check_not_paused(control, "deposit-collateral")
+    if listing.frozen:
+        raise Refusal(f"{listing.name} is frozen on the market: no new deposits")
+    room = max(listing.supply_cap - listing.total_supplied, 0)
+    if amount > room:
+        raise Refusal(f"{listing.name}'s supply cap leaves room for {fmt(room, token)} only")
+    check_compliance(compliance)
+    check_balance(balance, amount, token)
+
+
+def check_borrow(control: Control, position: Position, amount: int, cash: int, base: Token) -> None:
+    """``borrow``: borrowing open, within the borrow limit (saying what the
+    maximum is, and which stale NAV keeps it low), above the minimum debt,
+    within the market's cash."""
+    check_not_paused(control, "borrow")
+    if not position.holdings:
+        raise Refusal("the account has no collateral: deposit fund shares first")
+    stale = [h for h in position.holdings if h.stale]
+    most = max_borrow(position)
+    if amount > most:
+        reason = f"the most this account can borrow now is {fmt(most, base)}"
+        if stale:
+            notes = "; ".join(_stale_note(h) for h in stale)
+            reason += f" ({notes}: a stale asset counts for nothing until a fresh NAV is published)"
+        frozen = [h.name for h in position.holdings if h.frozen]
+        if frozen:
+            reason += f" ({', '.join(frozen)} frozen: it backs no new borrowing)"
+        raise Refusal(f"borrow of {fmt(amount, base)} refused: {reason}")
+    if position.debt + amount < control.min_borrow:
+        raise Refusal(
+            f"the market's minimum debt is {fmt(control.min_borrow, base)}: "
+            f"borrow at least {fmt(control.min_borrow - position.debt, base)}"
+        )
+    if amount > cash:
+        raise Refusal(f"the market holds only {fmt(cash, base)} of cash to lend")
+
+
+def check_withdraw_collateral(
+    control: Control, position: Position, name: str, amount: int | None, receiver: Compliance
+) -> int:
+    """``withdraw-collateral``: returns the amount (``None``: the most the
+    position allows). Refuses: paused, more than posted, a stale NAV while
+    in debt, a receiver the fund does not admit, above the borrow limit."""
+    check_not_paused(control, "withdraw-collateral")
+    holding = position.holding(name)
+    if holding is None or holding.balance == 0:
+        raise Refusal(f"the account has no {name} posted")
+    token = Token(holding.name, holding.symbol, holding.decimals)
+    if amount is not None and amount > holding.balance:
+        raise Refusal(f"the account has only {fmt(holding.balance, token)} of {name} posted")
+    if position.debt and holding.stale:
+        raise Refusal(
+            f"{_stale_note(holding)}: while the account is in debt it cannot withdraw {name} "
+            "until a fresh NAV is published (repay the debt first, or wait)"
+        )
+    check_compliance(receiver, "receiver")
+    most = max_withdraw(position.holdings, holding.name, position.debt)
+    wanted = most if amount is None else amount
+    if wanted == 0:
+        raise Refusal(f"the position's debt leaves no {name} free to withdraw")
+    if wanted > most:
+        raise Refusal(
+            f"withdrawing {fmt(wanted, token)} would put the position above its borrow limit: "
+            f"the most is {fmt(most, token)}"
+        )
+    return wanted
+
+
+def check_repay(debt: int, amount: int | None, balance: int, base: Token) -> int:
+    """``repay``: returns the amount the market will take (``None``: all).
+    Refuses without debt or without the balance; more than the debt is
+    capped at the debt."""
+    if debt == 0:
+        raise Refusal("the account has no debt to repay")
+    wanted = debt if amount is None else min(amount, debt)
+    if balance < wanted:
+        what = "repay the whole debt" if wanted == debt else "repay"
+        raise Refusal(
+            f"to {what} the account needs {fmt(wanted, base)}; it holds {fmt(balance, base)}"
+        )
+    return wanted
+
+
+# ---- leverage ----
+
+
+@dataclass(frozen=True)
+class LeverageQuote:
+    """What ``Leverage.open`` would do, computed as the contract does."""
+
+    equity: int
+    flash: int
+    fee: int
+    collateral: int
+
+    @property
+    def debt(self) -> int:
+        return self.flash + self.fee
+
+    @property
+    def exposure(self) -> int:
+        return self.equity + self.flash
+
+
+def leverage_flash(equity: int, target_ltv_bps: int, flash_fee_bps: int) -> tuple[int, int]:
+    """The flash loan and its fee for ``equity`` at ``target_ltv_bps``,
+    with the arithmetic of ``Leverage.open`` and the market's fee."""
+    gross = BPS * BPS + BPS * flash_fee_bps  # Leverage: flashFee(BPS * BPS)
+    flash = equity * gross // (gross - target_ltv_bps * BPS) - equity
+    fee = -(-flash * flash_fee_bps // BPS)
+    return flash, fee
+
+
+def check_leverage(
+    control: Control,
+    position: Position,
+    asset: Holding,
+    quote: LeverageQuote,
+    compliance: Compliance,
+    balance: int,
+    cash: int,
+    target_ltv_bps: int,
+    base: Token,
+) -> None:
+    """``leverage``: the account admitted by the fund, deposits, borrowing
+    and flash loans open, a fresh NAV, a target the contract and the asset
+    accept, the position within its borrow limit afterwards, the minimum
+    debt, the market's cash and the account's equity."""
+    check_compliance(compliance)
+    check_not_paused(control, "deposit-collateral", "borrow", "flash-loan")
+    if asset.stale:
+        raise Refusal(
+            f"{_stale_note(asset)}: the market lends nothing against it until a fresh NAV"
+        )
+    if asset.frozen:
+        raise Refusal(f"{asset.name} is frozen on the market: no new deposits")
+    if target_ltv_bps > MAX_TARGET_LTV_BPS:
+        raise Refusal(
+            f"target LTV {format_bps(target_ltv_bps)} is above the helper's {format_bps(MAX_TARGET_LTV_BPS)}"
+        )
+    if target_ltv_bps >= asset.ltv_bps:
+        raise Refusal(
+            f"target LTV {format_bps(target_ltv_bps)} is not below {asset.name}'s LTV "
+            f"{format_bps(asset.ltv_bps)}: choose a lower --ltv"
+        )
+    if quote.collateral == 0:
+        raise Refusal("the facility would mint no shares (its NAV may be stale): nothing sent")
+    check_balance(balance, quote.equity, base)
+    others = tuple(h for h in position.holdings if h.name != asset.name)
+    held = position.holding(asset.name)
+    after = (*others, asset.with_balance((held.balance if held else 0) + quote.collateral))
+    limit = borrow_value(after)
+    if position.debt + quote.debt > limit:
+        raise Refusal(
+            f"the levered position would owe {fmt(position.debt + quote.debt, base)} against a borrow "
+            f"limit of {fmt(limit, base)}: choose a lower --ltv"
+        )
+    if position.debt + quote.debt < control.min_borrow:
+        raise Refusal(f"the market's minimum debt is {fmt(control.min_borrow, base)}: add equity")
+    if quote.debt > cash:
+        raise Refusal(
+            f"the market holds only {fmt(cash, base)} of cash; the position needs {fmt(quote.debt, base)}"
+        )
+
+
+def check_unwind(
+    control: Control,
+    debt: int,
+    collateral: int,
+    asset: Token,
+    facility: str,
+    max_redeem: int,
+    payout: int,
+    fee: int,
+    base: Token,
+) -> int:
+    """``unwind``: returns the stablecoin expected back. Refuses without
+    collateral or facility, while flash loans or withdrawals are paused,
+    when the facility cannot take it all now, or when the redemption would
+    not cover the debt and the flash fee."""
+    if collateral == 0:
+        raise Refusal(f"the account has no {asset.name} posted")
+    if not facility or int(facility, 16) == 0:
+        raise Refusal(f"{asset.name} has no redemption facility on the market")
+    check_not_paused(control, "withdraw-collateral", *(("flash-loan",) if debt else ()))
+    if max_redeem < collateral:
+        raise Refusal(
+            f"the facility can redeem only {fmt(max_redeem, asset)} now (liquidity, daily limit or a "
+            f"stale NAV); the position holds {fmt(collateral, asset)}"
+        )
+    if payout < debt + fee:
+        raise Refusal(
+            f"redeeming the {asset.name} pays {fmt(payout, base)}, less than the debt and flash fee "
+            f"{fmt(debt + fee, base)}: repay part of the debt first"
+        )
+    return payout - debt - fee
+
+
+# ---- operators ----
+
+
+def pause_bits(actions: tuple[str, ...] | list[str]) -> int:
+    """The PAUSE_* bits of ``actions`` (``PAUSE_BITS`` names, or "all")."""
+    if not actions:
+        raise Refusal(f"name at least one action: {', '.join(PAUSE_BITS)} or all")
+    bits = 0
+    for action in actions:
+        key = action.strip().lower().replace("_", "-")
+        if key == "all":
+            bits |= PAUSE_ALL
+        elif key in PAUSE_BITS:
+            bits |= PAUSE_BITS[key]
+        else:
+            raise Refusal(f"unknown action '{action}': one of {', '.join(PAUSE_BITS)} or all")
+    return bits
+
+
+def check_role(account: str, owner: str, guardian: str, bits: int | None = None) -> None:
+    """Refuses an account that may not do it: the owner may do anything;
+    the guardian may pause and unpause all but liquidation (``bits``)."""
+    who = account.lower()
+    if who == owner.lower():
+        return
+    if bits is not None and who == guardian.lower() and not bits & PAUSE_LIQUIDATION:
+        return
+    role = "the owner" if bits is None or bits & PAUSE_LIQUIDATION else "the guardian or the owner"
+    raise Refusal(f"{account} is not {role} of the market (owner {owner}, guardian {guardian})")
+
+
+def check_unpause(bits: int, grace: int) -> None:
+    """A grace period only with liquidation, and at most four hours."""
+    if grace and not bits & PAUSE_LIQUIDATION:
+        raise Refusal("--grace applies only when unpausing liquidation")
+    if grace > MAX_GRACE_PERIOD:
+        raise Refusal(f"--grace is at most {format_duration(MAX_GRACE_PERIOD)}")
+
+
+def validate_risk(ltv_bps: int, threshold_bps: int, bonus_bps: int) -> None:
+    """LTV ≤ 95 %, threshold above LTV, bonus ≤ 20 %, threshold × (1 + bonus) < 1."""
+    if not 0 < ltv_bps <= MAX_LTV_BPS:
+        raise Refusal(f"LTV must be above 0 and at most {format_bps(MAX_LTV_BPS)}")
+    if threshold_bps <= ltv_bps:
+        raise Refusal("the liquidation threshold must be above the LTV")
+    if not 0 < bonus_bps <= MAX_BONUS_BPS:
+        raise Refusal(
+            f"the liquidation bonus must be above 0 and at most {format_bps(MAX_BONUS_BPS)}"
+        )
+    if threshold_bps * (BPS + bonus_bps) >= BPS * BPS:
+        raise Refusal(
+            "threshold × (1 + bonus) must stay below 1, or a liquidation could create bad debt"
+        )
+
+
+def validate_limits(supply_cap: int, max_oracle_age: int) -> None:
+    """A supply cap below 2^120 and an oracle age from one hour to a week."""
+    if supply_cap > MAX_SUPPLY_CAP:
+        raise Refusal("the supply cap is above the market's largest (2^120 - 1 units)")
+    if not MIN_ORACLE_AGE <= max_oracle_age <= MAX_ORACLE_AGE:
+        raise Refusal("the maximum oracle age must be from 1h to 7d")
+
+
+def validate_rates(
+    base: int, slope1: int, slope2: int, kink_bps: int, reserve_factor_bps: int
+) -> None:
+    """Annual rates (WAD) at most 1000 %, slope2 ≥ slope1, kink 10–99 %,
+    reserve factor ≤ 50 %."""
+    if max(base, slope1, slope2) > MAX_ANNUAL_RATE:
+        raise Refusal("a rate term is above 1000% a year")
+    if slope2 < slope1:
+        raise Refusal("slope2 must be at least slope1")
+    if not MIN_KINK_BPS <= kink_bps <= MAX_KINK_BPS:
+        raise Refusal("the kink must be from 10% to 99%")
+    if reserve_factor_bps > MAX_RESERVE_FACTOR_BPS:
+        raise Refusal("the reserve factor is at most 50%")
+
+
+def validate_fees(flash_fee_bps: int, liquidation_fee_bps: int) -> None:
+    """Flash fee ≤ 1 %, protocol share of the bonus ≤ 50 %."""
+    if flash_fee_bps > MAX_FLASH_FEE_BPS:
+        raise Refusal("the flash-loan fee is at most 1%")
+    if liquidation_fee_bps > MAX_LIQUIDATION_FEE_BPS:
+        raise Refusal("the protocol's share of the liquidation bonus is at most 50%")
+
+
+def validate_borrow_limits(min_borrow: int, small_position: int, dust_floor: int) -> None:
+    """Whole base units below 2^48, dust floor ≤ small-position threshold."""
+    if max(min_borrow, small_position) > MAX_LIMIT_UNITS:
+        raise Refusal("a borrow limit is too large")
+    if dust_floor > small_position:
+        raise Refusal("the dust floor must not exceed the small-position threshold")
+
+
+def check_reserves(amount: int | None, reserves: int, cash: int, base: Token) -> int:
+    """``withdraw-reserves``: returns the amount (``None``: all it can)."""
+    most = min(reserves, cash)
+    wanted = most if amount is None else amount
+    if wanted == 0:
+        raise Refusal("the market has no reserves to withdraw")
+    if wanted > reserves:
+        raise Refusal(f"the reserves are {fmt(reserves, base)}")
+    if wanted > cash:
+        raise Refusal(f"the market holds only {fmt(cash, base)} of cash")
+    return wanted

@@ -1,0 +1,198 @@
+"""Plain dataclasses of what the tools read from the chain. The pure
+modules (risk, checks, render) take these, so they run without a chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from navlend.market import PAUSE_BITS
+
+BPS = 10_000
+WAD = 10**18
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token as a person names it."""
+
+    name: str
+    symbol: str
+    decimals: int
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One collateral asset of a position (or a listed asset, with
+    ``balance`` 0), priced as the market prices it.
+
+    ``price`` is in the oracle's ``price_decimals``, already capped;
+    ``stale`` when older than the asset's maximum age. The market values
+    ``balance`` at ``balance * price // 10**exponent`` base units."""
+
+    name: str
+    symbol: str
+    token: str
+    balance: int
+    decimals: int
+    price: int
+    price_decimals: int
+    base_decimals: int
+    ltv_bps: int
+    threshold_bps: int
+    stale: bool = False
+    frozen: bool = False
+    price_age: int | None = None
+    max_oracle_age: int | None = None
+
+    @property
+    def exponent(self) -> int:
+        """The market's decimals scale for this asset."""
+        return self.decimals + self.price_decimals - self.base_decimals
+
+    def value(self, balance: int | None = None) -> int:
+        """Value in base units, rounded down, as the market computes it."""
+        amount = self.balance if balance is None else balance
+        return amount * self.price // 10**self.exponent
+
+    def with_balance(self, balance: int) -> Holding:
+        """The same asset holding ``balance``."""
+        return replace(self, balance=balance)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A borrower's position as ``market.position`` reports it, with its
+    holdings; ``principal`` from its Borrow/Repay/Liquidate events."""
+
+    account: str
+    debt: int
+    scaled_debt: int
+    borrow_value: int
+    liquidation_value: int
+    health_factor: int
+    holdings: tuple[Holding, ...] = ()
+    principal: int | None = None
+
+    def holding(self, name_or_token: str) -> Holding | None:
+        """The holding named ``name_or_token`` (or at that address)."""
+        key = name_or_token.lower()
+        for h in self.holdings:
+            if h.name.lower() == key or h.token.lower() == key:
+                return h
+        return None
+
+
+@dataclass(frozen=True)
+class Control:
+    """The market's pause bits and size limits (``market.control()``)."""
+
+    paused: int = 0
+    liquidations_resume_at: int = 0
+    flash_fee_bps: int = 5
+    liquidation_fee_bps: int = 0
+    min_borrow: int = 0
+    small_position: int = 0
+    dust_floor: int = 0
+
+    @classmethod
+    def from_tuple(cls, values) -> Control:
+        """From the 7-tuple ``market.control()`` returns."""
+        return cls(*(int(v) for v in values))
+
+    def paused_actions(self) -> list[str]:
+        """Names of the paused actions (as ``PAUSE_BITS`` spells them)."""
+        return [name for name, bit in PAUSE_BITS.items() if self.paused & bit]
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """What a fund says of one account: admitted, frozen, fund paused."""
+
+    fund: str
+    account: str
+    allowlisted: bool
+    frozen: bool = False
+    fund_paused: bool = False
+
+
+@dataclass(frozen=True)
+class AssetListing:
+    """A listed asset's limits as ``market.asset_config`` reports them."""
+
+    name: str
+    symbol: str
+    decimals: int
+    supply_cap: int
+    total_supplied: int
+    frozen: bool = False
+    facility: str = ""
+
+
+@dataclass(frozen=True)
+class TxStep:
+    """One transaction to send: a label for people, the contract method
+    (an Ape transaction handler, or any callable with ``.call``) and its
+    arguments."""
+
+    label: str
+    method: object
+    args: tuple = ()
+    kind: str = "main"
+
+
+@dataclass
+class Plan:
+    """What a command will send: set-up steps (approvals, authorisations)
+    then the main transaction, with notes for the person."""
+
+    summary: str
+    steps: list[TxStep] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def setup(self) -> list[TxStep]:
+        return [s for s in self.steps if s.kind == "setup"]
+
+    @property
+    def main(self) -> list[TxStep]:
+        return [s for s in self.steps if s.kind != "setup"]
+
+
+@dataclass(frozen=True)
+class AssetView:
+    """One listed asset in the market's snapshot."""
+
+    name: str
+    symbol: str
+    token: str
+    decimals: int
+    price: int
+    price_decimals: int
+    price_age: int
+    stale: bool
+    ltv_bps: int
+    threshold_bps: int
+    bonus_bps: int
+    supply_cap: int
+    total_supplied: int
+    price_cap: int
+    frozen: bool
+    max_oracle_age: int = 0
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """The market's state (``Lens.snapshot`` plus the control word)."""
+
+    base: Token
+    cash: int
+    total_borrows: int
+    reserves: int
+    utilization: int
+    borrow_rate_apr: int
+    supply_rate_apr: int
+    total_assets: int
+    total_shares: int
+    control: Control
+    assets: tuple[AssetView, ...] = ()

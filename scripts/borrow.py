@@ -1,0 +1,26 @@
+"""``ape run borrow AMOUNT [--to ADDRESS]``: borrow the stablecoin against
+posted collateral. Refused above the borrow limit (the message says the
+maximum), below the minimum debt, while a NAV keeping the limit low is
+stale, or while borrowing is paused.
+
+Example::
+
+    ape run borrow 5000 --account TEST::4
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand
+
+from navlend.cli import actions
+from navlend.cli.options import amount_argument, common_options, run
+
+
+@click.command(cls=ConnectedProviderCommand)
+@common_options
+@amount_argument()
+@click.option(
+    "--to", "to", metavar="ADDRESS", help="Receiver of the stablecoin (default: the account)."
+)
+def cli(network, account, json_output, yes, amount, to):
+    """Borrow AMOUNT of the stablecoin."""
+    run(actions.borrow, network, account, json_output, yes, amount=amount, to=to)

@@ -1,0 +1,25 @@
+"""``ape run deposit ASSET AMOUNT``: post fund shares as collateral.
+
+ASSET is a deployment name (fund_a, fund_b, wrapper) or a listed token's
+address. The account must be allowlisted by the fund; the market is
+approved for AMOUNT first when needed.
+
+Example::
+
+    ape run deposit fund_a 1000 --account TEST::4
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand
+
+from navlend.cli import actions
+from navlend.cli.options import amount_argument, asset_argument, common_options, run
+
+
+@click.command(cls=ConnectedProviderCommand)
+@common_options
+@asset_argument()
+@amount_argument()
+def cli(network, account, json_output, yes, asset, amount):
+    """Post AMOUNT of ASSET (fund_a, fund_b, wrapper or an address) as collateral."""
+    run(actions.deposit, network, account, json_output, yes, asset=asset, amount=amount)

@@ -1,0 +1,22 @@
+"""``ape run lend AMOUNT``: lend the stablecoin to the market (ERC-4626
+deposit; approves the market for AMOUNT first when needed, and says so).
+
+Examples::
+
+    ape run lend 25000 --account TEST::3
+    ape run lend 1000.50 --account lender --network ethereum:sepolia:alchemy --yes
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand
+
+from navlend.cli import actions
+from navlend.cli.options import amount_argument, common_options, run
+
+
+@click.command(cls=ConnectedProviderCommand)
+@common_options
+@amount_argument()
+def cli(network, account, json_output, yes, amount):
+    """Lend AMOUNT of the stablecoin (human units, e.g. 1000.50)."""
+    run(actions.lend, network, account, json_output, yes, amount=amount)

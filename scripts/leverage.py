@@ -1,0 +1,37 @@
+"""``ape run leverage ASSET EQUITY --ltv 0.80``: the carry trade in one
+transaction through the Leverage helper: flash-borrow, subscribe fund
+shares at NAV (wrapping them for the wrapper), post them, borrow to repay
+the flash loan. Authorises the helper on the market and approves it for
+EQUITY first when needed (and says so).
+
+Example::
+
+    ape run leverage fund_a 10000 --ltv 0.80 --account TEST::4
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand
+
+from navlend.cli import actions
+from navlend.cli.options import amount_argument, asset_argument, common_options, run
+
+
+@click.command(cls=ConnectedProviderCommand)
+@common_options
+@asset_argument()
+@amount_argument("equity", "EQUITY")
+@click.option(
+    "--ltv", default="0.80", show_default=True, help="Target debt over exposure (0.80 or 80%)."
+)
+@click.option(
+    "--max-ltv", default=None, help="Most debt over exposure accepted (default: target + 0.10%)."
+)
+@click.option(
+    "--slippage",
+    default=actions.DEFAULT_SLIPPAGE,
+    show_default=True,
+    help="Tolerance on the shares minted.",
+)
+def cli(network, account, json_output, yes, **options):
+    """Lever EQUITY of the stablecoin into ASSET at a target LTV."""
+    run(actions.leverage, network, account, json_output, yes, **options)

@@ -1,0 +1,23 @@
+"""``ape run repay AMOUNT|max``: repay debt (never paused). ``max`` repays
+it all, interest to the block included; the market is approved first when
+needed.
+
+Examples::
+
+    ape run repay 1000 --account TEST::4
+    ape run repay max --account TEST::4
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand
+
+from navlend.cli import actions
+from navlend.cli.options import common_options, run
+
+
+@click.command(cls=ConnectedProviderCommand)
+@common_options
+@click.argument("amount", metavar="AMOUNT|max")
+def cli(network, account, json_output, yes, amount):
+    """Repay AMOUNT of the debt, or max for all of it."""
+    run(actions.repay, network, account, json_output, yes, amount=amount)

@@ -1,0 +1,25 @@
+"""``ape run withdraw AMOUNT`` or ``ape run withdraw --all``: take lent
+stablecoin back (bounded by the account's claim and the market's cash).
+
+Examples::
+
+    ape run withdraw 500 --account TEST::3
+    ape run withdraw --all --account TEST::3 --json
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand
+
+from navlend.cli import actions
+from navlend.cli.options import common_options, run
+
+
+@click.command(cls=ConnectedProviderCommand)
+@common_options
+@click.argument("amount", metavar="[AMOUNT]", required=False)
+@click.option("--all", "everything", is_flag=True, help="Withdraw everything the account has lent.")
+def cli(network, account, json_output, yes, amount, everything):
+    """Withdraw AMOUNT of lent stablecoin, or --all of it."""
+    if everything == (amount is not None):
+        raise click.UsageError("give an AMOUNT or --all (one of them)")
+    run(actions.withdraw, network, account, json_output, yes, amount=None if everything else amount)

@@ -1,0 +1,36 @@
+"""``ape run withdraw_collateral ASSET AMOUNT|max [--to ADDRESS]``: take
+posted collateral back, within the borrow limit. The receiver must be
+allowlisted by the fund; while in debt, a stale NAV blocks it.
+
+Examples::
+
+    ape run withdraw_collateral fund_a 100 --account TEST::4
+    ape run withdraw_collateral wrapper max --account TEST::4
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand
+
+from navlend.cli import actions
+from navlend.cli.options import asset_argument, common_options, run
+
+
+@click.command(cls=ConnectedProviderCommand)
+@common_options
+@asset_argument()
+@click.argument("amount", metavar="AMOUNT|max")
+@click.option(
+    "--to", "to", metavar="ADDRESS", help="Receiver of the shares (default: the account)."
+)
+def cli(network, account, json_output, yes, asset, amount, to):
+    """Withdraw AMOUNT (or max) of ASSET collateral."""
+    run(
+        actions.withdraw_collateral,
+        network,
+        account,
+        json_output,
+        yes,
+        asset=asset,
+        amount=amount,
+        to=to,
+    )

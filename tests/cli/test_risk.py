@@ -1,0 +1,115 @@
+"""Values, liquidation NAV and principal, computed as the market does (no chain)."""
+
+from dataclasses import replace
+from fractions import Fraction
+
+from navlend.cli.model import Holding, Position
+from navlend.cli.risk import (
+    BORROW,
+    WITHDRAW,
+    DebtEvent,
+    borrow_value,
+    liquidation_prices,
+    liquidation_value,
+    max_borrow,
+    max_withdraw,
+    principal_from_events,
+    summarize,
+)
+
+USD = 10**6
+WAD = 10**18
+
+# 1,000 fund A shares (6 decimals) at $10.50; 2,000 wrapper shares (18) at $1.
+FUND_A = Holding("fund_a", "TBFA", "0xa", 1_000 * 10**6, 6, 10_50_000_000, 8, 6, 8_500, 9_000)
+WRAPPER = Holding("wrapper", "aDLFB", "0xw", 2_000 * 10**18, 18, 1_00_000_000, 8, 6, 8_000, 8_800)
+
+
+def position(debt, *holdings, principal=None):
+    return Position(
+        "0xb",
+        debt,
+        debt,
+        borrow_value(holdings),
+        liquidation_value(holdings),
+        liquidation_value(holdings) * WAD // debt if debt else 2**256 - 1,
+        tuple(holdings),
+        principal,
+    )
+
+
+def test_values_follow_the_market_rounding():
+    assert FUND_A.exponent == 8 and WRAPPER.exponent == 20
+    assert FUND_A.value() == 10_500 * USD
+    assert borrow_value([FUND_A, WRAPPER]) == 8_925 * USD + 1_600 * USD
+    assert liquidation_value([FUND_A, WRAPPER]) == 9_450 * USD + 1_760 * USD
+
+
+def test_stale_and_frozen_assets_at_ltv():
+    stale, frozen = replace(FUND_A, stale=True), replace(FUND_A, frozen=True)
+    assert borrow_value([stale, WRAPPER]) == 1_600 * USD
+    assert borrow_value([frozen, WRAPPER], BORROW) == 1_600 * USD
+    assert borrow_value([frozen, WRAPPER], WITHDRAW) == 10_525 * USD
+    assert liquidation_value([stale]) == 9_450 * USD
+
+
+def test_single_asset_liquidation_nav_is_price_times_debt_over_liquidation_value():
+    debt = 5_000 * USD
+    (p,) = liquidation_prices((FUND_A,), debt)
+    assert p.liquidation_price == Fraction(FUND_A.price * debt, 9_450 * USD)
+    assert p.drop == 1 - Fraction(debt, 9_450 * USD)
+    assert not p.now
+    # At that price the value at the threshold equals the debt.
+    at = FUND_A.value() * p.liquidation_price / FUND_A.price * Fraction(9, 10)
+    assert at == debt
+
+
+def test_multi_asset_liquidation_nav_holds_the_others_fixed():
+    debt = 9_000 * USD
+    a, w = liquidation_prices((FUND_A, WRAPPER), debt)
+    assert a.liquidation_price == Fraction(FUND_A.price * (debt - 1_760 * USD), 9_450 * USD)
+    # The wrapper alone cannot push the position under: fund A covers 9,450 > 9,000.
+    assert w.liquidation_price is None and w.drop is None
+
+
+def test_liquidation_nav_when_already_liquidatable_and_without_debt():
+    (p,) = liquidation_prices((FUND_A,), 10_000 * USD)
+    assert p.now and p.liquidation_price > FUND_A.price and p.drop == 0
+    assert liquidation_prices((FUND_A,), 0) == []
+
+
+def test_max_borrow_and_max_withdraw():
+    p = position(5_000 * USD, FUND_A)
+    assert max_borrow(p) == 8_925 * USD - 5_000 * USD - 2
+    most = max_withdraw((FUND_A,), "fund_a", 5_000 * USD)
+    # What is left at LTV still covers the debt; one unit more does not.
+    left = FUND_A.with_balance(FUND_A.balance - most)
+    assert borrow_value([left], WITHDRAW) >= 5_000 * USD
+    assert borrow_value([FUND_A.with_balance(FUND_A.balance - most - 1)], WITHDRAW) < 5_000 * USD
+    assert max_withdraw((FUND_A,), "fund_a", 0) == FUND_A.balance
+    assert max_withdraw((replace(FUND_A, stale=True),), "fund_a", 1) == 0
+
+
+def test_principal_is_scaled_pro_rata_by_repayments():
+    events = [
+        DebtEvent("borrow", 1_000 * USD, 1_000 * USD),
+        DebtEvent("borrow", 500 * USD, 1_480 * USD),  # index rose: 500 buys 480 scaled
+        DebtEvent("repay", 300 * USD, 1_184 * USD),  # a fifth of the scaled debt
+        DebtEvent("liquidate", 100 * USD, 592 * USD),  # half of what was left
+    ]
+    assert principal_from_events(events[:2]) == 1_500 * USD
+    assert principal_from_events(events[:3]) == 1_200 * USD
+    assert principal_from_events(events) == 600 * USD
+    assert principal_from_events([*events, DebtEvent("repay", 700 * USD, 0)]) == 0
+    assert principal_from_events([]) == 0
+
+
+def test_summary():
+    s = summarize(position(5_000 * USD, FUND_A, principal=4_990 * USD))
+    assert s.interest == 10 * USD
+    assert s.headroom == 3_925 * USD
+    assert s.ltv_used == Fraction(5_000, 10_500)
+    assert s.limit_used == Fraction(5_000, 8_925)
+    assert not s.liquidatable
+    empty = summarize(position(0))
+    assert empty.ltv_used is None and empty.limit_used is None and empty.liquidation == []

@@ -1,0 +1,79 @@
+"""The session rules on anvil: ask before sending on a live network,
+simulate before sending, and the console's verbs."""
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from conftest import fake_network
+
+from navlend.cli import actions
+from navlend.cli.chain import Navlend
+from navlend.cli.session import Session
+
+USD = 10**6
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_live_network_asks_first(seeded, market, borrower, nonce_kept):
+    nl = Navlend.load("local")
+    isolation = CliRunner(mix_stderr=False).isolation(input="n\n")
+    with nonce_kept(borrower), isolation as (_out, err), pytest.raises(click.Abort):
+        actions.lend(Session(nl, borrower, fake_network("sepolia")), "10")
+    prompt = err.getvalue().decode()
+    assert (
+        "send from" in prompt
+        and "on sepolia" in prompt
+        and "- approve market" in prompt
+        and "- deposit" in prompt
+    )
+    before = borrower.nonce
+    actions.lend(Session(nl, borrower, fake_network("sepolia"), yes=True), "10")
+    assert borrower.nonce == before + 2
+    assert market.balanceOf(borrower) > 0
+
+
+def test_a_revert_the_checks_miss_is_refused_by_the_simulation(
+    refused, seeded, market, deployer, borrower
+):
+    # The fund freezes the market itself: the pre-flight checks look at the
+    # account, the simulation catches the transfer into the market.
+    seeded.fund_a.approve(market, 10**12, sender=borrower)
+    seeded.fund_a.freeze(market, sender=deployer)
+    message = refused(borrower, "deposit", "fund_a", "1", "--account", "TEST::4")
+    assert "supply_collateral would revert: fund: receiver frozen: nothing sent" in message
+
+
+def test_console_extras(seeded, networks, market, fund_a, borrower, nonce_kept, capsys):
+    from ape_console._cli import import_extras_file
+
+    names = import_extras_file(ROOT / "ape_console_extras.py").ape_init_extras(networks)
+    for name in (
+        "market",
+        "lens",
+        "leverage",
+        "usdc",
+        "fund_a",
+        "fund_b",
+        "wrapper",
+        "position",
+        "lend",
+        "borrow",
+        "repay",
+        "deposit",
+        "withdraw_collateral",
+    ):
+        assert name in names, name
+    assert names["market"].address == market.address
+    assert names["deposit"](borrower, "fund_a", "1000") is not None
+    with nonce_kept(borrower):
+        assert names["borrow"](borrower, "9000") is None
+        assert names["deposit"](borrower, "fund_a", 0.5) is None
+    assert "refused: borrow of 9,000.00 USDC refused: the most" in capsys.readouterr().out
+    assert names["borrow"](borrower, "5000")["transactions"][0]["step"] == "borrow"
+    shown = repr(names["position"](borrower))
+    assert "health factor" in shown and "1.89" in shown
+    assert names["repay"](borrower, "max") is not None
+    assert names["withdraw_collateral"](borrower, "fund_a", "max") is not None
+    assert market.collateral_of(borrower, fund_a) == 0

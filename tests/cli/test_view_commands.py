@@ -1,0 +1,75 @@
+"""``ape run position`` and ``ape run market`` on anvil."""
+
+import json
+from decimal import Decimal
+from fractions import Fraction
+
+from navlend.market import PAUSE_BORROW, PAUSE_LIQUIDATION
+
+USD = 10**6
+SHARE_A = 10**6
+WAD = 10**18
+
+
+def test_position_of_a_single_asset_borrower(ape_run, market, fund_a, borrower, deployer, chain):
+    fund_a.approve(market, 1_000 * SHARE_A, sender=borrower)
+    market.supply_collateral(fund_a, 1_000 * SHARE_A, borrower, sender=borrower)
+    market.borrow(5_000 * USD, borrower, borrower, sender=borrower)
+    chain.mine(1, timestamp=chain.blocks.head.timestamp + 3 * 86_400)
+
+    result = ape_run("position", borrower.address, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    p = market.position(borrower)
+    price = market.asset_price(fund_a)[0]
+    assert Decimal(doc["debt"]) * USD == p.debt
+    assert doc["principal"] == "5000.00"
+    assert Decimal(doc["interest_accrued"]) * USD == p.debt - 5_000 * USD > 0
+    assert Decimal(doc["health_factor"]) * WAD == p.health_factor
+    assert Decimal(doc["borrow_headroom"]) * USD == p.borrow_value - p.debt
+    # Single asset: NAV_liq = price × debt / liquidation value (oracle units).
+    nav = Fraction(price * p.debt, p.liquidation_value) / 10**8
+    assert abs(Fraction(doc["collateral"][0]["liquidation_price"]) - nav) < Fraction(1, 10**8)
+
+    table = ape_run("position", "--account", "TEST::4")
+    assert table.exit_code == 0, table.stderr
+    for part in (
+        "health factor",
+        "interest accrued",
+        "borrow headroom",
+        "liquidation NAV",
+        "fund_a (TBFA)",
+    ):
+        assert part in table.stdout
+
+
+def test_position_of_an_unknown_account(ape_run, newcomer):
+    doc = json.loads(ape_run("position", "TEST::11", "--json").stdout)
+    assert doc["debt"] == "0.00" and doc["health_factor"] is None and doc["collateral"] == []
+
+
+def test_market_view(ape_run, market, lens, deployer):
+    market.pause(PAUSE_BORROW | PAUSE_LIQUIDATION, sender=deployer)
+    doc = json.loads(ape_run("market", "--json").stdout)
+    snap = lens.snapshot(market)
+    assert Decimal(doc["cash"]) * USD == snap.cash == 1_000_000 * USD
+    assert doc["paused"] == ["borrow", "liquidation"]
+    assert [a["asset"] for a in doc["assets"]] == ["fund_a", "fund_b", "wrapper"]
+    assert doc["assets"][1]["price_cap"] == "1.00"
+    table = ape_run("market").stdout
+    for part in (
+        "1,000,000.00 USDC",
+        "utilization",
+        "borrow APR",
+        "borrow, liquidation",
+        "fund_b (DLFB)",
+    ):
+        assert part in table
+
+
+def test_views_refuse_without_a_deployment(ape_run, monkeypatch, tmp_path):
+    from navlend.deployments import DEPLOYMENTS_DIR_ENV
+
+    monkeypatch.setenv(DEPLOYMENTS_DIR_ENV, str(tmp_path))
+    result = ape_run("market")
+    assert result.exit_code == 1 and "no deployment for network 'local'" in result.stderr
