@@ -20,41 +20,19 @@ Step 5 stands in for the keeper until the Silverback keeper takes its place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from navlend.market import deploy_local_market
+from navlend.seeding import SEEDS, lend, seed_positions
 from navlend.timeutil import next_business_day_strike
 from navlend.world import deploy_world
 
 USD = 10**6
 WAD = 10**18
 DAY = 86_400
-
-
-@dataclass(frozen=True)
-class Seed:
-    """One seeded borrower: which collateral, how much value, what LTV."""
-
-    asset: str
-    collateral_usd: int
-    ltv_bps: int
-
-
-# A small book: some prudent, some close to the limit (LTV 85 %,
-# liquidation threshold 90 %).
-SEEDS = (
-    Seed("fund_a", 250_000, 6_000),
-    Seed("fund_a", 400_000, 8_000),
-    Seed("fund_a", 150_000, 8_490),
-    Seed("fund_a", 90_000, 8_490),
-    Seed("fund_a", 1_500, 8_000),
-    Seed("wrapper", 300_000, 7_500),
-    Seed("wrapper", 120_000, 8_300),
-)
 
 
 def run(test_accounts: Any, chain: Any, *, shock: float, days: int, console: Console | None = None) -> dict[str, Any]:
@@ -70,11 +48,8 @@ def run(test_accounts: Any, chain: Any, *, shock: float, days: int, console: Con
     console.print(f"market at {market.address}; fund A NAV ${world.oracle_a.latestRoundData()[1] / 1e8:.4f}")
 
     console.rule("[bold]2. lenders and borrowers")
-    world.stablecoin.mint(lender, 5_000_000 * USD, sender=issuer)
-    world.stablecoin.approve(market, 5_000_000 * USD, sender=lender)
-    market.deposit(5_000_000 * USD, lender, sender=lender)
-    for who, seed in zip(borrowers, SEEDS):
-        _open(world, market, issuer, who, seed)
+    lend(world, market, issuer, lender, 5_000_000)
+    seed_positions(world, market, issuer, borrowers)
     share_price_before = market.convertToAssets(10**12)
     _positions_table(console, market, borrowers, "positions before the shock")
 
@@ -130,25 +105,6 @@ def run(test_accounts: Any, chain: Any, *, shock: float, days: int, console: Con
         "share_price_after": share_price_after,
         "liquidator_profit": profit,
     }
-
-
-def _open(world, market, issuer, who, seed: Seed) -> None:
-    """Mints the seed's collateral to ``who``, posts it and borrows at its LTV."""
-    if seed.asset == "fund_a":
-        nav = world.oracle_a.latestRoundData()[1]
-        shares = seed.collateral_usd * 10**6 * 10**8 // nav
-        world.fund_a.mint(who, shares, sender=issuer)
-        token = world.fund_a
-    else:
-        shares = seed.collateral_usd * 10**18
-        world.fund_b.mint(who, shares, sender=issuer)
-        world.fund_b.approve(world.wrapper, shares, sender=who)
-        world.wrapper.deposit(shares, who, sender=who)
-        shares = world.wrapper.balanceOf(who)
-        token = world.wrapper
-    token.approve(market, shares, sender=who)
-    market.supply_collateral(token, shares, who, sender=who)
-    market.borrow(seed.collateral_usd * seed.ltv_bps // 10_000 * USD, who, who, sender=who)
 
 
 def _publish(chain, oracle, updater, guardian, nav: int) -> bool:

@@ -32,7 +32,8 @@ from rich.table import Table
 
 from navlend import deployments
 from navlend.deployments import Deployment
-from navlend.market import deploy_extension
+from navlend import seeding
+from navlend.market import deploy_extension, market_at
 from navlend.world import World, deploy_world
 
 # Hooks run after the world is deployed: ``hook(world, deployment, account)``
@@ -79,7 +80,12 @@ def deploy(
 @network_option()
 @account_option(prompt=False)
 @click.option("--world-only", is_flag=True, help="Deploy the fund world without the market.")
-def cli(ecosystem, network, provider, account, world_only):
+@click.option(
+    "--seed",
+    is_flag=True,
+    help="Also seed a lender (test account 3, 5M USDC) and borrowers (test accounts 9+) at several LTVs.",
+)
+def cli(ecosystem, network, provider, account, world_only, seed):
     """Deploy the local navlend world and write deployments/<network>.json."""
     from ape import accounts
 
@@ -92,8 +98,18 @@ def cli(ecosystem, network, provider, account, world_only):
     click.echo(
         f"deploying the navlend world on {ecosystem.name}:{network.name} from {account.address}"
     )
+    if seed and world_only:
+        raise click.UsageError("--seed needs the market: drop --world-only")
     hooks: tuple[Extension, ...] = () if world_only else (deploy_extension,)
-    _, deployment = deploy(account, network.name, provider.chain_id, extend=hooks)
+    world, deployment = deploy(account, network.name, provider.chain_id, extend=hooks)
     path = deployments.save(deployment)
     print_deployment(deployment)
     click.echo(f"wrote {path}")
+    if seed:
+        test = accounts.test_accounts
+        borrowers = [test[i] for i in range(9, 9 + len(seeding.SEEDS))]
+        world.allowlist(*borrowers, sender=account)
+        market = market_at(deployment.address("market"))
+        seeding.lend(world, market, account, test[3], 5_000_000)
+        seeding.seed_positions(world, market, account, borrowers)
+        click.echo(f"seeded: 5,000,000 USDC lent by {test[3].address}, {len(borrowers)} borrowers")
