@@ -403,10 +403,12 @@ def supply_collateral(token: address, amount: uint256, on_behalf: address):
     asset_id: uint256 = 0
     word, asset_id = core._asset(token)
     assert word & core._TOKEN_FROZEN == 0, "market: asset frozen"
-    # The cap is below 2^120, so the total cannot reach the cap's bits.
-    word = word + (amount << 16)
-    assert (word >> 16) & core._MASK120 <= word >> 136, "market: supply cap exceeded"
-    core._assets[token] = word
+    # Add on the unpacked field: a packed add could carry into the cap bits.
+    # The cap is below 2^120, so a total within it fits its field, and every
+    # balance (at most the total) fits the position word's 128 bits.
+    total: uint256 = ((word >> 16) & core._MASK120) + amount
+    assert total <= word >> 136, "market: supply cap exceeded"
+    core._assets[token] = (word & ~(core._MASK120 << 16)) | (total << 16)
 
     position: uint256 = core._positions[on_behalf]
     balance: uint256 = core._collateral_balance(on_behalf, asset_id, position) + amount

@@ -117,6 +117,9 @@ def preview_liquidation(borrower: address, token: address, max_repay: uint256) -
             rounding); (0, 0) when it cannot run now: healthy or debt-free
             position, no such collateral, liquidation paused or in grace.
             `max_value(uint256)` asks for the most a liquidator may repay.
+            Like `liquidate`, it reverts "market: nothing to liquidate" when
+            the rules leave nothing to repay for this `max_repay` (zero, or
+            a partial that the dust floor trims to nothing).
     @param borrower The position.
     @param token The collateral asset to seize.
     @param max_repay The most the liquidator would repay.
