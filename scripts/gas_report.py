@@ -13,6 +13,7 @@ import json
 import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, network_option
+from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
@@ -27,6 +28,9 @@ def cli(network, as_json, collateral_decimals):
     """Gas per market operation, on the reference scenario."""
     if not network.is_local:
         raise click.UsageError("the gas scenario mints mock tokens: run it on a local network")
+    if as_json:
+        # Ape logs each confirmation on stdout; keep stdout one JSON document.
+        logger.set_level("ERROR")
     result = gas_scenario.run(accounts.test_accounts, chain, project, collateral_decimals=collateral_decimals)
     morpho = result.ratio(gas_scenario.MORPHO_BLUE)
     aave = result.ratio(gas_scenario.AAVE_V3)
