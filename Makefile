@@ -49,12 +49,22 @@ setup: $(STAMPS)/venv $(STAMPS)/anvil
 compile: setup
 	$(BIN)/ape compile --force
 
+# One pytest process (and one anvil) per suite: each folder deploys its own
+# world, and a fresh process per folder keeps one suite's chain state and
+# Ape snapshots from leaking into the next. Every suite runs even if an
+# earlier one failed; the target fails if any did.
+SUITES := world market regression periphery cli
+
 test: compile
-	$(BIN)/ape test tests -p no:cacheprovider
+	@failed=""; for suite in $(SUITES); do \
+		echo "== tests/$$suite"; \
+		$(BIN)/ape test tests/$$suite -p no:cacheprovider || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "failed suites:$$failed"; exit 1; fi
 
 # The same suite without the forced compile, for quick local iteration.
 test-fast: setup
-	$(BIN)/ape test tests -p no:cacheprovider -x -q
+	@for suite in $(SUITES); do $(BIN)/ape test tests/$$suite -p no:cacheprovider -x -q || exit 1; done
 
 demo: compile
 	$(BIN)/ape run demo
