@@ -1,0 +1,19 @@
+"""Harness of navlend's property suite (tests/property).
+
+- ``artifacts``: compiles the contracts once (bytecode, ABI, storage
+  layout) and caches them by source hash, so a session starts in seconds
+  and the mutation runner can compile a mutated copy of the tree;
+- ``boa_world``: deploys the world and the market in titanoboa, the way
+  ``navlend.world`` / ``navlend.market`` do on Ape;
+- ``adapter``: the thin chain adapter the invariants are written against
+  (storage words, balances, calls), with a boa and an Ape implementation;
+- ``snapshot`` / ``invariants``: reads the chain into plain data and checks
+  the invariants against the reference model (``navlend.model``) and the
+  ghost ledger;
+- ``machine``: the Hypothesis RuleBasedStateMachine;
+- ``profiles``: the Hypothesis profiles (ci, audit, replay, mutation, ...).
+
+It lives under tests/property/ (imported as the top-level package
+``propkit``: the pytest rootdir puts this folder on sys.path; the benchmark
+and the mutation runner add it themselves).
+"""

@@ -1,0 +1,284 @@
+"""Exact boundaries that random sequences almost never hit, each checked
+against the reference model: HF exactly 1 and exactly 0.95, debt exactly
+the small-position threshold, the oracle age limit to the second, the
+parameter bounds, share-route slippage, maxWithdraw bounded by cash, a
+non-positive price, the liquidation grace period in the preview.
+
+(Found by the mutation runner: each test kills a boundary mutant that the
+state machine alone let survive; see AUDIT.md.)
+"""
+
+from __future__ import annotations
+
+import boa
+import pytest
+from propkit import invariants as I
+from propkit.boa_world import MAX_UINT
+from propkit.harness import Harness
+
+from navlend import model as M
+
+U = 10**6
+
+
+def _position(w, h, threshold: int, ltv: int = 8_000, debt_units: int = 178_500, small: int | None = None):
+    """borrower0 posts 20,000 fund A (NAV 10.50: worth 210,000), borrows
+    ``debt_units`` at the same timestamp (index 1.0: debt exact), then the
+    owner sets (ltv, threshold) so that the liquidation value is exact."""
+    owner, b, lender = str(w.owner), str(w.actors["borrower0"]), str(w.actors["lender0"])
+    now = h.now()
+    h.run("deposit", lambda m: m.deposit(lender, 1_000_000 * U, lender, now), lambda: w.market.deposit(1_000_000 * U, lender, sender=lender))
+    h.run("supply", lambda m: m.supply_collateral(b, str(w.fund_a.address), 20_000 * U, b), lambda: w.market.supply_collateral(w.fund_a, 20_000 * U, b, sender=b))
+    out = h.run("borrow", lambda m: m.borrow(b, debt_units * U, b, b, now, h.feed), lambda: w.market.borrow(debt_units * U, b, b, sender=b))
+    assert out.ok
+    h.run("risk", lambda m: m.set_asset_risk(owner, str(w.fund_a.address), ltv, threshold, 300), lambda: w.admin.set_asset_risk(w.fund_a, ltv, threshold, 300, sender=owner))
+    if small is not None:
+        h.run("limits", lambda m: m.set_borrow_limits(owner, 100, small, min(small, 1_000)), lambda: w.admin.set_borrow_limits(100, small, min(small, 1_000), sender=owner))
+    return b
+
+
+def _liquidate(w, h, b, max_repay=MAX_UINT, min_out=0):
+    liq = str(w.actors["liquidator"])
+    now = h.now()
+    return h.run(
+        "liquidate",
+        lambda m: m.liquidate(liq, b, str(w.fund_a.address), max_repay, min_out, False, liq, now, h.feed),
+        lambda: w.market.liquidate(b, w.fund_a, max_repay, min_out, False, liq, sender=liq),
+    )
+
+
+def test_health_factor_exactly_one_is_not_liquidatable(boa_world):
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        b = _position(w, h, threshold=8_500)  # 210,000 x 85 % = 178,500 = debt
+        _, _, _, lv, hf, _ = h.model.position(b, h.now(), h.feed)
+        assert hf == M.WAD and tuple(w.admin.position(b))[4] == M.WAD
+        out = _liquidate(w, h, b)
+        assert not out.ok and out.reason == "market: position healthy"
+        h.check_invariants()
+
+
+def test_health_factor_exactly_095_keeps_the_close_factor(boa_world):
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        b = _position(w, h, threshold=8_075)  # 210,000 x 80.75 % = 169,575 = 0.95 x 178,500
+        assert h.model.position(b, h.now(), h.feed)[4] == 95 * 10**16
+        out = _liquidate(w, h, b)
+        assert out.ok
+        repaid = out.value[0]
+        assert repaid <= 178_500 * U // 2, f"full close at HF exactly 0.95: repaid {repaid}"
+        h.check_invariants()
+
+
+def test_debt_exactly_the_small_position_keeps_the_close_factor(boa_world):
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        # HF 0.96 (threshold 8,160): only the size rules could allow a full close
+        b = _position(w, h, threshold=8_160, small=178_500)
+        out = _liquidate(w, h, b)
+        assert out.ok and out.value[0] <= 178_500 * U // 2
+        h.check_invariants()
+
+
+def test_share_route_slippage(boa_world):
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        b = _position(w, h, threshold=8_000 + 1, ltv=8_000)
+        _, seize = w.admin.preview_liquidation(b, w.fund_a, MAX_UINT)
+        out = _liquidate(w, h, b, min_out=seize + 1)
+        assert not out.ok and out.reason == "market: slippage"
+        out = _liquidate(w, h, b, min_out=seize)
+        assert out.ok
+        h.check_invariants()
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_oracle_age_limit_to_the_second(boa_world, offset):
+    """At exactly max_oracle_age the price is fresh; one second later it is
+    stale (borrowing stops)."""
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        b, lender = str(w.actors["borrower0"]), str(w.actors["lender0"])
+        now = h.now()
+        h.run("deposit", lambda m: m.deposit(lender, 100_000 * U, lender, now), lambda: w.market.deposit(100_000 * U, lender, sender=lender))
+        h.run("supply", lambda m: m.supply_collateral(b, str(w.fund_a.address), 1_000 * U, b), lambda: w.market.supply_collateral(w.fund_a, 1_000 * U, b, sender=b))
+        _, as_of = h.nav_round(w.oracle_a)
+        age = h.model.assets[0].max_oracle_age
+        boa.env.time_travel(seconds=as_of + age + offset - h.now())
+        h.invalidate_prices()
+        now = h.now()
+        out = h.run("borrow", lambda m: m.borrow(b, 1_000 * U, b, b, now, h.feed), lambda: w.market.borrow(1_000 * U, b, b, sender=b))
+        assert out.ok == (offset == 0)
+        h.check_invariants()
+
+
+def test_parameter_bounds_are_inclusive(boa_world):
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        owner = str(w.owner)
+        for name, mf, cf in [
+            ("fees", lambda m: m.set_fees(owner, 100, 5_000), lambda: w.admin.set_fees(100, 5_000, sender=owner)),
+            ("limits", lambda m: m.set_borrow_limits(owner, 10, 1_500, 1_500), lambda: w.admin.set_borrow_limits(10, 1_500, 1_500, sender=owner)),
+            ("rates", lambda m: m.set_rates(owner, 0, 10**17, 10**17, 1_000, 5_000, h.now()), lambda: w.admin.set_rates(0, 10**17, 10**17, 1_000, 5_000, sender=owner)),
+            ("age", lambda m: m.set_asset_limits(owner, str(w.fund_a.address), 10**30, 0, 3_600), lambda: w.admin.set_asset_limits(w.fund_a, 10**30, 0, 3_600, sender=owner)),
+        ]:
+            out = h.run(name, mf, cf)
+            assert out.ok, name
+        out = h.run("unpause", lambda m: m.unpause(owner, 64, 4 * 3_600, h.now()), lambda: w.admin.unpause(64, 4 * 3_600, sender=owner))
+        assert out.ok
+        h.check_invariants()
+
+
+def test_max_withdraw_is_bounded_by_cash(boa_world):
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        b = _position(w, h, threshold=9_000, ltv=8_500, debt_units=170_000)
+        lender = str(w.actors["lender0"])
+        now = h.now()
+        h.run("redeem", lambda m: m.withdraw(lender, 820_000 * U, lender, lender, now), lambda: w.market.withdraw(820_000 * U, lender, lender, sender=lender))
+        got = w.market.maxWithdraw(lender)
+        assert got == h.model.max_withdraw(lender, h.now()) == h.model.cash
+        del b
+
+
+def test_non_positive_price_reverts(boa_world):
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        owner, b = str(w.owner), str(w.actors["borrower0"])
+        feed = w.d.deploy("mocks/MockAggregator.vy", 8, 0)
+        w.admin.set_asset_oracle(w.fund_a, feed, sender=owner)
+        w.market.supply_collateral(w.fund_a, 1_000 * U, b, sender=b)
+        from propkit.boa_world import Reverted
+
+        with pytest.raises(Reverted, match="market: bad price"):
+            w.admin.position(b)
+
+
+def test_preview_liquidation_respects_the_grace_period(boa_world):
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        owner = str(w.owner)
+        b = _position(w, h, threshold=8_075)
+        assert w.admin.preview_liquidation(b, w.fund_a, MAX_UINT)[0] > 0
+        w.admin.pause(64, sender=owner)
+        w.admin.unpause(64, 3_600, sender=owner)
+        h.model.pause(owner, 64)
+        h.model.unpause(owner, 64, 3_600, h.now())
+        assert tuple(w.admin.preview_liquidation(b, w.fund_a, MAX_UINT)) == (0, 0)
+        out = _liquidate(w, h, b)
+        assert not out.ok and out.reason == "market: liquidation grace period"
+        boa.env.time_travel(seconds=3_600)
+        h.invalidate_prices()
+        assert tuple(w.admin.preview_liquidation(b, w.fund_a, MAX_UINT)) == h.model.preview_liquidation(b, str(w.fund_a.address), MAX_UINT, h.now(), h.feed)
+        I.check(_liquidate(w, h, b).ok, "liquidation after the grace period")
+
+
+# ---- two-asset positions ----
+
+
+def _two_asset_position(w, h, thr: int | None):
+    """borrower0: 5,800 fund A (60,900 USD) + 60,000 fund B, debt 100,000."""
+    owner, b, lender = str(w.owner), str(w.actors["borrower0"]), str(w.actors["lender0"])
+    now = h.now()
+    h.run("deposit", lambda m: m.deposit(lender, 1_000_000 * U, lender, now), lambda: w.market.deposit(1_000_000 * U, lender, sender=lender))
+    h.run("supply A", lambda m: m.supply_collateral(b, str(w.fund_a.address), 5_800 * U, b), lambda: w.market.supply_collateral(w.fund_a, 5_800 * U, b, sender=b))
+    h.run("supply B", lambda m: m.supply_collateral(b, str(w.fund_b.address), 60_000 * 10**18, b), lambda: w.market.supply_collateral(w.fund_b, 60_000 * 10**18, b, sender=b))
+    out = h.run("borrow", lambda m: m.borrow(b, 100_000 * U, b, b, now, h.feed), lambda: w.market.borrow(100_000 * U, b, b, sender=b))
+    assert out.ok
+    if thr is not None:
+        for token in (w.fund_a, w.fund_b):
+            h.run("risk", lambda m: m.set_asset_risk(owner, str(token.address), 8_000, thr, 300), lambda: w.admin.set_asset_risk(token, 8_000, thr, 300, sender=owner))
+    return b
+
+
+def _liq(w, h, b, max_repay):
+    liq = str(w.actors["liquidator"])
+    now = h.now()
+    box = []
+
+    def mf(m):
+        r = m.liquidate(liq, b, str(w.fund_a.address), max_repay, 0, False, liq, now, h.feed)
+        box.append(r)
+        return r
+
+    out = h.run("liquidate", mf, lambda: w.market.liquidate(b, w.fund_a, max_repay, 0, False, liq, sender=liq))
+    return out, box
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_dust_trim_binds_on_the_collateral_side(boa_world, exact):
+    """Two assets; liquidating the smaller one at HF ~0.98 (50 % close
+    factor) with a dust floor of 20,000: the trim leaves the floor of
+    collateral value, net of the bonus; asking for exactly one unit more
+    than the trim still gets the trim."""
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        owner = str(w.owner)
+        b = _two_asset_position(w, h, 8_100)  # HF ~0.979: 50 % close factor
+        h.run("limits", lambda m: m.set_borrow_limits(owner, 100, 20_000, 20_000), lambda: w.admin.set_borrow_limits(100, 20_000, 20_000, sender=owner))
+        want, _ = h.model.preview_liquidation(b, str(w.fund_a.address), MAX_UINT, h.now(), h.feed)
+        assert want < 50_000 * U, "the trim must bind on the collateral side"
+        out, box = _liq(w, h, b, want + 1 if exact else MAX_UINT)
+        assert out.ok and out.value[0] == want, (out.value, want)
+        h.check_invariants()
+
+
+def test_withdrawal_ignores_a_stale_asset_at_ltv(boa_world):
+    """Fund B's NAV is 101 hours old, fund A's fresh: withdrawing fund A
+    must count fund B for nothing at LTV (VALUE_WITHDRAW)."""
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        b = _two_asset_position(w, h, None)
+        boa.env.time_travel(seconds=101 * 3_600)
+        nav, _ = h.nav_round(w.oracle_a)
+        w.oracle_a.publish(nav, h.now(), sender=w.updater)
+        h.invalidate_prices()
+        now = h.now()
+        out = h.run(
+            "withdraw A while B is stale",
+            lambda m: m.withdraw_collateral(b, str(w.fund_a.address), 100 * U, b, b, now, h.feed),
+            lambda: w.market.withdraw_collateral(w.fund_a, 100 * U, b, b, sender=b),
+        )
+        assert not out.ok and out.reason == "market: exceeds borrow limit"
+        h.check_invariants()
+
+
+def test_a_liquidation_that_moves_nothing_reverts(boa_world):
+    """One unit of repayment buys less than one unit of fund A (NAV 10.50,
+    6 decimals): nothing would be seized, so the liquidation reverts."""
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        b = _position(w, h, threshold=8_075)
+        out = _liquidate(w, h, b, max_repay=1)
+        assert not out.ok and out.reason == "market: nothing to liquidate"
+        out = _liquidate(w, h, b, max_repay=100)
+        assert out.ok and out.value[1] > 0
+        h.check_invariants()
+
+
+@pytest.mark.parametrize("max_repay", [MAX_UINT, 12_345_678, 33_333_333_333, 40_000_000_001])
+def test_protocol_fee_on_the_bonus_matches_the_model(boa_world, max_repay):
+    """A 50 % protocol share of the bonus: the treasury's collateral credit
+    (rounded down, from a bonus part rounded down) equals the model's."""
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        owner = str(w.owner)
+        b = _position(w, h, threshold=8_075)
+        h.run("fees", lambda m: m.set_fees(owner, 5, 5_000), lambda: w.admin.set_fees(5, 5_000, sender=owner))
+        out = _liquidate(w, h, b, max_repay=max_repay)
+        assert out.ok
+        h.check_invariants()
+        assert h.model.balance(str(w.treasury), 0) > 0

@@ -1,0 +1,260 @@
+"""Mutation testing of the market against the property suite.
+
+    .venv/bin/python tools/mutation.py                 # all mutants, 2 jobs
+    .venv/bin/python tools/mutation.py --jobs 1 --only M07,M21
+    .venv/bin/python tools/mutation.py --list          # the mutants, no run
+    .venv/bin/python tools/mutation.py --check         # each applies cleanly
+
+Each mutant is one textual change to contracts/modules/market_core.vy,
+contracts/Market.vy or contracts/MarketAdmin.vy, applied IN A TEMPORARY
+COPY of contracts/ (the repository's files are never touched). The
+property suite then runs against the copy (``NAVLEND_CONTRACTS_DIR``), in a
+subprocess: ``pytest tests/property`` without the Ape plugin, the anvil
+test and the pinned findings, stopping at the first failure, under the
+``mutation`` Hypothesis profile (derandomized, no shrinking). A failing
+suite kills the mutant; a passing one lets it survive. The mutated
+contracts compile once (boa artifact cache, keyed by source), so a re-run
+only pays for the tests.
+
+Operators: flipped or loosened comparisons, off-by-one bounds, dropped
+asserts, swapped rounding directions (``_mul_div`` roundup flags,
+``_ceil_div`` vs ``//``), removed fee or bonus terms, skipped state
+updates. The unmutated tree runs first (it must pass). The final line is
+the mutation score; exit status 0 (a report, not a gate) unless the
+baseline fails or a mutant no longer applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS = ROOT / "contracts"
+CORE = "modules/market_core.vy"
+MARKET = "Market.vy"
+ADMIN = "MarketAdmin.vy"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    file: str
+    find: str
+    replace: str
+    op: str
+    description: str
+
+
+def _m(i: int, file: str, find: str, replace: str, op: str, description: str) -> Mutant:
+    return Mutant(f"M{i:02d}", file, find, replace, op, description)
+
+
+MUTANTS: list[Mutant] = [
+    # ---- interest and index ----
+    _m(1, CORE, "growth: uint256 = x + x * x // (2 * WAD) + x * x // WAD * x // (6 * WAD)", "growth: uint256 = x + x * x // (2 * WAD)", "removed term", "compounding drops the 3rd-order term"),
+    _m(2, CORE, "new_index: uint256 = index + self._ceil_div(index * growth, WAD)", "new_index: uint256 = index + index * growth // WAD", "rounding", "borrow index rounds down"),
+    _m(3, CORE, "    book = book + (reserves_added << 128)\n", "    book = book\n", "skipped update", "accrual books no reserves"),
+    _m(4, CORE, "reserves_added: uint256 = interest * ((rates >> 208) & _MASK16) // BPS", "reserves_added: uint256 = self._ceil_div(interest * ((rates >> 208) & _MASK16), BPS)", "rounding", "reserves round up (lenders lose the remainder)"),
+    _m(5, CORE, "    if utilization <= kink:\n", "    if utilization < kink:\n", "comparison", "kink test strict (equivalent: both branches agree at the kink)"),
+    _m(6, CORE, "return base_rate + slope1 + slope2 * (utilization - kink) // (WAD - kink)", "return base_rate + slope1", "removed term", "no slope above the kink"),
+    _m(7, CORE, "    return (book & _MASK128) + borrows - (book >> 128)\n", "    return (book & _MASK128) + borrows\n", "removed term", "total assets ignore reserves"),
+    _m(8, CORE, "    return self._ceil_div((scaled & _MASK112) * index, WAD)\n", "    return (scaled & _MASK112) * index // WAD\n", "rounding", "debt rounds down"),
+    _m(9, CORE, "    if repaid == debt:\n        return scaled\n", "    if repaid == debt + 1:\n        return scaled\n", "off-by-one", "full repayment no longer clears all scaled debt"),
+    _m(10, CORE, "    return min(repaid * WAD // index, scaled)\n", "    return min(self._ceil_div(repaid * WAD, index), scaled)\n", "rounding", "partial repayment credits rounded up"),
+    # ---- bad debt ----
+    _m(11, CORE, "from_reserves: uint256 = min(reserves, amount)", "from_reserves: uint256 = 0", "removed term", "write-off never draws on reserves"),
+    _m(12, CORE, "    self._positions[borrower] = self._positions[borrower] - scaled\n", "", "skipped update", "write-off leaves the borrower's scaled debt"),
+    _m(13, CORE, "    self._market = market - min(scaled, market & _MASK112)\n", "", "skipped update", "write-off leaves the total scaled debt"),
+    # ---- prices and valuation ----
+    _m(14, CORE, "        price = min(price, self._asset_price_cap[asset_id])\n", "        price = max(price, self._asset_price_cap[asset_id])\n", "comparison", "price cap becomes a floor"),
+    _m(15, CORE, "return price, block.timestamp - updated_at > word >> 224", "return price, block.timestamp - updated_at >= word >> 224", "off-by-one", "stale one second early"),
+    _m(16, CORE, "return price, block.timestamp - updated_at > word >> 224", "return price, False", "dropped check", "prices never stale"),
+    _m(17, CORE, "v.liquidation_value += value * ((word >> 176) & _MASK16) // BPS", "v.liquidation_value += value * ((word >> 160) & _MASK16) // BPS", "wrong term", "liquidation value at LTV instead of threshold"),
+    _m(18, CORE, "excluded: bool = mode != VALUE_LIQUIDATION and stale", "excluded: bool = mode == VALUE_BORROW and stale", "comparison", "withdrawals value stale assets"),
+    _m(19, CORE, "            if mode == VALUE_BORROW and word & (_FLAG_FROZEN << 216) != 0:\n                excluded = True\n", "", "dropped check", "frozen assets count for borrowing"),
+    _m(20, CORE, "    assert answer > 0, \"market: bad price\"\n", "", "dropped assert", "non-positive price accepted"),
+    # ---- liquidation ----
+    _m(21, CORE, "        v.liquidation_value * WAD >= CLOSE_FACTOR_HF_THRESHOLD * debt\n", "        v.liquidation_value * WAD > CLOSE_FACTOR_HF_THRESHOLD * debt\n", "comparison", "full close at HF exactly 0.95"),
+    _m(22, CORE, "        cap = debt * CLOSE_FACTOR_BPS // BPS\n", "        cap = debt\n", "removed term", "no close factor"),
+    _m(23, CORE, "        and debt >= small\n", "        and debt > small\n", "off-by-one", "small-position bound strict"),
+    _m(24, CORE, "    seized: uint256 = math._mul_div(repaid * bonus, unit, BPS * v.target_price, False)\n", "    seized: uint256 = math._mul_div(repaid * bonus, unit, BPS * v.target_price, True)\n", "rounding", "seizure rounds up"),
+    _m(25, CORE, "repaid = min(repaid, math._mul_div(seized * v.target_price, BPS, unit * bonus, True))", "repaid = min(repaid, math._mul_div(seized * v.target_price, BPS, unit * bonus, False))", "rounding", "repayment for all collateral rounds down"),
+    _m(26, CORE, "most = min(debt - dust, (v.target_value - dust) * BPS // bonus)", "most = min(debt - dust, v.target_value - dust)", "removed term", "dust trim ignores the bonus"),
+    _m(27, CORE, "        if repaid > most:\n", "        if repaid > most + 1:\n", "off-by-one", "dust trim one unit late"),
+    _m(28, CORE, "    bonus: uint256 = BPS + ((word >> 192) & _MASK16)\n    unit: uint256", "    bonus: uint256 = BPS\n    unit: uint256", "removed term", "liquidation pays no bonus"),
+    _m(29, CORE, "    assert (seized != 0 and repaid != 0) or seized == v.target_balance, \"market: nothing to liquidate\"\n", "", "dropped assert", "zero-amount liquidations pass"),
+    _m(30, CORE, "bonus_part: uint256 = seized - math._mul_div(seized, BPS, bonus, True)", "bonus_part: uint256 = seized - math._mul_div(seized, BPS, bonus, False)", "rounding", "protocol fee's bonus part rounds up"),
+    _m(31, CORE, "    self._positions[treasury] = self._set_collateral(treasury, asset_id, position, balance)\n", "", "skipped update", "treasury fee credit lost"),
+    _m(32, CORE, "    return self._ceil_div(amount * ((self._control >> 40) & _MASK16), BPS)\n", "    return amount * ((self._control >> 40) & _MASK16) // BPS\n", "rounding", "flash fee rounds down"),
+    # ---- parameters, pauses, auth ----
+    _m(33, CORE, "assert threshold_bps > ltv_bps, \"market: threshold not above ltv\"", "assert threshold_bps >= ltv_bps, \"market: threshold not above ltv\"", "off-by-one", "threshold may equal LTV"),
+    _m(34, CORE, "    assert threshold_bps * (BPS + bonus_bps) < BPS * BPS, \"market: threshold x bonus >= 1\"\n", "", "dropped assert", "threshold x (1 + bonus) >= 1 allowed"),
+    _m(35, CORE, "assert max_oracle_age >= MIN_ORACLE_AGE and", "assert max_oracle_age > MIN_ORACLE_AGE and", "off-by-one", "min oracle age exclusive"),
+    _m(36, CORE, "assert slope2_apr >= slope1_apr", "assert slope2_apr > slope1_apr", "off-by-one", "slope2 must exceed slope1"),
+    _m(37, CORE, "assert flash_fee_bps <= MAX_FLASH_FEE_BPS", "assert flash_fee_bps < MAX_FLASH_FEE_BPS", "off-by-one", "max flash fee exclusive"),
+    _m(38, CORE, "assert dust_floor <= small_position", "assert dust_floor < small_position", "off-by-one", "dust must be below the small position"),
+    _m(39, CORE, "    assert self._market & (action << 112) == 0, \"market: paused\"\n", "", "dropped assert", "pauses ignored"),
+    _m(40, CORE, "        assert self.is_authorized[on_behalf][msg.sender], \"market: not authorized\"\n", "        pass\n", "dropped assert", "anyone acts for anyone"),
+    _m(41, CORE, "        return quotient + 1\n", "        return quotient\n", "rounding", "_ceil_div rounds down everywhere"),
+    # ---- Market.vy: lenders ----
+    _m(42, MARKET, "    shares: uint256 = self._shares_for(assets, market, book, False)\n    self._supply", "    shares: uint256 = self._shares_for(assets, market, book, True)\n    self._supply", "rounding", "deposit mints rounded up"),
+    _m(43, MARKET, "    assets: uint256 = self._assets_for(shares, market, book, True)\n", "    assets: uint256 = self._assets_for(shares, market, book, False)\n", "rounding", "mint charges rounded down"),
+    _m(44, MARKET, "    shares: uint256 = self._shares_for(assets, market, book, True)\n", "    shares: uint256 = self._shares_for(assets, market, book, False)\n", "rounding", "withdraw burns rounded down"),
+    _m(45, MARKET, "    assets: uint256 = self._assets_for(shares, market, book, False)\n    self._exit", "    assets: uint256 = self._assets_for(shares, market, book, True)\n    self._exit", "rounding", "redeem pays rounded up"),
+    _m(46, MARKET, "        assets, erc20.totalSupply + core.VIRTUAL_SHARES, core._total_assets(market, book) + core.VIRTUAL_ASSETS, roundup", "        assets, erc20.totalSupply + 1, core._total_assets(market, book) + core.VIRTUAL_ASSETS, roundup", "removed term", "no virtual shares in assets->shares"),
+    _m(47, MARKET, "    assert shares != 0, \"market: zero shares\"\n", "", "dropped assert", "zero-share deposits accepted"),
+    _m(48, MARKET, "    assert assets <= book & core._MASK128, \"market: insufficient cash\"\n", "", "dropped assert", "withdraw beyond cash"),
+    _m(49, MARKET, "    return min(self._to_assets(erc20.balanceOf[owner], False), core._book & core._MASK128)\n", "    return self._to_assets(erc20.balanceOf[owner], False)\n", "removed term", "maxWithdraw ignores cash"),
+    # ---- Market.vy: borrowers ----
+    _m(50, MARKET, "    added: uint256 = core._ceil_div(amount * core.WAD, index)\n", "    added: uint256 = amount * core.WAD // index\n", "rounding", "borrowed scaled debt rounds down"),
+    _m(51, MARKET, "    assert debt >= ((core._control >> 72) & core._MASK48) * core.BASE_UNIT, \"market: below min borrow\"\n", "", "dropped assert", "no minimum borrow"),
+    _m(52, MARKET, "    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_BORROW).borrow_value >= debt, \\", "    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_BORROW).borrow_value > debt, \\", "comparison", "borrow limit exclusive"),
+    _m(53, MARKET, "    assert cash >= amount, \"market: insufficient cash\"\n", "", "dropped assert", "borrow beyond cash"),
+    _m(54, MARKET, "        assert not v.target_stale, \"market: stale price\"\n", "", "dropped assert", "stale collateral withdrawable"),
+    _m(55, MARKET, "        assert v.borrow_value >= debt, \"market: exceeds borrow limit\"\n", "", "dropped assert", "withdrawal ignores the limit"),
+    _m(56, MARKET, "    repaid: uint256 = min(amount, debt)\n", "    repaid: uint256 = amount\n", "removed bound", "repay beyond the debt"),
+    # ---- Market.vy: liquidation and flash loans ----
+    _m(57, MARKET, "    assert v.liquidation_value < debt, \"market: position healthy\"\n", "    assert v.liquidation_value <= debt, \"market: position healthy\"\n", "off-by-one", "liquidation at HF exactly 1"),
+    _m(58, MARKET, "    if remaining_value == 0 and scaled_left != 0:\n", "    if False:\n", "skipped update", "no bad-debt write-off"),
+    _m(59, MARKET, "    taken: uint256 = seized - fee\n", "    taken: uint256 = seized\n", "removed term", "protocol fee paid out twice"),
+    _m(60, MARKET, "        assert taken >= min_out, \"market: slippage\"\n", "", "dropped assert", "share-route slippage ignored"),
+    _m(61, MARKET, "    core._assets[token] = unsafe_sub(word, taken << 16)\n", "", "skipped update", "liquidation leaves total supplied"),
+    _m(62, MARKET, "    core._pull(token, receiver.address, amount + fee)\n", "    core._pull(token, receiver.address, amount)\n", "removed term", "flash loan fee never pulled"),
+    _m(63, MARKET, "        core._book = core._book + fee + (fee << 128)\n", "        core._book = core._book + fee\n", "removed term", "flash fee not booked to reserves"),
+    _m(64, MARKET, "    assert amount <= core._book & core._MASK128, \"market: insufficient cash\"\n    fee", "    fee", "dropped assert", "flash loan beyond cash"),
+    # ---- MarketAdmin.vy ----
+    _m(65, ADMIN, "    if actions & core.PAUSE_LIQUIDATION != 0:\n        ownable._check_owner()\n    else:\n        self._check_guardian_or_owner()\n    core._market = core._market | (actions << 112)", "    self._check_guardian_or_owner()\n    core._market = core._market | (actions << 112)", "dropped check", "guardian may pause liquidation"),
+    _m(66, ADMIN, "assert grace_period <= core.MAX_GRACE_PERIOD", "assert grace_period < core.MAX_GRACE_PERIOD", "off-by-one", "max grace exclusive"),
+    _m(67, ADMIN, "    assert amount <= book >> 128, \"market: exceeds reserves\"\n", "", "dropped assert", "withdraw beyond reserves"),
+    _m(68, ADMIN, "    core._book = book - amount - (amount << 128)\n", "    core._book = book - amount\n", "skipped update", "reserves not reduced on withdrawal"),
+    _m(69, ADMIN, "    ownable._check_owner()\n    core._accrue()\n    core._set_rates(", "    ownable._check_owner()\n    core._set_rates(", "skipped update", "rate change without accruing at the old rate"),
+    _m(70, ADMIN, "    if market & (core.PAUSE_LIQUIDATION << 112) != 0 or block.timestamp < core._control & core._MASK40:\n", "    if market & (core.PAUSE_LIQUIDATION << 112) != 0:\n", "dropped check", "preview ignores the grace period"),
+]
+
+
+def apply(m: Mutant, root: Path) -> None:
+    path = root / m.file
+    text = path.read_text()
+    n = text.count(m.find)
+    if n != 1:
+        raise SystemExit(f"{m.id}: pattern found {n} times in {m.file} (the contract changed; update the mutant)")
+    path.write_text(text.replace(m.find, m.replace))
+
+
+def line_of(m: Mutant) -> int:
+    text = (CONTRACTS / m.file).read_text()
+    return text[: text.index(m.find)].count("\n") + 1 if m.find in text else 0
+
+
+def run_suite(contracts: Path, profile: str, timeout: int, extra: list[str]) -> tuple[bool, str, float]:
+    """Runs the property suite against ``contracts``; True if it passed."""
+    env = dict(os.environ)
+    env["NAVLEND_CONTRACTS_DIR"] = str(contracts)
+    env["HYPOTHESIS_PROFILE"] = profile
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(ROOT / "tests" / "property"),
+        "-p",
+        "no:ape_test",
+        "-p",
+        "no:cacheprovider",
+        "-x",
+        "-q",
+        "--no-header",
+        "-m",
+        "not ape",
+        "--ignore",
+        str(ROOT / "tests" / "property" / "test_property_findings.py"),
+        *extra,
+    ]
+    t = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, "timeout", time.perf_counter() - t
+    out = (p.stdout + p.stderr).strip().splitlines()
+    reason = ""
+    for line in out:
+        if "InvariantViolation:" in line or line.startswith("E   ") and not reason:
+            reason = line.strip()[:160]
+            if "InvariantViolation:" in line:
+                break
+    if p.returncode != 0 and not reason:
+        reason = (out[-1] if out else f"exit {p.returncode}")[:160]
+    return p.returncode == 0, reason, time.perf_counter() - t
+
+
+def mutate_and_run(m: Mutant, profile: str, timeout: int, extra: list[str]) -> tuple[Mutant, bool, str, float]:
+    with tempfile.TemporaryDirectory(prefix=f"navlend-{m.id}-") as tmp:
+        root = Path(tmp) / "contracts"
+        shutil.copytree(CONTRACTS, root)
+        apply(m, root)
+        passed, reason, dt = run_suite(root, profile, timeout, extra)
+    return m, not passed, reason, dt
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Mutation score of the property suite.")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", default="", help="comma-separated mutant ids")
+    ap.add_argument("--profile", default="mutation")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per mutant (a timeout counts as killed)")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--check", action="store_true", help="only check that every mutant applies")
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    args = ap.parse_args(argv)
+    mutants = MUTANTS
+    if args.only:
+        ids = set(args.only.split(","))
+        mutants = [m for m in MUTANTS if m.id in ids]
+    if args.list or args.check:
+        for m in mutants:
+            if args.check:
+                with tempfile.TemporaryDirectory() as tmp:
+                    root = Path(tmp) / "contracts"
+                    shutil.copytree(CONTRACTS, root)
+                    apply(m, root)
+            print(f"{m.id}  {m.file}:{line_of(m):<4} {m.op:15s} {m.description}")
+        return 0
+    t0 = time.perf_counter()
+    if not args.no_baseline:
+        ok, reason, dt = run_suite(CONTRACTS, args.profile, args.timeout, args.pytest_args)
+        print(f"baseline (unmutated contracts): {'pass' if ok else 'FAIL'} in {dt:.0f} s {reason}", flush=True)
+        if not ok:
+            return 2
+    for m in mutants:  # fail fast on a stale pattern, before any run
+        text = (CONTRACTS / m.file).read_text()
+        if text.count(m.find) != 1:
+            raise SystemExit(f"{m.id}: pattern found {text.count(m.find)} times in {m.file}")
+    killed: list[Mutant] = []
+    survived: list[Mutant] = []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(mutate_and_run, m, args.profile, args.timeout, args.pytest_args) for m in mutants]
+        for f in futures:
+            m, was_killed, reason, dt = f.result()
+            (killed if was_killed else survived).append(m)
+            status = "KILLED  " if was_killed else "SURVIVED"
+            print(f"{status} {m.id} {m.file}:{line_of(m):<4} [{m.op}] {m.description} ({dt:.0f} s){'  <- ' + reason if was_killed and reason else ''}", flush=True)
+    total = len(killed) + len(survived)
+    print()
+    if survived:
+        print("survivors: " + ", ".join(f"{m.id} ({m.description})" for m in survived))
+    print(f"mutation score: {len(killed)}/{total} killed = {100 * len(killed) / max(total, 1):.1f} % in {time.perf_counter() - t0:.0f} s ({args.jobs} jobs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
