@@ -282,3 +282,26 @@ def test_protocol_fee_on_the_bonus_matches_the_model(boa_world, max_repay):
         assert out.ok
         h.check_invariants()
         assert h.model.balance(str(w.treasury), 0) > 0
+
+
+def test_only_authorized_operators_act_for_a_borrower(boa_world):
+    """Borrowing and withdrawing collateral on someone else's behalf needs
+    their authorisation (Leverage has it from the borrowers; the attacker
+    does not)."""
+    w = boa_world
+    with boa.env.anchor():
+        h = Harness(w)
+        b = _position(w, h, threshold=8_500)
+        attacker = str(w.actors["attacker"])
+        now = h.now()
+        for name, mf, cf in [
+            ("borrow for", lambda m: m.borrow(attacker, 1_000 * U, b, attacker, now, h.feed), lambda: w.market.borrow(1_000 * U, b, attacker, sender=attacker)),
+            ("withdraw for", lambda m: m.withdraw_collateral(attacker, str(w.fund_a.address), 1 * U, b, attacker, now, h.feed), lambda: w.market.withdraw_collateral(w.fund_a, 1 * U, b, attacker, sender=attacker)),
+        ]:
+            out = h.run(name, mf, cf)
+            assert not out.ok and out.reason == "market: not authorized", (name, out)
+        w.market.set_authorization(attacker, True, sender=b)
+        h.model.set_authorization(b, attacker, True)
+        out = h.run("withdraw for (authorised)", lambda m: m.withdraw_collateral(attacker, str(w.fund_a.address), 1 * U, b, attacker, now, h.feed), lambda: w.market.withdraw_collateral(w.fund_a, 1 * U, b, attacker, sender=attacker))
+        assert not out.ok and out.reason == "market: exceeds borrow limit"
+        h.check_invariants()
