@@ -1,0 +1,313 @@
+"""The keeper's configuration: a TOML file, then ``NAVLEND_KEEPER_*``
+environment variables over it, validated once at start.
+
+Sources, lowest precedence first:
+
+1. the field defaults below;
+2. a TOML file (``load_config(path)``, or the path in
+   ``NAVLEND_KEEPER_CONFIG``): flat keys, at the top level or under a
+   ``[keeper]`` table;
+3. ``NAVLEND_KEEPER_<FIELD>`` variables (``NAVLEND_KEEPER_DRY_RUN=true``,
+   ``NAVLEND_KEEPER_NAV_ORACLES=0xabc...,0xdef...``).
+
+Addresses left unset are read from the deployments file
+(``deployments/<network>.json``, see ``navlend/deployments.py``):
+``market``, ``lens``, ``flash_liquidator`` and every ``NavOracle``.
+
+Type coercion and bounds are pydantic's (a ``TypeAdapter`` over the plain
+dataclass); this module adds the source overlay, the deployments lookup and
+the cross-field rules, and turns every problem into one :class:`ConfigError`
+that names each bad key, its value and where it came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Mapping
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import TypeAdapter, ValidationError
+
+from navlend import deployments
+
+from keepers.types import BPS, LENS_MAX_ACCOUNTS, WAD, to_address
+
+ENV_PREFIX = "NAVLEND_KEEPER_"
+# Names a config file; not a field.
+CONFIG_PATH_ENV = ENV_PREFIX + "CONFIG"
+# Nodes accept a same-nonce replacement only 10 % above the old fees.
+MIN_FEE_BUMP = Decimal("1.1")
+MAX_FEE_BUMP = Decimal("2")
+GWEI = 10**9
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; ``problems`` lists each reason."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("invalid keeper configuration:\n  - " + "\n  - ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class KeeperConfig:
+    """Everything a keeper process needs to know at start.
+
+    Money is in human units (USD, ETH, gwei) as an operator writes it; the
+    ``*_base`` / ``*_wei`` / ``*_wad`` properties give the chain units."""
+
+    # --- where ---
+    network: str = "local"
+    deployments_file: Path | None = None
+    market: str | None = None
+    lens: str | None = None
+    flash_liquidator: str | None = None
+    nav_oracles: tuple[str, ...] = ()
+    base_decimals: Annotated[int, Ge(0), Le(36)] = 6
+    # --- who ---
+    signer_alias: str = ""
+    # --- index ---
+    start_block: Annotated[int, Ge(0)] = 0
+    backfill_chunk_blocks: Annotated[int, Ge(1)] = 2_000
+    finality_depth: Annotated[int, Ge(1)] = 64
+    db_path: Path = Path(".keeper/index.sqlite")
+    # --- scan ---
+    scan_batch_size: Annotated[int, Ge(1), Le(LENS_MAX_ACCOUNTS)] = LENS_MAX_ACCOUNTS
+    near_edge_hf: Annotated[Decimal, Gt(1)] = Decimal("1.05")
+    healthy_scan_interval: Annotated[int, Ge(1)] = 10
+    shard_count: Annotated[int, Ge(1)] = 1
+    shard_id: Annotated[int, Ge(0)] = 0
+    # --- profit ---
+    min_profit_usd: Annotated[Decimal, Ge(0)] = Decimal("1")
+    safety_buffer_usd: Annotated[Decimal, Ge(0)] = Decimal("1")
+    eth_usd: Annotated[Decimal, Gt(0)] = Decimal("3000")
+    gas_limit_redeem: Annotated[int, Gt(0)] = 450_000
+    gas_limit_seize: Annotated[int, Gt(0)] = 250_000
+    min_out_tolerance_bps: Annotated[int, Ge(0), Lt(BPS)] = 100
+    cleanup_mode: bool = False
+    # --- transactions ---
+    max_fee_gwei: Annotated[Decimal, Gt(0)] = Decimal("200")
+    priority_fee_gwei: Annotated[Decimal, Ge(0)] = Decimal("1")
+    fee_bump: Decimal = Decimal("1.125")
+    max_fee_bumps: Annotated[int, Ge(0)] = 5
+    pending_timeout_blocks: Annotated[int, Ge(1)] = 3
+    dry_run: bool = False
+    # --- operations ---
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Annotated[int, Ge(0), Le(65_535)] = 9_108
+    low_balance_eth: Annotated[Decimal, Ge(0)] = Decimal("0.05")
+    redis_url: str | None = None
+
+    # -- chain units --
+
+    @property
+    def base_unit(self) -> int:
+        return 10**self.base_decimals
+
+    @property
+    def min_profit_base(self) -> int:
+        return _scale(self.min_profit_usd, self.base_unit)
+
+    @property
+    def safety_buffer_base(self) -> int:
+        return _scale(self.safety_buffer_usd, self.base_unit)
+
+    @property
+    def eth_usd_base(self) -> int:
+        """Stablecoin base units per whole ETH."""
+        return _scale(self.eth_usd, self.base_unit)
+
+    @property
+    def near_edge_hf_wad(self) -> int:
+        return _scale(self.near_edge_hf, WAD)
+
+    @property
+    def max_fee_wei(self) -> int:
+        return _scale(self.max_fee_gwei, GWEI)
+
+    @property
+    def priority_fee_wei(self) -> int:
+        return _scale(self.priority_fee_gwei, GWEI)
+
+    @property
+    def low_balance_wei(self) -> int:
+        return _scale(self.low_balance_eth, 10**18)
+
+    def log_fields(self) -> dict[str, Any]:
+        """The settings worth logging at start (nothing secret is held here)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+
+_ADAPTER = TypeAdapter(KeeperConfig)
+_FIELDS = {f.name: f for f in fields(KeeperConfig)}
+_ADDRESS_FIELDS = ("market", "lens", "flash_liquidator")
+_TUPLE_FIELDS = ("nav_oracles",)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> KeeperConfig:
+    """Reads, merges and validates the configuration (module docstring).
+    Raises :class:`ConfigError` listing every problem found."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    problems: list[str] = []
+
+    path = path if path is not None else env.get(CONFIG_PATH_ENV) or None
+    if path is not None:
+        _read_file(Path(path), raw, origin, problems)
+    _read_env(env, raw, origin, problems)
+
+    try:
+        config = _ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else "?"
+            got = raw.get(key, "<missing>")
+            problems.append(f"{key}: {err['msg']} (got {got!r} from {origin.get(key, 'defaults')})")
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+
+    config = _resolve_addresses(config, origin, problems)
+    problems.extend(_cross_checks(config))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+# ---------------------------------------------------------------- #
+#                              SOURCES                              #
+# ---------------------------------------------------------------- #
+
+
+def _read_file(path: Path, raw: dict[str, Any], origin: dict[str, str], problems: list[str]) -> None:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        problems.append(f"config file not found: {path}")
+        return
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        problems.append(f"config file {path} cannot be read: {exc}")
+        return
+    table = data.get("keeper", data)
+    if not isinstance(table, dict):
+        problems.append(f"config file {path}: [keeper] must be a table")
+        return
+    for key, value in table.items():
+        if key not in _FIELDS:
+            problems.append(f"{path}: unknown key {key!r}{_suggest(key)}")
+            continue
+        raw[key] = value
+        origin[key] = str(path)
+
+
+def _read_env(env: Mapping[str, str], raw: dict[str, Any], origin: dict[str, str], problems: list[str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_PATH_ENV:
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in _FIELDS:
+            problems.append(f"unknown environment variable {name}{_suggest(key)}")
+            continue
+        if key in _TUPLE_FIELDS:
+            raw[key] = tuple(part.strip() for part in value.split(",") if part.strip())
+        elif value == "" and _optional(key):
+            raw[key] = None
+        else:
+            raw[key] = value
+        origin[key] = f"${name}"
+
+
+def _optional(key: str) -> bool:
+    return _FIELDS[key].default is None
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, list(_FIELDS), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---------------------------------------------------------------- #
+#                         ADDRESSES AND RULES                       #
+# ---------------------------------------------------------------- #
+
+
+def _resolve_addresses(config: KeeperConfig, origin: dict[str, str], problems: list[str]) -> KeeperConfig:
+    """Checksums the given addresses and fills the missing ones from the
+    deployments file."""
+    values: dict[str, Any] = {}
+    for key in _ADDRESS_FIELDS:
+        value = getattr(config, key)
+        if value is not None:
+            values[key] = _checked_address(key, value, origin, problems)
+    oracles = tuple(_checked_address("nav_oracles", o, origin, problems) for o in config.nav_oracles)
+
+    missing = [k for k in _ADDRESS_FIELDS if getattr(config, k) is None]
+    if missing or not oracles:
+        deployment = _load_deployment(config, problems, required=bool(missing))
+        if deployment is not None:
+            for key in missing:
+                record = deployment.get(key)
+                if record is None:
+                    problems.append(f"{key}: not set and not in the deployments file (set {ENV_PREFIX}{key.upper()})")
+                else:
+                    values[key] = _checked_address(key, record.address, {key: "deployments file"}, problems)
+            if not oracles:
+                oracles = tuple(
+                    to_address(r.address) for r in deployment.contracts.values() if r.contract_type == "NavOracle"
+                )
+    values["nav_oracles"] = tuple(oracles)
+    return replace(config, **values)
+
+
+def _load_deployment(config: KeeperConfig, problems: list[str], required: bool) -> Any:
+    path = config.deployments_file or deployments.deployments_path(config.network)
+    try:
+        return deployments.Deployment.from_json(json.loads(Path(path).read_text()))
+    except FileNotFoundError:
+        if required:
+            problems.append(
+                f"no deployments file at {path} to read missing addresses from "
+                f"(run `ape run deploy`, set deployments_file, or set the addresses)"
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        problems.append(f"deployments file {path} cannot be read: {exc}")
+    return None
+
+
+def _checked_address(key: str, value: Any, origin: Mapping[str, str], problems: list[str]) -> str | None:
+    try:
+        return to_address(value)
+    except ValueError:
+        problems.append(f"{key}: not an address: {value!r} (from {origin.get(key, 'defaults')})")
+        return None
+
+
+def _cross_checks(config: KeeperConfig) -> list[str]:
+    problems = []
+    if not config.signer_alias.strip():
+        problems.append(f"signer_alias: required (an Ape account alias, e.g. TEST::0; set {ENV_PREFIX}SIGNER_ALIAS)")
+    if config.shard_id >= config.shard_count:
+        problems.append(f"shard_id: {config.shard_id} must be below shard_count {config.shard_count}")
+    if not MIN_FEE_BUMP <= config.fee_bump <= MAX_FEE_BUMP:
+        problems.append(f"fee_bump: {config.fee_bump} must be between {MIN_FEE_BUMP} and {MAX_FEE_BUMP} (nodes need +10 %)")
+    if config.priority_fee_gwei > config.max_fee_gwei:
+        problems.append(f"priority_fee_gwei: {config.priority_fee_gwei} is above max_fee_gwei {config.max_fee_gwei}")
+    return problems
+
+
+def _scale(amount: Decimal, unit: int) -> int:
+    """``amount`` x ``unit`` as an integer, rounded down."""
+    return int(amount * unit)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (Decimal, Path)):
+        return str(value)
+    return value
