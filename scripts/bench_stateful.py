@@ -1,8 +1,8 @@
-"""Steps per second of the property suite's state machine (titanoboa).
+"""Steps per second of the property suite's state machine (in-process revm).
 
     .venv/bin/python scripts/bench_stateful.py [--runs 5] [--examples 10] [--steps 100]
 
-Deploys the boa world once (contracts from the artifact cache; the first
+Deploys the in-process world once (contracts from the artifact cache; the first
 run compiles them), then runs the RuleBasedStateMachine ``--runs`` times
 under the ``bench`` Hypothesis profile (derandomized: the same rule
 sequences every run, no shrinking) and prints steps/second for each run
@@ -33,12 +33,12 @@ def bench(runs: int, examples: int, steps: int) -> list[float]:
     from hypothesis import settings
     from hypothesis.stateful import run_state_machine_as_test
 
-    from propkit import boa_world, profiles
+    from propkit import profiles, world
     from propkit.machine import MarketMachine
 
     profiles.load()
     t0 = time.perf_counter()
-    boa_world.shared_world()
+    world.shared_world()
     print(f"setup (artifacts + deployment): {time.perf_counter() - t0:.1f} s")
     rates = []
     for i in range(runs):

@@ -13,7 +13,7 @@ subprocess: ``pytest tests/property`` without the Ape plugin, the anvil
 test and the pinned findings, stopping at the first failure, under the
 ``mutation`` Hypothesis profile (derandomized, no shrinking). A failing
 suite kills the mutant; a passing one lets it survive. The mutated
-contracts compile once (boa artifact cache, keyed by source), so a re-run
+contracts compile once (the property suite's artifact cache, keyed by source), so a re-run
 only pays for the tests.
 
 Operators: flipped or loosened comparisons, off-by-one bounds, dropped
@@ -102,7 +102,7 @@ MUTANTS: list[Mutant] = [
     _m(36, CORE, "assert slope2_apr >= slope1_apr", "assert slope2_apr > slope1_apr", "off-by-one", "slope2 must exceed slope1"),
     _m(37, CORE, "assert flash_fee_bps <= MAX_FLASH_FEE_BPS", "assert flash_fee_bps < MAX_FLASH_FEE_BPS", "off-by-one", "max flash fee exclusive"),
     _m(38, CORE, "assert dust_floor <= small_position", "assert dust_floor < small_position", "off-by-one", "dust must be below the small position"),
-    _m(39, CORE, "    assert self._market & (action << 112) == 0, \"market: paused\"\n", "", "dropped assert", "pauses ignored"),
+    _m(39, CORE, "    assert self._market & (action << 112) == 0, \"market: paused\"\n", "    pass\n", "dropped assert", "pauses ignored"),
     _m(40, CORE, "        assert self.is_authorized[on_behalf][msg.sender], \"market: not authorized\"\n", "        pass\n", "dropped assert", "anyone acts for anyone"),
     _m(41, CORE, "        return quotient + 1\n", "        return quotient\n", "rounding", "_ceil_div rounds down everywhere"),
     # ---- Market.vy: lenders ----
@@ -126,7 +126,7 @@ MUTANTS: list[Mutant] = [
     _m(57, MARKET, "    assert v.liquidation_value < debt, \"market: position healthy\"\n", "    assert v.liquidation_value <= debt, \"market: position healthy\"\n", "off-by-one", "liquidation at HF exactly 1"),
     _m(58, MARKET, "    if remaining_value == 0 and scaled_left != 0:\n", "    if False:\n", "skipped update", "no bad-debt write-off"),
     _m(59, MARKET, "    taken: uint256 = seized - fee\n", "    taken: uint256 = seized\n", "removed term", "protocol fee paid out twice"),
-    _m(60, MARKET, "        assert taken >= min_out, \"market: slippage\"\n", "", "dropped assert", "share-route slippage ignored"),
+    _m(60, MARKET, "        assert taken >= min_out, \"market: slippage\"\n", "        pass\n", "dropped assert", "share-route slippage ignored"),
     _m(61, MARKET, "    core._assets[token] = unsafe_sub(word, taken << 16)\n", "", "skipped update", "liquidation leaves total supplied"),
     _m(62, MARKET, "    core._pull(token, receiver.address, amount + fee)\n", "    core._pull(token, receiver.address, amount)\n", "removed term", "flash loan fee never pulled"),
     _m(63, MARKET, "        core._book = core._book + fee + (fee << 128)\n", "        core._book = core._book + fee\n", "removed term", "flash fee not booked to reserves"),
@@ -196,13 +196,31 @@ def run_suite(contracts: Path, profile: str, timeout: int, extra: list[str]) -> 
     return p.returncode == 0, reason, time.perf_counter() - t
 
 
-def mutate_and_run(m: Mutant, profile: str, timeout: int, extra: list[str]) -> tuple[Mutant, bool, str, float]:
+def compiles(root: Path) -> tuple[bool, str]:
+    """Compiles the market's contracts of a mutated tree (into the artifact
+    cache, which the suite then reuses); False for a stillborn mutant."""
+    code = (
+        "import sys; sys.path.insert(0, %r); from propkit import artifacts; "
+        "artifacts.load(['Market.vy', 'MarketAdmin.vy'], root=__import__('pathlib').Path(%r))"
+    ) % (str(ROOT / "tests" / "property"), str(root))
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    tail = (p.stderr.strip().splitlines() or [""])[-1]
+    return p.returncode == 0, tail[:160]
+
+
+def mutate_and_run(m: Mutant, profile: str, timeout: int, extra: list[str]) -> tuple[Mutant, bool | None, str, float]:
+    """(mutant, killed?, reason, seconds); killed is None if it does not
+    compile."""
+    t = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"navlend-{m.id}-") as tmp:
         root = Path(tmp) / "contracts"
         shutil.copytree(CONTRACTS, root)
         apply(m, root)
+        ok, why = compiles(root)
+        if not ok:
+            return m, None, why, time.perf_counter() - t
         passed, reason, dt = run_suite(root, profile, timeout, extra)
-    return m, not passed, reason, dt
+    return m, not passed, reason, time.perf_counter() - t
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,10 +259,15 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{m.id}: pattern found {text.count(m.find)} times in {m.file}")
     killed: list[Mutant] = []
     survived: list[Mutant] = []
+    invalid: list[Mutant] = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(mutate_and_run, m, args.profile, args.timeout, args.pytest_args) for m in mutants]
         for f in futures:
             m, was_killed, reason, dt = f.result()
+            if was_killed is None:
+                invalid.append(m)
+                print(f"INVALID  {m.id} {m.file}:{line_of(m):<4} [{m.op}] {m.description}: does not compile ({reason})", flush=True)
+                continue
             (killed if was_killed else survived).append(m)
             status = "KILLED  " if was_killed else "SURVIVED"
             print(f"{status} {m.id} {m.file}:{line_of(m):<4} [{m.op}] {m.description} ({dt:.0f} s){'  <- ' + reason if was_killed and reason else ''}", flush=True)
@@ -252,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if survived:
         print("survivors: " + ", ".join(f"{m.id} ({m.description})" for m in survived))
+    if invalid:
+        print("invalid (not compiled, not counted): " + ", ".join(m.id for m in invalid))
     print(f"mutation score: {len(killed)}/{total} killed = {100 * len(killed) / max(total, 1):.1f} % in {time.perf_counter() - t0:.0f} s ({args.jobs} jobs)")
     return 0
 

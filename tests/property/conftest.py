@@ -1,14 +1,13 @@
 """Fixtures of the property suite (tests/property).
 
-Plain pytest + titanoboa: the contracts run in-process in py-evm, no Ape
+Plain pytest: the contracts run in-process on revm (``propkit.evm``), no Ape
 provider is needed (except by ``test_property_ape.py``, marked ``ape``,
 which replays a few steps on anvil through the Ape adapter). Selectable
 alone with ``pytest tests/property`` or ``ape test tests/property``.
 
-- The boa world is deployed once per session (``boa_world``); titanoboa's
-  pytest plugin anchors every fixture and test, and every Hypothesis
-  example is anchored again (by the plugin and by the harness), so nothing
-  is redeployed between examples.
+- The world is deployed once per session (``evm_world``) and every test
+  and every Hypothesis example runs inside ``world.env.anchor()``, so
+  nothing is redeployed between examples.
 - Hypothesis profiles (``HYPOTHESIS_PROFILE=ci|dev|audit|replay|mutation``)
   are registered by ``propkit.profiles`` and applied to this suite's tests
   only. ``NAVLEND_PROPERTY_STATS=1`` prints per-operation outcome counts.
@@ -33,7 +32,7 @@ from propkit import profiles  # noqa: E402  (registers the profiles)
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "ape: needs the Ape provider (anvil); deselect with -m 'not ape'")
-    config.addinivalue_line("markers", "property: navlend property suite (boa)")
+    config.addinivalue_line("markers", "property: navlend property suite (in-process revm)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -43,9 +42,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def boa_world():
-    """The boa world (contracts from NAVLEND_CONTRACTS_DIR or contracts/)."""
-    from propkit import boa_world as bw
+def evm_world():
+    """The in-process world (contracts from NAVLEND_CONTRACTS_DIR or contracts/)."""
+    from propkit import world as bw
 
     return bw.shared_world()
 

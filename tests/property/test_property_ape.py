@@ -4,7 +4,7 @@ A few fixed steps (lend, post collateral, borrow, a day passes, repay,
 withdraw) on the Ape world (tests/conftest.py) and a market deployed by
 ``navlend.market.deploy_local_market``; after each step the market is read
 through :class:`propkit.adapter.ApeAdapter` (``eth_getStorageAt``) and the
-boa suite's invariants run unchanged against the reference model, which
+in-process suite's invariants run unchanged against the reference model, which
 replays the same operations. Needs the Ape provider (marked ``ape``).
 """
 

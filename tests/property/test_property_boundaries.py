@@ -10,10 +10,9 @@ state machine alone let survive; see AUDIT.md.)
 
 from __future__ import annotations
 
-import boa
 import pytest
 from propkit import invariants as I
-from propkit.boa_world import MAX_UINT
+from propkit.world import MAX_UINT
 from propkit.harness import Harness
 
 from navlend import model as M
@@ -47,9 +46,9 @@ def _liquidate(w, h, b, max_repay=MAX_UINT, min_out=0):
     )
 
 
-def test_health_factor_exactly_one_is_not_liquidatable(boa_world):
-    w = boa_world
-    with boa.env.anchor():
+def test_health_factor_exactly_one_is_not_liquidatable(evm_world):
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         b = _position(w, h, threshold=8_500)  # 210,000 x 85 % = 178,500 = debt
         _, _, _, lv, hf, _ = h.model.position(b, h.now(), h.feed)
@@ -59,9 +58,9 @@ def test_health_factor_exactly_one_is_not_liquidatable(boa_world):
         h.check_invariants()
 
 
-def test_health_factor_exactly_095_keeps_the_close_factor(boa_world):
-    w = boa_world
-    with boa.env.anchor():
+def test_health_factor_exactly_095_keeps_the_close_factor(evm_world):
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         b = _position(w, h, threshold=8_075)  # 210,000 x 80.75 % = 169,575 = 0.95 x 178,500
         assert h.model.position(b, h.now(), h.feed)[4] == 95 * 10**16
@@ -72,9 +71,9 @@ def test_health_factor_exactly_095_keeps_the_close_factor(boa_world):
         h.check_invariants()
 
 
-def test_debt_exactly_the_small_position_keeps_the_close_factor(boa_world):
-    w = boa_world
-    with boa.env.anchor():
+def test_debt_exactly_the_small_position_keeps_the_close_factor(evm_world):
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         # HF 0.96 (threshold 8,160): only the size rules could allow a full close
         b = _position(w, h, threshold=8_160, small=178_500)
@@ -83,9 +82,9 @@ def test_debt_exactly_the_small_position_keeps_the_close_factor(boa_world):
         h.check_invariants()
 
 
-def test_share_route_slippage(boa_world):
-    w = boa_world
-    with boa.env.anchor():
+def test_share_route_slippage(evm_world):
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         b = _position(w, h, threshold=8_000 + 1, ltv=8_000)
         _, seize = w.admin.preview_liquidation(b, w.fund_a, MAX_UINT)
@@ -97,11 +96,11 @@ def test_share_route_slippage(boa_world):
 
 
 @pytest.mark.parametrize("offset", [0, 1])
-def test_oracle_age_limit_to_the_second(boa_world, offset):
+def test_oracle_age_limit_to_the_second(evm_world, offset):
     """At exactly max_oracle_age the price is fresh; one second later it is
     stale (borrowing stops)."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         b, lender = str(w.actors["borrower0"]), str(w.actors["lender0"])
         now = h.now()
@@ -109,7 +108,7 @@ def test_oracle_age_limit_to_the_second(boa_world, offset):
         h.run("supply", lambda m: m.supply_collateral(b, str(w.fund_a.address), 1_000 * U, b), lambda: w.market.supply_collateral(w.fund_a, 1_000 * U, b, sender=b))
         _, as_of = h.nav_round(w.oracle_a)
         age = h.model.assets[0].max_oracle_age
-        boa.env.time_travel(seconds=as_of + age + offset - h.now())
+        w.env.time_travel(seconds=as_of + age + offset - h.now())
         h.invalidate_prices()
         now = h.now()
         out = h.run("borrow", lambda m: m.borrow(b, 1_000 * U, b, b, now, h.feed), lambda: w.market.borrow(1_000 * U, b, b, sender=b))
@@ -117,9 +116,9 @@ def test_oracle_age_limit_to_the_second(boa_world, offset):
         h.check_invariants()
 
 
-def test_parameter_bounds_are_inclusive(boa_world):
-    w = boa_world
-    with boa.env.anchor():
+def test_parameter_bounds_are_inclusive(evm_world):
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         owner = str(w.owner)
         for name, mf, cf in [
@@ -135,9 +134,9 @@ def test_parameter_bounds_are_inclusive(boa_world):
         h.check_invariants()
 
 
-def test_max_withdraw_is_bounded_by_cash(boa_world):
-    w = boa_world
-    with boa.env.anchor():
+def test_max_withdraw_is_bounded_by_cash(evm_world):
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         b = _position(w, h, threshold=9_000, ltv=8_500, debt_units=170_000)
         lender = str(w.actors["lender0"])
@@ -148,23 +147,23 @@ def test_max_withdraw_is_bounded_by_cash(boa_world):
         del b
 
 
-def test_non_positive_price_reverts(boa_world):
-    w = boa_world
-    with boa.env.anchor():
+def test_non_positive_price_reverts(evm_world):
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         owner, b = str(w.owner), str(w.actors["borrower0"])
         feed = w.d.deploy("mocks/MockAggregator.vy", 8, 0)
         w.admin.set_asset_oracle(w.fund_a, feed, sender=owner)
         w.market.supply_collateral(w.fund_a, 1_000 * U, b, sender=b)
-        from propkit.boa_world import Reverted
+        from propkit.world import Reverted
 
         with pytest.raises(Reverted, match="market: bad price"):
             w.admin.position(b)
 
 
-def test_preview_liquidation_respects_the_grace_period(boa_world):
-    w = boa_world
-    with boa.env.anchor():
+def test_preview_liquidation_respects_the_grace_period(evm_world):
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         owner = str(w.owner)
         b = _position(w, h, threshold=8_075)
@@ -176,7 +175,7 @@ def test_preview_liquidation_respects_the_grace_period(boa_world):
         assert tuple(w.admin.preview_liquidation(b, w.fund_a, MAX_UINT)) == (0, 0)
         out = _liquidate(w, h, b)
         assert not out.ok and out.reason == "market: liquidation grace period"
-        boa.env.time_travel(seconds=3_600)
+        w.env.time_travel(seconds=3_600)
         h.invalidate_prices()
         assert tuple(w.admin.preview_liquidation(b, w.fund_a, MAX_UINT)) == h.model.preview_liquidation(b, str(w.fund_a.address), MAX_UINT, h.now(), h.feed)
         I.check(_liquidate(w, h, b).ok, "liquidation after the grace period")
@@ -215,13 +214,13 @@ def _liq(w, h, b, max_repay):
 
 
 @pytest.mark.parametrize("exact", [False, True])
-def test_dust_trim_binds_on_the_collateral_side(boa_world, exact):
+def test_dust_trim_binds_on_the_collateral_side(evm_world, exact):
     """Two assets; liquidating the smaller one at HF ~0.98 (50 % close
     factor) with a dust floor of 20,000: the trim leaves the floor of
     collateral value, net of the bonus; asking for exactly one unit more
     than the trim still gets the trim."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         owner = str(w.owner)
         b = _two_asset_position(w, h, 8_100)  # HF ~0.979: 50 % close factor
@@ -233,14 +232,14 @@ def test_dust_trim_binds_on_the_collateral_side(boa_world, exact):
         h.check_invariants()
 
 
-def test_withdrawal_ignores_a_stale_asset_at_ltv(boa_world):
+def test_withdrawal_ignores_a_stale_asset_at_ltv(evm_world):
     """Fund B's NAV is 101 hours old, fund A's fresh: withdrawing fund A
     must count fund B for nothing at LTV (VALUE_WITHDRAW)."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         b = _two_asset_position(w, h, None)
-        boa.env.time_travel(seconds=101 * 3_600)
+        w.env.time_travel(seconds=101 * 3_600)
         nav, _ = h.nav_round(w.oracle_a)
         w.oracle_a.publish(nav, h.now(), sender=w.updater)
         h.invalidate_prices()
@@ -254,11 +253,11 @@ def test_withdrawal_ignores_a_stale_asset_at_ltv(boa_world):
         h.check_invariants()
 
 
-def test_a_liquidation_that_moves_nothing_reverts(boa_world):
+def test_a_liquidation_that_moves_nothing_reverts(evm_world):
     """One unit of repayment buys less than one unit of fund A (NAV 10.50,
     6 decimals): nothing would be seized, so the liquidation reverts."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         b = _position(w, h, threshold=8_075)
         out = _liquidate(w, h, b, max_repay=1)
@@ -269,11 +268,11 @@ def test_a_liquidation_that_moves_nothing_reverts(boa_world):
 
 
 @pytest.mark.parametrize("max_repay", [MAX_UINT, 12_345_678, 33_333_333_333, 40_000_000_001])
-def test_protocol_fee_on_the_bonus_matches_the_model(boa_world, max_repay):
+def test_protocol_fee_on_the_bonus_matches_the_model(evm_world, max_repay):
     """A 50 % protocol share of the bonus: the treasury's collateral credit
     (rounded down, from a bonus part rounded down) equals the model's."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         owner = str(w.owner)
         b = _position(w, h, threshold=8_075)
@@ -284,12 +283,12 @@ def test_protocol_fee_on_the_bonus_matches_the_model(boa_world, max_repay):
         assert h.model.balance(str(w.treasury), 0) > 0
 
 
-def test_only_authorized_operators_act_for_a_borrower(boa_world):
+def test_only_authorized_operators_act_for_a_borrower(evm_world):
     """Borrowing and withdrawing collateral on someone else's behalf needs
     their authorisation (Leverage has it from the borrowers; the attacker
     does not)."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         b = _position(w, h, threshold=8_500)
         attacker = str(w.actors["attacker"])
@@ -304,4 +303,27 @@ def test_only_authorized_operators_act_for_a_borrower(boa_world):
         h.model.set_authorization(b, attacker, True)
         out = h.run("withdraw for (authorised)", lambda m: m.withdraw_collateral(attacker, str(w.fund_a.address), 1 * U, b, attacker, now, h.feed), lambda: w.market.withdraw_collateral(w.fund_a, 1 * U, b, attacker, sender=attacker))
         assert not out.ok and out.reason == "market: exceeds borrow limit"
+        h.check_invariants()
+
+
+def test_a_stale_asset_cannot_be_withdrawn(evm_world):
+    """Fund B's NAV is stale, fund A's fresh and alone covers the debt:
+    withdrawing fund B still reverts (its price cannot be trusted)."""
+    w = evm_world
+    with w.env.anchor():
+        h = Harness(w)
+        b = _two_asset_position(w, h, None)
+        now = h.now()
+        h.run("repay", lambda m: m.repay(b, 70_000 * U, b, now), lambda: w.market.repay(70_000 * U, b, sender=b))
+        w.env.time_travel(seconds=101 * 3_600)
+        nav, _ = h.nav_round(w.oracle_a)
+        w.oracle_a.publish(nav, h.now(), sender=w.updater)
+        h.invalidate_prices()
+        now = h.now()
+        out = h.run(
+            "withdraw stale B",
+            lambda m: m.withdraw_collateral(b, str(w.fund_b.address), 100 * 10**18, b, b, now, h.feed),
+            lambda: w.market.withdraw_collateral(w.fund_b, 100 * 10**18, b, b, sender=b),
+        )
+        assert not out.ok and out.reason == "market: stale price"
         h.check_invariants()

@@ -1,7 +1,7 @@
 """Differential tests: the contract and the reference model
 (``navlend.model``), operation by operation, over drawn parameters.
 
-Each example runs in its own ``boa.env.anchor()`` over the shared world and
+Each example runs in its own ``w.env.anchor()`` over the shared world and
 compares return values, revert reasons, every stored word (via
 ``Harness.check_invariants``) and the views (market_state, debt_of,
 totalAssets, position, preview_liquidation, flashFee, the wrapper price).
@@ -9,12 +9,11 @@ totalAssets, position, preview_liquidation, flashFee, the wrapper price).
 
 from __future__ import annotations
 
-import boa
 from hypothesis import given
 from hypothesis import strategies as st
 from propkit import invariants as I
 from propkit import profiles
-from propkit.boa_world import MAX_UINT
+from propkit.world import MAX_UINT
 from propkit.harness import Harness
 
 from navlend import model as M
@@ -63,11 +62,11 @@ def _borrow(h, who: str, amount: int):
     use=st.integers(1, 10_000),
     steps=st.lists(st.tuples(st.integers(0, 400 * 86_400), st.sampled_from(["none", "deposit", "repay", "borrow"]), st.integers(1, 10_000)), min_size=1, max_size=5),
 )
-def test_interest_and_index_match_model(boa_world, rates, cash, use, steps):
+def test_interest_and_index_match_model(evm_world, rates, cash, use, steps):
     """Accrual (kinked rate, Taylor compounding, index rounding up, reserve
     factor) over drawn curves, utilisations and intervals."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = _setup(w, cash * U, [("borrower0", 1, 2_000_000 * 10**18)])
         base, s1, s2, kink, rf = rates
         args = (base * WAD // 100, s1 * WAD // 100, max(s1, s2) * WAD // 100, kink, rf)
@@ -78,7 +77,7 @@ def test_interest_and_index_match_model(boa_world, rates, cash, use, steps):
         b = str(w.actors["borrower0"])
         lender = str(w.actors["lender0"])
         for dt, op, x in steps:
-            boa.env.time_travel(seconds=dt)
+            w.env.time_travel(seconds=dt)
             h.invalidate_prices()
             now = h.now()
             a = h.model.accrued(now)
@@ -103,19 +102,19 @@ def test_interest_and_index_match_model(boa_world, rates, cash, use, steps):
         max_size=12,
     )
 )
-def test_shares_and_assets_match_model(boa_world, ops):
+def test_shares_and_assets_match_model(evm_world, ops):
     """ERC-4626 conversions with virtual shares over internal cash, with
     interest moving the price in between; every return value equals the
     model's and rounding never favours the caller."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = _setup(w, 1_000 * U, [("borrower0", 0, 100_000 * U)])
         _borrow(h, "borrower0", 500 * U)
         for op, x, who in ops:
             a = str(w.actors[who])
             now = h.now()
             if op == "time":
-                boa.env.time_travel(seconds=x % (30 * 86_400))
+                w.env.time_travel(seconds=x % (30 * 86_400))
                 h.invalidate_prices()
                 continue
             price = I.share_price(h.model, now)
@@ -152,12 +151,12 @@ def test_shares_and_assets_match_model(boa_world, ops):
     redeem=st.booleans(),
     second=st.booleans(),
 )
-def test_liquidation_matches_model(boa_world, asset, size, use, drop, bonus, limits, fee_bps, max_repay, redeem, second):
+def test_liquidation_matches_model(evm_world, asset, size, use, drop, bonus, limits, fee_bps, max_repay, redeem, second):
     """Close factor, dust trims, seizure with bonus, protocol fee, bad-debt
     write-off: preview_liquidation and liquidate against the model, and
     the liquidation invariants."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         owner = str(w.owner)
         token = w.tokens[asset]
         amount = (w.tokens[asset].balanceOf(w.actors["borrower1"]) // 100_000) * size
@@ -177,7 +176,7 @@ def test_liquidation_matches_model(boa_world, asset, size, use, drop, bonus, lim
             return
         oracle = w.oracle_a if asset == 0 else w.oracle_b
         nav, _ = h.nav_round(oracle)
-        boa.env.time_travel(seconds=3_600)
+        w.env.time_travel(seconds=3_600)
         if not oracle.publish(max(nav * (10_000 - drop) // 10_000, 1), h.now(), sender=w.updater):
             oracle.confirm_pending(sender=w.guardian)
         h.invalidate_prices()
@@ -219,13 +218,13 @@ def test_liquidation_matches_model(boa_world, asset, size, use, drop, bonus, lim
     age=st.sampled_from([0, 3_600, 100 * 3_600 + 1, 8 * 86_400]),
     extra=st.integers(-3, 3),
 )
-def test_valuation_health_and_borrow_limit_match_model(boa_world, sizes, caps, frozen, age, extra):
+def test_valuation_health_and_borrow_limit_match_model(evm_world, sizes, caps, frozen, age, extra):
     """Value = amount x min(price, cap) / 10^(dec) rounded down, LTV and
     threshold per asset, stale and frozen exclusions; position() equals
     the model's, and a borrow at the limit + extra succeeds exactly when the
     model says so."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         coll = [(n, i, w.tokens[i].balanceOf(w.actors["borrower0"]) * s // 100_000) for i, (n, s) in enumerate(zip(["borrower0"] * 3, sizes)) if s]
         h = _setup(w, 50_000_000 * U, [(n, i, a) for n, i, a in coll])
         owner = str(w.owner)
@@ -237,7 +236,7 @@ def test_valuation_health_and_borrow_limit_match_model(boa_world, sizes, caps, f
                 token = w.tokens[i]
                 h.run("freeze", lambda m: m.set_asset_frozen(owner, str(token.address), True), lambda: w.admin.set_asset_frozen(token, True, sender=owner))
         if age:
-            boa.env.time_travel(seconds=age)
+            w.env.time_travel(seconds=age)
             h.invalidate_prices()
         b = str(w.actors["borrower0"])
         now = h.now()
@@ -253,12 +252,12 @@ def test_valuation_health_and_borrow_limit_match_model(boa_world, sizes, caps, f
 
 
 @given(fee_bps=st.integers(0, 100), amount=st.integers(0, 10**15), mode=st.sampled_from([0, 1, 2]))
-def test_flash_loan_fee_matches_model(boa_world, fee_bps, amount, mode):
+def test_flash_loan_fee_matches_model(evm_world, fee_bps, amount, mode):
     """Fee rounded up (never zero with a non-zero rate), returned with the
     principal, booked to cash and reserves; a receiver that returns the
     wrong value or does not approve reverts the loan."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = _setup(w, 1_000_000 * U, [])
         owner = str(w.owner)
         h.run("fees", lambda m: m.set_fees(owner, fee_bps, 0), lambda: w.admin.set_fees(fee_bps, 0, sender=owner))
@@ -288,20 +287,20 @@ def test_flash_loan_fee_matches_model(boa_world, fee_bps, amount, mode):
 
 
 @given(dividend=st.integers(1, 10**6), dt=st.lists(st.integers(0, 3 * 86_400), min_size=1, max_size=4), nav_move=st.integers(-50, 0))
-def test_wrapper_price_from_storage_matches_oracle(boa_world, dividend, dt, nav_move):
+def test_wrapper_price_from_storage_matches_oracle(evm_world, dividend, dt, nav_move):
     """The harness prices the wrapper from storage (no EVM); it must equal
     WrapperNavOracle.latestRoundData() through dividends, harvests and the
     linear unlock."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         w.fund_b.distribute([str(w.wrapper.address)], [dividend * 10**16])
         w.wrapper.harvest()
         for i, s in enumerate(dt):
-            boa.env.time_travel(seconds=s)
+            w.env.time_travel(seconds=s)
             h.invalidate_prices()
             if i == 1 and nav_move:
-                boa.env.time_travel(seconds=3_600)
+                w.env.time_travel(seconds=3_600)
                 nav, _ = h.nav_round(w.oracle_b)
                 w.oracle_b.publish(nav * (10_000 + nav_move) // 10_000, h.now(), sender=w.updater)
                 h.invalidate_prices()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import boa
 import pytest
 from propkit.harness import Harness
 
@@ -20,19 +19,19 @@ U = 10**6
 
 
 @pytest.mark.xfail(strict=True, reason="F-1: flashLoan books its fee into cash without accruing first")
-def test_flash_loan_fee_never_lowers_the_share_price(boa_world):
+def test_flash_loan_fee_never_lowers_the_share_price(evm_world):
     """Expected: a flash loan leaves the lenders' share price where it was
     (its fee goes to reserves). Actual: the fee raises cash before the
     pending interest is accrued, so the interest since the last accrual is
     recomputed at a lower utilisation and the share price falls."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         h = Harness(w)
         lender, b = str(w.actors["lender0"]), str(w.actors["borrower0"])
         w.market.deposit(1_000_000 * U, lender, sender=lender)
         w.market.supply_collateral(w.fund_a, 100_000 * U, b, sender=b)
         w.market.borrow(800_000 * U, b, b, sender=b)
-        boa.env.time_travel(seconds=30 * 86_400)
+        w.env.time_travel(seconds=30 * 86_400)
 
         def price():
             return Fraction(w.market.totalAssets() + 1, w.market.totalSupply() + M.VIRTUAL_SHARES)
@@ -43,19 +42,19 @@ def test_flash_loan_fee_never_lowers_the_share_price(boa_world):
         del h
 
 
-def test_supply_cap_holds_for_amounts_past_2_120(boa_world):
+def test_supply_cap_holds_for_amounts_past_2_120(evm_world):
     """F-2 (fixed in 1752184, found independently while this suite pinned
     it): posting more than the supply cap reverts with "market: supply cap
     exceeded" even for k x 2^120 + r units (a packed add used to carry k
     into the cap field). Now a regression test."""
-    w = boa_world
-    with boa.env.anchor():
+    w = evm_world
+    with w.env.anchor():
         b = w.actors["borrower0"]
         cap = 10**24
         w.admin.set_asset_limits(w.fund_b, cap, 10**8, 360_000)
         amount = 2**120 + 5
         w.fund_b.mint(b, amount)
-        from propkit.boa_world import Reverted
+        from propkit.world import Reverted
 
         with pytest.raises(Reverted, match="supply cap exceeded"):
             w.market.supply_collateral(w.fund_b, amount, b, sender=b)

@@ -38,6 +38,6 @@ def _machine() -> type:
     return reproduce_failure(version, blob.encode())(replay)
 
 
-def test_market_state_machine(boa_world):
-    MarketMachine.world_factory = staticmethod(lambda: boa_world)
+def test_market_state_machine(evm_world):
+    MarketMachine.world_factory = staticmethod(lambda: evm_world)
     run_state_machine_as_test(_machine(), settings=profiles.stateful_settings())

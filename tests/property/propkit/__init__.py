@@ -3,10 +3,11 @@
 - ``artifacts``: compiles the contracts once (bytecode, ABI, storage
   layout) and caches them by source hash, so a session starts in seconds
   and the mutation runner can compile a mutated copy of the tree;
-- ``boa_world``: deploys the world and the market in titanoboa, the way
+- ``evm``: the in-process chain (revm through pyrevm) and a thin ABI layer;
+- ``world``: deploys the world and the market on it, the way
   ``navlend.world`` / ``navlend.market`` do on Ape;
 - ``adapter``: the thin chain adapter the invariants are written against
-  (storage words, balances, calls), with a boa and an Ape implementation;
+  (storage words, balances, calls), with an in-process and an Ape implementation;
 - ``snapshot`` / ``invariants``: reads the chain into plain data and checks
   the invariants against the reference model (``navlend.model``) and the
   ghost ledger;

@@ -5,8 +5,8 @@ An adapter offers four primitives: ``storage(address, slot)``, ``now()``,
 ``call(contract, fn, *args, sender=None)`` and ``balance(token, account)``.
 Everything the invariants need is derived from them in :func:`read_snapshot`
 (packed storage words decoded with the compiler's storage layout), so the
-same invariant functions run on boa (:class:`BoaAdapter`: storage reads
-straight from py-evm's state, no EVM execution) and on Ape/anvil
+same invariant functions run in-process (:class:`EvmAdapter`: storage
+reads straight from revm's state, no EVM execution) and on Ape/anvil
 (:class:`ApeAdapter`: ``eth_getStorageAt`` through the provider).
 """
 
@@ -70,29 +70,18 @@ def _address(x: Any) -> str:
     return str(getattr(x, "address", x))
 
 
-class BoaAdapter:
-    """boa: storage straight from py-evm state; calls through boa."""
+class EvmAdapter:
+    """The in-process chain (``propkit.evm.RevmEnv``): storage straight from
+    revm's state; calls through the ABI contracts."""
 
-    def __init__(self, env: Any = None):
-        import boa
-
-        self.env = env or boa.env
-        self._addr_cache: dict[str, Any] = {}
-
-    def _addr(self, x: Any) -> Any:
-        from boa.util.abi import Address
-
-        key = _address(x)
-        a = self._addr_cache.get(key)
-        if a is None:
-            a = self._addr_cache[key] = Address(key)
-        return a
+    def __init__(self, env: Any):
+        self.env = env
 
     def storage(self, address: Any, slot: int) -> int:
-        return self.env.evm.get_storage(self._addr(address), slot)
+        return self.env.get_storage(_address(address), slot)
 
     def now(self) -> int:
-        return self.env.evm.patch.timestamp
+        return self.env.timestamp
 
     def call(self, contract: Any, fn: str, *args: Any, sender: Any = None) -> Any:
         f = getattr(contract, fn)

@@ -1,7 +1,7 @@
-"""Compiled contracts for the boa harness: bytecode, ABI and storage layout,
+"""Compiled contracts for the property harness: bytecode, ABI and storage layout,
 cached on disk by a hash of each contract's own source tree.
 
-Why not ``boa.load_partial``: boa pickles the whole compiler state (ASTs,
+Why not titanoboa's ``boa.load_partial``: it pickles the whole compiler state (ASTs,
 IR) per contract and unpickling the market costs seconds; the property
 suite only needs bytecode, ABI and the storage layout (the invariants read
 packed storage words directly), which load in milliseconds. The mutation

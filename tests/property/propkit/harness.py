@@ -1,4 +1,4 @@
-"""Glue between a deployed boa world, the reference model and the
+"""Glue between a deployed world, the reference model and the
 invariants: builds the model from the chain, reads snapshots, supplies
 prices, and runs one operation on both sides (:meth:`Harness.run`)."""
 
@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable
 
-import boa
-
 from navlend import model as M
 
 from . import adapter as A
 from . import invariants as I
-from .boa_world import BoaWorld, Reverted
+from .world import EvmWorld, Reverted
 
 MASK64 = 2**64 - 1
 MASK128 = 2**128 - 1
@@ -110,9 +108,9 @@ class Harness:
     # (``NAVLEND_PROPERTY_STATS=1`` prints them at the end of a pytest run).
     stats: "collections.Counter[tuple[str, str]]" = collections.Counter()
 
-    def __init__(self, w: BoaWorld):
+    def __init__(self, w: EvmWorld):
         self.w = w
-        self.ad = A.BoaAdapter()
+        self.ad = A.EvmAdapter(w.env)
         arts = w.arts
         self.lay = A.MarketLayout.from_layout(arts["Market.vy"].layout)
         self.base_slot = A.token_balance_slot(arts["mocks/MockStablecoin.vy"].layout)
@@ -140,7 +138,7 @@ class Harness:
     # reading the chain
 
     def now(self) -> int:
-        return boa.env.evm.patch.timestamp
+        return self.w.env.timestamp
 
     def base_balance(self, account: Any) -> int:
         return self.ad.storage(self.w.stablecoin, A.map_slot(self.base_slot, A._address(account)))
@@ -270,15 +268,12 @@ class Harness:
     def market_events(self, contract: Any) -> list[tuple[int, list[int], list[int]]]:
         """The market's raw logs of ``contract``'s last call, in order:
         (topic0, topics[1:], data words)."""
-        comp = contract._computation
-        market = bytes.fromhex(A._address(self.w.market)[2:].lower())
-        out = []
-        for log_id, address, topics, data in sorted(comp.get_raw_log_entries()):
-            addr = address if isinstance(address, bytes) else bytes.fromhex(str(address)[2:])
-            if addr != market or not topics:
-                continue
-            out.append((topics[0], list(topics[1:]), _words(data)))
-        return out
+        market = A._address(self.w.market)
+        return [
+            (log.topics[0], list(log.topics[1:]), _words(log.data))
+            for log in self.w.env.last_logs()
+            if log.address == market and log.topics
+        ]
 
     def replay_events(self, contract: Any, now: int) -> None:
         """Applies the market operations a periphery call made (read from

@@ -2,8 +2,8 @@
 :class:`~propkit.adapter.Snapshot`, the reference model and a ghost ledger.
 
 Each function raises ``InvariantViolation`` (an AssertionError) with a
-precise message. They need no EVM and no boa: the same functions run after
-every step of the boa state machine and after the fixed steps of the Ape
+precise message. They need no EVM: the same functions run after
+every step of the in-process state machine and after the fixed steps of the Ape
 test on anvil. AUDIT.md lists them with the tests that check them.
 """
 

@@ -15,7 +15,7 @@ snapshot. Rule-specific properties (limits after a borrow or a withdrawal,
 liquidation rules, flash-loan fee, debt monotone over time, pauses) are
 asserted in the rules.
 
-Each example runs inside ``boa.env.anchor()`` over one shared deployment:
+Each example runs inside ``world.env.anchor()`` over one shared deployment:
 nothing is redeployed between examples.
 """
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import boa
 from hypothesis import assume, note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -31,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from navlend import model as M
 
 from . import invariants as I
-from .boa_world import MAX_UINT, BoaWorld, shared_world
+from .world import MAX_UINT, EvmWorld, Reverted, shared_world
 from .harness import Harness
 
 U = 10**6  # one whole base unit
@@ -67,8 +66,8 @@ class MarketMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.w: BoaWorld = self.world_factory()
-        self._anchor = boa.env.anchor()
+        self.w: EvmWorld = self.world_factory()
+        self._anchor = self.w.env.anchor()
         self._anchor.__enter__()
         self.h = Harness(self.w)
         self.m = lambda: self.h.model
@@ -116,7 +115,7 @@ class MarketMachine(RuleBasedStateMachine):
         m = self.model
         before = {b: m.debt(b, self.now()) for b in m.borrowers()}
         index_before = m.accrued(self.now()).index
-        boa.env.time_travel(seconds=seconds)
+        self.w.env.time_travel(seconds=seconds)
         now = self.now()
         for b, d in before.items():
             after = m.debt(b, now)
@@ -506,7 +505,6 @@ class MarketMachine(RuleBasedStateMachine):
         The periphery's own arithmetic (how much to flash-borrow) is its
         business; what reaches the market must agree with the model. A
         revert must carry a known reason and changes nothing."""
-        from .boa_world import Reverted
 
         now = self.now()
         try:

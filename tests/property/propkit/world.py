@@ -1,10 +1,10 @@
-"""The navlend world and market deployed in titanoboa, in-process.
+"""The navlend world and market deployed in-process on revm (``evm.py``).
 
 Mirrors ``navlend.world.deploy_world`` + ``navlend.market.deploy_local_market``
 + ``deploy_periphery`` (which do the same on Ape):
 
 - stablecoin: MockStablecoin, 6 decimals (mints only on chain id 31337,
-  so the boa chain id is patched to it);
+  so the chain id is 31337);
 - fund A: FundToken, NAV-accruing, **6 decimals**, NAV $10.50, NavOracle A,
   RedemptionFacility A;
 - fund B: FundToken, stable $1 with dividends, **18 decimals**, NavOracle B,
@@ -23,28 +23,24 @@ liquidity (400,000 USD) and a lower daily limit (300,000 USD), so the
 "facility runs dry" branch is reachable. The market's own feed is the real
 NavOracle (no mock), for both the share route and the redeem route.
 
-Every contract is a boa ``ABIContract`` over cached artifacts (see
-``artifacts``) whose error handler is replaced by a cheap one raising
-:class:`Reverted` with the decoded revert string: boa's default builds a
-full stack trace per revert, which costs more than the call itself.
+Every contract is an :class:`evm.Contract` over cached artifacts (see
+``artifacts``); a revert raises :class:`evm.Reverted` with the decoded
+revert string. Each world owns its chain (``world.env``): a mutant's world
+never shares state with the original's.
 """
 
 from __future__ import annotations
 
 import os
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boa
-from boa.contracts.abi.abi_contract import ABIContractFactory
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-
 from . import artifacts
+from .evm import CHAIN_ID, Contract, Reverted, RevmEnv, decode_revert, encode_constructor
 
-CHAIN_ID = 31_337
+__all__ = ["CHAIN_ID", "Reverted", "decode_revert", "EvmWorld", "WorldConfig", "deploy", "shared_world"]
+
 ORACLE_DECIMALS = 8
 NAV_A = 10_50_000_000
 NAV_B = 1_00_000_000
@@ -52,7 +48,7 @@ STABLE_DECIMALS = 6
 FUND_A_DECIMALS = 6
 FUND_B_DECIMALS = 18
 MAX_UINT = 2**256 - 1
-# Start of the world: a fixed time (2030-03-17) later than boa's wall-clock
+# Start of the world: a fixed time (2030-03-17), later than the wall clock
 # default, so that every run sees the same timestamps (replays included).
 WORLD_START = 1_900_000_000
 
@@ -74,82 +70,21 @@ CONTRACTS = {
 }
 
 
-class Reverted(Exception):
-    """A call reverted; ``reason`` is the decoded revert string ("" if none)."""
-
-    def __init__(self, reason: str, contract: str = "", fn: str = ""):
-        super().__init__(reason)
-        self.reason = reason
-        self.contract = contract
-
-
-_ERROR_SELECTOR = bytes.fromhex("08c379a0")
-
-
-def decode_revert(output: bytes) -> str:
-    if output[:4] == _ERROR_SELECTOR:
-        try:
-            return abi_decode(["string"], output[4:])[0]
-        except Exception:  # pragma: no cover - malformed
-            return "<malformed revert>"
-    return "" if not output else "0x" + output.hex()
-
-
-def _fast_handle_error(self, computation):
-    raise Reverted(decode_revert(computation.output or b""), self.contract_name)
-
-
-def setup_env() -> None:
-    """Chain id 31337 (the stablecoin mints only there), fast mode, and a
-    deterministic start time. Idempotent."""
-    boa.env.evm.patch.chain_id = CHAIN_ID
-    boa.env.enable_fast_mode()
-    if boa.env.evm.patch.timestamp < WORLD_START:
-        boa.env.evm.patch.timestamp = WORLD_START
-
-
 class Deployer:
-    """Deploys artifacts as boa ABI contracts with the fast error handler."""
+    """Deploys artifacts on one chain and wraps them in ABI contracts."""
 
-    def __init__(self, arts: dict[str, artifacts.Artifact]):
+    def __init__(self, env: RevmEnv, arts: dict[str, artifacts.Artifact]):
+        self.env = env
         self.arts = arts
-        self._factories: dict[str, ABIContractFactory] = {}
 
-    def factory(self, rel: str) -> ABIContractFactory:
-        f = self._factories.get(rel)
-        if f is None:
-            art = self.arts[rel]
-            f = ABIContractFactory.from_abi_dict(art.abi, name=art.name)
-            self._factories[rel] = f
-        return f
-
-    def at(self, rel: str, address: Any) -> Any:
-        c = self.factory(rel).at(address, nowarn=True)
-        c.handle_error = types.MethodType(_fast_handle_error, c)
-        return c
-
-    def deploy(self, rel: str, *args: Any, sender: Any = None) -> Any:
+    def at(self, rel: str, address: Any) -> Contract:
         art = self.arts[rel]
-        ctor = next((i for i in art.abi if i.get("type") == "constructor"), None)
-        data = b""
-        if ctor and ctor["inputs"]:
-            types_ = [_abi_type(i) for i in ctor["inputs"]]
-            data = abi_encode(types_, [_addr(a) for a in args])
-        address, _ = boa.env.deploy_code(bytecode=art.bytecode + data, sender=sender)
+        return Contract(self.env, str(getattr(address, "address", address)), art.abi, art.name)
+
+    def deploy(self, rel: str, *args: Any, sender: Any = None) -> Contract:
+        art = self.arts[rel]
+        address = self.env.deploy_code(art.bytecode + encode_constructor(art.abi, args), sender=sender)
         return self.at(rel, address)
-
-
-def _abi_type(item: dict) -> str:
-    t = item["type"]
-    if t.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item["components"])
-        return f"({inner})" + t[5:]
-    return t
-
-
-def _addr(value: Any) -> Any:
-    address = getattr(value, "address", None)
-    return str(address) if address is not None else value
 
 
 @dataclass(frozen=True)
@@ -167,15 +102,16 @@ class WorldConfig:
 
 
 @dataclass(repr=False)
-class BoaWorld:
+class EvmWorld:
     """Contracts and actors of one deployed world."""
 
     def __repr__(self) -> str:
-        return f"<BoaWorld market={self.market.address}>"
+        return f"<EvmWorld market={self.market.address}>"
 
     def _repr_pretty_(self, p, cycle) -> None:  # Hypothesis' pretty printer
         p.text(repr(self))
 
+    env: RevmEnv
     d: Deployer
     arts: dict[str, artifacts.Artifact]
     owner: Any
@@ -232,21 +168,22 @@ def load_artifacts(root: Path | None = None) -> dict[str, artifacts.Artifact]:
     return artifacts.load(list(CONTRACTS.values()), root=root)
 
 
-def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfig | None = None) -> BoaWorld:
-    """Deploys the whole world on ``boa.env`` (call outside any anchor that
-    should not undo it)."""
-    setup_env()
+def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfig | None = None) -> EvmWorld:
+    """Deploys the whole world on a new chain (chain id 31337, where the
+    stablecoin mints; a fixed start time, so every run sees the same
+    timestamps)."""
+    env = RevmEnv(timestamp=WORLD_START, chain_id=CHAIN_ID)
     arts = arts or load_artifacts()
     cfg = config or WorldConfig()
-    d = Deployer(arts)
+    d = Deployer(env, arts)
     C = CONTRACTS
-    owner = boa.env.eoa
-    updater = boa.env.generate_address("updater")
-    guardian = boa.env.generate_address("guardian")
-    treasury = boa.env.generate_address("treasury")
-    keeper = boa.env.generate_address("keeper")
-    actors = {n: boa.env.generate_address(n) for n in ACTOR_NAMES}
-    now = boa.env.evm.patch.timestamp
+    owner = env.eoa
+    updater = env.generate_address("updater")
+    guardian = env.generate_address("guardian")
+    treasury = env.generate_address("treasury")
+    keeper = env.generate_address("keeper")
+    actors = {n: env.generate_address(n) for n in ACTOR_NAMES}
+    now = env.timestamp
     as_of = now - 30 * 60
 
     stable = d.deploy(C["stablecoin"], "USD Coin (local)", "USDC", STABLE_DECIMALS)
@@ -308,7 +245,8 @@ def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfi
     admin.set_asset_facility(fund_b, facility_b)
     admin.set_asset_facility(wrapper, wrapped_facility)
 
-    world = BoaWorld(
+    world = EvmWorld(
+        env=env,
         d=d,
         arts=arts,
         owner=owner,
@@ -348,7 +286,7 @@ BORROWER_FUND_B = 5_000_000
 BORROWER_WRAPPED = 2_000_000
 
 
-def fund_actors(w: BoaWorld) -> None:
+def fund_actors(w: EvmWorld) -> None:
     """Balances and approvals every example starts from, so that each rule
     is a single transaction."""
     U = 10**STABLE_DECIMALS
@@ -377,13 +315,13 @@ def fund_actors(w: BoaWorld) -> None:
     w.fund_b.mint(a["attacker"], 10_000 * 10**FUND_B_DECIMALS)
 
 
-_WORLDS: dict[tuple, BoaWorld] = {}
+_WORLDS: dict[tuple, EvmWorld] = {}
 
 
-def shared_world(root: Path | None = None) -> BoaWorld:
-    """One world per process and contracts tree, deployed outside any
-    anchor on first use (callers reset by anchoring around their work)."""
-    key = (str((root or artifacts.contracts_dir()).resolve()), id(boa.env))
+def shared_world(root: Path | None = None) -> EvmWorld:
+    """One world per process and contracts tree, deployed on first use
+    (callers reset by anchoring around their work: ``world.env.anchor()``)."""
+    key = (str((root or artifacts.contracts_dir()).resolve()),)
     w = _WORLDS.get(key)
     if w is None:
         w = deploy(load_artifacts(root))
