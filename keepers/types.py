@@ -256,6 +256,7 @@ class Plan:
     health_factor: int
     partial_for_liquidity: bool = False
     cleanup: bool = False
+    note: str = ""
 
     @property
     def gross_profit(self) -> int:
@@ -275,6 +276,7 @@ class Plan:
             "min_profit": self.min_profit,
             "partial_for_liquidity": self.partial_for_liquidity,
             "cleanup": self.cleanup,
+            "note": self.note,
         }
 
 

@@ -1,0 +1,497 @@
+"""Pure liquidation decisions: which positions, how much, which route,
+whether it pays. No I/O; every input is a value from ``keepers.types``.
+
+The market's arithmetic is not restated here: the close factor, the dust
+trims, the seizure rounding, the protocol's fee and the flash fee come from
+``navlend/model.py``, the reference model that the property suite checks
+against the contracts. This module adds what only a liquidator cares about:
+
+- the redeem route (``FlashLiquidator``): the facility must take the
+  shares (``max_redeem``, ``min_redeem``), the market must have the cash to
+  lend, and the payout must cover the repayment and the flash fee (the
+  contract reverts otherwise). When the facility can take only part, the
+  repayment is cut to the largest one whose shares it can take;
+- the seize route (``Market.liquidate(..., redeem_shares=False)``): the
+  keeper repays from its own stablecoin and receives the shares, so its
+  receiver must be allowlisted by the fund;
+- profit = proceeds - repaid - flash fee - gas - safety buffer, in base
+  units; a plan is kept only at or above ``min_profit`` unless cleanup mode
+  is on.
+
+Route choice, per collateral asset of the position: the redeem route when
+the facility takes the whole liquidation; otherwise the better of a partial
+redeem and the seize route. Across assets: the highest net profit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping
+
+from navlend import model
+
+from keepers.config import KeeperConfig
+from keepers.types import (
+    BPS,
+    MAX_UINT256,
+    WAD,
+    ZERO_ADDRESS,
+    AccountHealth,
+    AssetTerms,
+    Decision,
+    ExecutionContext,
+    MarketTerms,
+    Plan,
+    Rejection,
+    Route,
+    SkipReason,
+)
+
+
+@dataclass(frozen=True)
+class ProfitPolicy:
+    """The keeper's economics, in chain units (see ``KeeperConfig``)."""
+
+    min_profit: int
+    safety_buffer: int
+    eth_usd_base: int
+    gas_limit_redeem: int
+    gas_limit_seize: int
+    max_fee_wei: int
+    min_out_tolerance_bps: int = 100
+    cleanup_mode: bool = False
+
+    @classmethod
+    def from_config(cls, config: KeeperConfig) -> ProfitPolicy:
+        return cls(
+            min_profit=config.min_profit_base,
+            safety_buffer=config.safety_buffer_base,
+            eth_usd_base=config.eth_usd_base,
+            gas_limit_redeem=config.gas_limit_redeem,
+            gas_limit_seize=config.gas_limit_seize,
+            max_fee_wei=config.max_fee_wei,
+            min_out_tolerance_bps=config.min_out_tolerance_bps,
+            cleanup_mode=config.cleanup_mode,
+        )
+
+
+# ---------------------------------------------------------------- #
+#                              TARGETS                              #
+# ---------------------------------------------------------------- #
+
+
+def select_targets(healths: Iterable[AccountHealth], in_flight: Iterable[str] = ()) -> list[AccountHealth]:
+    """The liquidatable positions with no liquidation in flight, the largest
+    repayment first (the most bonus, and first call on shared facility
+    liquidity), then the lowest health factor."""
+    busy = set(in_flight)
+    targets = [h for h in healths if h.liquidatable and h.debt > 0 and h.account not in busy]
+    return sorted(targets, key=lambda h: (-h.max_repay, h.health_factor, h.account))
+
+
+def at_risk(healths: Iterable[AccountHealth], near_edge_hf_wad: int) -> list[AccountHealth]:
+    """Positions with debt whose health factor is below the near-edge
+    threshold (liquidatable ones included)."""
+    return [h for h in healths if h.debt > 0 and h.health_factor < near_edge_hf_wad]
+
+
+# ---------------------------------------------------------------- #
+#                         MARKET ARITHMETIC                         #
+# ---------------------------------------------------------------- #
+
+
+def _model_for(terms: MarketTerms, asset: AssetTerms) -> model.MarketModel:
+    """A one-asset reference model carrying the market-wide rules."""
+    m = model.MarketModel(
+        base_decimals=terms.base_decimals,
+        owner=ZERO_ADDRESS,
+        guardian=ZERO_ADDRESS,
+        treasury=ZERO_ADDRESS,
+        small_position=terms.small_position,
+        dust_floor=terms.dust_floor,
+        liquidation_fee_bps=terms.liquidation_fee_bps,
+        flash_fee_bps=terms.flash_fee_bps,
+    )
+    m.assets = [
+        model.Asset(
+            token=asset.token,
+            exponent=asset.value_exponent,
+            ltv_bps=0,
+            threshold_bps=asset.threshold_bps,
+            bonus_bps=asset.bonus_bps,
+            supply_cap=0,
+            price_cap=0,
+            max_oracle_age=0,
+            facility=asset.facility,
+        )
+    ]
+    return m
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """What ``liquidate`` would repay and seize, and what the receiver (or
+    the facility) gets after the protocol's fee."""
+
+    repaid: int
+    seized: int
+    taken: int
+
+
+def liquidation_amounts(
+    health: AccountHealth, balance: int, asset: AssetTerms, terms: MarketTerms, max_repay: int
+) -> Amounts | None:
+    """The market's ``_liquidation_amounts`` for this position and asset
+    (close factor, small-position full close, dust trims, rounding), and
+    the protocol's fee; None when the market would revert "nothing to
+    liquidate". ``health`` gives the debt and liquidation value accrued to
+    the scanned block, ``balance`` the position's collateral of ``asset``."""
+    m = _model_for(terms, asset)
+    valuation = model.Valuation(
+        liquidation_value=health.liquidation_value,
+        target_value=model.value(balance, asset.price, asset.value_exponent),
+        target_price=asset.price,
+        target_balance=balance,
+    )
+    try:
+        repaid, seized = m.liquidation_amounts(0, valuation, health.debt, max_repay)
+    except model.ModelRevert:
+        return None
+    return Amounts(repaid=repaid, seized=seized, taken=seized - m.protocol_fee(0, seized))
+
+
+def redeem_payout(asset: AssetTerms, shares: int) -> tuple[int, int]:
+    """The facility's payout for ``shares`` and its fee, in base units:
+    gross = shares x NAV rounded down, net = gross x (1 - fee) rounded down
+    (``RedemptionFacility``'s formula, ``model.facility_payout``)."""
+    nav = asset.redeem_price or asset.price
+    gross = model.value(shares, nav, asset.value_exponent)
+    net = model.mul_div(gross, BPS - asset.redemption_fee_bps, BPS, False)
+    return net, gross - net
+
+
+def gas_cost(gas_units: int, gas_price_wei: int, eth_usd_base: int) -> int:
+    """Gas in stablecoin base units, rounded up."""
+    return model.ceil_div(gas_units * gas_price_wei * eth_usd_base, 10**18)
+
+
+def largest_repay_within(
+    health: AccountHealth,
+    balance: int,
+    asset: AssetTerms,
+    terms: MarketTerms,
+    max_taken: int,
+    max_repaid: int,
+) -> tuple[int, Amounts] | None:
+    """The largest ``max_repay`` whose liquidation gives at most
+    ``max_taken`` shares and repays at most ``max_repaid``, with its
+    amounts; None if no repayment fits.
+
+    A search rather than an inverse formula: the dust trims and the
+    full-seizure branch make the inverse piecewise, while what the market
+    repays and seizes is non-decreasing in ``max_repay``, which is all a
+    bisection needs (about 60 steps of integer arithmetic)."""
+
+    def fits(a: Amounts | None) -> bool:
+        return a is not None and a.taken <= max_taken and a.repaid <= max_repaid
+
+    lo, hi = 0, min(health.debt, max_repaid)
+    best: tuple[int, Amounts] | None = None
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        a = liquidation_amounts(health, balance, asset, terms, mid)
+        if a is None or fits(a):
+            if fits(a):
+                best = (mid, a)  # type: ignore[assignment]
+            lo = mid
+        else:
+            hi = mid - 1
+    if best is None and lo > 0:
+        a = liquidation_amounts(health, balance, asset, terms, lo)
+        if fits(a):
+            best = (lo, a)  # type: ignore[assignment]
+    return best
+
+
+# ---------------------------------------------------------------- #
+#                              ROUTES                               #
+# ---------------------------------------------------------------- #
+
+
+def plan_redeem(
+    health: AccountHealth,
+    balance: int,
+    asset: AssetTerms,
+    terms: MarketTerms,
+    ctx: ExecutionContext,
+    policy: ProfitPolicy,
+) -> Plan | Rejection:
+    """The redeem route through the FlashLiquidator, or why not."""
+
+    def reject(reason: SkipReason, detail: str = "") -> Rejection:
+        return Rejection(asset.token, Route.REDEEM, reason, detail)
+
+    if not asset.has_facility:
+        return reject(SkipReason.NO_FACILITY, "the market has no facility for this asset")
+    if not ctx.flash_liquidator_ready:
+        return reject(SkipReason.FLASH_UNAVAILABLE, "no usable FlashLiquidator")
+    if terms.max_flash_loan == 0:
+        return reject(SkipReason.FLASH_UNAVAILABLE, "flash loans paused or no cash")
+    full = liquidation_amounts(health, balance, asset, terms, MAX_UINT256)
+    if full is None:
+        return reject(SkipReason.NOTHING_TO_LIQUIDATE)
+    if asset.facility_max_redeem == 0:
+        return reject(SkipReason.FACILITY_DRY, _facility_detail(asset))
+
+    amounts, max_repay, partial = full, MAX_UINT256, False
+    if full.taken > asset.facility_max_redeem or full.repaid > terms.max_flash_loan:
+        found = largest_repay_within(health, balance, asset, terms, asset.facility_max_redeem, terms.max_flash_loan)
+        if found is None:
+            return reject(SkipReason.FACILITY_DRY, _facility_detail(asset))
+        max_repay, amounts = found
+        partial = True
+    if amounts.taken < asset.facility_min_redeem:
+        return reject(
+            SkipReason.FACILITY_BELOW_MINIMUM, f"{amounts.taken} shares < minimum {asset.facility_min_redeem}"
+        )
+
+    payout, redemption_fee = redeem_payout(asset, amounts.taken)
+    fee = model.flash_fee(amounts.repaid, terms.flash_fee_bps)
+    if payout < amounts.repaid + fee:
+        return reject(
+            SkipReason.PAYOUT_BELOW_COST, f"payout {payout} < repaid {amounts.repaid} + flash fee {fee}"
+        )
+    gas = gas_cost(policy.gas_limit_redeem, ctx.gas_price_wei, policy.eth_usd_base)
+    net = payout - amounts.repaid - fee - gas - policy.safety_buffer
+    if net < policy.min_profit and not policy.cleanup_mode:
+        return reject(SkipReason.UNPROFITABLE, f"net {net} < min profit {policy.min_profit}")
+    return Plan(
+        borrower=health.account,
+        token=asset.token,
+        route=Route.REDEEM,
+        max_repay=max_repay,
+        repaid=amounts.repaid,
+        seized=amounts.seized,
+        taken=amounts.taken,
+        proceeds=payout,
+        flash_fee=fee,
+        redemption_fee=redemption_fee,
+        gas_cost=gas,
+        safety_buffer=policy.safety_buffer,
+        net_profit=net,
+        # On-chain floor: the stablecoin profit must at least pay the gas
+        # and the minimum; the buffer absorbs drift between scan and block.
+        min_profit=0 if policy.cleanup_mode else gas + policy.min_profit,
+        min_out=0,
+        health_factor=health.health_factor,
+        partial_for_liquidity=partial,
+        cleanup=policy.cleanup_mode and net < policy.min_profit,
+    )
+
+
+def plan_seize(
+    health: AccountHealth,
+    balance: int,
+    asset: AssetTerms,
+    terms: MarketTerms,
+    ctx: ExecutionContext,
+    policy: ProfitPolicy,
+) -> Plan | Rejection:
+    """The seize route with the keeper's own stablecoin, or why not. The
+    shares are valued at the market's price less the facility's fee (what
+    redeeming them later would cost)."""
+
+    def reject(reason: SkipReason, detail: str = "") -> Rejection:
+        return Rejection(asset.token, Route.SEIZE, reason, detail)
+
+    if asset.token not in ctx.allowlisted_tokens:
+        return reject(SkipReason.NOT_ALLOWLISTED, "the keeper's receiver may not hold this fund")
+    if ctx.stable_balance == 0:
+        return reject(SkipReason.INSUFFICIENT_BALANCE, "no stablecoin to repay with")
+    # "Up to" the balance: the market trims to its own cap, never above.
+    amounts = liquidation_amounts(health, balance, asset, terms, ctx.stable_balance)
+    if amounts is None:
+        return reject(SkipReason.INSUFFICIENT_BALANCE, f"balance {ctx.stable_balance} buys nothing past the dust rules")
+    full = liquidation_amounts(health, balance, asset, terms, MAX_UINT256)
+    partial = full is not None and full.repaid > amounts.repaid
+
+    value = model.value(amounts.taken, asset.price, asset.value_exponent)
+    proceeds = model.mul_div(value, BPS - asset.redemption_fee_bps, BPS, False)
+    gas = gas_cost(policy.gas_limit_seize, ctx.gas_price_wei, policy.eth_usd_base)
+    net = proceeds - amounts.repaid - gas - policy.safety_buffer
+    if net < policy.min_profit and not policy.cleanup_mode:
+        return reject(SkipReason.UNPROFITABLE, f"net {net} < min profit {policy.min_profit}")
+    return Plan(
+        borrower=health.account,
+        token=asset.token,
+        route=Route.SEIZE,
+        max_repay=ctx.stable_balance,
+        repaid=amounts.repaid,
+        seized=amounts.seized,
+        taken=amounts.taken,
+        proceeds=proceeds,
+        flash_fee=0,
+        redemption_fee=value - proceeds,
+        gas_cost=gas,
+        safety_buffer=policy.safety_buffer,
+        net_profit=net,
+        min_profit=0,
+        min_out=amounts.taken * (BPS - policy.min_out_tolerance_bps) // BPS,
+        health_factor=health.health_factor,
+        partial_for_liquidity=partial,
+        cleanup=policy.cleanup_mode and net < policy.min_profit,
+        note="partial: stablecoin balance" if partial else "",
+    )
+
+
+def _facility_detail(asset: AssetTerms) -> str:
+    return (
+        f"facility takes {asset.facility_max_redeem} shares now "
+        f"(liquidity {asset.facility_liquidity}, remaining daily limit {asset.facility_remaining_limit}"
+        f"{', NAV stale' if asset.stale else ''})"
+    )
+
+
+# ---------------------------------------------------------------- #
+#                             DECISIONS                             #
+# ---------------------------------------------------------------- #
+
+
+def decide(
+    health: AccountHealth,
+    balances: Mapping[str, int],
+    terms: MarketTerms,
+    ctx: ExecutionContext,
+    policy: ProfitPolicy,
+    in_flight: bool = False,
+) -> Decision:
+    """The plan for one position, or the reason to skip it.
+
+    ``balances`` is the position's collateral by token (from the index);
+    an asset in the Lens bitmap with no known balance is skipped."""
+    borrower = health.account
+
+    def skip(reason: SkipReason, detail: str = "", rejected: tuple[Rejection, ...] = ()) -> Decision:
+        return Decision(borrower=borrower, reason=reason, detail=detail, rejected=rejected)
+
+    if health.debt == 0:
+        return skip(SkipReason.NO_DEBT)
+    if in_flight:
+        return skip(SkipReason.IN_FLIGHT, "a liquidation of this position is pending")
+    if not terms.liquidation_open:
+        return skip(SkipReason.LIQUIDATION_CLOSED, "liquidation paused or in its grace period")
+    if health.health_factor >= WAD or not health.liquidatable:
+        return skip(SkipReason.HEALTHY, f"health factor {health.health_factor / WAD:.4f}")
+    if ctx.gas_price_wei > policy.max_fee_wei:
+        return skip(SkipReason.GAS_PRICE_ABOVE_CAP, f"gas price {ctx.gas_price_wei} > cap {policy.max_fee_wei}")
+
+    rejected: list[Rejection] = []
+    candidates: list[Plan] = []
+    for asset in _assets_of(health, terms, rejected):
+        balance = balances.get(asset.token, 0)
+        if balance == 0:
+            rejected.append(Rejection(asset.token, None, SkipReason.NO_COLLATERAL, "no balance in the index"))
+            continue
+        redeem = plan_redeem(health, balance, asset, terms, ctx, policy)
+        if isinstance(redeem, Plan) and not redeem.partial_for_liquidity:
+            candidates.append(redeem)
+            continue
+        options = [redeem, plan_seize(health, balance, asset, terms, ctx, policy)]
+        for option in options:
+            (candidates if isinstance(option, Plan) else rejected).append(option)  # type: ignore[arg-type]
+
+    if candidates:
+        best = max(candidates, key=lambda p: (p.net_profit, p.route is Route.REDEEM))
+        return Decision(borrower=borrower, plan=_with_lens_check(best, health), rejected=tuple(rejected))
+    main = _main_reason(rejected, health.best_token)
+    return skip(main.reason, _summary(rejected), tuple(rejected))
+
+
+def decide_block(
+    healths: Iterable[AccountHealth],
+    balances: Mapping[str, Mapping[str, int]],
+    terms: MarketTerms,
+    ctx: ExecutionContext,
+    policy: ProfitPolicy,
+    in_flight: Iterable[str] = (),
+) -> list[Decision]:
+    """Decisions for one block's scan, in sending order. Plans draw on
+    shared resources in that order: each redeem plan uses up facility
+    capacity (``facility_max_redeem``) and each seize plan the keeper's
+    stablecoin, so later positions see what is left. Positions that are
+    not liquidatable get no decision; those in flight get an ``IN_FLIGHT``
+    skip."""
+    busy = set(in_flight)
+    decisions: list[Decision] = []
+    for health in select_targets(healths):
+        decision = decide(health, balances.get(health.account, {}), terms, ctx, policy, health.account in busy)
+        decisions.append(decision)
+        if decision.plan is not None:
+            terms, ctx = _consume(decision.plan, terms, ctx)
+    return decisions
+
+
+def _consume(plan: Plan, terms: MarketTerms, ctx: ExecutionContext) -> tuple[MarketTerms, ExecutionContext]:
+    if plan.route is Route.SEIZE:
+        return terms, replace(ctx, stable_balance=max(0, ctx.stable_balance - plan.repaid))
+    assets = tuple(
+        replace(a, facility_max_redeem=max(0, a.facility_max_redeem - plan.taken)) if a.token == plan.token else a
+        for a in terms.assets
+    )
+    return replace(terms, assets=assets), ctx
+
+
+def _assets_of(health: AccountHealth, terms: MarketTerms, rejected: list[Rejection]) -> list[AssetTerms]:
+    by_id = {a.asset_id: a for a in terms.assets}
+    assets = []
+    for asset_id in health.asset_ids():
+        asset = by_id.get(asset_id)
+        if asset is None:
+            rejected.append(Rejection(f"asset#{asset_id}", None, SkipReason.UNKNOWN_ASSET, "not in the market terms"))
+        else:
+            assets.append(asset)
+    return assets
+
+
+def _with_lens_check(plan: Plan, health: AccountHealth) -> Plan:
+    """Notes when the model, fed the index's balance, disagrees with the
+    Lens on the Lens's own best liquidation (a lagging index)."""
+    if plan.token != health.best_token or plan.max_repay != MAX_UINT256 or plan.route is not Route.REDEEM:
+        return plan
+    if (plan.repaid, plan.seized) == (health.max_repay, health.max_seize):
+        return plan
+    note = f"index drift: model ({plan.repaid}, {plan.seized}) vs lens ({health.max_repay}, {health.max_seize})"
+    return replace(plan, note=(plan.note + "; " if plan.note else "") + note)
+
+
+# The order in which a skip's headline reason is picked: the one closest
+# to acting first (an unprofitable plan was otherwise possible).
+_REASON_RANK = (
+    SkipReason.UNPROFITABLE,
+    SkipReason.PAYOUT_BELOW_COST,
+    SkipReason.FACILITY_DRY,
+    SkipReason.FACILITY_BELOW_MINIMUM,
+    SkipReason.FLASH_UNAVAILABLE,
+    SkipReason.NO_FACILITY,
+    SkipReason.NOT_ALLOWLISTED,
+    SkipReason.INSUFFICIENT_BALANCE,
+    SkipReason.NOTHING_TO_LIQUIDATE,
+    SkipReason.NO_COLLATERAL,
+    SkipReason.UNKNOWN_ASSET,
+)
+
+
+def _main_reason(rejected: list[Rejection], best_token: str) -> Rejection:
+    """The headline rejection: on the Lens's best asset if any, the redeem
+    route's reason when the seize route was merely unavailable to us."""
+    pool = [r for r in rejected if r.token == best_token] or rejected
+    if not pool:
+        return Rejection(best_token, None, SkipReason.NO_COLLATERAL, "no collateral asset to seize")
+    return min(pool, key=lambda r: _REASON_RANK.index(r.reason) if r.reason in _REASON_RANK else len(_REASON_RANK))
+
+
+def _summary(rejected: list[Rejection]) -> str:
+    return "; ".join(
+        f"{r.token} {r.route.value if r.route else '-'}: {r.reason.value}{' (' + r.detail + ')' if r.detail else ''}"
+        for r in rejected
+    )
