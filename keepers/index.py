@@ -243,18 +243,21 @@ class PositionIndex:
         return {a for a, _, _ in rows if a}
 
     def compact(self, finalized_block: int) -> int:
-        """Deletes facts at or below ``finalized_block`` that a later fact
-        supersedes. Returns the number of rows deleted."""
+        """Deletes facts at or below ``finalized_block`` that a later fact,
+        also at or below it, supersedes: the last final value of each
+        position stays, so undoing any newer log still falls back to it.
+        Returns the number of rows deleted."""
         with self._lock, self._transaction():
             cur = self._db.execute(
                 """
                 DELETE FROM facts WHERE block_number <= ? AND EXISTS (
                     SELECT 1 FROM facts AS newer
                     WHERE newer.account = facts.account AND newer.kind = facts.kind AND newer.token = facts.token
+                      AND newer.block_number <= ?
                       AND (newer.block_number, newer.log_index) > (facts.block_number, facts.log_index)
                 )
                 """,
-                (finalized_block,),
+                (finalized_block, finalized_block),
             )
             return cur.rowcount
 
