@@ -13,12 +13,15 @@ ANVIL_NATIVE := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup compile test test-fast demo deploy gas clean
+.PHONY: help setup compile test test-fast demo deploy gas property audit replay mutation bench-property clean
 
 help:
 	@echo "make demo    run the main job: a local market under stress with the keeper"
 	@echo "make test    bootstrap, force-compile and run the whole test suite"
 	@echo "make gas     print gas per market operation"
+	@echo "make audit   the property suite for an hour (AUDIT_MINUTES=60)"
+	@echo "make mutation  mutants of the market against the property suite: the score"
+	@echo "make bench-property  the state machine's steps per second"
 	@echo "make setup   only install the Python and npm tooling"
 
 $(STAMPS):
@@ -53,7 +56,7 @@ compile: setup
 # world, and a fresh process per folder keeps one suite's chain state and
 # Ape snapshots from leaking into the next. Every suite runs even if an
 # earlier one failed; the target fails if any did.
-SUITES := world market regression periphery cli
+SUITES := world market regression periphery cli property
 
 test: compile
 	@failed=""; for suite in $(SUITES); do \
@@ -65,6 +68,28 @@ test: compile
 # The same suite without the forced compile, for quick local iteration.
 test-fast: setup
 	@for suite in $(SUITES); do $(BIN)/ape test tests/$$suite -p no:cacheprovider -x -q || exit 1; done
+
+# The property suite (tests/property, AUDIT.md): the reference model, the
+# state machine and the differential tests on an in-process revm chain.
+# `make test` runs it under the `ci` profile; these targets run its other
+# depths. PROPERTY_PYTEST runs it without Ape (the anvil test is skipped).
+PROPERTY_PYTEST := $(BIN)/python -m pytest tests/property -p no:cacheprovider -p no:ape_test -m "not ape" -s
+AUDIT_MINUTES ?= 60
+
+property: compile
+	HYPOTHESIS_PROFILE=ci $(BIN)/ape test tests/property -p no:cacheprovider
+
+audit: setup
+	HYPOTHESIS_PROFILE=audit NAVLEND_AUDIT_MINUTES=$(AUDIT_MINUTES) $(PROPERTY_PYTEST)
+
+replay: setup
+	HYPOTHESIS_PROFILE=replay $(PROPERTY_PYTEST)
+
+mutation: setup
+	$(BIN)/python tools/mutation.py
+
+bench-property: setup
+	$(BIN)/python scripts/bench_stateful.py
 
 demo: compile
 	$(BIN)/ape run demo

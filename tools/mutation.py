@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated mutant ids")
     ap.add_argument("--profile", default="mutation")
-    ap.add_argument("--timeout", type=int, default=900, help="seconds per mutant (a timeout counts as killed)")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per mutant (a timeout counts as killed)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--check", action="store_true", help="only check that every mutant applies")
     ap.add_argument("--no-baseline", action="store_true")

@@ -19,6 +19,7 @@ profile are also saved in the example database (.hypothesis/examples) and
 from __future__ import annotations
 
 import os
+import time
 
 from hypothesis import reproduce_failure
 from hypothesis.stateful import run_state_machine_as_test
@@ -39,5 +40,19 @@ def _machine() -> type:
 
 
 def test_market_state_machine(evm_world):
+    """One round of the profile's examples; under ``audit``, rounds of fresh
+    random examples until the time budget is spent (each round replays the
+    saved failures first)."""
     MarketMachine.world_factory = staticmethod(lambda: evm_world)
-    run_state_machine_as_test(_machine(), settings=profiles.stateful_settings())
+    budget = profiles.time_budget()
+    start = time.monotonic()
+    steps0, rounds = MarketMachine.step_counter, 0
+    while True:
+        run_state_machine_as_test(_machine(), settings=profiles.stateful_settings())
+        rounds += 1
+        if budget is None or time.monotonic() - start >= budget:
+            break
+    elapsed = time.monotonic() - start
+    steps = MarketMachine.step_counter - steps0
+    print(f"\nstate machine: {rounds} round(s), {steps} steps in {elapsed:.0f} s ({steps / max(elapsed, 1e-9):.0f} steps/s)")
+    assert steps > 0

@@ -3,10 +3,12 @@
 =========  ================================================================
 profile    use
 =========  ================================================================
-ci         default; inside ``make test``: a few minutes, derandomized (the
+ci         default; inside ``make test``: about a minute, derandomized (the
            same examples on every run, so CI is deterministic)
 dev        quick local loop (seconds)
-audit      hours, randomized, large step counts; one command (AUDIT.md)
+audit      randomized, long sequences; the state machine runs round after
+           round until ``NAVLEND_AUDIT_MINUTES`` (default 60) have passed,
+           then every @given test runs 20,000 examples: ``make audit``
 replay     re-runs the failing examples saved in the example database
            (``.hypothesis/examples``) and nothing else: ``phases=[explicit,
            reuse]``; pair with ``@reproduce_failure`` blobs (printed by
@@ -20,7 +22,7 @@ Every profile runs both fund decimals (6 and 18): the world lists a 6- and
 two 18-decimal collateral assets and the rules draw among them.
 
 ``NAVLEND_PROPERTY_EXAMPLES`` / ``NAVLEND_PROPERTY_STEPS`` override the
-stateful examples and steps of any profile.
+stateful examples (per round) and steps of any profile.
 """
 
 from __future__ import annotations
@@ -47,11 +49,13 @@ class Depth:
 
 
 DEPTHS = {
-    "ci": Depth(examples=40, steps=75, given_examples=80),
+    # Sized for the in-process revm chain (~650 steps/s on this machine
+    # under load): ci is ~30,000 stateful steps, a mutant ~4,000.
+    "ci": Depth(examples=300, steps=100, given_examples=300),
     "dev": Depth(examples=5, steps=30, given_examples=20),
-    "audit": Depth(examples=5_000, steps=250, given_examples=20_000),
+    "audit": Depth(examples=1_000, steps=250, given_examples=20_000),
     "replay": Depth(examples=25, steps=60, given_examples=60),
-    "mutation": Depth(examples=12, steps=50, given_examples=40),
+    "mutation": Depth(examples=50, steps=80, given_examples=100),
     "bench": Depth(examples=10, steps=100, given_examples=10),
 }
 
@@ -86,6 +90,17 @@ def depth() -> Depth:
     ex = int(os.environ.get("NAVLEND_PROPERTY_EXAMPLES", d.examples))
     steps = int(os.environ.get("NAVLEND_PROPERTY_STEPS", d.steps))
     return Depth(examples=ex, steps=steps, given_examples=d.given_examples)
+
+
+def time_budget() -> float | None:
+    """Seconds the state machine keeps running new rounds (``audit`` only):
+    ``NAVLEND_AUDIT_MINUTES``, default 60."""
+    if current() != "audit":
+        return None
+    minutes = float(os.environ.get("NAVLEND_AUDIT_MINUTES", "60"))
+    if minutes <= 0:
+        raise ValueError("NAVLEND_AUDIT_MINUTES must be positive")
+    return minutes * 60
 
 
 def load() -> str:
