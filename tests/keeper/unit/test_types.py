@@ -1,0 +1,88 @@
+"""Shared value types (keepers/types.py): conversions from what Ape decodes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from keepers.types import (
+    AccountHealth,
+    Decision,
+    LogRecord,
+    MarketEvent,
+    Rejection,
+    SkipReason,
+    chunks,
+    to_address,
+)
+
+BORROWER = to_address("0x" + "b0" * 20)
+FUND_A = to_address("0x" + "fa" * 20)
+LENS_FIELDS = (BORROWER.lower(), 10, 9, 8, 7, True, FUND_A, 5, 4, 1)
+
+
+def test_to_address__str_bytes_or_contract__checksummed():
+    assert to_address(BORROWER.lower()) == BORROWER
+    assert to_address(bytes.fromhex("b0" * 20)) == BORROWER
+    assert to_address(SimpleNamespace(address=BORROWER.lower())) == BORROWER
+
+
+@pytest.mark.parametrize("bad", ["0x12", "", None, 5, b"\x00" * 19])
+def test_to_address__not_an_address__refused(bad):
+    with pytest.raises(ValueError, match="not an address"):
+        to_address(bad)
+
+
+def test_account_health_from_lens__tuple_struct_or_mapping__same_value():
+    from_tuple = AccountHealth.from_lens(LENS_FIELDS)
+    names = list(AccountHealth.__dataclass_fields__)
+    from_struct = AccountHealth.from_lens(SimpleNamespace(**dict(zip(names, LENS_FIELDS))))
+    from_mapping = AccountHealth.from_lens(dict(zip(names, LENS_FIELDS)))
+    assert from_tuple == from_struct == from_mapping
+    assert from_tuple.account == BORROWER and from_tuple.asset_ids() == [0]
+
+
+def test_account_health_from_lens__wrong_shape__refused():
+    with pytest.raises(ValueError, match="10 fields"):
+        AccountHealth.from_lens(LENS_FIELDS[:-1])
+
+
+def test_log_record_from_event__each_position_event__post_state_fields():
+    common = dict(block_number=5, block_hash=b"\x01" * 32, tx_hash="0xAB", log_index=3)
+    supply = LogRecord.from_event(
+        "SupplyCollateral", {"on_behalf": BORROWER, "token": FUND_A, "amount": 1, "collateral": 9}, **common
+    )
+    assert (supply.event, supply.account, supply.token, supply.collateral) == (
+        MarketEvent.SUPPLY_COLLATERAL, BORROWER, FUND_A, 9
+    )
+    assert supply.block_hash == "0x" + "01" * 32 and supply.tx_hash == "0xab"
+    repay = LogRecord.from_event("Repay", {"on_behalf": BORROWER, "scaled_debt": 0, "borrow_index": 7}, **common)
+    assert (repay.scaled_debt, repay.borrow_index, repay.collateral) == (0, 7, None)
+    liq = LogRecord.from_event(
+        "Liquidate", {"borrower": BORROWER, "token": FUND_A, "collateral": 1, "scaled_debt": 2}, **common
+    )
+    assert (liq.collateral, liq.scaled_debt) == (1, 2)
+    bad = LogRecord.from_event("BadDebt", {"borrower": BORROWER, "amount": 5}, removed=True, **common)
+    assert bad.scaled_debt == 0 and bad.removed
+
+
+def test_log_record_from_event__other_event_or_missing_arg__refused():
+    common = dict(block_number=5, block_hash="0x01", tx_hash="0x02", log_index=0)
+    with pytest.raises(ValueError, match="not a position event"):
+        LogRecord.from_event("FlashLoan", {}, **common)
+    with pytest.raises(ValueError, match="without argument 'scaled_debt'"):
+        LogRecord.from_event("Borrow", {"on_behalf": BORROWER, "borrow_index": 1}, **common)
+
+
+def test_decision__plan_and_reason_together__refused():
+    with pytest.raises(ValueError, match="either a plan or a skip reason"):
+        Decision(borrower=BORROWER)
+    skip = Decision(borrower=BORROWER, reason=SkipReason.HEALTHY, rejected=(Rejection(FUND_A, None, SkipReason.HEALTHY),))
+    assert not skip.act
+
+
+def test_chunks__sizes__split_in_order():
+    assert chunks([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]
+    with pytest.raises(ValueError):
+        chunks([1], 0)
