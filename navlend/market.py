@@ -12,15 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# Pause bits, as in contracts/modules/market_core.vy (PAUSE_*).
-PAUSE_SUPPLY = 1
-PAUSE_WITHDRAW = 2
-PAUSE_BORROW = 4
-PAUSE_DEPOSIT_COLLATERAL = 8
-PAUSE_WITHDRAW_COLLATERAL = 16
-PAUSE_FLASH_LOAN = 32
-PAUSE_LIQUIDATION = 64
-PAUSE_ALL = 127
+from navlend.constants import (  # noqa: F401  (re-exported for the scripts)
+    BPS,
+    WAD,
+    PAUSE_ALL,
+    PAUSE_BORROW,
+    PAUSE_DEPOSIT_COLLATERAL,
+    PAUSE_FLASH_LOAN,
+    PAUSE_LIQUIDATION,
+    PAUSE_SUPPLY,
+    PAUSE_WITHDRAW,
+    PAUSE_WITHDRAW_COLLATERAL,
+)
 
 PAUSE_BITS = {
     "supply": PAUSE_SUPPLY,
@@ -32,8 +35,6 @@ PAUSE_BITS = {
     "liquidation": PAUSE_LIQUIDATION,
 }
 
-WAD = 10**18
-BPS = 10_000
 YEAR = 365 * 86_400
 
 

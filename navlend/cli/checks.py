@@ -19,18 +19,21 @@ from navlend.cli.model import BPS, AssetListing, Compliance, Control, Holding, P
 from navlend.cli.risk import borrow_value, max_borrow, max_withdraw
 from navlend.market import PAUSE_ALL, PAUSE_BITS, PAUSE_LIQUIDATION
 
-# Bounds of the market's parameters (contracts/modules/market_core.vy).
-MAX_LTV_BPS = 9_500
-MAX_BONUS_BPS = 2_000
-MAX_RESERVE_FACTOR_BPS = 5_000
-MAX_FLASH_FEE_BPS = 100
-MAX_LIQUIDATION_FEE_BPS = 5_000
-MIN_KINK_BPS = 1_000
-MAX_KINK_BPS = 9_900
-MAX_ANNUAL_RATE = 10 * 10**18
-MIN_ORACLE_AGE = 3_600
-MAX_ORACLE_AGE = 7 * 86_400
-MAX_GRACE_PERIOD = 4 * 3_600
+from navlend.constants import (  # the market's own bounds
+    MAX_ANNUAL_RATE,
+    MAX_BONUS_BPS,
+    MAX_FLASH_FEE_BPS,
+    MAX_GRACE_PERIOD,
+    MAX_KINK_BPS,
+    MAX_LIQUIDATION_FEE_BPS,
+    MAX_LTV_BPS,
+    MAX_ORACLE_AGE,
+    MAX_RESERVE_FACTOR_BPS,
+    MIN_KINK_BPS,
+    MIN_ORACLE_AGE,
+)
+
+# Widths of the packed fields the owner's values must fit.
 MAX_SUPPLY_CAP = 2**120 - 1
 MAX_LIMIT_UNITS = 2**48 - 1
 # Leverage.vy's highest target LTV.

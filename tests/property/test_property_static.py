@@ -85,3 +85,18 @@ def test_external_calls_of_the_market_are_the_reviewed_set():
         calls |= set(re.findall(r"(?:extcall|staticcall) (?:receiver|IERC20\([^)]*\)|[\w.]+)\.(\w+)\(", _src(rel)))
     allowed = {"transfer", "transferFrom", "approve", "decimals", "latestRoundData", "redeem", "share_token", "payout_token", "onFlashLoan", "asset"}
     assert calls <= allowed, calls - allowed
+
+
+def test_python_constants_mirror_the_contract():
+    """navlend.constants (read by the model, the scripts' checks and the
+    keeper) equals market_core.vy's constants, name by name."""
+    from navlend import constants
+
+    source = _src("modules/market_core.vy")
+    found = dict(re.findall(r"^([A-Z_0-9]+): constant\(uint256\) = (.+?)\s*(?:#.*)?$", source, flags=re.M))
+    mirrored = [n for n in dir(constants) if n.isupper()]
+    assert mirrored, "navlend.constants defines nothing"
+    for name in mirrored:
+        assert name in found, f"{name} is not a constant of market_core.vy"
+        value = eval(found[name], {"__builtins__": {}}, {"WAD": 10**18, "BPS": 10_000})  # noqa: S307 (literal arithmetic)
+        assert getattr(constants, name) == value, f"{name}: python {getattr(constants, name)} != vyper {found[name]}"
