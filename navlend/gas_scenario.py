@@ -1,20 +1,25 @@
-"""The fixed gas scenario of ``shared/reference/gas-scenario.md``, run on this
-market over Ape (anvil).
+"""The fixed gas scenario of ``shared/reference/gas-scenario.md``: one
+driver, run on any lending protocol through a :class:`LendingAdapter`.
 
 Every measured operation is its own transaction, mined 12 seconds after the
 previous one, so interest accrues on each as it does on a real chain; the
 figure is the receipt's ``gasUsed`` (21,000 base cost included). Tokens are
-minted and approved beforehand. The peers' figures are the ones the
-reference measured on anvil 1.7.1 with minimal ERC-20 mocks; the
-side-by-side run against freshly built peers is ``make bench``'s job.
+minted and approved beforehand. The driver deploys fresh tokens of the same
+contract types for every protocol, so all of them move the very same token
+code; an adapter only translates each step into its protocol's calls.
+
+``make gas`` runs it on navlend alone beside the reference's peer figures
+(below); ``make bench`` runs it on navlend, Morpho Blue and Aave v3 built
+from their npm packages, in one run on one chain (:mod:`navlend.gasbench`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
-
-from navlend.market import AssetListing, deploy_market, list_asset
 
 # The order the scenario measures in.
 OPERATIONS = (
@@ -55,83 +60,219 @@ BLOCK_SECONDS = 12
 DAY = 86_400
 HOUR = 3_600
 
+# The token contracts every protocol runs with (the project's mocks).
+LOAN_TOKEN_TYPE = "MockERC20"
+COLLATERAL_TOKEN_TYPE = "MockERC20"
+LOAN_DECIMALS = 6
+DEFAULT_COLLATERAL_DECIMALS = 18
 
-@dataclass
+# The scenario's amounts, in whole tokens.
+ACTOR_LOAN_BALANCE = 10_000_000
+ACTOR_COLLATERAL_BALANCE = 1_000_000
+FLASH_FEE_RESERVE = 1_000
+LENDER0_SUPPLY = 1_000_000
+BORROWER0_COLLATERAL = 100_000
+BORROWER0_BORROW = 50_000
+SUPPLY = 500_000
+DEPOSIT_COLLATERAL = 10_000
+BORROW = 8_000
+REPAY = 1_000
+WITHDRAW_COLLATERAL = 500
+WITHDRAW = 1_000
+FLASH_LOAN = 100_000
+LIQUIDATE_REPAY = 1_000
+# The collateral's price after the shock, relative to the start.
+SHOCKED_PRICE = Fraction(4, 5)
+# How far a repayment may land from the amount asked, in whole loan tokens
+# (interest of one block, share rounding).
+REPAY_TOLERANCE = 1
+
+
+class ScenarioError(RuntimeError):
+    """A protocol did not do what a scenario step asked."""
+
+
+@dataclass(frozen=True)
+class Actors:
+    """The scenario's accounts, by role."""
+
+    owner: Any
+    lender0: Any
+    borrower0: Any
+    lender1: Any
+    borrower1: Any
+    liquidator: Any
+
+    @classmethod
+    def from_accounts(cls, accounts: Any) -> Actors:
+        """The first six test accounts, in the reference's order."""
+        if len(accounts) < 6:
+            raise ValueError(f"the gas scenario needs 6 accounts, got {len(accounts)}")
+        return cls(*accounts[:6])
+
+    def funded(self) -> tuple[Any, ...]:
+        """Every actor that holds and approves both tokens."""
+        return (self.lender0, self.lender1, self.borrower0, self.borrower1, self.liquidator)
+
+
+@dataclass(frozen=True)
+class ScenarioTokens:
+    """The loan and collateral tokens of one protocol's run."""
+
+    loan: Any
+    collateral: Any
+    loan_decimals: int
+    collateral_decimals: int
+
+    def loan_units(self, tokens: int) -> int:
+        return tokens * 10**self.loan_decimals
+
+    def collateral_units(self, tokens: int) -> int:
+        return tokens * 10**self.collateral_decimals
+
+
+@dataclass(frozen=True)
+class AdapterDeployment:
+    """What the driver needs from a deployed protocol: the address the actors
+    approve, and the flash-loan receiver that holds the fee reserve."""
+
+    spender: str
+    flash_receiver: str
+
+
+class LendingAdapter(ABC):
+    """One protocol's translation of the scenario's steps. Amounts are in
+    token units; each step sends one transaction and returns its receipt."""
+
+    #: Stable key for JSON output, e.g. ``"morpho_blue"``.
+    key: str
+    #: Display name, e.g. ``"Morpho Blue"``.
+    name: str
+
+    @abstractmethod
+    def deploy(self, owner: Any, tokens: ScenarioTokens) -> AdapterDeployment:
+        """Deploys and configures the protocol over ``tokens``."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line on how the protocol is set up (oracle, fees, receiver)."""
+
+    @abstractmethod
+    def supply(self, lender: Any, assets: int) -> Any: ...
+
+    @abstractmethod
+    def deposit_collateral(self, borrower: Any, amount: int) -> Any: ...
+
+    @abstractmethod
+    def borrow(self, borrower: Any, assets: int) -> Any: ...
+
+    @abstractmethod
+    def repay(self, borrower: Any, assets: int) -> Any: ...
+
+    @abstractmethod
+    def withdraw_collateral(self, borrower: Any, amount: int) -> Any: ...
+
+    @abstractmethod
+    def withdraw(self, lender: Any, assets: int) -> Any: ...
+
+    @abstractmethod
+    def flash_loan(self, caller: Any, assets: int) -> Any: ...
+
+    @abstractmethod
+    def set_collateral_price(self, owner: Any, relative: Fraction) -> None:
+        """Sets the collateral's price to ``relative`` times its starting
+        price (1 collateral token = 1 loan token)."""
+
+    @abstractmethod
+    def liquidate(self, liquidator: Any, borrower: Any, assets: int) -> Any:
+        """Repays about ``assets`` of ``borrower``'s debt for collateral."""
+
+    @abstractmethod
+    def debt_of(self, borrower: Any) -> int:
+        """The borrower's debt in loan-token units (for the driver's checks)."""
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
-    """Gas per operation, in scenario order."""
+    """Gas per operation, in scenario order, for one protocol."""
 
-    gas: dict[str, int] = field(default_factory=dict)
+    protocol: str
+    gas: dict[str, int]
 
-    def ratio(self, peer: dict[str, int]) -> dict[str, float]:
-        return {op: self.gas[op] / peer[op] for op in OPERATIONS if op in self.gas}
+    def ratio(self, peer: Mapping[str, int]) -> dict[str, float]:
+        return {op: self.gas[op] / peer[op] for op in OPERATIONS if op in self.gas and op in peer}
 
 
-def run(accounts: Any, chain: Any, project: Any, *, collateral_decimals: int = 18) -> ScenarioResult:
-    """Runs the scenario on a fresh market and returns the gas figures.
+def deploy_tokens(owner: Any, project: Any, collateral_decimals: int = DEFAULT_COLLATERAL_DECIMALS) -> ScenarioTokens:
+    """Fresh loan and collateral tokens of the scenario's contract types."""
+    if not 0 <= collateral_decimals <= 36:
+        raise ValueError(f"collateral decimals must be 0-36, got {collateral_decimals}")
+    loan = owner.deploy(getattr(project, LOAN_TOKEN_TYPE), "Loan", "LOAN", LOAN_DECIMALS)
+    collateral = owner.deploy(getattr(project, COLLATERAL_TOKEN_TYPE), "Collateral", "COLL", collateral_decimals)
+    return ScenarioTokens(loan, collateral, LOAN_DECIMALS, collateral_decimals)
 
-    Uses the plain ``MockERC20`` for both tokens and the settable
-    ``MockAggregator`` as the collateral's feed, as the peers' figures did.
-    The market's parameters follow the scenario's liquidation threshold
-    (86 %) and bonus (5 %). The LTV is 85 % rather than Aave's 80 %: the
-    scenario borrows exactly 80 % of the collateral, which a protocol that
-    rounds debt up and value down must refuse at an 80 % limit, and Morpho
-    (one LLTV of 86 %) lends up to the threshold anyway.
-    """
-    owner, lender0, borrower0, lender1, borrower1, liquidator = accounts[:6]
-    loan = owner.deploy(project.MockERC20, "Loan", "LOAN", 6)
-    collateral = owner.deploy(project.MockERC20, "Collateral", "COLL", collateral_decimals)
-    feed = owner.deploy(project.MockAggregator, 8, 10**8)
-    market = deploy_market(owner, loan, guardian=owner, treasury=owner, project=project)
-    listing = AssetListing(ltv_bps=8_500, threshold_bps=8_600, bonus_bps=500)
-    list_asset(market, owner, collateral, feed, listing)
-    receiver = owner.deploy(project.FlashBorrowerMock)
-    # Quiet mode: approve repayment and return, recording nothing.
-    receiver.set_mode(4, receiver, b"", sender=owner)
 
-    usd = 10**6
-    coll = 10**collateral_decimals
-    for account in (lender0, lender1, borrower0, borrower1, liquidator):
-        loan.mint(account, 10_000_000 * usd, sender=owner)
-        loan.approve(market, 2**256 - 1, sender=account)
-        collateral.mint(account, 1_000_000 * coll, sender=owner)
-        collateral.approve(market, 2**256 - 1, sender=account)
-    # The receiver pays the 5 bps fee from its own balance.
-    loan.mint(receiver, 1_000 * usd, sender=owner)
+def run_scenario(adapter: LendingAdapter, actors: Actors, chain: Any, tokens: ScenarioTokens) -> ScenarioResult:
+    """Deploys ``adapter``'s protocol over ``tokens``, plays the scenario and
+    returns the gas of every measured operation. Raises
+    :class:`ScenarioError` when a step does not move the debt it should."""
+    deployment = adapter.deploy(actors.owner, tokens)
+    _fund(actors, tokens, deployment)
+    loan, coll = tokens.loan_units, tokens.collateral_units
 
     # Background, not measured.
-    market.deposit(1_000_000 * usd, lender0, sender=lender0)
-    market.supply_collateral(collateral, 100_000 * coll, borrower0, sender=borrower0)
-    market.borrow(50_000 * usd, borrower0, borrower0, sender=borrower0)
+    adapter.supply(actors.lender0, loan(LENDER0_SUPPLY))
+    adapter.deposit_collateral(actors.borrower0, coll(BORROWER0_COLLATERAL))
+    adapter.borrow(actors.borrower0, loan(BORROWER0_BORROW))
     chain.pending_timestamp += HOUR
     chain.mine()
 
-    result = ScenarioResult()
+    gas: dict[str, int] = {}
 
-    def measure(key: str, send: Any) -> None:
+    def measure(key: str, send: Callable[[], Any]) -> None:
         chain.pending_timestamp += BLOCK_SECONDS
-        result.gas[key] = send().gas_used
+        gas[key] = send().gas_used
 
-    measure("supply", lambda: market.deposit(500_000 * usd, lender1, sender=lender1))
-    measure(
-        "deposit_collateral",
-        lambda: market.supply_collateral(collateral, 10_000 * coll, borrower1, sender=borrower1),
-    )
-    measure("borrow", lambda: market.borrow(8_000 * usd, borrower1, borrower1, sender=borrower1))
+    borrower1 = actors.borrower1
+    measure("supply", lambda: adapter.supply(actors.lender1, loan(SUPPLY)))
+    measure("deposit_collateral", lambda: adapter.deposit_collateral(borrower1, coll(DEPOSIT_COLLATERAL)))
+    measure("borrow", lambda: adapter.borrow(borrower1, loan(BORROW)))
+    _expect_debt(adapter, borrower1, at_least=loan(BORROW), step="borrow")
     chain.pending_timestamp += DAY
-    measure("repay", lambda: market.repay(1_000 * usd, borrower1, sender=borrower1))
-    measure(
-        "withdraw_collateral",
-        lambda: market.withdraw_collateral(collateral, 500 * coll, borrower1, borrower1, sender=borrower1),
-    )
-    measure("withdraw", lambda: market.withdraw(1_000 * usd, lender1, lender1, sender=lender1))
-    measure(
-        "flash_loan",
-        lambda: receiver.borrow(market, loan, 100_000 * usd, b"", sender=owner),
-    )
-    # The collateral price falls 20 % (not measured), then a liquidation.
-    feed.set_answer(80 * 10**6, 0, sender=owner)
-    measure(
-        "liquidate",
-        lambda: market.liquidate(borrower1, collateral, 1_000 * usd, 0, False, liquidator, sender=liquidator),
-    )
-    return result
+    before = adapter.debt_of(borrower1)
+    measure("repay", lambda: adapter.repay(borrower1, loan(REPAY)))
+    _expect_repaid(adapter, tokens, borrower1, before, REPAY, step="repay")
+    measure("withdraw_collateral", lambda: adapter.withdraw_collateral(borrower1, coll(WITHDRAW_COLLATERAL)))
+    measure("withdraw", lambda: adapter.withdraw(actors.lender1, loan(WITHDRAW)))
+    measure("flash_loan", lambda: adapter.flash_loan(actors.owner, loan(FLASH_LOAN)))
+    adapter.set_collateral_price(actors.owner, SHOCKED_PRICE)
+    before = adapter.debt_of(borrower1)
+    measure("liquidate", lambda: adapter.liquidate(actors.liquidator, borrower1, loan(LIQUIDATE_REPAY)))
+    _expect_repaid(adapter, tokens, borrower1, before, LIQUIDATE_REPAY, step="liquidate")
+    return ScenarioResult(adapter.name, gas)
+
+
+def _fund(actors: Actors, tokens: ScenarioTokens, deployment: AdapterDeployment) -> None:
+    owner = actors.owner
+    for account in actors.funded():
+        tokens.loan.mint(account, tokens.loan_units(ACTOR_LOAN_BALANCE), sender=owner)
+        tokens.loan.approve(deployment.spender, 2**256 - 1, sender=account)
+        tokens.collateral.mint(account, tokens.collateral_units(ACTOR_COLLATERAL_BALANCE), sender=owner)
+        tokens.collateral.approve(deployment.spender, 2**256 - 1, sender=account)
+    # The receiver pays any flash-loan fee from its own balance.
+    tokens.loan.mint(deployment.flash_receiver, tokens.loan_units(FLASH_FEE_RESERVE), sender=owner)
+
+
+def _expect_debt(adapter: LendingAdapter, borrower: Any, *, at_least: int, step: str) -> None:
+    debt = adapter.debt_of(borrower)
+    if debt < at_least:
+        raise ScenarioError(f"{adapter.name}: after {step}, the debt is {debt}, expected at least {at_least}")
+
+
+def _expect_repaid(
+    adapter: LendingAdapter, tokens: ScenarioTokens, borrower: Any, before: int, whole_tokens: int, *, step: str
+) -> None:
+    repaid = before - adapter.debt_of(borrower)
+    target, slack = tokens.loan_units(whole_tokens), tokens.loan_units(REPAY_TOLERANCE)
+    if abs(repaid - target) > slack:
+        raise ScenarioError(f"{adapter.name}: {step} cut the debt by {repaid}, expected about {target}")

@@ -4,8 +4,10 @@ market, beside the peers' reference figures (``make gas``).
     ape run gas_report [--network ethereum:local:foundry] [--json]
 
 The scenario is ``shared/reference/gas-scenario.md``; see
-``navlend.gas_scenario``. This is a figure, not a timed test: gas is
-deterministic for the same code and inputs.
+``navlend.gas_scenario``. The peer columns are the reference's published
+figures; ``ape run bench_gas`` builds the peers and measures them in the
+same run. This is a figure, not a timed test: gas is deterministic for the
+same code and inputs.
 """
 
 import json
@@ -14,10 +16,11 @@ import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
-from rich.console import Console
-from rich.table import Table
 
-from navlend import gas_scenario
+from navlend.gas_scenario import Actors, deploy_tokens, run_scenario
+from navlend.gasbench.bench import reference_comparison
+from navlend.gasbench.navlend_adapter import NavlendAdapter
+from navlend.gasbench.render import gas_table, summary, wide_console
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -31,32 +34,17 @@ def cli(network, as_json, collateral_decimals):
     if as_json:
         # Ape logs each confirmation on stdout; keep stdout one JSON document.
         logger.set_level("ERROR")
-    result = gas_scenario.run(accounts.test_accounts, chain, project, collateral_decimals=collateral_decimals)
-    morpho = result.ratio(gas_scenario.MORPHO_BLUE)
-    aave = result.ratio(gas_scenario.AAVE_V3)
+    actors = Actors.from_accounts(accounts.test_accounts)
+    tokens = deploy_tokens(actors.owner, project, collateral_decimals)
+    comparison = reference_comparison(run_scenario(NavlendAdapter(project), actors, chain, tokens))
     if as_json:
-        click.echo(json.dumps({"gas": result.gas, "vs_morpho_blue": morpho, "vs_aave_v3": aave}, indent=2))
+        document = comparison.as_json()
+        click.echo(json.dumps({"gas": document["gas"]["navlend"], "ratios": document["ratios"]}, indent=2))
         return
-    table = Table(title="navlend gas per operation (receipt gasUsed, reference scenario)")
-    for column in ("operation", "navlend", "Morpho Blue*", "ratio", "Aave v3*", "ratio"):
-        table.add_column(column, justify="left" if column == "operation" else "right")
-    for op in gas_scenario.OPERATIONS:
-        table.add_row(
-            op,
-            f"{result.gas[op]:,}",
-            f"{gas_scenario.MORPHO_BLUE[op]:,}",
-            _ratio(morpho[op], 1.0),
-            f"{gas_scenario.AAVE_V3[op]:,}",
-            _ratio(aave[op], 0.5),
-        )
-    console = Console()
-    console.print(table)
+    console = wide_console()
+    console.print(gas_table(comparison, "navlend gas per operation (receipt gasUsed, reference scenario)"))
+    console.print(summary(comparison))
     console.print(
-        "* reference figures from gas-scenario.md (anvil 1.7.1, minimal ERC-20 mocks); "
-        "the side-by-side build of the peers is `make bench`."
+        "Peer columns: the reference's own figures (gas-scenario.md; anvil 1.7.1, minimal ERC-20 mocks). "
+        "`ape run bench_gas` builds the peers and measures them side by side."
     )
-
-
-def _ratio(value: float, target: float) -> str:
-    colour = "green" if value <= target else "red"
-    return f"[{colour}]{value:.2f}x[/{colour}]"

@@ -1,0 +1,92 @@
+"""The side-by-side gas benchmark: the peers build from npm, every adapter
+plays the whole scenario and measures every operation, and the result
+records what the README's table needs. No ranking is asserted: the figures
+are the benchmark's output, not a test's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from navlend.gas_scenario import OPERATIONS
+from navlend.gasbench.aave import AaveArtifacts
+from navlend.gasbench.artifacts import LinkError
+from navlend.gasbench.bench import SUBJECT, TARGETS, run_bench
+from navlend.gasbench.machine import NPM_PACKAGES, UNKNOWN
+from navlend.gasbench.peer_build import CONTRACTS, build_peer_contracts
+
+# A transaction's base cost: every receipt is above it.
+BASE_GAS = 21_000
+# No lending operation of these protocols comes near a million gas.
+SANE_CEILING = 1_000_000
+PROTOCOLS = (SUBJECT, *(target.key for target in TARGETS))
+
+
+@pytest.fixture(scope="module")
+def bench(scenario_actors, chain, project):
+    """One run of the benchmark: the scenario on all three protocols."""
+    return run_bench(scenario_actors, chain, project)
+
+
+def _gas(bench, protocol: str) -> dict[str, int]:
+    comparison = bench.comparison
+    return comparison.subject.gas if protocol == SUBJECT else comparison.peers[protocol].gas
+
+
+def test_bench__peer_build__compiles_every_peer_contract_from_npm():
+    built = build_peer_contracts()
+    assert set(built) == set(CONTRACTS)
+    for contract in built.values():
+        assert contract.bytecode.startswith("0x") and len(contract.bytecode) > 2
+        assert "__" not in contract.bytecode
+        assert any(entry.get("type") == "function" for entry in contract.abi)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_bench__adapter__measures_every_operation(bench, protocol):
+    gas = _gas(bench, protocol)
+    assert tuple(gas) == OPERATIONS
+    for op, used in gas.items():
+        assert BASE_GAS < used < SANE_CEILING, f"{protocol} {op}: {used}"
+
+
+def test_bench__comparison__ratios_and_failures_follow_the_figures(bench):
+    comparison = bench.comparison
+    failed = {(peer, op) for peer, op, _ in comparison.failures()}
+    for target in TARGETS:
+        for op in OPERATIONS:
+            ratio = comparison.subject.gas[op] / comparison.peers[target.key].gas[op]
+            assert comparison.ratio(target.key, op) == pytest.approx(ratio)
+            assert ((target.name, op) in failed) == (ratio > target.max_ratio)
+
+
+def test_bench__json__records_date_machine_versions_and_every_figure(bench):
+    document = json.loads(json.dumps(bench.as_json()))
+    assert document["date"] == bench.date
+    assert document["machine"]["cores"] > 0
+    assert document["machine"]["node_client"].startswith("anvil")
+    for package in NPM_PACKAGES:
+        assert document["versions"]["npm_packages"][package] != UNKNOWN
+    assert set(document["gas"]) == set(PROTOCOLS)
+    assert set(document["setups"]) == set(PROTOCOLS)
+    for target in TARGETS:
+        assert set(document["ratios"][f"{SUBJECT}/{target.key}"]) == set(OPERATIONS)
+
+
+def test_bench__aave_linker__fills_every_library_placeholder():
+    pool = AaveArtifacts().get("Pool")
+    addresses = {library: f"0x{index + 1:040x}" for index, library in enumerate(pool.libraries())}
+    linked = pool.linked(addresses)
+    assert "__" not in linked.bytecode
+    code = bytes.fromhex(linked.bytecode.removeprefix("0x"))
+    for reference in pool.links:
+        for start in reference.offsets:
+            assert "0x" + code[start : start + 20].hex() == addresses[reference.library]
+
+
+def test_bench__aave_linker__refuses_a_missing_library():
+    pool = AaveArtifacts().get("Pool")
+    partial = {library: f"0x{1:040x}" for library in pool.libraries()[1:]}
+    with pytest.raises(LinkError, match=pool.libraries()[0]):
+        pool.linked(partial)
