@@ -262,30 +262,22 @@ def plan_redeem(
             SkipReason.PAYOUT_BELOW_COST, f"payout {payout} < repaid {amounts.repaid} + flash fee {fee}"
         )
     gas = gas_cost(policy.gas_limit_redeem, ctx.gas_price_wei, policy.eth_usd_base)
-    net = payout - amounts.repaid - fee - gas - policy.safety_buffer
-    if net < policy.min_profit and not policy.cleanup_mode:
-        return reject(SkipReason.UNPROFITABLE, f"net {net} < min profit {policy.min_profit}")
-    return Plan(
-        borrower=health.account,
-        token=asset.token,
-        route=Route.REDEEM,
+    return _priced(
+        health,
+        asset,
+        Route.REDEEM,
+        amounts,
+        policy,
         max_repay=max_repay,
-        repaid=amounts.repaid,
-        seized=amounts.seized,
-        taken=amounts.taken,
         proceeds=payout,
         flash_fee=fee,
         redemption_fee=redemption_fee,
-        gas_cost=gas,
-        safety_buffer=policy.safety_buffer,
-        net_profit=net,
+        gas=gas,
         # On-chain floor: the stablecoin profit must at least pay the gas
         # and the minimum; the buffer absorbs drift between scan and block.
         min_profit=0 if policy.cleanup_mode else gas + policy.min_profit,
         min_out=0,
-        health_factor=health.health_factor,
-        partial_for_liquidity=partial,
-        cleanup=policy.cleanup_mode and net < policy.min_profit,
+        partial=partial,
     )
 
 
@@ -317,30 +309,66 @@ def plan_seize(
 
     value = model.value(amounts.taken, asset.price, asset.value_exponent)
     proceeds = model.mul_div(value, BPS - asset.redemption_fee_bps, BPS, False)
-    gas = gas_cost(policy.gas_limit_seize, ctx.gas_price_wei, policy.eth_usd_base)
-    net = proceeds - amounts.repaid - gas - policy.safety_buffer
+    return _priced(
+        health,
+        asset,
+        Route.SEIZE,
+        amounts,
+        policy,
+        max_repay=ctx.stable_balance,
+        proceeds=proceeds,
+        flash_fee=0,
+        redemption_fee=value - proceeds,
+        gas=gas_cost(policy.gas_limit_seize, ctx.gas_price_wei, policy.eth_usd_base),
+        min_profit=0,
+        min_out=amounts.taken * (BPS - policy.min_out_tolerance_bps) // BPS,
+        partial=partial,
+        note="partial: stablecoin balance" if partial else "",
+    )
+
+
+def _priced(
+    health: AccountHealth,
+    asset: AssetTerms,
+    route: Route,
+    amounts: Amounts,
+    policy: ProfitPolicy,
+    *,
+    max_repay: int,
+    proceeds: int,
+    flash_fee: int,
+    redemption_fee: int,
+    gas: int,
+    min_profit: int,
+    min_out: int,
+    partial: bool,
+    note: str = "",
+) -> Plan | Rejection:
+    """The plan with its net profit, or UNPROFITABLE below the minimum
+    (outside cleanup mode)."""
+    net = proceeds - amounts.repaid - flash_fee - gas - policy.safety_buffer
     if net < policy.min_profit and not policy.cleanup_mode:
-        return reject(SkipReason.UNPROFITABLE, f"net {net} < min profit {policy.min_profit}")
+        return Rejection(asset.token, route, SkipReason.UNPROFITABLE, f"net {net} < min profit {policy.min_profit}")
     return Plan(
         borrower=health.account,
         token=asset.token,
-        route=Route.SEIZE,
-        max_repay=ctx.stable_balance,
+        route=route,
+        max_repay=max_repay,
         repaid=amounts.repaid,
         seized=amounts.seized,
         taken=amounts.taken,
         proceeds=proceeds,
-        flash_fee=0,
-        redemption_fee=value - proceeds,
+        flash_fee=flash_fee,
+        redemption_fee=redemption_fee,
         gas_cost=gas,
         safety_buffer=policy.safety_buffer,
         net_profit=net,
-        min_profit=0,
-        min_out=amounts.taken * (BPS - policy.min_out_tolerance_bps) // BPS,
+        min_profit=min_profit,
+        min_out=min_out,
         health_factor=health.health_factor,
         partial_for_liquidity=partial,
         cleanup=policy.cleanup_mode and net < policy.min_profit,
-        note="partial: stablecoin balance" if partial else "",
+        note=note,
     )
 
 

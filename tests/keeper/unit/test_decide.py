@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,17 @@ from conftest import (
 )
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+PRICES = {0: 6 * 10**8, 1: 10**8}  # fund A after a NAV drop to $6.00, fund B at $1
+
+
+def _scene(collateral, debt, **market):
+    """A model market with the borrower's position at ``PRICES``: (model,
+    prices, the Lens's view of the borrower, the market terms)."""
+    m = model_market(**market)
+    open_position(m, BORROWER, collateral, debt)
+    return m, PRICES, lens_health(m, BORROWER, PRICES), terms_of(m, PRICES)
 
 
 def _plan(m, prices, ctx, policy, account=BORROWER, **asset_overrides):
@@ -140,20 +152,14 @@ def test_decide__below_hf_095__redeem_route_closes_in_full(underwater, ctx, poli
 
 
 def test_decide__hf_between_095_and_1__repays_half_the_debt(ctx, policy):
-    m = model_market()
-    open_position(m, BORROWER, {0: 1_000 * USD}, 5_600 * USD)
-    prices = {0: 6 * 10**8, 1: 10**8}  # HF = 5,400 / 5,600 = 0.964
-    health = lens_health(m, BORROWER, prices)
+    m, prices, health, _ = _scene({0: 1_000 * USD}, 5_600 * USD)  # HF = 5,400 / 5,600 = 0.964
     assert 95 * WAD // 100 <= health.health_factor < WAD
     plan = _plan(m, prices, ctx, policy).plan
     assert plan.repaid == health.debt // 2
 
 
 def test_decide__small_position__closes_in_full_above_hf_095(ctx, policy):
-    m = model_market()
-    open_position(m, BORROWER, {0: 300 * USD}, 1_680 * USD)  # $1,800 of collateral, HF 0.964
-    prices = {0: 6 * 10**8, 1: 10**8}
-    health = lens_health(m, BORROWER, prices)
+    m, prices, health, _ = _scene({0: 300 * USD}, 1_680 * USD)  # $1,800 of collateral, HF 0.964
     assert health.health_factor >= 95 * WAD // 100 and health.debt < 2_000 * USD
     plan = _plan(m, prices, ctx, policy).plan
     assert plan.repaid > health.debt // 2
@@ -161,12 +167,8 @@ def test_decide__small_position__closes_in_full_above_hf_095(ctx, policy):
 
 
 def test_decide__partial_would_leave_dust__trims_to_leave_the_floor(ctx, policy):
-    m = model_market()
     # Fund A worth $2,100 is the target; fund B keeps the HF at 0.9675.
-    open_position(m, BORROWER, {0: 350 * USD, 1: 2_200 * 10**18}, 4_000 * USD)
-    prices = {0: 6 * 10**8, 1: 10**8}
-    health = lens_health(m, BORROWER, prices)
-    terms = terms_of(m, prices)
+    m, prices, health, terms = _scene({0: 350 * USD, 1: 2_200 * 10**18}, 4_000 * USD)
     amounts = d.liquidation_amounts(health, 350 * USD, terms.asset(FUND_A), terms, MAX_UINT256)
     assert amounts.repaid < health.debt // 2  # trimmed below the close factor
     left_value = model.value(350 * USD - amounts.seized, prices[0], 8)
@@ -176,13 +178,9 @@ def test_decide__partial_would_leave_dust__trims_to_leave_the_floor(ctx, policy)
 
 
 def test_decide__nothing_left_to_take__skips_nothing_to_liquidate(ctx, policy):
-    m = model_market(small_position=1_000, dust_floor=1_000)
     # Debt exactly at the floor and HF >= 0.95: a partial must leave the
     # floor, so no repayment is allowed on fund A.
-    open_position(m, BORROWER, {0: 200 * USD, 1: 1_000 * 10**18}, 1_000 * USD)
-    prices = {0: 6 * 10**8, 1: 10**8}
-    health = lens_health(m, BORROWER, prices)
-    terms = terms_of(m, prices)
+    _, _, health, terms = _scene({0: 200 * USD, 1: 1_000 * 10**18}, 1_000 * USD, small_position=1_000, dust_floor=1_000)
     assert health.health_factor >= 95 * WAD // 100
     assert d.liquidation_amounts(health, 200 * USD, terms.asset(FUND_A), terms, MAX_UINT256) is None
 
@@ -278,11 +276,7 @@ def test_decide__facility_pays_below_cost__skips_payout_below_cost(underwater, c
 
 
 def test_decide__fund_a_dry_fund_b_liquid__liquidates_fund_b(ctx, policy):
-    m = model_market()
-    open_position(m, BORROWER, {0: 500 * USD, 1: 3_000 * 10**18}, 6_000 * USD)
-    prices = {0: 6 * 10**8, 1: 10**8}
-    health = lens_health(m, BORROWER, prices)
-    terms = terms_of(m, prices)
+    m, prices, health, terms = _scene({0: 500 * USD, 1: 3_000 * 10**18}, 6_000 * USD)
     dry_a = replace(terms, assets=(replace(terms.assets[0], facility_max_redeem=0), terms.assets[1]))
     plan = d.decide(health, balances_of(m, BORROWER), dry_a, ctx, policy).plan
     assert plan.token == FUND_B
@@ -294,17 +288,13 @@ def test_decide__fund_a_dry_fund_b_liquid__liquidates_fund_b(ctx, policy):
 
 
 def test_decide__gas_dearer_than_the_bonus__skips_unprofitable(ctx, policy):
-    m = model_market()
-    open_position(m, BORROWER, {0: 30 * USD}, 170 * USD)  # a $180 position: ~$5 of bonus
-    prices = {0: 6 * 10**8, 1: 10**8}
+    m, prices, _, _ = _scene({0: 30 * USD}, 170 * USD)  # a $180 position: ~$5 of bonus
     decision = _plan(m, prices, replace(ctx, gas_price_wei=20 * 10**9), policy)  # ~$27 of gas
     assert decision.reason is SkipReason.UNPROFITABLE
 
 
 def test_decide__cleanup_mode__liquidates_at_a_loss_with_no_profit_floor(ctx, policy):
-    m = model_market()
-    open_position(m, BORROWER, {0: 30 * USD}, 170 * USD)
-    prices = {0: 6 * 10**8, 1: 10**8}
+    m, prices, _, _ = _scene({0: 30 * USD}, 170 * USD)
     plan = _plan(m, prices, replace(ctx, gas_price_wei=20 * 10**9), replace(policy, cleanup_mode=True)).plan
     assert plan is not None and plan.cleanup and plan.net_profit < 0 and plan.min_profit == 0
 
@@ -401,20 +391,27 @@ def test_select_targets__mixed_scan__liquidatable_not_in_flight_largest_first():
     open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
     open_position(m, OTHER_BORROWER, {0: 3_000 * USD}, 18_000 * USD)
     open_position(m, third, {0: 3_000 * USD}, 1_000 * USD)  # healthy
-    prices = {0: 6 * 10**8, 1: 10**8}
-    healths = [lens_health(m, a, prices) for a in (BORROWER, OTHER_BORROWER, third)]
+    healths = [lens_health(m, a, PRICES) for a in (BORROWER, OTHER_BORROWER, third)]
     assert [h.account for h in d.select_targets(healths)] == [OTHER_BORROWER, BORROWER]
     assert [h.account for h in d.select_targets(healths, in_flight={OTHER_BORROWER})] == [BORROWER]
     assert {h.account for h in d.at_risk(healths, 105 * WAD // 100)} == {BORROWER, OTHER_BORROWER}
 
 
-def test_decide_block__facility_shared__second_position_gets_what_is_left(ctx, policy):
+@pytest.fixture
+def two_underwater():
+    """Two borrowers at HF 0.90 (1,000 and 800 fund A shares): the model,
+    the Lens's view of both, and the index's balances."""
     m = model_market()
     open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
     open_position(m, OTHER_BORROWER, {0: 800 * USD}, 4_800 * USD)
-    prices = {0: 6 * 10**8, 1: 10**8}
-    healths = [lens_health(m, a, prices) for a in (BORROWER, OTHER_BORROWER)]
+    healths = [lens_health(m, a, PRICES) for a in (BORROWER, OTHER_BORROWER)]
     balances = {a: balances_of(m, a) for a in (BORROWER, OTHER_BORROWER)}
+    return m, healths, balances
+
+
+def test_decide_block__facility_shared__second_position_gets_what_is_left(two_underwater, ctx, policy):
+    m, healths, balances = two_underwater
+    prices = PRICES
     cap = 1_300 * USD  # shares: all of the first position, part of the second
     decisions = d.decide_block(healths, balances, terms_of(m, prices, facility_max_redeem=cap), ctx, policy)
     first, second = (x.plan for x in decisions)
@@ -422,13 +419,8 @@ def test_decide_block__facility_shared__second_position_gets_what_is_left(ctx, p
     assert second.partial_for_liquidity and first.taken + second.taken <= cap
 
 
-def test_decide_block__one_in_flight__gets_in_flight_skip_others_plan(ctx, policy):
-    m = model_market()
-    open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
-    open_position(m, OTHER_BORROWER, {0: 800 * USD}, 4_800 * USD)
-    prices = {0: 6 * 10**8, 1: 10**8}
-    healths = [lens_health(m, a, prices) for a in (BORROWER, OTHER_BORROWER)]
-    balances = {a: balances_of(m, a) for a in (BORROWER, OTHER_BORROWER)}
-    decisions = d.decide_block(healths, balances, terms_of(m, prices), ctx, policy, in_flight={BORROWER})
+def test_decide_block__one_in_flight__gets_in_flight_skip_others_plan(two_underwater, ctx, policy):
+    m, healths, balances = two_underwater
+    decisions = d.decide_block(healths, balances, terms_of(m, PRICES), ctx, policy, in_flight={BORROWER})
     by = {x.borrower: x for x in decisions}
     assert by[BORROWER].reason is SkipReason.IN_FLIGHT and by[OTHER_BORROWER].act

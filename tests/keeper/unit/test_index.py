@@ -13,13 +13,9 @@ from hypothesis import strategies as st
 from keepers.index import IndexMismatch, PositionIndex, backfill_ranges
 from keepers.types import WAD, LogRecord, to_address
 
-MARKET = to_address("0x" + "3a" * 20)
+from conftest import BORROWER, FUND_A, FUND_B, LIQUIDATOR, MARKET, OTHER_BORROWER
+
 OTHER_MARKET = to_address("0x" + "3b" * 20)
-BORROWER = to_address("0x" + "b0" * 20)
-OTHER_BORROWER = to_address("0x" + "b1" * 20)
-LIQUIDATOR = to_address("0x" + "1a" * 20)
-FUND_A = to_address("0x" + "fa" * 20)
-FUND_B = to_address("0x" + "fb" * 20)
 
 
 def _log(event, args, block, log_index=0, fork="a", removed=False):
