@@ -8,7 +8,7 @@ ci         default; inside ``make test``: about a minute, derandomized (the
 dev        quick local loop (seconds)
 audit      randomized, long sequences; the state machine runs round after
            round until ``NAVLEND_AUDIT_MINUTES`` (default 60) have passed,
-           then every @given test runs 20,000 examples: ``make audit``
+           then every @given test runs 3,000 examples: ``make audit``
 replay     re-runs the failing examples saved in the example database
            (``.hypothesis/examples``) and nothing else: ``phases=[explicit,
            reuse]``; pair with ``@reproduce_failure`` blobs (printed by
@@ -53,7 +53,7 @@ DEPTHS = {
     # under load): ci is ~30,000 stateful steps, a mutant ~4,000.
     "ci": Depth(examples=300, steps=100, given_examples=300),
     "dev": Depth(examples=5, steps=30, given_examples=20),
-    "audit": Depth(examples=1_000, steps=250, given_examples=20_000),
+    "audit": Depth(examples=1_000, steps=250, given_examples=3_000),
     "replay": Depth(examples=25, steps=60, given_examples=60),
     "mutation": Depth(examples=50, steps=80, given_examples=100),
     "bench": Depth(examples=10, steps=100, given_examples=10),
