@@ -49,7 +49,7 @@ def summary_rows(results: DemoResults) -> list[tuple[str, str]]:
     s = results.summary()
     rows = [
         ("positions before the shock", f"{s.positions_before}"),
-        ("liquidatable after the shock (expected by calibration)", f"{s.expected_liquidatable}"),
+        ("liquidatable after the shock (predicted)", f"{s.expected_liquidatable}"),
         ("borrowers liquidated", f"{s.liquidated_borrowers} (of them expected: {s.expected_hit})"),
         ("positions at the end", f"{s.positions_after}"),
         ("  healthy", f"{s.healthy_after}"),
