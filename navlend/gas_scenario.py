@@ -5,8 +5,10 @@ Every measured operation is its own transaction, mined 12 seconds after the
 previous one, so interest accrues on each as it does on a real chain; the
 figure is the receipt's ``gasUsed`` (21,000 base cost included). Tokens are
 minted and approved beforehand. The driver deploys fresh tokens of the same
-contract types for every protocol, so all of them move the very same token
-code; an adapter only translates each step into its protocol's calls.
+contract types for every protocol (a :class:`TokenProfile`: plain mocks by
+default, or the stablecoin and an allowlisted fund token), so all of them
+move the very same token code; an adapter only translates each step into
+its protocol's calls.
 
 ``make gas`` runs it on navlend alone beside the reference's peer figures
 (below); ``make bench`` runs it on navlend, Morpho Blue and Aave v3 built
@@ -60,11 +62,43 @@ BLOCK_SECONDS = 12
 DAY = 86_400
 HOUR = 3_600
 
-# The token contracts every protocol runs with (the project's mocks).
-LOAN_TOKEN_TYPE = "MockERC20"
-COLLATERAL_TOKEN_TYPE = "MockERC20"
 LOAN_DECIMALS = 6
 DEFAULT_COLLATERAL_DECIMALS = 18
+# FundToken's value model for a NAV-accruing fund.
+NAV_ACCRUING = 0
+
+
+@dataclass(frozen=True)
+class TokenProfile:
+    """The token contract types every protocol runs with, in one run."""
+
+    key: str
+    loan_type: str
+    collateral_type: str
+    note: str
+    #: Whether the collateral admits only allowlisted parties (FundToken).
+    allowlisted: bool = False
+
+
+TOKEN_PROFILES = {
+    "mock": TokenProfile(
+        "mock",
+        "MockERC20",
+        "MockERC20",
+        "the project's plain snekmate ERC-20 mock for both tokens: no hooks, no allowlist, "
+        "an infinite allowance is never decremented",
+    ),
+    "fund": TokenProfile(
+        "fund",
+        "MockStablecoin",
+        "FundToken",
+        "the project's MockStablecoin (loan) and an allowlisted NAV-accruing FundToken "
+        "(collateral), with every protocol's collateral holders allowlisted: what a real "
+        "market over tokenized fund shares pays",
+        allowlisted=True,
+    ),
+}
+DEFAULT_TOKENS = "mock"
 
 # The scenario's amounts, in whole tokens.
 ACTOR_LOAN_BALANCE = 10_000_000
@@ -123,6 +157,12 @@ class ScenarioTokens:
     collateral: Any
     loan_decimals: int
     collateral_decimals: int
+    profile: TokenProfile = TOKEN_PROFILES[DEFAULT_TOKENS]
+
+    def admit(self, owner: Any, accounts: list[Any]) -> None:
+        """Allowlists ``accounts`` on a permissioned collateral (else nothing)."""
+        if self.profile.allowlisted:
+            self.collateral.set_allowlisted_batch(accounts, True, sender=owner)
 
     def loan_units(self, tokens: int) -> int:
         return tokens * 10**self.loan_decimals
@@ -134,10 +174,13 @@ class ScenarioTokens:
 @dataclass(frozen=True)
 class AdapterDeployment:
     """What the driver needs from a deployed protocol: the address the actors
-    approve, and the flash-loan receiver that holds the fee reserve."""
+    approve, the flash-loan receiver that holds the fee reserve, and the
+    contracts that pull or hold the collateral (a permissioned collateral
+    must admit them)."""
 
     spender: str
     flash_receiver: str
+    collateral_holders: tuple[str, ...]
 
 
 class LendingAdapter(ABC):
@@ -203,16 +246,35 @@ class ScenarioResult:
         return {op: self.gas[op] / peer[op] for op in OPERATIONS if op in self.gas and op in peer}
 
 
-def deploy_tokens(owner: Any, project: Any, collateral_decimals: int = DEFAULT_COLLATERAL_DECIMALS) -> ScenarioTokens:
-    """Fresh loan and collateral tokens of the scenario's contract types."""
+def deploy_tokens(
+    owner: Any,
+    project: Any,
+    collateral_decimals: int = DEFAULT_COLLATERAL_DECIMALS,
+    profile: TokenProfile = TOKEN_PROFILES[DEFAULT_TOKENS],
+) -> ScenarioTokens:
+    """Fresh loan and collateral tokens of ``profile``'s contract types."""
     if not 0 <= collateral_decimals <= 36:
         raise ValueError(f"collateral decimals must be 0-36, got {collateral_decimals}")
-    loan = owner.deploy(getattr(project, LOAN_TOKEN_TYPE), "Loan", "LOAN", LOAN_DECIMALS)
-    collateral = owner.deploy(getattr(project, COLLATERAL_TOKEN_TYPE), "Collateral", "COLL", collateral_decimals)
-    return ScenarioTokens(loan, collateral, LOAN_DECIMALS, collateral_decimals)
+    loan = owner.deploy(getattr(project, profile.loan_type), "Loan", "LOAN", LOAN_DECIMALS)
+    collateral_args: tuple[Any, ...] = ("Collateral", "COLL", collateral_decimals)
+    if profile.allowlisted:
+        collateral_args += (NAV_ACCRUING,)
+    collateral = owner.deploy(getattr(project, profile.collateral_type), *collateral_args)
+    return ScenarioTokens(loan, collateral, LOAN_DECIMALS, collateral_decimals, profile)
 
 
-def run_scenario(adapter: LendingAdapter, actors: Actors, chain: Any, tokens: ScenarioTokens) -> ScenarioResult:
+def token_profile(key: str) -> TokenProfile:
+    """The profile named ``key``; raises with the known names otherwise."""
+    if key not in TOKEN_PROFILES:
+        raise ValueError(
+            f"unknown token profile {key!r}: choose one of {', '.join(TOKEN_PROFILES)}"
+        )
+    return TOKEN_PROFILES[key]
+
+
+def run_scenario(
+    adapter: LendingAdapter, actors: Actors, chain: Any, tokens: ScenarioTokens
+) -> ScenarioResult:
     """Deploys ``adapter``'s protocol over ``tokens``, plays the scenario and
     returns the gas of every measured operation. Raises
     :class:`ScenarioError` when a step does not move the debt it should."""
@@ -235,29 +297,40 @@ def run_scenario(adapter: LendingAdapter, actors: Actors, chain: Any, tokens: Sc
 
     borrower1 = actors.borrower1
     measure("supply", lambda: adapter.supply(actors.lender1, loan(SUPPLY)))
-    measure("deposit_collateral", lambda: adapter.deposit_collateral(borrower1, coll(DEPOSIT_COLLATERAL)))
+    measure(
+        "deposit_collateral",
+        lambda: adapter.deposit_collateral(borrower1, coll(DEPOSIT_COLLATERAL)),
+    )
     measure("borrow", lambda: adapter.borrow(borrower1, loan(BORROW)))
     _expect_debt(adapter, borrower1, at_least=loan(BORROW), step="borrow")
     chain.pending_timestamp += DAY
     before = adapter.debt_of(borrower1)
     measure("repay", lambda: adapter.repay(borrower1, loan(REPAY)))
     _expect_repaid(adapter, tokens, borrower1, before, REPAY, step="repay")
-    measure("withdraw_collateral", lambda: adapter.withdraw_collateral(borrower1, coll(WITHDRAW_COLLATERAL)))
+    measure(
+        "withdraw_collateral",
+        lambda: adapter.withdraw_collateral(borrower1, coll(WITHDRAW_COLLATERAL)),
+    )
     measure("withdraw", lambda: adapter.withdraw(actors.lender1, loan(WITHDRAW)))
     measure("flash_loan", lambda: adapter.flash_loan(actors.owner, loan(FLASH_LOAN)))
     adapter.set_collateral_price(actors.owner, SHOCKED_PRICE)
     before = adapter.debt_of(borrower1)
-    measure("liquidate", lambda: adapter.liquidate(actors.liquidator, borrower1, loan(LIQUIDATE_REPAY)))
+    measure(
+        "liquidate", lambda: adapter.liquidate(actors.liquidator, borrower1, loan(LIQUIDATE_REPAY))
+    )
     _expect_repaid(adapter, tokens, borrower1, before, LIQUIDATE_REPAY, step="liquidate")
     return ScenarioResult(adapter.name, gas)
 
 
 def _fund(actors: Actors, tokens: ScenarioTokens, deployment: AdapterDeployment) -> None:
     owner = actors.owner
+    tokens.admit(owner, [*actors.funded(), *deployment.collateral_holders])
     for account in actors.funded():
         tokens.loan.mint(account, tokens.loan_units(ACTOR_LOAN_BALANCE), sender=owner)
         tokens.loan.approve(deployment.spender, 2**256 - 1, sender=account)
-        tokens.collateral.mint(account, tokens.collateral_units(ACTOR_COLLATERAL_BALANCE), sender=owner)
+        tokens.collateral.mint(
+            account, tokens.collateral_units(ACTOR_COLLATERAL_BALANCE), sender=owner
+        )
         tokens.collateral.approve(deployment.spender, 2**256 - 1, sender=account)
     # The receiver pays any flash-loan fee from its own balance.
     tokens.loan.mint(deployment.flash_receiver, tokens.loan_units(FLASH_FEE_RESERVE), sender=owner)
@@ -266,13 +339,23 @@ def _fund(actors: Actors, tokens: ScenarioTokens, deployment: AdapterDeployment)
 def _expect_debt(adapter: LendingAdapter, borrower: Any, *, at_least: int, step: str) -> None:
     debt = adapter.debt_of(borrower)
     if debt < at_least:
-        raise ScenarioError(f"{adapter.name}: after {step}, the debt is {debt}, expected at least {at_least}")
+        raise ScenarioError(
+            f"{adapter.name}: after {step}, the debt is {debt}, expected at least {at_least}"
+        )
 
 
 def _expect_repaid(
-    adapter: LendingAdapter, tokens: ScenarioTokens, borrower: Any, before: int, whole_tokens: int, *, step: str
+    adapter: LendingAdapter,
+    tokens: ScenarioTokens,
+    borrower: Any,
+    before: int,
+    whole_tokens: int,
+    *,
+    step: str,
 ) -> None:
     repaid = before - adapter.debt_of(borrower)
     target, slack = tokens.loan_units(whole_tokens), tokens.loan_units(REPAY_TOLERANCE)
     if abs(repaid - target) > slack:
-        raise ScenarioError(f"{adapter.name}: {step} cut the debt by {repaid}, expected about {target}")
+        raise ScenarioError(
+            f"{adapter.name}: {step} cut the debt by {repaid}, expected about {target}"
+        )

@@ -2,13 +2,16 @@
 from their npm packages and measured on the reference scenario in one run
 on one chain (``make bench``'s gas part).
 
-    ape run bench_gas [--json PATH] [--collateral-decimals 18]
+    ape run bench_gas [--json PATH] [--tokens mock|fund] [--collateral-decimals 18]
 
 Morpho Blue is compiled with the npm solc 0.8.19 (solc-js; via-IR, 999,999
 runs, evm paris) into ``.build/peers/`` on the first run (about half a
 minute), Aave v3 is deployed from ``@aave/core-v3``'s artifacts. Prints the
 table with each ratio against its target and writes the figures, the date,
 the machine and the versions to PATH (default ``reports/bench_gas.json``).
+``--tokens mock`` (the default, the fair protocol-to-protocol figure) runs
+every protocol over the plain ERC-20 mock; ``--tokens fund`` over the
+stablecoin and an allowlisted fund token, as a real market would.
 The logic is ``navlend.gasbench.bench.run_bench``.
 """
 
@@ -20,8 +23,8 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
 
-from navlend.gas_scenario import Actors
-from navlend.gasbench.bench import TOKENS_NOTE, run_bench
+from navlend.gas_scenario import DEFAULT_TOKENS, TOKEN_PROFILES, Actors, token_profile
+from navlend.gasbench.bench import run_bench
 from navlend.gasbench.render import gas_table, summary, wide_console
 
 DEFAULT_JSON = Path("reports/bench_gas.json")
@@ -30,25 +33,52 @@ DEFAULT_JSON = Path("reports/bench_gas.json")
 @click.command(cls=ConnectedProviderCommand)
 @network_option()
 @click.option(
-    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_JSON,
-    show_default=True, help="Where to write the results.",
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_JSON,
+    show_default=True,
+    help="Where to write the results.",
 )
-@click.option("--collateral-decimals", default=18, show_default=True, help="Decimals of the collateral token.")
-def cli(network, json_path, collateral_decimals):
+@click.option(
+    "--collateral-decimals", default=18, show_default=True, help="Decimals of the collateral token."
+)
+@click.option(
+    "--tokens",
+    type=click.Choice(sorted(TOKEN_PROFILES)),
+    default=DEFAULT_TOKENS,
+    show_default=True,
+    help="mock: plain ERC-20 mocks for both tokens; fund: the stablecoin and an allowlisted fund token.",
+)
+def cli(network, json_path, collateral_decimals, tokens):
     """navlend vs Morpho Blue vs Aave v3: gas per operation, one run."""
     if not network.is_local:
-        raise click.UsageError("the gas benchmark deploys three protocols and mints mock tokens: use a local network")
+        raise click.UsageError(
+            "the gas benchmark deploys three protocols and mints mock tokens: use a local network"
+        )
     logger.set_level("ERROR")
     console = wide_console()
     with console.status("building the peers and running the scenario on three protocols"):
         actors = Actors.from_accounts(accounts.test_accounts)
-        result = run_bench(actors, chain, project, collateral_decimals=collateral_decimals)
-    console.print(gas_table(result.comparison, "Gas per operation (receipt gasUsed), reference scenario, one chain"))
+        profile = token_profile(tokens)
+        result = run_bench(
+            actors, chain, project, collateral_decimals=collateral_decimals, tokens=profile
+        )
+    console.print(
+        gas_table(
+            result.comparison, "Gas per operation (receipt gasUsed), reference scenario, one chain"
+        )
+    )
     console.print(summary(result.comparison))
-    console.print(f"Tokens: {TOKENS_NOTE}.")
+    console.print(
+        f"Tokens ({profile.key}): fresh {profile.loan_type} (loan) and {profile.collateral_type} "
+        f"(collateral) for every protocol: {profile.note}."
+    )
     for key, setup in result.setups.items():
         console.print(f"  {key}: {setup}")
-    console.print(f"Morpho Blue: {result.compiler}. Machine: {result.machine.describe()}. Date: {result.date}.")
+    console.print(
+        f"Morpho Blue: {result.compiler}. Machine: {result.machine.describe()}. Date: {result.date}."
+    )
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result.as_json(), indent=2) + "\n")
     console.print(f"Wrote {json_path}")

@@ -21,7 +21,7 @@ from ape import Contract
 
 from navlend.gas_scenario import AdapterDeployment, LendingAdapter, ScenarioTokens
 from navlend.gasbench.artifacts import HardhatArtifact, container, contract_type
-from navlend.gasbench.paths import npm_package_dir
+from navlend.gasbench.paths import npm_package_dir, npm_version
 from navlend.gasbench.solc import CompiledContract
 
 AAVE_PACKAGE = "@aave/core-v3"
@@ -94,7 +94,9 @@ class AaveAdapter(LendingAdapter):
         acl.addPoolAdmin(owner, sender=owner)
         # The Pool's implementation binds the provider in its constructor.
         pool_impl = owner.deploy(self._linked(owner, "Pool"), self.provider)
-        self.pool = self._behind_proxy(owner, "Pool", pool_impl, self.provider.setPoolImpl, self.provider.getPool)
+        self.pool = self._behind_proxy(
+            owner, "Pool", pool_impl, self.provider.setPoolImpl, self.provider.getPool
+        )
         configurator_impl = owner.deploy(self._linked(owner, "PoolConfigurator"))
         configurator = self._behind_proxy(
             owner,
@@ -119,12 +121,18 @@ class AaveAdapter(LendingAdapter):
         debt_token = self.pool.getReserveData(tokens.loan).variableDebtTokenAddress
         self.variable_debt = Contract(debt_token, contract_type=self._type("VariableDebtToken"))
         self.receiver = owner.deploy(container(self.receiver_build), self.pool)
-        return AdapterDeployment(spender=self.pool.address, flash_receiver=self.receiver.address)
+        # The collateral's aToken holds the supplied collateral.
+        a_token = self.pool.getReserveData(tokens.collateral).aTokenAddress
+        return AdapterDeployment(
+            spender=self.pool.address,
+            flash_receiver=self.receiver.address,
+            collateral_holders=(self.pool.address, a_token),
+        )
 
     def describe(self) -> str:
         p = self.params
         return (
-            f"Pool 1.19.3 (libraries linked) behind proxies; LTV {p.ltv_bps / 100:g} %, LT {p.threshold_bps / 100:g} %, "
+            f"Pool {npm_version(AAVE_PACKAGE)} (libraries linked) behind proxies; LTV {p.ltv_bps / 100:g} %, LT {p.threshold_bps / 100:g} %, "
             f"bonus {p.bonus_bps / 100 - 100:g} %; reserve factor {p.reserve_factor_bps / 100:g} %, "
             f"flash premium {p.flash_premium_bps} bps; PriceOracle mock; AaveFlashReceiver (solc)"
         )
@@ -136,7 +144,9 @@ class AaveAdapter(LendingAdapter):
         return self.pool.supply(self.tokens.collateral, amount, borrower, 0, sender=borrower)
 
     def borrow(self, borrower: Any, assets: int) -> Any:
-        return self.pool.borrow(self.tokens.loan, assets, VARIABLE_RATE, 0, borrower, sender=borrower)
+        return self.pool.borrow(
+            self.tokens.loan, assets, VARIABLE_RATE, 0, borrower, sender=borrower
+        )
 
     def repay(self, borrower: Any, assets: int) -> Any:
         return self.pool.repay(self.tokens.loan, assets, VARIABLE_RATE, borrower, sender=borrower)
@@ -183,7 +193,10 @@ class AaveAdapter(LendingAdapter):
             0,
             _ray(Fraction(1, 5)),
         )
-        implementations = [owner.deploy(self._plain(name), self.pool) for name in ("AToken", "StableDebtToken", "VariableDebtToken")]
+        implementations = [
+            owner.deploy(self._plain(name), self.pool)
+            for name in ("AToken", "StableDebtToken", "VariableDebtToken")
+        ]
         inputs = []
         for token, decimals, symbol in (
             (self.tokens.loan, self.tokens.loan_decimals, "LOAN"),
@@ -210,7 +223,9 @@ class AaveAdapter(LendingAdapter):
             )
         configurator.initReserves(inputs, sender=owner)
 
-    def _behind_proxy(self, owner: Any, name: str, implementation: Any, set_impl: Any, get_proxy: Any) -> Any:
+    def _behind_proxy(
+        self, owner: Any, name: str, implementation: Any, set_impl: Any, get_proxy: Any
+    ) -> Any:
         """Has the provider put ``implementation`` behind its proxy (which
         initialises it) and returns the proxy with ``name``'s ABI."""
         set_impl(implementation, sender=owner)

@@ -73,7 +73,9 @@ def link(bytecode: str, links: tuple[LinkReference, ...], addresses: dict[str, s
         for start in reference.offsets:
             placeholder = hexcode[2 * start : 2 * (start + ADDRESS_BYTES)]
             if not placeholder.startswith("__"):
-                raise LinkError(f"no placeholder for {reference.library} at byte {start}: {placeholder}")
+                raise LinkError(
+                    f"no placeholder for {reference.library} at byte {start}: {placeholder}"
+                )
             chars[2 * start : 2 * (start + ADDRESS_BYTES)] = "0" * (2 * ADDRESS_BYTES)
     blanked = "".join(chars)
     if "__" in blanked:
@@ -84,7 +86,9 @@ def link(bytecode: str, links: tuple[LinkReference, ...], addresses: dict[str, s
             raise LinkError(f"no address for library {reference.library} ({reference.source})")
         address = bytes.fromhex(str(addresses[reference.library]).removeprefix("0x"))
         if len(address) != ADDRESS_BYTES:
-            raise LinkError(f"library {reference.library}: {addresses[reference.library]!r} is not an address")
+            raise LinkError(
+                f"library {reference.library}: {addresses[reference.library]!r} is not an address"
+            )
         for start in reference.offsets:
             code[start : start + ADDRESS_BYTES] = address
     return "0x" + code.hex()

@@ -16,7 +16,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from navlend import gas_scenario
-from navlend.gas_scenario import OPERATIONS, Actors, LendingAdapter, ScenarioResult, deploy_tokens, run_scenario
+from navlend.gas_scenario import (
+    OPERATIONS,
+    Actors,
+    LendingAdapter,
+    ScenarioResult,
+    TokenProfile,
+    deploy_tokens,
+    run_scenario,
+)
 from navlend.gasbench.aave import AaveAdapter
 from navlend.gasbench.machine import MachineInfo, Versions
 from navlend.gasbench.morpho import MorphoAdapter
@@ -24,11 +32,6 @@ from navlend.gasbench.navlend_adapter import NavlendAdapter
 from navlend.gasbench.peer_build import SETTINGS, build_peer_contracts
 from navlend.gasbench.solc import solc_version
 
-TOKENS_NOTE = (
-    f"every protocol runs over fresh {gas_scenario.LOAN_TOKEN_TYPE} (loan, {gas_scenario.LOAN_DECIMALS} decimals) "
-    f"and {gas_scenario.COLLATERAL_TOKEN_TYPE} (collateral) tokens: the project's plain snekmate ERC-20 mock, "
-    "no hooks, no allowlist"
-)
 SUBJECT = "navlend"
 
 
@@ -72,13 +75,19 @@ class GasComparison:
 
     def as_json(self) -> dict:
         return {
-            "gas": {SUBJECT: self.subject.gas} | {key: result.gas for key, result in self.peers.items()},
+            "gas": {SUBJECT: self.subject.gas}
+            | {key: result.gas for key, result in self.peers.items()},
             "ratios": {
-                f"{SUBJECT}/{target.key}": {op: round(self.ratio(target.key, op), 4) for op in OPERATIONS}
+                f"{SUBJECT}/{target.key}": {
+                    op: round(self.ratio(target.key, op), 4) for op in OPERATIONS
+                }
                 for target in TARGETS
             },
             "targets": {target.key: target.max_ratio for target in TARGETS},
-            "failures": [{"peer": peer, "operation": op, "ratio": round(r, 4)} for peer, op, r in self.failures()],
+            "failures": [
+                {"peer": peer, "operation": op, "ratio": round(r, 4)}
+                for peer, op, r in self.failures()
+            ],
         }
 
 
@@ -93,6 +102,7 @@ class BenchResult:
     compiler: str
     collateral_decimals: int
     setups: dict[str, str]
+    tokens: TokenProfile
 
     def as_json(self) -> dict:
         return {
@@ -100,7 +110,12 @@ class BenchResult:
             "date": self.date,
             "scenario": "shared/reference/gas-scenario.md",
             "measure": "receipt gasUsed (21,000 base included)",
-            "tokens": TOKENS_NOTE,
+            "tokens": {
+                "profile": self.tokens.key,
+                "loan": self.tokens.loan_type,
+                "collateral": self.tokens.collateral_type,
+                "note": "fresh tokens of these types for every protocol: " + self.tokens.note,
+            },
             "collateral_decimals": self.collateral_decimals,
             "morpho_compiler": self.compiler,
             "setups": self.setups,
@@ -121,14 +136,20 @@ def adapters(project: Any) -> dict[str, LendingAdapter]:
 
 
 def run_bench(
-    actors: Actors, chain: Any, project: Any, *, collateral_decimals: int = gas_scenario.DEFAULT_COLLATERAL_DECIMALS
+    actors: Actors,
+    chain: Any,
+    project: Any,
+    *,
+    collateral_decimals: int = gas_scenario.DEFAULT_COLLATERAL_DECIMALS,
+    tokens: TokenProfile = gas_scenario.TOKEN_PROFILES[gas_scenario.DEFAULT_TOKENS],
 ) -> BenchResult:
-    """Runs the scenario on the three protocols in turn on ``chain``."""
+    """Runs the scenario on the three protocols in turn on ``chain``, each
+    over fresh tokens of the ``tokens`` profile's types."""
     results: dict[str, ScenarioResult] = {}
     setups: dict[str, str] = {}
     for key, adapter in adapters(project).items():
-        tokens = deploy_tokens(actors.owner, project, collateral_decimals)
-        results[key] = run_scenario(adapter, actors, chain, tokens)
+        fresh = deploy_tokens(actors.owner, project, collateral_decimals, tokens)
+        results[key] = run_scenario(adapter, actors, chain, fresh)
         setups[key] = adapter.describe()
     subject = results.pop(SUBJECT)
     return BenchResult(
@@ -139,6 +160,7 @@ def run_bench(
         compiler=f"solc-js {solc_version()} ({SETTINGS.describe()})",
         collateral_decimals=collateral_decimals,
         setups=setups,
+        tokens=tokens,
     )
 
 

@@ -30,7 +30,13 @@ class MachineInfo:
     def collect(cls, node_client: str) -> MachineInfo:
         """This machine; ``node_client`` is the chain's ``web3_clientVersion``
         (e.g. ``anvil/v1.7.1``)."""
-        return cls(_cpu_model(), os.cpu_count() or 0, platform.release(), platform.python_version(), node_client)
+        return cls(
+            _cpu_model(),
+            os.cpu_count() or 0,
+            platform.release(),
+            platform.python_version(),
+            node_client,
+        )
 
     def describe(self) -> str:
         return f"{self.cpu_model}, {self.cores} cores, Linux {self.kernel}, Python {self.python}, {self.node_client}"
@@ -70,7 +76,10 @@ def _cpu_model() -> str:
 
 def _git_commit() -> str:
     done = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return done.stdout.strip() if done.returncode == 0 else UNKNOWN
 

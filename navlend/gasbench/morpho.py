@@ -39,13 +39,25 @@ class MorphoAdapter(LendingAdapter):
         self.oracle = owner.deploy(container(build["OracleMock"]))
         self.irm = owner.deploy(container(build["IrmMock"]))
         self.set_collateral_price(owner, Fraction(1))
-        self.params = (tokens.loan.address, tokens.collateral.address, self.oracle.address, self.irm.address, LLTV)
-        self.market_id = keccak(encode(["address", "address", "address", "address", "uint256"], self.params))
+        self.params = (
+            tokens.loan.address,
+            tokens.collateral.address,
+            self.oracle.address,
+            self.irm.address,
+            LLTV,
+        )
+        self.market_id = keccak(
+            encode(["address", "address", "address", "address", "uint256"], self.params)
+        )
         self.morpho.enableIrm(self.irm, sender=owner)
         self.morpho.enableLltv(LLTV, sender=owner)
         self.morpho.createMarket(self.params, sender=owner)
         self.receiver = owner.deploy(container(build["FlashBorrowerMock"]), self.morpho)
-        return AdapterDeployment(spender=self.morpho.address, flash_receiver=self.receiver.address)
+        return AdapterDeployment(
+            spender=self.morpho.address,
+            flash_receiver=self.receiver.address,
+            collateral_holders=(self.morpho.address,),
+        )
 
     def describe(self) -> str:
         return "Morpho.sol 1.0; LLTV 86 %, no fee (flash loans free); OracleMock, IrmMock; FlashBorrowerMock"
@@ -63,7 +75,9 @@ class MorphoAdapter(LendingAdapter):
         return self.morpho.repay(self.params, assets, 0, borrower, b"", sender=borrower)
 
     def withdraw_collateral(self, borrower: Any, amount: int) -> Any:
-        return self.morpho.withdrawCollateral(self.params, amount, borrower, borrower, sender=borrower)
+        return self.morpho.withdrawCollateral(
+            self.params, amount, borrower, borrower, sender=borrower
+        )
 
     def withdraw(self, lender: Any, assets: int) -> Any:
         return self.morpho.withdraw(self.params, assets, 0, lender, lender, sender=lender)
@@ -74,7 +88,11 @@ class MorphoAdapter(LendingAdapter):
 
     def set_collateral_price(self, owner: Any, relative: Fraction) -> None:
         # Loan units per collateral unit, scaled by 1e36.
-        scale = ORACLE_PRICE_SCALE * 10**self.tokens.loan_decimals // 10**self.tokens.collateral_decimals
+        scale = (
+            ORACLE_PRICE_SCALE
+            * 10**self.tokens.loan_decimals
+            // 10**self.tokens.collateral_decimals
+        )
         self.oracle.setPrice(scale * relative.numerator // relative.denominator, sender=owner)
 
     def liquidate(self, liquidator: Any, borrower: Any, assets: int) -> Any:

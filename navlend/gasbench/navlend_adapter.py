@@ -42,7 +42,10 @@ class NavlendAdapter(LendingAdapter):
     name = "navlend"
 
     def __init__(
-        self, project: Any, params: NavlendParams = NavlendParams(), receiver: CompiledContract | None = None
+        self,
+        project: Any,
+        params: NavlendParams = NavlendParams(),
+        receiver: CompiledContract | None = None,
     ):
         self.project = project
         self.params = params
@@ -51,21 +54,35 @@ class NavlendAdapter(LendingAdapter):
     def deploy(self, owner: Any, tokens: ScenarioTokens) -> AdapterDeployment:
         self.tokens = tokens
         self.feed = owner.deploy(self.project.MockAggregator, FEED_DECIMALS, 10**FEED_DECIMALS)
-        self.market = deploy_market(owner, tokens.loan, guardian=owner, treasury=owner, project=self.project)
-        listing = AssetListing(
-            ltv_bps=self.params.ltv_bps, threshold_bps=self.params.threshold_bps, bonus_bps=self.params.bonus_bps
+        self.market = deploy_market(
+            owner, tokens.loan, guardian=owner, treasury=owner, project=self.project
         )
+        listing = AssetListing(
+            ltv_bps=self.params.ltv_bps,
+            threshold_bps=self.params.threshold_bps,
+            bonus_bps=self.params.bonus_bps,
+        )
+        # A permissioned collateral must admit the market before it is listed.
+        tokens.admit(owner, [self.market])
         list_asset(self.market, owner, tokens.collateral, self.feed, listing)
         if self.receiver_build is None:
             self.receiver = owner.deploy(self.project.FlashBorrowerMock)
             self.receiver.set_mode(QUIET_RECEIVER, self.receiver, b"", sender=owner)
         else:
             self.receiver = owner.deploy(container(self.receiver_build), self.market)
-        return AdapterDeployment(spender=self.market.address, flash_receiver=self.receiver.address)
+        return AdapterDeployment(
+            spender=self.market.address,
+            flash_receiver=self.receiver.address,
+            collateral_holders=(self.market.address,),
+        )
 
     def describe(self) -> str:
         p = self.params
-        receiver = "FlashBorrowerMock (quiet)" if self.receiver_build is None else "NavlendFlashReceiver (solc)"
+        receiver = (
+            "FlashBorrowerMock (quiet)"
+            if self.receiver_build is None
+            else "NavlendFlashReceiver (solc)"
+        )
         return (
             f"Market.vy; LTV {p.ltv_bps / 100:g} %, LT {p.threshold_bps / 100:g} %, bonus {p.bonus_bps / 100:g} %; "
             f"default rates (reserve factor 10 %) and 5 bps flash fee; MockAggregator feed; {receiver}"
@@ -75,7 +92,9 @@ class NavlendAdapter(LendingAdapter):
         return self.market.deposit(assets, lender, sender=lender)
 
     def deposit_collateral(self, borrower: Any, amount: int) -> Any:
-        return self.market.supply_collateral(self.tokens.collateral, amount, borrower, sender=borrower)
+        return self.market.supply_collateral(
+            self.tokens.collateral, amount, borrower, sender=borrower
+        )
 
     def borrow(self, borrower: Any, assets: int) -> Any:
         return self.market.borrow(assets, borrower, borrower, sender=borrower)
@@ -84,7 +103,9 @@ class NavlendAdapter(LendingAdapter):
         return self.market.repay(assets, borrower, sender=borrower)
 
     def withdraw_collateral(self, borrower: Any, amount: int) -> Any:
-        return self.market.withdraw_collateral(self.tokens.collateral, amount, borrower, borrower, sender=borrower)
+        return self.market.withdraw_collateral(
+            self.tokens.collateral, amount, borrower, borrower, sender=borrower
+        )
 
     def withdraw(self, lender: Any, assets: int) -> Any:
         return self.market.withdraw(assets, lender, lender, sender=lender)
@@ -100,7 +121,9 @@ class NavlendAdapter(LendingAdapter):
 
     def liquidate(self, liquidator: Any, borrower: Any, assets: int) -> Any:
         collateral = self.tokens.collateral
-        return self.market.liquidate(borrower, collateral, assets, 0, False, liquidator, sender=liquidator)
+        return self.market.liquidate(
+            borrower, collateral, assets, 0, False, liquidator, sender=liquidator
+        )
 
     def debt_of(self, borrower: Any) -> int:
         return self.market.debt_of(borrower)

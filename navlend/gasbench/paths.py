@@ -22,7 +22,9 @@ def npm_package_dir(package: str) -> Path:
     """The installed npm package's folder; raises if `npm ci` has not run."""
     folder = NODE_MODULES / package
     if not (folder / "package.json").exists():
-        raise MissingPackageError(f"npm package {package} is not installed in {NODE_MODULES}: run `npm ci`")
+        raise MissingPackageError(
+            f"npm package {package} is not installed in {NODE_MODULES}: run `npm ci`"
+        )
     return folder
 
 

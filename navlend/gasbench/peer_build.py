@@ -24,5 +24,8 @@ CONTRACTS = {
 
 def build_peer_contracts() -> dict[str, CompiledContract]:
     """Compiles (or loads from the cache) every contract of :data:`CONTRACTS`."""
-    trees = [SourceTree.under(npm_package_dir(MORPHO_PACKAGE), "src"), SourceTree.under(OWN_SOLIDITY, "sol")]
+    trees = [
+        SourceTree.under(npm_package_dir(MORPHO_PACKAGE), "src"),
+        SourceTree.under(OWN_SOLIDITY, "sol"),
+    ]
     return compile_sources(trees, CONTRACTS, SETTINGS)

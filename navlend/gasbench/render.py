@@ -25,7 +25,10 @@ def gas_table(comparison: GasComparison, title: str) -> Table:
     for op in OPERATIONS:
         cells = [op, f"{comparison.subject.gas[op]:,}"]
         cells += [f"{comparison.peers[target.key].gas[op]:,}" for target in TARGETS]
-        cells += [_verdict(comparison.ratio(target.key, op), comparison.passes(target, op)) for target in TARGETS]
+        cells += [
+            _verdict(comparison.ratio(target.key, op), comparison.passes(target, op))
+            for target in TARGETS
+        ]
         table.add_row(*cells)
     return table
 

@@ -102,7 +102,9 @@ def compile_sources(
             entry = output["contracts"][unit][contract]
         except KeyError as exc:
             raise SolcError(f"the build has no contract {contract} in {unit}") from exc
-        contracts[contract] = CompiledContract(contract, entry["abi"], "0x" + entry["evm"]["bytecode"]["object"])
+        contracts[contract] = CompiledContract(
+            contract, entry["abi"], "0x" + entry["evm"]["bytecode"]["object"]
+        )
     return contracts
 
 
@@ -136,12 +138,16 @@ def _run_solcjs(encoded_input: bytes) -> dict:
         source, target = Path(work) / "input.json", Path(work) / "output.json"
         source.write_bytes(encoded_input)
         done = subprocess.run(
-            [node, str(DRIVER), str(package), str(source), str(target)], capture_output=True, check=False
+            [node, str(DRIVER), str(package), str(source), str(target)],
+            capture_output=True,
+            check=False,
         )
         if done.returncode != 0 or not target.exists():
             raise SolcError(f"solc-js failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
         output = json.loads(target.read_text())
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise SolcError("solc-js: " + "\n".join(e.get("formattedMessage", e["message"]) for e in errors))
+        raise SolcError(
+            "solc-js: " + "\n".join(e.get("formattedMessage", e["message"]) for e in errors)
+        )
     return output

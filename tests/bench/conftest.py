@@ -25,7 +25,9 @@ def background_borrower(accounts):
 
 
 @pytest.fixture(scope="session")
-def scenario_actors(deployer, background_lender, background_borrower, lender, borrower, liquidator) -> Actors:
+def scenario_actors(
+    deployer, background_lender, background_borrower, lender, borrower, liquidator
+) -> Actors:
     """The gas scenario's roles, in the reference's order."""
     return Actors(
         owner=deployer,

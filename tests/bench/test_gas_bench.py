@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from navlend.gas_scenario import OPERATIONS
+from navlend.gas_scenario import OPERATIONS, deploy_tokens, run_scenario, token_profile
 from navlend.gasbench.aave import AaveArtifacts
 from navlend.gasbench.artifacts import LinkError
-from navlend.gasbench.bench import SUBJECT, TARGETS, run_bench
+from navlend.gasbench.bench import SUBJECT, TARGETS, adapters, run_bench
 from navlend.gasbench.machine import NPM_PACKAGES, UNKNOWN
 from navlend.gasbench.peer_build import CONTRACTS, build_peer_contracts
 
@@ -51,6 +51,23 @@ def test_bench__adapter__measures_every_operation(bench, protocol):
         assert BASE_GAS < used < SANE_CEILING, f"{protocol} {op}: {used}"
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_bench__fund_tokens__every_adapter_admits_its_collateral_holders(
+    scenario_actors, chain, project, protocol
+):
+    owner = scenario_actors.owner
+    tokens = deploy_tokens(owner, project, profile=token_profile("fund"))
+    result = run_scenario(adapters(project)[protocol], scenario_actors, chain, tokens)
+    assert tuple(result.gas) == OPERATIONS
+    for op, used in result.gas.items():
+        assert BASE_GAS < used < SANE_CEILING, f"{protocol} {op}: {used}"
+
+
+def test_bench__token_profile__refuses_an_unknown_name():
+    with pytest.raises(ValueError, match="mock"):
+        token_profile("usdt")
+
+
 def test_bench__comparison__ratios_and_failures_follow_the_figures(bench):
     comparison = bench.comparison
     failed = {(peer, op) for peer, op, _ in comparison.failures()}
@@ -70,6 +87,7 @@ def test_bench__json__records_date_machine_versions_and_every_figure(bench):
         assert document["versions"]["npm_packages"][package] != UNKNOWN
     assert set(document["gas"]) == set(PROTOCOLS)
     assert set(document["setups"]) == set(PROTOCOLS)
+    assert document["tokens"]["profile"] == bench.tokens.key
     for target in TARGETS:
         assert set(document["ratios"][f"{SUBJECT}/{target.key}"]) == set(OPERATIONS)
 
