@@ -1,0 +1,405 @@
+"""The liquidation keeper's engine: what happens at start, on a block, on a
+market log and on a NAV update. It wires the pure modules (``schedule``,
+``decide``, ``index``) to the edges (``chain``, ``txmanager``, ``metrics``)
+and knows nothing of Silverback, so the bot (``keepers/bot.py``), the
+sharded workers and the benchmark drive the same code.
+
+Fault policy: every entry point catches what a node can throw (connection
+refused while it restarts, timeouts, reverts), logs it with its context,
+counts it in ``keeper_rpc_errors_total`` and returns, so that Silverback's
+``max_exceptions`` halt means a real bug. Only the start-up checks raise
+(:class:`StartupError`): a keeper without a usable signer or
+FlashLiquidator must not run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from keepers.chain import BlockRef, ChainReader, encode_flash_liquidate, encode_market_liquidate
+from keepers.config import KeeperConfig
+from keepers.decide import ProfitPolicy, at_risk, decide_block
+from keepers.index import PositionIndex
+from keepers.metrics import HealthState, KeeperMetrics
+from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
+from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus
+from keepers.types import (
+    AccountHealth,
+    Decision,
+    ExecutionContext,
+    LogRecord,
+    Plan,
+    Route,
+    ScanRecord,
+    to_address,
+)
+
+log = structlog.get_logger("keepers.keeper")
+
+# Blocks between refreshes of the signer's allowlisting and balances.
+CONTEXT_REFRESH_BLOCKS = 20
+
+
+class StartupError(RuntimeError):
+    """The keeper cannot run as configured (the message says why)."""
+
+
+@dataclass
+class ScanReport:
+    """What one block's work did (returned to Silverback as metrics)."""
+
+    block: int
+    scanned: int = 0
+    liquidatable: int = 0
+    at_risk: int = 0
+    sent: int = 0
+    skipped: int = 0
+    scan_seconds: float = 0.0
+    skipped_block: bool = False
+    error: str = ""
+
+    def as_metrics(self) -> dict[str, float]:
+        return {
+            "scanned": self.scanned,
+            "liquidatable": self.liquidatable,
+            "sent": self.sent,
+            "scan_seconds": round(self.scan_seconds, 4),
+        }
+
+
+@dataclass
+class _SignerContext:
+    refreshed_at: int = -(10**9)
+    stable_balance: int = 0
+    allowlisted: frozenset[str] = frozenset()
+
+
+@dataclass
+class Keeper:
+    """One market's keeper. ``tx`` is None for a scan-only process (a
+    sharded worker that forwards candidates with ``forward``)."""
+
+    config: KeeperConfig
+    reader: ChainReader
+    index: PositionIndex
+    tx: TxManager | None
+    metrics: KeeperMetrics
+    health: HealthState
+    signer: str
+    base_token: str = ""
+    forward: Callable[[int, list[AccountHealth]], None] | None = None
+    flash_ready: bool = False
+    last: dict[str, ScanRecord] = field(default_factory=dict)
+    _nav_trigger: bool = True
+    _touched: set[str] = field(default_factory=set)
+    _recent_hashes: dict[int, str] = field(default_factory=dict)
+    _busy: threading.Lock = field(default_factory=threading.Lock)
+    _signer_ctx: _SignerContext = field(default_factory=_SignerContext)
+
+    def __post_init__(self) -> None:
+        self.scan_policy = ScanPolicy.from_config(self.config)
+        self.profit_policy = ProfitPolicy.from_config(self.config)
+        self.signer = to_address(self.signer)
+
+    # ---------------------------------------------------------------- start
+
+    def check_setup(self, *, require_flash: bool = True) -> None:
+        """Fails fast when the FlashLiquidator is missing, not owned by the
+        signer, or bound to another market."""
+        flash = self.config.flash_liquidator
+        problems = []
+        if not flash:
+            problems.append("no flash_liquidator configured")
+        elif self.reader.code_size(flash) == 0:
+            problems.append(f"no contract at flash_liquidator {flash}")
+        else:
+            owner = self.reader.owner_of(flash)
+            if owner != self.signer:
+                problems.append(f"flash_liquidator {flash} is owned by {owner}, not the signer {self.signer}")
+            market = self.reader.read_address(flash, "MARKET()")
+            if market != self.reader.market:
+                problems.append(f"flash_liquidator {flash} serves market {market}, not {self.reader.market}")
+        if problems and require_flash:
+            raise StartupError("; ".join(problems))
+        self.flash_ready = not problems
+        self.base_token = self.reader.read_address(self.reader.market, "asset()")
+
+    def backfill(self) -> int:
+        """Brings the index to the head from its checkpoint (a restart
+        resumes, it does not rescan). Returns the logs applied."""
+        head = self.reader.head()
+        start = self.index.resume_block()
+        records = self.reader.market_logs(start, head.number, self.config.backfill_chunk_blocks)
+        result = self.index.apply(records)
+        self.index.set_checkpoint(head.number, head.hash)
+        self._recent_hashes[head.number] = head.hash
+        self._touched |= result.touched
+        self.metrics.index_checkpoint.set(head.number)
+        self.metrics.positions_tracked.set(len(self.index.open_accounts()))
+        log.info("backfilled", start=start, head=head.number, logs=len(records), applied=result.applied,
+                 open=len(self.index.open_accounts()))
+        return result.applied
+
+    # ---------------------------------------------------------------- events
+
+    def on_log(self, record: LogRecord) -> None:
+        """A live market log (``removed`` ones undo their effect)."""
+        try:
+            result = self.index.apply([record])
+            self._touched |= result.touched
+            if record.removed:
+                self.metrics.reorgs.inc()
+                log.warning("log removed by a reorg; undone", block=record.block_number,
+                            borrower=record.account, event=record.event.value, undone=result.undone)
+        except Exception as err:
+            self._fault("apply_log", err, block=record.block_number)
+
+    def on_nav_update(self, block_number: int | None = None) -> None:
+        """A NAV oracle moved: the next scan reads every open position."""
+        self._nav_trigger = True
+        log.info("nav update: full scan on the next block", block=block_number)
+
+    # ---------------------------------------------------------------- blocks
+
+    def on_block(self, number: int | None = None) -> ScanReport:
+        """Index sync, pending-transaction follow-up, scan and execution
+        for the chain head. A block that arrives while the previous one is
+        still being worked is skipped (the next one covers it)."""
+        report = ScanReport(block=number if number is not None else -1)
+        if not self._busy.acquire(blocking=False):
+            self.metrics.skipped_blocks.inc()
+            report.skipped_block = True
+            return report
+        try:
+            head = self.reader.head()
+            report.block = head.number
+            self.health.head = head.number
+            self.health.last_rpc_ok_at = time.time()
+            self._sync(head)
+            if self.tx is not None:
+                self._follow(head)
+            self._scan_and_act(head, report)
+            self.health.last_block = head.number
+            self.health.last_block_at = time.time()
+            self.metrics.last_block.set(head.number)
+            self.metrics.block_lag.set(max(self.reader.head().number - head.number, 0))
+        except Exception as err:
+            report.error = str(err)[:300]
+            self._fault("block", err, block=report.block)
+        finally:
+            self._busy.release()
+        return report
+
+    def _sync(self, head: BlockRef) -> None:
+        """Reorg check on the checkpoint, then the logs up to ``head``."""
+        checkpoint = self.index.checkpoint()
+        if checkpoint is not None and checkpoint > head.number:
+            self._rewind_to(head.number - 1, "the chain is shorter than the checkpoint")
+        elif checkpoint is not None:
+            stored = self.index.checkpoint_hash() or self._recent_hashes.get(checkpoint)
+            if stored is not None and self.reader.block_hash(checkpoint) != stored:
+                self._rewind_to(self._common_ancestor(checkpoint), "checkpoint block replaced")
+        start = self.index.resume_block()
+        if start <= head.number:
+            records = self.reader.market_logs(start, head.number, self.config.backfill_chunk_blocks)
+            result = self.index.apply(records)
+            self._touched |= result.touched
+            self.index.set_checkpoint(head.number, head.hash)
+        self._recent_hashes[head.number] = head.hash
+        for old in [n for n in self._recent_hashes if n < head.number - self.config.finality_depth]:
+            del self._recent_hashes[old]
+        self.metrics.index_checkpoint.set(head.number)
+
+    def _common_ancestor(self, checkpoint: int) -> int:
+        """The highest remembered block still canonical (else the
+        checkpoint less the finality depth)."""
+        for number in sorted(self._recent_hashes, reverse=True):
+            if number < checkpoint and self.reader.block_hash(number) == self._recent_hashes[number]:
+                return number
+        return max(checkpoint - self.config.finality_depth, self.index.start_block - 1)
+
+    def _rewind_to(self, block: int, why: str) -> None:
+        touched = self.index.rewind(block)
+        self._touched |= touched
+        for number in [n for n in self._recent_hashes if n > block]:
+            del self._recent_hashes[number]
+        self.metrics.reorgs.inc()
+        self._nav_trigger = True
+        log.warning("reorg: index rewound", to_block=block, why=why, accounts=len(touched))
+
+    def _scan_and_act(self, head: BlockRef, report: ScanReport) -> None:
+        open_accounts = self.index.open_accounts()
+        self.last = forget_closed(self.last, open_accounts)
+        plan = accounts_to_scan(
+            head.number, open_accounts, self.last, self.scan_policy,
+            nav_update=self._nav_trigger, touched=self._touched,
+        )
+        self._nav_trigger = False
+        self._touched = set()
+        started = time.perf_counter()
+        healths = self.reader.healths(plan.accounts, head.number) if plan.accounts else []
+        report.scan_seconds = time.perf_counter() - started
+        self.last = record_scan(self.last, healths, head.number)
+        risky = at_risk(healths, self.scan_policy.near_edge_hf_wad)
+        liquidatable = [h for h in healths if h.liquidatable and h.debt > 0]
+        report.scanned, report.at_risk, report.liquidatable = len(healths), len(risky), len(liquidatable)
+        self.metrics.scan_seconds.observe(report.scan_seconds)
+        self.metrics.accounts_scanned.inc(len(healths))
+        self.metrics.positions_tracked.set(len(open_accounts))
+        self.metrics.positions_at_risk.set(sum(1 for a in open_accounts
+                                               if self.last.get(a) and self.last[a].health_factor
+                                               < self.scan_policy.near_edge_hf_wad))
+        self.metrics.positions_liquidatable.set(len(liquidatable))
+        blog = log.bind(block=head.number)
+        blog.debug("scanned", accounts=len(healths), full=plan.full, at_risk=len(risky),
+                   liquidatable=len(liquidatable), seconds=round(report.scan_seconds, 4))
+        if not liquidatable:
+            return
+        if self.tx is None:
+            if self.forward is not None:
+                self.forward(head.number, liquidatable)
+            return
+        self.act(head, liquidatable, report)
+
+    # ---------------------------------------------------------------- acting
+
+    def act(self, head: BlockRef, liquidatable: list[AccountHealth], report: ScanReport) -> None:
+        """Decides on the liquidatable positions and sends the plans."""
+        assert self.tx is not None
+        terms = self.reader.market_terms(head.number)
+        ctx = self._execution_context(head, terms)
+        balances = self.index.balances_many([h.account for h in liquidatable])
+        decisions = decide_block(liquidatable, balances, terms, ctx, self.profit_policy,
+                                 in_flight=self.tx.pending.keys())
+        for decision in decisions:
+            if decision.plan is None:
+                self._skip(head, decision)
+                report.skipped += 1
+            elif self._execute(head, decision.plan):
+                report.sent += 1
+
+    def _execution_context(self, head: BlockRef, terms: Any) -> ExecutionContext:
+        sc = self._signer_ctx
+        if head.number - sc.refreshed_at >= CONTEXT_REFRESH_BLOCKS:
+            sc.allowlisted = frozenset(
+                a.token for a in terms.assets if self.reader.is_allowlisted(a.token, self.signer)
+            )
+            sc.refreshed_at = head.number
+        sc.stable_balance = self.reader.erc20_balance(self.base_token, self.signer) if sc.allowlisted else 0
+        return ExecutionContext(
+            gas_price_wei=head.base_fee + self.tx.policy.priority_fee if self.tx else head.base_fee,
+            stable_balance=sc.stable_balance,
+            allowlisted_tokens=sc.allowlisted,
+            flash_liquidator_ready=self.flash_ready,
+        )
+
+    def _skip(self, head: BlockRef, decision: Decision) -> None:
+        reason = decision.reason.value if decision.reason else "unknown"
+        self.metrics.skipped.labels(reason=reason).inc()
+        log.info("skip", block=head.number, borrower=decision.borrower, reason=reason, detail=decision.detail[:400])
+
+    def _execute(self, head: BlockRef, plan: Plan) -> bool:
+        """Re-checks at the latest block, simulates and sends one plan."""
+        assert self.tx is not None
+        blog = log.bind(block=head.number, borrower=plan.borrower, route=plan.route.value, token=plan.token)
+        latest = self.reader.health(plan.borrower, "latest")
+        if not latest.liquidatable:
+            self.metrics.skipped.labels(reason="recheck_healthy").inc()
+            blog.info("no longer liquidatable at the latest block; not sending")
+            return False
+        if plan.route is Route.REDEEM:
+            to, data = self.config.flash_liquidator, encode_flash_liquidate(plan)
+        else:
+            to, data = self.reader.market, encode_market_liquidate(plan, receiver=self.signer)
+        request = TxRequest(key=plan.borrower, to=to, data=data, label=f"liquidate:{plan.route.value}",
+                            context={"route": plan.route.value, "token": plan.token,
+                                     "expected_profit": plan.net_profit})
+        sim = self.tx.simulate(to, data)
+        if not sim.ok:
+            reason = (sim.kind or RevertKind.OTHER).value
+            self.metrics.skipped.labels(reason=f"simulation_{reason}").inc()
+            quiet = blog.info if sim.kind is RevertKind.LOST_RACE else blog.warning
+            quiet("simulation reverted; not sending", reason=sim.revert_message)
+            return False
+        outcome = self.tx.submit(request, sim, head.base_fee, head.number)
+        if outcome.status is TxStatus.SENT:
+            self.metrics.attempted.labels(route=plan.route.value).inc()
+            self._update_pending_metrics()
+            blog.info("liquidation sent", tx=outcome.tx_hash, nonce=outcome.nonce, **plan.log_fields())
+            return True
+        if outcome.status is TxStatus.DRY_RUN:
+            self.metrics.skipped.labels(reason="dry_run").inc()
+            blog.info("dry run: would liquidate", **plan.log_fields())
+            return False
+        self.metrics.skipped.labels(reason=outcome.status.value).inc()
+        blog.warning("not sent", status=outcome.status.value, reason=outcome.reason)
+        return False
+
+    def _follow(self, head: BlockRef) -> None:
+        assert self.tx is not None
+        for outcome in self.tx.poll(head.number, head.base_fee):
+            self._record(head, outcome)
+        self._update_pending_metrics()
+        balance = self.reader.native_balance(self.signer)
+        self.metrics.signer_balance.set(balance)
+        low = balance < self.config.low_balance_wei
+        self.metrics.signer_balance_low.set(1 if low else 0)
+        if low:
+            log.warning("signer balance low", block=head.number, balance_wei=balance,
+                        threshold_wei=self.config.low_balance_wei)
+
+    def _record(self, head: BlockRef, outcome: TxOutcome) -> None:
+        route = str(outcome.request.context.get("route", "?"))
+        blog = log.bind(block=head.number, borrower=outcome.request.key, tx=outcome.tx_hash, nonce=outcome.nonce)
+        if outcome.gas_cost:
+            self.metrics.gas_spent.inc(outcome.gas_cost)
+        if outcome.status is TxStatus.MINED:
+            self.metrics.succeeded.labels(route=route).inc()
+            profit = realised_profit(outcome.receipt) or int(outcome.request.context.get("expected_profit", 0))
+            if profit > 0:
+                self.metrics.profit.inc(profit)
+            blog.info("liquidation mined", route=route, profit=profit, gas_cost_wei=outcome.gas_cost)
+        elif outcome.kind is RevertKind.LOST_RACE:
+            self.metrics.failed.labels(outcome="lost_race").inc()
+            blog.info("someone else liquidated first", reason=outcome.reason)
+        else:
+            label = outcome.kind.value if outcome.kind else outcome.status.value
+            self.metrics.failed.labels(outcome=label).inc()
+            blog.warning("liquidation failed", status=outcome.status.value, reason=outcome.reason)
+
+    def _update_pending_metrics(self) -> None:
+        if self.tx is None:
+            return
+        self.metrics.pending_txs.set(len(self.tx.pending))
+        self.metrics.oldest_pending_age.set(self.tx.oldest_pending_age())
+        self.health.pending = len(self.tx.pending)
+
+    def _fault(self, op: str, err: BaseException, **context: Any) -> None:
+        self.metrics.rpc_errors.labels(op=op).inc()
+        self.health.last_error = f"{op}: {str(err)[:200]}"
+        log.warning("handled fault", op=op, error=str(err)[:300], error_type=type(err).__name__, **context)
+
+
+def realised_profit(receipt: Any) -> int:
+    """The FlashLiquidator's ``Liquidated.profit`` in a receipt, or 0."""
+    from keepers.chain import LIQUIDATED_TOPIC, decode_liquidated_profit
+
+    for entry in (receipt or {}).get("logs", []) if receipt else []:
+        topics = entry.get("topics") or []
+        if topics and _hex(topics[0]) == LIQUIDATED_TOPIC:
+            return decode_liquidated_profit(entry.get("data"))
+    return 0
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    text = value.hex() if hasattr(value, "hex") and not isinstance(value, str) else str(value)
+    return (text if text.startswith("0x") else "0x" + text).lower()
+

@@ -1,0 +1,440 @@
+"""Transactions of the keeper: one signer, its nonces, EIP-1559 fees,
+same-nonce replacement, simulation, dry run, and one liquidation in flight
+per position.
+
+The module is split in two:
+
+- pure rules (no RPC, unit-tested): :func:`initial_fees`, :func:`bumped_fees`,
+  :func:`replacement_due`, :func:`classify_revert`, :class:`NonceManager`;
+- :class:`TxManager`, the I/O edge: simulates with ``eth_call``, signs with
+  the Ape account, sends raw transactions (never waiting for a receipt, so a
+  stuck transaction blocks nothing), and polls its transactions once per
+  block.
+
+Why not Ape's ``contract.method(..., sender=...)``: it waits for the receipt
+and owns the nonce, which rules out same-nonce replacement and several
+transactions in flight. pymaker's ``Transact`` does what we need but is
+web3 v5 code; what is here is the small part we use.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("keepers.tx")
+
+# Reverts meaning another liquidator (or the borrower) got there first.
+LOST_RACE_MESSAGES = (
+    "market: position healthy",
+    "market: no debt",
+    "market: no such collateral",
+    "flash liquidator: nothing to liquidate",
+)
+# Reverts meaning the redemption facility cannot take the shares now.
+NO_LIQUIDITY_MESSAGES = (
+    "facility: insufficient liquidity",
+    "facility: daily limit exceeded",
+    "facility: paused",
+    "facility: below minimum",
+    "facility: stale nav",
+)
+UNPROFITABLE_MESSAGES = ("flash liquidator: profit below minimum", "flash liquidator: payout below cost")
+PAUSED_MESSAGES = ("market: liquidation paused", "market: liquidation grace period")
+
+
+class RevertKind(str, Enum):
+    """Why a simulation or a mined transaction reverted."""
+
+    LOST_RACE = "lost_race"
+    NO_LIQUIDITY = "no_liquidity"
+    UNPROFITABLE = "unprofitable"
+    PAUSED = "paused"
+    OTHER = "reverted"
+
+
+def classify_revert(message: str | None) -> RevertKind:
+    """The kind of a revert from its message (case-insensitive substring)."""
+    text = (message or "").lower()
+    for kind, needles in (
+        (RevertKind.LOST_RACE, LOST_RACE_MESSAGES),
+        (RevertKind.NO_LIQUIDITY, NO_LIQUIDITY_MESSAGES),
+        (RevertKind.UNPROFITABLE, UNPROFITABLE_MESSAGES),
+        (RevertKind.PAUSED, PAUSED_MESSAGES),
+    ):
+        if any(needle in text for needle in needles):
+            return kind
+    return RevertKind.OTHER
+
+
+# ---------------------------------------------------------------- fees
+
+
+@dataclass(frozen=True)
+class Fees:
+    """EIP-1559 fee caps of one transaction, wei per gas."""
+
+    max_fee: int
+    priority_fee: int
+
+
+@dataclass(frozen=True)
+class FeePolicy:
+    """How the keeper prices and re-prices its transactions."""
+
+    # Tip offered on the first send.
+    priority_fee: int = 1_000_000_000
+    # Hard cap on max_fee (and so on the tip): the "gas cap".
+    max_fee_cap: int = 200_000_000_000
+    # Multiplier per replacement step (geth and anvil need >= 1.10).
+    bump: float = 1.125
+    # Most replacements of one nonce.
+    max_bumps: int = 10
+    # max_fee = base_fee x this + tip on the first send.
+    base_fee_multiplier: int = 2
+    # Blocks without a receipt before the transaction counts as stuck.
+    stuck_after_blocks: int = 2
+
+    def __post_init__(self) -> None:
+        if self.bump < 1.1:
+            raise ValueError(f"fee bump {self.bump} is below 1.1: nodes refuse such replacements")
+        if self.priority_fee > self.max_fee_cap:
+            raise ValueError("priority fee above the max fee cap")
+
+
+def initial_fees(base_fee: int, policy: FeePolicy) -> Fees:
+    """Fees of a first send: ``base x multiplier + tip``, capped."""
+    tip = min(policy.priority_fee, policy.max_fee_cap)
+    return Fees(max_fee=min(base_fee * policy.base_fee_multiplier + tip, policy.max_fee_cap), priority_fee=tip)
+
+
+def bumped_fees(previous: Fees, base_fee: int, policy: FeePolicy) -> Fees | None:
+    """Fees of the next same-nonce replacement: both caps x ``bump``
+    (rounded up), the max fee at least covering the current base fee plus
+    the tip; None when the cap leaves no room for a valid replacement."""
+    tip = math.ceil(previous.priority_fee * policy.bump)
+    max_fee = max(math.ceil(previous.max_fee * policy.bump), base_fee + tip)
+    max_fee = min(max_fee, policy.max_fee_cap)
+    tip = min(tip, max_fee)
+    # A replacement must raise both caps by the node's minimum (10 %).
+    if max_fee * 10 < previous.max_fee * 11 or tip * 10 < previous.priority_fee * 11:
+        return None
+    return Fees(max_fee=max_fee, priority_fee=tip)
+
+
+def replacement_due(sent_block: int, head: int, bumps: int, policy: FeePolicy) -> bool:
+    """Whether a transaction sent at ``sent_block`` and still unmined at
+    ``head`` should be replaced now."""
+    return bumps < policy.max_bumps and head - sent_block >= policy.stuck_after_blocks
+
+
+# ---------------------------------------------------------------- nonces
+
+
+class NonceManager:
+    """Hands out nonces so that none in flight is reused.
+
+    ``next(chain_pending)`` takes the node's pending transaction count: if
+    something outside the keeper used nonces (another process with the same
+    key, a manual transaction), the local counter jumps forward to it.
+    """
+
+    def __init__(self) -> None:
+        self._next: int | None = None
+        self.in_flight: set[int] = set()
+
+    def next(self, chain_pending: int) -> int:
+        """The nonce to use for a new transaction; marks it in flight."""
+        if self._next is None or chain_pending > self._next:
+            if self._next is not None:
+                log.warning("nonce moved outside the keeper", local=self._next, chain=chain_pending)
+            self._next = chain_pending
+        while self._next in self.in_flight:
+            self._next += 1
+        nonce = self._next
+        self._next += 1
+        self.in_flight.add(nonce)
+        return nonce
+
+    def release(self, nonce: int, *, broadcast: bool) -> None:
+        """Frees ``nonce``: mined or dropped (``broadcast``), or never sent,
+        in which case it is handed out again if it was the last one."""
+        self.in_flight.discard(nonce)
+        if not broadcast and self._next == nonce + 1:
+            self._next = nonce
+
+    def reset(self) -> None:
+        """Forgets the local counter (the next call re-reads the chain)."""
+        self._next = None
+
+
+# ---------------------------------------------------------------- records
+
+
+class TxStatus(str, Enum):
+    """What became of a submission."""
+
+    SENT = "sent"
+    DRY_RUN = "dry_run"
+    IN_FLIGHT = "in_flight"
+    SIMULATION_REVERTED = "simulation_reverted"
+    SEND_FAILED = "send_failed"
+    MINED = "mined"
+    REVERTED = "reverted"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True)
+class TxRequest:
+    """A transaction the keeper wants mined. ``key`` is the position it
+    acts on: at most one request per key is in flight."""
+
+    key: str
+    to: str
+    data: bytes
+    label: str = "liquidate"
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The outcome of ``eth_call`` + ``eth_estimateGas`` at the latest block."""
+
+    ok: bool
+    gas: int = 0
+    revert_message: str = ""
+    kind: RevertKind | None = None
+
+
+@dataclass
+class PendingTx:
+    """A transaction in flight and every hash sent under its nonce."""
+
+    request: TxRequest
+    nonce: int
+    gas_limit: int
+    fees: Fees
+    hashes: list[str]
+    sent_block: int
+    sent_at: float
+    bumps: int = 0
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    """A submission or a poll result."""
+
+    status: TxStatus
+    request: TxRequest
+    tx_hash: str = ""
+    nonce: int = -1
+    reason: str = ""
+    kind: RevertKind | None = None
+    receipt: Any = None
+    gas_cost: int = 0
+
+
+class TxManager:
+    """Sends and follows the keeper's transactions from one signer.
+
+    ``w3`` is a web3 instance on the node; ``signer`` an Ape account (its
+    ``sign_transaction`` signs); ``ecosystem`` Ape's ecosystem, to build
+    typed transactions. Not thread-safe: the keeper calls it from one place.
+    """
+
+    def __init__(
+        self,
+        w3: Any,
+        signer: Any,
+        ecosystem: Any,
+        chain_id: int,
+        policy: FeePolicy,
+        *,
+        dry_run: bool = False,
+        gas_margin: float = 1.25,
+        on_rpc_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.signer = signer
+        self.address = str(signer.address)
+        self.ecosystem = ecosystem
+        self.chain_id = chain_id
+        self.policy = policy
+        self.dry_run = dry_run
+        self.gas_margin = gas_margin
+        self.nonces = NonceManager()
+        self.pending: dict[str, PendingTx] = {}
+        self._on_rpc_error = on_rpc_error or (lambda op: None)
+
+    # ---- queries
+
+    def in_flight(self, key: str) -> bool:
+        return key in self.pending
+
+    def oldest_pending_age(self, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        return max((now - p.sent_at for p in self.pending.values()), default=0.0)
+
+    def simulate(self, to: str, data: bytes) -> Simulation:
+        """``eth_call`` then ``eth_estimateGas`` from the signer at latest."""
+        call = {"from": self.address, "to": to, "data": "0x" + bytes(data).hex()}
+        try:
+            self.w3.eth.call(call, "latest")
+            gas = self.w3.eth.estimate_gas(call, "latest")
+        except Exception as err:  # web3 raises ContractLogicError and kin
+            message = revert_message(err)
+            if message is None:
+                raise
+            return Simulation(ok=False, revert_message=message, kind=classify_revert(message))
+        return Simulation(ok=True, gas=int(gas))
+
+    # ---- sending
+
+    def submit(self, request: TxRequest, simulation: Simulation, base_fee: int, head: int) -> TxOutcome:
+        """Sends ``request`` (already simulated) unless its key is in
+        flight or the keeper runs dry; never waits for the receipt."""
+        if request.key in self.pending:
+            return TxOutcome(TxStatus.IN_FLIGHT, request, reason="already in flight")
+        if not simulation.ok:
+            return TxOutcome(
+                TxStatus.SIMULATION_REVERTED, request, reason=simulation.revert_message, kind=simulation.kind
+            )
+        gas_limit = math.ceil(simulation.gas * self.gas_margin)
+        fees = initial_fees(base_fee, self.policy)
+        if self.dry_run:
+            log.info("dry run: not sending", label=request.label, key=request.key, gas=gas_limit, **request.context)
+            return TxOutcome(TxStatus.DRY_RUN, request)
+        nonce = self.nonces.next(self._pending_count())
+        try:
+            tx_hash = self._send(request, nonce, gas_limit, fees)
+        except Exception as err:
+            self.nonces.release(nonce, broadcast=False)
+            if "nonce too low" in str(err).lower():
+                self.nonces.reset()
+            self._on_rpc_error("send")
+            log.warning("send failed", key=request.key, nonce=nonce, error=str(err)[:200])
+            return TxOutcome(TxStatus.SEND_FAILED, request, nonce=nonce, reason=str(err)[:200])
+        self.pending[request.key] = PendingTx(
+            request=request,
+            nonce=nonce,
+            gas_limit=gas_limit,
+            fees=fees,
+            hashes=[tx_hash],
+            sent_block=head,
+            sent_at=time.time(),
+        )
+        log.info("sent", label=request.label, key=request.key, tx=tx_hash, nonce=nonce,
+                 max_fee=fees.max_fee, tip=fees.priority_fee, gas=gas_limit)
+        return TxOutcome(TxStatus.SENT, request, tx_hash=tx_hash, nonce=nonce)
+
+    def _pending_count(self) -> int:
+        return int(self.w3.eth.get_transaction_count(self.address, "pending"))
+
+    def _send(self, request: TxRequest, nonce: int, gas_limit: int, fees: Fees) -> str:
+        txn = self.ecosystem.create_transaction(
+            chain_id=self.chain_id,
+            sender=self.address,
+            receiver=request.to,
+            data=bytes(request.data),
+            nonce=nonce,
+            gas_limit=gas_limit,
+            max_fee=fees.max_fee,
+            max_priority_fee=fees.priority_fee,
+            value=0,
+            type=2,
+        )
+        signed = self.signer.sign_transaction(txn)
+        if signed is None:
+            raise RuntimeError("the signer refused to sign")
+        raw = signed.serialize_transaction()
+        return "0x" + bytes(self.w3.eth.send_raw_transaction(raw)).hex().removeprefix("0x")
+
+    # ---- following
+
+    def poll(self, head: int, base_fee: int) -> list[TxOutcome]:
+        """Checks every transaction in flight once: mined (success or
+        revert), replaced outside the keeper (dropped), or stuck (bumped)."""
+        outcomes: list[TxOutcome] = []
+        if not self.pending:
+            return outcomes
+        mined_nonce = int(self.w3.eth.get_transaction_count(self.address, "latest"))
+        for key, pending in list(self.pending.items()):
+            receipt = self._find_receipt(pending)
+            if receipt is not None:
+                outcomes.append(self._finish(key, pending, receipt))
+            elif pending.nonce < mined_nonce:
+                # The nonce was used by a transaction the keeper did not send.
+                del self.pending[key]
+                self.nonces.release(pending.nonce, broadcast=True)
+                outcomes.append(TxOutcome(TxStatus.DROPPED, pending.request, nonce=pending.nonce,
+                                          reason="nonce used by another transaction"))
+            elif replacement_due(pending.sent_block, head, pending.bumps, self.policy):
+                self._replace(pending, head, base_fee)
+        return outcomes
+
+    def _find_receipt(self, pending: PendingTx) -> Any:
+        for tx_hash in reversed(pending.hashes):
+            try:
+                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+            except Exception as err:
+                if "not found" in str(err).lower() or type(err).__name__ == "TransactionNotFound":
+                    continue
+                raise
+            if receipt is not None:
+                return receipt
+        return None
+
+    def _finish(self, key: str, pending: PendingTx, receipt: Any) -> TxOutcome:
+        del self.pending[key]
+        self.nonces.release(pending.nonce, broadcast=True)
+        tx_hash = "0x" + bytes(receipt["transactionHash"]).hex().removeprefix("0x")
+        gas_cost = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
+        if int(receipt["status"]) == 1:
+            return TxOutcome(TxStatus.MINED, pending.request, tx_hash=tx_hash, nonce=pending.nonce,
+                             receipt=receipt, gas_cost=gas_cost)
+        # Replay at the latest block to learn why (a race leaves a clear reason).
+        try:
+            sim = self.simulate(pending.request.to, pending.request.data)
+            reason, kind = (sim.revert_message, sim.kind) if not sim.ok else ("reverted", RevertKind.OTHER)
+        except Exception as err:
+            reason, kind = str(err)[:200], RevertKind.OTHER
+        return TxOutcome(TxStatus.REVERTED, pending.request, tx_hash=tx_hash, nonce=pending.nonce,
+                         reason=reason, kind=kind, receipt=receipt, gas_cost=gas_cost)
+
+    def _replace(self, pending: PendingTx, head: int, base_fee: int) -> None:
+        fees = bumped_fees(pending.fees, base_fee, self.policy)
+        if fees is None:
+            log.warning("stuck at the fee cap", key=pending.request.key, nonce=pending.nonce,
+                        max_fee=pending.fees.max_fee)
+            pending.bumps = self.policy.max_bumps
+            return
+        try:
+            tx_hash = self._send(pending.request, pending.nonce, pending.gas_limit, fees)
+        except Exception as err:
+            self._on_rpc_error("replace")
+            log.warning("replacement failed", key=pending.request.key, nonce=pending.nonce, error=str(err)[:200])
+            pending.sent_block = head
+            return
+        pending.hashes.append(tx_hash)
+        pending.fees = fees
+        pending.bumps += 1
+        pending.sent_block = head
+        log.info("replaced", key=pending.request.key, nonce=pending.nonce, tx=tx_hash,
+                 max_fee=fees.max_fee, tip=fees.priority_fee, step=pending.bumps)
+
+
+def revert_message(err: BaseException) -> str | None:
+    """The revert reason carried by a web3 error, or None when ``err`` is
+    not a revert (a connection error, a timeout)."""
+    name = type(err).__name__
+    text = str(err)
+    if name in ("ContractLogicError", "ContractCustomError", "ContractPanicError") or "revert" in text.lower():
+        message = getattr(err, "message", None) or text
+        return message.replace("execution reverted: ", "").strip("'\" ")
+    return None

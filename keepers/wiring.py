@@ -1,0 +1,104 @@
+"""Assembles a :class:`keepers.keeper.Keeper` from a validated
+configuration and a connected Ape provider (the Silverback bot's, or a
+script's). Kept apart from ``bot.py`` so the submitter, the benchmark and
+the tests build keepers the same way without creating a bot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from keepers.chain import ChainReader, event_topics
+from keepers.config import KeeperConfig
+from keepers.index import PositionIndex
+from keepers.keeper import Keeper
+from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
+from keepers.txmanager import FeePolicy, TxManager
+from keepers.types import AccountHealth
+
+log = structlog.get_logger("keepers.wiring")
+
+
+def contracts_for(config: KeeperConfig) -> tuple[Any, list[Any]]:
+    """The market (both ABIs) and the NAV oracles as Ape contracts."""
+    from ape import project
+
+    from navlend.market import market_at
+
+    market = market_at(config.market)
+    oracles = [project.NavOracle.at(address) for address in config.nav_oracles]
+    return market, oracles
+
+
+def make_reader(config: KeeperConfig, provider: Any, on_call: Callable[[str], None] | None = None) -> ChainReader:
+    """A :class:`ChainReader` on ``provider``'s web3 for the configured market."""
+    market, _ = contracts_for(config)
+    abis = list(market.contract_type.events)
+    ecosystem = provider.network.ecosystem
+    return ChainReader(
+        provider.web3,
+        config.market,
+        config.lens,
+        decode_logs=lambda raw: list(ecosystem.decode_logs(raw, *abis)),
+        event_topics=event_topics(abis),
+        batch_size=config.scan_batch_size,
+        on_call=on_call,
+    )
+
+
+def fee_policy(config: KeeperConfig) -> FeePolicy:
+    return FeePolicy(
+        priority_fee=config.priority_fee_wei,
+        max_fee_cap=config.max_fee_wei,
+        bump=float(config.fee_bump),
+        max_bumps=config.max_fee_bumps,
+        stuck_after_blocks=config.pending_timeout_blocks,
+    )
+
+
+def build_keeper(
+    config: KeeperConfig,
+    bot: Any,
+    *,
+    with_tx: bool,
+    forward: Callable[[int, list[AccountHealth]], None] | None = None,
+    serve_metrics: bool = True,
+    metrics: KeeperMetrics | None = None,
+) -> Keeper:
+    """A keeper on ``bot.provider`` signing with ``bot.signer``.
+    ``with_tx=False`` builds a scan-only keeper that hands liquidatable
+    accounts to ``forward``."""
+    provider = bot.provider
+    metrics = metrics or KeeperMetrics()
+    health = HealthState(dry_run=config.dry_run)
+    reader = make_reader(config, provider)
+    tx = None
+    if with_tx:
+        tx = TxManager(
+            provider.web3,
+            bot.signer,
+            provider.network.ecosystem,
+            provider.chain_id,
+            fee_policy(config),
+            dry_run=config.dry_run,
+            on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
+        )
+    index = PositionIndex(config.db_path, config.market, config.start_block)
+    keeper = Keeper(
+        config=config,
+        reader=reader,
+        index=index,
+        tx=tx,
+        metrics=metrics,
+        health=health,
+        signer=str(bot.signer.address),
+        forward=forward,
+    )
+    if serve_metrics:
+        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port).start()
+        log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
+                 health=f"http://{config.metrics_host}:{server.port}/healthz")
+    return keeper

@@ -1,0 +1,162 @@
+"""Fixtures of the keeper suites.
+
+End-to-end tests (``tests/keeper/e2e``) run the real bot as a ``silverback
+run keepers.bot:bot`` subprocess against an anvil this conftest starts on a
+free port (``keepers.devnet.Anvil``), so a test can kill and restart the
+node, revert it (a reorg) or stop it mining, and other engineers' anvils
+never clash. Ape's per-test snapshots are switched off for this suite: a
+snapshot revert under a running bot would be a reorg nobody asked for.
+
+Actors (anvil's accounts, as in tests/conftest.py):
+
+- ``deployer`` TEST::0: deploys, issuer admin, NAV updater and guardian;
+- ``lender`` TEST::3: supplies 5,000,000 USDC;
+- ``keeper`` TEST::5: the bot's signer, owner of its FlashLiquidator, NOT
+  allowlisted by the funds (so only the redeem route is open to it);
+- ``liquidator`` TEST::6: a competing, allowlisted liquidator;
+- ``borrowers`` TEST::9..15: the seeded book (``navlend.seeding.SEEDS``).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keepers.devnet import (
+    Anvil,
+    BotProcess,
+    LocalMarket,
+    bot_env,
+    connect,
+    deploy_local,
+    free_port,
+    keeper_process,
+    wait_for,
+)
+from navlend import seeding
+from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike
+
+USD = 10**6
+
+
+def pytest_configure(config):
+    config.option.disable_isolation = True
+
+
+def _wednesday_evening(now: int) -> int:
+    """The next Wednesday, 30 minutes after the NAV strike (as tests/conftest.py)."""
+    day = datetime.fromtimestamp(now, tz=timezone.utc) + timedelta(days=1)
+    while day.weekday() != 2:
+        day += timedelta(days=1)
+    return int(day.replace(hour=STRIKE_HOUR_UTC, minute=0, second=0, microsecond=0).timestamp()) + 1800
+
+
+@dataclass
+class Devnet:
+    """One test's chain, market, actors and bots."""
+
+    anvil: Anvil
+    lm: LocalMarket
+    workdir: Path
+    accounts: Any
+    bots: list[BotProcess] = field(default_factory=list)
+
+    @property
+    def deployer(self) -> Any:
+        return self.accounts[0]
+
+    @property
+    def keeper(self) -> Any:
+        return self.accounts[5]
+
+    @property
+    def liquidator(self) -> Any:
+        return self.accounts[6]
+
+    @property
+    def borrowers(self) -> list[Any]:
+        return [self.accounts[i] for i in range(9, 9 + len(seeding.SEEDS))]
+
+    def env(self, metrics_port: int, **overrides: str) -> dict[str, str]:
+        return bot_env(
+            self.anvil,
+            self.lm.deployment_path,
+            self.workdir / "index.sqlite",
+            NAVLEND_KEEPER_SIGNER_ALIAS="TEST::5",
+            NAVLEND_KEEPER_METRICS_PORT=str(metrics_port),
+            NAVLEND_KEEPER_HEALTHY_SCAN_INTERVAL="2",
+            SILVERBACK_BOT_NAME=f"keeper-{self.anvil.port}",
+            **overrides,
+        )
+
+    def start_keeper(self, name: str = "keeper", **overrides: str) -> tuple[BotProcess, int]:
+        port = free_port()
+        bot = keeper_process(self.env(port, **overrides), self.workdir / f"{name}.log").start()
+        self.bots.append(bot)
+        wait_for(lambda: bool(bot.events("keeper started")) or not bot.alive, 90, "keeper start")
+        assert bot.alive, bot.log_path.read_text()[-3000:]
+        return bot, port
+
+    def drop_nav(self, bps: int) -> None:
+        """Fund A's administrator strikes a NAV ``bps`` lower on the next
+        business day; the guardian confirms it (a move above 1 %)."""
+        oracle = self.lm.world.oracle_a
+        _, answer, _, as_of, _ = oracle.latestRoundData()
+        strike = next_business_day_strike(as_of)
+        with self.automine():
+            if self.anvil.timestamp() < strike + 60:
+                self.anvil.rpc("evm_setNextBlockTimestamp", hex(strike + 60))
+                self.anvil.mine(1)
+            oracle.publish(answer * (10_000 - bps) // 10_000, strike, sender=self.deployer)
+            if oracle.pending_round().answer != 0:
+                oracle.confirm_pending(sender=self.deployer)
+
+    @contextmanager
+    def automine(self):
+        """Automine for the block (Ape's sends), then blocks every second again."""
+        self.anvil.set_interval_mining(0)
+        try:
+            yield
+        finally:
+            self.anvil.set_interval_mining(1)
+
+    def liquidations(self, borrower: Any | None = None) -> list[Any]:
+        logs = list(self.lm.market.Liquidate.range(0, self.anvil.block_number() + 1))
+        if borrower is not None:
+            logs = [entry for entry in logs if entry.borrower == str(getattr(borrower, "address", borrower))]
+        return logs
+
+    def health(self, account: Any) -> Any:
+        return self.lm.lens.health(self.lm.market, account)
+
+
+@pytest.fixture
+def devnet(tmp_path):
+    """A fresh anvil with the world, the market, the keeper's
+    FlashLiquidator, a lender and the seeded borrowers; blocks every second
+    once seeded."""
+    anvil = Anvil(port=free_port(), state_dir=tmp_path / "anvil", start_time=_wednesday_evening(int(time.time())))
+    anvil.start()
+    net = None
+    try:
+        with connect(anvil.url):
+            from ape import accounts
+
+            test = accounts.test_accounts
+            lm = deploy_local(test[0], test[5], tmp_path / "deployments")
+            net = Devnet(anvil=anvil, lm=lm, workdir=tmp_path, accounts=test)
+            lm.world.allowlist(*net.borrowers, net.liquidator, sender=net.deployer)
+            seeding.lend(lm.world, lm.market, net.deployer, test[3], 5_000_000)
+            seeding.seed_positions(lm.world, lm.market, net.deployer, net.borrowers)
+            anvil.set_interval_mining(1)
+            yield net
+    finally:
+        for bot in net.bots if net else []:
+            bot.stop(timeout=15)
+        anvil.stop()
