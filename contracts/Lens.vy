@@ -244,9 +244,7 @@ def _health(market: address, account: address, tokens: DynArray[address, MAX_ASS
         if bitmap & 1 != 0:
             repay: uint256 = 0
             seize: uint256 = 0
-            repay, seize = staticcall IMarketViews(market).preview_liquidation(
-                account, tokens[asset_id], max_value(uint256)
-            )
+            repay, seize = self._preview(market, account, tokens[asset_id])
             if repay > h.max_repay or (h.best_token == empty(address) and seize != 0):
                 h.best_token = tokens[asset_id]
                 h.max_repay = repay
@@ -254,6 +252,37 @@ def _health(market: address, account: address, tokens: DynArray[address, MAX_ASS
         bitmap = bitmap >> 1
     h.liquidatable = h.best_token != empty(address)
     return h
+
+
+@internal
+@view
+def _preview(market: address, account: address, token: address) -> (uint256, uint256):
+    """
+    @dev The market's `preview_liquidation` for the most a liquidator may
+         repay, or (0, 0) when the preview reverts. It reverts "market:
+         nothing to liquidate" when the rules leave nothing to take (a dust
+         position whose seizure rounds to zero); one such account must not
+         fail the whole batch, so the call may fail without reverting here.
+    @param market The market.
+    @param account The position.
+    @param token The collateral to seize.
+    @return uint256 The debt a liquidation would repay.
+    @return uint256 The collateral it would seize.
+    """
+    ok: bool = False
+    response: Bytes[64] = b""
+    ok, response = raw_call(
+        market,
+        abi_encode(
+            account, token, max_value(uint256), method_id=method_id("preview_liquidation(address,address,uint256)")
+        ),
+        max_outsize=64,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(response) != 64:
+        return 0, 0
+    return abi_decode(response, (uint256, uint256))
 
 
 @internal
