@@ -156,6 +156,7 @@ class Demo:
             results = self.collect(deployed, book, before, after, first_block)
         finally:
             self.stop_bots()
+            self.dev.automine()
         results.timings = dict(self.timings)
         files = write_report(results, self.options.out_dir)
         self.console.print(summary_table(results))

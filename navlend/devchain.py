@@ -13,7 +13,8 @@ the sending is done here. Anvil only: the demo refuses any other node.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -24,6 +25,8 @@ log = structlog.get_logger("navlend.devchain")
 GAS_MONEY = 100 * 10**18
 # Gas limit sent, as a percentage of the node's estimate.
 GAS_HEADROOM_PCT = 130
+# Gas limit of a batched transaction (the costliest, Leverage.open, uses ~600k).
+BATCH_GAS_LIMIT = 2_000_000
 
 
 class ChainError(RuntimeError):
@@ -46,6 +49,7 @@ class DevChain:
 
     provider: Any
     receipt_timeout: float = 30.0
+    _batch: list | None = field(default=None, init=False, repr=False)
 
     def rpc(self, method: str, *params: Any) -> Any:
         return self.provider.make_request(method, list(params))
@@ -62,28 +66,65 @@ class DevChain:
 
     # ---- sending
 
-    def send(self, sender: Any, method: Any, *args: Any, label: str = "") -> dict[str, Any]:
-        """Sends ``method(*args)`` from ``sender`` and waits for the receipt.
+    def send(self, sender: Any, method: Any, *args: Any, label: str = "") -> dict[str, Any] | None:
+        """Sends ``method(*args)`` from ``sender``; ``method`` is an Ape
+        contract method (``market.borrow``).
 
-        ``method`` is an Ape contract method (``market.borrow``). Raises
-        :class:`ChainError` with the node's reason if it is refused (anvil
-        estimates the gas first, so a revert is reported before mining) or
-        if it reverts once mined."""
-        contract = method.contract
+        Outside :meth:`batch` it waits for the receipt and raises
+        :class:`ChainError` with the node's reason if the transaction is
+        refused (anvil estimates the gas first, so a revert is reported
+        before mining) or reverts. Inside a batch it only queues it (a fixed
+        gas limit, no estimate: the estimate would run without the batch's
+        earlier transactions) and returns None."""
         data = method.encode_input(*args)
-        tx = {"from": _address(sender), "to": str(contract.address), "data": _hex(data)}
-        name = label or f"{method.abis[0].name}"
+        tx = {"from": _address(sender), "to": str(method.contract.address), "data": _hex(data)}
+        name = label or method.abis[0].name
+        if self._batch is not None:
+            tx["gas"] = hex(BATCH_GAS_LIMIT)
+            self._batch.append((name, tx, self._submit(name, tx)))
+            return None
         try:
             # Anvil's own estimate is exact for the outer call but too tight
             # for nested calls (the 63/64 rule bites flash-loan paths).
             tx["gas"] = hex(as_int(self.rpc("eth_estimateGas", tx)) * GAS_HEADROOM_PCT // 100)
-            tx_hash = self.rpc("eth_sendTransaction", tx)
         except Exception as err:  # the node's refusal, with its revert reason
             raise ChainError(f"{name} from {tx['from']} refused: {err}") from None
-        receipt = self.wait(tx_hash)
+        receipt = self.wait(self._submit(name, tx))
         if as_int(receipt["status"]) != 1:
-            raise ChainError(f"{name} from {tx['from']} reverted in {tx_hash}")
+            raise ChainError(f"{name} from {tx['from']} reverted in {receipt['transactionHash']}")
         return receipt
+
+    def _submit(self, name: str, tx: dict[str, Any]) -> str:
+        try:
+            return self.rpc("eth_sendTransaction", tx)
+        except Exception as err:
+            raise ChainError(f"{name} from {tx['from']} refused: {err}") from None
+
+    @contextmanager
+    def batch(self):
+        """Queues the sends made inside, then mines them in one block and
+        checks every receipt; a revert is reported with its reason (the
+        call replayed on the block before). Needs automine off meanwhile."""
+        self.rpc("evm_setAutomine", False)
+        self._batch = []
+        try:
+            yield
+            queued, self._batch = self._batch, None
+            self.rpc("evm_mine")
+        finally:
+            self._batch = None
+            self.rpc("evm_setAutomine", True)
+        for name, tx, tx_hash in queued:
+            receipt = self.wait(tx_hash)
+            if as_int(receipt["status"]) != 1:
+                raise ChainError(f"{name} from {tx['from']} reverted: {self._reason(tx, receipt)}")
+
+    def _reason(self, tx: dict[str, Any], receipt: dict[str, Any]) -> str:
+        try:
+            self.rpc("eth_call", tx, hex(as_int(receipt["blockNumber"]) - 1))
+        except Exception as err:
+            return str(err)
+        return f"out of gas or state changed in the batch ({receipt['transactionHash']})"
 
     def wait(self, tx_hash: str) -> dict[str, Any]:
         """The receipt of ``tx_hash``, once mined (polls: interval mining

@@ -62,7 +62,7 @@ def open_seeded(world, market, issuer, who, seed: Seed) -> None:
         world.fund_b.mint(who, shares, sender=issuer)
         world.fund_b.approve(world.wrapper, shares, sender=who)
         world.wrapper.deposit(shares, who, sender=who)
-        shares = world.wrapper.balanceOf(who)
+        shares = world.wrapper.previewDeposit(amount)
         token = world.wrapper
     token.approve(market, shares, sender=who)
     market.supply_collateral(token, shares, who, sender=who)
@@ -80,6 +80,8 @@ BPS = 10_000
 # FundToken.set_allowlisted_batch takes at most this many accounts.
 ALLOWLIST_BATCH = 128
 NAV_DECIMALS = 8
+# Borrowers opened per mined block (all their transactions in one block).
+BORROWERS_PER_BLOCK = 20
 # Room over a carry trade's target LTV that Leverage.open may end at.
 CARRY_LTV_TOLERANCE_BPS = 5
 
@@ -126,13 +128,17 @@ def seed_book(dev: Any, world: Any, market: Any, leverage: Any, issuer: Any, pla
         batch = list(borrowers[start : start + ALLOWLIST_BATCH])
         for fund in world.funds():
             dev.send(issuer, fund.set_allowlisted_batch, batch, True)
-    for who, position in zip(borrowers, plan.positions):
-        if position.kind.value == "carry":
-            open_carry(dev, world, market, leverage, issuer, who, position)
-        else:
-            open_plain(dev, world, market, issuer, who, position)
+    pairs = list(zip(borrowers, plan.positions))
+    for start in range(0, len(pairs), BORROWERS_PER_BLOCK):
+        chunk = pairs[start : start + BORROWERS_PER_BLOCK]
+        with dev.batch():
+            for who, position in chunk:
+                if position.kind.value == "carry":
+                    open_carry(dev, world, market, leverage, issuer, who, position)
+                else:
+                    open_plain(dev, world, market, issuer, who, position)
         if progress is not None:
-            progress(1)
+            progress(len(chunk))
     return SeededBook(borrowers=borrowers, lenders=lenders, plan=plan)
 
 
@@ -149,7 +155,7 @@ def open_plain(dev: Any, world: Any, market: Any, issuer: Any, who: str, positio
         dev.send(issuer, world.fund_b.mint, who, amount)
         dev.send(who, world.fund_b.approve, world.wrapper.address, amount)
         dev.send(who, world.wrapper.deposit, amount, who)
-        shares = world.wrapper.balanceOf(who)
+        shares = world.wrapper.previewDeposit(amount)
         token = world.wrapper
         value = market.asset_price(token)[0] * shares // 10**(NAV_DECIMALS + 18 - 6)
     dev.send(who, token.approve, market.address, shares)
