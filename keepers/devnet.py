@@ -48,6 +48,8 @@ class Anvil:
     state_dir: Path
     start_time: int | None = None
     extra_args: tuple[str, ...] = ()
+    # Dump the state on exit (for restart); a 10,000-position chain dumps gigabytes.
+    persist: bool = True
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -66,8 +68,7 @@ class Anvil:
             "--host", "127.0.0.1",
             "--accounts", str(ANVIL_ACCOUNTS),
             "--balance", "1000000",
-            "--steps-tracing",
-            "--dump-state", str(self.state_file),
+            *(["--dump-state", str(self.state_file)] if self.persist else []),
             *self.extra_args,
         ]
         if load_state and self.state_file.exists():
@@ -79,7 +80,7 @@ class Anvil:
         self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 300.0) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
@@ -97,7 +98,7 @@ class Anvil:
             return
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=180)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

@@ -158,7 +158,7 @@ class Keeper:
                 log.warning("log removed by a reorg; undone", block=record.block_number,
                             borrower=record.account, event=record.event.value, undone=result.undone)
         except Exception as err:
-            self._fault("apply_log", err, block=record.block_number)
+            self.fault("apply_log", err, block=record.block_number)
 
     def on_nav_update(self, block_number: int | None = None) -> None:
         """A NAV oracle moved: the next scan reads every open position."""
@@ -181,9 +181,9 @@ class Keeper:
             report.block = head.number
             self.health.head = head.number
             self.health.last_rpc_ok_at = time.time()
-            self._sync(head)
+            self.sync(head)
             if self.tx is not None:
-                self._follow(head)
+                self.follow(head)
             self._scan_and_act(head, report)
             self.health.last_block = head.number
             self.health.last_block_at = time.time()
@@ -191,12 +191,12 @@ class Keeper:
             self.metrics.block_lag.set(max(self.reader.head().number - head.number, 0))
         except Exception as err:
             report.error = str(err)[:300]
-            self._fault("block", err, block=report.block)
+            self.fault("block", err, block=report.block)
         finally:
             self._busy.release()
         return report
 
-    def _sync(self, head: BlockRef) -> None:
+    def sync(self, head: BlockRef) -> None:
         """Reorg check on the checkpoint, then the logs up to ``head``."""
         checkpoint = self.index.checkpoint()
         if checkpoint is not None and checkpoint > head.number:
@@ -341,7 +341,7 @@ class Keeper:
         blog.warning("not sent", status=outcome.status.value, reason=outcome.reason)
         return False
 
-    def _follow(self, head: BlockRef) -> None:
+    def follow(self, head: BlockRef) -> None:
         assert self.tx is not None
         for outcome in self.tx.poll(head.number, head.base_fee):
             self._record(head, outcome)
@@ -380,7 +380,7 @@ class Keeper:
         self.metrics.oldest_pending_age.set(self.tx.oldest_pending_age())
         self.health.pending = len(self.tx.pending)
 
-    def _fault(self, op: str, err: BaseException, **context: Any) -> None:
+    def fault(self, op: str, err: BaseException, **context: Any) -> None:
         self.metrics.rpc_errors.labels(op=op).inc()
         self.health.last_error = f"{op}: {str(err)[:200]}"
         log.warning("handled fault", op=op, error=str(err)[:300], error_type=type(err).__name__, **context)
