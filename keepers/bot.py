@@ -27,7 +27,6 @@ single submitter (``keepers/submitter.py``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import structlog
@@ -35,19 +34,14 @@ from ape import chain
 from silverback import SilverbackBot
 from silverback.exceptions import CircuitBreaker
 
-from keepers.config import ConfigError, load_config
 from keepers.logs import configure_logging
 from keepers.types import INDEXED_EVENTS
-from keepers.wiring import build_keeper, contracts_for
+from keepers.wiring import build_keeper, contracts_for, load_bot_config
 
 configure_logging()
 log = structlog.get_logger("keepers.bot")
 
-try:
-    config = load_config()
-except ConfigError as err:
-    raise SystemExit(str(err)) from None
-os.environ.setdefault("SILVERBACK_SIGNER_ALIAS", config.signer_alias)
+config = load_bot_config()
 
 bot = SilverbackBot(signer_required=True)
 market, oracles = contracts_for(config)

@@ -168,8 +168,7 @@ def deploy_local(deployer: Any, keeper: Any, directory: Path, *, network: str = 
     from ape import chain
 
     from navlend import deployments
-    from navlend.deployments import ContractRecord
-    from navlend.market import deploy_local_market, deploy_periphery, market_records
+    from navlend.market import deploy_local_market, deploy_periphery
     from navlend.world import deploy_world
 
     world = deploy_world(deployer)
@@ -178,7 +177,20 @@ def deploy_local(deployer: Any, keeper: Any, directory: Path, *, network: str = 
     from ape import project
 
     flash = keeper.deploy(project.FlashLiquidator, market)
-    deployment = world.to_deployment(network, chain.provider.chain_id)
+    deployment = keeper_deployment(world, market, periphery, flash, keeper, chain.provider.chain_id, network)
+    path = deployments.save(deployment, directory)
+    return LocalMarket(world, market, periphery["lens"], periphery["leverage"], flash, path)
+
+
+def keeper_deployment(
+    world: Any, market: Any, periphery: dict[str, Any], flash: Any, owner: Any, chain_id: int, network: str = "local"
+) -> Any:
+    """The deployments record of a world, its market and periphery, and a
+    keeper's FlashLiquidator (``flash_liquidator``, owned by ``owner``)."""
+    from navlend.deployments import ContractRecord
+    from navlend.market import market_records
+
+    deployment = world.to_deployment(network, chain_id)
     for record in market_records(world, market, periphery):
         deployment.add(record)
     deployment.add(
@@ -186,11 +198,10 @@ def deploy_local(deployer: Any, keeper: Any, directory: Path, *, network: str = 
             name="flash_liquidator",
             contract_type="FlashLiquidator",
             address=str(flash.address),
-            params={"market": str(market.address), "owner": str(keeper.address)},
+            params={"market": str(market.address), "owner": str(owner.address)},
         )
     )
-    path = deployments.save(deployment, directory)
-    return LocalMarket(world, market, periphery["lens"], periphery["leverage"], flash, path)
+    return deployment
 
 
 def connect(url: str) -> Any:

@@ -22,6 +22,7 @@ import os
 
 from ape.logging import logger
 from ethpm_types import EventABI
+from silverback.exceptions import Halt
 from silverback.runner import PollingRunner
 from silverback.utils import decode_topics_from_string
 
@@ -60,7 +61,7 @@ class ResilientPollingRunner(PollingRunner):
             except Exception as err:
                 logger.warning(f"{task_data.name}: block {number} unavailable ({err}); skipped")
                 continue
-            self._runtime_task_group.create_task(self.run_task(task_data, block))
+            self._runtime_task_group.create_task(self._guarded(task_data, block))
 
     async def _event_task(self, task_data):
         address = task_data.labels.get("address")
@@ -79,4 +80,16 @@ class ResilientPollingRunner(PollingRunner):
                 logger.warning(f"{task_data.name}: logs of block {number} unavailable ({err}); skipped")
                 continue
             for entry in logs:
-                self._runtime_task_group.create_task(self.run_task(task_data, entry))
+                self._runtime_task_group.create_task(self._guarded(task_data, entry))
+
+    async def _guarded(self, task_data, *args):
+        """``run_task``, with errors outside the handler (sending the block
+        to the broker while the node is away) logged instead of ending the
+        runner; ``Halt`` (too many handler errors, a CircuitBreaker) still
+        stops it."""
+        try:
+            await self.run_task(task_data, *args)
+        except Halt:
+            raise
+        except Exception as err:
+            logger.warning(f"{task_data.name}: task not run ({type(err).__name__}: {err})")

@@ -15,27 +15,20 @@ so its block task never runs twice at once.
 
 from __future__ import annotations
 
-import os
-
 import structlog
 from ape import chain
 from silverback import SilverbackBot
 from silverback.exceptions import CircuitBreaker
 
-from keepers.config import ConfigError, load_config
 from keepers.keeper import ScanReport
 from keepers.logs import configure_logging
 from keepers.scale import candidate_queue
-from keepers.wiring import build_keeper
+from keepers.wiring import build_keeper, load_bot_config
 
 configure_logging()
 log = structlog.get_logger("keepers.submitter")
 
-try:
-    config = load_config()
-except ConfigError as err:
-    raise SystemExit(str(err)) from None
-os.environ.setdefault("SILVERBACK_SIGNER_ALIAS", config.signer_alias)
+config = load_bot_config()
 bot = SilverbackBot(signer_required=True)
 state: dict = {}
 

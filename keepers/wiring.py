@@ -22,6 +22,22 @@ from keepers.types import AccountHealth
 log = structlog.get_logger("keepers.wiring")
 
 
+def load_bot_config() -> KeeperConfig:
+    """The validated configuration for a bot module, exiting with every
+    problem listed when it is bad; also hands the signer alias to
+    Silverback (``SILVERBACK_SIGNER_ALIAS``) unless ``--account`` set one."""
+    import os
+
+    from keepers.config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as err:
+        raise SystemExit(str(err)) from None
+    os.environ.setdefault("SILVERBACK_SIGNER_ALIAS", config.signer_alias)
+    return config
+
+
 def contracts_for(config: KeeperConfig) -> tuple[Any, list[Any]]:
     """The market (both ABIs) and the NAV oracles as Ape contracts."""
     from ape import project
