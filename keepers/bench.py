@@ -98,15 +98,16 @@ def build_book(anvil: Anvil, lm: Any, deployer: Any, lender: Any, count: int) ->
     anvil.rpc("evm_setAutomine", False)
     nonce = int(anvil.rpc("eth_getTransactionCount", issuer, "latest"), 16)
 
-    def tx(sender: str, to: Any, data: Any, n: int) -> dict[str, Any]:
+    def tx(sender: str, to: Any, data: Any, n: int, gas: int = 400_000) -> dict[str, Any]:
         raw = data.hex() if not isinstance(data, str) else data
         return {"from": sender, "to": str(to.address), "data": raw if raw.startswith("0x") else "0x" + raw,
-                "gas": hex(400_000), "gasPrice": "0x0", "nonce": hex(n)}
+                "gas": hex(gas), "gasPrice": "0x0", "nonce": hex(n)}
 
     issuer_txs = []
     for start in range(0, count, 400):
         chunk = borrowers[start : start + 400]
-        issuer_txs.append(tx(issuer, world.fund_a, world.fund_a.set_allowlisted_batch.encode_input(chunk, True), nonce))
+        allow = world.fund_a.set_allowlisted_batch.encode_input(chunk, True)
+        issuer_txs.append(tx(issuer, world.fund_a, allow, nonce, gas=40_000 * len(chunk) + 100_000))
         nonce += 1
     for b in borrowers:
         issuer_txs.append(tx(issuer, world.fund_a, world.fund_a.mint.encode_input(b, shares), nonce))

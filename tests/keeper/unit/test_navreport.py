@@ -1,0 +1,71 @@
+"""The NAV reporter's pure rules (keepers/navreport.py). No chain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from keepers.config import ConfigError
+from keepers.navreport import accrued_nav, due_strike, load_reporter_config, within_move
+from navlend.timeutil import next_business_day_strike
+
+# Wednesday 2026-11-25 21:00 UTC, a strike.
+WEDNESDAY = next_business_day_strike(1_795_900_000)
+DAY = 86_400
+
+
+def test_due_strike__next_business_day_passed__publishes_it():
+    assert due_strike(WEDNESDAY, WEDNESDAY + DAY + 60, 72_000) == next_business_day_strike(WEDNESDAY)
+
+
+def test_due_strike__before_the_next_strike__nothing():
+    assert due_strike(WEDNESDAY, WEDNESDAY + DAY - 60, 72_000) is None
+
+
+def test_due_strike__a_week_missed__only_the_latest():
+    latest = due_strike(WEDNESDAY, WEDNESDAY + 7 * DAY + 60, 72_000)
+    assert latest == WEDNESDAY + 7 * DAY
+
+
+def test_accrued_nav__one_year_at_450_bps():
+    assert accrued_nav(10_000_000_000, 450, 365 * DAY) == 10_450_000_000
+
+
+def test_accrued_nav__dividend_fund__unchanged():
+    assert accrued_nav(100_000_000, 0, DAY) == 100_000_000
+
+
+def test_within_move__one_day_of_yield__within_one_percent():
+    assert within_move(10_000_000_000, accrued_nav(10_000_000_000, 450, 3 * DAY), 100)
+    assert not within_move(10_000_000_000, 10_200_000_000, 100)
+
+
+def _deployments(tmp_path):
+    path = tmp_path / "local.json"
+    path.write_text(json.dumps({
+        "network": "local", "chain_id": 31337, "deployer": "0x" + "11" * 20,
+        "contracts": {"oracle_a": {"name": "oracle_a", "contract_type": "NavOracle", "address": "0x" + "22" * 20}},
+    }))
+    return path
+
+
+def test_load_reporter_config__deployments_file__feeds_with_default_yield(tmp_path):
+    config = load_reporter_config({"NAVLEND_REPORTER_DEPLOYMENTS_FILE": str(_deployments(tmp_path))})
+    assert [(f.name, f.apy_bps) for f in config.feeds] == [("oracle_a", 450)]
+
+
+def test_load_reporter_config__unknown_feed_and_bad_yield__every_problem_listed(tmp_path):
+    env = {
+        "NAVLEND_REPORTER_DEPLOYMENTS_FILE": str(_deployments(tmp_path)),
+        "NAVLEND_REPORTER_FEEDS": "oracle_z",
+        "NAVLEND_REPORTER_APY_BPS": "oracle_a=lots",
+    }
+    with pytest.raises(ConfigError) as err:
+        load_reporter_config(env)
+    assert len(err.value.problems) == 2
+
+
+def test_load_reporter_config__no_file__clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="no deployments file"):
+        load_reporter_config({"NAVLEND_REPORTER_DEPLOYMENTS_FILE": str(tmp_path / "missing.json")})
