@@ -33,15 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from keepers.devnet import keeper_deployment
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from navlend import calibration, observe
 from navlend.bots import BotProcess, keeper_spec, reporter_spec
 from navlend.calibration import BookPlan, DemoRisk
-from navlend.deployments import ContractRecord, save
+from navlend.deployments import save
 from navlend.devchain import ChainError, DevChain, as_int
-from navlend.market import deploy_local_market, deploy_periphery, market_records
+from navlend.market import deploy_local_market, deploy_periphery
 from navlend.report import ReportFiles, summary_table, write_report
 from navlend.results import DemoResults, Probe
 from navlend.scenarios import (
@@ -216,16 +217,8 @@ class Demo:
         return WorldConfig(facility_a=facility("fund_a"), facility_b=facility("wrapper"))
 
     def _write_deployments(self, world: Any, market: Any, periphery: dict[str, Any], flash: Any) -> Path:
-        deployment = world.to_deployment("local", self.chain.provider.chain_id)
-        for record in market_records(world, market, periphery):
-            deployment.add(record)
-        deployment.add(
-            ContractRecord(
-                name="flash_liquidator",
-                contract_type="FlashLiquidator",
-                address=str(flash.address),
-                params={"market": str(market.address), "owner": str(self.roles["keeper"].address)},
-            )
+        deployment = keeper_deployment(
+            world, market, periphery, flash, self.roles["keeper"], self.chain.provider.chain_id
         )
         return save(deployment, self.options.out_dir / "deployments")
 
