@@ -32,10 +32,19 @@ def health_distribution(results: DemoResults, path: Path) -> Path:
     the end, with the liquidation line at 1.0."""
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    bins = [0.80 + 0.02 * i for i in range(int((HF_CLIP - 0.80) / 0.02) + 1)]
+    bins = [0.90 + 0.01 * i for i in range(int((HF_CLIP - 0.90) / 0.01) + 1)]
     before = _health_factors(results.before)
     after = _health_factors(results.after)
     ax.hist(before, bins=bins, alpha=0.55, label=f"before the shock ({len(before)})", color="#2ca02c")
+    # Both funds are marked down by the same factor, so each health factor
+    # right after the shock (before any liquidation) is exactly scaled by it.
+    hit = [
+        min(s.health_factor * results.shock_factor, HF_CLIP)
+        for s in results.before
+        if s.debt > 0 and s.health_factor is not None
+    ]
+    ax.hist(hit, bins=bins, histtype="step", linewidth=1.5, color="black",
+            label=f"right after the shock, before liquidations ({sum(h < 1 for h in hit)} below 1.0)")
     ax.hist(after, bins=bins, alpha=0.55, label=f"at the end ({len(after)})", color="#d62728")
     ax.axvline(1.0, color="black", linestyle="--", linewidth=1, label="liquidation (HF 1.0)")
     ax.set_xlabel(f"health factor (values above {HF_CLIP} drawn at {HF_CLIP})")
