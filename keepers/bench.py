@@ -109,6 +109,8 @@ def build_book(anvil: Anvil, lm: Any, deployer: Any, lender: Any, count: int) ->
         allow = world.fund_a.set_allowlisted_batch.encode_input(chunk, True)
         issuer_txs.append(tx(issuer, world.fund_a, allow, nonce, gas=40_000 * len(chunk) + 100_000))
         nonce += 1
+    _send_all(anvil, issuer_txs)  # allowlisted before anything is minted to them
+    issuer_txs = []
     for b in borrowers:
         issuer_txs.append(tx(issuer, world.fund_a, world.fund_a.mint.encode_input(b, shares), nonce))
         nonce += 1
