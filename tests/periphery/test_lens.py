@@ -297,3 +297,37 @@ def test_snapshot__empty_market__zero_books(market, lens):
     assert s.borrow_index == WAD
     assert s.borrow_rate_apr == market.borrow_rate() * YEAR
     assert len(s.assets) == 3
+
+
+def test_healths__asset_whose_preview_reverts__does_not_fail_the_batch(
+    market, lens, lend, open_position, give_collateral, set_price, asset_a, collaterals, owner, borrower, borrower2
+):
+    """With the small-position size equal to the dust floor, a partial
+    liquidation against an asset worth exactly the floor is trimmed to
+    nothing: ``preview_liquidation`` reverts "market: nothing to liquidate"
+    for that asset. The lens answers anyway: the position is liquidatable
+    through its other asset, and every other account of the batch is
+    reported."""
+    wrapper = collaterals["wrapper"]
+    market.set_borrow_limits(1, 100, 100, sender=owner)
+    lend(100_000 * USD)
+    open_position(asset_a, borrower, 1_000 * USD, 8_900 * USD)
+    set_price(asset_a, 10 * PRICE)
+    open_position(asset_a, borrower2, 10 * USD, 0)  # worth exactly the $100 floor
+    posted = give_collateral(wrapper, borrower2, 70 * WAD)  # worth ~$70
+    market.supply_collateral(wrapper.token, posted, borrower2, sender=borrower2)
+    market.borrow(144 * USD, borrower2, borrower2, sender=borrower2)
+    # Health factor 0.975: half the debt may go, which seizes less than all
+    # of fund A, and a partial must leave fund A's $100 floor: nothing left.
+    set_price(wrapper, 80 * PRICE // 100)
+    hf = market.position(borrower2).health_factor
+    assert 95 * WAD // 100 <= hf < WAD
+    with ape.reverts("market: nothing to liquidate"):
+        market.preview_liquidation(borrower2, asset_a.token, MAX)
+
+    healths = lens.healths(market, [borrower, borrower2])
+
+    for h, account in zip(healths, [borrower, borrower2]):
+        assert_mirrors_market(h, market, account)
+    assert not healths[0].liquidatable and healths[0].health_factor >= WAD
+    assert healths[1].liquidatable and healths[1].best_token == wrapper.token.address
