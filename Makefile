@@ -13,12 +13,14 @@ ANVIL_NATIVE := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup compile test test-fast demo deploy gas property audit replay mutation bench-property clean
+.PHONY: help setup compile test test-fast demo deploy gas bench static property audit replay mutation bench-property clean
 
 help:
 	@echo "make demo    run the main job: a local market under stress with the keeper"
 	@echo "make test    bootstrap, force-compile and run the whole test suite"
 	@echo "make gas     print gas per market operation"
+	@echo "make bench   gas side by side with Morpho Blue and Aave v3, keeper scan, property steps/s"
+	@echo "make static  static analysis of every contract (AUDIT.md section 9)"
 	@echo "make audit   the property suite for an hour (AUDIT_MINUTES=60)"
 	@echo "make mutation  mutants of the market against the property suite: the score"
 	@echo "make bench-property  the state machine's steps per second"
@@ -56,7 +58,7 @@ compile: setup
 # world, and a fresh process per folder keeps one suite's chain state and
 # Ape snapshots from leaking into the next. Every suite runs even if an
 # earlier one failed; the target fails if any did.
-SUITES := world market regression periphery cli property
+SUITES := world market regression periphery cli property bench demo
 
 test: compile
 	@failed=""; for suite in $(SUITES); do \
@@ -99,6 +101,17 @@ deploy: compile
 
 gas: compile
 	$(BIN)/ape run gas_report
+
+# The scoreboard: figures printed, never timed tests (the machine is shared).
+# Gas of the reference scenario on navlend, Morpho Blue and Aave v3 side by
+# side in one run (reports/bench_gas.json), then the property suite's
+# steps per second.
+bench: compile
+	$(BIN)/ape run bench_gas --json reports/bench_gas.json
+	$(BIN)/python scripts/bench_stateful.py
+
+static: setup
+	$(BIN)/python tools/static_analysis.py
 
 clean:
 	rm -rf $(VENV) node_modules .build $(STAMPS) .pytest_cache .hypothesis
