@@ -327,3 +327,37 @@ def test_a_stale_asset_cannot_be_withdrawn(evm_world):
         )
         assert not out.ok and out.reason == "market: stale price"
         h.check_invariants()
+
+
+@pytest.mark.parametrize(
+    ("ltv", "threshold", "bonus", "reason"),
+    [
+        (8_000, 8_001, 300, None),  # threshold one basis point above the LTV
+        (8_000, 8_000, 300, "market: threshold not above ltv"),
+        (8_000, 7_999, 300, "market: threshold not above ltv"),
+        # threshold x (1 + bonus) just under, at and over 1
+        (9_000, 9_523, 500, None),  # 9,523 x 10,500 = 99,991,500 < 10^8
+        (9_000, 9_600, 416, None),  # 9,600 x 10,416 = 99,993,600 < 10^8
+        (9_000, 9_600, 417, "market: threshold x bonus >= 1"),  # 100,003,200
+        (9_000, 9_524, 500, "market: threshold x bonus >= 1"),  # 100,002,000
+    ],
+)
+def test_set_asset_risk_bounds(evm_world, ltv, threshold, bonus, reason):
+    """The owner's risk parameters at their exact bounds: the threshold must
+    be strictly above the LTV, and threshold x (1 + bonus) strictly below 1
+    (no liquidation may create a deficit by design)."""
+    w = evm_world
+    with w.env.anchor():
+        h = Harness(w)
+        owner, token = str(w.owner), str(w.fund_a.address)
+        out = h.run(
+            "set_asset_risk",
+            lambda m: m.set_asset_risk(owner, token, ltv, threshold, bonus),
+            lambda: w.admin.set_asset_risk(w.fund_a, ltv, threshold, bonus, sender=owner),
+        )
+        if reason is None:
+            assert out.ok
+            assert h.model.assets[0].ltv_bps == ltv and h.model.assets[0].threshold_bps == threshold
+        else:
+            assert not out.ok and out.reason == reason
+        h.check_invariants()
