@@ -58,7 +58,7 @@ compile: setup
 # world, and a fresh process per folder keeps one suite's chain state and
 # Ape snapshots from leaking into the next. Every suite runs even if an
 # earlier one failed; the target fails if any did.
-SUITES := world market regression periphery cli property bench demo
+SUITES := world market regression periphery cli property bench demo keeper/unit keeper/e2e
 
 test: compile
 	@failed=""; for suite in $(SUITES); do \
