@@ -64,6 +64,17 @@ class BlockRef:
     base_fee: int
 
 
+def whole_limits(small_position: int, dust_floor: int, base_decimals: int) -> tuple[int, int]:
+    """``control()``'s small-position and dust-floor limits, which it returns
+    in base units (``MarketAdmin.control`` multiplies the stored whole
+    units by ``BASE_UNIT``), as the whole stablecoin units that
+    ``MarketTerms`` and the reference model take (the model multiplies by
+    the base unit again: passing base units made every position "small"
+    and every partial liquidation a dust violation)."""
+    unit = 10**base_decimals
+    return small_position // unit, dust_floor // unit
+
+
 class ChainReader:
     """Reads of one market, its lens and facilities through ``w3``.
 
@@ -143,6 +154,7 @@ class ChainReader:
         base_decimals = self._read(base, "decimals()", [], ["uint8"], block)[0]
         control = self._read(self.market, "control()", [], ["uint256"] * 7, block)
         paused, resume_at, flash_fee_bps, liq_fee_bps, _min_borrow, small, dust = control
+        small, dust = whole_limits(small, dust, base_decimals)
         now = self.block(block).timestamp if block != "latest" else self.head().timestamp
         max_flash = self._read(self.market, "maxFlashLoan(address)", ["address"], ["uint256"], block, base)[0]
         count = self._read(self.market, "asset_count()", [], ["uint256"], block)[0]

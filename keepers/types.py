@@ -149,7 +149,9 @@ class AssetTerms:
 class MarketTerms:
     """The market-wide parameters a liquidation depends on, read once per
     block. ``small_position`` and ``dust_floor`` are in whole stablecoin
-    units as the market stores them (``control()``); ``max_flash_loan`` is
+    units as the market stores them and the reference model takes them
+    (``control()`` returns them in base units; ``keepers.chain.whole_limits``
+    converts); ``max_flash_loan`` is
     the market's cash (0 while flash loans are paused);
     ``liquidation_open`` is False while liquidation is paused or in its
     grace period."""
