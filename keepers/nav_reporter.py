@@ -13,24 +13,30 @@ account 0 the updater)::
 A failed publication is logged and retried on the next block; it never
 stops the bot. At start it refuses to run if the signer is not the updater
 of every feed.
+
+The oracles are the project's ``NavOracle`` type at the deployed addresses
+(``ape.Contract(address)`` only knows a local network's contracts in the
+process that deployed them). Feeds due in the same block go out back to
+back with consecutive nonces (``NonceCounter``), so they land together.
 """
 
 from __future__ import annotations
 
 import structlog
-from ape import Contract, chain
+from ape import chain, project
 from silverback import SilverbackBot
 from silverback.exceptions import CircuitBreaker
 
 from keepers.config import ConfigError
 from keepers.logs import configure_logging
-from keepers.navreport import accrued_nav, due_strike, load_reporter_config, within_move
+from keepers.navreport import NonceCounter, accrued_nav, due_strike, load_reporter_config, within_move
 
 configure_logging()
 log = structlog.get_logger("keepers.nav_reporter")
 
 bot = SilverbackBot(signer_required=True)
 feeds: list = []
+nonces = NonceCounter()
 
 
 @bot.on_startup()
@@ -41,7 +47,7 @@ def startup(startup_state):
         raise CircuitBreaker(str(err)) from None
     signer = str(bot.signer.address)
     for spec in config.feeds:
-        oracle = Contract(spec.oracle)
+        oracle = project.NavOracle.at(spec.oracle)
         updater = str(oracle.updater())
         if updater != signer:
             raise CircuitBreaker(f"{spec.name}: the signer {signer} is not the oracle's updater {updater}")
@@ -66,9 +72,16 @@ def publish_due(block):
             if not within_move(answer, nav, oracle.max_move_bps()):
                 blog.warning("accrued NAV exceeds the oracle's move bound; not publishing", nav=nav)
                 continue
-            receipt = oracle.publish(nav, strike, sender=bot.signer)
+            nonce = nonces.take(chain.provider.web3.eth.get_transaction_count(bot.signer.address, "pending"))
+            try:
+                receipt = oracle.publish(nav, strike, sender=bot.signer, nonce=nonce)
+            except Exception:
+                # Not sent, or sent and failed: the pending count tells
+                # the next take which.
+                nonces.release(nonce)
+                raise
             published += 1
-            blog.info("published NAV", nav=nav, as_of=strike, tx=str(receipt.txn_hash))
+            blog.info("published NAV", nav=nav, as_of=strike, nonce=nonce, tx=str(receipt.txn_hash))
         except Exception as err:  # an RPC fault or a revert: retry next block
             blog.warning("publication failed; will retry", error=str(err)[:300])
     return {"navs_published": published}

@@ -56,6 +56,31 @@ def within_move(previous: int, new: int, max_move_bps: int) -> bool:
     return abs(new - previous) * BPS <= previous * max_move_bps
 
 
+class NonceCounter:
+    """The reporter's next nonce: the node's pending count, or one past the
+    last nonce this process sent, whichever is higher. Two feeds published
+    in one block handler go out back to back without waiting for a block
+    (on an interval-mined chain Ape returns before the first is mined), and
+    the node's *latest* count (Ape's ``account.nonce``) would hand the
+    second the first's nonce ("replacement transaction underpriced").
+    A transaction that never reached the node (``release``) gives its nonce
+    back."""
+
+    def __init__(self) -> None:
+        self._next: int | None = None
+
+    def take(self, chain_pending: int) -> int:
+        """The nonce of the next transaction, marked as used."""
+        nonce = chain_pending if self._next is None else max(self._next, chain_pending)
+        self._next = nonce + 1
+        return nonce
+
+    def release(self, nonce: int) -> None:
+        """``nonce`` was never broadcast: the next transaction reuses it."""
+        if self._next == nonce + 1:
+            self._next = nonce
+
+
 @dataclass(frozen=True)
 class FeedSpec:
     """One NAV feed the reporter keeps current."""

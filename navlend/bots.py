@@ -82,7 +82,7 @@ def reporter_spec(node_uri: str, deployments_file: Path, updater: str, apy_bps: 
     """The NAV reporter: fund A accrues ``apy_bps``; fund B is a $1 fund."""
     return BotSpec(
         name="nav-reporter",
-        target="navlend.reporter_bot:bot",
+        target="keepers.nav_reporter:bot",
         ready_marker="nav reporter ready",
         account=updater,
         env={

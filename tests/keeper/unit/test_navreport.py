@@ -69,3 +69,30 @@ def test_load_reporter_config__unknown_feed_and_bad_yield__every_problem_listed(
 def test_load_reporter_config__no_file__clear_error(tmp_path):
     with pytest.raises(ConfigError, match="no deployments file"):
         load_reporter_config({"NAVLEND_REPORTER_DEPLOYMENTS_FILE": str(tmp_path / "missing.json")})
+
+
+def test_nonce_counter__two_feeds_before_a_block__consecutive_nonces():
+    from keepers.navreport import NonceCounter
+
+    n = NonceCounter()
+    first = n.take(chain_pending=7)
+    # The node's count lags (the first is not mined, or not yet counted).
+    second = n.take(chain_pending=7)
+    assert (first, second) == (7, 8)
+
+
+def test_nonce_counter__send_failed_before_broadcast__nonce_reused():
+    from keepers.navreport import NonceCounter
+
+    n = NonceCounter()
+    nonce = n.take(chain_pending=3)
+    n.release(nonce)
+    assert n.take(chain_pending=3) == 3
+
+
+def test_nonce_counter__another_sender_moved_the_nonce__follows_the_chain():
+    from keepers.navreport import NonceCounter
+
+    n = NonceCounter()
+    n.take(chain_pending=3)
+    assert n.take(chain_pending=10) == 10
