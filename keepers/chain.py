@@ -240,6 +240,18 @@ class ChainReader:
             except Exception:
                 return False
 
+    def is_frozen(self, fund: str, account: str, block: int | str = "latest") -> bool:
+        """FundToken's freeze (a wrapper defers to its fund's; a token
+        without one answers False: nothing to freeze)."""
+        try:
+            return bool(self._read(fund, "is_frozen(address)", ["address"], ["bool"], block, account)[0])
+        except Exception:
+            try:
+                underlying = self._read(fund, "asset()", [], ["address"], block)[0]
+                return bool(self._read(underlying, "is_frozen(address)", ["address"], ["bool"], block, account)[0])
+            except Exception:
+                return False
+
     def owner_of(self, contract: str) -> str:
         return to_address(self._read(contract, "owner()", [], ["address"], "latest")[0])
 

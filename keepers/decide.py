@@ -13,7 +13,7 @@ against the contracts. This module adds what only a liquidator cares about:
   repayment is cut to the largest one whose shares it can take;
 - the seize route (``Market.liquidate(..., redeem_shares=False)``): the
   keeper repays from its own stablecoin and receives the shares, so its
-  receiver must be allowlisted by the fund;
+  receiver must be allowlisted by the fund and not frozen;
 - profit = proceeds - repaid - flash fee - gas - safety buffer, in base
   units; a plan is kept only at or above ``min_profit`` unless cleanup mode
   is on.
@@ -298,6 +298,8 @@ def plan_seize(
 
     if asset.token not in ctx.allowlisted_tokens:
         return reject(SkipReason.NOT_ALLOWLISTED, "the keeper's receiver may not hold this fund")
+    if asset.token in ctx.frozen_tokens:
+        return reject(SkipReason.KEEPER_FROZEN, "the fund has frozen the keeper's receiver: it may not receive the shares")
     if ctx.stable_balance == 0:
         return reject(SkipReason.INSUFFICIENT_BALANCE, "no stablecoin to repay with")
     # "Up to" the balance: the market trims to its own cap, never above.
@@ -502,6 +504,7 @@ _REASON_RANK = (
     SkipReason.FLASH_UNAVAILABLE,
     SkipReason.NO_FACILITY,
     SkipReason.NOT_ALLOWLISTED,
+    SkipReason.KEEPER_FROZEN,
     SkipReason.INSUFFICIENT_BALANCE,
     SkipReason.NOTHING_TO_LIQUIDATE,
     SkipReason.NO_COLLATERAL,

@@ -78,6 +78,7 @@ class _SignerContext:
     refreshed_at: int = -(10**9)
     stable_balance: int = 0
     allowlisted: frozenset[str] = frozenset()
+    frozen: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -290,12 +291,14 @@ class Keeper:
             sc.allowlisted = frozenset(
                 a.token for a in terms.assets if self.reader.is_allowlisted(a.token, self.signer)
             )
+            sc.frozen = frozenset(t for t in sc.allowlisted if self.reader.is_frozen(t, self.signer))
             sc.refreshed_at = head.number
         sc.stable_balance = self.reader.erc20_balance(self.base_token, self.signer) if sc.allowlisted else 0
         return ExecutionContext(
             gas_price_wei=head.base_fee + self.tx.policy.priority_fee if self.tx else head.base_fee,
             stable_balance=sc.stable_balance,
             allowlisted_tokens=sc.allowlisted,
+            frozen_tokens=sc.frozen,
             flash_liquidator_ready=self.flash_ready,
         )
 

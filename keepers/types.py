@@ -177,12 +177,14 @@ class MarketTerms:
 class ExecutionContext:
     """The keeper's own situation at decision time: the gas price it would
     pay (wei), its stablecoin balance (for the seize route), the tokens its
-    receiver may hold (the funds allowlist it), and whether its
-    FlashLiquidator is deployed, owned and usable."""
+    receiver may hold (the funds allowlist it), the tokens whose fund has
+    frozen it (a frozen account can receive nothing, allowlisted or not),
+    and whether its FlashLiquidator is deployed, owned and usable."""
 
     gas_price_wei: int
     stable_balance: int = 0
     allowlisted_tokens: frozenset[str] = frozenset()
+    frozen_tokens: frozenset[str] = frozenset()
     flash_liquidator_ready: bool = True
 
 
@@ -217,6 +219,8 @@ class SkipReason(enum.Enum):
     FLASH_UNAVAILABLE = "flash_unavailable"
     PAYOUT_BELOW_COST = "payout_below_cost"
     NOT_ALLOWLISTED = "not_allowlisted"
+    # The fund froze the keeper's receiver: it may not receive the shares.
+    KEEPER_FROZEN = "keeper_frozen"
     INSUFFICIENT_BALANCE = "insufficient_balance"
     GAS_PRICE_ABOVE_CAP = "gas_price_above_cap"
     UNPROFITABLE = "unprofitable"

@@ -98,3 +98,32 @@ def test_seize__any_position__the_market_accepts_the_plans_min_out(shares, ltv_b
         return
     result = _settle(m, decision.plan)
     assert result.taken == decision.plan.taken and result.repaid == decision.plan.repaid
+
+
+def test_seize__keeper_frozen_by_the_fund__skips_with_keeper_frozen(ctx, policy):
+    from keepers.types import SkipReason
+
+    m = model_market()
+    open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
+    health = lens_health(m, BORROWER, PRICES)
+    keeper = replace(
+        ctx, stable_balance=100_000 * USD, allowlisted_tokens=frozenset({FUND_A}), frozen_tokens=frozenset({FUND_A})
+    )
+    decision = d.decide(health, balances_of(m, BORROWER), _chain_terms(m, PRICES, facility_max_redeem=0), keeper, policy)
+    assert decision.plan is None
+    assert SkipReason.KEEPER_FROZEN in {r.reason for r in decision.rejected}
+    assert "frozen" in decision.detail
+
+
+
+def test_seize__frozen_in_another_fund__still_seizes_this_one(ctx, policy):
+    from conftest import FUND_B
+
+    m = model_market()
+    open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
+    health = lens_health(m, BORROWER, PRICES)
+    keeper = replace(
+        ctx, stable_balance=100_000 * USD, allowlisted_tokens=frozenset({FUND_A}), frozen_tokens=frozenset({FUND_B})
+    )
+    decision = d.decide(health, balances_of(m, BORROWER), _chain_terms(m, PRICES, facility_max_redeem=0), keeper, policy)
+    assert decision.plan is not None and decision.plan.route is Route.SEIZE
