@@ -61,8 +61,10 @@ def open_seeded(world, market, issuer, who, seed: Seed) -> None:
         shares = seed.collateral_usd * 10**18
         world.fund_b.mint(who, shares, sender=issuer)
         world.fund_b.approve(world.wrapper, shares, sender=who)
+        before = world.wrapper.balanceOf(who)
         world.wrapper.deposit(shares, who, sender=who)
-        shares = world.wrapper.previewDeposit(amount)
+        # The wrapper shares the deposit minted (not the fund shares put in).
+        shares = world.wrapper.balanceOf(who) - before
         token = world.wrapper
     token.approve(market, shares, sender=who)
     market.supply_collateral(token, shares, who, sender=who)
