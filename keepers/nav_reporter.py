@@ -29,7 +29,7 @@ from silverback.exceptions import CircuitBreaker
 
 from keepers.config import ConfigError
 from keepers.logs import configure_logging
-from keepers.navreport import NonceCounter, accrued_nav, due_strike, load_reporter_config, within_move
+from keepers.navreport import NonceCounter, SentStrikes, accrued_nav, due_strike, load_reporter_config, within_move
 
 configure_logging()
 log = structlog.get_logger("keepers.nav_reporter")
@@ -37,6 +37,7 @@ log = structlog.get_logger("keepers.nav_reporter")
 bot = SilverbackBot(signer_required=True)
 feeds: list = []
 nonces = NonceCounter()
+sent = SentStrikes()
 
 
 @bot.on_startup()
@@ -68,6 +69,8 @@ def publish_due(block):
             strike = due_strike(as_of, block.timestamp, oracle.min_interval())
             if strike is None:
                 continue
+            if not sent.should_send(spec.name, strike, block.number):
+                continue  # sent in an earlier block, not mined yet
             nav = accrued_nav(answer, spec.apy_bps, strike - as_of)
             if not within_move(answer, nav, oracle.max_move_bps()):
                 blog.warning("accrued NAV exceeds the oracle's move bound; not publishing", nav=nav)
@@ -80,6 +83,7 @@ def publish_due(block):
                 # the next take which.
                 nonces.release(nonce)
                 raise
+            sent.sent(spec.name, strike, block.number)
             published += 1
             blog.info("published NAV", nav=nav, as_of=strike, nonce=nonce, tx=str(receipt.txn_hash))
         except Exception as err:  # an RPC fault or a revert: retry next block

@@ -81,6 +81,25 @@ class NonceCounter:
             self._next = nonce
 
 
+class SentStrikes:
+    """Strikes sent and not yet seen on chain, per feed. On an interval-mined
+    chain a publication sent in one block handler is not mined before the
+    next handler reads the oracle, which would publish the same strike again
+    (a transaction that can only revert). A strike is re-sent only after
+    ``retry_blocks`` blocks without the oracle showing it."""
+
+    def __init__(self, retry_blocks: int = 3) -> None:
+        self.retry_blocks = retry_blocks
+        self._sent: dict[str, tuple[int, int]] = {}
+
+    def should_send(self, feed: str, strike: int, block: int) -> bool:
+        sent = self._sent.get(feed)
+        return sent is None or strike > sent[0] or block - sent[1] >= self.retry_blocks
+
+    def sent(self, feed: str, strike: int, block: int) -> None:
+        self._sent[feed] = (strike, block)
+
+
 @dataclass(frozen=True)
 class FeedSpec:
     """One NAV feed the reporter keeps current."""

@@ -96,3 +96,15 @@ def test_nonce_counter__another_sender_moved_the_nonce__follows_the_chain():
     n = NonceCounter()
     n.take(chain_pending=3)
     assert n.take(chain_pending=10) == 10
+
+
+def test_sent_strikes__sent_not_yet_mined__not_sent_again_until_the_retry():
+    from keepers.navreport import SentStrikes
+
+    sent = SentStrikes(retry_blocks=3)
+    assert sent.should_send("oracle_b", strike=100, block=58)
+    sent.sent("oracle_b", strike=100, block=58)
+    assert not sent.should_send("oracle_b", strike=100, block=59)  # the next handler, tx still pending
+    assert sent.should_send("oracle_a", strike=100, block=59)  # another feed
+    assert sent.should_send("oracle_b", strike=200, block=59)  # a newer strike
+    assert sent.should_send("oracle_b", strike=100, block=61)  # never showed up: retry
