@@ -291,8 +291,10 @@ class Keeper:
             sc.allowlisted = frozenset(
                 a.token for a in terms.assets if self.reader.is_allowlisted(a.token, self.signer)
             )
-            sc.frozen = frozenset(t for t in sc.allowlisted if self.reader.is_frozen(t, self.signer))
             sc.refreshed_at = head.number
+        # Every block with work: an issuer freezes the keeper exactly when
+        # it matters (a shock), and one call per allowlisted fund is cheap.
+        sc.frozen = frozenset(t for t in sc.allowlisted if self.reader.is_frozen(t, self.signer))
         sc.stable_balance = self.reader.erc20_balance(self.base_token, self.signer) if sc.allowlisted else 0
         return ExecutionContext(
             gas_price_wei=head.base_fee + self.tx.policy.priority_fee if self.tx else head.base_fee,
