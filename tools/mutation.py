@@ -68,7 +68,7 @@ MUTANTS: list[Mutant] = [
     _m(6, CORE, "return base_rate + slope1 + slope2 * (utilization - kink) // (WAD - kink)", "return base_rate + slope1", "removed term", "no slope above the kink"),
     _m(7, CORE, "    return (book & _MASK128) + borrows - (book >> 128)\n", "    return (book & _MASK128) + borrows\n", "removed term", "total assets ignore reserves"),
     _m(8, CORE, "    return self._ceil_div((scaled & _MASK112) * index, WAD)\n", "    return (scaled & _MASK112) * index // WAD\n", "rounding", "debt rounds down"),
-    _m(9, CORE, "    if repaid == debt:\n        return scaled\n", "    if repaid == debt + 1:\n        return scaled\n", "off-by-one", "full repayment no longer clears all scaled debt"),
+    _m(9, CORE, "    if repaid == debt:\n        return scaled\n", "    if repaid == debt + 1:\n        return scaled\n", "off-by-one", "full-repayment shortcut skipped (equivalent: floor(ceil(s*i/W)*W/i) >= s, so the general path also clears all scaled debt)"),
     _m(10, CORE, "    return min(repaid * WAD // index, scaled)\n", "    return min(self._ceil_div(repaid * WAD, index), scaled)\n", "rounding", "partial repayment credits rounded up"),
     # ---- bad debt ----
     _m(11, CORE, "from_reserves: uint256 = min(reserves, amount)", "from_reserves: uint256 = 0", "removed term", "write-off never draws on reserves"),
