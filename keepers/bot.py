@@ -55,6 +55,15 @@ def build(state):
     if SHARDED:
         from keepers.scale import candidate_queue
 
+        # Silverback 0.7.38 sends its state snapshot (SYSTEM_LOAD_SNAPSHOT) as
+        # ONE task: on a Redis list broker only one worker receives it, and in
+        # every other worker each block task fails at its checkpoint
+        # ("'SilverbackBot' object has no attribute 'state'"). An empty state
+        # here; the snapshot, where it lands, replaces it.
+        if not hasattr(bot, "state"):
+            from silverback.main import SharedState
+
+            bot.state = SharedState()
         queue = candidate_queue(config)
         for shard in range(config.shard_count):
             keepers_by_shard[shard] = build_keeper(
