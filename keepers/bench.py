@@ -77,13 +77,57 @@ def _batch(anvil: Anvil, calls: list[tuple[str, list[Any]]]) -> list[Any]:
     return [r.get("result") for r in replies]
 
 
+class SeedingError(RuntimeError):
+    """A seeding transaction was not mined or reverted."""
+
+
 def _send_all(anvil: Anvil, txs: list[dict[str, Any]]) -> None:
+    """Sends ``txs`` in batches (automine off), mines each batch, then checks
+    every receipt: a transaction left in the pool or reverted raises with
+    the first failure (its sender, nonce, and the revert reason replayed
+    with ``eth_call`` at the block before)."""
+    hashes: list[str] = []
+    first = anvil.block_number() + 1
     for start in range(0, len(txs), SEND_BATCH):
-        _batch(anvil, [("eth_sendTransaction", [tx]) for tx in txs[start : start + SEND_BATCH]])
+        hashes += _batch(anvil, [("eth_sendTransaction", [tx]) for tx in txs[start : start + SEND_BATCH]])
         anvil.mine(1)
-    pending = anvil.rpc("txpool_status")
-    if int(pending["pending"], 16):
+    for _ in range(10):
+        pending = anvil.rpc("txpool_status")
+        if not int(pending["pending"], 16) and not int(pending["queued"], 16):
+            break
         anvil.mine(1)
+    # One eth_getBlockReceipts per block: anvil answers eth_getTransactionReceipt
+    # in time linear in its block's size (40,000 of them took minutes).
+    blocks = range(first, anvil.block_number() + 1)
+    receipts_by_hash = {
+        r["transactionHash"]: r
+        for block in _batch(anvil, [("eth_getBlockReceipts", [hex(b)]) for b in blocks]) for r in block or []
+    }
+    for start in range(0, len(hashes), SEND_BATCH):
+        chunk = hashes[start : start + SEND_BATCH]
+        receipts = [receipts_by_hash.get(h) for h in chunk]
+        for k, receipt in enumerate(receipts):
+            if receipt is not None and int(receipt["status"], 16) == 1:
+                continue
+            tx = txs[start + k]
+            status = anvil.rpc("txpool_status")
+            if receipt is None:
+                raise SeedingError(
+                    f"tx {start + k} of {len(txs)} (from {tx['from']}, nonce {int(tx['nonce'], 16)}) not mined; "
+                    f"pool {status}")
+            block = int(receipt["blockNumber"], 16)
+            call = {key: tx[key] for key in ("from", "to", "data", "gas")}
+            try:
+                anvil.rpc("eth_call", call, hex(block - 1))
+                reason = "eth_call at the previous block succeeds (depends on txs earlier in its block)"
+            except RuntimeError as err:
+                reason = str(err)
+                if "'data': '0x'" in reason:
+                    reason += " (no reason string: an ABI decode bound, e.g. a DynArray longer than its bound, or an"
+                    reason += " assert without message)"
+            raise SeedingError(
+                f"tx {start + k} of {len(txs)} reverted (from {tx['from']}, nonce {int(tx['nonce'], 16)}, "
+                f"block {block}, gas used {int(receipt['gasUsed'], 16)} of {int(tx['gas'], 16)}): {reason}")
 
 
 def build_book(anvil: Anvil, lm: Any, deployer: Any, lender: Any, count: int) -> list[str]:
@@ -104,8 +148,13 @@ def build_book(anvil: Anvil, lm: Any, deployer: Any, lender: Any, count: int) ->
                 "gas": hex(gas), "gasPrice": "0x0", "nonce": hex(n)}
 
     issuer_txs = []
-    for start in range(0, count, 400):
-        chunk = borrowers[start : start + 400]
+    # set_allowlisted_batch takes DynArray[address, MAX_BATCH] (128): a longer
+    # list reverts in the ABI decoder with no reason. That was the bulk
+    # failure at 1,000+ positions (chunks of 400): nobody was allowlisted, so
+    # every mint and everything after it reverted.
+    batch = world.fund_a.MAX_BATCH()
+    for start in range(0, count, batch):
+        chunk = borrowers[start : start + batch]
         allow = world.fund_a.set_allowlisted_batch.encode_input(chunk, True)
         issuer_txs.append(tx(issuer, world.fund_a, allow, nonce, gas=40_000 * len(chunk) + 100_000))
         nonce += 1
