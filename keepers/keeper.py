@@ -28,7 +28,7 @@ from keepers.decide import ProfitPolicy, at_risk, decide_block
 from keepers.index import PositionIndex
 from keepers.metrics import HealthState, KeeperMetrics
 from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
-from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus
+from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus, revert_message
 from keepers.types import (
     AccountHealth,
     Decision,
@@ -282,8 +282,19 @@ class Keeper:
             if decision.plan is None:
                 self._skip(head, decision)
                 report.skipped += 1
-            elif self._execute(head, decision.plan):
-                report.sent += 1
+                continue
+            # One plan's revert (its re-check at `latest` reverting with no
+            # data, seen under load on anvil) must not cost the block's other
+            # plans: it is retried on the next scan. Such faults come before
+            # a nonce is taken (TxManager.submit handles its own send errors).
+            # Anything else (the node gone) still ends the block's work.
+            try:
+                if self._execute(head, decision.plan):
+                    report.sent += 1
+            except Exception as err:
+                if revert_message(err) is None:
+                    raise
+                self.fault("execute", err, block=head.number, borrower=decision.plan.borrower)
 
     def _execution_context(self, head: BlockRef, terms: Any) -> ExecutionContext:
         sc = self._signer_ctx
