@@ -361,3 +361,35 @@ def test_set_asset_risk_bounds(evm_world, ltv, threshold, bonus, reason):
         else:
             assert not out.ok and out.reason == reason
         h.check_invariants()
+
+
+def test_redeem_inside_a_flash_loan_of_all_cash_fails_in_the_token(evm_world):
+    """Found by the audit profile: the flash loan's principal never leaves
+    `cash` in the books, so inside the callback the books promise cash the
+    market does not physically hold. A redeem there that needs more than the
+    market holds fails in the token ("erc20: transfer amount exceeds
+    balance") and the whole flash loan reverts: nothing moves, nobody
+    gains, and the books still agree with the model."""
+    from propkit.machine import MODE_CALL
+
+    w = evm_world
+    with w.env.anchor():
+        h = Harness(w)
+        attacker, mock = str(w.actors["attacker"]), str(w.flash_borrower.address)
+        now = h.now()
+        h.run("deposit", lambda m: m.deposit(attacker, 100_000 * U, mock, now), lambda: w.market.deposit(100_000 * U, mock, sender=attacker))
+        shares = w.market.balanceOf(mock)
+        w.flash_borrower.set_mode(MODE_CALL, w.market.address, w.market.redeem.prepare_calldata(shares, mock, mock), sender=attacker)
+        cash = h.model.cash
+        before = (h.base_balance(w.market), h.base_balance(mock), shares)
+
+        out = h.run(
+            "flash loan of all cash, redeem inside",
+            lambda m: (m.flash_loan_checks(cash), m.redeem(mock, shares, mock, mock, now)),
+            lambda: w.flash_borrower.borrow(w.market, w.stablecoin, cash, b"navlend", sender=attacker),
+            external=lambda reason: reason == "erc20: transfer amount exceeds balance",
+        )
+
+        assert not out.ok and out.external
+        assert (h.base_balance(w.market), h.base_balance(mock), w.market.balanceOf(mock)) == before
+        h.check_invariants()
