@@ -232,6 +232,16 @@ def test_dust_trim_binds_on_the_collateral_side(evm_world, exact):
         h.check_invariants()
 
 
+def _let_fund_b_go_stale(w, h) -> int:
+    """101 hours pass (past the listing's 100-hour age); fund A's NAV is
+    struck again, fund B's is not. Returns the new time."""
+    w.env.time_travel(seconds=101 * 3_600)
+    nav, _ = h.nav_round(w.oracle_a)
+    w.oracle_a.publish(nav, h.now(), sender=w.updater)
+    h.invalidate_prices()
+    return h.now()
+
+
 def test_withdrawal_ignores_a_stale_asset_at_ltv(evm_world):
     """Fund B's NAV is 101 hours old, fund A's fresh: withdrawing fund A
     must count fund B for nothing at LTV (VALUE_WITHDRAW)."""
@@ -239,11 +249,7 @@ def test_withdrawal_ignores_a_stale_asset_at_ltv(evm_world):
     with w.env.anchor():
         h = Harness(w)
         b = _two_asset_position(w, h, None)
-        w.env.time_travel(seconds=101 * 3_600)
-        nav, _ = h.nav_round(w.oracle_a)
-        w.oracle_a.publish(nav, h.now(), sender=w.updater)
-        h.invalidate_prices()
-        now = h.now()
+        now = _let_fund_b_go_stale(w, h)
         out = h.run(
             "withdraw A while B is stale",
             lambda m: m.withdraw_collateral(b, str(w.fund_a.address), 100 * U, b, b, now, h.feed),
@@ -315,11 +321,7 @@ def test_a_stale_asset_cannot_be_withdrawn(evm_world):
         b = _two_asset_position(w, h, None)
         now = h.now()
         h.run("repay", lambda m: m.repay(b, 70_000 * U, b, now), lambda: w.market.repay(70_000 * U, b, sender=b))
-        w.env.time_travel(seconds=101 * 3_600)
-        nav, _ = h.nav_round(w.oracle_a)
-        w.oracle_a.publish(nav, h.now(), sender=w.updater)
-        h.invalidate_prices()
-        now = h.now()
+        now = _let_fund_b_go_stale(w, h)
         out = h.run(
             "withdraw stale B",
             lambda m: m.withdraw_collateral(b, str(w.fund_b.address), 100 * 10**18, b, b, now, h.feed),
