@@ -13,7 +13,7 @@ ANVIL_NATIVE := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup compile test test-fast demo deploy gas bench static property audit replay mutation bench-property clean
+.PHONY: help setup compile test test-fast demo deploy gas bench bench-keeper static property audit replay mutation bench-property clean
 
 help:
 	@echo "make demo    run the main job: a local market under stress with the keeper"
@@ -104,11 +104,17 @@ gas: compile
 
 # The scoreboard: figures printed, never timed tests (the machine is shared).
 # Gas of the reference scenario on navlend, Morpho Blue and Aave v3 side by
-# side in one run (reports/bench_gas.json), then the property suite's
-# steps per second.
+# side in one run (reports/bench_gas.json), the keeper's scan of 10,000
+# positions, then the property suite's steps per second.
+KEEPER_BENCH_POSITIONS ?= 10000
+
 bench: compile
 	$(BIN)/ape run bench_gas --json reports/bench_gas.json
+	$(BIN)/python -m keepers.bench --positions $(KEEPER_BENCH_POSITIONS)
 	$(BIN)/python scripts/bench_stateful.py
+
+bench-keeper: compile
+	$(BIN)/python -m keepers.bench --positions $(KEEPER_BENCH_POSITIONS)
 
 static: setup
 	$(BIN)/python tools/static_analysis.py
