@@ -216,7 +216,8 @@ def asset_price(token: address) -> (uint256, bool):
     @return uint256 The price.
     @return bool True when older than the asset's maximum age.
     """
-    return core._price(core._asset_id(token))
+    asset_id: uint256 = core._asset_id(token)
+    return core._price(asset_id, core._asset_config[asset_id])
 
 
 @external

@@ -559,15 +559,16 @@ def _write_off(borrower: address, scaled: uint256, index: uint256):
 
 @internal
 @view
-def _price(asset_id: uint256) -> (uint256, bool):
+def _price(asset_id: uint256, word: uint256) -> (uint256, bool):
     """
     @dev An asset's price, capped, and whether it is stale. A price that is
          not positive, or struck in the future, reverts.
     @param asset_id The asset.
+    @param word The asset's config word (`_asset_config[asset_id]`), which
+           the caller has read already.
     @return uint256 The price in the oracle's decimals.
     @return bool True when older than the asset's maximum age.
     """
-    word: uint256 = self._asset_config[asset_id]
     answer: int256 = 0
     updated_at: uint256 = 0
     _: uint80 = 0
@@ -622,7 +623,7 @@ def _valuation(account: address, position: uint256, target: uint256, mode: uint2
             word: uint256 = self._asset_config[asset_id]
             price: uint256 = 0
             stale: bool = False
-            price, stale = self._price(asset_id)
+            price, stale = self._price(asset_id, word)
             value: uint256 = balance * price // 10 ** ((word >> 208) & 255)
             v.total_value += value
             v.liquidation_value += value * ((word >> 176) & _MASK16) // BPS
