@@ -396,12 +396,18 @@ def supply_collateral(token: address, amount: uint256, on_behalf: address):
     @param amount The amount, in the asset's units.
     @param on_behalf The borrower credited.
     """
-    core._check_not_paused(core.PAUSE_DEPOSIT_COLLATERAL)
+    # The pause bit is copied into every listed asset's token word, so a
+    # deposit of a listed asset reads no market word; any other token falls
+    # back to the market word, so the checks and their order are unchanged.
+    word: uint256 = core._assets[token]
+    if word & 255 == 0:
+        core._check_not_paused(core.PAUSE_DEPOSIT_COLLATERAL)
+    assert word & core._TOKEN_DEPOSIT_PAUSED == 0, "market: paused"
     assert amount != 0, "market: zero amount"
     assert on_behalf != empty(address), "market: zero address"
-    word: uint256 = 0
-    asset_id: uint256 = 0
-    word, asset_id = core._asset(token)
+    # As `core._asset`, on the word already read.
+    assert word & 255 != 0, "market: asset not listed"
+    asset_id: uint256 = unsafe_sub(word & 255, 1)  # at least 1: checked just above
     assert word & core._TOKEN_FROZEN == 0, "market: asset frozen"
     # Add on the unpacked field: a packed add could carry into the cap bits.
     # The cap is below 2^120, so a total within it fits its field, and every
@@ -410,9 +416,21 @@ def supply_collateral(token: address, amount: uint256, on_behalf: address):
     assert total <= word >> 136, "market: supply cap exceeded"
     core._assets[token] = (word & ~(core._MASK120 << 16)) | (total << 16)
 
+    # `core._collateral_balance` and `core._set_collateral`, inlined for a
+    # balance that only grows: it is non-zero, so the asset's in-use bit is
+    # set, and below 2^120 (the cap), so asset 0's fits its 128 bits.
     position: uint256 = core._positions[on_behalf]
-    balance: uint256 = core._collateral_balance(on_behalf, asset_id, position) + amount
-    core._positions[on_behalf] = core._set_collateral(on_behalf, asset_id, position, balance)
+    balance: uint256 = 0
+    if asset_id == 0:
+        balance = (position >> 128) + amount
+        core._positions[on_behalf] = (position & core._MASK128) | (balance << 128) | (1 << 112)
+    else:
+        balance = core._collateral[on_behalf][asset_id] + amount
+        core._collateral[on_behalf][asset_id] = balance
+        in_use: uint256 = 1 << (112 + asset_id)
+        if position & in_use == 0:
+            # Skip the write when the bit is already set (no change).
+            core._positions[on_behalf] = position | in_use
 
     log core.SupplyCollateral(caller=msg.sender, on_behalf=on_behalf, token=token, amount=amount, collateral=balance)
     core._pull(token, msg.sender, amount)
@@ -669,7 +687,7 @@ def flashFee(token: address, amount: uint256) -> uint256:
     @return uint256 The fee.
     """
     assert token == core.BASE.address, "market: unsupported token"
-    return core._flash_fee(amount)
+    return core._flash_fee(amount, core._market)
 
 
 @external
@@ -690,10 +708,12 @@ def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, 
     @return bool True.
     """
     assert token == core.BASE.address, "market: unsupported token"
-    assert not core._is_paused(core.PAUSE_FLASH_LOAN), "market: flash loans paused"
+    # One read of the market word for the pause bit and the fee rate.
+    market: uint256 = core._market
+    assert market & (core.PAUSE_FLASH_LOAN << 112) == 0, "market: flash loans paused"
     assert amount != 0, "market: zero amount"
     assert amount <= core._book & core._MASK128, "market: insufficient cash"
-    fee: uint256 = core._flash_fee(amount)
+    fee: uint256 = core._flash_fee(amount, market)
 
     core._push(token, receiver.address, amount)
     assert extcall receiver.onFlashLoan(msg.sender, token, amount, fee, data) == core.FLASH_CALLBACK_SUCCESS, \

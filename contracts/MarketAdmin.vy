@@ -216,7 +216,8 @@ def asset_price(token: address) -> (uint256, bool):
     @return uint256 The price.
     @return bool True when older than the asset's maximum age.
     """
-    return core._price(core._asset_id(token))
+    asset_id: uint256 = core._asset_id(token)
+    return core._price(asset_id, core._asset_config[asset_id])
 
 
 @external
@@ -304,9 +305,9 @@ def control() -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256)
     """
     word: uint256 = core._control
     return (
-        (core._market >> 112) & core._MASK16,
+        (core._market >> 112) & core.PAUSE_ALL,
         word & core._MASK40,
-        (word >> 40) & core._MASK16,
+        (core._market >> 120) & core._MASK8,
         (word >> 56) & core._MASK16,
         ((word >> 72) & core._MASK48) * core.BASE_UNIT,
         ((word >> 120) & core._MASK48) * core.BASE_UNIT,
@@ -348,7 +349,10 @@ def list_asset(
     asset_id: uint256 = core.asset_count
     assert asset_id < core.MAX_ASSETS, "market: too many assets"
     core.asset_count = asset_id + 1
-    core._assets[token] = asset_id + 1
+    token_word: uint256 = asset_id + 1
+    if core._is_paused(core.PAUSE_DEPOSIT_COLLATERAL):
+        token_word = token_word | core._TOKEN_DEPOSIT_PAUSED
+    core._assets[token] = token_word
     core._asset_token[asset_id] = token
     log core.AssetListed(token=token, asset_id=asset_id, oracle=oracle)
     core._set_oracle(asset_id, token, oracle)
@@ -498,6 +502,8 @@ def pause(actions: uint256):
     else:
         self._check_guardian_or_owner()
     core._market = core._market | (actions << 112)
+    if actions & core.PAUSE_DEPOSIT_COLLATERAL != 0:
+        self._copy_deposit_pause(True)
     log core.Paused(caller=msg.sender, actions=actions)
 
 
@@ -521,6 +527,8 @@ def unpause(actions: uint256, grace_period: uint256):
         self._check_guardian_or_owner()
         assert grace_period == 0, "market: grace without liquidation"
     core._market = core._market & ~(actions << 112)
+    if actions & core.PAUSE_DEPOSIT_COLLATERAL != 0:
+        self._copy_deposit_pause(False)
     log core.Unpaused(caller=msg.sender, actions=actions, liquidations_resume_at=resume_at)
 
 
@@ -566,6 +574,23 @@ def set_treasury(treasury_: address):
 # ---------------------------------------------------------------- #
 #                             INTERNAL                              #
 # ---------------------------------------------------------------- #
+
+@internal
+def _copy_deposit_pause(paused: bool):
+    """
+    @dev Copies the PAUSE_DEPOSIT_COLLATERAL bit into every listed asset's
+         token word (see `core._TOKEN_DEPOSIT_PAUSED`).
+    @param paused The bit's new value.
+    """
+    for asset_id: uint256 in range(core.MAX_ASSETS):
+        if asset_id == core.asset_count:
+            break
+        token: address = core._asset_token[asset_id]
+        word: uint256 = core._assets[token] & ~core._TOKEN_DEPOSIT_PAUSED
+        if paused:
+            word = word | core._TOKEN_DEPOSIT_PAUSED
+        core._assets[token] = word
+
 
 @internal
 @view

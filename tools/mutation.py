@@ -94,7 +94,7 @@ MUTANTS: list[Mutant] = [
     _m(29, CORE, "    assert (seized != 0 and repaid != 0) or seized == v.target_balance, \"market: nothing to liquidate\"\n", "", "dropped assert", "zero-amount liquidations pass"),
     _m(30, CORE, "bonus_part: uint256 = seized - math._mul_div(seized, BPS, bonus, True)", "bonus_part: uint256 = seized - math._mul_div(seized, BPS, bonus, False)", "rounding", "protocol fee's bonus part rounds up"),
     _m(31, CORE, "    self._positions[treasury] = self._set_collateral(treasury, asset_id, position, balance)\n", "", "skipped update", "treasury fee credit lost"),
-    _m(32, CORE, "    return self._ceil_div(amount * ((self._control >> 40) & _MASK16), BPS)\n", "    return amount * ((self._control >> 40) & _MASK16) // BPS\n", "rounding", "flash fee rounds down"),
+    _m(32, CORE, "    return self._ceil_div(amount * ((market >> 120) & _MASK8), BPS)\n", "    return amount * ((market >> 120) & _MASK8) // BPS\n", "rounding", "flash fee rounds down"),
     # ---- parameters, pauses, auth ----
     _m(33, CORE, "assert threshold_bps > ltv_bps, \"market: threshold not above ltv\"", "assert threshold_bps >= ltv_bps, \"market: threshold not above ltv\"", "off-by-one", "threshold may equal LTV"),
     _m(34, CORE, "    assert threshold_bps * (BPS + bonus_bps) < BPS * BPS, \"market: threshold x bonus >= 1\"\n", "", "dropped assert", "threshold x (1 + bonus) >= 1 allowed"),

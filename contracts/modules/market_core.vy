@@ -76,6 +76,7 @@ MIN_ORACLE_AGE: constant(uint256) = 3_600
 MAX_ORACLE_AGE: constant(uint256) = 7 * 86_400
 
 # @dev Bit masks of the packed words.
+_MASK8: constant(uint256) = 2**8 - 1
 _MASK16: constant(uint256) = 2**16 - 1
 _MASK32: constant(uint256) = 2**32 - 1
 _MASK40: constant(uint256) = 2**40 - 1
@@ -98,6 +99,10 @@ _FLAG_PRICE_CAP: constant(uint256) = 2
 # @dev The frozen flag again, in an asset's token word (bit 8), so that a
 #      collateral deposit reads one word; `set_asset_frozen` sets both.
 _TOKEN_FROZEN: constant(uint256) = 256
+# @dev The PAUSE_DEPOSIT_COLLATERAL bit again, in every listed asset's token
+#      word (bit 9), so that a collateral deposit reads no market word;
+#      `pause`, `unpause` and `list_asset` keep it equal to the market's bit.
+_TOKEN_DEPOSIT_PAUSED: constant(uint256) = 512
 
 
 # ---------------------------------------------------------------- #
@@ -162,8 +167,11 @@ struct _Valuation:
 ### ACCOUNTING ###
 
 # @dev Packed: borrow index (bits 160-255, WAD) | last accrual (128-159) |
-#      paused actions (112-127) | total scaled debt (0-111). The pause bits
-#      sit here because every guarded action reads this word anyway.
+#      flash fee bps (120-127) | paused actions (112-119) | total scaled
+#      debt (0-111). The pause bits sit here because every guarded action
+#      reads this word anyway, and the flash fee (at most 100 bps, so 8
+#      bits) because a flash loan reads it for its pause bit: a flash loan
+#      then reads two words (this and the book), not three.
 _market: uint256
 # @dev Packed: reserves (bits 128-255) | cash held for lenders (0-127).
 _book: uint256
@@ -172,7 +180,8 @@ _book: uint256
 _rates: uint256
 # @dev Packed: dust floor (168-215) | small-position threshold (120-167) |
 #      min borrow (72-119), these three in whole base units | liquidation
-#      fee bps (56-71) | flash fee bps (40-55) | liquidations resume at (0-39).
+#      fee bps (56-71) | unused (40-55; the flash fee is in `_market`) |
+#      liquidations resume at (0-39).
 _control: uint256
 
 ### POSITIONS ###
@@ -197,7 +206,8 @@ _asset_config: HashMap[uint256, uint256]
 # @dev Token of each asset id.
 _asset_token: HashMap[uint256, address]
 # @dev Packed per token: supply cap (bits 136-255) | total supplied (16-135)
-#      | frozen (8) | asset id plus one (0-7; zero: not listed).
+#      | deposits paused (9, a copy of the market's bit) | frozen (8) | asset
+#      id plus one (0-7; zero: not listed).
 _assets: HashMap[address, uint256]
 # @dev Price cap per asset id, in the oracle's decimals (used if flagged).
 _asset_price_cap: HashMap[uint256, uint256]
@@ -407,6 +417,7 @@ def _accrued_words() -> (uint256, uint256, uint256):
     interest: uint256 = scaled * new_index // WAD - scaled * index // WAD
     # Reserves round down: lenders keep the remainder.
     reserves_added: uint256 = interest * ((rates >> 208) & _MASK16) // BPS
+    # Bits 112-127 (pause bits and flash fee) carry over unchanged.
     market = (new_index << 160) | (block.timestamp << 128) | (market & (_MASK16 << 112)) | scaled
     book = book + (reserves_added << 128)
     return market, book, interest
@@ -548,15 +559,16 @@ def _write_off(borrower: address, scaled: uint256, index: uint256):
 
 @internal
 @view
-def _price(asset_id: uint256) -> (uint256, bool):
+def _price(asset_id: uint256, word: uint256) -> (uint256, bool):
     """
     @dev An asset's price, capped, and whether it is stale. A price that is
          not positive, or struck in the future, reverts.
     @param asset_id The asset.
+    @param word The asset's config word (`_asset_config[asset_id]`), which
+           the caller has read already.
     @return uint256 The price in the oracle's decimals.
     @return bool True when older than the asset's maximum age.
     """
-    word: uint256 = self._asset_config[asset_id]
     answer: int256 = 0
     updated_at: uint256 = 0
     _: uint80 = 0
@@ -611,7 +623,7 @@ def _valuation(account: address, position: uint256, target: uint256, mode: uint2
             word: uint256 = self._asset_config[asset_id]
             price: uint256 = 0
             stale: bool = False
-            price, stale = self._price(asset_id)
+            price, stale = self._price(asset_id, word)
             value: uint256 = balance * price // 10 ** ((word >> 208) & 255)
             v.total_value += value
             v.liquidation_value += value * ((word >> 176) & _MASK16) // BPS
@@ -717,13 +729,14 @@ def _credit_treasury(asset_id: uint256, amount: uint256):
 
 @internal
 @view
-def _flash_fee(amount: uint256) -> uint256:
+def _flash_fee(amount: uint256, market: uint256) -> uint256:
     """
     @dev The flash-loan fee, rounded up so that it never rounds to zero.
     @param amount The amount lent.
+    @param market The market word (it holds the fee rate).
     @return uint256 The fee.
     """
-    return self._ceil_div(amount * ((self._control >> 40) & _MASK16), BPS)
+    return self._ceil_div(amount * ((market >> 120) & _MASK8), BPS)
 
 @internal
 @view
@@ -958,8 +971,9 @@ def _set_fees(flash_fee_bps: uint256, liquidation_fee_bps: uint256):
     """
     assert flash_fee_bps <= MAX_FLASH_FEE_BPS, "market: flash fee too high"
     assert liquidation_fee_bps <= MAX_LIQUIDATION_FEE_BPS, "market: liquidation fee too high"
-    control: uint256 = self._control & ~(_MASK16 << 40) & ~(_MASK16 << 56)
-    self._control = control | (flash_fee_bps << 40) | (liquidation_fee_bps << 56)
+    # The flash fee fits the market word's 8 bits: at most 100, checked above.
+    self._market = (self._market & ~(_MASK8 << 120)) | (flash_fee_bps << 120)
+    self._control = (self._control & ~(_MASK16 << 56)) | (liquidation_fee_bps << 56)
     log FeesSet(flash_fee_bps=flash_fee_bps, liquidation_fee_bps=liquidation_fee_bps)
 
 @internal

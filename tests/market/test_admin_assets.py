@@ -9,7 +9,7 @@ values. Bounds are those of ``contracts/modules/market_core.vy``.
 import ape
 import pytest
 
-from navlend.market import BPS
+from navlend.market import BPS, PAUSE_DEPOSIT_COLLATERAL
 
 NOT_OWNER = "ownable: caller is not the owner"
 MAX_UINT = 2**256 - 1
@@ -126,6 +126,27 @@ def test_list_asset__by_owner__stores_config_and_emits_every_event(
             token=new_token, supply_cap=10**24, price_cap=3 * ORACLE_UNIT, max_oracle_age=2 * HOUR
         ),
     ]
+
+
+def test_list_asset__while_deposits_paused__new_asset_follows_the_pause(
+    market, owner, new_token, new_oracle, borrower
+):
+    """The deposit-collateral pause bit is copied into each listed asset's
+    token word (so that a deposit reads one word): an asset listed while the
+    bit is set is paused too, an unlisted token still reverts as paused, and
+    unpausing opens the new asset with the others."""
+    amount = 10**18
+    market.pause(PAUSE_DEPOSIT_COLLATERAL, sender=owner)
+    with ape.reverts("market: paused"):
+        market.supply_collateral(new_token, amount, borrower, sender=borrower)
+    _list(market, owner, new_token, new_oracle)
+    new_token.mint(borrower, amount, sender=borrower)
+    new_token.approve(market, amount, sender=borrower)
+    with ape.reverts("market: paused"):
+        market.supply_collateral(new_token, amount, borrower, sender=borrower)
+    market.unpause(PAUSE_DEPOSIT_COLLATERAL, 0, sender=owner)
+    market.supply_collateral(new_token, amount, borrower, sender=borrower)
+    assert market.asset_config(new_token).total_supplied == amount
 
 
 @pytest.mark.parametrize("caller", ["guardian", "outsider"])

@@ -177,6 +177,7 @@ class AssetWord:
     total_supplied: int
     supply_cap: int
     frozen_token: bool
+    deposit_paused_token: bool
     ltv_bps: int
     threshold_bps: int
     bonus_bps: int
@@ -227,12 +228,13 @@ def read_snapshot(
         now=ad.now(),
         index=m >> 160,
         last_accrual=(m >> 128) & MASK32,
-        paused=(m >> 112) & MASK16,
+        # Pause bits 112-119; the flash fee sits above them (120-127).
+        paused=(m >> 112) & 0xFF,
         total_scaled=m & MASK112,
         cash=book & MASK128,
         reserves=book >> 128,
         rates=(rates & (2**64 - 1), (rates >> 64) & (2**64 - 1), (rates >> 128) & (2**64 - 1), (rates >> 192) & MASK16, (rates >> 208) & MASK16),
-        control=(control & MASK40, (control >> 40) & MASK16, (control >> 56) & MASK16, (control >> 72) & MASK48, (control >> 120) & MASK48, (control >> 168) & MASK48),
+        control=(control & MASK40, (m >> 120) & 0xFF, (control >> 56) & MASK16, (control >> 72) & MASK48, (control >> 120) & MASK48, (control >> 168) & MASK48),
         total_supply=st(market, lay.total_supply),
     )
     for acct in accounts:
@@ -251,6 +253,7 @@ def read_snapshot(
                 total_supplied=(tw >> 16) & MASK120,
                 supply_cap=tw >> 136,
                 frozen_token=bool(tw & 256),
+                deposit_paused_token=bool(tw & 512),
                 ltv_bps=(cw >> 160) & MASK16,
                 threshold_bps=(cw >> 176) & MASK16,
                 bonus_bps=(cw >> 192) & MASK16,

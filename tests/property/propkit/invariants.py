@@ -71,8 +71,9 @@ def check_model_agrees(snap: Snapshot, m: M.MarketModel) -> None:
         check(pw.bitmap == m.bitmap(acct), f"asset bitmap of {acct}: chain {pw.bitmap:b} model {m.bitmap(acct):b}")
         check(snap.shares.get(acct, 0) == m.shares.get(acct, 0), f"shares of {acct}: chain {snap.shares.get(acct)} model {m.shares.get(acct, 0)}")
     for i, (aw, a) in enumerate(zip(snap.assets, m.assets)):
-        got_a = (aw.total_supplied, aw.supply_cap, aw.frozen_token, aw.ltv_bps, aw.threshold_bps, aw.bonus_bps, aw.max_oracle_age, aw.price_cap if aw.flags & 2 else 0, bool(aw.flags & 1))
-        want_a = (a.total_supplied, a.supply_cap, a.frozen, a.ltv_bps, a.threshold_bps, a.bonus_bps, a.max_oracle_age, a.price_cap, a.frozen)
+        got_a = (aw.total_supplied, aw.supply_cap, aw.frozen_token, aw.deposit_paused_token, aw.ltv_bps, aw.threshold_bps, aw.bonus_bps, aw.max_oracle_age, aw.price_cap if aw.flags & 2 else 0, bool(aw.flags & 1))
+        # The token word carries a copy of the deposit-collateral pause bit.
+        want_a = (a.total_supplied, a.supply_cap, a.frozen, bool(m.paused & M.PAUSE_DEPOSIT_COLLATERAL), a.ltv_bps, a.threshold_bps, a.bonus_bps, a.max_oracle_age, a.price_cap, a.frozen)
         check(got_a == want_a, f"asset {i} differs: chain {got_a} model {want_a}")
 
 
