@@ -40,7 +40,7 @@ exports: (ownable.owner, ownable.transfer_ownership)
 
 interface IMarket:
     def asset() -> address: view
-    def flashLoan(receiver: address, token: address, amount: uint256, data: Bytes[4_096]) -> bool: nonpayable
+    def flashLoan(receiver: address, token: address, amount: uint256, data: Bytes[2_048]) -> bool: nonpayable
     def flashFee(token: address, amount: uint256) -> uint256: view
     def liquidate(
         borrower: address,

@@ -57,7 +57,7 @@ struct AssetConfig:
 
 interface IMarket:
     def asset() -> address: view
-    def flashLoan(receiver: address, token: address, amount: uint256, data: Bytes[4_096]) -> bool: nonpayable
+    def flashLoan(receiver: address, token: address, amount: uint256, data: Bytes[2_048]) -> bool: nonpayable
     def flashFee(token: address, amount: uint256) -> uint256: view
     def supply_collateral(token: address, amount: uint256, on_behalf: address): nonpayable
     def withdraw_collateral(token: address, amount: uint256, on_behalf: address, receiver: address): nonpayable

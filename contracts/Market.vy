@@ -695,10 +695,14 @@ def flashFee(token: address, amount: uint256) -> uint256:
 def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, data: Bytes[core.MAX_FLASH_DATA]) -> bool:
     """
     @notice Lends `amount` of the base asset to `receiver` for one call, and
-            pulls back `amount + fee` with `transferFrom`. The fee goes to
-            reserves (and cash); the principal touches neither cash nor
-            utilisation, so the loan itself moves no rate. Collateral is
-            never lent.
+            pulls back `amount + fee` with `transferFrom`. The fee stays in
+            the market unbooked, a surplus over its cash, until `book_surplus`
+            (anyone) or `withdraw_reserves` books it as reserves after
+            accruing interest: so a flash loan writes no storage, and its fee
+            never touches the lenders' share price. The principal touches
+            neither cash nor utilisation, so the loan moves no rate. A loan
+            above the base asset the market holds reverts in the token's
+            transfer. Collateral is never lent.
     @dev Deliberately outside the global lock, so that the callback can use
          the market (see @custom:security at the top).
     @param receiver The ERC-3156 borrower.
@@ -708,11 +712,12 @@ def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, 
     @return bool True.
     """
     assert token == core.BASE.address, "market: unsupported token"
-    # One read of the market word for the pause bit and the fee rate.
+    # The only storage read: the market word, for the pause bit and the fee
+    # rate. No cash check (the transfer fails if the market holds too little)
+    # and no write: the fee is booked later (see above).
     market: uint256 = core._market
     assert market & (core.PAUSE_FLASH_LOAN << 112) == 0, "market: flash loans paused"
     assert amount != 0, "market: zero amount"
-    assert amount <= core._book & core._MASK128, "market: insufficient cash"
     fee: uint256 = core._flash_fee(amount, market)
 
     core._push(token, receiver.address, amount)
@@ -720,10 +725,7 @@ def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, 
         "market: callback failed"
     core._pull(token, receiver.address, amount + fee)
 
-    if fee != 0:
-        # Read the books again: the callback may have used the market.
-        core._book = core._book + fee + (fee << 128)
-    log core.FlashLoan(receiver=receiver.address, initiator=msg.sender, token=token, amount=amount, fee=fee)
+    log core.FlashLoan(receiver=receiver.address, initiator=msg.sender, amount=amount, fee=fee)
     return True
 
 

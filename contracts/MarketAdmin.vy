@@ -535,13 +535,15 @@ def unpause(actions: uint256, grace_period: uint256):
 @external
 def withdraw_reserves(amount: uint256):
     """
-    @notice Sends `amount` of the reserves to the treasury.
+    @notice Sends `amount` of the reserves to the treasury, after booking
+            the surplus (flash-loan fees) as reserves.
     @param amount The amount, in base units.
     """
     ownable._check_owner()
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
+    book = self._book_surplus(book)
     assert amount != 0, "market: zero amount"
     assert amount <= book >> 128, "market: exceeds reserves"
     assert amount <= book & core._MASK128, "market: insufficient cash"
@@ -549,6 +551,33 @@ def withdraw_reserves(amount: uint256):
     treasury: address = core.treasury
     log core.ReservesWithdrawn(treasury=treasury, amount=amount)
     core._push(core.BASE.address, treasury, amount)
+
+
+@external
+def book_surplus() -> uint256:
+    """
+    @notice Books the base asset the market holds beyond its cash as
+            reserves: the flash-loan fees (which a flash loan leaves unbooked,
+            to stay cheap) and any donation. Interest is accrued first, so
+            the fees never change what the lenders earn. Anyone may call it;
+            `withdraw_reserves` does it too.
+    @return uint256 The amount booked.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    market, book = core._accrue()
+    return (self._book_surplus(book) >> 128) - (book >> 128)
+
+
+@external
+@view
+def surplus() -> uint256:
+    """
+    @notice The base asset the market holds beyond its cash, not yet booked
+            as reserves (zero while a flash loan is out).
+    @return uint256 The surplus, in base units.
+    """
+    return self._surplus(core._book)
 
 
 @external
@@ -574,6 +603,42 @@ def set_treasury(treasury_: address):
 # ---------------------------------------------------------------- #
 #                             INTERNAL                              #
 # ---------------------------------------------------------------- #
+
+@internal
+@view
+def _surplus(book: uint256) -> uint256:
+    """
+    @dev The base asset held beyond the cash in `book` (zero if less is
+         held, as inside a flash loan's callback).
+    @param book The book word.
+    @return uint256 The surplus.
+    """
+    held: uint256 = staticcall IERC20(core.BASE.address).balanceOf(self)
+    cash: uint256 = book & core._MASK128
+    if held <= cash:
+        return 0
+    return held - cash
+
+
+@internal
+def _book_surplus(book: uint256) -> uint256:
+    """
+    @dev Adds the surplus to both cash and reserves (the lenders' claim,
+         cash + debt - reserves, is unchanged) and stores the book.
+    @param book The book word, accrued to now.
+    @return uint256 The new book word.
+    """
+    amount: uint256 = self._surplus(book)
+    if amount == 0:
+        return book
+    # The new cash is the balance held: it must fit the book's 128 bits (a
+    # carry would land in the reserves). The reserves stay below the cash.
+    assert (book & core._MASK128) + amount <= core._MASK128, "market: cash overflow"
+    new_book: uint256 = book + amount + (amount << 128)
+    core._book = new_book
+    log core.SurplusBooked(caller=msg.sender, amount=amount, reserves=new_book >> 128)
+    return new_book
+
 
 @internal
 def _copy_deposit_pause(paused: bool):

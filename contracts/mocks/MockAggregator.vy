@@ -24,12 +24,17 @@ decimals: public(uint8)
 description: public(String[64])
 # @dev Feed version.
 version: public(uint256)
-# @dev Latest round id.
-_round_id: uint80
-# @dev Latest answer.
-_answer: int256
-# @dev Time the latest answer was struck.
-_updated_at: uint256
+# @dev The latest round in one word: round id (bits 192-255) | strike time
+#      (128-191) | answer as int128 two's complement (0-127). One word, like
+#      Morpho Blue's `OracleMock`, so that the side-by-side gas benchmark
+#      charges every protocol one cold read for its price.
+_round: uint256
+
+
+# @dev Answers fit in int128 (two's complement in the low 128 bits).
+_MASK128: constant(uint256) = 2**128 - 1
+# @dev Strike times and round ids fit in 64 bits.
+_MASK64: constant(uint256) = 2**64 - 1
 
 
 @deploy
@@ -63,7 +68,7 @@ def getRoundData(_roundId: uint80) -> (uint80, int256, uint256, uint256, uint80)
     @param _roundId Ignored.
     @return The round data.
     """
-    return self._round_id, self._answer, self._updated_at, self._updated_at, self._round_id
+    return self._unpack(self._round)
 
 
 @external
@@ -73,16 +78,35 @@ def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
     @notice The latest round.
     @return The round data.
     """
-    return self._round_id, self._answer, self._updated_at, self._updated_at, self._round_id
+    return self._unpack(self._round)
+
+
+@internal
+@pure
+def _unpack(word: uint256) -> (uint80, int256, uint256, uint256, uint80):
+    """
+    @dev Reads a packed round.
+    @param word The packed round.
+    @return The round data, in `latestRoundData`'s order.
+    """
+    low: uint256 = word & _MASK128
+    answer: int256 = convert(low, int256)
+    if low > _MASK128 >> 1:
+        # The top bit of the low 128 is int128's sign bit.
+        answer -= convert(_MASK128, int256) + 1
+    round_id: uint80 = convert(word >> 192, uint80)
+    updated_at: uint256 = (word >> 128) & _MASK64
+    return round_id, answer, updated_at, updated_at, round_id
 
 
 @internal
 def _set(answer: int256, updated_at: uint256):
     """
     @dev Stores a new round.
-    @param answer The answer.
-    @param updated_at The strike time.
+    @param answer The answer (must fit int128).
+    @param updated_at The strike time (must fit 64 bits).
     """
-    self._round_id += 1
-    self._answer = answer
-    self._updated_at = updated_at
+    assert updated_at <= _MASK64, "mock: time out of range"
+    round_id: uint256 = (self._round >> 192) + 1
+    low: uint256 = convert(convert(convert(answer, int128), bytes32), uint256) & _MASK128
+    self._round = (round_id << 192) | (updated_at << 128) | low

@@ -47,8 +47,10 @@ CLOSE_FACTOR_HF_THRESHOLD: constant(uint256) = 95 * 10**16
 MAX_GRACE_PERIOD: constant(uint256) = 4 * 3_600
 # @dev What an ERC-3156 borrower's callback must return.
 FLASH_CALLBACK_SUCCESS: constant(bytes32) = keccak256("ERC3156FlashBorrower.onFlashLoan")
-# @dev Largest flash-loan `data` the market forwards.
-MAX_FLASH_DATA: constant(uint256) = 4_096
+# @dev Largest flash-loan `data` the market forwards (2 KiB: the market
+#      copies it into memory and re-encodes it for the callback, and every
+#      flash loan pays for that memory; the periphery passes < 300 bytes).
+MAX_FLASH_DATA: constant(uint256) = 2_048
 
 # @dev Pause bits, one per guarded action (see `pause`).
 PAUSE_SUPPLY: constant(uint256) = 1
@@ -281,7 +283,6 @@ event BadDebt:
 event FlashLoan:
     receiver: indexed(address)
     initiator: indexed(address)
-    token: indexed(address)
     amount: uint256
     fee: uint256
 
@@ -353,6 +354,11 @@ event TreasurySet:
 event ReservesWithdrawn:
     treasury: indexed(address)
     amount: uint256
+
+event SurplusBooked:
+    caller: indexed(address)
+    amount: uint256
+    reserves: uint256
 
 
 # ---------------------------------------------------------------- #
