@@ -17,6 +17,7 @@ Examples::
     ape run admin unpause liquidation --grace 1h
     ape run admin list-collateral 0xToken 0xOracle --ltv 0.80 --threshold 0.86 --bonus 0.04
     ape run admin withdraw-reserves max
+    ape run admin book-surplus --account TEST::7
 """
 
 import click
@@ -143,3 +144,9 @@ def list_collateral(network, account, json_output, yes, **options):
 def withdraw_reserves(network, account, json_output, yes, **options):
     """Send AMOUNT (or max) of the reserves to the treasury."""
     run(ops.withdraw_reserves, network, account, json_output, yes, **options)
+
+
+@command("book-surplus")
+def book_surplus(network, account, json_output, yes, **options):
+    """Book the surplus (flash-loan fees, donations) as reserves (any account)."""
+    run(ops.book_surplus, network, account, json_output, yes, **options)

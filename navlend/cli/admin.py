@@ -291,11 +291,14 @@ def _deployed_address(s: Session, text: str) -> str:
 
 
 def withdraw_reserves(s: Session, amount: str) -> Report:
-    """Sends ``amount`` ("max": all that cash allows) of reserves to the treasury."""
+    """Sends ``amount`` ("max": all that cash allows) of reserves to the
+    treasury. The market books its surplus (unbooked flash-loan fees) into
+    the reserves first, so the checks count it too."""
     nl, base = s.nl, s.nl.base
     units = None if is_all(amount) else parse_amount(amount, base.decimals, base.symbol)
     state = nl.market.market_state()
-    wanted = checks.check_reserves(units, int(state[2]), int(state[0]), base)
+    surplus = int(nl.market.surplus())
+    wanted = checks.check_reserves(units, int(state[2]) + surplus, int(state[0]) + surplus, base)
     _require_owner(s)
     summary = f"withdraw {fmt(wanted, base)} of reserves to the treasury {nl.market.treasury()}"
     return _send(
@@ -306,6 +309,15 @@ def withdraw_reserves(s: Session, amount: str) -> Report:
         wanted,
         amount=fmt(wanted, base),
     )
+
+
+def book_surplus(s: Session) -> Report:
+    """Books the market's surplus (flash-loan fees, donations) as reserves;
+    any account may."""
+    nl, base = s.nl, s.nl.base
+    surplus = checks.check_surplus(int(nl.market.surplus()), base)
+    summary = f"book {fmt(surplus, base)} of surplus (flash-loan fees, donations) as reserves"
+    return _send(s, summary, "book_surplus", nl.market.book_surplus, amount=fmt(surplus, base))
 
 
 # ---- faucet ----

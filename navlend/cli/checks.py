@@ -416,6 +416,13 @@ def validate_borrow_limits(min_borrow: int, small_position: int, dust_floor: int
         raise Refusal("the dust floor must not exceed the small-position threshold")
 
 
+def check_surplus(surplus: int, base: Token) -> int:
+    """``book-surplus``: refuses when there is nothing to book."""
+    if surplus == 0:
+        raise Refusal(f"the market holds no {base.symbol} beyond its cash: nothing to book")
+    return surplus
+
+
 def check_reserves(amount: int | None, reserves: int, cash: int, base: Token) -> int:
     """``withdraw-reserves``: returns the amount (``None``: all it can)."""
     most = min(reserves, cash)

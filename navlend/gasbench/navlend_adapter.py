@@ -85,7 +85,8 @@ class NavlendAdapter(LendingAdapter):
         )
         return (
             f"Market.vy; LTV {p.ltv_bps / 100:g} %, LT {p.threshold_bps / 100:g} %, bonus {p.bonus_bps / 100:g} %; "
-            f"default rates (reserve factor 10 %) and 5 bps flash fee; MockAggregator feed; {receiver}"
+            "default rates (reserve factor 10 %) and 5 bps flash fee (booked later by book_surplus); "
+            f"MockAggregator feed (one storage word, as OracleMock); {receiver}"
         )
 
     def supply(self, lender: Any, assets: int) -> Any:

@@ -89,6 +89,7 @@ def test_admin_refusals(refused, market, deployer, guardian, outsider):
         deployer, "admin", "unpause", "borrow", "--grace", "60", *OWNER
     )
     assert "no reserves" in refused(deployer, "admin", "withdraw-reserves", "max", *OWNER)
+    assert "nothing to book" in refused(deployer, "admin", "book-surplus", *OWNER)
     assert "kink" in refused(deployer, "admin", "set-rates", "--kink", "99.5%", *OWNER)
     assert "already listed" in refused(
         deployer, "admin", "list-collateral", "fund_a", "oracle_a", *OWNER
@@ -141,3 +142,14 @@ def test_faucet_refusals(refused, deployer, deployment_dir):
     assert "7 decimal places" in refused(deployer, "faucet", "--usdc", "0.0000001")
     with pytest.raises(Refusal, match="local networks only, not 'sepolia'"):
         admin.faucet(Session(None, deployer, fake_network("sepolia")), deployer.address, {})
+
+
+def test_book_surplus__donation__any_account_books_it(ape_run, market, seeded, deployer, outsider):
+    """A donation (or flash-loan fees) sits as surplus until booked; any
+    account may book it, and withdraw-reserves counts it."""
+    seeded.stablecoin.mint(outsider, 5 * 10**6, sender=deployer)
+    seeded.stablecoin.transfer(market, 5 * 10**6, sender=outsider)
+    reserves = market.market_state()[2]
+    ok(ape_run("admin", "book-surplus", "--account", "TEST::7", "--yes"))
+    assert market.market_state()[2] == reserves + 5 * 10**6
+    assert market.surplus() == 0

@@ -350,5 +350,7 @@ def test_validate_other_parameters():
     refuse("share of the liquidation bonus", checks.validate_fees, 5, 5_001)
     refuse("dust floor", checks.validate_borrow_limits, 100, 1_000, 2_000)
     assert checks.check_reserves(None, 5 * USD, 3 * USD, BASE) == 3 * USD
+    assert checks.check_surplus(7, BASE) == 7
+    refuse("nothing to book", checks.check_surplus, 0, BASE)
     refuse("no reserves", checks.check_reserves, None, 0, 3 * USD, BASE)
     refuse("reserves are 5.00 USDC", checks.check_reserves, 6 * USD, 5 * USD, 10 * USD, BASE)

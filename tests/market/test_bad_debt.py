@@ -60,6 +60,7 @@ def flash_fee_to_reserves(market, owner, project, stablecoin, mint_stable, fee_u
     flash = owner.deploy(project.FlashBorrowerMock)
     mint_stable(flash, fee_usd * USD)
     flash.borrow(market, stablecoin, 100 * fee_usd * USD, b"", sender=owner)
+    market.book_surplus(sender=owner)
     assert market.market_state()[2] == fee_usd * USD
 
 

@@ -1,10 +1,13 @@
 """Flash loans, ERC-3156 to the letter.
 
-The lender lends the base asset only, up to its cash; it sends the funds
-before calling ``onFlashLoan(initiator=msg.sender, token, amount, fee,
-data)``, checks the returned magic value, then pulls ``amount + fee`` from
-the receiver with ``transferFrom``. The fee (5 bps, rounded up) goes to the
-reserves; the loan itself touches neither cash nor utilisation.
+The lender lends the base asset only; ``maxFlashLoan`` is its cash. It
+sends the funds before calling ``onFlashLoan(initiator=msg.sender, token,
+amount, fee, data)``, checks the returned magic value, then pulls ``amount +
+fee`` from the receiver with ``transferFrom``. The fee (5 bps, rounded up)
+stays in the market as unbooked surplus, which ``book_surplus`` (anyone) or
+``withdraw_reserves`` books as reserves after accruing interest
+(``test_reserves.py``); the loan itself writes no storage and touches
+neither cash nor utilisation.
 
 The receiver is ``FlashBorrowerMock``: ``borrow(...)`` makes the mock the
 initiator, and it records what its callback was passed (``last_*``).
@@ -107,8 +110,7 @@ def test_flash_loan__via_a_borrower_contract__passes_everything_through(funded, 
     assert receiver.last_balance() == before + amount  # funds arrived before the callback
     assert stablecoin.balanceOf(receiver) == before - fee
     assert logged(tx, funded.FlashLoan) == [
-        {"receiver": receiver.address, "initiator": receiver.address, "token": stablecoin.address,
-         "amount": amount, "fee": fee}
+        {"receiver": receiver.address, "initiator": receiver.address, "amount": amount, "fee": fee}
     ]
 
 
@@ -128,15 +130,20 @@ def test_flash_loan__whole_cash__lends_it_all(funded, stablecoin, receiver, atta
     assert receiver.last_amount() == amount == LENT
 
 
-def test_flash_loan__fee__goes_to_reserves(funded, stablecoin, receiver, attacker):
+def test_flash_loan__fee__stays_unbooked_until_book_surplus(funded, stablecoin, receiver, attacker, outsider):
     amount = 2_000 * USD + 1
     fee = ceil_fee(amount)
-    cash, borrows, reserves, index, scaled = funded.market_state()
+    state = funded.market_state()
     total_assets = funded.totalAssets()
     receiver.borrow(funded, stablecoin, amount, b"", sender=attacker)
-    assert funded.market_state() == (cash + fee, borrows, reserves + fee, index, scaled)
+    assert funded.market_state() == state  # the loan writes nothing
+    assert funded.surplus() == fee == stablecoin.balanceOf(funded) - state[0]
+    tx = funded.book_surplus(sender=outsider)
+    cash, borrows, reserves, index, scaled = funded.market_state()
+    assert (cash, borrows, reserves) == (state[0] + fee, state[1], state[2] + fee)
+    assert logged(tx, funded.SurplusBooked) == [{"caller": outsider.address, "amount": fee, "reserves": reserves}]
     assert funded.totalAssets() == total_assets  # the fee is the protocol's, not the lenders'
-    assert stablecoin.balanceOf(funded) == cash + fee
+    assert funded.surplus() == 0
 
 
 def test_flash_loan__borrows_outstanding__leaves_utilization_and_rate_alone(
@@ -167,13 +174,30 @@ def test_flash_loan__wrong_return_value__reverts_callback_failed(funded, stablec
         receiver.borrow(funded, stablecoin, USD, b"", sender=attacker)
 
 
-def test_flash_loan__more_than_cash__reverts_even_with_donated_tokens(
-    funded, stablecoin, receiver, mint_stable, attacker
-):
+def test_flash_loan__more_than_the_market_holds__reverts_in_the_token(funded, stablecoin, receiver, attacker):
+    held = stablecoin.balanceOf(funded)
+    with ape.reverts("erc20: transfer amount exceeds balance"):
+        receiver.borrow(funded, stablecoin, held + 1, b"", sender=attacker)
+    assert stablecoin.balanceOf(funded) == held
+
+
+def test_flash_loan__donated_tokens__may_be_lent_and_come_back(funded, stablecoin, receiver, mint_stable, attacker):
+    """Above the cash but within what the market holds: the donation is
+    lent for one call and returns with its fee, harmlessly."""
     mint_stable(attacker, LENT)
-    stablecoin.transfer(funded, LENT, sender=attacker)  # the market holds twice its cash
-    with ape.reverts("market: insufficient cash"):
-        receiver.borrow(funded, stablecoin, LENT + 1, b"", sender=attacker)
+    stablecoin.transfer(funded, LENT, sender=attacker)
+    receiver.borrow(funded, stablecoin, LENT + 1, b"", sender=attacker)
+    assert funded.market_state()[0] == LENT
+    assert funded.surplus() == LENT + ceil_fee(LENT + 1)
+
+
+def test_flash_loan__data_over_the_limit__reverts(funded, stablecoin, receiver, attacker):
+    """``data`` is capped at 2,048 bytes (MAX_FLASH_DATA); one byte more is
+    rejected by the ABI decoder before anything moves."""
+    funded.flashLoan(receiver, stablecoin, USD, b"\x01" * 2_048, sender=attacker)
+    assert len(receiver.last_data()) == 2_048
+    with ape.reverts():
+        funded.flashLoan(receiver, stablecoin, USD, b"\x01" * 2_049, sender=attacker)
 
 
 def test_flash_loan__zero_amount__reverts(funded, stablecoin, receiver, attacker):
@@ -199,7 +223,7 @@ def test_flash_loan__callback_deposits_into_the_market__deposit_succeeds(
 ):
     """flashLoan is outside the global lock on purpose (see Market's
     @custom:security): the callback may use the market, here to lend, and
-    the books the loan writes after the callback keep the deposit."""
+    the deposit is booked; the fee is left as surplus."""
     deposit = 300 * USD
     mint_stable(receiver, deposit)  # the loan is repaid in full: the deposit is the receiver's own money
     # The mock approves the market only after its call, so give it a
@@ -220,5 +244,19 @@ def test_flash_loan__callback_deposits_into_the_market__deposit_succeeds(
     assert len(logged(tx, funded.FlashLoan)) == 1
     assert funded.balanceOf(lender2) == mint_shares
     cash, _, reserves, _, _ = funded.market_state()
-    assert (cash, reserves) == (LENT + deposit + fee, fee)
+    assert (cash, reserves, funded.surplus()) == (LENT + deposit, 0, fee)
     assert stablecoin.balanceOf(receiver) == stable_before - deposit - fee
+
+
+def test_flash_loan__callback_books_surplus__books_nothing_while_the_loan_is_out(
+    funded, stablecoin, receiver, attacker
+):
+    """Inside the callback the market holds less than its cash, so an
+    attacker's ``book_surplus`` there finds nothing to book; the fee is
+    booked only once the loan is back."""
+    receiver.set_mode(MODE_CALL, funded, funded.book_surplus.encode_input(), sender=attacker)
+    state = funded.market_state()
+    tx = receiver.borrow(funded, stablecoin, USD, b"", sender=attacker)
+    assert logged(tx, funded.SurplusBooked) == []
+    assert funded.market_state() == state
+    assert funded.surplus() == ceil_fee(USD)

@@ -10,7 +10,9 @@ redeems the victim's money.
 
 Why navlend resists, twice over:
 - cash is tracked internally, so a donation moves neither ``totalAssets``
-  nor the share price: the victim is priced as if nothing was donated;
+  nor the share price: the victim is priced as if nothing was donated; a
+  donation booked by ``book_surplus`` goes to the reserves, which lenders'
+  assets exclude, so booking it does not move the price either;
 - virtual shares (10**6) and a virtual asset (1) keep even a first
   depositor's share price near 10**-6, so the cheapest possible first
   position (one wei of deposit, or one share) can tilt the price by at most
@@ -76,3 +78,20 @@ def test_donation__to_a_first_depositor__changes_neither_assets_nor_price(
     donate(stablecoin, mint_stable, market, attacker, 1_000 * VICTIM_DEPOSIT)
     assert (market.totalAssets(), market.convertToAssets(10**6), market.previewDeposit(VICTIM_DEPOSIT)) == before
     assert market.market_state()[0] == 1
+
+
+def test_inflation__donation_booked_as_surplus__victim_still_redeems_the_deposit(
+    market, stablecoin, lend, mint_stable, attacker, lender
+):
+    """The attacker books its donation (``book_surplus``, anyone may): it
+    lands in the reserves, not in the lenders' assets."""
+    lend(1, attacker)
+    donate(stablecoin, mint_stable, market, attacker, 1_000 * VICTIM_DEPOSIT)
+    market.book_surplus(sender=attacker)
+    assert market.totalAssets() == 1
+    assert market.market_state()[2] == 1_000 * VICTIM_DEPOSIT
+
+    lend(VICTIM_DEPOSIT, lender)
+    assert market.balanceOf(lender) == VICTIM_DEPOSIT * 10**6
+    market.redeem(market.balanceOf(lender), lender, lender, sender=lender)
+    assert stablecoin.balanceOf(lender) == VICTIM_DEPOSIT
