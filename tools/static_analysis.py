@@ -47,7 +47,7 @@ CONTRACTS = ROOT / "contracts"
 
 REENTRANT_OK = {
     ("Market.vy", "__default__"): "forwards to MarketAdmin by delegatecall; every MarketAdmin function takes the same transient lock",
-    ("Market.vy", "flashLoan"): "ERC-3156: the borrower must reach the market from onFlashLoan; no state changed before the callback, books re-read after",
+    ("Market.vy", "flashLoan"): "ERC-3156: the borrower must reach the market from onFlashLoan; no state changed before the callback and none after it (the fee stays as surplus)",
     ("FlashLiquidator.vy", "onFlashLoan"): "callback from the market inside liquidate(), which holds this contract's lock; checks msg.sender == market and initiator == self",
     ("Leverage.vy", "onFlashLoan"): "callback from the market inside open/unwind, which hold this contract's lock; checks msg.sender == market and initiator == self",
 }
