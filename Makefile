@@ -104,12 +104,14 @@ gas: compile
 
 # The scoreboard: figures printed, never timed tests (the machine is shared).
 # Gas of the reference scenario on navlend, Morpho Blue and Aave v3 side by
-# side in one run (reports/bench_gas.json), the keeper's scan of 10,000
-# positions, then the property suite's steps per second.
+# side in one run (reports/bench_gas.json, and the README's table; the
+# fund-token run in reports/bench_gas_fund.json), the keeper's scan of
+# 10,000 positions, then the property suite's steps per second.
 KEEPER_BENCH_POSITIONS ?= 10000
 
 bench: compile
-	$(BIN)/ape run bench_gas --json reports/bench_gas.json
+	$(BIN)/ape run bench_gas --json reports/bench_gas.json --readme README.md
+	$(BIN)/ape run bench_gas --tokens fund --json reports/bench_gas_fund.json
 	$(BIN)/python -m keepers.bench --positions $(KEEPER_BENCH_POSITIONS)
 	$(BIN)/python scripts/bench_stateful.py
 

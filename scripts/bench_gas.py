@@ -2,13 +2,14 @@
 from their npm packages and measured on the reference scenario in one run
 on one chain (``make bench``'s gas part).
 
-    ape run bench_gas [--json PATH] [--tokens mock|fund] [--collateral-decimals 18]
+    ape run bench_gas [--json PATH] [--readme README.md] [--tokens mock|fund] [--collateral-decimals 18]
 
 Morpho Blue is compiled with the npm solc 0.8.19 (solc-js; via-IR, 999,999
 runs, evm paris) into ``.build/peers/`` on the first run (about half a
 minute), Aave v3 is deployed from ``@aave/core-v3``'s artifacts. Prints the
 table with each ratio against its target and writes the figures, the date,
-the machine and the versions to PATH (default ``reports/bench_gas.json``).
+the machine and the versions to PATH (default ``reports/bench_gas.json``);
+``--readme`` also rewrites the table between the README's bench-gas markers.
 ``--tokens mock`` (the default, the fair protocol-to-protocol figure) runs
 every protocol over the plain ERC-20 mock; ``--tokens fund`` over the
 stablecoin and an allowlisted fund token, as a real market would.
@@ -25,7 +26,7 @@ from ape.logging import logger
 
 from navlend.gas_scenario import DEFAULT_TOKENS, TOKEN_PROFILES, Actors, token_profile
 from navlend.gasbench.bench import run_bench
-from navlend.gasbench.render import gas_table, summary, wide_console
+from navlend.gasbench.render import gas_table, markdown_table, replace_block, summary, wide_console
 
 DEFAULT_JSON = Path("reports/bench_gas.json")
 
@@ -50,12 +51,25 @@ DEFAULT_JSON = Path("reports/bench_gas.json")
     show_default=True,
     help="mock: plain ERC-20 mocks for both tokens; fund: the stablecoin and an allowlisted fund token.",
 )
-def cli(network, json_path, collateral_decimals, tokens):
+@click.option(
+    "--readme",
+    "readme_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A Markdown file whose bench-gas block gets this run's table.",
+)
+def cli(network, json_path, collateral_decimals, tokens, readme_path):
     """navlend vs Morpho Blue vs Aave v3: gas per operation, one run."""
     if not network.is_local:
         raise click.UsageError(
             "the gas benchmark deploys three protocols and mints mock tokens: use a local network"
         )
+    readme = readme_path.read_text() if readme_path else None
+    if readme is not None:
+        try:
+            replace_block(readme, "")
+        except ValueError as err:
+            raise click.UsageError(f"{readme_path}: {err}") from None
     logger.set_level("ERROR")
     console = wide_console()
     with console.status("building the peers and running the scenario on three protocols"):
@@ -82,3 +96,6 @@ def cli(network, json_path, collateral_decimals, tokens):
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result.as_json(), indent=2) + "\n")
     console.print(f"Wrote {json_path}")
+    if readme_path:
+        readme_path.write_text(replace_block(readme, markdown_table(result)))
+        console.print(f"Updated the table in {readme_path}")

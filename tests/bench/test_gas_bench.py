@@ -15,6 +15,7 @@ from navlend.gasbench.artifacts import LinkError
 from navlend.gasbench.bench import SUBJECT, TARGETS, adapters, run_bench
 from navlend.gasbench.machine import NPM_PACKAGES, UNKNOWN
 from navlend.gasbench.peer_build import CONTRACTS, build_peer_contracts
+from navlend.gasbench.render import README_BEGIN, README_END, markdown_table, replace_block
 
 # A transaction's base cost: every receipt is above it.
 BASE_GAS = 21_000
@@ -108,3 +109,23 @@ def test_bench__aave_linker__refuses_a_missing_library():
     partial = {library: f"0x{1:040x}" for library in pool.libraries()[1:]}
     with pytest.raises(LinkError, match=pool.libraries()[0]):
         pool.linked(partial)
+
+
+def test_bench__readme_block__rewritten_between_its_markers(bench):
+    """``--readme`` replaces only what lies between the markers, with the
+    run's date, machine and every operation's row."""
+    table = markdown_table(bench)
+    for op in OPERATIONS:
+        assert f"| {op} | {bench.comparison.subject.gas[op]:,} |" in table
+    assert bench.date in table and bench.machine.describe() in table
+    text = f"intro\n{README_BEGIN}\nold table\n{README_END}\noutro\n"
+    new = replace_block(text, table)
+    assert new.startswith(f"intro\n{README_BEGIN}\n") and new.endswith(f"{README_END}\noutro\n")
+    assert "old table" not in new and table in new
+    assert replace_block(new, table) == new  # idempotent
+
+
+@pytest.mark.parametrize("text", ["no markers", f"{README_BEGIN}x{README_BEGIN}y{README_END}"])
+def test_bench__readme_block__missing_or_doubled_markers__refused(text):
+    with pytest.raises(ValueError, match="expected one"):
+        replace_block(text, "table")
