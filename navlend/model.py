@@ -20,15 +20,25 @@ contract and the model operation by operation:
   debt or collateral), the dust trims, seized = repaid x (1 + bonus) /
   price rounded down, the protocol's share of the bonus, the bad-debt
   write-off (reserves first, then lenders);
-- flash-loan fee rounded up, reserves withdrawal, pause bits, the
-  parameter bounds.
+- flash loans: the fee rounded up; the loan leaves the books untouched
+  and the fee unbooked (a surplus of base asset held over the cash, like a
+  donation) until ``book_surplus`` or ``withdraw_reserves`` books the
+  surplus into cash and reserves alike after accruing; a loan, or any
+  payout, above the base asset the market physically holds fails in the
+  token (inside a flash loan's callback the principal is out);
+- reserves withdrawal, pause bits, the parameter bounds.
 
 :class:`MarketModel` holds a market's state and applies operations. Each
 operation either returns what the contract returns and commits the new
 state, or raises :class:`ModelRevert` with the contract's revert string and
 leaves the state untouched. Prices are supplied by the caller (a function
 ``price_feed(asset_id) -> (answer, updated_at)``), since oracles are
-outside the market.
+outside the market. The base asset the market holds is ``cash +
+unbooked - lent``: the model tracks what the contract does not book
+(``unbooked``: flash fees and donations) and the principal of a flash
+loan in progress (``lent``), which is all ``book_surplus`` needs. The
+events the property suite compares (``FlashLoan``, ``SurplusBooked``) are
+appended to ``events``, for the caller to read and clear.
 
 No dependency beyond the standard library; usable from keepers and
 indexers that must mirror the contract's rounding.
@@ -85,6 +95,11 @@ MASK128 = 2**128 - 1
 MAX_UINT = 2**256 - 1
 
 ZERO = "0x0000000000000000000000000000000000000000"
+
+# The base asset's revert (snekmate's erc20) when the market sends more than
+# it holds: a flash loan above its balance, or a payout inside a flash
+# loan's callback beyond what is left while the principal is out.
+TOKEN_EXCEEDS_BALANCE = "erc20: transfer amount exceeds balance"
 
 PriceFeed = Callable[[int], "tuple[int, int]"]
 
@@ -274,6 +289,11 @@ class MarketModel:
     # book word
     cash: int = 0
     reserves: int = 0
+    # Not in storage: base asset held beyond the cash at rest, not yet booked
+    # (flash fees, donations); the principal of a flash loan whose callback
+    # is running. The market holds cash + unbooked - lent.
+    unbooked: int = 0
+    lent: int = 0
     rates: Rates = field(default_factory=Rates)
     # control word
     min_borrow: int = 100
@@ -290,6 +310,10 @@ class MarketModel:
     # lender shares
     shares: dict[str, int] = field(default_factory=dict)
     total_supply: int = 0
+    # Events the suite compares, in order: ("FlashLoan", receiver,
+    # initiator, amount, fee) and ("SurplusBooked", caller, amount,
+    # reserves), addresses lower-case. The caller reads and clears them.
+    events: list[tuple] = field(default_factory=list)
 
     # ------------------------------------------------------------ #
     # helpers
@@ -307,6 +331,7 @@ class MarketModel:
         c.shares = dict(self.shares)
         c.assets = [copy.copy(a) for a in self.assets]
         c.rates = copy.copy(self.rates)
+        c.events = list(self.events)
         return c
 
     def _commit(self, other: "MarketModel") -> None:
@@ -340,6 +365,48 @@ class MarketModel:
     def check_authorized(self, sender: str, on_behalf: str) -> None:
         if sender.lower() != on_behalf.lower():
             require(self.authorized.get((on_behalf.lower(), sender.lower()), False), "market: not authorized")
+
+    # ------------------------------------------------------------ #
+    # the base asset held
+
+    def held(self) -> int:
+        """The market's balance of the base asset (``balanceOf(market)``)."""
+        return self.cash + self.unbooked - self.lent
+
+    def _push(self, amount: int) -> None:
+        """``core._push`` of the base asset: the token reverts when the
+        market holds less (only possible inside a flash loan's callback:
+        at rest it holds at least its cash). Called after every check of
+        the operation, before its books move, as the contract pushes last."""
+        require(amount <= self.held(), TOKEN_EXCEEDS_BALANCE)
+
+    def receive_base(self, amount: int) -> None:
+        """Base asset sent to the market outside its functions (a donation):
+        unbooked, so neither the share price nor the utilisation moves,
+        until ``book_surplus`` books it as reserves."""
+        self.unbooked += amount
+
+    def surplus(self) -> int:
+        """``surplus()`` / ``_surplus``: the base asset held beyond the cash
+        (zero when less is held, as while a flash loan is out)."""
+        held = self.held()
+        if held <= self.cash:
+            return 0
+        return held - self.cash
+
+    def _book_surplus(self, sender: str) -> int:
+        """``_book_surplus`` on books accrued to now: the surplus into cash
+        and reserves alike (the lenders' cash + debt - reserves is
+        unchanged); logs SurplusBooked when it books anything."""
+        amount = self.surplus()
+        if amount == 0:
+            return 0
+        require(self.cash + amount <= MASK128, "market: cash overflow")
+        self.cash += amount
+        self.reserves += amount
+        self.unbooked -= amount
+        self.events.append(("SurplusBooked", sender.lower(), amount, self.reserves))
+        return amount
 
     # ------------------------------------------------------------ #
     # interest
@@ -438,6 +505,7 @@ class MarketModel:
         require(sender.lower() == owner.lower(), "model: allowances are not modelled")
         bal = self.shares.get(owner, 0)
         require(bal >= shares, "erc20: burn amount exceeds balance")
+        self._push(assets)
         self.shares[owner] = bal - shares
         self.total_supply -= shares
         self.cash -= assets
@@ -572,6 +640,7 @@ class MarketModel:
         v = m.valuation(on_behalf, MAX_UINT, VALUE_BORROW, now, feed)
         require(v.borrow_value >= debt, "market: exceeds borrow limit")
         require(m.total_scaled + added <= MASK112, "market: overflow")
+        m._push(amount)
         m.scaled[on_behalf] = scaled
         m.total_scaled += added
         m.index, m.last_accrual = index, now
@@ -721,18 +790,43 @@ class MarketModel:
     # ------------------------------------------------------------ #
     # flash loans
 
-    def flash_loan_checks(self, amount: int, token_ok: bool = True) -> int:
-        """The checks before the callback; returns the fee."""
+    def flash_loan(
+        self,
+        receiver: str,
+        initiator: str,
+        amount: int,
+        callback: Callable[["MarketModel"], object] | None = None,
+        token_ok: bool = True,
+    ) -> int:
+        """``flashLoan``: the checks (no cash check), the principal out (the
+        token reverts above the balance held), ``callback(model)`` for what
+        the receiver does with the market meanwhile, then ``amount + fee``
+        back. The books are not touched: the fee stays unbooked (see
+        ``book_surplus``). Returns the fee. A receiver that fails its side
+        (wrong return value, no approval) is outside the model."""
+        m = self.clone()
         require(token_ok, "market: unsupported token")
-        require(not self.paused & PAUSE_FLASH_LOAN, "market: flash loans paused")
+        require(not m.paused & PAUSE_FLASH_LOAN, "market: flash loans paused")
         require(amount != 0, "market: zero amount")
-        require(amount <= self.cash, "market: insufficient cash")
-        return flash_fee(amount, self.flash_fee_bps)
+        fee = flash_fee(amount, m.flash_fee_bps)
+        m._push(amount)
+        m.lent += amount
+        if callback is not None:
+            callback(m)
+        m.lent -= amount
+        m.unbooked += fee
+        m.events.append(("FlashLoan", receiver.lower(), initiator.lower(), amount, fee))
+        self._commit(m)
+        return fee
 
-    def flash_loan_settle(self, fee: int) -> None:
-        """After the callback: the fee goes to cash and to reserves."""
-        self.cash += fee
-        self.reserves += fee
+    def book_surplus(self, sender: str, now: int) -> int:
+        """``book_surplus`` (anyone): accrues, then books the surplus as
+        reserves; returns the amount booked."""
+        m = self.clone()
+        m.accrue(now)
+        amount = m._book_surplus(sender)
+        self._commit(m)
+        return amount
 
     def max_flash_loan(self) -> int:
         return 0 if self.paused & PAUSE_FLASH_LOAN else self.cash
@@ -750,9 +844,11 @@ class MarketModel:
         m = self.clone()
         m._check_owner(sender)
         m.accrue(now)
+        m._book_surplus(sender)
         require(amount != 0, "market: zero amount")
         require(amount <= m.reserves, "market: exceeds reserves")
         require(amount <= m.cash, "market: insufficient cash")
+        m._push(amount)
         m.cash -= amount
         m.reserves -= amount
         self._commit(m)

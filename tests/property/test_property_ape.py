@@ -1,7 +1,7 @@
 """The same invariant functions, on anvil through the Ape adapter.
 
 A few fixed steps (lend, post collateral, borrow, a day passes, repay,
-withdraw) on the Ape world (tests/conftest.py) and a market deployed by
+withdraw, a donation booked as reserves) on the Ape world (tests/conftest.py) and a market deployed by
 ``navlend.market.deploy_local_market``; after each step the market is read
 through :class:`propkit.adapter.ApeAdapter` (``eth_getStorageAt``) and the
 in-process suite's invariants run unchanged against the reference model, which
@@ -59,7 +59,7 @@ def test_invariants_run_on_anvil_through_the_ape_adapter(world, deployer, guardi
     def invariants():
         snap = snapshot()
         I.check_model_agrees(snap, model)
-        I.check_base_backing(snap, ghost)
+        I.check_base_backing(snap, model, ghost)
         I.check_collateral_backing(snap, ghost, model)
         I.check_debt_sum(snap)
         I.check_lender_claims(snap, model)
@@ -116,3 +116,21 @@ def test_invariants_run_on_anvil_through_the_ape_adapter(world, deployer, guardi
     market.withdraw(1_000 * U, lender, lender, sender=lender)
     invariants()
     assert M.debt_of(model.scaled[B], model.index) == market.debt_of(borrower)
+
+    # 5. the lender donates base asset; anyone books it as reserves, after
+    #    accruing, and the lenders' assets do not move
+    world.stablecoin.transfer(market, 7 * U, sender=lender)
+    model.receive_base(7 * U)
+    ghost.base_donated += 7 * U
+    invariants()
+    assert market.surplus() == model.surplus() == 7 * U
+    t = at_next_block()
+    lenders = model.total_assets(t)
+    booked = model.book_surplus(B, t)
+    assert model.total_assets(t) == lenders
+    tx = market.book_surplus(sender=borrower)
+    assert [(e.caller, e.amount, e.reserves) for e in tx.events if e.event_name == "SurplusBooked"] == [(B, booked, model.reserves)]
+    ghost.surplus_booked += booked
+    model.events.clear()
+    assert booked == 7 * U and market.surplus() == 0
+    invariants()

@@ -365,13 +365,16 @@ def test_set_asset_risk_bounds(evm_world, ltv, threshold, bonus, reason):
         h.check_invariants()
 
 
-def test_redeem_inside_a_flash_loan_of_all_cash_fails_in_the_token(evm_world):
+@pytest.mark.parametrize(("lent", "ok"), [("all", False), ("half", True)])
+def test_redeem_inside_a_flash_loan__beyond_the_balance_left__fails_in_the_token(evm_world, lent, ok):
     """Found by the audit profile: the flash loan's principal never leaves
     `cash` in the books, so inside the callback the books promise cash the
-    market does not physically hold. A redeem there that needs more than the
-    market holds fails in the token ("erc20: transfer amount exceeds
-    balance") and the whole flash loan reverts: nothing moves, nobody
-    gains, and the books still agree with the model."""
+    market does not physically hold. The attacker's receiver, sole lender,
+    redeems a quarter of its shares in the callback: with all the cash lent
+    out that payout fails in the token ("erc20: transfer amount exceeds
+    balance") and the whole flash loan reverts, nothing moves; with half of
+    it lent out, it is paid. The model predicts both (it knows what the
+    market holds while the loan is out)."""
     from propkit.machine import MODE_CALL
 
     w = evm_world
@@ -380,18 +383,22 @@ def test_redeem_inside_a_flash_loan_of_all_cash_fails_in_the_token(evm_world):
         attacker, mock = str(w.actors["attacker"]), str(w.flash_borrower.address)
         now = h.now()
         h.run("deposit", lambda m: m.deposit(attacker, 100_000 * U, mock, now), lambda: w.market.deposit(100_000 * U, mock, sender=attacker))
-        shares = w.market.balanceOf(mock)
+        shares = w.market.balanceOf(mock) // 4
         w.flash_borrower.set_mode(MODE_CALL, w.market.address, w.market.redeem.prepare_calldata(shares, mock, mock), sender=attacker)
-        cash = h.model.cash
-        before = (h.base_balance(w.market), h.base_balance(mock), shares)
+        amount = h.model.cash if lent == "all" else h.model.cash // 2
+        before = (h.base_balance(w.market), h.base_balance(mock), w.market.balanceOf(mock))
 
         out = h.run(
-            "flash loan of all cash, redeem inside",
-            lambda m: (m.flash_loan_checks(cash), m.redeem(mock, shares, mock, mock, now)),
-            lambda: w.flash_borrower.borrow(w.market, w.stablecoin, cash, b"navlend", sender=attacker),
-            external=lambda reason: reason == "erc20: transfer amount exceeds balance",
+            f"flash loan of {lent} the cash, redeem inside",
+            lambda m: m.flash_loan(mock, mock, amount, lambda mm: mm.redeem(mock, shares, mock, mock, now)),
+            lambda: w.flash_borrower.borrow(w.market, w.stablecoin, amount, b"navlend", sender=attacker),
         )
 
-        assert not out.ok and out.external
-        assert (h.base_balance(w.market), h.base_balance(mock), w.market.balanceOf(mock)) == before
+        assert out.ok == ok
+        if ok:
+            assert w.market.balanceOf(mock) == before[2] - shares
+            assert h.chain_events() == [("FlashLoan", mock.lower(), mock.lower(), amount, out.expected)]
+        else:
+            assert out.reason == M.TOKEN_EXCEEDS_BALANCE and not out.external
+            assert (h.base_balance(w.market), h.base_balance(mock), w.market.balanceOf(mock)) == before
         h.check_invariants()

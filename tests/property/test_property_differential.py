@@ -263,38 +263,58 @@ def test_valuation_health_and_borrow_limit_match_model(evm_world, sizes, caps, f
         h.check_invariants()
 
 
-@given(fee_bps=st.integers(0, 100), amount=st.integers(0, 10**15), mode=st.sampled_from([0, 1, 2]))
-def test_flash_loan_fee_matches_model(evm_world, fee_bps, amount, mode):
+@given(
+    fee_bps=st.integers(0, 100),
+    amount=st.integers(0, 10**15),
+    at_held=st.sampled_from([None, None, 0, 1]),
+    donated=st.sampled_from([0, 0, 1, 10**9]),
+    mode=st.sampled_from([0, 1, 2]),
+)
+def test_flash_loan_fee_matches_model(evm_world, fee_bps, amount, at_held, donated, mode):
     """Fee rounded up (never zero with a non-zero rate), returned with the
-    principal, booked to cash and reserves; a receiver that returns the
-    wrong value or does not approve reverts the loan."""
+    principal and left unbooked: the books do not move, and book_surplus
+    then books the fee (and any donation) as reserves, the lenders' assets
+    unchanged. A loan up to what the market holds (cash + surplus)
+    succeeds, one unit more fails in the token; a receiver that returns the
+    wrong value or does not approve reverts the loan. ``at_held``: the loan
+    is the balance held plus 0 or 1."""
     w = evm_world
     with w.env.anchor():
         h = _setup(w, 1_000_000 * U, [])
-        owner = str(w.owner)
+        owner, attacker = str(w.owner), str(w.actors["attacker"])
         h.run("fees", lambda m: m.set_fees(owner, fee_bps, 0), lambda: w.admin.set_fees(fee_bps, 0, sender=owner))
         I.check(w.market.flashFee(w.stablecoin, amount) == M.flash_fee(amount, fee_bps), "flashFee view")
-        attacker = str(w.actors["attacker"])
+        if donated:
+            w.stablecoin.transfer(w.market, donated, sender=attacker)
+            h.model.receive_base(donated)
+            h.ghost.base_donated += donated
+        if at_held is not None:
+            amount = h.model.held() + at_held
         if mode:
             w.flash_borrower.set_mode(mode, "0x" + "00" * 20, b"", sender=attacker)
         before = h.base_balance(w.market)
+        books = (h.model.cash, h.model.reserves)
         expect = {1: "market: callback failed", 2: "erc20: insufficient allowance"}.get(mode)
-        try:
-            h.model.clone().flash_loan_checks(amount)
-        except M.ModelRevert:
-            expect = None
-        box = []
-
-        def model_fn(m):
-            fee = m.flash_loan_checks(amount)
-            m.flash_loan_settle(fee)
-            box.append(fee)
-            return fee
-
-        out = h.run("flash", model_fn, lambda: w.flash_borrower.borrow(w.market, w.stablecoin, amount, b"", sender=attacker), expect_reason=expect)
+        mock = str(w.flash_borrower.address)
+        out = h.run(
+            "flash",
+            lambda m: m.flash_loan(mock, mock, amount),
+            lambda: w.flash_borrower.borrow(w.market, w.stablecoin, amount, b"", sender=attacker),
+            expect_reason=expect,
+        )
+        I.check(out.ok or amount <= before or out.reason == M.TOKEN_EXCEEDS_BALANCE, f"a loan above the balance reverted {out.reason!r}")
         if out.ok:
-            I.check(h.base_balance(w.market) == before + box[-1], "flash loan came back without its fee")
-            I.check(box[-1] > 0 or fee_bps == 0 or amount == 0, "fee rounded to zero")
+            fee = out.expected
+            I.check(h.base_balance(w.market) == before + fee, "flash loan came back without its fee")
+            I.check(fee > 0 or fee_bps == 0 or amount == 0, "fee rounded to zero")
+            I.check((h.model.cash, h.model.reserves) == books and w.admin.surplus() == donated + fee, "the fee did not stay unbooked")
+        h.check_invariants()
+        surplus = h.model.surplus()
+        lenders = (w.market.totalAssets(), w.market.totalSupply())
+        out = h.run("book_surplus", lambda m: m.book_surplus(attacker, h.now()), lambda: w.admin.book_surplus(sender=attacker))
+        I.check(out.ok and out.value == surplus, f"book_surplus booked {out.value}, surplus {surplus}")
+        I.check(h.model.reserves == books[1] + surplus, "reserves did not grow by the surplus")
+        I.check_booking_keeps_lenders_claim("book_surplus", lenders, (w.market.totalAssets(), w.market.totalSupply()))
         h.check_invariants()
 
 

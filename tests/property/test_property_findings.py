@@ -1,13 +1,14 @@
 """Contract findings of the property suite (AUDIT.md, "Findings").
 
 Each finding is pinned by a plain test: a fixed one asserts the fixed
-behaviour (a regression test); an accepted one asserts its exact,
-bounded consequence, so any change to it fails loudly.
+behaviour (a regression test); an accepted one would assert its exact,
+bounded consequence, so any change to it fails loudly. Both findings are
+fixed: F-1 (flash fee booked before an accrual) and F-2 (supply-cap carry).
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
+from dataclasses import dataclass
 
 import pytest
 from propkit.harness import Harness
@@ -17,50 +18,80 @@ from navlend import model as M
 U = 10**6
 
 
-def test_flash_loan__fee_before_accrual__moves_share_price_exactly_as_modelled(evm_world):
-    """F-1 (accepted, AUDIT.md section 5): ``flashLoan`` books its fee into
-    cash without accruing first (accruing there would cost ~7,000 gas on
-    every flash loan), so the interest pending since the last accrual is
-    later computed at the slightly lower post-fee utilisation. This test
-    pins the exact consequence rather than tolerating it loosely:
+def _lender_and_borrower_after_30_quiet_days(w, h: Harness) -> str:
+    """lender0 lends 1,000,000; borrower0 borrows 800,000 against fund A
+    (80 % utilisation); 30 days pass without an accrual. Returns the
+    borrower."""
+    lender, b = str(w.actors["lender0"]), str(w.actors["borrower0"])
+    now = h.now()
+    assert h.run("deposit", lambda m: m.deposit(lender, 1_000_000 * U, lender, now), lambda: w.market.deposit(1_000_000 * U, lender, sender=lender)).ok
+    h.run("supply", lambda m: m.supply_collateral(b, str(w.fund_a.address), 100_000 * U, b), lambda: w.market.supply_collateral(w.fund_a, 100_000 * U, b, sender=b))
+    assert h.run("borrow", lambda m: m.borrow(b, 800_000 * U, b, b, now, h.feed), lambda: w.market.borrow(800_000 * U, b, b, sender=b)).ok
+    w.env.time_travel(seconds=30 * 86_400)
+    h.invalidate_prices()
+    return b
 
-    - the contract's share price after the loan equals the model's
-      prediction exactly (fee into cash and reserves, then the pending
-      period accrued at the post-fee utilisation);
-    - the lenders' loss is a small fraction of the fee the flash borrower
-      pays into reserves (here, 30 days unaccrued at 80 % utilisation: a
-      $75 fee costs lenders $0.16, 0.21 %), so the move is no griefing tool;
-      the pending interest is what borrowers stop owing."""
-    w = evm_world
+
+@dataclass(frozen=True)
+class _Books:
+    """What the lenders, the protocol and the borrower end with."""
+
+    total_assets: int
+    total_supply: int
+    reserves: int
+    debt: int
+    booked: int
+
+
+def _after_book_surplus(w, flash_amount: int) -> _Books:
+    """The 30-quiet-days market, a flash loan of ``flash_amount`` (none if
+    0) by the attacker's receiver, then the attacker's book_surplus; every
+    step checked against the model, events included."""
     with w.env.anchor():
-        lender, b, attacker = str(w.actors["lender0"]), str(w.actors["borrower0"]), str(w.actors["attacker"])
-        w.market.deposit(1_000_000 * U, lender, sender=lender)
-        w.market.supply_collateral(w.fund_a, 100_000 * U, b, sender=b)
-        w.market.borrow(800_000 * U, b, b, sender=b)
-        w.env.time_travel(seconds=30 * 86_400)
         h = Harness(w)
+        b = _lender_and_borrower_after_30_quiet_days(w, h)
+        attacker, mock = str(w.actors["attacker"]), str(w.flash_borrower.address)
         now = h.now()
-        supply = w.market.totalSupply() + M.VIRTUAL_SHARES
+        if flash_amount:
+            out = h.run(
+                "flash loan",
+                lambda m: m.flash_loan(mock, mock, flash_amount),
+                lambda: w.flash_borrower.borrow(w.market, w.stablecoin, flash_amount, b"", sender=attacker),
+            )
+            assert out.ok
+            h.check_invariants()
+        out = h.run("book_surplus", lambda m: m.book_surplus(attacker, now), lambda: w.admin.book_surplus(sender=attacker))
+        assert out.ok and out.value == out.expected
+        reserves = w.admin.market_state()[2]
+        if out.value:
+            assert h.chain_events() == [("SurplusBooked", attacker.lower(), out.value, reserves)]
+        else:
+            assert h.chain_events() == []
+        h.check_invariants()
+        return _Books(w.market.totalAssets(), w.market.totalSupply(), reserves, w.admin.debt_of(b), out.value)
 
-        def price(total_assets: int) -> Fraction:
-            return Fraction(total_assets + M.VIRTUAL_ASSETS, supply)
 
-        before = price(w.market.totalAssets())
-        assert before == price(h.model.total_assets(now))
-        amount = 150_000 * U
-        fee = h.model.flash_loan_checks(amount)
-        assert fee > 0
-        predicted = h.model.clone()
-        predicted.flash_loan_settle(fee)
-        debt_before = w.admin.debt_of(b)
+def test_flash_loan__30_days_unaccrued__book_surplus_leaves_lenders_as_without_the_loan(evm_world):
+    """F-1 (fixed by the flash-loan gas change, AUDIT.md section 5): a flash
+    loan used to book its fee into cash before accruing, so the 30 days of
+    pending interest were computed at a lower utilisation and the lenders
+    lost part of it ($0.16 on a $75 fee here). Now the loan leaves the books
+    alone and book_surplus books the fee after accruing. Pinned exactly,
+    against the same market without the loan: the lenders' share price
+    (totalAssets and supply) and the borrower's debt are equal to the unit,
+    and the reserves are higher by exactly the fee."""
+    w = evm_world
+    amount = 150_000 * U
+    fee = M.flash_fee(amount, 5)
+    assert fee == 75 * U
 
-        w.flash_borrower.borrow(w.market, w.stablecoin, amount, b"", sender=attacker)
+    with_loan = _after_book_surplus(w, amount)
+    without = _after_book_surplus(w, 0)
 
-        after = price(w.market.totalAssets())
-        assert after == price(predicted.total_assets(now)), "share price differs from the model's F-1 prediction"
-        lenders_loss = (before - after) * supply
-        assert 0 <= lenders_loss < Fraction(fee, 100), f"lenders lost {float(lenders_loss)} base units for a {fee} fee"
-        assert w.admin.debt_of(b) <= debt_before
+    assert (with_loan.total_assets, with_loan.total_supply) == (without.total_assets, without.total_supply)
+    assert with_loan.debt == without.debt
+    assert with_loan.reserves == without.reserves + fee
+    assert (with_loan.booked, without.booked) == (fee, 0)
 
 
 def test_supply_cap_holds_for_amounts_past_2_120(evm_world):

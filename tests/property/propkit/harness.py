@@ -38,7 +38,8 @@ EV_SUPPLY = _topic("SupplyCollateral(address,address,address,uint256,uint256)")
 EV_WITHDRAW = _topic("WithdrawCollateral(address,address,address,address,uint256,uint256)")
 EV_BORROW = _topic("Borrow(address,address,address,uint256,uint256,uint256)")
 EV_REPAY = _topic("Repay(address,address,uint256,uint256,uint256)")
-EV_FLASH = _topic("FlashLoan(address,address,address,uint256,uint256)")
+EV_FLASH = _topic("FlashLoan(address,address,uint256,uint256)")
+EV_SURPLUS = _topic("SurplusBooked(address,uint256,uint256)")
 
 
 def _t_addr(t: int) -> str:
@@ -65,6 +66,8 @@ def model_from_snapshot(snap: A.Snapshot, owner: Any, guardian: Any, treasury: A
         paused=snap.paused,
         cash=snap.cash,
         reserves=snap.reserves,
+        # At rest the market holds its cash plus what it has not booked.
+        unbooked=snap.market_base_balance - snap.cash,
         rates=M.Rates(*snap.rates),
         resume_at=snap.control[0],
         flash_fee_bps=snap.control[1],
@@ -131,7 +134,8 @@ class Harness:
         # which are compared against the model.
         self.accounts = [str(x) for x in a.values()] + [str(w.treasury), str(w.flash_borrower.address)]
         self.model = self.model_from_chain()
-        self.ghost = I.Ghost()
+        # What the market already held unbooked counts as donated.
+        self.ghost = I.Ghost(base_donated=self.model.unbooked)
         self._price_cache: dict[int, tuple[int, tuple[int, int]]] = {}
 
     # ------------------------------------------------------------ #
@@ -227,7 +231,12 @@ class Harness:
           the model is rolled back;
         - ``expect_reason``: a revert the model cannot see (e.g. a flash
           borrower that does not approve), required of the chain.
+
+        When both succeed, the market's FlashLoan and SurplusBooked events
+        must be the ones the model emitted, in order (and feed the ghost's
+        ledger of fees and booked surplus).
         """
+        self.model.events.clear()
         before = self.model
         trial = self.model.clone()
         mrev = None
@@ -263,7 +272,31 @@ class Harness:
                 self.model = before
                 return Outcome(False, reason=crev, external=True)
             raise I.InvariantViolation(f"{name}: model succeeds ({expected!r}) but the contract reverted {crev!r}")
+        self._check_events(name)
         return Outcome(True, value=value, expected=expected)
+
+    def chain_events(self) -> list[tuple]:
+        """The market's FlashLoan and SurplusBooked events of the last call,
+        in the model's form (see ``MarketModel.events``)."""
+        out: list[tuple] = []
+        for topic, idx, words in self.market_events(None):
+            if topic == EV_FLASH:
+                out.append(("FlashLoan", _t_addr(idx[0]).lower(), _t_addr(idx[1]).lower(), words[0], words[1]))
+            elif topic == EV_SURPLUS:
+                out.append(("SurplusBooked", _t_addr(idx[0]).lower(), words[0], words[1]))
+        return out
+
+    def _check_events(self, name: str) -> None:
+        """The last call's events equal the model's; the ghost books the
+        fees paid in and the surplus booked (``check_base_backing``)."""
+        got, want = self.chain_events(), list(self.model.events)
+        self.model.events.clear()
+        I.check(got == want, f"{name}: market events {got} != model {want}")
+        for event in got:
+            if event[0] == "FlashLoan":
+                self.ghost.flash_fees += event[4]
+            else:
+                self.ghost.surplus_booked += event[2]
 
     def market_events(self, contract: Any) -> list[tuple[int, list[int], list[int]]]:
         """The market's raw logs of ``contract``'s last call, in order:
@@ -279,50 +312,54 @@ class Harness:
         """Applies the market operations a periphery call made (read from
         the market's events) to the model, and checks that each one agrees:
         the model must accept it and end where the event says. A flash loan
-        wraps the operations of its callback: its checks run first (on the
-        cash before the callback), its fee settles last."""
+        wraps the operations of its callback: the model lends (its checks,
+        the principal out), replays them, and takes the fee back unbooked."""
         events = self.market_events(contract)
-        m = self.model.clone()
         flash = [e for e in events if e[0] == EV_FLASH]
         I.check(len(flash) <= 1, "more than one flash loan in a periphery call")
-        fee = 0
+
+        def replay(m: M.MarketModel) -> None:
+            for topic, idx, words in events:
+                if topic == EV_SUPPLY:
+                    caller, on_behalf, token = (_t_addr(t) for t in idx)
+                    m.supply_collateral(caller, token, words[0], on_behalf)
+                    I.check(m.balance(on_behalf, m.asset_id(token)) == words[1], "supply event collateral != model")
+                elif topic == EV_WITHDRAW:
+                    caller, on_behalf, token = (_t_addr(t) for t in idx)
+                    receiver = _t_addr(words[0])
+                    m.withdraw_collateral(caller, token, words[1], on_behalf, receiver, now, self.feed)
+                    I.check(m.balance(on_behalf, m.asset_id(token)) == words[2], "withdraw event collateral != model")
+                elif topic == EV_BORROW:
+                    caller, on_behalf, receiver = (_t_addr(t) for t in idx)
+                    m.borrow(caller, words[0], on_behalf, receiver, now, self.feed)
+                    I.check(m.scaled.get(on_behalf, 0) == words[1] and m.index == words[2], "borrow event != model")
+                elif topic == EV_REPAY:
+                    caller, on_behalf = (_t_addr(t) for t in idx)
+                    repaid = m.repay(caller, words[0], on_behalf, now)
+                    I.check(repaid == words[0] and m.scaled.get(on_behalf, 0) == words[1], "repay event != model")
+
+        self.model.events.clear()
+        m = self.model.clone()
         if flash:
-            amount, fee = flash[0][2][0], flash[0][2][1]
-            got_fee = m.flash_loan_checks(amount)
-            I.check(got_fee == fee, f"flash fee {fee} != model {got_fee}")
-        for topic, idx, words in events:
-            if topic == EV_SUPPLY:
-                caller, on_behalf, token = (_t_addr(t) for t in idx)
-                m.supply_collateral(caller, token, words[0], on_behalf)
-                I.check(m.balance(on_behalf, m.asset_id(token)) == words[1], "supply event collateral != model")
-            elif topic == EV_WITHDRAW:
-                caller, on_behalf, token = (_t_addr(t) for t in idx)
-                receiver = _t_addr(words[0])
-                m.withdraw_collateral(caller, token, words[1], on_behalf, receiver, now, self.feed)
-                I.check(m.balance(on_behalf, m.asset_id(token)) == words[2], "withdraw event collateral != model")
-            elif topic == EV_BORROW:
-                caller, on_behalf, receiver = (_t_addr(t) for t in idx)
-                m.borrow(caller, words[0], on_behalf, receiver, now, self.feed)
-                I.check(m.scaled.get(on_behalf, 0) == words[1] and m.index == words[2], "borrow event != model")
-            elif topic == EV_REPAY:
-                caller, on_behalf = (_t_addr(t) for t in idx)
-                repaid = m.repay(caller, words[0], on_behalf, now)
-                I.check(repaid == words[0] and m.scaled.get(on_behalf, 0) == words[1], "repay event != model")
-        if flash:
-            m.flash_loan_settle(fee)
+            _, idx, words = flash[0]
+            fee = m.flash_loan(_t_addr(idx[0]), _t_addr(idx[1]), words[0], replay)
+            I.check(fee == words[1], f"flash fee {words[1]} != model {fee}")
+        else:
+            replay(m)
         self.model = m
+        self._check_events("periphery call")
 
     # ------------------------------------------------------------ #
     # invariants
 
-    def check_invariants(self, socialized_this_step: int = 0, price_slack: Fraction = Fraction(0)) -> A.Snapshot:
+    def check_invariants(self, socialized_this_step: int = 0) -> A.Snapshot:
         snap = self.snapshot()
         I.check_model_agrees(snap, self.model)
-        I.check_base_backing(snap, self.ghost)
+        I.check_base_backing(snap, self.model, self.ghost)
         I.check_collateral_backing(snap, self.ghost, self.model)
         I.check_debt_sum(snap)
         I.check_lender_claims(snap, self.model)
-        I.check_share_price(self.model, snap.now, self.ghost, socialized_this_step, price_slack)
+        I.check_share_price(self.model, snap.now, self.ghost, socialized_this_step)
         return snap
 
     def price(self) -> Fraction:

@@ -30,8 +30,13 @@ def check(cond: bool, msg: str) -> None:
 class Ghost:
     """What the chain cannot tell: flows the harness made on purpose."""
 
-    # Base asset sent to the market outside its functions (donations).
+    # Base asset sent to the market outside its functions (donations; and
+    # whatever it held unbooked when the harness started).
     base_donated: int = 0
+    # Flash-loan fees paid in and surplus booked as reserves, from the
+    # market's FlashLoan and SurplusBooked events.
+    flash_fees: int = 0
+    surplus_booked: int = 0
     # Collateral tokens sent to the market outside supply_collateral
     # (donations, dividends minted to the market), per asset id.
     token_donated: list[int] = field(default_factory=lambda: [0, 0, 0])
@@ -82,13 +87,21 @@ def check_model_agrees(snap: Snapshot, m: M.MarketModel) -> None:
 # ---------------------------------------------------------------- #
 
 
-def check_base_backing(snap: Snapshot, g: Ghost) -> None:
-    """The market's stablecoin balance covers cash, and equals it plus
-    what was donated."""
+def check_base_backing(snap: Snapshot, m: M.MarketModel, g: Ghost) -> None:
+    """At rest (no flash loan out) the market's stablecoin balance covers
+    cash, and equals cash + the model's unbooked surplus; that surplus is
+    exactly the ghost's ledger: donations + flash fees paid in - surplus
+    booked (the last two from the market's events)."""
+    check(m.lent == 0, f"the model still has a flash loan of {m.lent} out at rest")
     check(snap.market_base_balance >= snap.cash, f"base balance {snap.market_base_balance} < cash {snap.cash}")
     check(
-        snap.market_base_balance == snap.cash + g.base_donated,
-        f"base balance {snap.market_base_balance} != cash {snap.cash} + donations {g.base_donated}",
+        snap.market_base_balance == snap.cash + m.unbooked,
+        f"base balance {snap.market_base_balance} != cash {snap.cash} + modelled surplus {m.unbooked}",
+    )
+    ledger = g.base_donated + g.flash_fees - g.surplus_booked
+    check(
+        m.unbooked == ledger,
+        f"modelled surplus {m.unbooked} != donations {g.base_donated} + flash fees {g.flash_fees} - booked {g.surplus_booked}",
     )
 
 
@@ -125,6 +138,16 @@ def share_price(m: M.MarketModel, now: int) -> Fraction:
     return Fraction(m.total_assets(now) + M.VIRTUAL_ASSETS, m.total_supply + M.VIRTUAL_SHARES)
 
 
+def check_booking_keeps_lenders_claim(label: str, before: tuple[int, int], after: tuple[int, int]) -> None:
+    """Booking the surplus (``book_surplus``, and ``withdraw_reserves``,
+    which books it and then pays reserves out) moves cash and reserves by
+    the same amount: the lenders' total assets accrued to now and the
+    share supply, so the exact share price, are unchanged to the unit.
+    ``before``/``after``: (totalAssets(), totalSupply()) read from the
+    chain at the same timestamp (totalAssets accrues, like the call)."""
+    check(after == before, f"{label} moved the lenders' (totalAssets, totalSupply) {before} -> {after}")
+
+
 def check_lender_claims(snap: Snapshot, m: M.MarketModel) -> None:
     """Lenders' claims + reserves == cash + borrows - (written-off debt is
     already out of borrows); claims never exceed the lenders' assets."""
@@ -138,18 +161,15 @@ def check_lender_claims(snap: Snapshot, m: M.MarketModel) -> None:
     check(sum(snap.shares.values()) <= snap.total_supply, "Σ tracked shares > total supply")
 
 
-def check_share_price(m: M.MarketModel, now: int, g: Ghost, socialized_this_step: int, slack: Fraction = Fraction(0)) -> Fraction:
+def check_share_price(m: M.MarketModel, now: int, g: Ghost, socialized_this_step: int) -> Fraction:
     """Without a socialised write-off the exact share price never falls;
-    with one, it falls by at most the socialised amount per share.
-
-    ``slack``: a documented exception (finding F-1 in AUDIT.md): a flash
-    loan books its fee into cash without accruing first, so the interest
-    pending since the last accrual is recomputed at the lower utilisation;
-    the price may then fall by at most the lenders' pending interest."""
+    with one, it falls by at most the socialised amount per share. No
+    exception: a flash loan leaves the books alone and its fee is booked
+    after an accrual (finding F-1, fixed)."""
     p = share_price(m, now)
     if g.last_price is not None:
         if socialized_this_step == 0:
-            check(p >= g.last_price - slack, f"share price fell without bad debt: {g.last_price} -> {p} ({float(p / g.last_price - 1):.3e})")
+            check(p >= g.last_price, f"share price fell without bad debt: {g.last_price} -> {p} ({float(p / g.last_price - 1):.3e})")
         else:
             floor = g.last_price - Fraction(socialized_this_step + 1, m.total_supply + M.VIRTUAL_SHARES)
             check(p >= floor, f"share price fell by more than the socialised {socialized_this_step}")

@@ -4,24 +4,24 @@ Actors: two lenders, three borrowers (borrower2 also levers through
 Leverage), a liquidator (allowlisted: share route and redeem route), a
 keeper running the FlashLiquidator (redeem route on a flash loan, no
 capital, no allowlisting), an attacker (lender share games, donations,
-malicious flash-loan receiver, liquidating healthy positions, parameter
-and pause calls it may not make), the owner, the guardian and the NAV
-updater.
+malicious flash-loan receiver, booking the surplus from inside a flash
+loan, liquidating healthy positions, parameter and pause calls it may not
+make), the owner, the guardian and the NAV updater.
 
 Every rule runs the operation on the reference model and on the contract
 (:meth:`Harness.run`): the same result, or the same revert reason. After
 every step the invariants of :mod:`propkit.invariants` run over a storage
 snapshot. Rule-specific properties (limits after a borrow or a withdrawal,
-liquidation rules, flash-loan fee, debt monotone over time, pauses) are
-asserted in the rules.
+liquidation rules, flash-loan fee, booking the surplus leaves the
+lenders' share price unchanged, debt monotone over time, pauses) are
+asserted in the rules; the FlashLoan and SurplusBooked events of every
+call are compared with the model's (``Harness.run``).
 
 Each example runs inside ``world.env.anchor()`` over one shared deployment:
 nothing is redeployed between examples.
 """
 
 from __future__ import annotations
-
-from fractions import Fraction
 
 from hypothesis import assume, note
 from hypothesis import strategies as st
@@ -74,7 +74,6 @@ class MarketMachine(RuleBasedStateMachine):
         self.a = {k: str(v) for k, v in self.w.actors.items()}
         self.mock_mode = MODE_OK
         self.socialized_step = 0
-        self.price_slack = Fraction(0)
         self.prev_shares: dict[str, int] = {}
         self.steps = 0
         MarketMachine.example_counter += 1
@@ -338,11 +337,13 @@ class MarketMachine(RuleBasedStateMachine):
                 rp, _ = m.preview_liquidation(borrower, str(token.address), max_repay, now, self.h.feed)
                 if rp == 0:
                     raise M.ModelRevert("flash liquidator: nothing to liquidate")
-                fee = m.flash_loan_checks(rp)
-                r = m.liquidate(receiver, borrower, str(token.address), rp, 0, True, receiver, now, self.h.feed)
-                m.flash_loan_settle(fee)
-                res_box.append(r)
-                return r
+                m.flash_loan(
+                    receiver,
+                    receiver,
+                    rp,
+                    lambda mm: res_box.append(mm.liquidate(receiver, borrower, str(token.address), rp, 0, True, receiver, now, self.h.feed)),
+                )
+                return res_box[-1]
             r = m.liquidate(sender, borrower, str(token.address), max_repay, 0, redeem, receiver, now, self.h.feed)
             res_box.append(r)
             return r
@@ -425,17 +426,33 @@ class MarketMachine(RuleBasedStateMachine):
     # flash loans
 
     @rule(
-        mode=st.sampled_from(["ok", "ok", "wrong_return", "no_approve", "call_redeem", "call_borrow", "call_reserves"]),
+        mode=st.sampled_from(["ok", "ok", "wrong_return", "no_approve", "call_redeem", "call_borrow", "call_reserves", "call_book_surplus"]),
         f=frac,
-        overdraw=st.booleans(),
+        size=st.sampled_from(["part", "part", "part", "part", "surplus/2", "cash+1", "held", "held+1"]),
     )
-    def flash_loan(self, mode: str, f: int, overdraw: bool) -> None:
+    def flash_loan(self, mode: str, f: int, size: str) -> None:
+        """The attacker's receiver borrows part of the cash, half the
+        unbooked surplus (so that a booking inside the callback finds the
+        other half above the cash), one unit more than the cash (lent out of
+        the surplus, if any), all the market holds, or one unit more (the
+        token reverts). It behaves, misbehaves, or re-enters the market
+        from the callback, where the market holds its balance less the
+        loan: a payout beyond that fails in the token, and book_surplus
+        books only what is left above the cash (the model predicts both).
+        The fee stays unbooked: the books do not move."""
         w = self.w
         mock = str(w.flash_borrower.address)
-        cash = self.model.cash
-        amount = cash + 1 if (overdraw and f % 7 == 0) else cash * f // BPS
+        m0 = self.model
+        amount = {
+            "part": m0.cash * f // BPS,
+            "surplus/2": m0.unbooked // 2,
+            "cash+1": m0.cash + 1,
+            "held": m0.held(),
+            "held+1": m0.held() + 1,
+        }[size]
         now = self.now()
         before_market = self.h.base_balance(w.market)
+        lenders = (w.market.totalAssets(), w.market.totalSupply())
         expect = None
         inner = None
         if mode == "ok":
@@ -447,62 +464,55 @@ class MarketMachine(RuleBasedStateMachine):
             self._set_mock(MODE_NO_APPROVE)
             expect = "erc20: insufficient allowance"
         elif mode == "call_redeem":
-            shares = self.model.shares.get(mock, 0) * f // BPS
+            shares = m0.shares.get(mock, 0) * f // BPS
             self._set_mock(MODE_CALL, str(w.market.address), w.market.redeem.prepare_calldata(shares, mock, mock))
             inner = lambda m: m.redeem(mock, shares, mock, mock, now)  # noqa: E731
         elif mode == "call_borrow":
             amt = (f + 1) * U
             self._set_mock(MODE_CALL, str(w.market.address), w.market.borrow.prepare_calldata(amt, mock, mock))
             inner = lambda m: m.borrow(mock, amt, mock, mock, now, self.h.feed)  # noqa: E731
-        else:
+        elif mode == "call_reserves":
             self._set_mock(MODE_CALL, str(w.market.address), w.admin.withdraw_reserves.prepare_calldata(1))
             inner = lambda m: m.withdraw_reserves(mock, 1, now)  # noqa: E731
-        fee_box: list[int] = []
-        payout_box: list[int] = []
-        before_model = self.model.clone()
-
-        def model_fn(m: M.MarketModel):
-            fee = m.flash_loan_checks(amount)
-            if expect is not None:
-                fee_box.append(fee)
-                return fee
-            if inner is not None:
-                got = inner(m)
-                payout_box.append({"call_redeem": got, "call_borrow": (f + 1) * U}.get(mode, 1))
-            m.flash_loan_settle(fee)
-            fee_box.append(fee)
-            return fee
-
-        if expect is not None:
-            # the market's own checks come first; then the expected failure
-            probe = self.model.clone()
-            try:
-                probe.flash_loan_checks(amount)
-            except M.ModelRevert:
-                expect = None
+        else:
+            self._set_mock(MODE_CALL, str(w.market.address), w.admin.book_surplus.prepare_calldata())
+            inner = lambda m: m.book_surplus(mock, now)  # noqa: E731
+        # A receiver that fails its side (expect) does so after the market's
+        # own checks, which the model runs: their reasons come first.
         out = self.h.run(
-            f"flash loan ({mode})",
-            model_fn,
+            f"flash loan ({mode}, {size})",
+            lambda m: m.flash_loan(mock, mock, amount, inner),
             lambda: w.flash_borrower.borrow(w.market, w.stablecoin, amount, b"navlend", sender=self.a["attacker"]),
-            # During the callback the market physically holds its balance
-            # less the loan (the principal never leaves `cash` in the
-            # books): a payout beyond that fails in the token, safely.
-            external=lambda reason: reason == "erc20: transfer amount exceeds balance"
-            and bool(payout_box)
-            and payout_box[-1] > before_market - amount,
             expect_reason=expect,
         )
-        if out.ok and inner is None:
-            # Finding F-1: the fee enters cash without an accrual first.
-            m0 = before_model
-            a0 = m0.accrued(now)
-            pending = a0.interest - (a0.reserves - m0.reserves)
-            self.price_slack += Fraction(pending, m0.total_supply + M.VIRTUAL_SHARES)
+        if size == "held+1":
+            I.check(not out.ok, f"a flash loan above the {amount - 1} the market holds succeeded")
         if out.ok:
-            fee = fee_box[-1]
-            I.check(fee == M.flash_fee(amount, self.model.flash_fee_bps) and (fee > 0 or self.model.flash_fee_bps == 0), "flash fee")
+            fee = out.expected
+            bps = self.model.flash_fee_bps
+            I.check(fee == M.flash_fee(amount, bps) and (fee > 0 or bps == 0), "flash fee")
             if inner is None:
                 I.check(self.h.base_balance(w.market) == before_market + fee, "flash loan did not come back with its fee")
+                I.check(self.model.cash == m0.cash and self.model.reserves == m0.reserves, "a flash loan moved the books")
+            if inner is None or mode == "call_book_surplus":
+                I.check_booking_keeps_lenders_claim(f"flash loan ({mode})", lenders, (w.market.totalAssets(), w.market.totalSupply()))
+
+    @rule(caller=st.sampled_from(["attacker", "attacker", "lender0", "borrower0", "owner"]))
+    def book_surplus(self, caller: str) -> None:
+        """Anyone books the surplus (flash fees, donations) as reserves,
+        after an accrual: it never reverts, returns what it booked, leaves
+        nothing unbooked, and leaves the lenders' share price unchanged to
+        the unit (totalAssets accrued to now, before and after)."""
+        w = self.w
+        sender = str(w.owner) if caller == "owner" else self.a[caller]
+        now = self.now()
+        surplus = self.model.surplus()
+        before = (w.market.totalAssets(), w.market.totalSupply())
+        out = self.h.run("book_surplus", lambda m: m.book_surplus(sender, now), lambda: w.admin.book_surplus(sender=sender))
+        I.check(out.ok, f"book_surplus reverted: {out.reason}")
+        I.check(out.value == out.expected == surplus, f"book_surplus booked {out.value}, model {out.expected}, surplus was {surplus}")
+        I.check(w.admin.surplus() == 0 and self.h.base_balance(w.market) == self.model.cash, "surplus left unbooked")
+        I.check_booking_keeps_lenders_claim("book_surplus", before, (w.market.totalAssets(), w.market.totalSupply()))
 
     # ------------------------------------------------------------ #
     # leverage
@@ -707,13 +717,18 @@ class MarketMachine(RuleBasedStateMachine):
         w = self.w
         sender = str(w.owner) if caller == "owner" else self.a["attacker"]
         now = self.now()
-        reserves = self.model.accrued(now).reserves
+        # What it may withdraw: the reserves accrued to now plus the surplus
+        # it books first.
+        reserves = self.model.accrued(now).reserves + self.model.surplus()
         amount = reserves + 1 if over else reserves * f // BPS
-        self.h.run(
+        before = (w.market.totalAssets(), w.market.totalSupply())
+        out = self.h.run(
             "withdraw_reserves",
             lambda m: m.withdraw_reserves(sender, amount, now),
             lambda: w.admin.withdraw_reserves(amount, sender=sender),
         )
+        if out.ok:
+            I.check_booking_keeps_lenders_claim("withdraw_reserves", before, (w.market.totalAssets(), w.market.totalSupply()))
 
     @rule(what=st.sampled_from(["base", "fund_a", "fund_b"]), x=st.integers(1, 10**6))
     def attacker_donates(self, what: str, x: int) -> None:
@@ -722,6 +737,7 @@ class MarketMachine(RuleBasedStateMachine):
         if what == "base":
             amount = x
             w.stablecoin.transfer(w.market, amount, sender=sender)
+            self.h.model.receive_base(amount)
             self.h.ghost.base_donated += amount
         else:
             asset = 0 if what == "fund_a" else 1
@@ -746,7 +762,7 @@ class MarketMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------ #
     # views agree with the model
 
-    @rule(view=st.sampled_from(["totalAssets", "position", "preview", "max", "market_state", "preview_liquidation", "flash"]), who=borrower_ix, x=st.integers(0, 10**15))
+    @rule(view=st.sampled_from(["totalAssets", "position", "preview", "max", "market_state", "preview_liquidation", "flash", "surplus"]), who=borrower_ix, x=st.integers(0, 10**15))
     def views_agree(self, view: str, who: str, x: int) -> None:
         w, m, now = self.w, self.model, self.now()
         b = self.a[who]
@@ -777,6 +793,8 @@ class MarketMachine(RuleBasedStateMachine):
             except M.ModelRevert:
                 want = "revert"
             I.check(got == want, f"preview_liquidation {got} != model {want}")
+        elif view == "surplus":
+            I.check(w.admin.surplus() == m.surplus(), f"surplus view {w.admin.surplus()} != model {m.surplus()}")
         else:
             I.check(w.market.flashFee(w.stablecoin, x) == M.flash_fee(x, m.flash_fee_bps), "flashFee view")
 
@@ -788,7 +806,7 @@ class MarketMachine(RuleBasedStateMachine):
         if self.steps:
             MarketMachine.step_counter += 1
         self.steps += 1
-        self.h.check_invariants(self.socialized_step, self.price_slack)
+        self.h.check_invariants(self.socialized_step)
         p = self.h.ghost.last_price
         g = self.h.ghost
         for actor in WEALTH_ACTORS:
@@ -799,7 +817,6 @@ class MarketMachine(RuleBasedStateMachine):
             self.prev_shares[actor] = shares
         self.prev_price = p
         self.socialized_step = 0
-        self.price_slack = Fraction(0)
 
 
 def make_test_case(settings_obj) -> type:
@@ -809,4 +826,4 @@ def make_test_case(settings_obj) -> type:
     return tc
 
 
-__all__ = ["MarketMachine", "make_test_case", "Fraction"]
+__all__ = ["MarketMachine", "make_test_case"]
