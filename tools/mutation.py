@@ -129,8 +129,11 @@ MUTANTS: list[Mutant] = [
     _m(60, MARKET, "        assert taken >= min_out, \"market: slippage\"\n", "        pass\n", "dropped assert", "share-route slippage ignored"),
     _m(61, MARKET, "    core._assets[token] = unsafe_sub(word, taken << 16)\n", "", "skipped update", "liquidation leaves total supplied"),
     _m(62, MARKET, "    core._pull(token, receiver.address, amount + fee)\n", "    core._pull(token, receiver.address, amount)\n", "removed term", "flash loan fee never pulled"),
-    _m(63, MARKET, "        core._book = core._book + fee + (fee << 128)\n", "        core._book = core._book + fee\n", "removed term", "flash fee not booked to reserves"),
-    _m(64, MARKET, "    assert amount <= core._book & core._MASK128, \"market: insufficient cash\"\n    fee", "    fee", "dropped assert", "flash loan beyond cash"),
+    # M63 and M64 mutated the flash loan's fee booking and cash check, both
+    # gone since the flash loan writes no storage; they now mutate the
+    # surplus booking that replaced them (see also M71-M76).
+    _m(63, ADMIN, "    new_book: uint256 = book + amount + (amount << 128)\n", "    new_book: uint256 = book + amount\n", "removed term", "surplus booked to cash only (lenders gain the fees)"),
+    _m(64, ADMIN, "    market, book = core._accrue()\n    return (self._book_surplus(book) >> 128)", "    book = core._book\n    return (self._book_surplus(book) >> 128)", "skipped update", "book_surplus books without accruing first"),
     # ---- MarketAdmin.vy ----
     _m(65, ADMIN, "    if actions & core.PAUSE_LIQUIDATION != 0:\n        ownable._check_owner()\n    else:\n        self._check_guardian_or_owner()\n    core._market = core._market | (actions << 112)", "    self._check_guardian_or_owner()\n    core._market = core._market | (actions << 112)", "dropped check", "guardian may pause liquidation"),
     _m(66, ADMIN, "assert grace_period <= core.MAX_GRACE_PERIOD", "assert grace_period < core.MAX_GRACE_PERIOD", "off-by-one", "max grace exclusive"),
@@ -138,6 +141,13 @@ MUTANTS: list[Mutant] = [
     _m(68, ADMIN, "    core._book = book - amount - (amount << 128)\n", "    core._book = book - amount\n", "skipped update", "reserves not reduced on withdrawal"),
     _m(69, ADMIN, "    ownable._check_owner()\n    core._accrue()\n    core._set_rates(", "    ownable._check_owner()\n    core._set_rates(", "skipped update", "rate change without accruing at the old rate"),
     _m(70, ADMIN, "    if market & (core.PAUSE_LIQUIDATION << 112) != 0 or block.timestamp < core._control & core._MASK40:\n", "    if market & (core.PAUSE_LIQUIDATION << 112) != 0:\n", "dropped check", "preview ignores the grace period"),
+    # ---- MarketAdmin.vy: the surplus booking ----
+    _m(71, ADMIN, "    if held <= cash:\n", "    if held < cash:\n", "comparison", "surplus test strict (equivalent: at held == cash both return 0)"),
+    _m(72, ADMIN, "    if held <= cash:\n        return 0\n", "", "dropped check", "surplus underflows when less than the cash is held (inside a flash loan)"),
+    _m(73, ADMIN, "    if held <= cash:\n", "    if held <= cash + 1:\n", "off-by-one", "a one-unit surplus is never booked"),
+    _m(74, ADMIN, "    book = self._book_surplus(book)\n", "", "skipped update", "withdraw_reserves does not book the surplus first"),
+    _m(75, ADMIN, "    core._book = new_book\n", "", "skipped update", "booked surplus not stored"),
+    _m(76, ADMIN, "reserves=new_book >> 128)", "reserves=book >> 128)", "wrong term", "SurplusBooked logs the reserves before booking"),
 ]
 
 
