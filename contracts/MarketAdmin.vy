@@ -632,7 +632,8 @@ def _book_surplus(book: uint256) -> uint256:
     if amount == 0:
         return book
     # The new cash is the balance held: it must fit the book's 128 bits (a
-    # carry would land in the reserves). The reserves stay below the cash.
+    # carry would land in the reserves). The reserves' bits cannot overflow:
+    # they stay at most cash plus borrows, and the add below is checked.
     assert (book & core._MASK128) + amount <= core._MASK128, "market: cash overflow"
     new_book: uint256 = book + amount + (amount << 128)
     core._book = new_book
