@@ -137,7 +137,8 @@ class Rpc:
             try:
                 return self.request(method, [tx, tag])
             except CallReverted as err:
-                if not retry_empty_revert(err.data, block, self.block_number(), attempt):
+                # A reason needs no look at the head (it is the contract's answer).
+                if err.data or not retry_empty_revert(err.data, block, self.block_number(), attempt):
                     raise
                 attempt += 1
                 log.info("empty revert at the head; asked again", method=method, block=block, attempt=attempt)
