@@ -275,6 +275,7 @@ class Keeper:
         """Decides on the liquidatable positions together, then re-checks,
         simulates and sends the block's plans as one batch."""
         assert self.tx is not None
+        started = time.perf_counter()
         terms = self.reader.market_terms(head.number)
         ctx = self._execution_context(head, terms)
         balances = self.index.balances_many([h.account for h in liquidatable])
@@ -287,6 +288,8 @@ class Keeper:
                 report.skipped += 1
             else:
                 plans.append(decision.plan)
+        log.debug("decided", block=head.number, plans=len(plans), skipped=report.skipped,
+                  seconds=round(time.perf_counter() - started, 4))
         if plans:
             report.sent += self._execute(plans)
 
@@ -326,9 +329,16 @@ class Keeper:
     def _execute(self, plans: list[Plan]) -> int:
         """One block's plans, pipelined: one Lens call re-checks them all at
         the latest block, every transaction is simulated at that block in
-        parallel, and those that pass are signed and sent back to back with
-        consecutive nonces. Returns how many were sent."""
+        parallel, and each that passes is signed and sent as its simulation
+        returns, with consecutive nonces (``TxManager.submit_many``).
+        Returns how many were sent."""
         assert self.tx is not None
+        clock = [time.perf_counter()]
+
+        def lap() -> float:
+            clock.append(time.perf_counter())
+            return round(clock[-1] - clock[-2], 4)
+
         latest = self.reader.head()
         blog = log.bind(block=latest.number)
         healths = self._recheck(plans, latest.number)
@@ -337,9 +347,11 @@ class Keeper:
             self.metrics.skipped.labels(reason="recheck_healthy").inc()
             blog.info("no longer liquidatable at the latest block; not sending", borrower=plan.borrower,
                       route=plan.route.value, token=plan.token)
+        recheck_seconds = lap()
         requests = [self._request(plan) for plan in kept]
-        simulations = self.tx.simulate_many(requests, latest.number)
-        outcomes = self.tx.submit_many(list(zip(requests, simulations)), latest.base_fee, latest.number)
+        outcomes = self.tx.submit_many(requests, latest.number, latest.base_fee, latest.number)
+        blog.debug("executed", plans=len(plans), recheck_seconds=recheck_seconds,
+                   simulate_sign_send_seconds=lap())
         sent = 0
         for plan, outcome in zip(kept, outcomes):
             plog = blog.bind(borrower=plan.borrower, route=plan.route.value, token=plan.token)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -327,70 +327,58 @@ class TxManager:
             return Simulation(ok=False, revert_message=message, kind=classify_revert(message))
         return Simulation(ok=True, gas=gas)
 
-    def simulate_many(self, requests: Sequence[TxRequest], block: int | str) -> list[Simulation]:
-        """:meth:`simulate` of each request at the same ``block``, in
-        parallel (the node executes them on its own threads)."""
-        if len(requests) <= 1:
-            return [self.simulate(r.to, r.data, block) for r in requests]
-        return list(self._pool.map(lambda r: self.simulate(r.to, r.data, block), requests))
-
     # ---- sending
 
-    def submit(self, request: TxRequest, simulation: Simulation, base_fee: int, head: int) -> TxOutcome:
-        """Sends ``request`` (already simulated) unless its key is in
-        flight or the keeper runs dry; never waits for the receipt."""
-        return self.submit_many([(request, simulation)], base_fee, head)[0]
-
-    def submit_many(
-        self, items: Sequence[tuple[TxRequest, Simulation]], base_fee: int, head: int
-    ) -> list[TxOutcome]:
-        """Sends a block's simulated requests back to back with consecutive
-        nonces: every one is signed first, then they go out in nonce order.
-        A request whose key is in flight (or repeated), whose simulation
-        reverted, or any in dry-run mode is not sent. A failed send frees
-        its nonce (handed out again first); the node has the others."""
-        outcomes: list[TxOutcome | None] = [None] * len(items)
-        ready: list[int] = []
+    def submit_many(self, requests: Sequence[TxRequest], block: int, base_fee: int, head: int) -> list[TxOutcome]:
+        """A block's requests, pipelined: every one is simulated at
+        ``block`` in parallel (the node executes them on its own threads),
+        and each that passes is signed with the next nonce and sent the
+        moment its simulation returns, while the others still run (signing
+        is the keeper's own CPU work, the simulations the node's). So the
+        nonces of one block's sends are consecutive and nothing waits for a
+        receipt. Not sent: a request whose key is in flight (or repeated),
+        whose simulation reverted, or any in dry-run mode. A failed send
+        frees its nonce, which is handed out first next time."""
+        outcomes: list[TxOutcome | None] = [None] * len(requests)
         keys: set[str] = set()
-        for i, (request, simulation) in enumerate(items):
+        ready: list[int] = []
+        for i, request in enumerate(requests):
             if request.key in self.pending or request.key in keys:
                 outcomes[i] = TxOutcome(TxStatus.IN_FLIGHT, request, reason="already in flight")
-            elif not simulation.ok:
-                outcomes[i] = TxOutcome(TxStatus.SIMULATION_REVERTED, request, reason=simulation.revert_message,
-                                        kind=simulation.kind)
-            elif self.dry_run:
-                log.info("dry run: not sending", label=request.label, key=request.key,
-                         gas=self._gas_limit(simulation), **request.context)
-                outcomes[i] = TxOutcome(TxStatus.DRY_RUN, request)
             else:
                 keys.add(request.key)
                 ready.append(i)
-        if not ready:
-            return outcomes  # type: ignore[return-value]
+        futures = {self._pool.submit(self.simulate, requests[i].to, requests[i].data, block): i for i in ready}
+        chain_pending: int | None = None
         fees = initial_fees(base_fee, self.policy)
-        chain_pending = self._pending_count()
-        signed: list[tuple[int, int, int, bytes]] = []
-        for i in ready:
-            request, simulation = items[i]
-            nonce = self.nonces.next(chain_pending)
-            gas_limit = self._gas_limit(simulation)
-            try:
-                signed.append((i, nonce, gas_limit, self._sign(request, nonce, gas_limit, fees)))
-            except Exception as err:
-                outcomes[i] = self._send_failed(request, nonce, err)
-        for i, nonce, gas_limit, raw in signed:
-            request = items[i][0]
-            try:
-                tx_hash = self._broadcast(raw)
-            except Exception as err:
-                outcomes[i] = self._send_failed(request, nonce, err)
+        for future in as_completed(futures):
+            i = futures[future]
+            request, simulation = requests[i], future.result()
+            if not simulation.ok:
+                outcomes[i] = TxOutcome(TxStatus.SIMULATION_REVERTED, request, reason=simulation.revert_message,
+                                        kind=simulation.kind)
                 continue
-            self.pending[request.key] = PendingTx(request=request, nonce=nonce, gas_limit=gas_limit, fees=fees,
-                                                  hashes=[tx_hash], sent_block=head, sent_at=time.time())
-            log.info("sent", label=request.label, key=request.key, tx=tx_hash, nonce=nonce,
-                     max_fee=fees.max_fee, tip=fees.priority_fee, gas=gas_limit)
-            outcomes[i] = TxOutcome(TxStatus.SENT, request, tx_hash=tx_hash, nonce=nonce)
+            gas_limit = self._gas_limit(simulation)
+            if self.dry_run:
+                log.info("dry run: not sending", label=request.label, key=request.key, gas=gas_limit,
+                         **request.context)
+                outcomes[i] = TxOutcome(TxStatus.DRY_RUN, request)
+                continue
+            if chain_pending is None:
+                chain_pending = self._pending_count()
+            outcomes[i] = self._sign_and_send(request, self.nonces.next(chain_pending), gas_limit, fees, head)
         return outcomes  # type: ignore[return-value]
+
+    def _sign_and_send(self, request: TxRequest, nonce: int, gas_limit: int, fees: Fees, head: int) -> TxOutcome:
+        try:
+            tx_hash = self._send(request, nonce, gas_limit, fees)
+        except Exception as err:
+            return self._send_failed(request, nonce, err)
+        self.pending[request.key] = PendingTx(request=request, nonce=nonce, gas_limit=gas_limit, fees=fees,
+                                              hashes=[tx_hash], sent_block=head, sent_at=time.time())
+        log.info("sent", label=request.label, key=request.key, tx=tx_hash, nonce=nonce,
+                 max_fee=fees.max_fee, tip=fees.priority_fee, gas=gas_limit)
+        return TxOutcome(TxStatus.SENT, request, tx_hash=tx_hash, nonce=nonce)
 
     def _gas_limit(self, simulation: Simulation) -> int:
         return math.ceil(simulation.gas * self.gas_margin)
