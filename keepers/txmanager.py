@@ -353,7 +353,14 @@ class TxManager:
         fees = initial_fees(base_fee, self.policy)
         for future in as_completed(futures):
             i = futures[future]
-            request, simulation = requests[i], future.result()
+            request = requests[i]
+            try:
+                simulation = future.result()
+            except Exception as err:  # the node failed the request (not a revert): this one waits a block
+                self._on_rpc_error("simulate")
+                log.warning("simulation failed", key=request.key, error=str(err)[:200])
+                outcomes[i] = TxOutcome(TxStatus.SEND_FAILED, request, reason=f"simulation: {str(err)[:200]}")
+                continue
             if not simulation.ok:
                 outcomes[i] = TxOutcome(TxStatus.SIMULATION_REVERTED, request, reason=simulation.revert_message,
                                         kind=simulation.kind)

@@ -75,8 +75,8 @@ def test_retry_empty_revert__head_still_the_block__the_contracts_answer():
     assert not retry_empty_revert(b"", block=100, head_now=100, attempt=0)
 
 
-def test_retry_empty_revert__retries_spent__given_up():
-    assert not retry_empty_revert(b"", block=100, head_now=105, attempt=2)
+def test_retry_empty_revert__asked_again_once_already__final():
+    assert not retry_empty_revert(b"", block=100, head_now=105, attempt=1)
 
 
 @dataclass
@@ -85,21 +85,31 @@ class RacingAnvil:
     call at the head that overlaps the mining of the next block runs on
     the new block's state with the head's timestamp, and the market's
     ``block.timestamp - last_accrual`` underflows (a revert with no data).
-    ``races`` calls race that way; each race mines the block."""
+    ``races`` calls race that way; the block they raced with is published
+    ``publish_after`` head queries later (anvil commits a block's state
+    before it publishes the block). ``empty`` calls at the head revert with
+    no data by design (a function the contract does not have)."""
 
     head: int = 100
     races: int = 1
+    publish_after: int = 0
+    empty: bool = False
     answer: str = "0x" + "00" * 31 + "2a"
     calls: list[tuple[str, list]] = field(default_factory=list)
+    _unpublished: int = -1
 
     def make_request(self, method: str, params: list) -> dict:
         self.calls.append((method, params))
         if method == "eth_blockNumber":
+            if self._unpublished == 0:
+                self.head += 1
+            self._unpublished -= 1
             return {"result": hex(self.head)}
         at_head = params[-1] in ("latest", hex(self.head))
-        if method == "eth_call" and at_head and self.races:
-            self.races -= 1
-            self.head += 1  # the block the call raced with is mined
+        if method == "eth_call" and (self.empty or (at_head and self.races)):
+            if not self.empty:
+                self.races -= 1
+                self._unpublished = self.publish_after  # the block the call raced with is being mined
             return {"error": {"code": 3, "message": "execution reverted", "data": "0x"}}
         if method == "eth_call" and params[0].get("data") == "0xdead":
             reason = bytes.fromhex("08c379a0") + encode(["string"], ["market: position healthy"])
@@ -116,7 +126,7 @@ class W3:
 
 
 def test_rpc_call__empty_revert_while_the_next_block_is_mined__answered_at_the_same_block():
-    node = RacingAnvil(head=100, races=1)
+    node = RacingAnvil(head=100, races=1, publish_after=0)
     assert Rpc(W3(node)).call({"to": FUND_A, "data": "0x"}, 100) == bytes.fromhex(node.answer[2:])
     calls = [(m, p[1]) for m, p in node.calls if m == "eth_call"]
     assert calls == [("eth_call", "0x64"), ("eth_call", "0x64")]  # pinned: block 100 both times
@@ -130,11 +140,32 @@ def test_rpc_call__revert_with_a_reason__raised_once_with_its_data():
     assert [m for m, _ in node.calls] == ["eth_call"]
 
 
-def test_rpc_call__racing_every_time__gives_up_after_the_retries():
+def test_rpc_call__block_published_a_moment_after_its_state__waits_then_answers():
+    node = RacingAnvil(head=100, races=1, publish_after=3)
+    assert Rpc(W3(node), empty_revert_wait=5.0).call({"to": FUND_A, "data": "0x"}, 100) == bytes.fromhex(
+        node.answer[2:])
+    assert sum(1 for m, _ in node.calls if m == "eth_blockNumber") == 4
+
+
+def test_rpc_call__racing_every_time_at_latest__asked_again_once():
     node = RacingAnvil(head=100, races=10)
     with pytest.raises(CallReverted):
         Rpc(W3(node)).call({"to": FUND_A, "data": "0x"}, "latest")
-    assert sum(1 for m, _ in node.calls if m == "eth_call") == 3
+    assert sum(1 for m, _ in node.calls if m == "eth_call") == 2
+
+
+def test_rpc_call__empty_revert_and_the_head_stays__the_contracts_answer():
+    node = RacingAnvil(head=100, races=0, empty=True)
+    with pytest.raises(CallReverted):
+        Rpc(W3(node), empty_revert_wait=0.05).call({"to": FUND_A, "data": "0x"}, 100)
+    assert sum(1 for m, _ in node.calls if m == "eth_call") == 1
+
+
+def test_rpc_call__probe_reverts_empty__never_asked_again():
+    node = RacingAnvil(head=100, races=1)
+    with pytest.raises(CallReverted):
+        Rpc(W3(node)).call({"to": FUND_A, "data": "0x"}, 100, probe=True)
+    assert [m for m, _ in node.calls] == ["eth_call"]
 
 
 def test_rpc_request__node_refuses__rpc_error_not_a_revert():
