@@ -13,7 +13,7 @@ ANVIL_NATIVE := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup compile test test-fast demo deploy gas bench bench-keeper static property audit replay mutation bench-property clean
+.PHONY: help setup redis compile test test-fast demo deploy gas bench bench-keeper static property audit replay mutation bench-property clean
 
 help:
 	@echo "make demo    run the main job: a local market under stress with the keeper"
@@ -47,7 +47,12 @@ $(STAMPS)/anvil: package.json package-lock.json $(STAMPS)/venv | $(STAMPS)
 	$(BIN)/anvil --version | head -1
 	touch $@
 
-setup: $(STAMPS)/venv $(STAMPS)/anvil
+# Debian's redis-server for the keeper's scale-out test (tests/keeper/scale):
+# installed with apt-get when it is not on PATH (sudo only when not root).
+redis:
+	bash keepers/install-redis.sh
+
+setup: $(STAMPS)/venv $(STAMPS)/anvil redis
 
 # ape-vyper recompiles a contract only when its own file changes, not when a
 # module it imports does: always force, so nothing runs against stale bytecode.
@@ -58,7 +63,7 @@ compile: setup
 # world, and a fresh process per folder keeps one suite's chain state and
 # Ape snapshots from leaking into the next. Every suite runs even if an
 # earlier one failed; the target fails if any did.
-SUITES := world market regression periphery cli property bench demo keeper/unit keeper/e2e
+SUITES := world market regression periphery cli property bench demo keeper/unit keeper/e2e keeper/scale
 
 test: compile
 	@failed=""; for suite in $(SUITES); do \

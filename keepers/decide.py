@@ -444,14 +444,21 @@ def decide_block(
     ctx: ExecutionContext,
     policy: ProfitPolicy,
     in_flight: Iterable[str] = (),
+    reserved: Iterable[Plan] = (),
 ) -> list[Decision]:
     """Decisions for one block's scan, in sending order. Plans draw on
     shared resources in that order: each redeem plan uses up facility
     capacity (``facility_max_redeem``) and each seize plan the keeper's
-    stablecoin, so later positions see what is left. Positions that are
+    stablecoin, so later positions see what is left. ``reserved`` are the
+    plans of the keeper's own transactions sent but not mined by the block
+    the terms were read at: their draw is taken first (else a redeem plan
+    of the next block counts on shares the facility has already promised,
+    and reverts "insufficient liquidity" when mined). Positions that are
     not liquidatable get no decision; those in flight get an ``IN_FLIGHT``
     skip."""
     busy = set(in_flight)
+    for plan in reserved:
+        terms, ctx = _consume(plan, terms, ctx)
     decisions: list[Decision] = []
     for health in select_targets(healths):
         decision = decide(health, balances.get(health.account, {}), terms, ctx, policy, health.account in busy)
@@ -459,6 +466,16 @@ def decide_block(
         if decision.plan is not None:
             terms, ctx = _consume(decision.plan, terms, ctx)
     return decisions
+
+
+def still_liquidatable(plans: Iterable[Plan], healths: Iterable[AccountHealth]) -> tuple[list[Plan], list[Plan]]:
+    """The plans whose position the re-check at the latest block still
+    finds liquidatable, and the others (healthy now, or no answer)."""
+    liquidatable = {h.account for h in healths if h.liquidatable and h.debt > 0}
+    kept, gone = [], []
+    for plan in plans:
+        (kept if plan.borrower in liquidatable else gone).append(plan)
+    return kept, gone
 
 
 def _consume(plan: Plan, terms: MarketTerms, ctx: ExecutionContext) -> tuple[MarketTerms, ExecutionContext]:
@@ -495,16 +512,20 @@ def _with_lens_check(plan: Plan, health: AccountHealth) -> Plan:
 
 
 # The order in which a skip's headline reason is picked: the one closest
-# to acting first (an unprofitable plan was otherwise possible).
+# to acting first (an unprofitable plan was otherwise possible). The
+# keeper's own freeze comes before the facility's state: a frozen keeper is
+# what blocks the seize route it would fall back on, and the one reason an
+# operator must act on (a dry facility refills by itself); under
+# "facility_dry" it went unseen.
 _REASON_RANK = (
     SkipReason.UNPROFITABLE,
     SkipReason.PAYOUT_BELOW_COST,
+    SkipReason.KEEPER_FROZEN,
     SkipReason.FACILITY_DRY,
     SkipReason.FACILITY_BELOW_MINIMUM,
     SkipReason.FLASH_UNAVAILABLE,
     SkipReason.NO_FACILITY,
     SkipReason.NOT_ALLOWLISTED,
-    SkipReason.KEEPER_FROZEN,
     SkipReason.INSUFFICIENT_BALANCE,
     SkipReason.NOTHING_TO_LIQUIDATE,
     SkipReason.NO_COLLATERAL,

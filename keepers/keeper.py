@@ -22,13 +22,13 @@ from typing import Any
 
 import structlog
 
-from keepers.chain import BlockRef, ChainReader, encode_flash_liquidate, encode_market_liquidate
+from keepers.chain import BlockRef, CallReverted, ChainReader, encode_flash_liquidate, encode_market_liquidate
 from keepers.config import KeeperConfig
-from keepers.decide import ProfitPolicy, at_risk, decide_block
+from keepers.decide import ProfitPolicy, at_risk, decide_block, still_liquidatable
 from keepers.index import PositionIndex
 from keepers.metrics import HealthState, KeeperMetrics
 from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
-from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus, revert_message
+from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus
 from keepers.types import (
     AccountHealth,
     Decision,
@@ -102,6 +102,7 @@ class Keeper:
     _recent_hashes: dict[int, str] = field(default_factory=dict)
     _busy: threading.Lock = field(default_factory=threading.Lock)
     _signer_ctx: _SignerContext = field(default_factory=_SignerContext)
+    _sent_plans: dict[str, Plan] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.scan_policy = ScanPolicy.from_config(self.config)
@@ -271,42 +272,47 @@ class Keeper:
     # ---------------------------------------------------------------- acting
 
     def act(self, head: BlockRef, liquidatable: list[AccountHealth], report: ScanReport) -> None:
-        """Decides on the liquidatable positions and sends the plans."""
+        """Decides on the liquidatable positions together, then re-checks,
+        simulates and sends the block's plans as one batch."""
         assert self.tx is not None
+        started = time.perf_counter()
         terms = self.reader.market_terms(head.number)
         ctx = self._execution_context(head, terms)
         balances = self.index.balances_many([h.account for h in liquidatable])
         decisions = decide_block(liquidatable, balances, terms, ctx, self.profit_policy,
-                                 in_flight=self.tx.pending.keys())
+                                 in_flight=self.tx.pending.keys(), reserved=self._in_flight_plans())
+        plans = []
         for decision in decisions:
             if decision.plan is None:
                 self._skip(head, decision)
                 report.skipped += 1
-                continue
-            # One plan's revert (its re-check at `latest` reverting with no
-            # data, seen under load on anvil) must not cost the block's other
-            # plans: it is retried on the next scan. Such faults come before
-            # a nonce is taken (TxManager.submit handles its own send errors).
-            # Anything else (the node gone) still ends the block's work.
-            try:
-                if self._execute(head, decision.plan):
-                    report.sent += 1
-            except Exception as err:
-                if revert_message(err) is None:
-                    raise
-                self.fault("execute", err, block=head.number, borrower=decision.plan.borrower)
+            else:
+                plans.append(decision.plan)
+        log.debug("decided", block=head.number, plans=len(plans), skipped=report.skipped,
+                  seconds=round(time.perf_counter() - started, 4))
+        if plans:
+            report.sent += self._execute(plans)
+
+    def _in_flight_plans(self) -> list[Plan]:
+        """The plans of the keeper's own transactions not mined yet: their
+        draw on the facilities and the stablecoin is not in the terms read
+        at the head."""
+        assert self.tx is not None
+        self._sent_plans = {k: p for k, p in self._sent_plans.items() if k in self.tx.pending}
+        return list(self._sent_plans.values())
 
     def _execution_context(self, head: BlockRef, terms: Any) -> ExecutionContext:
         sc = self._signer_ctx
         if head.number - sc.refreshed_at >= CONTEXT_REFRESH_BLOCKS:
             sc.allowlisted = frozenset(
-                a.token for a in terms.assets if self.reader.is_allowlisted(a.token, self.signer)
+                a.token for a in terms.assets if self.reader.is_allowlisted(a.token, self.signer, head.number)
             )
             sc.refreshed_at = head.number
         # Every block with work: an issuer freezes the keeper exactly when
         # it matters (a shock), and one call per allowlisted fund is cheap.
-        sc.frozen = frozenset(t for t in sc.allowlisted if self.reader.is_frozen(t, self.signer))
-        sc.stable_balance = self.reader.erc20_balance(self.base_token, self.signer) if sc.allowlisted else 0
+        sc.frozen = frozenset(t for t in sc.allowlisted if self.reader.is_frozen(t, self.signer, head.number))
+        sc.stable_balance = (self.reader.erc20_balance(self.base_token, self.signer, head.number)
+                             if sc.allowlisted else 0)
         return ExecutionContext(
             gas_price_wei=head.base_fee + self.tx.policy.priority_fee if self.tx else head.base_fee,
             stable_balance=sc.stable_balance,
@@ -320,42 +326,81 @@ class Keeper:
         self.metrics.skipped.labels(reason=reason).inc()
         log.info("skip", block=head.number, borrower=decision.borrower, reason=reason, detail=decision.detail[:400])
 
-    def _execute(self, head: BlockRef, plan: Plan) -> bool:
-        """Re-checks at the latest block, simulates and sends one plan."""
+    def _execute(self, plans: list[Plan]) -> int:
+        """One block's plans, pipelined: one Lens call re-checks them all at
+        the latest block, every transaction is simulated at that block in
+        parallel, and each that passes is signed and sent as its simulation
+        returns, with consecutive nonces (``TxManager.submit_many``).
+        Returns how many were sent."""
         assert self.tx is not None
-        blog = log.bind(block=head.number, borrower=plan.borrower, route=plan.route.value, token=plan.token)
-        latest = self.reader.health(plan.borrower, "latest")
-        if not latest.liquidatable:
+        clock = [time.perf_counter()]
+
+        def lap() -> float:
+            clock.append(time.perf_counter())
+            return round(clock[-1] - clock[-2], 4)
+
+        latest = self.reader.head()
+        blog = log.bind(block=latest.number)
+        healths = self._recheck(plans, latest.number)
+        kept, gone = still_liquidatable(plans, healths)
+        for plan in gone:
             self.metrics.skipped.labels(reason="recheck_healthy").inc()
-            blog.info("no longer liquidatable at the latest block; not sending")
-            return False
+            blog.info("no longer liquidatable at the latest block; not sending", borrower=plan.borrower,
+                      route=plan.route.value, token=plan.token)
+        recheck_seconds = lap()
+        requests = [self._request(plan) for plan in kept]
+        outcomes = self.tx.submit_many(requests, latest.number, latest.base_fee, latest.number)
+        blog.debug("executed", plans=len(plans), recheck_seconds=recheck_seconds,
+                   simulate_sign_send_seconds=lap())
+        sent = 0
+        for plan, outcome in zip(kept, outcomes):
+            plog = blog.bind(borrower=plan.borrower, route=plan.route.value, token=plan.token)
+            if outcome.status is TxStatus.SENT:
+                sent += 1
+                self._sent_plans[plan.borrower] = plan
+                self.metrics.attempted.labels(route=plan.route.value).inc()
+                plog.info("liquidation sent", tx=outcome.tx_hash, nonce=outcome.nonce, **plan.log_fields())
+            elif outcome.status is TxStatus.DRY_RUN:
+                self.metrics.skipped.labels(reason="dry_run").inc()
+                plog.info("dry run: would liquidate", **plan.log_fields())
+            elif outcome.status is TxStatus.SIMULATION_REVERTED:
+                kind = outcome.kind or RevertKind.OTHER
+                self.metrics.skipped.labels(reason=f"simulation_{kind.value}").inc()
+                quiet = plog.info if kind is RevertKind.LOST_RACE else plog.warning
+                quiet("simulation reverted; not sending", reason=outcome.reason)
+            else:
+                self.metrics.skipped.labels(reason=outcome.status.value).inc()
+                plog.warning("not sent", status=outcome.status.value, reason=outcome.reason)
+        self._update_pending_metrics()
+        return sent
+
+    def _recheck(self, plans: list[Plan], block: int) -> list[AccountHealth]:
+        """The plans' positions at ``block`` in one Lens call; if that call
+        reverts, one call each, so one position's revert (a handled fault)
+        costs only its own plan."""
+        accounts = [plan.borrower for plan in plans]
+        try:
+            return self.reader.healths(accounts, block)
+        except CallReverted as err:
+            if len(accounts) == 1:
+                self.fault("execute", err, block=block, borrower=accounts[0])
+                return []
+        out = []
+        for account in accounts:
+            try:
+                out.append(self.reader.health(account, block))
+            except CallReverted as err:
+                self.fault("execute", err, block=block, borrower=account)
+        return out
+
+    def _request(self, plan: Plan) -> TxRequest:
         if plan.route is Route.REDEEM:
             to, data = self.config.flash_liquidator, encode_flash_liquidate(plan)
         else:
             to, data = self.reader.market, encode_market_liquidate(plan, receiver=self.signer)
-        request = TxRequest(key=plan.borrower, to=to, data=data, label=f"liquidate:{plan.route.value}",
-                            context={"route": plan.route.value, "token": plan.token,
-                                     "expected_profit": plan.net_profit})
-        sim = self.tx.simulate(to, data)
-        if not sim.ok:
-            reason = (sim.kind or RevertKind.OTHER).value
-            self.metrics.skipped.labels(reason=f"simulation_{reason}").inc()
-            quiet = blog.info if sim.kind is RevertKind.LOST_RACE else blog.warning
-            quiet("simulation reverted; not sending", reason=sim.revert_message)
-            return False
-        outcome = self.tx.submit(request, sim, head.base_fee, head.number)
-        if outcome.status is TxStatus.SENT:
-            self.metrics.attempted.labels(route=plan.route.value).inc()
-            self._update_pending_metrics()
-            blog.info("liquidation sent", tx=outcome.tx_hash, nonce=outcome.nonce, **plan.log_fields())
-            return True
-        if outcome.status is TxStatus.DRY_RUN:
-            self.metrics.skipped.labels(reason="dry_run").inc()
-            blog.info("dry run: would liquidate", **plan.log_fields())
-            return False
-        self.metrics.skipped.labels(reason=outcome.status.value).inc()
-        blog.warning("not sent", status=outcome.status.value, reason=outcome.reason)
-        return False
+        return TxRequest(key=plan.borrower, to=to, data=data, label=f"liquidate:{plan.route.value}",
+                         context={"route": plan.route.value, "token": plan.token,
+                                  "expected_profit": plan.net_profit})
 
     def follow(self, head: BlockRef) -> None:
         assert self.tx is not None

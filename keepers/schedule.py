@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from keepers.config import KeeperConfig
@@ -68,7 +69,9 @@ class ScanPlan:
         return chunks(self.accounts, size)
 
 
+@lru_cache(maxsize=1 << 17)
 def _digest(account: str) -> int:
+    # Cached: every block's schedule asks it for every open account.
     return int.from_bytes(hashlib.sha256(bytes.fromhex(account[2:].lower())).digest()[:8], "big")
 
 

@@ -7,14 +7,15 @@ the in-memory broker, all against the seeded anvil of
 ``tests/keeper/conftest.py``. A 12 % fall of fund A's NAV makes borrowers
 1-4 liquidatable (as in ``tests/keeper/e2e``).
 
-Not in ``make test``: slow (several processes start Ape) and new. Run::
+In ``make test`` (the ``keeper/scale`` suite; ``make setup`` installs
+Debian's ``redis-server`` through ``keepers/install-redis.sh``). Alone::
 
     ape test tests/keeper/scale -p no:cacheprovider
 
-Redis: Debian's ``redis-server`` (``keepers.scale.ensure_redis``, installed
-with apt-get if missing), started on a free loopback port for this test and
-shut down after it; the test is skipped, with the reason, when it cannot be
-installed or started.
+Redis: this test starts its own ``redis-server`` on a free loopback port
+(``keepers.scale.ensure_redis``, which also installs it with apt-get if
+missing) and shuts it down after it; the test is skipped, with the reason,
+when it cannot be installed or started.
 """
 
 from __future__ import annotations

@@ -424,3 +424,83 @@ def test_decide_block__one_in_flight__gets_in_flight_skip_others_plan(two_underw
     decisions = d.decide_block(healths, balances, terms_of(m, PRICES), ctx, policy, in_flight={BORROWER})
     by = {x.borrower: x for x in decisions}
     assert by[BORROWER].reason is SkipReason.IN_FLIGHT and by[OTHER_BORROWER].act
+
+
+# ---------------------------------------------------------------- #
+#        the keeper's own pending transactions, the re-check        #
+# ---------------------------------------------------------------- #
+
+
+def test_decide_block__own_pending_redeem_holds_the_facility__next_block_plans_on_what_is_left(
+    two_underwater, ctx, policy
+):
+    m, healths, balances = two_underwater
+    cap = 1_300 * USD
+    terms = terms_of(m, PRICES, facility_max_redeem=cap)
+    pending = d.decide_block(healths[:1], balances, terms, ctx, policy)[0].plan
+    # Next block: the facility still shows `cap` (the first transaction is not mined yet).
+    second = d.decide_block(healths[1:], balances, terms, ctx, policy, reserved=[pending])[0].plan
+    assert second.partial_for_liquidity and pending.taken + second.taken <= cap
+
+
+def test_decide_block__own_pending_redeem_took_all__next_position_skips_facility_dry(two_underwater, ctx, policy):
+    m, healths, balances = two_underwater
+    pending = d.decide_block(healths[:1], balances, terms_of(m, PRICES), ctx, policy)[0].plan
+    terms = terms_of(m, PRICES, facility_max_redeem=pending.taken)  # exactly what the first takes
+    decision = d.decide_block(healths[1:], balances, terms, ctx, policy, reserved=[pending])[0]
+    assert decision.plan is None and decision.reason is SkipReason.FACILITY_DRY
+
+
+def test_decide_block__nothing_pending__whole_facility_for_the_block(two_underwater, ctx, policy):
+    m, healths, balances = two_underwater
+    terms = terms_of(m, PRICES, facility_max_redeem=1_000 * USD)
+    decision = d.decide_block(healths[1:], balances, terms, ctx, policy, reserved=[])[0]
+    assert decision.plan is not None and not decision.plan.partial_for_liquidity
+
+
+def test_decide_block__own_pending_seize_spent_stablecoin__next_plan_repays_what_is_left(two_underwater, ctx, policy):
+    m, healths, balances = two_underwater
+    keeper = replace(ctx, stable_balance=5_000 * USD, allowlisted_tokens=frozenset({FUND_A}))
+    terms = terms_of(m, PRICES, facility_max_redeem=0)
+    pending = d.decide_block(healths[:1], balances, terms, keeper, policy)[0].plan
+    assert pending.route is Route.SEIZE
+    second = d.decide_block(healths[1:], balances, terms, keeper, policy, reserved=[pending])[0].plan
+    assert second.route is Route.SEIZE and second.max_repay == keeper.stable_balance - pending.repaid
+
+
+def test_decide__facility_dry_keeper_frozen__headline_is_keeper_frozen(underwater, ctx, policy):
+    m, prices = underwater
+    keeper = replace(ctx, stable_balance=100_000 * USD, allowlisted_tokens=frozenset({FUND_A}),
+                     frozen_tokens=frozenset({FUND_A}))
+    decision = _plan(m, prices, keeper, policy, facility_max_redeem=0)
+    assert decision.plan is None and decision.reason is SkipReason.KEEPER_FROZEN
+    assert {r.reason for r in decision.rejected} == {SkipReason.FACILITY_DRY, SkipReason.KEEPER_FROZEN}
+
+
+def test_decide__facility_open_keeper_frozen__redeems_all_the_same(underwater, ctx, policy):
+    m, prices = underwater
+    keeper = replace(ctx, allowlisted_tokens=frozenset({FUND_A}), frozen_tokens=frozenset({FUND_A}))
+    plan = _plan(m, prices, keeper, policy).plan
+    assert plan is not None and plan.route is Route.REDEEM
+
+
+def test_still_liquidatable__recheck_finds_one_healthy__only_the_other_kept(two_underwater, ctx, policy):
+    m, healths, balances = two_underwater
+    plans = [x.plan for x in d.decide_block(healths, balances, terms_of(m, PRICES), ctx, policy)]
+    healed = replace(healths[0], liquidatable=False, health_factor=WAD + 1)
+    kept, gone = d.still_liquidatable(plans, [healed, healths[1]])
+    assert [p.borrower for p in kept] == [OTHER_BORROWER] and [p.borrower for p in gone] == [BORROWER]
+
+
+def test_still_liquidatable__recheck_agrees__all_kept_in_order(two_underwater, ctx, policy):
+    m, healths, balances = two_underwater
+    plans = [x.plan for x in d.decide_block(healths, balances, terms_of(m, PRICES), ctx, policy)]
+    kept, gone = d.still_liquidatable(plans, list(reversed(healths)))
+    assert kept == plans and gone == []
+
+
+def test_still_liquidatable__no_answer_for_a_position__not_sent(two_underwater, ctx, policy):
+    m, healths, balances = two_underwater
+    plans = [x.plan for x in d.decide_block(healths, balances, terms_of(m, PRICES), ctx, policy)]
+    kept, gone = d.still_liquidatable(plans, healths[1:])
+    assert [p.borrower for p in gone] == [BORROWER]

@@ -98,3 +98,33 @@ def test_nonce_manager__broadcast_nonce__not_reused():
 )
 def test_classify_revert(message, kind):
     assert classify_revert(message) is kind
+
+
+def test_nonce_manager__send_failed_in_the_middle_of_a_batch__hole_handed_out_first():
+    nonces = NonceManager()
+    batch = [nonces.next(7) for _ in range(3)]
+    assert batch == [7, 8, 9]
+    nonces.release(8, broadcast=False)  # 7 and 9 reached the node, 8 did not
+    assert nonces.next(7) == 8  # the gap is filled before anything new
+    assert nonces.next(7) == 10
+
+
+def test_nonce_manager__last_of_the_batch_failed__reused_without_a_hole():
+    nonces = NonceManager()
+    [nonces.next(0) for _ in range(3)]
+    nonces.release(2, broadcast=False)
+    assert nonces.holes == set() and nonces.next(0) == 2
+
+
+def test_nonce_manager__hole_used_outside_the_keeper__forgotten():
+    nonces = NonceManager()
+    [nonces.next(0) for _ in range(3)]
+    nonces.release(1, broadcast=False)
+    assert nonces.next(3) == 3  # the chain's count passed the hole: someone used it
+
+
+def test_nonce_manager__mined_nonce_released__never_handed_out_again():
+    nonces = NonceManager()
+    first = nonces.next(0)
+    nonces.release(first, broadcast=True)
+    assert nonces.next(0) == first + 1
