@@ -80,6 +80,10 @@ class KeeperConfig:
     # --- scan ---
     scan_batch_size: Annotated[int, Ge(1), Le(LENS_MAX_ACCOUNTS)] = LENS_MAX_ACCOUNTS
     near_edge_hf: Annotated[Decimal, Gt(1)] = Decimal("1.05")
+    # A NAV update's full scan reads positions below this health factor
+    # first (riskiest first) and acts on them before reading the rest: a
+    # NAV drop of up to 1 - 1/1.25 = 20 % can only sink positions below it.
+    nav_first_hf: Annotated[Decimal, Gt(1)] = Decimal("1.25")
     healthy_scan_interval: Annotated[int, Ge(1)] = 10
     shard_count: Annotated[int, Ge(1)] = 1
     shard_id: Annotated[int, Ge(0)] = 0
@@ -126,6 +130,10 @@ class KeeperConfig:
     @property
     def near_edge_hf_wad(self) -> int:
         return _scale(self.near_edge_hf, WAD)
+
+    @property
+    def nav_first_hf_wad(self) -> int:
+        return _scale(self.nav_first_hf, WAD)
 
     @property
     def max_fee_wei(self) -> int:

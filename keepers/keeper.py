@@ -244,23 +244,32 @@ class Keeper:
         )
         self._nav_trigger = False
         self._touched = set()
-        started = time.perf_counter()
-        healths = self.reader.healths(plan.accounts, head.number) if plan.accounts else []
-        report.scan_seconds = time.perf_counter() - started
-        self.last = record_scan(self.last, healths, head.number)
-        risky = at_risk(healths, self.scan_policy.near_edge_hf_wad)
-        liquidatable = [h for h in healths if h.liquidatable and h.debt > 0]
-        report.scanned, report.at_risk, report.liquidatable = len(healths), len(risky), len(liquidatable)
+        for stage, accounts in enumerate(plan.stages()):
+            self._scan_stage(head, accounts, plan.full, stage, report)
         self.metrics.scan_seconds.observe(report.scan_seconds)
-        self.metrics.accounts_scanned.inc(len(healths))
         self.metrics.positions_tracked.set(len(open_accounts))
         self.metrics.positions_at_risk.set(sum(1 for a in open_accounts
                                                if self.last.get(a) and self.last[a].health_factor
                                                < self.scan_policy.near_edge_hf_wad))
-        self.metrics.positions_liquidatable.set(len(liquidatable))
-        blog = log.bind(block=head.number)
-        blog.debug("scanned", accounts=len(healths), full=plan.full, at_risk=len(risky),
-                   liquidatable=len(liquidatable), seconds=round(report.scan_seconds, 4))
+        self.metrics.positions_liquidatable.set(report.liquidatable)
+
+    def _scan_stage(self, head: BlockRef, accounts: tuple[str, ...], full: bool, stage: int,
+                    report: ScanReport) -> None:
+        """Scans ``accounts`` at the head and acts on the liquidatable ones
+        before the plan's next stage is read (see ``ScanPlan.stages``)."""
+        started = time.perf_counter()
+        healths = self.reader.healths(accounts, head.number)
+        seconds = time.perf_counter() - started
+        report.scan_seconds += seconds
+        self.last = record_scan(self.last, healths, head.number)
+        risky = at_risk(healths, self.scan_policy.near_edge_hf_wad)
+        liquidatable = [h for h in healths if h.liquidatable and h.debt > 0]
+        report.scanned += len(healths)
+        report.at_risk += len(risky)
+        report.liquidatable += len(liquidatable)
+        self.metrics.accounts_scanned.inc(len(healths))
+        log.debug("scanned", block=head.number, accounts=len(healths), full=full, stage=stage,
+                  at_risk=len(risky), liquidatable=len(liquidatable), seconds=round(seconds, 4))
         if not liquidatable:
             return
         if self.tx is None:

@@ -32,6 +32,8 @@ class ScanPolicy:
     shard_count: int = 1
     shard_id: int = 0
     batch_size: int = LENS_MAX_ACCOUNTS
+    # On a NAV update, positions below this are scanned and acted on first.
+    nav_first_hf_wad: int = 125 * 10**16
 
     def __post_init__(self) -> None:
         if self.healthy_interval < 1:
@@ -49,6 +51,7 @@ class ScanPolicy:
             shard_count=config.shard_count,
             shard_id=config.shard_id,
             batch_size=config.scan_batch_size,
+            nav_first_hf_wad=config.nav_first_hf_wad,
         )
 
 
@@ -63,10 +66,25 @@ class ScanPlan:
     unseen: int
     touched: int
     healthy_due: int
+    # How many of ``accounts`` make the first stage (see ``stages``).
+    urgent: int = 0
 
     def batches(self, size: int = LENS_MAX_ACCOUNTS) -> list[list[str]]:
         """The accounts in Lens-sized calls."""
         return chunks(self.accounts, size)
+
+    def stages(self) -> tuple[tuple[str, ...], ...]:
+        """The accounts in the order the keeper scans and acts on them.
+        A NAV update's full scan comes in two stages: first what a quiet
+        block would scan (near the edge, unseen, touched, due) and every
+        position last seen below the policy's ``nav_first_hf_wad``, riskiest
+        first; then the healthy rest. What a NAV drop of up to 20 % pushes
+        under water is all in the first stage, whose liquidations are sent
+        before the rest of the book is read (at 10,000 positions the rest is
+        most of the scan). Otherwise one stage."""
+        if not self.full or self.urgent in (0, len(self.accounts)):
+            return (self.accounts,) if self.accounts else ()
+        return self.accounts[: self.urgent], self.accounts[self.urgent :]
 
 
 @lru_cache(maxsize=1 << 17)
@@ -111,7 +129,23 @@ def accounts_to_scan(
         else:
             rest.append(account)
     near.sort(key=lambda a: last[a].health_factor)
-    chosen = near + unseen + hit + due + (rest if nav_update else [])
+    urgent = len(near) + len(unseen) + len(hit) + len(due)
+    if nav_update:
+        # The healthy rest, riskiest first; those a NAV drop can sink join
+        # the first stage (see ScanPlan.stages).
+        hit_or_due = set(hit) | set(due)
+        nav_first = sorted(
+            (a for a in hit_or_due | set(rest) if last[a].health_factor < policy.nav_first_hf_wad),
+            key=lambda a: last[a].health_factor,
+        )
+        first = set(nav_first)
+        hit = [a for a in hit if a not in first]
+        due = [a for a in due if a not in first]
+        rest = [a for a in rest if a not in first]
+        chosen = near + unseen + nav_first + hit + due + rest
+        urgent = len(near) + len(unseen) + len(nav_first) + len(hit) + len(due)
+    else:
+        chosen = near + unseen + hit + due
     return ScanPlan(
         block=block,
         accounts=tuple(chosen),
@@ -120,6 +154,7 @@ def accounts_to_scan(
         unseen=len(unseen),
         touched=len(hit),
         healthy_due=len(due),
+        urgent=urgent,
     )
 
 

@@ -53,7 +53,7 @@ def test_load_config__environment_only__defaults_and_checksummed_addresses():
     config = load_config(env=ADDRESSES)
     assert config.market == MARKET and config.nav_oracles == (ORACLE_A, ORACLE_B)
     assert config.fee_bump == Decimal("1.125") and not config.dry_run
-    assert config.near_edge_hf_wad == 105 * WAD // 100
+    assert config.near_edge_hf_wad == 105 * WAD // 100 and config.nav_first_hf_wad == 125 * WAD // 100
     assert config.min_profit_base == 1_000_000 and config.eth_usd_base == 3_000_000_000
     assert config.max_fee_wei == 200 * 10**9
 
@@ -115,6 +115,7 @@ def test_load_config__many_bad_values__one_error_lists_them_all():
         ({"NAVLEND_KEEPER_PRIORITY_FEE_GWEI": "500"}, "priority_fee_gwei"),
         ({"NAVLEND_KEEPER_MARKET": "0x1234"}, "market: not an address"),
         ({"NAVLEND_KEEPER_NEAR_EDGE_HF": "0.99"}, "near_edge_hf"),
+        ({"NAVLEND_KEEPER_NAV_FIRST_HF": "1"}, "nav_first_hf"),
         ({"NAVLEND_KEEPER_HEALTHY_SCAN_INTERVAL": "0"}, "healthy_scan_interval"),
         ({"NAVLEND_KEEPER_MIN_OUT_TOLERANCE_BPS": "10000"}, "min_out_tolerance_bps"),
     ],

@@ -80,6 +80,48 @@ def test_accounts_to_scan__nav_update__scans_everything_riskiest_first():
     assert plan.accounts[:2] == (ACCOUNTS[7], ACCOUNTS[3])
 
 
+def test_scan_plan_stages__nav_update__riskiest_part_first_then_the_rest():
+    last = _healthy(ACCOUNTS, 100)
+    for i in (7, 3, 11):
+        last[ACCOUNTS[i]] = ScanRecord(block=100, health_factor=WAD + i)
+    plan = accounts_to_scan(100, ACCOUNTS, last, POLICY, nav_update=True)
+    urgent, rest = plan.stages()
+    assert urgent == (ACCOUNTS[3], ACCOUNTS[7], ACCOUNTS[11])
+    assert set(rest) == set(ACCOUNTS) - set(urgent) and len(urgent) + len(rest) == len(ACCOUNTS)
+
+
+def test_scan_plan_stages__nav_update__positions_a_drop_can_sink_join_the_first_stage():
+    """Above the near edge but below ``nav_first_hf`` (1.25): scanned in the
+    first stage, riskiest first; at 1.30 the position waits for the rest."""
+    last = _healthy(ACCOUNTS, 100)
+    last[ACCOUNTS[5]] = ScanRecord(block=100, health_factor=120 * WAD // 100)
+    last[ACCOUNTS[9]] = ScanRecord(block=100, health_factor=110 * WAD // 100)
+    last[ACCOUNTS[2]] = ScanRecord(block=100, health_factor=130 * WAD // 100)
+    last[ACCOUNTS[4]] = ScanRecord(block=100, health_factor=WAD + 1)
+    plan = accounts_to_scan(100, ACCOUNTS, last, POLICY, nav_update=True)
+    urgent, rest = plan.stages()
+    assert urgent == (ACCOUNTS[4], ACCOUNTS[9], ACCOUNTS[5])
+    assert ACCOUNTS[2] in rest and len(urgent) + len(rest) == len(ACCOUNTS)
+    quiet = accounts_to_scan(100, ACCOUNTS, last, POLICY)
+    assert quiet.accounts == (ACCOUNTS[4],)
+
+
+def test_scan_plan_stages__quiet_block__one_stage():
+    last = _healthy(ACCOUNTS, 100)
+    last[ACCOUNTS[7]] = ScanRecord(block=100, health_factor=WAD + 1)
+    plan = accounts_to_scan(101, ACCOUNTS, last, POLICY)
+    assert plan.stages() == (plan.accounts,)
+
+
+def test_scan_plan_stages__nav_update_with_nothing_urgent__one_full_stage():
+    plan = accounts_to_scan(100, ACCOUNTS, _healthy(ACCOUNTS, 100), POLICY, nav_update=True)
+    assert plan.stages() == (plan.accounts,) and len(plan.accounts) == len(ACCOUNTS)
+
+
+def test_scan_plan_stages__nothing_to_scan__no_stage():
+    assert accounts_to_scan(100, [], {}, POLICY, nav_update=True).stages() == ()
+
+
 def test_accounts_to_scan__touched_by_an_event__scanned_now():
     last = _healthy(ACCOUNTS, 100)
     quiet = accounts_to_scan(101, ACCOUNTS, last, POLICY)
