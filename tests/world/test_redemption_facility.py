@@ -205,13 +205,17 @@ def test_redeem__daily_limit__exhausts_then_refills_linearly(
     facility_b.set_daily_limit(1_000 * USDC, sender=deployer)
     holding(fund_b, facility_b, 3_000 * 10**18)
     facility_b.redeem(1_000 * 10**18, 0, lender, sender=lender)
-    assert facility_b.remaining_limit() == 0
-    assert facility_b.max_redeem() == 0
+    # anvil may answer a view in the next block's second (it does under
+    # load): at most one second's refill, 1,000 USDC / day.
+    one_second = -(-1_000 * USDC // DAY)
+    assert facility_b.remaining_limit() <= one_second
+    assert facility_b.max_redeem() <= one_second * 10**12
     with ape.reverts("facility: daily limit exceeded"):
         facility_b.redeem(10**18, 0, lender, sender=lender)
 
     advance(DAY // 2)
-    assert facility_b.remaining_limit() == 500 * USDC
+    # Half a day refills half the limit (and perhaps that second).
+    assert 500 * USDC <= facility_b.remaining_limit() <= 500 * USDC + one_second
     with ape.reverts("facility: daily limit exceeded"):
         facility_b.redeem(501 * 10**18, 0, lender, sender=lender)
     facility_b.redeem(400 * 10**18, 0, lender, sender=lender)
