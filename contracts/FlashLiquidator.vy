@@ -13,6 +13,15 @@
            in the stablecoin;
         3. repay the flash loan and its fee;
         4. send the profit to the owner, reverting below `min_profit`.
+        `liquidate_many` does the same for up to `MAX_BATCH` positions
+        under one flash loan: one transaction, one loan, one approval
+        pair and one sweep for all of them (a keeper facing a NAV drop
+        sends a handful of transactions, not one per position). A position
+        that can no longer be liquidated (someone else got there first) is
+        skipped with its reason and the rest go on; the batch reverts only
+        as a whole: below `min_profit`, payout below cost, nothing
+        liquidated, or a liquidation that reverts without a reason (out
+        of gas).
         Only the owner can use it, and it holds no funds between calls:
         every call ends by sweeping its whole stablecoin balance to the
         owner.
@@ -55,6 +64,16 @@ interface IMarket:
 
 # @dev What an ERC-3156 borrower's callback returns.
 CALLBACK_SUCCESS: constant(bytes32) = keccak256("ERC3156FlashBorrower.onFlashLoan")
+# @dev Most positions one `liquidate_many` takes. Its flash-loan data,
+#      abi_encode(bool, address, address[], uint256[]), is 192 + 64 x
+#      MAX_BATCH bytes and must fit the market's 2,048.
+MAX_BATCH: public(constant(uint256)) = 24
+# @dev Bytes kept of a skipped liquidation's revert data: an Error(string)
+#      of up to 64 characters.
+MAX_REASON: constant(uint256) = 132
+# @dev `Market.liquidate`, called with `raw_call` in a batch so that one
+#      position's revert skips that position only.
+LIQUIDATE_SELECTOR: constant(Bytes[4]) = method_id("liquidate(address,address,uint256,uint256,bool,address)")
 
 # @dev The market this liquidator works on.
 MARKET: public(immutable(IMarket))
@@ -73,6 +92,26 @@ event Liquidated:
     payout: uint256
     flash_fee: uint256
     profit: uint256
+
+
+# @dev One `liquidate_many`: the totals of the positions liquidated (each
+#      also has the market's `Liquidate` event) and the batch's profit.
+event BatchLiquidated:
+    token: indexed(address)
+    liquidated: uint256
+    skipped: uint256
+    repaid: uint256
+    payout: uint256
+    flash_fee: uint256
+    profit: uint256
+
+
+# @dev A position of a batch the market refused to liquidate, with the
+#      market's revert data (truncated to `MAX_REASON` bytes).
+event LiquidationSkipped:
+    borrower: indexed(address)
+    token: indexed(address)
+    reason: Bytes[MAX_REASON]
 
 
 @deploy
@@ -103,17 +142,45 @@ def liquidate(borrower: address, token: address, max_repay: uint256, min_profit:
     seize: uint256 = 0
     repay, seize = staticcall MARKET.preview_liquidation(borrower, token, max_repay)
     assert repay != 0, "flash liquidator: nothing to liquidate"
+    borrowers: DynArray[address, MAX_BATCH] = [borrower]
+    repays: DynArray[uint256, MAX_BATCH] = [repay]
+    self._flash(repay, abi_encode(False, token, borrowers, repays))
+    return self._pay_owner(min_profit)
 
-    self._active = True
-    extcall MARKET.flashLoan(self, BASE.address, repay, abi_encode(borrower, token, repay))
-    self._active = False
 
-    profit: uint256 = staticcall BASE.balanceOf(self)
-    assert profit >= min_profit, "flash liquidator: profit below minimum"
-    owner: address = ownable.owner
-    if profit != 0:
-        assert extcall BASE.transfer(owner, profit, default_return_value=True), "flash liquidator: transfer failed"
-    return profit
+@external
+def liquidate_many(
+    token: address,
+    borrowers: DynArray[address, MAX_BATCH],
+    max_repays: DynArray[uint256, MAX_BATCH],
+    loan: uint256,
+    min_profit: uint256,
+) -> uint256:
+    """
+    @notice Liquidates `borrowers` against `token` through the redeem
+            route under one flash loan of `loan`, and sends the profit to
+            the owner. A position the market refuses (healthy by now, no
+            debt left) is skipped with `LiquidationSkipped`.
+    @dev `loan` must cover every repayment (the market trims each "up to"
+         amount to its close-factor and dust rules; the owner sizes the
+         loan on those figures, plus a margin for interest): a position
+         whose repayment no longer fits the remaining loan is refused by
+         the token and skipped. The unused part of the loan is repaid with
+         the rest, at the cost of its flash fee.
+    @param token The collateral to seize and redeem.
+    @param borrowers The positions, at most `MAX_BATCH`.
+    @param max_repays The most to repay of each (max_value: as much as
+           allowed).
+    @param loan The stablecoin to flash-borrow for the repayments.
+    @param min_profit The least profit of the whole batch, in base units,
+           or it reverts.
+    @return uint256 The profit sent to the owner.
+    """
+    ownable._check_owner()
+    assert len(borrowers) != 0 and len(borrowers) == len(max_repays), "flash liquidator: bad batch"
+    assert loan != 0, "flash liquidator: nothing to liquidate"
+    self._flash(loan, abi_encode(True, token, borrowers, max_repays))
+    return self._pay_owner(min_profit)
 
 
 @external
@@ -132,20 +199,66 @@ def onFlashLoan(initiator: address, token: address, amount: uint256, fee: uint25
     assert msg.sender == MARKET.address, "flash liquidator: not the market"
     assert initiator == self and self._active, "flash liquidator: not initiated here"
     assert token == BASE.address, "flash liquidator: wrong token"
-    borrower: address = empty(address)
+    batch: bool = False
     collateral: address = empty(address)
-    repay: uint256 = 0
-    borrower, collateral, repay = abi_decode(data, (address, address, uint256))
+    borrowers: DynArray[address, MAX_BATCH] = []
+    repays: DynArray[uint256, MAX_BATCH] = []
+    batch, collateral, borrowers, repays = abi_decode(
+        data, (bool, address, DynArray[address, MAX_BATCH], DynArray[uint256, MAX_BATCH])
+    )
 
     # One approval per pull, so that no allowance outlives the call: the
-    # liquidation pulls `repaid` (<= amount), the loan `amount + fee`.
+    # liquidations pull what they repay (<= amount), the loan `amount + fee`.
     self._approve(amount)
+    if batch:
+        self._liquidate_batch(collateral, borrowers, repays, fee)
+    else:
+        self._liquidate_one(collateral, borrowers[0], repays[0], fee)
+    self._approve(amount + fee)
+    return CALLBACK_SUCCESS
+
+
+@internal
+def _flash(amount: uint256, data: Bytes[2_048]):
+    """
+    @dev Flash-borrows `amount` of the base asset; `onFlashLoan` receives
+         `data`. The transient flag admits the callback.
+    @param amount The loan.
+    @param data abi_encode(batch, collateral, borrowers, repays).
+    """
+    self._active = True
+    extcall MARKET.flashLoan(self, BASE.address, amount, data)
+    self._active = False
+
+
+@internal
+def _pay_owner(min_profit: uint256) -> uint256:
+    """
+    @dev Sweeps the whole stablecoin balance, the profit, to the owner.
+    @param min_profit The least profit, or it reverts.
+    @return uint256 The profit sent.
+    """
+    profit: uint256 = staticcall BASE.balanceOf(self)
+    assert profit >= min_profit, "flash liquidator: profit below minimum"
+    if profit != 0:
+        assert extcall BASE.transfer(ownable.owner, profit, default_return_value=True), "flash liquidator: transfer failed"
+    return profit
+
+
+@internal
+def _liquidate_one(collateral: address, borrower: address, repay: uint256, fee: uint256):
+    """
+    @dev One liquidation; any revert of the market's reverts the call.
+    @param collateral The collateral seized and redeemed.
+    @param borrower The position.
+    @param repay The repayment previewed.
+    @param fee The flash fee owed.
+    """
     repaid: uint256 = 0
     seized: uint256 = 0
     payout: uint256 = 0
     repaid, seized, payout = extcall MARKET.liquidate(borrower, collateral, repay, 0, True, self)
     assert payout >= repaid + fee, "flash liquidator: payout below cost"
-    self._approve(amount + fee)
     log Liquidated(
         borrower=borrower,
         token=collateral,
@@ -155,7 +268,61 @@ def onFlashLoan(initiator: address, token: address, amount: uint256, fee: uint25
         flash_fee=fee,
         profit=payout - repaid - fee,
     )
-    return CALLBACK_SUCCESS
+
+
+@internal
+def _liquidate_batch(
+    collateral: address, borrowers: DynArray[address, MAX_BATCH], repays: DynArray[uint256, MAX_BATCH], fee: uint256
+):
+    """
+    @dev Liquidates each position; one the market refuses with a reason
+         ("market: position healthy", a facility's "insufficient
+         liquidity") is skipped. A revert with no data is not a refusal:
+         it is what running out of gas looks like at any depth (a frame
+         out of gas returns nothing, and every Vyper frame above passes
+         that on), so the whole batch reverts rather than skip positions
+         it could have liquidated with a higher gas limit. The gas left
+         cannot tell instead: a frame two calls down that runs out leaves
+         this one about 3 % of what it had, not 1/64.
+    @param collateral The collateral seized and redeemed.
+    @param borrowers The positions.
+    @param repays The most to repay of each.
+    @param fee The flash fee owed.
+    """
+    repaid: uint256 = 0
+    payout: uint256 = 0
+    liquidated: uint256 = 0
+    for i: uint256 in range(len(borrowers), bound=MAX_BATCH):
+        ok: bool = False
+        response: Bytes[MAX_REASON] = b""
+        ok, response = raw_call(
+            MARKET.address,
+            abi_encode(borrowers[i], collateral, repays[i], empty(uint256), True, self, method_id=LIQUIDATE_SELECTOR),
+            max_outsize=MAX_REASON,
+            revert_on_failure=False,
+        )
+        if not ok:
+            assert len(response) != 0, "flash liquidator: revert without reason"
+            log LiquidationSkipped(borrower=borrowers[i], token=collateral, reason=response)
+            continue
+        one_repaid: uint256 = 0
+        one_seized: uint256 = 0
+        one_payout: uint256 = 0
+        one_repaid, one_seized, one_payout = abi_decode(response, (uint256, uint256, uint256))
+        repaid += one_repaid
+        payout += one_payout
+        liquidated += 1
+    assert liquidated != 0, "flash liquidator: nothing to liquidate"
+    assert payout >= repaid + fee, "flash liquidator: payout below cost"
+    log BatchLiquidated(
+        token=collateral,
+        liquidated=liquidated,
+        skipped=len(borrowers) - liquidated,
+        repaid=repaid,
+        payout=payout,
+        flash_fee=fee,
+        profit=payout - repaid - fee,
+    )
 
 
 @internal

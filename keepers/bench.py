@@ -5,7 +5,12 @@ timed test):
 - RPC calls per block, for a steady block and for a full-scan block;
 - blocks from the NAV drop to the last profitable liquidation mined.
 
-    .venv/bin/python -m keepers.bench [--positions 10000] [--json]
+    .venv/bin/python -m keepers.bench [--positions 10000] [--batch-size 10] [--json]
+
+``--batch-size`` is the keeper's ``liquidation_batch_size`` (positions per
+``FlashLiquidator.liquidate_many``; 1 = a transaction per position). The
+result also gives the keeper's transactions after the drop and their gas
+per position liquidated.
 
 The book: every position holds $10,000 of fund A; 1 in 100 borrows at
 84.5 % LTV, the rest between 60 % and 80 %. A 7 % NAV fall makes the 1 %
@@ -55,6 +60,9 @@ class BenchResult:
     blocks_to_last_liquidation: int
     nav_update_block: int
     last_liquidation_block: int
+    liquidation_batch_size: int
+    keeper_transactions: int
+    gas_per_liquidation: int
 
 
 def borrower_address(i: int) -> str:
@@ -187,7 +195,7 @@ def build_book(anvil: Anvil, lm: Any, deployer: Any, lender: Any, count: int) ->
     return borrowers
 
 
-def run(count: int, workdir: Path) -> BenchResult:
+def run(count: int, workdir: Path, batch_size: int = 10) -> BenchResult:
     from keepers.config import load_config
     from keepers.keeper import Keeper
     from keepers.index import PositionIndex
@@ -216,6 +224,7 @@ def run(count: int, workdir: Path) -> BenchResult:
                 "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(deployment),
                 "NAVLEND_KEEPER_DB_PATH": str(workdir / f"bench-index-{time.time_ns()}.sqlite"),
                 "NAVLEND_KEEPER_PRIORITY_FEE_GWEI": "0",
+                "NAVLEND_KEEPER_LIQUIDATION_BATCH_SIZE": str(batch_size),
             })
             calls: Counter[str] = Counter()
             reader = make_reader(config, provider, on_call=lambda method: calls.update([method]))
@@ -276,6 +285,12 @@ def run(count: int, workdir: Path) -> BenchResult:
             anvil.set_interval_mining(0)
             logs = list(market.Liquidate.range(nav_block, anvil.block_number() + 1))
             last = max((entry.block_number for entry in logs), default=nav_block)
+            keeper_address = str(keeper_account.address).lower()
+            keeper_receipts = [
+                r for block in _batch(anvil, [("eth_getBlockReceipts", [hex(b)]) for b in range(nav_block + 1, last + 1)])
+                for r in block or [] if r["from"].lower() == keeper_address
+            ]
+            gas = sum(int(r["gasUsed"], 16) for r in keeper_receipts)
             return BenchResult(
                 positions=count,
                 full_scan_seconds_mean=round(statistics.mean(full), 3),
@@ -288,6 +303,9 @@ def run(count: int, workdir: Path) -> BenchResult:
                 blocks_to_last_liquidation=last - nav_block,
                 nav_update_block=nav_block,
                 last_liquidation_block=last,
+                liquidation_batch_size=keeper.batch_size,
+                keeper_transactions=len(keeper_receipts),
+                gas_per_liquidation=gas // max(len(logs), 1),
             )
     finally:
         anvil.stop()
@@ -297,11 +315,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--positions", type=int, default=10_000)
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--batch-size", type=int, default=10,
+                        help="positions per liquidate_many (the keeper's liquidation_batch_size)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args(argv)
     if args.positions < 100:
         parser.error("--positions must be at least 100 (1 in 100 is made liquidatable)")
-    result = run(args.positions, args.workdir)
+    if not 1 <= args.batch_size <= 24:
+        parser.error("--batch-size must be between 1 and 24 (FlashLiquidator.MAX_BATCH)")
+    result = run(args.positions, args.workdir, args.batch_size)
     if args.json:
         print(json.dumps(asdict(result)))
         return
@@ -313,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"liquidations mined:                 {result.liquidations_mined}")
     print(f"blocks from NAV update to the last: {result.blocks_to_last_liquidation}"
           f" (NAV at {result.nav_update_block}, last at {result.last_liquidation_block})")
+    print(f"keeper transactions (batch size {result.liquidation_batch_size}): {result.keeper_transactions},"
+          f" {result.gas_per_liquidation:,} gas per position liquidated")
 
 
 if __name__ == "__main__":

@@ -56,8 +56,15 @@ _HEALTH_BYTES = 10 * _WORD
 _HEALTHS_SELECTOR = function_signature_to_4byte_selector("healths(address,address[])")
 _FLASH_LIQUIDATE = function_signature_to_4byte_selector("liquidate(address,address,uint256,uint256)")
 _MARKET_LIQUIDATE = function_signature_to_4byte_selector("liquidate(address,address,uint256,uint256,bool,address)")
+_FLASH_LIQUIDATE_MANY = function_signature_to_4byte_selector(
+    "liquidate_many(address,address[],uint256[],uint256,uint256)")
 # FlashLiquidator.Liquidated(borrower, token, repaid, seized, payout, flash_fee, profit)
 LIQUIDATED_TOPIC = "0x" + keccak(text="Liquidated(address,address,uint256,uint256,uint256,uint256,uint256)").hex()
+# FlashLiquidator.BatchLiquidated(token, liquidated, skipped, repaid, payout, flash_fee, profit)
+BATCH_LIQUIDATED_TOPIC = "0x" + keccak(
+    text="BatchLiquidated(address,uint256,uint256,uint256,uint256,uint256,uint256)").hex()
+# FlashLiquidator.LiquidationSkipped(borrower, token, reason)
+LIQUIDATION_SKIPPED_TOPIC = "0x" + keccak(text="LiquidationSkipped(address,address,bytes)").hex()
 
 
 # How long an empty revert at the head waits for the head to move (see Rpc).
@@ -429,6 +436,10 @@ class ChainReader:
         data = function_signature_to_4byte_selector(signature) + (encode(types_in, list(args)) if types_in else b"")
         return decode(types_out, self._call(to, data, block, probe=probe))
 
+    def optional_uint(self, to: str, signature: str, block: int | str = "latest") -> int:
+        """A ``uint256`` view ``to`` may not have (0 then)."""
+        return self._optional(to, signature, block)
+
     def _optional(self, to: str, signature: str, block: int | str, default: int = 0) -> int:
         try:
             return int(self._read(to, signature, [], ["uint256"], block, probe=True)[0])
@@ -497,6 +508,18 @@ def encode_flash_liquidate(plan: Plan) -> bytes:
     )
 
 
+def encode_flash_liquidate_many(plans: Sequence[Plan], loan: int, min_profit: int) -> bytes:
+    """Calldata of ``FlashLiquidator.liquidate_many(token, borrowers,
+    max_repays, loan, min_profit)``; every plan is on the same token."""
+    tokens = {plan.token for plan in plans}
+    if len(tokens) != 1:
+        raise ValueError(f"a batch is on one collateral, not {sorted(tokens)}")
+    return _FLASH_LIQUIDATE_MANY + encode(
+        ["address", "address[]", "uint256[]", "uint256", "uint256"],
+        [plans[0].token, [p.borrower for p in plans], [p.max_repay for p in plans], loan, min_profit],
+    )
+
+
 def encode_market_liquidate(plan: Plan, receiver: str) -> bytes:
     """Calldata of ``Market.liquidate(borrower, token, max_repay, min_out, False, receiver)``."""
     return _MARKET_LIQUIDATE + encode(
@@ -507,8 +530,27 @@ def encode_market_liquidate(plan: Plan, receiver: str) -> bytes:
 
 def decode_liquidated_profit(data: Any) -> int:
     """``profit`` from the data of a FlashLiquidator ``Liquidated`` log."""
-    raw = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
-    return int(decode(["uint256"] * 5, raw)[4])
+    return int(decode(["uint256"] * 5, _bytes(data))[4])
+
+
+def decode_batch_liquidated(data: Any) -> tuple[int, int]:
+    """``(liquidated, profit)`` from the data of a ``BatchLiquidated`` log."""
+    liquidated, _skipped, _repaid, _payout, _fee, profit = decode(["uint256"] * 6, _bytes(data))
+    return int(liquidated), int(profit)
+
+
+def decode_skipped_reason(data: Any) -> str:
+    """The market's revert reason carried by a ``LiquidationSkipped`` log
+    (an ``Error(string)``, possibly truncated), or its raw hex."""
+    (reason,) = decode(["bytes"], _bytes(data))
+    if reason[:4] == bytes.fromhex("08c379a0") and len(reason) >= 68:
+        length = int.from_bytes(reason[36:68], "big")
+        return reason[68 : 68 + length].decode("utf-8", errors="replace")
+    return "0x" + reason.hex()
+
+
+def _bytes(data: Any) -> bytes:
+    return bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
 
 
 def event_topics(event_abis: Sequence[Any]) -> list[str]:

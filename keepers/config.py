@@ -45,6 +45,8 @@ CONFIG_PATH_ENV = ENV_PREFIX + "CONFIG"
 MIN_FEE_BUMP = Decimal("1.1")
 MAX_FEE_BUMP = Decimal("2")
 GWEI = 10**9
+# FlashLiquidator.MAX_BATCH.
+MAX_LIQUIDATION_BATCH = 24
 
 
 class ConfigError(ValueError):
@@ -95,6 +97,9 @@ class KeeperConfig:
     gas_limit_seize: Annotated[int, Gt(0)] = 250_000
     min_out_tolerance_bps: Annotated[int, Ge(0), Lt(BPS)] = 100
     cleanup_mode: bool = False
+    # Redeem-route positions per FlashLiquidator.liquidate_many (one flash
+    # loan, one transaction); 1 sends one transaction per position.
+    liquidation_batch_size: Annotated[int, Ge(1), Le(MAX_LIQUIDATION_BATCH)] = 10
     # --- transactions ---
     max_fee_gwei: Annotated[Decimal, Gt(0)] = Decimal("200")
     priority_fee_gwei: Annotated[Decimal, Ge(0)] = Decimal("1")

@@ -22,9 +22,31 @@ from typing import Any
 
 import structlog
 
-from keepers.chain import BlockRef, CallReverted, ChainReader, encode_flash_liquidate, encode_market_liquidate
+from keepers.chain import (
+    BATCH_LIQUIDATED_TOPIC,
+    LIQUIDATED_TOPIC,
+    LIQUIDATION_SKIPPED_TOPIC,
+    BlockRef,
+    CallReverted,
+    ChainReader,
+    decode_batch_liquidated,
+    decode_liquidated_profit,
+    decode_skipped_reason,
+    encode_flash_liquidate,
+    encode_flash_liquidate_many,
+    encode_market_liquidate,
+)
 from keepers.config import KeeperConfig
-from keepers.decide import ProfitPolicy, at_risk, decide_block, still_liquidatable
+from keepers.decide import (
+    MAX_BATCH,
+    ProfitPolicy,
+    at_risk,
+    batch_loan,
+    batch_min_profit,
+    batch_plans,
+    decide_block,
+    still_liquidatable,
+)
 from keepers.index import PositionIndex
 from keepers.metrics import HealthState, KeeperMetrics
 from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
@@ -103,11 +125,14 @@ class Keeper:
     _busy: threading.Lock = field(default_factory=threading.Lock)
     _signer_ctx: _SignerContext = field(default_factory=_SignerContext)
     _sent_plans: dict[str, Plan] = field(default_factory=dict)
+    # Positions per FlashLiquidator.liquidate_many (1: one per transaction).
+    batch_size: int = 1
 
     def __post_init__(self) -> None:
         self.scan_policy = ScanPolicy.from_config(self.config)
         self.profit_policy = ProfitPolicy.from_config(self.config)
         self.signer = to_address(self.signer)
+        self.batch_size = self.config.liquidation_batch_size
 
     # ---------------------------------------------------------------- start
 
@@ -130,7 +155,23 @@ class Keeper:
         if problems and require_flash:
             raise StartupError("; ".join(problems))
         self.flash_ready = not problems
+        if self.flash_ready and self.batch_size > 1:
+            self.batch_size = self._flash_batch_limit(flash, self.batch_size)
         self.base_token = self.reader.read_address(self.reader.market, "asset()")
+
+    def _flash_batch_limit(self, flash: str, wanted: int) -> int:
+        """The batch size the FlashLiquidator takes: ``wanted``, capped at
+        its ``MAX_BATCH``; 1 (a transaction per position) for one deployed
+        before ``liquidate_many`` existed, with a warning."""
+        limit = self.reader.optional_uint(flash, "MAX_BATCH()")
+        if limit == 0:
+            log.warning("the FlashLiquidator has no liquidate_many: one transaction per position",
+                        flash_liquidator=flash, liquidation_batch_size=wanted)
+            return 1
+        if wanted > limit:
+            log.warning("liquidation_batch_size above the FlashLiquidator's MAX_BATCH; capped",
+                        wanted=wanted, max_batch=limit)
+        return min(wanted, limit, MAX_BATCH)
 
     def backfill(self) -> int:
         """Brings the index to the head from its checkpoint (a restart
@@ -289,7 +330,7 @@ class Keeper:
         ctx = self._execution_context(head, terms)
         balances = self.index.balances_many([h.account for h in liquidatable])
         decisions = decide_block(liquidatable, balances, terms, ctx, self.profit_policy,
-                                 in_flight=self.tx.pending.keys(), reserved=self._in_flight_plans())
+                                 in_flight=self.tx.in_flight_positions(), reserved=self._in_flight_plans())
         plans = []
         for decision in decisions:
             if decision.plan is None:
@@ -300,14 +341,15 @@ class Keeper:
         log.debug("decided", block=head.number, plans=len(plans), skipped=report.skipped,
                   seconds=round(time.perf_counter() - started, 4))
         if plans:
-            report.sent += self._execute(plans)
+            report.sent += self._execute(plans, terms.max_flash_loan)
 
     def _in_flight_plans(self) -> list[Plan]:
         """The plans of the keeper's own transactions not mined yet: their
         draw on the facilities and the stablecoin is not in the terms read
         at the head."""
         assert self.tx is not None
-        self._sent_plans = {k: p for k, p in self._sent_plans.items() if k in self.tx.pending}
+        in_flight = self.tx.in_flight_positions()
+        self._sent_plans = {k: p for k, p in self._sent_plans.items() if k in in_flight}
         return list(self._sent_plans.values())
 
     def _execution_context(self, head: BlockRef, terms: Any) -> ExecutionContext:
@@ -335,12 +377,16 @@ class Keeper:
         self.metrics.skipped.labels(reason=reason).inc()
         log.info("skip", block=head.number, borrower=decision.borrower, reason=reason, detail=decision.detail[:400])
 
-    def _execute(self, plans: list[Plan]) -> int:
+    def _execute(self, plans: list[Plan], max_loan: int) -> int:
         """One block's plans, pipelined: one Lens call re-checks them all at
-        the latest block, every transaction is simulated at that block in
-        parallel, and each that passes is signed and sent as its simulation
-        returns, with consecutive nonces (``TxManager.submit_many``).
-        Returns how many were sent."""
+        the latest block; the redeem-route plans are bundled into
+        ``liquidate_many`` batches (``decide.batch_plans``); every
+        transaction is simulated at that block in parallel, and each that
+        passes is signed and sent as its simulation returns, with
+        consecutive nonces (``TxManager.submit_many``). A batch whose
+        simulation reverts is retried at once as one transaction per
+        position, so that one position's trouble costs only its own
+        liquidation. Returns how many positions were sent."""
         assert self.tx is not None
         clock = [time.perf_counter()]
 
@@ -357,31 +403,51 @@ class Keeper:
             blog.info("no longer liquidatable at the latest block; not sending", borrower=plan.borrower,
                       route=plan.route.value, token=plan.token)
         recheck_seconds = lap()
-        requests = [self._request(plan) for plan in kept]
-        outcomes = self.tx.submit_many(requests, latest.number, latest.base_fee, latest.number)
-        blog.debug("executed", plans=len(plans), recheck_seconds=recheck_seconds,
+        groups = batch_plans(kept, self.batch_size, max_loan)
+        outcomes = self.tx.submit_many([self._request(g) for g in groups], latest.number, latest.base_fee,
+                                       latest.number)
+        results: list[tuple[tuple[Plan, ...], TxOutcome]] = []
+        singles: list[tuple[Plan, ...]] = []
+        for group, outcome in zip(groups, outcomes):
+            if len(group) > 1 and outcome.status is TxStatus.SIMULATION_REVERTED:
+                blog.info("batch simulation reverted; one transaction per position", positions=len(group),
+                          reason=outcome.reason, token=group[0].token)
+                singles += [(plan,) for plan in group]
+            else:
+                results.append((group, outcome))
+        if singles:
+            retried = self.tx.submit_many([self._request(g) for g in singles], latest.number, latest.base_fee,
+                                          latest.number)
+            results += list(zip(singles, retried))
+        blog.debug("executed", plans=len(plans), transactions=len(results), recheck_seconds=recheck_seconds,
                    simulate_sign_send_seconds=lap())
         sent = 0
-        for plan, outcome in zip(kept, outcomes):
-            plog = blog.bind(borrower=plan.borrower, route=plan.route.value, token=plan.token)
-            if outcome.status is TxStatus.SENT:
-                sent += 1
-                self._sent_plans[plan.borrower] = plan
-                self.metrics.attempted.labels(route=plan.route.value).inc()
-                plog.info("liquidation sent", tx=outcome.tx_hash, nonce=outcome.nonce, **plan.log_fields())
-            elif outcome.status is TxStatus.DRY_RUN:
-                self.metrics.skipped.labels(reason="dry_run").inc()
-                plog.info("dry run: would liquidate", **plan.log_fields())
-            elif outcome.status is TxStatus.SIMULATION_REVERTED:
-                kind = outcome.kind or RevertKind.OTHER
-                self.metrics.skipped.labels(reason=f"simulation_{kind.value}").inc()
-                quiet = plog.info if kind is RevertKind.LOST_RACE else plog.warning
-                quiet("simulation reverted; not sending", reason=outcome.reason)
-            else:
-                self.metrics.skipped.labels(reason=outcome.status.value).inc()
-                plog.warning("not sent", status=outcome.status.value, reason=outcome.reason)
+        for group, outcome in results:
+            for plan in group:
+                sent += self._sent(blog, plan, outcome, len(group))
         self._update_pending_metrics()
         return sent
+
+    def _sent(self, blog: Any, plan: Plan, outcome: TxOutcome, batch: int) -> int:
+        """Records what became of ``plan``'s transaction; 1 if it was sent."""
+        plog = blog.bind(borrower=plan.borrower, route=plan.route.value, token=plan.token)
+        if outcome.status is TxStatus.SENT:
+            self._sent_plans[plan.borrower] = plan
+            self.metrics.attempted.labels(route=plan.route.value).inc()
+            plog.info("liquidation sent", tx=outcome.tx_hash, nonce=outcome.nonce, batch=batch, **plan.log_fields())
+            return 1
+        if outcome.status is TxStatus.DRY_RUN:
+            self.metrics.skipped.labels(reason="dry_run").inc()
+            plog.info("dry run: would liquidate", batch=batch, **plan.log_fields())
+        elif outcome.status is TxStatus.SIMULATION_REVERTED:
+            kind = outcome.kind or RevertKind.OTHER
+            self.metrics.skipped.labels(reason=f"simulation_{kind.value}").inc()
+            quiet = plog.info if kind is RevertKind.LOST_RACE else plog.warning
+            quiet("simulation reverted; not sending", reason=outcome.reason)
+        else:
+            self.metrics.skipped.labels(reason=outcome.status.value).inc()
+            plog.warning("not sent", status=outcome.status.value, reason=outcome.reason)
+        return 0
 
     def _recheck(self, plans: list[Plan], block: int) -> list[AccountHealth]:
         """The plans' positions at ``block`` in one Lens call; if that call
@@ -402,12 +468,28 @@ class Keeper:
                 self.fault("execute", err, block=block, borrower=account)
         return out
 
-    def _request(self, plan: Plan) -> TxRequest:
+    def _request(self, group: tuple[Plan, ...]) -> TxRequest:
+        """The transaction of one plan, or of a batch of redeem-route plans
+        on one collateral (``liquidate_many``)."""
+        plan = group[0]
+        if len(group) > 1:
+            loan, floor = batch_loan(group), batch_min_profit(group)
+            borrowers = tuple(p.borrower for p in group)
+            return TxRequest(
+                key="batch:" + ",".join(borrowers), to=self.config.flash_liquidator,
+                data=encode_flash_liquidate_many(group, loan, floor),
+                label=f"liquidate:redeem:{plan.token}:batch{len(group)}", positions=borrowers,
+                context={"route": Route.REDEEM.value, "token": plan.token, "loan": loan, "min_profit": floor,
+                         "expected_profit": sum(p.net_profit for p in group)},
+            )
         if plan.route is Route.REDEEM:
             to, data = self.config.flash_liquidator, encode_flash_liquidate(plan)
         else:
             to, data = self.reader.market, encode_market_liquidate(plan, receiver=self.signer)
-        return TxRequest(key=plan.borrower, to=to, data=data, label=f"liquidate:{plan.route.value}",
+        # The label names the transaction's kind, whose gas is sized once
+        # (TxManager.submit_many): the route and the collateral (a wrapper's
+        # redemption goes through two facilities), and the batch size.
+        return TxRequest(key=plan.borrower, to=to, data=data, label=f"liquidate:{plan.route.value}:{plan.token}",
                          context={"route": plan.route.value, "token": plan.token,
                                   "expected_profit": plan.net_profit})
 
@@ -426,21 +508,32 @@ class Keeper:
 
     def _record(self, head: BlockRef, outcome: TxOutcome) -> None:
         route = str(outcome.request.context.get("route", "?"))
-        blog = log.bind(block=head.number, borrower=outcome.request.key, tx=outcome.tx_hash, nonce=outcome.nonce)
+        positions = outcome.request.covers
+        blog = log.bind(block=head.number, tx=outcome.tx_hash, nonce=outcome.nonce)
+        if len(positions) == 1:
+            blog = blog.bind(borrower=positions[0])
+        else:
+            blog = blog.bind(borrowers=list(positions))
         if outcome.gas_cost:
             self.metrics.gas_spent.inc(outcome.gas_cost)
         if outcome.status is TxStatus.MINED:
-            self.metrics.succeeded.labels(route=route).inc()
-            profit = realised_profit(outcome.receipt) or int(outcome.request.context.get("expected_profit", 0))
+            result = mined_result(outcome.receipt, len(positions))
+            self.metrics.succeeded.labels(route=route).inc(result.liquidated)
+            profit = result.profit or int(outcome.request.context.get("expected_profit", 0))
             if profit > 0:
                 self.metrics.profit.inc(profit)
-            blog.info("liquidation mined", route=route, profit=profit, gas_cost_wei=outcome.gas_cost)
+            blog.info("liquidation mined", route=route, profit=profit, liquidated=result.liquidated,
+                      gas_cost_wei=outcome.gas_cost)
+            for borrower, reason in result.skipped:
+                self.metrics.failed.labels(outcome="lost_race").inc()
+                log.info("someone else liquidated first", block=head.number, tx=outcome.tx_hash,
+                         borrower=borrower, reason=reason, in_batch=True)
         elif outcome.kind is RevertKind.LOST_RACE:
-            self.metrics.failed.labels(outcome="lost_race").inc()
+            self.metrics.failed.labels(outcome="lost_race").inc(len(positions))
             blog.info("someone else liquidated first", reason=outcome.reason)
         else:
             label = outcome.kind.value if outcome.kind else outcome.status.value
-            self.metrics.failed.labels(outcome=label).inc()
+            self.metrics.failed.labels(outcome=label).inc(len(positions))
             blog.warning("liquidation failed", status=outcome.status.value, reason=outcome.reason)
 
     def _update_pending_metrics(self) -> None:
@@ -456,15 +549,39 @@ class Keeper:
         log.warning("handled fault", op=op, error=str(err)[:300], error_type=type(err).__name__, **context)
 
 
-def realised_profit(receipt: Any) -> int:
-    """The FlashLiquidator's ``Liquidated.profit`` in a receipt, or 0."""
-    from keepers.chain import LIQUIDATED_TOPIC, decode_liquidated_profit
+@dataclass(frozen=True)
+class MinedResult:
+    """What a mined liquidation transaction did, from its logs."""
 
+    liquidated: int
+    profit: int
+    # (borrower, the market's reason) of each position a batch skipped.
+    skipped: tuple[tuple[str, str], ...] = ()
+
+
+def mined_result(receipt: Any, positions: int = 1) -> MinedResult:
+    """The FlashLiquidator's logs in ``receipt``: positions liquidated,
+    profit (``Liquidated.profit``, or ``BatchLiquidated.profit``) and the
+    positions a batch skipped. A transaction without them (the seize
+    route) liquidated its one position, profit unknown (0)."""
+    liquidated, profit, skipped, seen = 0, 0, [], False
     for entry in (receipt or {}).get("logs", []) if receipt else []:
-        topics = entry.get("topics") or []
-        if topics and _hex(topics[0]) == LIQUIDATED_TOPIC:
-            return decode_liquidated_profit(entry.get("data"))
-    return 0
+        topics = [_hex(t) for t in entry.get("topics") or []]
+        if not topics:
+            continue
+        if topics[0] == LIQUIDATED_TOPIC:
+            liquidated, profit, seen = liquidated + 1, profit + decode_liquidated_profit(entry.get("data")), True
+        elif topics[0] == BATCH_LIQUIDATED_TOPIC:
+            count, batch_profit = decode_batch_liquidated(entry.get("data"))
+            liquidated, profit, seen = liquidated + count, profit + batch_profit, True
+        elif topics[0] == LIQUIDATION_SKIPPED_TOPIC and len(topics) > 1:
+            skipped.append((to_address("0x" + topics[1][-40:]), decode_skipped_reason(entry.get("data"))))
+    return MinedResult(liquidated=liquidated if seen else positions, profit=profit, skipped=tuple(skipped))
+
+
+def realised_profit(receipt: Any) -> int:
+    """The FlashLiquidator's profit in a receipt (single or batch), or 0."""
+    return mined_result(receipt).profit
 
 
 def _hex(value: Any) -> str:

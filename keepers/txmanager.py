@@ -6,9 +6,11 @@ The module is split in two:
 
 - pure rules (no RPC, unit-tested): :func:`initial_fees`, :func:`bumped_fees`,
   :func:`replacement_due`, :func:`classify_revert`, :class:`NonceManager`;
-- :class:`TxManager`, the I/O edge: simulates with ``eth_estimateGas`` at a
-  pinned block (all of a block's plans at once, in parallel), signs with the
-  Ape account, sends a block's transactions back to back with consecutive
+- :class:`TxManager`, the I/O edge: sizes the gas of each kind of
+  transaction once (``eth_estimateGas``), then simulates every transaction
+  with one ``eth_call`` at the gas limit it will be sent with, at a pinned
+  block (all of a block's plans at once, in parallel); signs with the Ape
+  account, sends a block's transactions back to back with consecutive
   nonces (never waiting for a receipt, so a stuck transaction blocks
   nothing), and polls its transactions once per block (one
   ``eth_getBlockReceipts`` per new block).
@@ -24,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -58,6 +60,8 @@ PAUSED_MESSAGES = ("market: liquidation paused", "market: liquidation grace peri
 
 # Blocks of receipts poll() reads at most in one go (else by hash).
 RECEIPT_BLOCKS_MAX = 8
+# Blocks a kind's gas size is trusted before it is estimated again.
+GAS_SIZE_TTL_BLOCKS = 300
 
 
 class RevertKind(str, Enum):
@@ -203,6 +207,36 @@ class NonceManager:
         self.holes = set()
 
 
+# ---------------------------------------------------------------- polling
+
+
+class PollVerdict(str, Enum):
+    """What a poll makes of a transaction whose nonce the node counts as used."""
+
+    FINISHED = "finished"
+    PENDING = "pending"
+    DROPPED = "dropped"
+
+
+def poll_verdict(receipt_block: int | None, head: int, unaccounted_since: int | None) -> PollVerdict:
+    """The verdict on a transaction whose nonce is below the account's
+    transaction count at ``head``.
+
+    anvil answers ``eth_getTransactionCount`` at the head, like a call,
+    from the live state of the block it is mining, and serves that block's
+    receipts before it publishes the block: a transaction of block
+    ``head + 1`` can look mined as of ``head`` (once, 82 of them a block
+    early). So a receipt from a block after ``head`` leaves the
+    transaction pending, and a used nonce with no receipt means *dropped*
+    (used by another transaction) only when it is still so at a later
+    head (``unaccounted_since`` is the head it was first seen)."""
+    if receipt_block is not None:
+        return PollVerdict.FINISHED if receipt_block <= head else PollVerdict.PENDING
+    if unaccounted_since is not None and unaccounted_since < head:
+        return PollVerdict.DROPPED
+    return PollVerdict.PENDING
+
+
 # ---------------------------------------------------------------- records
 
 
@@ -221,24 +255,67 @@ class TxStatus(str, Enum):
 
 @dataclass(frozen=True)
 class TxRequest:
-    """A transaction the keeper wants mined. ``key`` is the position it
-    acts on: at most one request per key is in flight."""
+    """A transaction the keeper wants mined. ``key`` names it (the position
+    it acts on, for a single liquidation); ``positions`` are the positions
+    it acts on when there are several (a batch): no position is in two
+    requests in flight. Requests with the same ``to`` and ``label`` are one
+    *kind*: their gas is sized once."""
 
     key: str
     to: str
     data: bytes
     label: str = "liquidate"
     context: dict[str, Any] = field(default_factory=dict)
+    positions: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return f"{self.to.lower()}:{self.label}"
+
+    @property
+    def covers(self) -> tuple[str, ...]:
+        """The positions it acts on."""
+        return self.positions or (self.key,)
 
 
 @dataclass(frozen=True)
 class Simulation:
-    """The outcome of ``eth_call`` + ``eth_estimateGas`` at the latest block."""
+    """The outcome of a simulation: ``gas`` is the gas limit to send with
+    (the estimate times the margin, or the kind's size it ran within)."""
 
     ok: bool
     gas: int = 0
     revert_message: str = ""
     kind: RevertKind | None = None
+
+
+@dataclass(frozen=True)
+class GasSize:
+    """A kind's gas limit and the block it was estimated at."""
+
+    limit: int
+    block: int
+
+
+def sized_limit(sizes: dict[str, GasSize], kind: str, block: int, ttl: int = GAS_SIZE_TTL_BLOCKS) -> int | None:
+    """The gas limit to simulate and send a transaction of ``kind`` with at
+    ``block``, or None when it must be estimated first (never sized, or
+    sized more than ``ttl`` blocks ago)."""
+    size = sizes.get(kind)
+    if size is None or block - size.block > ttl:
+        return None
+    return size.limit
+
+
+def record_size(sizes: dict[str, GasSize], kind: str, limit: int, block: int,
+                ttl: int = GAS_SIZE_TTL_BLOCKS) -> None:
+    """Records an estimated ``limit`` for ``kind``: the largest of the
+    sizes still trusted, so one estimate of a heavier case (a bad-debt
+    write-off) is not undone by a lighter one of the same block."""
+    size = sizes.get(kind)
+    if size is not None and block - size.block <= ttl:
+        limit = max(limit, size.limit)
+    sizes[kind] = GasSize(limit=limit, block=block)
 
 
 @dataclass
@@ -253,6 +330,8 @@ class PendingTx:
     sent_block: int
     sent_at: float
     bumps: int = 0
+    # The head at which its nonce was first seen used with no receipt found.
+    unaccounted_since: int | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +384,8 @@ class TxManager:
         self.gas_margin = gas_margin
         self.nonces = NonceManager()
         self.pending: dict[str, PendingTx] = {}
+        # Gas limit per kind of request (see submit_many).
+        self.gas_sizes: dict[str, GasSize] = {}
         self._on_rpc_error = on_rpc_error or (lambda op: None)
 
     # ---- queries
@@ -312,20 +393,44 @@ class TxManager:
     def in_flight(self, key: str) -> bool:
         return key in self.pending
 
+    def in_flight_positions(self) -> set[str]:
+        """Every position a transaction in flight acts on."""
+        return {position for p in self.pending.values() for position in p.request.covers}
+
     def oldest_pending_age(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
         return max((now - p.sent_at for p in self.pending.values()), default=0.0)
 
     def simulate(self, to: str, data: bytes, block: int | str = "latest") -> Simulation:
         """``eth_estimateGas`` from the signer at ``block``: it executes the
-        transaction (a revert comes back with its reason) and sizes its gas."""
-        call = {"from": self.address, "to": to, "data": "0x" + bytes(data).hex()}
+        transaction (a revert comes back with its reason) and sizes its gas
+        (times the margin)."""
         try:
-            gas = self.rpc.estimate_gas(call, block)
+            gas = self.rpc.estimate_gas(self._call_fields(to, data), block)
         except CallReverted as err:
-            message = revert_message(err) or "execution reverted"
-            return Simulation(ok=False, revert_message=message, kind=classify_revert(message))
-        return Simulation(ok=True, gas=gas)
+            return self._reverted(err)
+        return Simulation(ok=True, gas=self._gas_limit(gas))
+
+    def simulate_within(self, to: str, data: bytes, gas_limit: int, block: int | str = "latest") -> Simulation:
+        """One ``eth_call`` from the signer at ``block`` with the gas limit
+        the transaction will be sent with: if it returns, the transaction
+        fits that limit on that state. A revert here may be the contract's
+        answer or a limit too small (a sub-call out of gas reverts with no
+        reason), so it is settled by :meth:`simulate`, which executes with
+        the block's gas and estimates: its reason, or a larger limit."""
+        try:
+            self.rpc.call(dict(self._call_fields(to, data), gas=hex(gas_limit)), block)
+        except CallReverted:
+            return self.simulate(to, data, block)
+        return Simulation(ok=True, gas=gas_limit)
+
+    def _call_fields(self, to: str, data: bytes) -> dict[str, Any]:
+        return {"from": self.address, "to": to, "data": "0x" + bytes(data).hex()}
+
+    @staticmethod
+    def _reverted(err: CallReverted) -> Simulation:
+        message = revert_message(err) or "execution reverted"
+        return Simulation(ok=False, revert_message=message, kind=classify_revert(message))
 
     # ---- sending
 
@@ -336,45 +441,94 @@ class TxManager:
         moment its simulation returns, while the others still run (signing
         is the keeper's own CPU work, the simulations the node's). So the
         nonces of one block's sends are consecutive and nothing waits for a
-        receipt. Not sent: a request whose key is in flight (or repeated),
-        whose simulation reverted, or any in dry-run mode. A failed send
-        frees its nonce, which is handed out first next time."""
+        receipt.
+
+        Simulation: the gas of a kind of request (same contract, same
+        label) is estimated once: ``eth_estimateGas`` runs the transaction
+        several times (a search over the gas limit), ~3-4 times the node's
+        work of one ``eth_call`` (measured on anvil: 8.9 ms against 2.4 ms
+        for a flash liquidation). The kind's limit (estimate x margin) is
+        kept; every other request of the kind is simulated by one
+        ``eth_call`` at that limit (:meth:`simulate_within`), started as
+        soon as the limit is known. A kind never sized sends its first
+        request to ``eth_estimateGas`` alone, the rest after it.
+
+        Not sent: a request whose key or one of whose positions is in
+        flight (or repeated), whose simulation reverted, or any in dry-run
+        mode. A failed send frees
+        its nonce, which is handed out first next time."""
         outcomes: list[TxOutcome | None] = [None] * len(requests)
         keys: set[str] = set()
-        ready: list[int] = []
+        waiting: dict[str, list[int]] = {}
+        futures: dict[Future[Simulation], int] = {}
+
+        def start(i: int) -> None:
+            request = requests[i]
+            limit = sized_limit(self.gas_sizes, request.kind, block)
+            if limit is None:
+                if request.kind in waiting:
+                    waiting[request.kind].append(i)
+                    return
+                waiting[request.kind] = []
+                futures[self._pool.submit(self.simulate, request.to, request.data, block)] = i
+            else:
+                futures[self._pool.submit(self.simulate_within, request.to, request.data, limit, block)] = i
+
+        busy = self.in_flight_positions() | set(self.pending)
         for i, request in enumerate(requests):
-            if request.key in self.pending or request.key in keys:
+            covers = {request.key, *request.covers}
+            if covers & (busy | keys):
                 outcomes[i] = TxOutcome(TxStatus.IN_FLIGHT, request, reason="already in flight")
             else:
-                keys.add(request.key)
-                ready.append(i)
-        futures = {self._pool.submit(self.simulate, requests[i].to, requests[i].data, block): i for i in ready}
+                keys |= covers
+                start(i)
         chain_pending: int | None = None
         fees = initial_fees(base_fee, self.policy)
-        for future in as_completed(futures):
-            i = futures[future]
-            request = requests[i]
-            try:
-                simulation = future.result()
-            except Exception as err:  # the node failed the request (not a revert): this one waits a block
-                self._on_rpc_error("simulate")
-                log.warning("simulation failed", key=request.key, error=str(err)[:200])
-                outcomes[i] = TxOutcome(TxStatus.SEND_FAILED, request, reason=f"simulation: {str(err)[:200]}")
-                continue
-            if not simulation.ok:
-                outcomes[i] = TxOutcome(TxStatus.SIMULATION_REVERTED, request, reason=simulation.revert_message,
-                                        kind=simulation.kind)
-                continue
-            gas_limit = self._gas_limit(simulation)
-            if self.dry_run:
-                log.info("dry run: not sending", label=request.label, key=request.key, gas=gas_limit,
-                         **request.context)
-                outcomes[i] = TxOutcome(TxStatus.DRY_RUN, request)
-                continue
-            if chain_pending is None:
-                chain_pending = self._pending_count()
-            outcomes[i] = self._sign_and_send(request, self.nonces.next(chain_pending), gas_limit, fees, head)
+        started, sending = time.perf_counter(), 0.0
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                i = futures.pop(future)
+                request = requests[i]
+                simulation = self._settle(request, future, block, outcomes, i)
+                # The kind's first estimate is in (or failed): start the rest.
+                for j in waiting.pop(request.kind, []):
+                    start(j)
+                if simulation is None:
+                    continue
+                if self.dry_run:
+                    log.info("dry run: not sending", label=request.label, key=request.key, gas=simulation.gas,
+                             **request.context)
+                    outcomes[i] = TxOutcome(TxStatus.DRY_RUN, request)
+                    continue
+                if chain_pending is None:
+                    chain_pending = self._pending_count()
+                send_started = time.perf_counter()
+                outcomes[i] = self._sign_and_send(request, self.nonces.next(chain_pending), simulation.gas, fees,
+                                                  head)
+                sending += time.perf_counter() - send_started
+        log.debug("submitted", block=block, requests=len(requests), seconds=round(time.perf_counter() - started, 4),
+                  sign_send_seconds=round(sending, 4))
         return outcomes  # type: ignore[return-value]
+
+    def _settle(self, request: TxRequest, future: Future[Simulation], block: int,
+                outcomes: list[TxOutcome | None], i: int) -> Simulation | None:
+        """A finished simulation: the passing one (its estimate, if any,
+        recorded as the kind's size), or None with the outcome filled in."""
+        try:
+            simulation = future.result()
+        except Exception as err:  # the node failed the request (not a revert): this one waits a block
+            self._on_rpc_error("simulate")
+            log.warning("simulation failed", key=request.key, error=str(err)[:200])
+            outcomes[i] = TxOutcome(TxStatus.SEND_FAILED, request, reason=f"simulation: {str(err)[:200]}")
+            return None
+        if not simulation.ok:
+            outcomes[i] = TxOutcome(TxStatus.SIMULATION_REVERTED, request, reason=simulation.revert_message,
+                                    kind=simulation.kind)
+            return None
+        if simulation.gas != sized_limit(self.gas_sizes, request.kind, block):
+            record_size(self.gas_sizes, request.kind, simulation.gas, block)
+        return simulation
 
     def _sign_and_send(self, request: TxRequest, nonce: int, gas_limit: int, fees: Fees, head: int) -> TxOutcome:
         try:
@@ -387,8 +541,8 @@ class TxManager:
                  max_fee=fees.max_fee, tip=fees.priority_fee, gas=gas_limit)
         return TxOutcome(TxStatus.SENT, request, tx_hash=tx_hash, nonce=nonce)
 
-    def _gas_limit(self, simulation: Simulation) -> int:
-        return math.ceil(simulation.gas * self.gas_margin)
+    def _gas_limit(self, estimate: int) -> int:
+        return math.ceil(estimate * self.gas_margin)
 
     def _send_failed(self, request: TxRequest, nonce: int, err: BaseException) -> TxOutcome:
         self.nonces.release(nonce, broadcast=False)
@@ -449,19 +603,33 @@ class TxManager:
             return outcomes
         mined_nonce = int(self.rpc.request("eth_getTransactionCount", [self.address, hex(head)]), 16)
         mined = [p for p in self.pending.values() if p.nonce < mined_nonce]
+        # Every receipt of a block up to the head that an earlier poll did
+        # not settle is in the blocks since the last poll: when those were
+        # all read, a transaction not among them has no receipt up to the
+        # head, and is not looked up by hash (slow on anvil, and done for
+        # every transaction of a block when the count races ahead).
+        covered = bool(mined) and self._receipts_read_to is not None and head - read_from < RECEIPT_BLOCKS_MAX
         receipts = self._block_receipts(read_from, head) if mined else {}
         for key, pending in list(self.pending.items()):
             if pending.nonce < mined_nonce:
                 receipt = next((receipts[h] for h in reversed(pending.hashes) if h in receipts), None)
-                receipt = receipt if receipt is not None else self._find_receipt(pending)
-                if receipt is not None:
+                if receipt is None and not covered:
+                    receipt = self._find_receipt(pending)
+                receipt_block = int(receipt["blockNumber"]) if receipt is not None else None
+                verdict = poll_verdict(receipt_block, head, pending.unaccounted_since)
+                if verdict is PollVerdict.FINISHED:
                     outcomes.append(self._finish(key, pending, receipt))
-                    continue
-                # The nonce was used by a transaction the keeper did not send.
-                del self.pending[key]
-                self.nonces.release(pending.nonce, broadcast=True)
-                outcomes.append(TxOutcome(TxStatus.DROPPED, pending.request, nonce=pending.nonce,
-                                          reason="nonce used by another transaction"))
+                elif verdict is PollVerdict.DROPPED:
+                    # The nonce was used by a transaction the keeper did not send.
+                    del self.pending[key]
+                    self.nonces.release(pending.nonce, broadcast=True)
+                    outcomes.append(TxOutcome(TxStatus.DROPPED, pending.request, nonce=pending.nonce,
+                                              reason="nonce used by another transaction"))
+                elif receipt_block is None:
+                    pending.unaccounted_since = head
+                else:
+                    log.debug("receipt from a block after the head; still pending", key=key,
+                              receipt_block=receipt_block, head=head)
             elif replacement_due(pending.sent_block, head, pending.bumps, self.policy):
                 self._replace(pending, head, base_fee)
         self._receipts_read_to = head

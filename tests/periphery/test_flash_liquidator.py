@@ -196,3 +196,157 @@ def test_on_flash_loan__called_directly__not_the_market(
     for initiator in (flash_liquidator, attacker):
         with ape.reverts("flash liquidator: not the market"):
             flash_liquidator.onFlashLoan(initiator, stablecoin, USD, 1, data, sender=attacker)
+
+
+# ---- liquidate_many: several positions under one flash loan ----
+
+
+def _reason(text: str) -> bytes:
+    return bytes.fromhex("08c379a0") + encode(["string"], [text])
+
+
+@pytest.fixture
+def two_unhealthy(market, lend, open_position, move_nav, owner, borrower, borrower2, asset_a):
+    """``borrower`` and ``borrower2`` both at about 85 % LTV in fund A, then
+    a 7 % NAV drop: both liquidatable. Returns them."""
+    market.set_rates(0, 0, 0, 9_000, 1_000, sender=owner)
+    lend(100_000 * USD)
+    for who in (borrower, borrower2):
+        open_position(asset_a, who, *POSITIONS["fund_a"])
+    move_nav(asset_a, CRASH_BPS)
+    return borrower, borrower2
+
+
+def test_liquidate_many__two_unhealthy__one_loan_both_liquidated_profit_to_owner(
+    market, capitalless_liquidator, two_unhealthy, asset_a, stablecoin, outsider
+):
+    flash = capitalless_liquidator
+    expected = [expected_liquidation(market, stablecoin, asset_a, who) for who in two_unhealthy]
+    repaid = sum(e["repaid"] for e in expected)
+    payout = sum(e["payout"] for e in expected)
+    loan = repaid + 10 * USD  # a margin, repaid unused with the rest
+    fee = market.flashFee(stablecoin, loan)
+    debts = [market.debt_of(who) for who in two_unhealthy]
+
+    tx = flash.liquidate_many(asset_a.token, list(two_unhealthy), [MAX, MAX], loan, payout - repaid - fee,
+                              sender=outsider)
+
+    assert tx.return_value == payout - repaid - fee > 0
+    (loan_event,) = tx.events.filter(market.FlashLoan)
+    assert (loan_event.receiver, loan_event.amount, loan_event.fee) == (flash.address, loan, fee)
+    liquidations = list(tx.events.filter(market.Liquidate))
+    assert [(e.borrower, e.repaid, e.seized, e.payout) for e in liquidations] == [
+        (e["borrower"], e["repaid"], e["seized"], e["payout"]) for e in expected
+    ]
+    assert logged(tx, flash.BatchLiquidated) == [{
+        "token": asset_a.token.address, "liquidated": 2, "skipped": 0, "repaid": repaid, "payout": payout,
+        "flash_fee": fee, "profit": payout - repaid - fee,
+    }]
+    assert logged(tx, flash.Liquidated) == [] and logged(tx, flash.LiquidationSkipped) == []
+    assert stablecoin.balanceOf(outsider) == tx.return_value
+    assert stablecoin.balanceOf(flash) == 0 and stablecoin.allowance(flash, market) == 0
+    assert asset_a.token.balanceOf(flash) == 0
+    assert [market.debt_of(who) for who in two_unhealthy] == [d - e["repaid"] for d, e in zip(debts, expected)]
+
+
+def test_liquidate_many__one_position_healthy__skipped_with_the_markets_reason(
+    market, capitalless_liquidator, lend, open_position, move_nav, owner, borrower, borrower2, asset_a,
+    stablecoin, outsider
+):
+    market.set_rates(0, 0, 0, 9_000, 1_000, sender=owner)
+    lend(100_000 * USD)
+    open_position(asset_a, borrower, *POSITIONS["fund_a"])
+    open_position(asset_a, borrower2, 1_000 * 10**6, 5_000 * USD)  # ~48 % LTV: healthy after the drop
+    move_nav(asset_a, CRASH_BPS)
+    expected = expected_liquidation(market, stablecoin, asset_a, borrower)
+    debt2 = market.debt_of(borrower2)
+
+    tx = capitalless_liquidator.liquidate_many(asset_a.token, [borrower2, borrower], [MAX, MAX],
+                                               expected["repaid"], 0, sender=outsider)
+
+    assert logged(tx, capitalless_liquidator.LiquidationSkipped) == [{
+        "borrower": borrower2.address, "token": asset_a.token.address,
+        "reason": _reason("market: position healthy"),
+    }]
+    (batch,) = logged(tx, capitalless_liquidator.BatchLiquidated)
+    assert (batch["liquidated"], batch["skipped"], batch["repaid"]) == (1, 1, expected["repaid"])
+    assert [e.borrower for e in tx.events.filter(market.Liquidate)] == [borrower.address]
+    assert market.debt_of(borrower2) == debt2
+    assert stablecoin.balanceOf(outsider) == tx.return_value == batch["profit"] > 0
+
+
+def test_liquidate_many__every_position_healthy__nothing_to_liquidate(
+    market, capitalless_liquidator, lend, open_position, borrower, borrower2, asset_a, outsider
+):
+    lend(100_000 * USD)
+    open_position(asset_a, borrower, *POSITIONS["fund_a"])  # healthy at the current NAV
+
+    with ape.reverts("flash liquidator: nothing to liquidate"):
+        capitalless_liquidator.liquidate_many(asset_a.token, [borrower, borrower2], [MAX, MAX], 1_000 * USD, 0,
+                                              sender=outsider)
+
+
+def test_liquidate_many__min_profit_one_above__reverts(
+    market, capitalless_liquidator, two_unhealthy, asset_a, stablecoin, outsider
+):
+    expected = [expected_liquidation(market, stablecoin, asset_a, who) for who in two_unhealthy]
+    loan = sum(e["repaid"] for e in expected)
+    profit = sum(e["payout"] for e in expected) - loan - market.flashFee(stablecoin, loan)
+
+    with ape.reverts("flash liquidator: profit below minimum"):
+        capitalless_liquidator.liquidate_many(asset_a.token, list(two_unhealthy), [MAX, MAX], loan, profit + 1,
+                                              sender=outsider)
+
+
+def test_liquidate_many__loan_short_of_the_second_repayment__second_skipped(
+    market, capitalless_liquidator, two_unhealthy, asset_a, stablecoin, outsider
+):
+    first = expected_liquidation(market, stablecoin, asset_a, two_unhealthy[0])
+
+    tx = capitalless_liquidator.liquidate_many(asset_a.token, list(two_unhealthy), [MAX, MAX], first["repaid"], 0,
+                                               sender=outsider)
+
+    (skipped,) = logged(tx, capitalless_liquidator.LiquidationSkipped)
+    assert skipped["borrower"] == two_unhealthy[1].address
+    assert [e.borrower for e in tx.events.filter(market.Liquidate)] == [two_unhealthy[0].address]
+
+
+def test_liquidate_many__gas_runs_out_inside_a_liquidation__whole_batch_reverts(
+    market, capitalless_liquidator, two_unhealthy, asset_a, stablecoin, outsider
+):
+    expected = [expected_liquidation(market, stablecoin, asset_a, who) for who in two_unhealthy]
+    loan = sum(e["repaid"] for e in expected)
+    args = (asset_a.token, list(two_unhealthy), [MAX, MAX], loan, 0)
+    needed = capitalless_liquidator.liquidate_many.estimate_gas_cost(*args, sender=outsider)
+
+    # Enough for the first liquidation, not for the second: skipping the
+    # second would cost the owner a position it meant to liquidate.
+    with ape.reverts("flash liquidator: revert without reason"):
+        capitalless_liquidator.liquidate_many(*args, sender=outsider, gas=needed * 3 // 4)
+    assert all(market.position(who).health_factor < 10**18 for who in two_unhealthy)
+
+
+@pytest.mark.parametrize("shape", ["empty", "lengths differ"])
+def test_liquidate_many__malformed_batch__reverts(capitalless_liquidator, asset_a, borrower, borrower2, outsider,
+                                                  shape):
+    borrowers, repays = ([], []) if shape == "empty" else ([borrower, borrower2], [MAX])
+    with ape.reverts("flash liquidator: bad batch"):
+        capitalless_liquidator.liquidate_many(asset_a.token, borrowers, repays, USD, 0, sender=outsider)
+
+
+def test_liquidate_many__zero_loan__nothing_to_liquidate(capitalless_liquidator, asset_a, borrower, outsider):
+    with ape.reverts("flash liquidator: nothing to liquidate"):
+        capitalless_liquidator.liquidate_many(asset_a.token, [borrower], [MAX], 0, 0, sender=outsider)
+
+
+def test_liquidate_many__not_the_owner__reverts(flash_liquidator, two_unhealthy, asset_a, attacker):
+    with ape.reverts("ownable: caller is not the owner"):
+        flash_liquidator.liquidate_many(asset_a.token, list(two_unhealthy), [MAX, MAX], 1_000 * USD, 0,
+                                        sender=attacker)
+
+
+def test_liquidate_many__more_than_max_batch__refused_by_the_abi(capitalless_liquidator, asset_a, outsider):
+    too_many = capitalless_liquidator.MAX_BATCH() + 1
+    with pytest.raises(Exception):
+        capitalless_liquidator.liquidate_many(asset_a.token, [outsider] * too_many, [MAX] * too_many, USD, 0,
+                                              sender=outsider)

@@ -48,6 +48,9 @@ def test_nav_drop__liquidates_every_unhealthy_position__leaves_healthy_ones(devn
     for i in HEALTHY:
         assert devnet.liquidations(devnet.borrowers[i]) == [], f"healthy borrower {i} was liquidated"
     assert devnet.lm.world.stablecoin.balanceOf(devnet.keeper) > 0
+    # The positions one NAV drop sank went out together (liquidate_many).
+    sent = bot.events("liquidation sent")
+    assert any(e["batch"] > 1 for e in sent) and len({e["tx"] for e in sent}) < len(sent), sent
     # The keeper counts a liquidation once it has read the receipt, which can
     # come a poll after the chain shows the position closed.
     _wait_for_succeeded(port, len(FUND_A_UNHEALTHY))
