@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable
 
+from eth_abi import decode as abi_decode
+
 from navlend import model as M
 
 from . import adapter as A
@@ -39,6 +41,9 @@ EV_WITHDRAW = _topic("WithdrawCollateral(address,address,address,address,uint256
 EV_BORROW = _topic("Borrow(address,address,address,uint256,uint256,uint256)")
 EV_REPAY = _topic("Repay(address,address,uint256,uint256,uint256)")
 EV_FLASH = _topic("FlashLoan(address,address,uint256,uint256)")
+# FlashLiquidator.LiquidationSkipped(borrower, token, reason)
+EV_SKIPPED = _topic("LiquidationSkipped(address,address,bytes)")
+EV_LIQUIDATE = _topic("Liquidate(address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256)")
 EV_SURPLUS = _topic("SurplusBooked(address,uint256,uint256)")
 
 
@@ -308,19 +313,47 @@ class Harness:
             if log.address == market and log.topics
         ]
 
-    def replay_events(self, contract: Any, now: int) -> None:
+    def skipped_liquidations(self, flash: Any) -> list[tuple[str, str]]:
+        """``(borrower, reason)`` of each ``LiquidationSkipped`` the
+        FlashLiquidator ``flash`` logged in the last call (the market's
+        ``Error(string)`` decoded, else its hex)."""
+        address = A._address(flash)
+        out = []
+        for log in self.w.env.last_logs():
+            if log.address == address and log.topics and log.topics[0] == EV_SKIPPED:
+                (reason,) = abi_decode(["bytes"], log.data)
+                text = ("0x" + reason.hex()) if reason[:4] != bytes.fromhex("08c379a0") else \
+                    abi_decode(["string"], reason[4:])[0]
+                out.append((_t_addr(log.topics[1]), text))
+        return out
+
+    def replay_events(self, contract: Any, now: int) -> list[M.LiquidationResult]:
         """Applies the market operations a periphery call made (read from
         the market's events) to the model, and checks that each one agrees:
         the model must accept it and end where the event says. A flash loan
         wraps the operations of its callback: the model lends (its checks,
-        the principal out), replays them, and takes the fee back unbooked."""
+        the principal out), replays them, and takes the fee back unbooked.
+        A liquidation is replayed on the redeem route (the periphery's only
+        one) with the repayment as its ``max_repay``: the market's rules
+        give the same amounts again on the same state. Returns the
+        liquidations' results, in order."""
         events = self.market_events(contract)
         flash = [e for e in events if e[0] == EV_FLASH]
         I.check(len(flash) <= 1, "more than one flash loan in a periphery call")
+        liquidations: list[M.LiquidationResult] = []
 
         def replay(m: M.MarketModel) -> None:
             for topic, idx, words in events:
-                if topic == EV_SUPPLY:
+                if topic == EV_LIQUIDATE:
+                    liquidator, borrower, token = (_t_addr(t) for t in idx)
+                    receiver, repaid, seized, fee, _payout, scaled_left, left = words
+                    res = m.liquidate(liquidator, borrower, token, repaid, 0, True, _t_addr(receiver), now, self.feed)
+                    I.check((res.repaid, res.seized, res.fee) == (repaid, seized, fee),
+                            f"liquidate event {(repaid, seized, fee)} != model {(res.repaid, res.seized, res.fee)}")
+                    I.check(m.scaled.get(borrower, 0) == scaled_left and m.balance(borrower, m.asset_id(token)) == left,
+                            "liquidate event position != model")
+                    liquidations.append(res)
+                elif topic == EV_SUPPLY:
                     caller, on_behalf, token = (_t_addr(t) for t in idx)
                     m.supply_collateral(caller, token, words[0], on_behalf)
                     I.check(m.balance(on_behalf, m.asset_id(token)) == words[1], "supply event collateral != model")
@@ -348,6 +381,7 @@ class Harness:
             replay(m)
         self.model = m
         self._check_events("periphery call")
+        return liquidations
 
     # ------------------------------------------------------------ #
     # invariants

@@ -406,6 +406,60 @@ class MarketMachine(RuleBasedStateMachine):
     def keeper_flash_liquidate(self, who: str, asset: int, mode: str, f: int) -> None:
         self._liquidate("keeper", who, self._held(who, asset), mode, f, True, via_keeper=True)
 
+    @rule(picks=st.lists(borrower_ix, min_size=1, max_size=3, unique=True), asset=asset_ids,
+          loan=st.sampled_from(["margin", "exact", "short"]))
+    def keeper_flash_liquidate_many(self, picks: list[str], asset: int, loan: str) -> None:
+        """The keeper's batch: ``FlashLiquidator.liquidate_many`` over up
+        to three positions on one collateral, healthy ones included, under
+        a loan sized as the keeper sizes it (the previews plus 0.1 %),
+        exactly, or short of the last repayment. The market operations it
+        made are replayed on the model (each liquidation must agree), and
+        every position it skipped must be one the model refuses with the
+        same reason, unless the refusal came from outside the market (the
+        facility, or the token when the loan ran short)."""
+        w, now = self.w, self.now()
+        token = w.tokens[self._held(picks[0], asset)]
+        borrowers = [self.a[who] for who in picks]
+        previews = [self.model.preview_liquidation(b, str(token.address), MAX_UINT, now, self.h.feed)[0]
+                    for b in borrowers]
+        total = sum(previews)
+        amount = {"margin": total + total // 1_000 + 1, "exact": total, "short": max(total - 1, 0)}[loan]
+        flash = w.flash_liquidator
+        try:
+            flash.liquidate_many(token, borrowers, [MAX_UINT] * len(borrowers), amount, 0, sender=w.keeper)
+        except Reverted as r:
+            I.check(r.reason.split(":")[0] in ("flash liquidator", "market", "facility", "erc20"),
+                    f"liquidate_many: unexpected revert {r.reason!r}")
+            Harness.stats[("liquidate_many (keeper)", r.reason)] += 1
+            self.h.invalidate_prices()
+            return
+        self.h.invalidate_prices()
+        skipped = self.h.skipped_liquidations(flash)
+        try:
+            results = self.h.replay_events(flash, now)
+        except M.ModelRevert as e:
+            raise I.InvariantViolation(f"liquidate_many: the market liquidated what the model refuses: {e.reason}")
+        I.check(len(results) + len(skipped) == len(borrowers),
+                f"liquidate_many: {len(results)} liquidated + {len(skipped)} skipped != {len(borrowers)}")
+        Harness.stats[("liquidate_many (keeper)", f"ok: {len(results)} liquidated, {len(skipped)} skipped")] += 1
+        for _, reason in skipped:
+            Harness.stats[("liquidate_many (keeper) skipped", reason)] += 1
+        for borrower, reason in skipped:
+            if reason.startswith("facility:") or (loan == "short" and reason.startswith("erc20:")):
+                continue
+            try:
+                self.model.clone().liquidate(str(flash.address), borrower, str(token.address), MAX_UINT, 0, True,
+                                             str(flash.address), now, self.h.feed)
+            except M.ModelRevert as e:
+                I.check(e.reason == reason, f"liquidate_many skipped {borrower} for {reason!r}, model: {e.reason!r}")
+            else:
+                raise I.InvariantViolation(f"liquidate_many skipped {borrower} ({reason!r}); the model liquidates it")
+        for res in results:
+            self.socialized_step += res.socialized
+            if res.written_off:
+                self.h.ghost.written_off += res.written_off
+                self.h.ghost.socialized += res.socialized
+
     @rule(fund=st.sampled_from([0, 1]), drop=st.integers(300, 4_000))
     def nav_shock(self, fund: int, drop: int) -> None:
         """A NAV loss large enough to make positions liquidatable (needs
