@@ -455,8 +455,8 @@ class TxManager:
 
         Not sent: a request whose key or one of whose positions is in
         flight (or repeated), whose simulation reverted, or any in dry-run
-        mode. A failed send frees
-        its nonce, which is handed out first next time."""
+        mode. A failed send frees its nonce, which is handed out first next
+        time."""
         outcomes: list[TxOutcome | None] = [None] * len(requests)
         keys: set[str] = set()
         waiting: dict[str, list[int]] = {}
