@@ -57,12 +57,13 @@ RAW_CALL_OK = {
     ("Market.vy", "__default__"): "delegatecall to the immutable ADMIN (MarketAdmin, identical storage layout: check 'layout'); reverts on failure",
     ("Leverage.vy", "_fund_of"): "static call asset() on the collateral token: failure means 'not a wrapper' by design; success and len(response) == 32 tested before abi_decode",
     ("Lens.vy", "_preview"): "static call preview_liquidation() on the market: a reverting preview (dust) reads as (0, 0) so one account cannot fail a batch; ok and len(response) == 64 tested before abi_decode",
+    ("FlashLiquidator.vy", "_liquidate_batch"): "call Market.liquidate(...) for one position of an owner-only batch: a revert with a reason (healthy by now, a facility's refusal) skips that position and is logged with its reason (LiquidationSkipped), state unchanged by the failed sub-call; a revert without data (out of gas at any depth) reverts the batch; the 96-byte success is abi_decoded; max_outsize bounds the copy",
     ("RedemptionFacility.vy", "_read_nav"): "static call latestRoundData() on the NAV feed: a reverting feed reads as NAV_BAD by design; success and len(response) == 160 tested before abi_decode",
 }
 
 # External calls whose return value is discarded: (file, function, method) -> note
 IGNORED_RETURN_OK = {
-    ("FlashLiquidator.vy", "liquidate", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts (ERC-3156 lender, our Market.vy)",
+    ("FlashLiquidator.vy", "_flash", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts (ERC-3156 lender, our Market.vy)",
     ("Leverage.vy", "open", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
     ("Leverage.vy", "unwind", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
     ("Leverage.vy", "onFlashLoan", "repay"): "repays min(amount, debt); any unspent stablecoin stays here and is swept to the user by unwind's balanceOf transfer",
