@@ -193,7 +193,8 @@ def onFlashLoan(initiator: address, token: address, amount: uint256, fee: uint25
     @param token Must be the base asset.
     @param amount The amount lent.
     @param fee The fee owed.
-    @param data The borrower, the collateral and the repayment.
+    @param data abi_encode(batch, collateral, borrowers, repays): one
+           position (`liquidate`) or a batch (`liquidate_many`).
     @return bytes32 The ERC-3156 success value.
     """
     assert msg.sender == MARKET.address, "flash liquidator: not the market"
