@@ -321,8 +321,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.positions < 100:
         parser.error("--positions must be at least 100 (1 in 100 is made liquidatable)")
-    if not 1 <= args.batch_size <= 24:
-        parser.error("--batch-size must be between 1 and 24 (FlashLiquidator.MAX_BATCH)")
+    from keepers.config import MAX_LIQUIDATION_BATCH
+
+    if not 1 <= args.batch_size <= MAX_LIQUIDATION_BATCH:
+        parser.error(f"--batch-size must be between 1 and {MAX_LIQUIDATION_BATCH} (FlashLiquidator.MAX_BATCH)")
     result = run(args.positions, args.workdir, args.batch_size)
     if args.json:
         print(json.dumps(asdict(result)))
