@@ -74,6 +74,9 @@ struct AccountHealth:
     max_repay: uint256
     max_seize: uint256
     assets_bitmap: uint256
+    # The market's `position` view reverted for this account: every other
+    # field is zero. One such account never fails the whole batch.
+    failed: bool
 
 struct AssetSnapshot:
     token: address
@@ -217,12 +220,37 @@ def _tokens(market: address) -> DynArray[address, MAX_ASSETS]:
 def _health(market: address, account: address, tokens: DynArray[address, MAX_ASSETS]) -> AccountHealth:
     """
     @dev One account's health and, if liquidatable, its best liquidation.
+         A `position` call that reverts marks the entry `failed` instead of
+         failing the batch, so one bad account cannot blind a keeper's scan.
     @param market The market.
     @param account The account.
     @param tokens The market's tokens by asset id.
     @return AccountHealth The health.
     """
-    p: Position = staticcall IMarketViews(market).position(account)
+    ok: bool = False
+    response: Bytes[192] = b""
+    ok, response = raw_call(
+        market,
+        abi_encode(account, method_id=method_id("position(address)")),
+        max_outsize=192,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(response) != 192:
+        return AccountHealth(
+            account=account,
+            debt=0,
+            borrow_value=0,
+            liquidation_value=0,
+            health_factor=0,
+            liquidatable=False,
+            best_token=empty(address),
+            max_repay=0,
+            max_seize=0,
+            assets_bitmap=0,
+            failed=True,
+        )
+    p: Position = abi_decode(response, Position)
     h: AccountHealth = AccountHealth(
         account=account,
         debt=p.debt,
@@ -234,6 +262,7 @@ def _health(market: address, account: address, tokens: DynArray[address, MAX_ASS
         max_repay=0,
         max_seize=0,
         assets_bitmap=p.assets_bitmap,
+        failed=False,
     )
     if p.debt == 0 or p.health_factor >= WAD:
         return h

@@ -56,7 +56,6 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC4626
 
 implements: IERC20
-implements: IERC4626
 
 from interfaces import IRedemptionFacility
 from interfaces import IERC3156FlashBorrower
@@ -64,7 +63,6 @@ from interfaces import IERC3156FlashBorrower
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
-from snekmate.utils import math
 
 from modules import market_core as core
 
@@ -155,152 +153,6 @@ def __default__() -> Bytes[MAX_ADMIN_RETURN]:
 # ---------------------------------------------------------------- #
 
 @external
-@view
-def asset() -> address:
-    """
-    @notice The base asset.
-    @return address The base asset's address.
-    """
-    return core.BASE.address
-
-
-@external
-@view
-def totalAssets() -> uint256:
-    """
-    @notice Lenders' claim: cash plus borrows minus reserves, accrued to now.
-    @return uint256 The total assets, in base units.
-    """
-    market: uint256 = 0
-    book: uint256 = 0
-    interest: uint256 = 0
-    market, book, interest = core._accrued_words()
-    return core._total_assets(market, book)
-
-
-@external
-@view
-def convertToShares(assets: uint256) -> uint256:
-    """
-    @notice The shares `assets` is worth now, rounded down.
-    @param assets The amount of the base asset.
-    @return uint256 The shares.
-    """
-    return self._to_shares(assets, False)
-
-
-@external
-@view
-def convertToAssets(shares: uint256) -> uint256:
-    """
-    @notice The assets `shares` is worth now, rounded down.
-    @param shares The amount of lender shares.
-    @return uint256 The assets.
-    """
-    return self._to_assets(shares, False)
-
-
-@external
-@view
-def maxDeposit(receiver: address) -> uint256:
-    """
-    @notice The most a deposit may bring in: the room left in the 128-bit
-            cash book (in practice unlimited), or zero while paused.
-    @param receiver Ignored; every account may lend.
-    @return uint256 The maximum assets.
-    """
-    if core._is_paused(core.PAUSE_SUPPLY):
-        return 0
-    return core._MASK128 - (core._book & core._MASK128)
-
-
-@external
-@view
-def maxMint(receiver: address) -> uint256:
-    """
-    @notice The shares `maxDeposit` would mint (in practice unlimited), or
-            zero while paused.
-    @param receiver Ignored; every account may lend.
-    @return uint256 The maximum shares.
-    """
-    if core._is_paused(core.PAUSE_SUPPLY):
-        return 0
-    return self._to_shares(core._MASK128 - (core._book & core._MASK128), False)
-
-
-@external
-@view
-def maxWithdraw(owner: address) -> uint256:
-    """
-    @notice The most `owner` may withdraw now: its claim, bounded by cash.
-    @param owner The lender.
-    @return uint256 The maximum assets.
-    """
-    if core._is_paused(core.PAUSE_WITHDRAW):
-        return 0
-    return min(self._to_assets(erc20.balanceOf[owner], False), core._book & core._MASK128)
-
-
-@external
-@view
-def maxRedeem(owner: address) -> uint256:
-    """
-    @notice The most shares `owner` may redeem now, bounded by cash.
-    @param owner The lender.
-    @return uint256 The maximum shares.
-    """
-    if core._is_paused(core.PAUSE_WITHDRAW):
-        return 0
-    shares: uint256 = erc20.balanceOf[owner]
-    cash_shares: uint256 = self._to_shares(core._book & core._MASK128, False)
-    return min(shares, cash_shares)
-
-
-@external
-@view
-def previewDeposit(assets: uint256) -> uint256:
-    """
-    @notice The shares `deposit(assets)` would mint now (rounded down).
-    @param assets The amount of the base asset.
-    @return uint256 The shares.
-    """
-    return self._to_shares(assets, False)
-
-
-@external
-@view
-def previewMint(shares: uint256) -> uint256:
-    """
-    @notice The assets `mint(shares)` would pull now (rounded up).
-    @param shares The amount of lender shares.
-    @return uint256 The assets.
-    """
-    return self._to_assets(shares, True)
-
-
-@external
-@view
-def previewWithdraw(assets: uint256) -> uint256:
-    """
-    @notice The shares `withdraw(assets)` would burn now (rounded up).
-    @param assets The amount of the base asset.
-    @return uint256 The shares.
-    """
-    return self._to_shares(assets, True)
-
-
-@external
-@view
-def previewRedeem(shares: uint256) -> uint256:
-    """
-    @notice The assets `redeem(shares)` would pay now (rounded down).
-    @param shares The amount of lender shares.
-    @return uint256 The assets.
-    """
-    return self._to_assets(shares, False)
-
-
-@external
 def deposit(assets: uint256, receiver: address) -> uint256:
     """
     @notice Lends `assets` of the base asset; mints shares to `receiver`.
@@ -312,7 +164,7 @@ def deposit(assets: uint256, receiver: address) -> uint256:
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
-    shares: uint256 = self._shares_for(assets, market, book, False)
+    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, False)
     self._supply(assets, shares, receiver, book)
     return shares
 
@@ -329,7 +181,7 @@ def mint(shares: uint256, receiver: address) -> uint256:
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
-    assets: uint256 = self._assets_for(shares, market, book, True)
+    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, True)
     self._supply(assets, shares, receiver, book)
     return assets
 
@@ -347,7 +199,7 @@ def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
-    shares: uint256 = self._shares_for(assets, market, book, True)
+    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, True)
     self._exit(assets, shares, receiver, owner, book)
     return shares
 
@@ -365,7 +217,7 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
-    assets: uint256 = self._assets_for(shares, market, book, False)
+    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, False)
     self._exit(assets, shares, receiver, owner, book)
     return assets
 
@@ -409,6 +261,10 @@ def supply_collateral(token: address, amount: uint256, on_behalf: address):
     assert word & 255 != 0, "market: asset not listed"
     asset_id: uint256 = unsafe_sub(word & 255, 1)  # at least 1: checked just above
     assert word & core._TOKEN_FROZEN == 0, "market: asset frozen"
+    # Posting for someone else must not give a party the fund has not
+    # admitted a position (the token checks only the caller, as sender).
+    if word & core._TOKEN_COMPLIANCE != 0 and on_behalf != msg.sender:
+        assert core._is_compliant(on_behalf, asset_id), "market: beneficiary not compliant"
     # Add on the unpacked field: a packed add could carry into the cap bits.
     # The cap is below 2^120, so a total within it fits its field, and every
     # balance (at most the total) fits the position word's 128 bits.
@@ -453,6 +309,12 @@ def withdraw_collateral(token: address, amount: uint256, on_behalf: address, rec
     word: uint256 = 0
     asset_id: uint256 = 0
     word, asset_id = core._asset(token)
+    # A party the fund has frozen or removed takes nothing out: its shares
+    # leave only through liquidation.
+    if word & core._TOKEN_COMPLIANCE != 0:
+        assert core._is_compliant(on_behalf, asset_id), "market: owner not compliant"
+        if receiver != on_behalf:
+            assert core._is_compliant(receiver, asset_id), "market: receiver not compliant"
 
     position: uint256 = core._positions[on_behalf]
     balance: uint256 = core._collateral_balance(on_behalf, asset_id, position)
@@ -506,7 +368,8 @@ def borrow(amount: uint256, on_behalf: address, receiver: address) -> uint256:
     assert scaled <= core._MASK112, "market: overflow"
     debt: uint256 = core._debt_of(scaled, index)
     assert debt >= ((core._control >> 72) & core._MASK48) * core.BASE_UNIT, "market: below min borrow"
-    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_BORROW).borrow_value >= debt, \
+    # Also refuses an owner that any held asset's fund has frozen or removed.
+    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_OPEN_BORROW).borrow_value >= debt, \
         "market: exceeds borrow limit"
 
     total_scaled: uint256 = (market & core._MASK112) + added
@@ -605,6 +468,8 @@ def liquidate(
     v: core._Valuation = core._valuation(borrower, position, asset_id, core.VALUE_LIQUIDATION)
     assert v.target_balance != 0, "market: no such collateral"
     assert v.liquidation_value < debt, "market: position healthy"
+    # A broken feed prices nothing: its asset cannot be seized by value.
+    assert v.target_price != 0, "market: bad price"
 
     repaid: uint256 = 0
     seized: uint256 = 0
@@ -622,13 +487,22 @@ def liquidate(
     removed: uint256 = core._scaled_repaid(repaid, debt, scaled, index)
     core._reduce_debt(borrower, position, removed, market, book + repaid)
     scaled_left: uint256 = scaled - removed
-    # No collateral value left and debt remaining: write the rest off. The
-    # test is on value, not balances, so a wei of collateral left behind
-    # (here or in another asset) cannot dodge it.
-    remaining_value: uint256 = v.total_value - v.target_value + core._value(left, v.target_price, asset_id)
-    if remaining_value == 0 and scaled_left != 0:
-        core._write_off(borrower, scaled_left, index)
-        scaled_left = 0
+    # Debt left that the collateral left cannot cover, with that collateral
+    # worth nothing or less than the dust floor (not worth a liquidation's
+    # gas, and a redeem route may refuse it): the collateral left goes to
+    # the treasury and the debt left is written off. The test is on value,
+    # not balances, so a unit of collateral posted to an insolvent position
+    # (here or in another asset) cannot keep its debt alive.
+    if scaled_left != 0:
+        remaining_value: uint256 = v.total_value - v.target_value + core._value(left, v.target_price, asset_id)
+        if remaining_value < core._debt_of(scaled_left, index) and (
+            remaining_value == 0 or remaining_value < ((control >> 168) & core._MASK48) * core.BASE_UNIT
+        ):
+            if remaining_value != 0 and borrower != core.treasury:
+                core._sweep_to_treasury(borrower)
+                left = 0
+            core._write_off(borrower, scaled_left, index)
+            scaled_left = 0
     if fee != 0:
         core._credit_treasury(asset_id, fee)
 
@@ -661,34 +535,6 @@ def liquidate(
 # ---------------------------------------------------------------- #
 #                      FLASH LOANS (ERC-3156)                       #
 # ---------------------------------------------------------------- #
-
-@external
-@view
-def maxFlashLoan(token: address) -> uint256:
-    """
-    @notice The most of `token` a flash loan may lend: the cash, for the
-            base asset; zero for any other token or while paused.
-    @param token The token asked for.
-    @return uint256 The maximum amount.
-    """
-    if token != core.BASE.address or core._is_paused(core.PAUSE_FLASH_LOAN):
-        return 0
-    return core._book & core._MASK128
-
-
-@external
-@view
-def flashFee(token: address, amount: uint256) -> uint256:
-    """
-    @notice The fee on a flash loan of `amount` (rounded up). Reverts for
-            any token but the base asset.
-    @param token The token asked for.
-    @param amount The amount asked for.
-    @return uint256 The fee.
-    """
-    assert token == core.BASE.address, "market: unsupported token"
-    return core._flash_fee(amount, core._market)
-
 
 @external
 @reentrant
@@ -732,66 +578,6 @@ def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, 
 # ---------------------------------------------------------------- #
 #                        INTERNAL: LENDERS                          #
 # ---------------------------------------------------------------- #
-
-@internal
-@view
-def _shares_for(assets: uint256, market: uint256, book: uint256, roundup: bool) -> uint256:
-    """
-    @dev Assets to shares with virtual shares and assets.
-    @param assets The assets.
-    @param market The market word.
-    @param book The book word.
-    @param roundup The rounding direction.
-    @return uint256 The shares.
-    """
-    return math._mul_div(
-        assets, erc20.totalSupply + core.VIRTUAL_SHARES, core._total_assets(market, book) + core.VIRTUAL_ASSETS, roundup
-    )
-
-@internal
-@view
-def _assets_for(shares: uint256, market: uint256, book: uint256, roundup: bool) -> uint256:
-    """
-    @dev Shares to assets with virtual shares and assets.
-    @param shares The shares.
-    @param market The market word.
-    @param book The book word.
-    @param roundup The rounding direction.
-    @return uint256 The assets.
-    """
-    return math._mul_div(
-        shares, core._total_assets(market, book) + core.VIRTUAL_ASSETS, erc20.totalSupply + core.VIRTUAL_SHARES, roundup
-    )
-
-@internal
-@view
-def _to_shares(assets: uint256, roundup: bool) -> uint256:
-    """
-    @dev Assets to shares at the accrued-to-now books.
-    @param assets The assets.
-    @param roundup The rounding direction.
-    @return uint256 The shares.
-    """
-    market: uint256 = 0
-    book: uint256 = 0
-    interest: uint256 = 0
-    market, book, interest = core._accrued_words()
-    return self._shares_for(assets, market, book, roundup)
-
-@internal
-@view
-def _to_assets(shares: uint256, roundup: bool) -> uint256:
-    """
-    @dev Shares to assets at the accrued-to-now books.
-    @param shares The shares.
-    @param roundup The rounding direction.
-    @return uint256 The assets.
-    """
-    market: uint256 = 0
-    book: uint256 = 0
-    interest: uint256 = 0
-    market, book, interest = core._accrued_words()
-    return self._assets_for(shares, market, book, roundup)
 
 @internal
 def _supply(assets: uint256, shares: uint256, receiver: address, book: uint256):

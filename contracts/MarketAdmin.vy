@@ -20,6 +20,7 @@
 
 from ethereum.ercs import IERC20
 
+from interfaces import IFundToken
 from interfaces import IRedemptionFacility
 
 from snekmate.auth import ownable
@@ -76,6 +77,179 @@ def asset() -> address:
 # ---------------------------------------------------------------- #
 #                              VIEWS                                #
 # ---------------------------------------------------------------- #
+
+# The ERC-4626 views: they live here, reached through the market's
+# fallback, to keep `Market` under EIP-170 (the market's deposit, mint,
+# withdraw and redeem use the same core conversions).
+
+@external
+@view
+def totalAssets() -> uint256:
+    """
+    @notice Lenders' claim: cash plus borrows minus reserves, accrued to now.
+    @return uint256 The total assets, in base units.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._total_assets(market, book)
+
+
+@external
+@view
+def convertToShares(assets: uint256) -> uint256:
+    """
+    @notice The shares `assets` is worth now, rounded down.
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, False)
+
+
+@external
+@view
+def convertToAssets(shares: uint256) -> uint256:
+    """
+    @notice The assets `shares` is worth now, rounded down.
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, False)
+
+
+@external
+@view
+def maxDeposit(receiver: address) -> uint256:
+    """
+    @notice The most a deposit may bring in: the room left in the 128-bit
+            cash book (in practice unlimited), or zero while paused.
+    @param receiver Ignored; every account may lend.
+    @return uint256 The maximum assets.
+    """
+    if core._is_paused(core.PAUSE_SUPPLY):
+        return 0
+    return core._MASK128 - (core._book & core._MASK128)
+
+
+@external
+@view
+def maxMint(receiver: address) -> uint256:
+    """
+    @notice The shares `maxDeposit` would mint (in practice unlimited), or
+            zero while paused.
+    @param receiver Ignored; every account may lend.
+    @return uint256 The maximum shares.
+    """
+    if core._is_paused(core.PAUSE_SUPPLY):
+        return 0
+    return self._to_shares(core._MASK128 - (core._book & core._MASK128), False)
+
+
+@external
+@view
+def maxWithdraw(owner: address) -> uint256:
+    """
+    @notice The most `owner` may withdraw now: its claim, bounded by cash.
+    @param owner The lender.
+    @return uint256 The maximum assets.
+    """
+    if core._is_paused(core.PAUSE_WITHDRAW):
+        return 0
+    return min(self._to_assets(erc20.balanceOf[owner], False), core._book & core._MASK128)
+
+
+@external
+@view
+def maxRedeem(owner: address) -> uint256:
+    """
+    @notice The most shares `owner` may redeem now, bounded by cash.
+    @param owner The lender.
+    @return uint256 The maximum shares.
+    """
+    if core._is_paused(core.PAUSE_WITHDRAW):
+        return 0
+    shares: uint256 = min(erc20.balanceOf[owner], self._to_shares(core._book & core._MASK128, False))
+    # EIP-4626: never more than `redeem` accepts, and it refuses shares
+    # worth no assets (a dust balance below one base unit).
+    if self._to_assets(shares, False) == 0:
+        return 0
+    return shares
+
+
+@external
+@view
+def previewDeposit(assets: uint256) -> uint256:
+    """
+    @notice The shares `deposit(assets)` would mint now (rounded down).
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, False)
+
+
+@external
+@view
+def previewMint(shares: uint256) -> uint256:
+    """
+    @notice The assets `mint(shares)` would pull now (rounded up).
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, True)
+
+
+@external
+@view
+def previewWithdraw(assets: uint256) -> uint256:
+    """
+    @notice The shares `withdraw(assets)` would burn now (rounded up).
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, True)
+
+
+@external
+@view
+def previewRedeem(shares: uint256) -> uint256:
+    """
+    @notice The assets `redeem(shares)` would pay now (rounded down).
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, False)
+
+
+# The ERC-3156 views, for the same reason.
+
+@external
+@view
+def maxFlashLoan(token: address) -> uint256:
+    """
+    @notice The most of `token` a flash loan may lend: the cash, for the
+            base asset; zero for any other token or while paused.
+    @param token The token asked for.
+    @return uint256 The maximum amount.
+    """
+    if token != core.BASE.address or core._is_paused(core.PAUSE_FLASH_LOAN):
+        return 0
+    return core._book & core._MASK128
+
+
+@external
+@view
+def flashFee(token: address, amount: uint256) -> uint256:
+    """
+    @notice The fee on a flash loan of `amount` (rounded up). Reverts for
+            any token but the base asset.
+    @param token The token asked for.
+    @param amount The amount asked for.
+    @return uint256 The fee.
+    """
+    assert token == core.BASE.address, "market: unsupported token"
+    return core._flash_fee(amount, core._market)
+
 
 @external
 @view
@@ -140,7 +314,7 @@ def preview_liquidation(borrower: address, token: address, max_repay: uint256) -
         return 0, 0
     debt: uint256 = core._debt_of(position, market >> 160)
     v: core._Valuation = core._valuation(borrower, position, asset_id, core.VALUE_LIQUIDATION)
-    if v.target_balance == 0 or v.liquidation_value >= debt:
+    if v.target_balance == 0 or v.liquidation_value >= debt or v.target_price == 0:
         return 0, 0
     return core._liquidation_amounts(asset_id, v, debt, max_repay)
 
@@ -193,6 +367,20 @@ def asset_config(token: address) -> core.AssetConfig:
         frozen=word & (core._FLAG_FROZEN << 216) != 0,
         total_supplied=(supply >> 16) & core._MASK120,
     )
+
+
+@external
+@view
+def asset_compliance(token: address) -> address:
+    """
+    @notice The compliance source of a listed asset (empty: no checks).
+    @param token The collateral asset.
+    @return address The source.
+    """
+    asset_id: uint256 = core._asset_id(token)
+    if core._asset_config[asset_id] & (core._FLAG_COMPLIANCE << 216) == 0:
+        return empty(address)
+    return core._asset_compliance[asset_id]
 
 
 @external
@@ -355,9 +543,21 @@ def list_asset(
     core._assets[token] = token_word
     core._asset_token[asset_id] = token
     log core.AssetListed(token=token, asset_id=asset_id, oracle=oracle)
-    core._set_oracle(asset_id, token, oracle)
     core._set_risk(asset_id, token, ltv_bps, threshold_bps, bonus_bps)
+    # Limits before the oracle: its round is checked against the max age.
     core._set_limits(asset_id, token, supply_cap, price_cap, max_oracle_age)
+    core._set_oracle(asset_id, token, oracle)
+    # A token that answers the compliance views is its own source; any
+    # other (a wrapper, an issuer with another interface) gets one with
+    # `set_asset_compliance`.
+    ok: bool = False
+    data: Bytes[32] = b""
+    ok, data = raw_call(
+        token, abi_encode(self, method_id=method_id("is_allowlisted(address)")), max_outsize=32,
+        is_static_call=True, revert_on_failure=False
+    )
+    if ok and len(data) == 32:
+        self._set_compliance(asset_id, token, token)
 
 
 @external
@@ -418,6 +618,28 @@ def set_asset_facility(token: address, facility: address):
     if facility != empty(address):
         assert extcall IERC20(token).approve(facility, max_value(uint256), default_return_value=True), \
             "market: approve failed"
+
+
+@external
+def set_asset_compliance(token: address, source: address):
+    """
+    @notice Sets the compliance source of an asset: the fund token itself,
+            or an adapter answering `is_allowlisted` and `is_frozen` for a
+            token with another interface. The market then refuses to lend
+            to, or release collateral to, a party the source does not admit
+            (see `borrow`, `withdraw_collateral`, `supply_collateral`).
+            The empty address turns the checks off (a permissionless token).
+    @param token The collateral asset.
+    @param source The compliance source, or the empty address.
+    """
+    ownable._check_owner()
+    asset_id: uint256 = core._asset_id(token)
+    if source != empty(address):
+        # The source must answer both views now (a call that reverts, or
+        # a contract without them, is refused here).
+        allowed: bool = staticcall IFundToken(source).is_allowlisted(self)
+        frozen: bool = staticcall IFundToken(source).is_frozen(self)
+    self._set_compliance(asset_id, token, source)
 
 
 @external
@@ -656,6 +878,58 @@ def _copy_deposit_pause(paused: bool):
         if paused:
             word = word | core._TOKEN_DEPOSIT_PAUSED
         core._assets[token] = word
+
+
+@internal
+@view
+def _to_shares(assets: uint256, roundup: bool) -> uint256:
+    """
+    @dev Assets to lender shares at the books accrued to now.
+    @param assets The assets.
+    @param roundup The rounding direction.
+    @return uint256 The shares.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._shares_for(assets, erc20.totalSupply, market, book, roundup)
+
+
+@internal
+@view
+def _to_assets(shares: uint256, roundup: bool) -> uint256:
+    """
+    @dev Lender shares to assets at the books accrued to now.
+    @param shares The shares.
+    @param roundup The rounding direction.
+    @return uint256 The assets.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._assets_for(shares, erc20.totalSupply, market, book, roundup)
+
+
+@internal
+def _set_compliance(asset_id: uint256, token: address, source: address):
+    """
+    @dev Stores an asset's compliance source and its flag in the asset's
+         config and token words (the empty address clears both).
+    @param asset_id The asset.
+    @param token The asset's token.
+    @param source The compliance source, or the empty address.
+    """
+    word: uint256 = core._asset_config[asset_id] & ~(core._FLAG_COMPLIANCE << 216)
+    token_word: uint256 = core._assets[token] & ~core._TOKEN_COMPLIANCE
+    if source != empty(address):
+        word = word | (core._FLAG_COMPLIANCE << 216)
+        token_word = token_word | core._TOKEN_COMPLIANCE
+    core._asset_compliance[asset_id] = source
+    core._asset_config[asset_id] = word
+    core._assets[token] = token_word
+    log core.AssetComplianceSet(token=token, source=source)
 
 
 @internal

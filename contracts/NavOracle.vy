@@ -37,6 +37,9 @@
 from interfaces import IAggregatorV3
 implements: IAggregatorV3
 
+from interfaces import IPendingNav
+implements: IPendingNav
+
 
 from snekmate.auth import ownable
 initializes: ownable
@@ -367,6 +370,19 @@ def latest_round_id() -> uint256:
     @return uint256 The round id.
     """
     return self._latest >> _ROUND_SHIFT
+
+
+@external
+@view
+def pending_answer() -> (int256, uint256):
+    """
+    @notice The round waiting for the guardian, as `IPendingNav` announces
+            it to the market: no borrow is valued above it while it waits.
+    @return int256 The pending NAV (8 decimals); 0 when none.
+    @return uint256 Its strike time; 0 when none.
+    """
+    pending: PendingRound = self.pending_round
+    return convert(pending.answer, int256), pending.as_of
 
 
 @external

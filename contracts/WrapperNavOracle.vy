@@ -30,6 +30,9 @@ from ethereum.ercs import IERC4626
 from interfaces import IAggregatorV3
 implements: IAggregatorV3
 
+from interfaces import IPendingNav
+implements: IPendingNav
+
 
 from snekmate.utils import math
 
@@ -149,6 +152,25 @@ def getRoundData(_roundId: uint80) -> (uint80, int256, uint256, uint256, uint80)
     answered_in: uint80 = 0
     round_id, answer, started_at, updated_at, answered_in = staticcall IAggregatorV3(fund_oracle).getRoundData(_roundId)
     return round_id, self._price(answer), started_at, updated_at, answered_in
+
+
+@external
+@view
+def pending_answer() -> (int256, uint256):
+    """
+    @notice The fund feed's pending round, priced per whole wrapper share
+            at the current assets-per-share; (0, 0) when none. Reverts when
+            the fund feed announces no pending rounds, so that the market
+            does not take this feed for one that does.
+    @return int256 The pending wrapper share price (8 decimals).
+    @return uint256 The pending round's strike time.
+    """
+    answer: int256 = 0
+    as_of: uint256 = 0
+    answer, as_of = staticcall IPendingNav(fund_oracle).pending_answer()
+    if answer == 0:
+        return 0, 0
+    return self._price(answer), as_of
 
 
 @external

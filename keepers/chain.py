@@ -48,11 +48,11 @@ log = structlog.get_logger("keepers.chain")
 
 PAUSE_LIQUIDATION = 64
 PAUSE_FLASH_LOAN = 32
-_HEALTH_TUPLE = "(address,uint256,uint256,uint256,uint256,bool,address,uint256,uint256,uint256)"
-# Lens.AccountHealth is a static tuple of 10 words: an array of them is laid
-# out inline (offset word, length word, then 320 bytes per entry).
+_HEALTH_TUPLE = "(address,uint256,uint256,uint256,uint256,bool,address,uint256,uint256,uint256,bool)"
+# Lens.AccountHealth is a static tuple of 11 words: an array of them is laid
+# out inline (offset word, length word, then 352 bytes per entry).
 _WORD = 32
-_HEALTH_BYTES = 10 * _WORD
+_HEALTH_BYTES = 11 * _WORD
 _HEALTHS_SELECTOR = function_signature_to_4byte_selector("healths(address,address[])")
 _FLASH_LIQUIDATE = function_signature_to_4byte_selector("liquidate(address,address,uint256,uint256)")
 _MARKET_LIQUIDATE = function_signature_to_4byte_selector("liquidate(address,address,uint256,uint256,bool,address)")
@@ -490,6 +490,7 @@ def decode_healths(raw: bytes, accounts: Sequence[str]) -> list[AccountHealth]:
                 word(entry[224:256], "big"),
                 word(entry[256:288], "big"),
                 word(entry[288:320], "big"),
+                word(entry[320:352], "big") != 0,
             )
         )
     return out

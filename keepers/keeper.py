@@ -302,6 +302,12 @@ class Keeper:
         healths = self.reader.healths(accounts, head.number)
         seconds = time.perf_counter() - started
         report.scan_seconds += seconds
+        failed = [h.account for h in healths if h.failed]
+        if failed:
+            # The Lens isolates an account whose position view reverts; the
+            # rest of the batch is sound. Nothing to act on for those.
+            log.warning("position view reverted", block=head.number, accounts=failed[:10], count=len(failed))
+            healths = [h for h in healths if not h.failed]
         self.last = record_scan(self.last, healths, head.number)
         risky = at_risk(healths, self.scan_policy.near_edge_hf_wad)
         liquidatable = [h for h in healths if h.liquidatable and h.debt > 0]

@@ -60,6 +60,9 @@ class AccountHealth:
     max_repay: int
     max_seize: int
     assets_bitmap: int
+    # The market's ``position`` view reverted for this account (the Lens
+    # isolates it; every other field is zero): logged, never acted on.
+    failed: bool = False
 
     @classmethod
     def from_lens(cls, entry: Any) -> AccountHealth:

@@ -128,7 +128,9 @@ def deploy_local_market(world: Any, owner: Any, *, guardian: Any, treasury: Any,
     - asset 1: fund B ($1 dividend fund, 18 decimals), capped at $1.00;
     - asset 2: the accumulating wrapper over fund B, priced by its
       WrapperNavOracle and redeemed through the WrappedFacility;
-    - the market is allowlisted by both funds (so it can hold the shares).
+    - the market is allowlisted by both funds (so it can hold the shares);
+    - each asset's compliance source: the fund itself, and fund B for the
+      wrapper.
 
     Fund B is listed raw only so that 18-decimal fund shares are covered;
     its dividends minted to the market are not credited to borrowers, which
@@ -144,6 +146,9 @@ def deploy_local_market(world: Any, owner: Any, *, guardian: Any, treasury: Any,
     market.set_asset_facility(world.fund_a, world.facility_a, sender=owner)
     market.set_asset_facility(world.fund_b, world.facility_b, sender=owner)
     market.set_asset_facility(world.wrapper, world.wrapped_facility, sender=owner)
+    # The funds are their own compliance sources (set at listing); the
+    # wrapper's holders are fund B's investors.
+    market.set_asset_compliance(world.wrapper, world.fund_b, sender=owner)
     return market
 
 

@@ -85,6 +85,7 @@ DECIMALS_OFFSET = 6
 VALUE_LIQUIDATION = 0
 VALUE_BORROW = 1
 VALUE_WITHDRAW = 2
+VALUE_OPEN_BORROW = 3
 
 MASK32 = 2**32 - 1
 MASK48 = 2**48 - 1
@@ -271,6 +272,8 @@ class LiquidationResult:
     socialized: int
     hf_before: int
     valuation: Valuation
+    # Collateral moved to the treasury with a write-off, by asset id.
+    swept: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -416,8 +419,11 @@ class MarketModel:
         would be after accruing to ``now`` (the index and time are the
         stored ones when nothing has accrued)."""
         elapsed = now - self.last_accrual
-        if elapsed == 0 or self.total_scaled == 0:
+        if elapsed == 0:
             return Accrued(self.index, self.last_accrual, self.reserves, 0)
+        if self.total_scaled == 0:
+            # The accrual time moves even when nothing accrues.
+            return Accrued(self.index, now, self.reserves, 0)
         rate = self.rates.rate_at(utilization(self.total_scaled, self.index, self.cash))
         new_index = accrue_index(self.index, rate, elapsed)
         interest = self.total_scaled * new_index // WAD - self.total_scaled * self.index // WAD
@@ -425,10 +431,10 @@ class MarketModel:
         return Accrued(new_index, now, self.reserves + added, interest)
 
     def accrue(self, now: int) -> Accrued:
-        """``_accrue``: stores the accrued words only when interest != 0."""
+        """``_accrue``: stores the accrued words whenever time has passed
+        (the reserves change only with interest)."""
         a = self.accrued(now)
-        if a.interest != 0:
-            self.index, self.last_accrual, self.reserves = a.index, a.last, a.reserves
+        self.index, self.last_accrual, self.reserves = a.index, a.last, a.reserves
         return a
 
     def total_assets_with(self, index: int, reserves: int) -> int:
@@ -450,8 +456,9 @@ class MarketModel:
 
     def price(self, asset_id: int, now: int, feed: PriceFeed) -> tuple[int, bool]:
         answer, updated_at = feed(asset_id)
-        require(answer > 0, "market: bad price")
-        require(updated_at <= now, "market: price from the future")
+        if answer <= 0 or updated_at > now:
+            # A broken feed: worth nothing, and stale.
+            return 0, True
         a = self.assets[asset_id]
         p = answer
         if a.price_cap:
@@ -469,7 +476,7 @@ class MarketModel:
             v.total_value += val
             v.liquidation_value += val * a.threshold_bps // BPS
             excluded = mode != VALUE_LIQUIDATION and stale
-            if mode == VALUE_BORROW and a.frozen:
+            if mode in (VALUE_BORROW, VALUE_OPEN_BORROW) and a.frozen:
                 excluded = True
             if not excluded:
                 v.borrow_value += val * a.ltv_bps // BPS
@@ -573,8 +580,12 @@ class MarketModel:
     def max_redeem(self, owner: str, now: int) -> int:
         if self.is_paused(PAUSE_WITHDRAW):
             return 0
-        cash_shares = to_shares(self.cash, self.total_supply, self.total_assets(now), False)
-        return min(self.shares.get(owner, 0), cash_shares)
+        total = self.total_assets(now)
+        shares = min(self.shares.get(owner, 0), to_shares(self.cash, self.total_supply, total, False))
+        # Never more than ``redeem`` accepts: shares worth no assets are refused.
+        if to_assets(shares, self.total_supply, total, False) == 0:
+            return 0
+        return shares
 
     # ------------------------------------------------------------ #
     # borrowers
@@ -637,7 +648,7 @@ class MarketModel:
         require(scaled <= MASK112, "market: overflow")
         debt = debt_of(scaled, index)
         require(debt >= m.min_borrow * m.base_unit, "market: below min borrow")
-        v = m.valuation(on_behalf, MAX_UINT, VALUE_BORROW, now, feed)
+        v = m.valuation(on_behalf, MAX_UINT, VALUE_OPEN_BORROW, now, feed)
         require(v.borrow_value >= debt, "market: exceeds borrow limit")
         require(m.total_scaled + added <= MASK112, "market: overflow")
         m._push(amount)
@@ -734,6 +745,7 @@ class MarketModel:
         v = m.valuation(borrower, i, VALUE_LIQUIDATION, now, feed)
         require(v.target_balance != 0, "market: no such collateral")
         require(v.liquidation_value < debt, "market: position healthy")
+        require(v.target_price != 0, "market: bad price")
         cap = m.close_cap(v, debt)
         repaid, seized = m.liquidation_amounts(i, v, debt, max_repay)
         fee = m.protocol_fee(i, seized)
@@ -746,7 +758,20 @@ class MarketModel:
         scaled_left = scaled - removed
         remaining_value = v.total_value - v.target_value + value(left, v.target_price, m.assets[i].exponent)
         written = from_res = 0
-        if remaining_value == 0 and scaled_left != 0:
+        swept: dict[int, int] = {}
+        if (
+            scaled_left != 0
+            and remaining_value < debt_of(scaled_left, index)
+            and (remaining_value == 0 or remaining_value < m.dust_floor * m.base_unit)
+        ):
+            if remaining_value != 0 and borrower.lower() != m.treasury.lower():
+                # The collateral left goes to the treasury's position.
+                for j in range(len(m.assets)):
+                    bal = m.balance(borrower, j)
+                    if bal:
+                        m._set_balance(borrower, j, 0)
+                        m._set_balance(m.treasury, j, m.balance(m.treasury, j) + bal)
+                        swept[j] = bal
             written = debt_of(scaled_left, index)
             m.scaled[borrower] -= scaled_left
             m.total_scaled -= min(scaled_left, m.total_scaled)
@@ -771,6 +796,7 @@ class MarketModel:
             socialized=written - from_res,
             hf_before=health_factor(v.liquidation_value, debt),
             valuation=v,
+            swept=swept,
         )
 
     def preview_liquidation(self, borrower: str, token: str, max_repay: int, now: int, feed: PriceFeed) -> tuple[int, int]:
@@ -783,7 +809,7 @@ class MarketModel:
             return 0, 0
         debt = debt_of(scaled, a.index)
         v = self.valuation(borrower, i, VALUE_LIQUIDATION, now, feed)
-        if v.target_balance == 0 or v.liquidation_value >= debt:
+        if v.target_balance == 0 or v.liquidation_value >= debt or v.target_price == 0:
             return 0, 0
         return self.liquidation_amounts(i, v, debt, max_repay)
 

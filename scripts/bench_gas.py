@@ -27,6 +27,7 @@ from ape.logging import logger
 from navlend.gas_scenario import DEFAULT_TOKENS, TOKEN_PROFILES, Actors, token_profile
 from navlend.gasbench.bench import run_bench
 from navlend.gasbench.render import gas_table, markdown_table, replace_block, summary, wide_console
+from navlend.gasbench.sizes import size_table
 
 DEFAULT_JSON = Path("reports/bench_gas.json")
 
@@ -84,6 +85,7 @@ def cli(network, json_path, collateral_decimals, tokens, readme_path):
         )
     )
     console.print(summary(result.comparison))
+    console.print(size_table(list(result.sizes)))
     console.print(
         f"Tokens ({profile.key}): fresh {profile.loan_type} (loan) and {profile.collateral_type} "
         f"(collateral) for every protocol: {profile.note}."

@@ -21,6 +21,7 @@ from navlend.gas_scenario import Actors, deploy_tokens, run_scenario
 from navlend.gasbench.bench import reference_comparison
 from navlend.gasbench.navlend_adapter import NavlendAdapter
 from navlend.gasbench.render import gas_table, summary, wide_console
+from navlend.gasbench.sizes import contract_sizes, size_table, sizes_json
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -38,11 +39,16 @@ def cli(network, as_json, collateral_decimals):
         logger.set_level("ERROR")
     actors = Actors.from_accounts(accounts.test_accounts)
     tokens = deploy_tokens(actors.owner, project, collateral_decimals)
-    comparison = reference_comparison(run_scenario(NavlendAdapter(project), actors, chain, tokens))
+    adapter = NavlendAdapter(project)
+    comparison = reference_comparison(run_scenario(adapter, actors, chain, tokens))
+    sizes = contract_sizes(project, chain.provider, adapter.deployed_addresses())
     if as_json:
         document = comparison.as_json()
         click.echo(
-            json.dumps({"gas": document["gas"]["navlend"], "ratios": document["ratios"]}, indent=2)
+            json.dumps(
+                {"gas": document["gas"]["navlend"], "ratios": document["ratios"], "sizes": sizes_json(sizes)},
+                indent=2,
+            )
         )
         return
     console = wide_console()
@@ -50,6 +56,7 @@ def cli(network, as_json, collateral_decimals):
         gas_table(comparison, "navlend gas per operation (receipt gasUsed, reference scenario)")
     )
     console.print(summary(comparison))
+    console.print(size_table(sizes))
     console.print(
         "Peer columns: the reference's own figures (gas-scenario.md; anvil 1.7.1), measured over "
         "Morpho's ERC20Mock, which spends even an infinite allowance (about 3,200 gas more per "

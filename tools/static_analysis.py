@@ -58,6 +58,11 @@ RAW_CALL_OK = {
     ("Leverage.vy", "_fund_of"): "static call asset() on the collateral token: failure means 'not a wrapper' by design; success and len(response) == 32 tested before abi_decode",
     ("Lens.vy", "_preview"): "static call preview_liquidation() on the market: a reverting preview (dust) reads as (0, 0) so one account cannot fail a batch; ok and len(response) == 64 tested before abi_decode",
     ("FlashLiquidator.vy", "_liquidate_batch"): "call Market.liquidate(...) for one position of an owner-only batch: a revert with a reason (healthy by now, a facility's refusal) skips that position and is logged with its reason (LiquidationSkipped), state unchanged by the failed sub-call; a revert without data (out of gas at any depth) reverts the batch; the 96-byte success is abi_decoded; max_outsize bounds the copy",
+    ("Lens.vy", "_health"): "static call position() on the market: an account whose view reverts is marked failed (zeros) so one account cannot fail a keeper's batch; ok and len(response) == 192 tested before abi_decode",
+    ("MarketAdmin.vy", "list_asset"): "static call is_allowlisted(self) on the listed token: failure means 'no compliance views' (a plain token or a wrapper; the owner may set a source) by design; ok and len == 32 tested",
+    ("modules/market_core.vy", "_price"): "static call latestRoundData() on the asset's feed: a reverting or malformed feed reads as price 0, stale (AUDIT.md 'A feed that breaks'), so no third party can make a position unliquidatable; ok and len == 160 tested, fields read with extract32 (no decoding revert)",
+    ("modules/market_core.vy", "_pending_price"): "static call pending_answer() on a feed flagged as IPendingNav: failure reads as a zero pending price, so borrowing and withdrawing count the asset for nothing (the safe side); ok and len == 64 tested, extract32",
+    ("modules/market_core.vy", "_set_oracle"): "static call pending_answer() probe when a feed is set: success with 64 bytes flags the feed as IPendingNav, failure leaves it a plain AggregatorV3 feed by design",
     ("RedemptionFacility.vy", "_read_nav"): "static call latestRoundData() on the NAV feed: a reverting feed reads as NAV_BAD by design; success and len(response) == 160 tested before abi_decode",
 }
 

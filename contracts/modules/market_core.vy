@@ -17,6 +17,7 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC20Detailed
 
 from ..interfaces import IAggregatorV3
+from ..interfaces import IFundToken
 
 from snekmate.utils import math
 
@@ -94,10 +95,18 @@ _MASK160: constant(uint256) = 2**160 - 1
 VALUE_LIQUIDATION: constant(uint256) = 0
 VALUE_BORROW: constant(uint256) = 1
 VALUE_WITHDRAW: constant(uint256) = 2
+# @dev As VALUE_BORROW, and the account must be compliant on the source of
+#      every asset it holds (what `borrow` runs; views use VALUE_BORROW).
+VALUE_OPEN_BORROW: constant(uint256) = 3
 
 # @dev Asset flag bits inside an asset's config word (bits 216-223).
 _FLAG_FROZEN: constant(uint256) = 1
 _FLAG_PRICE_CAP: constant(uint256) = 2
+# @dev The asset's feed announces pending rounds (`IPendingNav`): borrowing
+#      and withdrawing value the asset at min(confirmed, pending).
+_FLAG_PENDING_FEED: constant(uint256) = 4
+# @dev The asset has a compliance source (`_asset_compliance`).
+_FLAG_COMPLIANCE: constant(uint256) = 8
 # @dev The frozen flag again, in an asset's token word (bit 8), so that a
 #      collateral deposit reads one word; `set_asset_frozen` sets both.
 _TOKEN_FROZEN: constant(uint256) = 256
@@ -105,6 +114,9 @@ _TOKEN_FROZEN: constant(uint256) = 256
 #      word (bit 9), so that a collateral deposit reads no market word;
 #      `pause`, `unpause` and `list_asset` keep it equal to the market's bit.
 _TOKEN_DEPOSIT_PAUSED: constant(uint256) = 512
+# @dev The compliance flag again, in an asset's token word (bit 10), so that
+#      a collateral deposit or withdrawal reads no config word for it.
+_TOKEN_COMPLIANCE: constant(uint256) = 1024
 
 
 # ---------------------------------------------------------------- #
@@ -208,13 +220,17 @@ _asset_config: HashMap[uint256, uint256]
 # @dev Token of each asset id.
 _asset_token: HashMap[uint256, address]
 # @dev Packed per token: supply cap (bits 136-255) | total supplied (16-135)
-#      | deposits paused (9, a copy of the market's bit) | frozen (8) | asset
-#      id plus one (0-7; zero: not listed).
+#      | compliance checked (10) | deposits paused (9, a copy of the market's
+#      bit) | frozen (8) | asset id plus one (0-7; zero: not listed).
 _assets: HashMap[address, uint256]
 # @dev Price cap per asset id, in the oracle's decimals (used if flagged).
 _asset_price_cap: HashMap[uint256, uint256]
 # @dev Redemption facility per asset id, for the redeem route.
 _asset_facility: HashMap[uint256, address]
+# @dev Compliance source per asset id: the fund token, or an adapter that
+#      answers `IFundToken.is_allowlisted` and `is_frozen` for a token with
+#      another interface (read only when the asset's compliance flag is set).
+_asset_compliance: HashMap[uint256, address]
 
 ### ROLES ###
 
@@ -320,6 +336,10 @@ event AssetFrozen:
     token: indexed(address)
     frozen: bool
 
+event AssetComplianceSet:
+    token: indexed(address)
+    source: address
+
 event RatesSet:
     base_rate: uint256
     slope1: uint256
@@ -403,9 +423,13 @@ def _accrued_words() -> (uint256, uint256, uint256):
     """
     market: uint256 = self._market
     elapsed: uint256 = block.timestamp - ((market >> 128) & _MASK32)
-    scaled: uint256 = market & _MASK112
-    if elapsed == 0 or scaled == 0:
+    if elapsed == 0:
         return market, self._book, 0
+    scaled: uint256 = market & _MASK112
+    if scaled == 0:
+        # Nothing to accrue, but the accrual time still moves: a later curve
+        # (`set_rates`) must never apply to a stretch that has passed.
+        return (market & ~(_MASK32 << 128)) | (block.timestamp << 128), self._book, 0
     book: uint256 = self._book
     rates: uint256 = self._rates
     index: uint256 = market >> 160
@@ -430,6 +454,34 @@ def _accrued_words() -> (uint256, uint256, uint256):
 
 @internal
 @view
+def _shares_for(assets: uint256, supply: uint256, market: uint256, book: uint256, roundup: bool) -> uint256:
+    """
+    @dev Assets to lender shares with virtual shares and assets.
+    @param assets The assets.
+    @param supply The lender shares' total supply.
+    @param market The market word.
+    @param book The book word.
+    @param roundup The rounding direction (up when the lender pays).
+    @return uint256 The shares.
+    """
+    return math._mul_div(assets, supply + VIRTUAL_SHARES, self._total_assets(market, book) + VIRTUAL_ASSETS, roundup)
+
+@internal
+@view
+def _assets_for(shares: uint256, supply: uint256, market: uint256, book: uint256, roundup: bool) -> uint256:
+    """
+    @dev Lender shares to assets with virtual shares and assets.
+    @param shares The shares.
+    @param supply The lender shares' total supply.
+    @param market The market word.
+    @param book The book word.
+    @param roundup The rounding direction (down when the market pays).
+    @return uint256 The assets.
+    """
+    return math._mul_div(shares, self._total_assets(market, book) + VIRTUAL_ASSETS, supply + VIRTUAL_SHARES, roundup)
+
+@internal
+@view
 def _accrued_index() -> uint256:
     """
     @dev The borrow index accrued to now.
@@ -445,6 +497,10 @@ def _accrued_index() -> uint256:
 def _accrue() -> (uint256, uint256):
     """
     @dev Accrues interest to now and stores it; returns the fresh words.
+         The market word (index and accrual time) is stored whenever time
+         has passed, even when nothing accrued (a 0 % curve, or interest
+         that rounds to zero): otherwise the next accrual, or a new curve,
+         would cover a stretch at a rate that did not apply to it.
     @return uint256 The market word.
     @return uint256 The book word.
     """
@@ -456,6 +512,8 @@ def _accrue() -> (uint256, uint256):
         self._market = market
         self._book = book
         log AccrueInterest(borrow_index=market >> 160, interest=interest)
+    elif (market >> 128) & _MASK32 != (self._market >> 128) & _MASK32:
+        self._market = market
     return market, book
 
 @internal
@@ -567,26 +625,80 @@ def _write_off(borrower: address, scaled: uint256, index: uint256):
 @view
 def _price(asset_id: uint256, word: uint256) -> (uint256, bool):
     """
-    @dev An asset's price, capped, and whether it is stale. A price that is
-         not positive, or struck in the future, reverts.
+    @dev An asset's price, capped, and whether it is stale. A feed that
+         reverts, answers a price that is not positive, or a strike time
+         in the future is broken: its price is zero and it is stale, so it
+         counts for nothing anywhere and no third party can make a
+         position holding it unliquidatable on its other assets (AUDIT.md,
+         "A feed that breaks"). Hence a raw call, not a reverting one.
     @param asset_id The asset.
     @param word The asset's config word (`_asset_config[asset_id]`), which
            the caller has read already.
-    @return uint256 The price in the oracle's decimals.
-    @return bool True when older than the asset's maximum age.
+    @return uint256 The price in the oracle's decimals (zero: broken).
+    @return bool True when older than the asset's maximum age, or broken.
     """
-    answer: int256 = 0
-    updated_at: uint256 = 0
-    _: uint80 = 0
-    __: uint256 = 0
-    ___: uint80 = 0
-    _, answer, __, updated_at, ___ = staticcall IAggregatorV3(self._word_address(word)).latestRoundData()
-    assert answer > 0, "market: bad price"
-    assert updated_at <= block.timestamp, "market: price from the future"
+    ok: bool = False
+    data: Bytes[160] = b""
+    ok, data = raw_call(
+        self._word_address(word),
+        method_id("latestRoundData()"),
+        max_outsize=160,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(data) != 160:
+        return 0, True
+    answer: int256 = extract32(data, 32, output_type=int256)
+    updated_at: uint256 = extract32(data, 96, output_type=uint256)
+    if answer <= 0 or updated_at > block.timestamp:
+        return 0, True
     price: uint256 = convert(answer, uint256)
     if word & (_FLAG_PRICE_CAP << 216) != 0:
         price = min(price, self._asset_price_cap[asset_id])
     return price, block.timestamp - updated_at > word >> 224
+
+@internal
+@view
+def _pending_price(word: uint256) -> uint256:
+    """
+    @dev The answer an `IPendingNav` feed has announced as pending, or
+         max_value(uint256) when none is. A feed that fails to answer is
+         read as pending a zero price: borrowing and withdrawing then count
+         the asset for nothing, the safe side.
+    @param word The asset's config word (its feed is in the low bits).
+    @return uint256 The pending answer in the oracle's decimals.
+    """
+    ok: bool = False
+    data: Bytes[64] = b""
+    ok, data = raw_call(
+        self._word_address(word),
+        method_id("pending_answer()"),
+        max_outsize=64,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(data) != 64:
+        return 0
+    answer: int256 = extract32(data, 0, output_type=int256)
+    if answer == 0:
+        return max_value(uint256)
+    if answer < 0:
+        return 0
+    return convert(answer, uint256)
+
+@internal
+@view
+def _is_compliant(account: address, asset_id: uint256) -> bool:
+    """
+    @dev Whether the asset's compliance source admits `account`:
+         allowlisted and not frozen. Called only for assets whose
+         compliance flag is set.
+    @param account The account.
+    @param asset_id The asset.
+    @return bool True when compliant.
+    """
+    source: IFundToken = IFundToken(self._asset_compliance[asset_id])
+    return staticcall source.is_allowlisted(account) and not staticcall source.is_frozen(account)
 
 @internal
 @view
@@ -612,7 +724,14 @@ def _valuation(account: address, position: uint256, target: uint256, mode: uint2
          - VALUE_WITHDRAW: a stale asset counts for nothing at LTV, a frozen
            one fully (freezing stops new exposure, it does not trap
            collateral);
+         - VALUE_OPEN_BORROW: as VALUE_BORROW, and reverts unless the
+           account is compliant on every held asset's compliance source;
          - VALUE_LIQUIDATION: every asset at its last (capped) price.
+         At LTV (every mode but VALUE_LIQUIDATION), an asset whose feed has
+         announced a lower pending round is valued at that round: a pending
+         round may still be rejected, so liquidation keeps the confirmed
+         price, but no one borrows against a NAV already known to be lower.
+         A broken feed values its asset at zero (see `_price`).
     @param account The borrower.
     @param position The borrower's position word.
     @param target The asset id to report on (max_value: none).
@@ -633,11 +752,21 @@ def _valuation(account: address, position: uint256, target: uint256, mode: uint2
             value: uint256 = balance * price // 10 ** ((word >> 208) & 255)
             v.total_value += value
             v.liquidation_value += value * ((word >> 176) & _MASK16) // BPS
-            excluded: bool = mode != VALUE_LIQUIDATION and stale
-            if mode == VALUE_BORROW and word & (_FLAG_FROZEN << 216) != 0:
-                excluded = True
-            if not excluded:
-                v.borrow_value += value * ((word >> 160) & _MASK16) // BPS
+            if mode != VALUE_LIQUIDATION:
+                if mode == VALUE_OPEN_BORROW and word & (_FLAG_COMPLIANCE << 216) != 0:
+                    assert self._is_compliant(account, asset_id), "market: owner not compliant"
+                excluded: bool = stale
+                if mode != VALUE_WITHDRAW and word & (_FLAG_FROZEN << 216) != 0:
+                    excluded = True
+                if not excluded:
+                    lend_value: uint256 = value
+                    if word & (_FLAG_PENDING_FEED << 216) != 0:
+                        # Never lend above a lower NAV the feed has
+                        # announced as pending (rounded down).
+                        pending: uint256 = self._pending_price(word)
+                        if pending < price:
+                            lend_value = balance * pending // 10 ** ((word >> 208) & 255)
+                    v.borrow_value += lend_value * ((word >> 160) & _MASK16) // BPS
             if asset_id == target:
                 v.target_value = value
                 v.target_price = price
@@ -732,6 +861,40 @@ def _credit_treasury(asset_id: uint256, amount: uint256):
     position: uint256 = self._positions[treasury]
     balance: uint256 = self._collateral_balance(treasury, asset_id, position) + amount
     self._positions[treasury] = self._set_collateral(treasury, asset_id, position, balance)
+
+@internal
+def _sweep_to_treasury(account: address):
+    """
+    @dev Moves every collateral unit left in `account`'s position to the
+         treasury's own position: the remnant of a liquidation whose debt
+         left is written off (see `liquidate`). Logged as the account's
+         withdrawal to the treasury and the treasury's deposit, so that an
+         event-sourced index follows it with no new event type.
+    @param account The borrower (never the treasury: the caller checks).
+    """
+    position: uint256 = self._positions[account]
+    bitmap: uint256 = (position >> 112) & _MASK16
+    for asset_id: uint256 in range(MAX_ASSETS):
+        if bitmap == 0:
+            break
+        if bitmap & 1 != 0:
+            amount: uint256 = self._collateral_balance(account, asset_id, position)
+            position = self._set_collateral(account, asset_id, position, 0)
+            self._positions[account] = position
+            self._credit_treasury(asset_id, amount)
+            token: address = self._asset_token[asset_id]
+            treasury: address = self.treasury
+            log WithdrawCollateral(
+                caller=msg.sender, on_behalf=account, token=token, receiver=treasury, amount=amount, collateral=0
+            )
+            log SupplyCollateral(
+                caller=msg.sender,
+                on_behalf=treasury,
+                token=token,
+                amount=amount,
+                collateral=self._collateral_balance(treasury, asset_id, self._positions[treasury]),
+            )
+        bitmap = bitmap >> 1
 
 @internal
 @view
@@ -930,7 +1093,9 @@ def _set_oracle(asset_id: uint256, token: address, oracle: address):
     """
     @dev Validates and stores an asset's oracle and its decimals scale:
          value = amount x price / 10^(token decimals + oracle decimals -
-         base decimals).
+         base decimals). The feed must answer a valid round within the
+         asset's maximum age (set first), and is flagged when it announces
+         pending rounds.
     @param asset_id The asset.
     @param token The asset's token.
     @param oracle The AggregatorV3 feed.
@@ -942,8 +1107,24 @@ def _set_oracle(asset_id: uint256, token: address, oracle: address):
     assert token_decimals + oracle_decimals >= base_decimals, "market: bad decimals"
     exponent: uint256 = token_decimals + oracle_decimals - base_decimals
     assert exponent <= 60, "market: bad decimals"
-    word: uint256 = self._asset_config[asset_id] & ~_MASK160 & ~(convert(255, uint256) << 208)
-    self._asset_config[asset_id] = word | convert(oracle, uint256) | (exponent << 208)
+    word: uint256 = self._asset_config[asset_id] & ~_MASK160 & ~(convert(255, uint256) << 208) & ~(
+        _FLAG_PENDING_FEED << 216
+    )
+    word = word | convert(oracle, uint256) | (exponent << 208)
+    # A feed that answers `pending_answer()` announces its pending rounds.
+    ok: bool = False
+    data: Bytes[64] = b""
+    ok, data = raw_call(oracle, method_id("pending_answer()"), max_outsize=64, is_static_call=True, revert_on_failure=False)
+    if ok and len(data) == 64:
+        word = word | (_FLAG_PENDING_FEED << 216)
+    self._asset_config[asset_id] = word
+    # A feed with no valid round, or only a stale one, is refused: listed,
+    # it would price the asset at nothing from the first deposit.
+    price: uint256 = 0
+    stale: bool = False
+    price, stale = self._price(asset_id, word)
+    assert price != 0, "market: bad oracle round"
+    assert not stale, "market: oracle stale"
     log AssetOracleSet(token=token, oracle=oracle)
 
 @internal

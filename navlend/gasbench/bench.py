@@ -31,6 +31,7 @@ from navlend.gasbench.morpho import MorphoAdapter
 from navlend.gasbench.navlend_adapter import NavlendAdapter
 from navlend.gasbench.peer_build import SETTINGS, build_peer_contracts
 from navlend.gasbench.solc import solc_version
+from navlend.gasbench.sizes import ContractSize, contract_sizes, sizes_json
 
 SUBJECT = "navlend"
 
@@ -103,10 +104,13 @@ class BenchResult:
     collateral_decimals: int
     setups: dict[str, str]
     tokens: TokenProfile
+    # Each navlend deployable's size against EIP-170 (``sizes.contract_sizes``).
+    sizes: tuple[ContractSize, ...] = ()
 
     def as_json(self) -> dict:
         return {
             "benchmark": "gas",
+            "sizes": sizes_json(list(self.sizes)),
             "date": self.date,
             "scenario": "shared/reference/gas-scenario.md",
             "measure": "receipt gasUsed (21,000 base included)",
@@ -147,11 +151,13 @@ def run_bench(
     over fresh tokens of the ``tokens`` profile's types."""
     results: dict[str, ScenarioResult] = {}
     setups: dict[str, str] = {}
-    for key, adapter in adapters(project).items():
+    built = adapters(project)
+    for key, adapter in built.items():
         fresh = deploy_tokens(actors.owner, project, collateral_decimals, tokens)
         results[key] = run_scenario(adapter, actors, chain, fresh)
         setups[key] = adapter.describe()
     subject = results.pop(SUBJECT)
+    sizes = contract_sizes(project, chain.provider, built[SUBJECT].deployed_addresses())
     return BenchResult(
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         machine=MachineInfo.collect(chain.provider.web3.client_version),
@@ -161,6 +167,7 @@ def run_bench(
         collateral_decimals=collateral_decimals,
         setups=setups,
         tokens=tokens,
+        sizes=tuple(sizes),
     )
 
 

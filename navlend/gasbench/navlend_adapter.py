@@ -76,6 +76,11 @@ class NavlendAdapter(LendingAdapter):
             collateral_holders=(self.market.address,),
         )
 
+    def deployed_addresses(self) -> dict[str, str]:
+        """The market and its admin extension, as deployed by this run (their
+        on-chain code, immutables included, is what EIP-170 counts)."""
+        return {"Market": str(self.market.address), "MarketAdmin": str(self.market.ADMIN())}
+
     def describe(self) -> str:
         p = self.params
         receiver = (

@@ -120,12 +120,14 @@ def test_list_asset__by_owner__stores_config_and_emits_every_event(
     assert cfg.total_supplied == 0
     assert tx.events == [
         market.AssetListed(token=new_token, asset_id=3, oracle=new_oracle),
-        market.AssetOracleSet(token=new_token, oracle=new_oracle),
         market.AssetRiskSet(token=new_token, ltv_bps=5_000, threshold_bps=6_000, bonus_bps=500),
         market.AssetLimitsSet(
             token=new_token, supply_cap=10**24, price_cap=3 * ORACLE_UNIT, max_oracle_age=2 * HOUR
         ),
+        market.AssetOracleSet(token=new_token, oracle=new_oracle),
     ]
+    # A plain ERC-20 answers no compliance view: no source, no checks.
+    assert market.asset_compliance(new_token) == ZERO
 
 
 def test_list_asset__while_deposits_paused__new_asset_follows_the_pause(
@@ -511,3 +513,65 @@ def test_set_asset_frozen__by_outsider__reverts(market, outsider, fund_a, frozen
 def test_set_asset_frozen__unlisted_token__reverts(market, guardian, new_token):
     with ape.reverts("market: asset not listed"):
         market.set_asset_frozen(new_token, True, sender=guardian)
+
+
+# ---- the feed's round at listing, and the compliance source ----
+
+
+@pytest.mark.parametrize("answer", [0, -5], ids=["zero", "negative"])
+def test_list_asset__feed_without_a_valid_round__reverts(market, owner, project, new_token, answer):
+    feed = owner.deploy(project.MockAggregator, 8, answer)
+    with ape.reverts("market: bad oracle round"):
+        _list(market, owner, new_token, feed)
+    assert market.asset_count() == 3
+
+
+def test_list_asset__stale_round__reverts_fresh_one_lists(market, chain, owner, project, new_token, new_oracle):
+    stale = owner.deploy(project.MockAggregator, 8, ORACLE_UNIT)
+    stale.set_answer(ORACLE_UNIT, chain.blocks.head.timestamp - 2 * HOUR, sender=owner)
+    with ape.reverts("market: oracle stale"):
+        _list(market, owner, new_token, stale, age=HOUR)
+    tx = _list(market, owner, new_token, new_oracle, age=HOUR)
+    assert market.AssetOracleSet(token=new_token, oracle=new_oracle) in tx.events
+
+
+def test_set_asset_oracle__feed_that_reverts__refused_old_feed_kept(market, owner, project, fund_a, oracle_a):
+    """A NavOracle with no round yet reverts ``latestRoundData``."""
+    empty_feed = owner.deploy(project.NavOracle, "empty", owner, owner, 0, 0)
+    with ape.reverts("market: bad oracle round"):
+        market.set_asset_oracle(fund_a, empty_feed, sender=owner)
+    assert market.asset_config(fund_a).oracle == oracle_a.address
+
+
+def test_list_asset__fund_token__is_its_own_compliance_source(market, fund_a, fund_b, wrapper):
+    assert market.asset_compliance(fund_a) == fund_a.address
+    assert market.asset_compliance(fund_b) == fund_b.address
+    # The wrapper answers no compliance view; the local market names fund B.
+    assert market.asset_compliance(wrapper) == fund_b.address
+
+
+def test_set_asset_compliance__by_owner__stored_and_emitted(market, owner, fund_a, fund_b, new_token, new_oracle):
+    _list(market, owner, new_token, new_oracle)
+    tx = market.set_asset_compliance(new_token, fund_a, sender=owner)
+    assert market.asset_compliance(new_token) == fund_a.address
+    assert tx.events == [market.AssetComplianceSet(token=new_token, source=fund_a)]
+    tx = market.set_asset_compliance(new_token, ZERO, sender=owner)
+    assert market.asset_compliance(new_token) == ZERO
+    assert tx.events == [market.AssetComplianceSet(token=new_token, source=ZERO)]
+
+
+def test_set_asset_compliance__not_owner__reverts(market, guardian, fund_a):
+    with ape.reverts("ownable: caller is not the owner"):
+        market.set_asset_compliance(fund_a, ZERO, sender=guardian)
+    assert market.asset_compliance(fund_a) == fund_a.address
+
+
+def test_set_asset_compliance__source_without_the_views__reverts(market, owner, fund_a, new_oracle):
+    with ape.reverts():
+        market.set_asset_compliance(fund_a, new_oracle, sender=owner)
+    assert market.asset_compliance(fund_a) == fund_a.address
+
+
+def test_set_asset_compliance__unlisted_token__reverts(market, owner, fund_a, new_token):
+    with ape.reverts("market: asset not listed"):
+        market.set_asset_compliance(new_token, fund_a, sender=owner)

@@ -8,6 +8,7 @@ through the ``collateral`` fixture."""
 
 import ape
 
+ZERO_ADDRESS = "0x" + "00" * 20
 USD = 10**6
 # Settable prices: $10.00 a fund A share, $1.00 a wrapper share (8 decimals).
 BASE_PRICE = {"fund_a": 10 * 10**8, "wrapper": 10**8}
@@ -194,10 +195,21 @@ def test_withdraw_collateral__unlisted_token__reverts(market, stablecoin, borrow
         market.withdraw_collateral(stablecoin, 1, borrower, borrower, sender=borrower)
 
 
-def test_withdraw_collateral__to_outsider__the_fund_reverts(
+def test_withdraw_collateral__to_outsider__refused_before_the_transfer(
     market, collateral, borrower, outsider, give_collateral
 ):
+    """The market asks the asset's compliance source before it moves
+    anything (the fund itself would refuse too, with its own reason)."""
     amount = posted(collateral, borrower, collateral.unit, give_collateral, market)
+    with ape.reverts("market: receiver not compliant"):
+        market.withdraw_collateral(collateral.token, amount, borrower, outsider, sender=borrower)
+
+
+def test_withdraw_collateral__to_outsider_checks_off__the_fund_reverts(
+    market, owner, collateral, borrower, outsider, give_collateral
+):
+    amount = posted(collateral, borrower, collateral.unit, give_collateral, market)
+    market.set_asset_compliance(collateral.token, ZERO_ADDRESS, sender=owner)
     prefix = "fund" if collateral.name == "fund_a" else "wrapper"
     with ape.reverts(f"{prefix}: receiver not allowlisted"):
         market.withdraw_collateral(collateral.token, amount, borrower, outsider, sender=borrower)

@@ -151,19 +151,34 @@ def test_price__fund_b_listed_with_cap__never_above_one_dollar(market, collatera
 
 
 @pytest.mark.parametrize("answer", [0, -1], ids=["zero", "negative"])
-def test_price__not_positive__valuations_revert_bad_price(
+def test_price__not_positive__worth_nothing_and_stale_views_do_not_revert(
     market, owner, collateral, borrower, feed, answer
 ):
+    """A broken feed is valued at zero and counts as stale (AUDIT.md, "A
+    feed that breaks"): the views answer, borrowing against it and
+    withdrawing it are refused, and the position is liquidatable (its only
+    collateral is worth nothing), though not on the broken asset itself."""
     market.borrow(1_000 * USD, borrower, borrower, sender=borrower)
     feed.set_answer(answer, 0, sender=owner)
-    with ape.reverts("market: bad price"):
-        market.asset_price(collateral.token)
-    with ape.reverts("market: bad price"):
-        market.position(borrower)
-    with ape.reverts("market: bad price"):
+    assert market.asset_price(collateral.token) == (0, True)
+    position = market.position(borrower)
+    assert (position.borrow_value, position.liquidation_value, position.health_factor) == (0, 0, 0)
+    with ape.reverts("market: exceeds borrow limit"):
         market.borrow(100 * USD, borrower, borrower, sender=borrower)
-    with ape.reverts("market: bad price"):
+    with ape.reverts("market: stale price"):
         market.withdraw_collateral(collateral.token, 1, borrower, borrower, sender=borrower)
+    assert market.preview_liquidation(borrower, collateral.token, MAX) == (0, 0)
+    with ape.reverts("market: bad price"):
+        market.liquidate(borrower, collateral.token, MAX, 0, False, borrower, sender=borrower)
+
+
+def test_price__positive_again__valued_as_before(market, owner, collateral, borrower, feed):
+    before = market.position(borrower).borrow_value
+    feed.set_answer(0, 0, sender=owner)
+    assert market.position(borrower).borrow_value == 0
+    feed.set_answer(BASE_PRICE[collateral.name], 0, sender=owner)
+    assert market.position(borrower).borrow_value == before
+    market.borrow(100 * USD, borrower, borrower, sender=borrower)
 
 
 def test_price__not_positive__no_debt_withdraw_and_repay_need_no_price(
@@ -182,11 +197,10 @@ def test_price__not_positive__no_debt_withdraw_and_repay_need_no_price(
     assert collateral.token.balanceOf(borrower2) == spare_amount
 
 
-def test_price__from_the_future__reverts(market, chain, owner, collateral, borrower, feed):
+def test_price__from_the_future__broken_worth_nothing(market, chain, owner, collateral, borrower, feed):
     feed.set_answer(BASE_PRICE[collateral.name], chain.blocks.head.timestamp + 3_600, sender=owner)
-    with ape.reverts("market: price from the future"):
-        market.asset_price(collateral.token)
-    with ape.reverts("market: price from the future"):
+    assert market.asset_price(collateral.token) == (0, True)
+    with ape.reverts("market: exceeds borrow limit"):
         market.borrow(100 * USD, borrower, borrower, sender=borrower)
 
 

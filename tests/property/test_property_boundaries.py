@@ -142,23 +142,33 @@ def test_max_withdraw_is_bounded_by_cash(evm_world):
         lender = str(w.actors["lender0"])
         now = h.now()
         h.run("redeem", lambda m: m.withdraw(lender, 820_000 * U, lender, lender, now), lambda: w.market.withdraw(820_000 * U, lender, lender, sender=lender))
-        got = w.market.maxWithdraw(lender)
+        got = w.admin.maxWithdraw(lender)
         assert got == h.model.max_withdraw(lender, h.now()) == h.model.cash
         del b
 
 
-def test_non_positive_price_reverts(evm_world):
+def test_non_positive_price__refused_as_a_feed_and_worth_nothing_later(evm_world):
+    """A feed with no positive answer cannot be set (the market would price
+    the asset at nothing); a feed that breaks later values the asset at zero,
+    as the model does, and the position view still answers."""
     w = evm_world
     with w.env.anchor():
         h = Harness(w)
         owner, b = str(w.owner), str(w.actors["borrower0"])
         feed = w.d.deploy("mocks/MockAggregator.vy", 8, 0)
-        w.admin.set_asset_oracle(w.fund_a, feed, sender=owner)
-        w.market.supply_collateral(w.fund_a, 1_000 * U, b, sender=b)
         from propkit.world import Reverted
 
-        with pytest.raises(Reverted, match="market: bad price"):
-            w.admin.position(b)
+        with pytest.raises(Reverted, match="market: bad oracle round"):
+            w.admin.set_asset_oracle(w.fund_a, feed, sender=owner)
+        feed.set_answer(10 * 10**8, 0, sender=owner)
+        w.admin.set_asset_oracle(w.fund_a, feed, sender=owner)
+        w.market.supply_collateral(w.fund_a, 1_000 * U, b, sender=b)
+        assert w.admin.position(b)[2] > 0
+        feed.set_answer(0, 0, sender=owner)
+        debt, _scaled, borrow_value, liquidation_value, _hf, _bitmap = w.admin.position(b)
+        assert (debt, borrow_value, liquidation_value) == (0, 0, 0)
+        assert tuple(w.admin.asset_price(w.fund_a)) == (0, True)
+        h.invalidate_prices()
 
 
 def test_preview_liquidation_respects_the_grace_period(evm_world):

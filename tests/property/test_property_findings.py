@@ -68,7 +68,7 @@ def _after_book_surplus(w, flash_amount: int) -> _Books:
         else:
             assert h.chain_events() == []
         h.check_invariants()
-        return _Books(w.market.totalAssets(), w.market.totalSupply(), reserves, w.admin.debt_of(b), out.value)
+        return _Books(w.admin.totalAssets(), w.market.totalSupply(), reserves, w.admin.debt_of(b), out.value)
 
 
 def test_flash_loan__30_days_unaccrued__book_surplus_leaves_lenders_as_without_the_loan(evm_world):

@@ -22,9 +22,11 @@ ZERO = "0x" + "00" * 20
 UINT = st.integers(0, 2**256 - 1)
 
 
-def _entry(account: str, hf: int, liquidatable: bool, best: str = ZERO, words=(1, 2, 3, 4, 5, 6)) -> tuple:
+def _entry(
+    account: str, hf: int, liquidatable: bool, best: str = ZERO, words=(1, 2, 3, 4, 5, 6), failed: bool = False
+) -> tuple:
     debt, borrow, liq_value, repay, seize, bitmap = words
-    return (account, debt, borrow, liq_value, hf, liquidatable, best, repay, seize, bitmap)
+    return (account, debt, borrow, liq_value, hf, liquidatable, best, repay, seize, bitmap, failed)
 
 
 def _lens_return(entries: list[tuple]) -> bytes:
@@ -32,10 +34,17 @@ def _lens_return(entries: list[tuple]) -> bytes:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(UINT, st.booleans(), st.tuples(UINT, UINT, UINT, UINT, UINT, UINT)), max_size=6))
+@given(
+    st.lists(
+        st.tuples(UINT, st.booleans(), st.tuples(UINT, UINT, UINT, UINT, UINT, UINT), st.booleans()), max_size=6
+    )
+)
 def test_decode_healths__any_lens_answer__equals_eth_abi(rows):
     accounts = [to_address("0x" + f"{i + 1:040x}") for i in range(len(rows))]
-    entries = [_entry(a, hf, liq, FUND_A if liq else ZERO, words) for a, (hf, liq, words) in zip(accounts, rows)]
+    entries = [
+        _entry(a, hf, liq, FUND_A if liq else ZERO, words, failed)
+        for a, (hf, liq, words, failed) in zip(accounts, rows)
+    ]
     raw = _lens_return(entries)
     (reference,) = decode([f"{_HEALTH_TUPLE}[]"], raw)
     assert decode_healths(raw, accounts) == [AccountHealth.from_lens(e) for e in reference]
