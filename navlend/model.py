@@ -102,7 +102,9 @@ ZERO = "0x0000000000000000000000000000000000000000"
 # loan's callback beyond what is left while the principal is out.
 TOKEN_EXCEEDS_BALANCE = "erc20: transfer amount exceeds balance"
 
-PriceFeed = Callable[[int], "tuple[int, int]"]
+# (answer, updated_at) of an asset's feed, or (answer, updated_at, pending)
+# when its oracle announces a pending answer (0: none).
+PriceFeed = Callable[[int], "tuple[int, ...]"]
 
 
 class ModelRevert(Exception):
@@ -313,6 +315,9 @@ class MarketModel:
     # lender shares
     shares: dict[str, int] = field(default_factory=dict)
     total_supply: int = 0
+    # (account, asset id) pairs that the asset's compliance source does not
+    # admit (frozen, or not allowlisted): immutable, so clones share it.
+    blocked: frozenset[tuple[str, int]] = frozenset()
     # Events the suite compares, in order: ("FlashLoan", receiver,
     # initiator, amount, fee) and ("SurplusBooked", caller, amount,
     # reserves), addresses lower-case. The caller reads and clears them.
@@ -455,7 +460,7 @@ class MarketModel:
     # prices and valuation
 
     def price(self, asset_id: int, now: int, feed: PriceFeed) -> tuple[int, bool]:
-        answer, updated_at = feed(asset_id)
+        answer, updated_at = feed(asset_id)[:2]
         if answer <= 0 or updated_at > now:
             # A broken feed: worth nothing, and stale.
             return 0, True
@@ -465,7 +470,14 @@ class MarketModel:
             p = min(p, a.price_cap)
         return p, now - updated_at > a.max_oracle_age
 
+    def admits(self, account: str, asset_id: int) -> bool:
+        """Whether the asset's compliance source admits ``account``."""
+        return (account.lower(), asset_id) not in self.blocked
+
     def valuation(self, account: str, target: int, mode: int, now: int, feed: PriceFeed) -> Valuation:
+        """``_valuation``. A feed may answer a third value, the pending
+        answer its oracle announces (0: none): at LTV an asset is valued at
+        min(price, pending)."""
         v = Valuation()
         for i, a in enumerate(self.assets):
             bal = self.balance(account, i)
@@ -475,11 +487,15 @@ class MarketModel:
             val = value(bal, p, a.exponent)
             v.total_value += val
             v.liquidation_value += val * a.threshold_bps // BPS
-            excluded = mode != VALUE_LIQUIDATION and stale
-            if mode in (VALUE_BORROW, VALUE_OPEN_BORROW) and a.frozen:
-                excluded = True
-            if not excluded:
-                v.borrow_value += val * a.ltv_bps // BPS
+            if mode != VALUE_LIQUIDATION:
+                if mode == VALUE_OPEN_BORROW:
+                    require(self.admits(account, i), "market: owner not compliant")
+                excluded = stale or (mode != VALUE_WITHDRAW and a.frozen)
+                if not excluded:
+                    answer = feed(i)
+                    pending = answer[2] if len(answer) > 2 else 0
+                    lend_value = value(bal, pending, a.exponent) if 0 < pending < p else val
+                    v.borrow_value += lend_value * a.ltv_bps // BPS
             if i == target:
                 v.target_value, v.target_price, v.target_balance, v.target_stale = val, p, bal, stale
         return v
@@ -608,6 +624,8 @@ class MarketModel:
         i = m.asset_id(token)
         a = m.assets[i]
         require(not a.frozen, "market: asset frozen")
+        if on_behalf.lower() != sender.lower():
+            require(m.admits(on_behalf, i), "market: beneficiary not compliant")
         # The contract packs the total into 120 bits next to the cap; the
         # model follows the documented intent (the check on the sum).
         require(a.total_supplied + amount <= a.supply_cap, "market: supply cap exceeded")
@@ -622,6 +640,9 @@ class MarketModel:
         require(amount != 0, "market: zero amount")
         require(receiver.lower() != ZERO, "market: zero address")
         i = m.asset_id(token)
+        require(m.admits(on_behalf, i), "market: owner not compliant")
+        if receiver.lower() != on_behalf.lower():
+            require(m.admits(receiver, i), "market: receiver not compliant")
         bal = m.balance(on_behalf, i)
         require(bal >= amount, "market: insufficient collateral")
         m._set_balance(on_behalf, i, bal - amount)

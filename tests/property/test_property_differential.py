@@ -337,10 +337,10 @@ def test_wrapper_price_from_storage_matches_oracle(evm_world, dividend, dt, nav_
                 w.oracle_b.publish(nav * (10_000 + nav_move) // 10_000, h.now(), sender=w.updater)
                 h.invalidate_prices()
             r = w.wrapper_oracle.latestRoundData()
-            I.check(h.feed(2) == (r[1], r[3]), f"wrapper price from storage {h.feed(2)} != oracle {(r[1], r[3])}")
+            I.check(h.feed(2)[:2] == (r[1], r[3]), f"wrapper price from storage {h.feed(2)} != oracle {(r[1], r[3])}")
             for i2, oracle in ((0, w.oracle_a), (1, w.oracle_b)):
                 r = oracle.latestRoundData()
-                I.check(h.feed(i2) == (r[1], r[3]), "NAV from storage != oracle")
+                I.check(h.feed(i2)[:2] == (r[1], r[3]), "NAV from storage != oracle")
 
 
 for _t in (

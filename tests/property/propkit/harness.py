@@ -130,6 +130,8 @@ class Harness:
         self.wrap_schedule_slot = ws["_schedule"]["slot"]
         self.wrap_supply_slot = ws["erc20"]["totalSupply"]["slot"]
         self.oracle_latest_slot = arts["NavOracle.vy"].layout["storage_layout"]["_latest"]["slot"]
+        # PendingRound's first member (the answer) sits at the struct's slot.
+        self.oracle_pending_slot = arts["NavOracle.vy"].layout["storage_layout"]["pending_round"]["slot"]
         a = w.actors
         # Accounts whose positions and shares the snapshot reads: every
         # actor, the treasury (fee credits) and the attacker's flash
@@ -174,24 +176,35 @@ class Harness:
         ts = st(self.w.wrapper, self.wrap_supply_slot)
         return M.mul_div(10**18, ta + 1, ts + 1, False)
 
-    def feed(self, asset_id: int) -> tuple[int, int]:
-        """The oracle answer and strike time the market reads for an asset,
-        computed from storage (no EVM): NavOracle's packed word; for the
-        wrapper, WrapperNavOracle's formula over the wrapper's storage.
-        A differential test checks this against latestRoundData()."""
+    def feed(self, asset_id: int) -> tuple[int, int, int]:
+        """The oracle answer, strike time and pending answer (0: none) the
+        market reads for an asset, computed from storage (no EVM):
+        NavOracle's packed word and pending round; for the wrapper,
+        WrapperNavOracle's formula over the wrapper's storage. A
+        differential test checks this against latestRoundData()."""
         now = self.now()
         hit = self._price_cache.get(asset_id)
         if hit is not None and hit[0] == now:
             return hit[1]
         if asset_id == 0:
-            r = self.nav_round(self.w.oracle_a)
+            r = self.nav_round(self.w.oracle_a) + (self.nav_pending(self.w.oracle_a),)
         elif asset_id == 1:
-            r = self.nav_round(self.w.oracle_b)
+            r = self.nav_round(self.w.oracle_b) + (self.nav_pending(self.w.oracle_b),)
         else:
             nav, as_of = self.nav_round(self.w.oracle_b)
-            r = (M.mul_div(nav, self.wrapper_assets_per_share(), 10**18, False), as_of)
+            aps = self.wrapper_assets_per_share()
+            pending = self.nav_pending(self.w.oracle_b)
+            r = (
+                M.mul_div(nav, aps, 10**18, False),
+                as_of,
+                M.mul_div(pending, aps, 10**18, False) if pending else 0,
+            )
         self._price_cache[asset_id] = (now, r)
         return r
+
+    def nav_pending(self, oracle: Any) -> int:
+        """The answer a NavOracle holds pending for its guardian (0: none)."""
+        return self.ad.storage(oracle, self.oracle_pending_slot)
 
     def invalidate_prices(self) -> None:
         self._price_cache.clear()
@@ -341,9 +354,12 @@ class Harness:
         flash = [e for e in events if e[0] == EV_FLASH]
         I.check(len(flash) <= 1, "more than one flash loan in a periphery call")
         liquidations: list[M.LiquidationResult] = []
+        swept = self._sweep_events(events)
 
         def replay(m: M.MarketModel) -> None:
-            for topic, idx, words in events:
+            for k, (topic, idx, words) in enumerate(events):
+                if k in swept:
+                    continue  # the model's liquidate moves the remnant itself
                 if topic == EV_LIQUIDATE:
                     liquidator, borrower, token = (_t_addr(t) for t in idx)
                     receiver, repaid, seized, fee, _payout, scaled_left, left = words
@@ -382,6 +398,29 @@ class Harness:
         self.model = m
         self._check_events("periphery call")
         return liquidations
+
+    def _sweep_events(self, events: list[tuple[int, list[int], list[int]]]) -> set[int]:
+        """Indexes of the events that log a liquidation's sweep of a sub-dust
+        remnant to the treasury (a WithdrawCollateral of the borrower to the
+        treasury and the treasury's SupplyCollateral, per asset), which the
+        market emits before that liquidation's Liquidate event."""
+        treasury = A._address(self.w.treasury).lower()
+        out: set[int] = set()
+        for k, (topic, idx, _words) in enumerate(events):
+            if topic != EV_LIQUIDATE:
+                continue
+            borrower = _t_addr(idx[1]).lower()
+            j = k - 1
+            while j >= 0 and events[j][0] not in (EV_LIQUIDATE, EV_FLASH):
+                t, jdx, jwords = events[j]
+                if t == EV_SUPPLY and _t_addr(jdx[1]).lower() == treasury:
+                    out.add(j)
+                elif t == EV_WITHDRAW and _t_addr(jdx[1]).lower() == borrower and _t_addr(jwords[0]).lower() == treasury:
+                    out.add(j)
+                elif t in (EV_SUPPLY, EV_WITHDRAW, EV_BORROW, EV_REPAY):
+                    break
+                j -= 1
+        return out
 
     # ------------------------------------------------------------ #
     # invariants

@@ -32,6 +32,7 @@ from navlend import model as M
 from . import invariants as I
 from .world import MAX_UINT, EvmWorld, Reverted, shared_world
 from .harness import Harness
+from .issuer_rules import IssuerActions
 
 U = 10**6  # one whole base unit
 BPS = 10_000
@@ -55,7 +56,7 @@ def _external(*prefixes: str):
     return accept
 
 
-class MarketMachine(RuleBasedStateMachine):
+class MarketMachine(IssuerActions, RuleBasedStateMachine):
     """See the module docstring. ``world_factory`` returns the deployed
     world (the mutation runner swaps it for a mutant's)."""
 
@@ -260,6 +261,8 @@ class MarketMachine(RuleBasedStateMachine):
             "supply collateral",
             lambda m: m.supply_collateral(sender, str(token.address), amount, sender),
             lambda: self.w.market.supply_collateral(token, amount, sender, sender=sender),
+            # A sender the issuer froze or removed: the fund refuses the pull.
+            external=_external("fund: sender", "wrapper: "),
         )
         if out.ok:
             note(f"supplied {amount} of asset {asset} for {who}")
@@ -640,6 +643,7 @@ class MarketMachine(RuleBasedStateMachine):
         NavOracle."""
         w = self.w
         oracle = (w.oracle_a, w.oracle_b)[fund]
+        self._settle_pending(oracle, confirm)
         nav, as_of = self.h.nav_round(oracle)
         if fund == 1 and move > 0:
             move = 0

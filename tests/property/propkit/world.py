@@ -244,6 +244,9 @@ def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfi
     admin.set_asset_facility(fund_a, facility_a)
     admin.set_asset_facility(fund_b, facility_b)
     admin.set_asset_facility(wrapper, wrapped_facility)
+    # As the local market: the funds are their own compliance sources (set
+    # at listing); the wrapper's holders are fund B's investors.
+    admin.set_asset_compliance(wrapper, fund_b)
 
     world = EvmWorld(
         env=env,
