@@ -186,7 +186,7 @@ class Harness:
         if asset_id == 0:
             r = self.nav_round(self.w.oracle_a)
         elif asset_id == 1:
-            r = self.nav_round(self.w.oracle_b)
+            r = self.nav_round(self.w.oracle_c)
         else:
             nav, as_of = self.nav_round(self.w.oracle_b)
             r = (M.mul_div(nav, self.wrapper_assets_per_share(), 10**18, False), as_of)
