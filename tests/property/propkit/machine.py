@@ -640,7 +640,7 @@ class MarketMachine(RuleBasedStateMachine):
         $1 fund B (the wrapper's) mostly nothing; the market and the facility
         read the same NavOracle. ``fund``: 0 = A, 1 = B, 2 = C."""
         w = self.w
-        oracle = w.nav_oracles[fund]
+        oracle = (w.oracle_a, w.oracle_b, w.oracle_c)[fund]
         nav, as_of = self.h.nav_round(oracle)
         if fund == 1 and move > 0:
             move = 0
@@ -673,7 +673,7 @@ class MarketMachine(RuleBasedStateMachine):
         """The issuer pulls redemption liquidity out, or tops it up
         (``which``: fund A's, fund B's (the wrapper's) or fund C's)."""
         w = self.w
-        facility = w.fund_facilities[which]
+        facility = (w.facility_a, w.facility_b, w.facility_c)[which]
         held = self.h.base_balance(facility)
         if drain:
             amount = held * f // BPS

@@ -163,16 +163,6 @@ class EvmWorld:
         """Price feeds by asset id."""
         return [self.oracle_a, self.oracle_c, self.wrapper_oracle]
 
-    @property
-    def nav_oracles(self) -> list[Any]:
-        """The funds' NAV oracles (A, B, C)."""
-        return [self.oracle_a, self.oracle_b, self.oracle_c]
-
-    @property
-    def fund_facilities(self) -> list[Any]:
-        """The funds' redemption facilities (A, B, C)."""
-        return [self.facility_a, self.facility_b, self.facility_c]
-
 
 ACTOR_NAMES = (
     "lender0",
