@@ -45,6 +45,10 @@ exports: (
     core.treasury,
 )
 
+# FundToken's STABLE_DIVIDEND value model: a $1 fund that pays dividends
+# as new shares. `list_asset` refuses it raw (list its wrapper instead).
+_STABLE_DIVIDEND: constant(uint256) = 1
+
 
 # ---------------------------------------------------------------- #
 #                           CONSTRUCTOR                             #
@@ -520,7 +524,10 @@ def list_asset(
 ):
     """
     @notice Lists a collateral asset. The market must be allowlisted by the
-            fund token before anyone can post it.
+            fund token before anyone can post it. A $1 dividend fund
+            (`value_model()` answering STABLE_DIVIDEND) is refused: its
+            dividends minted to the market would be credited to no one,
+            so it is listed through its AccumulatingWrapper instead.
     @param token The fund share (or wrapper) token.
     @param oracle Its AggregatorV3 price feed in USD.
     @param ltv_bps Borrow limit.
@@ -534,6 +541,19 @@ def list_asset(
     assert token != empty(address), "market: zero address"
     assert token != core.BASE.address, "market: base asset"
     assert core._assets[token] == 0, "market: already listed"
+    # A $1 dividend fund pays by minting new shares to each holder: minted
+    # to the market they would be credited to no borrower and nothing could
+    # move them, so it is posted through its AccumulatingWrapper (a rising
+    # share price). A token without `value_model()` (a plain ERC-20, a
+    # wrapper) or with a malformed answer lists as before.
+    ok: bool = False
+    data: Bytes[32] = b""
+    ok, data = raw_call(
+        token, method_id("value_model()"), max_outsize=32,
+        is_static_call=True, revert_on_failure=False
+    )
+    if ok and len(data) == 32:
+        assert convert(data, uint256) != _STABLE_DIVIDEND, "market: dividend fund, list its wrapper"
     asset_id: uint256 = core.asset_count
     assert asset_id < core.MAX_ASSETS, "market: too many assets"
     core.asset_count = asset_id + 1
@@ -550,8 +570,6 @@ def list_asset(
     # A token that answers the compliance views is its own source; any
     # other (a wrapper, an issuer with another interface) gets one with
     # `set_asset_compliance`.
-    ok: bool = False
-    data: Bytes[32] = b""
     ok, data = raw_call(
         token, abi_encode(self, method_id=method_id("is_allowlisted(address)")), max_outsize=32,
         is_static_call=True, revert_on_failure=False

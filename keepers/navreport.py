@@ -27,7 +27,7 @@ from keepers.types import BPS, to_address
 YEAR = 365 * 86_400
 ENV_PREFIX = "NAVLEND_REPORTER_"
 # Yields a fund administrator accrues by default, per deployments-file name.
-DEFAULT_APY_BPS = {"oracle_a": 450, "oracle_b": 0}
+DEFAULT_APY_BPS = {"oracle_a": 450, "oracle_b": 0, "oracle_c": 450}
 
 
 def due_strike(latest_as_of: int, now: int, min_interval: int) -> int | None:
@@ -125,7 +125,8 @@ def load_reporter_config(env: Mapping[str, str] | None = None) -> ReporterConfig
       ``deployments/<network>.json``);
     - ``FEEDS``: comma-separated deployments names (default every
       ``NavOracle`` in the file);
-    - ``APY_BPS``: ``name=bps`` pairs (default ``oracle_a=450,oracle_b=0``).
+    - ``APY_BPS``: ``name=bps`` pairs (default
+      ``oracle_a=450,oracle_b=0,oracle_c=450``).
 
     Raises :class:`keepers.config.ConfigError` with every problem found."""
     env = os.environ if env is None else env

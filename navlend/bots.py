@@ -79,7 +79,7 @@ def keeper_spec(node_uri: str, deployments_file: Path, workdir: Path, signer: st
 
 
 def reporter_spec(node_uri: str, deployments_file: Path, updater: str, apy_bps: int) -> BotSpec:
-    """The NAV reporter: fund A accrues ``apy_bps``; fund B is a $1 fund."""
+    """The NAV reporter: funds A and C accrue ``apy_bps``; fund B is a $1 fund."""
     return BotSpec(
         name="nav-reporter",
         target="keepers.nav_reporter:bot",
@@ -88,7 +88,7 @@ def reporter_spec(node_uri: str, deployments_file: Path, updater: str, apy_bps: 
         env={
             "APE_FOUNDRY_HOST": node_uri,
             "NAVLEND_REPORTER_DEPLOYMENTS_FILE": str(deployments_file),
-            "NAVLEND_REPORTER_APY_BPS": f"oracle_a={apy_bps},oracle_b=0",
+            "NAVLEND_REPORTER_APY_BPS": f"oracle_a={apy_bps},oracle_b=0,oracle_c={apy_bps}",
         },
     )
 

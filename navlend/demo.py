@@ -332,7 +332,7 @@ class Demo:
         if scenario.freeze_keeper:
             for fund in d.world.funds():
                 self.dev.send(self.roles["issuer"], fund.freeze, self.roles["keeper"].address)
-            self.console.print("[red]the issuer froze the keeper's account on both funds")
+            self.console.print("[red]the issuer froze the keeper's account on every fund")
         for name, oracle in d.oracles.items():
             nav = shocked_nav(int(oracle.latestRoundData()[1]), scenario.shock_factor)
             self.dev.send(self.roles["crisis_desk"], oracle.publish, nav, day.strike)

@@ -116,36 +116,35 @@ def list_asset(market: Any, owner: Any, token: Any, oracle: Any, listing: AssetL
     )
 
 
-# Price cap for the $1 fund: 1.00000000 in the NAV oracle's 8 decimals.
-ONE_DOLLAR_CAP = 10**8
-
-
 def deploy_local_market(world: Any, owner: Any, *, guardian: Any, treasury: Any, project: Any = None) -> Any:
     """Deploys a market over a local world (``navlend.world.World``) and
     wires it the way the tests, the deploy script and the demo all expect:
 
     - asset 0: fund A (NAV-accruing, 6 decimals), its NAV oracle and facility;
-    - asset 1: fund B ($1 dividend fund, 18 decimals), capped at $1.00;
-    - asset 2: the accumulating wrapper over fund B, priced by its
-      WrapperNavOracle and redeemed through the WrappedFacility;
-    - the market is allowlisted by both funds (so it can hold the shares);
+    - asset 1: fund C (NAV-accruing, 18 decimals), its NAV oracle and
+      facility, no price cap (its NAV accrues);
+    - asset 2: the accumulating wrapper over fund B ($1 dividend fund),
+      priced by its WrapperNavOracle and redeemed through the
+      WrappedFacility;
+    - the market is allowlisted by every fund (so it can hold the shares);
     - each asset's compliance source: the fund itself, and fund B for the
       wrapper.
 
-    Fund B is listed raw only so that 18-decimal fund shares are covered;
-    its dividends minted to the market are not credited to borrowers, which
-    is why a $1 dividend fund is meant to be posted through the wrapper.
+    Fund B itself is not listed: the market refuses a dividend fund raw
+    (its dividends minted to the market would be credited to no one), so
+    it is posted through the wrapper, whose share price rises instead.
     ``owner`` must also be the funds' issuer admin (the local world's
     deployer) to allowlist the market.
     """
     market = deploy_market(owner, world.stablecoin, guardian=guardian, treasury=treasury, project=project)
     world.allowlist(market, sender=owner)
-    list_asset(market, owner, world.fund_a, world.oracle_a)
-    list_asset(market, owner, world.fund_b, world.oracle_b, AssetListing(price_cap=ONE_DOLLAR_CAP))
-    list_asset(market, owner, world.wrapper, world.wrapper_oracle)
-    market.set_asset_facility(world.fund_a, world.facility_a, sender=owner)
-    market.set_asset_facility(world.fund_b, world.facility_b, sender=owner)
-    market.set_asset_facility(world.wrapper, world.wrapped_facility, sender=owner)
+    for token, oracle, facility in (
+        (world.fund_a, world.oracle_a, world.facility_a),
+        (world.fund_c, world.oracle_c, world.facility_c),
+        (world.wrapper, world.wrapper_oracle, world.wrapped_facility),
+    ):
+        list_asset(market, owner, token, oracle)
+        market.set_asset_facility(token, facility, sender=owner)
     # The funds are their own compliance sources (set at listing); the
     # wrapper's holders are fund B's investors.
     market.set_asset_compliance(world.wrapper, world.fund_b, sender=owner)
@@ -189,7 +188,7 @@ def market_records(world: Any, market: Any, periphery: dict[str, Any]) -> list[A
 
 def deploy_periphery(world: Any, market: Any, owner: Any, project: Any = None) -> dict[str, Any]:
     """Deploys the Lens and the Leverage helper for ``market``; Leverage is
-    allowlisted by both funds, since fund shares pass through it."""
+    allowlisted by every fund, since fund shares pass through it."""
     from ape import project as ape_project
 
     project = project or ape_project

@@ -15,8 +15,8 @@ then a shock day, then ``after_days`` of aftermath.
   administrator who is late on Tuesday: the last NAV passes the market's
   100-hour limit, borrowing stops while liquidation stays open, and the
   late NAV carries the mark-down.
-- ``frozen-liquidator``: the issuer freezes the keeper's account on both
-  funds the moment the shock lands, and the facilities are short too: the
+- ``frozen-liquidator``: the issuer freezes the keeper's account on every
+  fund the moment the shock lands, and the facilities are short too: the
   redeem route (which needs no allowlisting) works until they run dry, the
   share route is shut, and the rest waits for the next day's top-up.
 
@@ -142,7 +142,7 @@ SCENARIOS: dict[str, Scenario] = {
             name="frozen-liquidator",
             title="The issuer freezes the liquidator",
             story=(
-                "As the mark-down lands, the issuer freezes the keeper's account on both funds, "
+                "As the mark-down lands, the issuer freezes the keeper's account on every fund, "
                 "and the facilities hold only a third of what the liquidations need. The "
                 "redeem route needs no allowlisting and works until the facilities are empty; "
                 "the share route is shut to a frozen account, so the rest waits for the next "

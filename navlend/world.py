@@ -1,4 +1,4 @@
-"""The local world a navlend market lives in: a stablecoin, two tokenized
+"""The local world a navlend market lives in: a stablecoin, three tokenized
 money-market funds, their NAV oracles and redemption facilities, and an
 accumulating wrapper over the $1 dividend fund.
 
@@ -6,11 +6,15 @@ accumulating wrapper over the $1 dividend fund.
 - Fund B: stable $1 with dividends minted as shares (like BlackRock BUIDL),
   18 decimals, NAV 1.00000000, wrapped by an ERC-4626 AccumulatingWrapper
   priced by a WrapperNavOracle and redeemable through a WrappedFacility.
+  A market lists only the wrapper: it refuses a dividend fund raw, whose
+  dividends minted to the market would be credited to no one.
+- Fund C: NAV accrues, 18 decimals, NAV about $1.05: the raw 18-decimal
+  fund share a market lists.
 
 ``deploy_world(deployer, ...)`` deploys and wires all of it and returns a
 :class:`World`. The lending market is deployed afterwards by its own
 function, which allowlists itself with :meth:`World.allowlist` (the
-deployer is the issuer admin of both funds).
+deployer is the issuer admin of every fund).
 """
 
 from __future__ import annotations
@@ -69,8 +73,15 @@ class WorldConfig:
     wrapper_name: str = "Accumulating DLFB"
     wrapper_symbol: str = "aDLFB"
 
+    fund_c_name: str = "Treasury Fund C (local)"
+    fund_c_symbol: str = "TRFC"
+    fund_c_decimals: int = 18
+    # NAV of fund C, 8 decimals: $1.05.
+    nav_c: int = 1_05_000_000
+
     facility_a: FacilityConfig = field(default_factory=FacilityConfig)
     facility_b: FacilityConfig = field(default_factory=FacilityConfig)
+    facility_c: FacilityConfig = field(default_factory=FacilityConfig)
 
 
 @dataclass
@@ -84,12 +95,15 @@ class World:
     stablecoin: Any
     fund_a: Any
     fund_b: Any
+    fund_c: Any
     wrapper: Any
     oracle_a: Any
     oracle_b: Any
+    oracle_c: Any
     wrapper_oracle: Any
     facility_a: Any
     facility_b: Any
+    facility_c: Any
     wrapped_facility: Any
     config: WorldConfig = field(default_factory=WorldConfig)
 
@@ -99,21 +113,24 @@ class World:
             "stablecoin": self.stablecoin,
             "fund_a": self.fund_a,
             "fund_b": self.fund_b,
+            "fund_c": self.fund_c,
             "wrapper": self.wrapper,
             "oracle_a": self.oracle_a,
             "oracle_b": self.oracle_b,
+            "oracle_c": self.oracle_c,
             "wrapper_oracle": self.wrapper_oracle,
             "facility_a": self.facility_a,
             "facility_b": self.facility_b,
+            "facility_c": self.facility_c,
             "wrapped_facility": self.wrapped_facility,
         }
 
-    def funds(self) -> tuple[Any, Any]:
-        """Both fund tokens (A, B)."""
-        return self.fund_a, self.fund_b
+    def funds(self) -> tuple[Any, Any, Any]:
+        """The fund tokens (A, B, C)."""
+        return self.fund_a, self.fund_b, self.fund_c
 
     def allowlist(self, *accounts: Any, sender: Any = None) -> None:
-        """Allowlists ``accounts`` on both funds (by the issuer by default).
+        """Allowlists ``accounts`` on every fund (by the issuer by default).
 
         The wrapper's compliance is the fund B allowlist, so this admits
         them to wrapper shares too.
@@ -152,15 +169,22 @@ class World:
                 "decimals": cfg.fund_b_decimals,
                 "value_model": STABLE_DIVIDEND,
             },
+            "fund_c": {
+                "symbol": cfg.fund_c_symbol,
+                "decimals": cfg.fund_c_decimals,
+                "value_model": NAV_ACCRUING,
+            },
             "wrapper": {"symbol": cfg.wrapper_symbol, "asset": str(self.fund_b.address)},
             "oracle_a": {"description": self.oracle_a.description(), "nav": cfg.nav_a},
             "oracle_b": {"description": self.oracle_b.description(), "nav": cfg.nav_b},
+            "oracle_c": {"description": self.oracle_c.description(), "nav": cfg.nav_c},
             "wrapper_oracle": {
                 "description": self.wrapper_oracle.description(),
                 "fund_oracle": str(self.oracle_b.address),
             },
             "facility_a": facility_params(self.facility_a, cfg.facility_a),
             "facility_b": facility_params(self.facility_b, cfg.facility_b),
+            "facility_c": facility_params(self.facility_c, cfg.facility_c),
             "wrapped_facility": {
                 "wrapper": str(self.wrapper.address),
                 "facility": str(self.facility_b.address),
@@ -207,7 +231,7 @@ def deploy_world(
 
     - ``updater`` / ``guardian``: the NAV oracles' roles (default: deployer).
     - ``treasury``: receiver of subscription cash (default: deployer).
-    - ``allowlisted``: extra accounts admitted to both funds (the deployer
+    - ``allowlisted``: extra accounts admitted to every fund (the deployer
       itself is always admitted, so it can subscribe and seed accounts).
     - ``nav_as_of``: strike time of the first NAV (default: the latest
       business-day strike at or before the head block).
@@ -241,22 +265,15 @@ def deploy_world(
     fund_b = deployer.deploy(
         project.FundToken, cfg.fund_b_name, cfg.fund_b_symbol, cfg.fund_b_decimals, STABLE_DIVIDEND
     )
-    oracle_a = deployer.deploy(
-        project.NavOracle,
-        f"{cfg.fund_a_symbol} / USD NAV",
-        updater_addr,
-        guardian_addr,
-        cfg.nav_a,
-        as_of,
-    )
-    oracle_b = deployer.deploy(
-        project.NavOracle,
-        f"{cfg.fund_b_symbol} / USD NAV",
-        updater_addr,
-        guardian_addr,
-        cfg.nav_b,
-        as_of,
-    )
+
+    def deploy_oracle(symbol: str, nav: int) -> Any:
+        # Every fund's NAV feed has the same updater, guardian and strike.
+        return deployer.deploy(
+            project.NavOracle, f"{symbol} / USD NAV", updater_addr, guardian_addr, nav, as_of
+        )
+
+    oracle_a = deploy_oracle(cfg.fund_a_symbol, cfg.nav_a)
+    oracle_b = deploy_oracle(cfg.fund_b_symbol, cfg.nav_b)
     wrapper = deployer.deploy(
         project.AccumulatingWrapper, fund_b, cfg.wrapper_name, cfg.wrapper_symbol
     )
@@ -280,6 +297,12 @@ def deploy_world(
     facility_a = deploy_facility(fund_a, oracle_a, cfg.fund_a_decimals, cfg.facility_a)
     facility_b = deploy_facility(fund_b, oracle_b, cfg.fund_b_decimals, cfg.facility_b)
     wrapped_facility = deployer.deploy(project.WrappedFacility, wrapper, facility_b)
+    # Fund C last, so the contracts above keep their addresses.
+    fund_c = deployer.deploy(
+        project.FundToken, cfg.fund_c_name, cfg.fund_c_symbol, cfg.fund_c_decimals, NAV_ACCRUING
+    )
+    oracle_c = deploy_oracle(cfg.fund_c_symbol, cfg.nav_c)
+    facility_c = deploy_facility(fund_c, oracle_c, cfg.fund_c_decimals, cfg.facility_c)
 
     extra = [_address(a) for a in allowlisted]
     base = [_address(deployer)] + [a for a in extra if a != _address(deployer)]
@@ -287,11 +310,15 @@ def deploy_world(
     fund_b.set_allowlisted_batch(
         [facility_b.address, wrapper.address, wrapped_facility.address, *base], True, **tx
     )
-    fund_a.set_minter(facility_a, True, **tx)
-    fund_b.set_minter(facility_b, True, **tx)
+    fund_c.set_allowlisted_batch([facility_c.address, *base], True, **tx)
     unit = 10**cfg.stablecoin_decimals
-    stablecoin.mint(facility_a, cfg.facility_a.liquidity * unit, **tx)
-    stablecoin.mint(facility_b, cfg.facility_b.liquidity * unit, **tx)
+    for fund, facility, fc in (
+        (fund_a, facility_a, cfg.facility_a),
+        (fund_b, facility_b, cfg.facility_b),
+        (fund_c, facility_c, cfg.facility_c),
+    ):
+        fund.set_minter(facility, True, **tx)
+        stablecoin.mint(facility, fc.liquidity * unit, **tx)
 
     return World(
         issuer=deployer,
@@ -301,12 +328,15 @@ def deploy_world(
         stablecoin=stablecoin,
         fund_a=fund_a,
         fund_b=fund_b,
+        fund_c=fund_c,
         wrapper=wrapper,
         oracle_a=oracle_a,
         oracle_b=oracle_b,
+        oracle_c=oracle_c,
         wrapper_oracle=wrapper_oracle,
         facility_a=facility_a,
         facility_b=facility_b,
+        facility_c=facility_c,
         wrapped_facility=wrapped_facility,
         config=cfg,
     )

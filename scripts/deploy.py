@@ -1,6 +1,6 @@
 """``ape run deploy``: deploy the local navlend world and record it.
 
-Deploys the stablecoin, both funds, their NAV oracles and redemption
+Deploys the stablecoin, the three funds, their NAV oracles and redemption
 facilities, the accumulating wrapper with its oracle and redemption adapter
 (``navlend.world.deploy_world``), writes ``deployments/<network>.json`` and
 prints what it deployed.

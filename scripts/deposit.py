@@ -1,6 +1,6 @@
 """``ape run deposit ASSET AMOUNT``: post fund shares as collateral.
 
-ASSET is a deployment name (fund_a, fund_b, wrapper) or a listed token's
+ASSET is a deployment name (fund_a, fund_c, wrapper) or a listed token's
 address. The account must be allowlisted by the fund; the market is
 approved for AMOUNT first when needed.
 
@@ -21,5 +21,5 @@ from navlend.cli.options import amount_argument, asset_argument, common_options,
 @asset_argument()
 @amount_argument()
 def cli(network, account, json_output, yes, asset, amount):
-    """Post AMOUNT of ASSET (fund_a, fund_b, wrapper or an address) as collateral."""
+    """Post AMOUNT of ASSET (fund_a, fund_c, wrapper or an address) as collateral."""
     run(actions.deposit, network, account, json_output, yes, asset=asset, amount=amount)

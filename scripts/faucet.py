@@ -1,6 +1,8 @@
 """``ape run faucet``: local networks only. The issuer (test account 0, the
-deployer) allowlists an account on both funds and mints it the stablecoin,
-fund A, fund B and wrapper shares. Refused on any other network.
+deployer) allowlists an account on every fund and mints it the stablecoin,
+fund A, fund B, fund C and wrapper shares. Refused on any other network.
+The market lists fund A, fund C and the wrapper; fund B shares are for
+wrapping (the market refuses a dividend fund raw).
 
 Examples::
 
@@ -31,7 +33,13 @@ from navlend.cli.options import common_options, run
     "--fund-b",
     default=admin.FAUCET_DEFAULTS["fund_b"],
     show_default=True,
-    help="Fund B shares to mint.",
+    help="Fund B shares to mint (the wrapper's underlying, not listed raw).",
+)
+@click.option(
+    "--fund-c",
+    default=admin.FAUCET_DEFAULTS["fund_c"],
+    show_default=True,
+    help="Fund C shares to mint.",
 )
 @click.option(
     "--wrapper",
@@ -39,7 +47,7 @@ from navlend.cli.options import common_options, run
     show_default=True,
     help="Wrapper shares to mint.",
 )
-def cli(network, account, json_output, yes, to, usdc, fund_a, fund_b, wrapper):
+def cli(network, account, json_output, yes, to, usdc, fund_a, fund_b, fund_c, wrapper):
     """Fund an account with mock tokens and allowlist it (local networks only)."""
     if not network.is_local:
         raise click.ClickException(
@@ -49,7 +57,7 @@ def cli(network, account, json_output, yes, to, usdc, fund_a, fund_b, wrapper):
 
     issuer = accounts.test_accounts[0]
     receiver = to or (account.address if account else issuer.address)
-    amounts = {"usdc": usdc, "fund_a": fund_a, "fund_b": fund_b, "wrapper": wrapper}
+    amounts = {"usdc": usdc, "fund_a": fund_a, "fund_b": fund_b, "fund_c": fund_c, "wrapper": wrapper}
     run(
         admin.faucet,
         network,

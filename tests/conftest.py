@@ -107,13 +107,13 @@ def _actor(index: int, doc: str):
 
 
 deployer = _actor(0, "Deploys everything; issuer admin (owner) of the world's contracts.")
-updater = _actor(1, "Publishes NAVs on both NAV oracles.")
+updater = _actor(1, "Publishes NAVs on every NAV oracle.")
 guardian = _actor(2, "Confirms or rejects out-of-bound NAV moves.")
 lender = _actor(3, "An allowlisted investor who supplies the stablecoin.")
 borrower = _actor(4, "An allowlisted investor who posts fund shares.")
 liquidator = _actor(5, "An allowlisted investor who liquidates.")
 attacker = _actor(6, "An allowlisted (KYC'd) bad actor.")
-outsider = _actor(7, "An account neither fund allowlists.")
+outsider = _actor(7, "An account no fund allowlists.")
 treasury = _actor(8, "Receives the facilities' subscription cash.")
 spare = _actor(9, "Deploys only contracts expected to revert in their constructor.")
 
@@ -148,7 +148,7 @@ def world_start(chain) -> int:
 def world(
     world_start, deployer, updater, guardian, treasury, lender, borrower, liquidator, attacker
 ) -> World:
-    """The local world, with the investor actors allowlisted on both funds
+    """The local world, with the investor actors allowlisted on every fund
     (``outsider`` is not)."""
     return deploy_world(
         deployer,
@@ -171,13 +171,16 @@ def _part(name: str, doc: str):
 
 stablecoin = _part("stablecoin", "The 6-decimal USD stablecoin.")
 fund_a = _part("fund_a", "NAV-accruing fund, 6 decimals, NAV about $10.50.")
-fund_b = _part("fund_b", "$1 dividend fund, 18 decimals.")
+fund_b = _part("fund_b", "$1 dividend fund, 18 decimals (the wrapper's underlying).")
+fund_c = _part("fund_c", "NAV-accruing fund, 18 decimals, NAV about $1.05.")
 wrapper = _part("wrapper", "AccumulatingWrapper (ERC-4626) over fund B.")
 oracle_a = _part("oracle_a", "NavOracle of fund A.")
 oracle_b = _part("oracle_b", "NavOracle of fund B.")
+oracle_c = _part("oracle_c", "NavOracle of fund C.")
 wrapper_oracle = _part("wrapper_oracle", "WrapperNavOracle pricing one wrapper share.")
 facility_a = _part("facility_a", "RedemptionFacility of fund A.")
 facility_b = _part("facility_b", "RedemptionFacility of fund B.")
+facility_c = _part("facility_c", "RedemptionFacility of fund C.")
 wrapped_facility = _part("wrapped_facility", "WrappedFacility redeeming wrapper shares.")
 
 

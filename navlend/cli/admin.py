@@ -28,7 +28,15 @@ from navlend.cli.session import Report, Session
 from navlend.market import YEAR
 
 # Faucet defaults, in whole units.
-FAUCET_DEFAULTS = {"usdc": "1000000", "fund_a": "10000", "fund_b": "100000", "wrapper": "100000"}
+FAUCET_DEFAULTS = {
+    "usdc": "1000000",
+    "fund_a": "10000",
+    "fund_b": "100000",
+    "fund_c": "100000",
+    "wrapper": "100000",
+}
+# The funds the faucet allowlists the receiver on and mints shares of.
+FAUCET_FUNDS = ("fund_a", "fund_b", "fund_c")
 UNLIMITED = 2**120 - 1
 
 
@@ -325,19 +333,22 @@ def book_surplus(s: Session) -> Report:
 
 def faucet(s: Session, to: str, amounts: dict[str, str]) -> Report:
     """Local networks only: the issuer (the session's account) allowlists
-    ``to`` on both funds and mints it stablecoin, fund shares and wrapper
-    shares (``amounts`` by "usdc", "fund_a", "fund_b", "wrapper"; "0" skips)."""
+    ``to`` on every fund and mints it stablecoin, fund shares and wrapper
+    shares (``amounts`` by "usdc", "fund_a", "fund_b", "fund_c", "wrapper";
+    "0" skips). Fund B is the wrapper's underlying: the market lists only
+    the wrapper, so its raw shares are for wrapping."""
     nl = s.nl
     if not s.local:
         raise Refusal(f"the faucet mints mock tokens: local networks only, not '{s.network.name}'")
     receiver = resolve_address(to)
-    fund_a, fund_b, wrapper = nl.contract("fund_a"), nl.contract("fund_b"), nl.contract("wrapper")
-    issuer = str(fund_a.owner())
+    funds = {key: nl.contract(key) for key in FAUCET_FUNDS}
+    fund_b, wrapper = funds["fund_b"], nl.contract("wrapper")
+    issuer = str(funds["fund_a"].owner())
     if issuer.lower() != s.address.lower():
         raise Refusal(
             f"{s.address} is not the funds' issuer ({issuer}): the faucet signs as the issuer"
         )
-    contracts = {"usdc": nl.stablecoin, "fund_a": fund_a, "fund_b": fund_b, "wrapper": wrapper}
+    contracts = {"usdc": nl.stablecoin, **funds, "wrapper": wrapper}
     tokens = {k: Token(k, str(c.symbol()), int(c.decimals())) for k, c in contracts.items()}
     units = {
         k: parse_amount(amounts.get(k, FAUCET_DEFAULTS[k]), t.decimals, t.symbol, allow_zero=True)
@@ -346,14 +357,14 @@ def faucet(s: Session, to: str, amounts: dict[str, str]) -> Report:
     if not any(units.values()):
         raise Refusal("nothing to mint: every amount is 0")
     plan = Plan(f"faucet to {receiver}")
-    for fund in (fund_a, fund_b):
+    for fund in funds.values():
         if not fund.is_allowlisted(receiver):
             plan.steps.append(
                 TxStep(f"allowlist on {fund.symbol()}", fund.set_allowlisted, (receiver, True))
             )
     if units["usdc"]:
         plan.steps.append(TxStep("mint stablecoin", nl.stablecoin.mint, (receiver, units["usdc"])))
-    for key, fund in (("fund_a", fund_a), ("fund_b", fund_b)):
+    for key, fund in funds.items():
         if units[key]:
             plan.steps.append(TxStep(f"mint {key}", fund.mint, (receiver, units[key])))
     if units["wrapper"]:

@@ -220,7 +220,7 @@ class Navlend:
         return [str(m.asset_at(i)) for i in range(int(m.asset_count()))]
 
     def asset(self, name_or_address: str) -> Asset:
-        """A listed asset by deployment name (fund_a, fund_b, wrapper) or
+        """A listed asset by deployment name (fund_a, fund_c, wrapper) or
         address; refuses anything the market does not list."""
         key = str(name_or_address).strip()
         record = self.deployment.get(key)

@@ -102,7 +102,8 @@ class Verbs:
 
 def namespace(network_name: str | None = None) -> dict[str, Any]:
     """The names the console gets: ``navlend`` (the deployment), ``market``,
-    ``lens``, ``leverage``, ``usdc``, ``fund_a``, ``fund_b``, ``wrapper``,
+    ``lens``, ``leverage``, ``usdc``, ``fund_a``, ``fund_b``, ``fund_c``,
+    ``wrapper``,
     ``position`` and the verbs ``lend``, ``withdraw``, ``borrow``,
     ``repay``, ``deposit``, ``withdraw_collateral``, ``market_state``."""
     nl = Navlend.load(network_name)
@@ -114,7 +115,7 @@ def namespace(network_name: str | None = None) -> dict[str, Any]:
         "leverage": nl.leverage,
         "usdc": nl.stablecoin,
     }
-    for name in ("fund_a", "fund_b", "wrapper"):
+    for name in ("fund_a", "fund_b", "fund_c", "wrapper"):
         if nl.deployment.get(name):
             names[name] = nl.contract(name)
     for verb in (

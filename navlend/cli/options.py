@@ -53,7 +53,7 @@ def amount_argument(name: str = "amount", metavar: str = "AMOUNT") -> Callable:
 
 
 def asset_argument() -> Callable:
-    """A listed asset by deployment name (fund_a, fund_b, wrapper) or address."""
+    """A listed asset by deployment name (fund_a, fund_c, wrapper) or address."""
     return click.argument("asset", metavar="ASSET")
 
 

@@ -11,8 +11,9 @@ points Ape's network choice at the session's own provider, so a command
 runs against the test's chain, inside its snapshot.
 
 Seed (``seeded``): the lender has lent 1,000,000 USDC; the borrower holds
-100,000 USDC, 10,000 fund A shares, 50,000 fund B shares and 50,000
-wrapper shares, and has approved nothing (the commands approve).
+100,000 USDC, 10,000 fund A shares, 20,000 fund C shares, 50,000 fund B
+shares (not listed raw: only to wrap) and 50,000 wrapper shares, and has
+approved nothing (the commands approve).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from navlend.market import deploy_local_market, deploy_periphery, market_records
 USD = 10**6
 SHARE_A = 10**6
 SHARE_B = 10**18
+SHARE_C = 10**18
 PRICE = 10**8
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -91,6 +93,7 @@ def seeded(deployment_dir, world, market, periphery, deployer, lender, borrower)
     market.deposit(1_000_000 * USD, lender, sender=lender)
     coin.mint(borrower, 100_000 * USD, sender=deployer)
     world.fund_a.mint(borrower, 10_000 * SHARE_A, sender=deployer)
+    world.fund_c.mint(borrower, 20_000 * SHARE_C, sender=deployer)
     world.fund_b.mint(borrower, 100_000 * SHARE_B, sender=deployer)
     world.fund_b.approve(world.wrapper, 50_000 * SHARE_B, sender=borrower)
     world.wrapper.deposit(50_000 * SHARE_B, borrower, sender=borrower)

@@ -130,10 +130,11 @@ def test_list_collateral(ape_run, market, deployer, project):
 def test_faucet_funds_and_allowlists(ape_run, seeded, newcomer):
     result = ok(ape_run("faucet", "--account", "TEST::11", "--usdc", "2500.5", "--fund-b", "0"))
     assert "usdc: +2,500.50 USDC" in result.stdout
-    assert seeded.fund_a.is_allowlisted(newcomer) and seeded.fund_b.is_allowlisted(newcomer)
+    assert all(fund.is_allowlisted(newcomer) for fund in seeded.funds())
     assert seeded.stablecoin.balanceOf(newcomer) == 2_500_500_000
     assert seeded.fund_a.balanceOf(newcomer) == 10_000 * 10**6
     assert seeded.fund_b.balanceOf(newcomer) == 0
+    assert seeded.fund_c.balanceOf(newcomer) == 100_000 * 10**18
     assert seeded.wrapper.balanceOf(newcomer) == 100_000 * 10**18
 
 

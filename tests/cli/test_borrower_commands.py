@@ -49,7 +49,7 @@ def test_deposit_borrow_repay_withdraw(ape_run, market, fund_a, stablecoin, borr
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["fund_z", "1"], "unknown asset 'fund_z': one of fund_a, fund_b, wrapper"),
+        (["fund_z", "1"], "unknown asset 'fund_z': one of fund_a, fund_c, wrapper"),
         (["0x1234", "1"], "unknown asset '0x1234'"),
         (["facility_a", "1"], "'facility_a' is not listed on the market"),
         (["fund_a", "1.0000001"], "7 decimal places; TBFA has only 6"),

@@ -70,8 +70,8 @@ def test_liquidatable_position_is_flagged():
 
 def test_market_views():
     asset = AssetView(
-        "fund_b",
-        "DLFB",
+        "fund_c",
+        "TRFC",
         "0xf",
         18,
         1_00_000_000,

@@ -9,6 +9,7 @@ from navlend.market import PAUSE_BORROW, PAUSE_LIQUIDATION
 USD = 10**6
 SHARE_A = 10**6
 WAD = 10**18
+PRICE = 10**8
 
 
 def test_position_of_a_single_asset_borrower(ape_run, market, fund_a, borrower, deployer, chain):
@@ -48,21 +49,25 @@ def test_position_of_an_unknown_account(ape_run, newcomer):
     assert doc["debt"] == "0.00" and doc["health_factor"] is None and doc["collateral"] == []
 
 
-def test_market_view(ape_run, market, lens, deployer):
+def test_market_view(ape_run, market, lens, deployer, seeded):
     market.pause(PAUSE_BORROW | PAUSE_LIQUIDATION, sender=deployer)
+    # Fund C is listed with no cap (its NAV accrues); capped here at $1.00
+    # so that the view shows a price cap.
+    market.set_asset_limits(seeded.fund_c, 2**120 - 1, PRICE, 100 * 3_600, sender=deployer)
     doc = json.loads(ape_run("market", "--json").stdout)
     snap = lens.snapshot(market)
     assert Decimal(doc["cash"]) * USD == snap.cash == 1_000_000 * USD
     assert doc["paused"] == ["borrow", "liquidation"]
-    assert [a["asset"] for a in doc["assets"]] == ["fund_a", "fund_b", "wrapper"]
+    assert [a["asset"] for a in doc["assets"]] == ["fund_a", "fund_c", "wrapper"]
     assert doc["assets"][1]["price_cap"] == "1.00"
+    assert doc["assets"][0]["price_cap"] is None
     table = ape_run("market").stdout
     for part in (
         "1,000,000.00 USDC",
         "utilization",
         "borrow APR",
         "borrow, liquidation",
-        "fund_b (DLFB)",
+        "fund_c (TRFC)",
     ):
         assert part in table
 

@@ -2,7 +2,7 @@
 
 The market is deployed once per session over the world's stablecoin, owned
 by ``deployer`` (``owner`` here), guarded by ``guardian``, paying reserves to
-``treasury``, and allowlisted by both funds. Three collateral assets are
+``treasury``, and allowlisted by every fund. Three collateral assets are
 listed, so every path runs at both fund decimals and with more than one
 asset in a position:
 
@@ -10,11 +10,13 @@ asset in a position:
 id    token       decimals  price feed         facility             notes
 ====  ==========  ========  =================  ===================  =====================
 0     fund A      6         NAV oracle A       RedemptionFacility   NAV accrues (~$10.50)
-1     fund B      18        NAV oracle B       RedemptionFacility   $1, price cap 1.00
-2     wrapper     18        WrapperNavOracle   WrappedFacility      accumulating ERC-4626
+1     fund C      18        NAV oracle C       RedemptionFacility   NAV accrues (~$1.05)
+2     wrapper     18        WrapperNavOracle   WrappedFacility      over fund B ($1 dividends)
 ====  ==========  ========  =================  ===================  =====================
 
 Defaults: LTV 85 %, threshold 90 %, bonus 3 %, oracle age 100 hours.
+Fund B, the $1 dividend fund, is not listed raw: the market refuses it
+(its dividends minted to the market would be credited to no one).
 
 Prices move two ways: ``set_price`` swaps an asset's feed for a settable
 MockAggregator (exact prices, staleness at will; the facility keeps its own
@@ -83,7 +85,7 @@ def operator(accounts):
 @pytest.fixture(scope="session")
 def market(world, owner, guardian, treasury, borrower2, operator):
     """The market over the world, wired by ``navlend.market.deploy_local_market``
-    (fund A, fund B and the wrapper listed with their facilities)."""
+    (fund A, fund C and the wrapper listed with their facilities)."""
     market = deploy_local_market(world, owner, guardian=guardian, treasury=treasury)
     world.allowlist(borrower2, operator, treasury)
     return market
@@ -94,7 +96,7 @@ def collaterals(world, market) -> dict[str, Collateral]:
     """The three listed assets by name."""
     return {
         "fund_a": Collateral("fund_a", world.fund_a, world.oracle_a, world.facility_a, 6, 0),
-        "fund_b": Collateral("fund_b", world.fund_b, world.oracle_b, world.facility_b, 18, 1),
+        "fund_c": Collateral("fund_c", world.fund_c, world.oracle_c, world.facility_c, 18, 1),
         "wrapper": Collateral("wrapper", world.wrapper, world.wrapper_oracle, world.wrapped_facility, 18, 2),
     }
 

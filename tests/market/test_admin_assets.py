@@ -62,9 +62,11 @@ def _setup_first(
     stablecoin,
     fund_a,
     fund_b,
+    fund_c,
     oracle_a,
     facility_a,
-    facility_b,
+    facility_c,
+    wrapper,
     guardian,
     outsider,
     borrower,
@@ -167,9 +169,9 @@ def test_list_asset__base_asset__reverts(market, owner, stablecoin, new_oracle):
         _list(market, owner, stablecoin, new_oracle)
 
 
-def test_list_asset__already_listed__reverts(market, owner, fund_b, new_oracle):
+def test_list_asset__already_listed__reverts(market, owner, fund_c, new_oracle):
     with ape.reverts("market: already listed"):
-        _list(market, owner, fund_b, new_oracle)
+        _list(market, owner, fund_c, new_oracle)
 
 
 def test_list_asset__sixteenth_accepted__seventeenth_reverts(market, owner, project, new_oracle):
@@ -279,15 +281,15 @@ def test_set_asset_risk__lower_ltv__lowers_borrow_value(
     [(2**120 - 1, 0, HOUR), (0, 1, WEEK), (10**24, 2 * ORACLE_UNIT, 100 * HOUR)],
 )
 def test_set_asset_limits__at_bound__stored_and_emitted(
-    market, owner, fund_b, supply_cap, price_cap, age
+    market, owner, fund_c, supply_cap, price_cap, age
 ):
-    tx = market.set_asset_limits(fund_b, supply_cap, price_cap, age, sender=owner)
+    tx = market.set_asset_limits(fund_c, supply_cap, price_cap, age, sender=owner)
 
-    cfg = market.asset_config(fund_b)
+    cfg = market.asset_config(fund_c)
     assert (cfg.supply_cap, cfg.price_cap, cfg.max_oracle_age) == (supply_cap, price_cap, age)
     assert tx.events == [
         market.AssetLimitsSet(
-            token=fund_b, supply_cap=supply_cap, price_cap=price_cap, max_oracle_age=age
+            token=fund_c, supply_cap=supply_cap, price_cap=price_cap, max_oracle_age=age
         )
     ]
 
@@ -300,15 +302,15 @@ def test_set_asset_limits__at_bound__stored_and_emitted(
         (10**24, WEEK + 1, "market: bad oracle age"),
     ],
 )
-def test_set_asset_limits__past_bound__reverts(market, owner, fund_b, supply_cap, age, reason):
+def test_set_asset_limits__past_bound__reverts(market, owner, fund_c, supply_cap, age, reason):
     with ape.reverts(reason):
-        market.set_asset_limits(fund_b, supply_cap, 0, age, sender=owner)
+        market.set_asset_limits(fund_c, supply_cap, 0, age, sender=owner)
 
 
 @pytest.mark.parametrize("caller", ["guardian", "outsider"])
-def test_set_asset_limits__by_non_owner__reverts(market, fund_b, caller, request):
+def test_set_asset_limits__by_non_owner__reverts(market, fund_c, caller, request):
     with ape.reverts(NOT_OWNER):
-        market.set_asset_limits(fund_b, 10**24, 0, HOUR, sender=request.getfixturevalue(caller))
+        market.set_asset_limits(fund_c, 10**24, 0, HOUR, sender=request.getfixturevalue(caller))
 
 
 def test_set_asset_limits__unlisted_token__reverts(market, owner, new_token):
@@ -434,9 +436,9 @@ def test_set_asset_facility__same_facility_again__stays_approved(market, owner, 
     assert fund_a.allowance(market, facility_a) == MAX_UINT
 
 
-def test_set_asset_facility__facility_of_another_token__reverts(market, owner, fund_a, facility_b):
+def test_set_asset_facility__facility_of_another_token__reverts(market, owner, fund_a, facility_c):
     with ape.reverts("market: facility token"):
-        market.set_asset_facility(fund_a, facility_b, sender=owner)
+        market.set_asset_facility(fund_a, facility_c, sender=owner)
 
 
 def test_set_asset_facility__other_payout_token__reverts(
@@ -543,14 +545,14 @@ def test_set_asset_oracle__feed_that_reverts__refused_old_feed_kept(market, owne
     assert market.asset_config(fund_a).oracle == oracle_a.address
 
 
-def test_list_asset__fund_token__is_its_own_compliance_source(market, fund_a, fund_b, wrapper):
+def test_list_asset__fund_token__is_its_own_compliance_source(market, fund_a, fund_c, fund_b, wrapper):
     assert market.asset_compliance(fund_a) == fund_a.address
-    assert market.asset_compliance(fund_b) == fund_b.address
+    assert market.asset_compliance(fund_c) == fund_c.address
     # The wrapper answers no compliance view; the local market names fund B.
     assert market.asset_compliance(wrapper) == fund_b.address
 
 
-def test_set_asset_compliance__by_owner__stored_and_emitted(market, owner, fund_a, fund_b, new_token, new_oracle):
+def test_set_asset_compliance__by_owner__stored_and_emitted(market, owner, fund_a, new_token, new_oracle):
     _list(market, owner, new_token, new_oracle)
     tx = market.set_asset_compliance(new_token, fund_a, sender=owner)
     assert market.asset_compliance(new_token) == fund_a.address

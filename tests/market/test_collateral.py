@@ -12,8 +12,8 @@ ZERO_ADDRESS = "0x" + "00" * 20
 USD = 10**6
 # Settable prices: $10.00 a fund A share, $1.00 a wrapper share (8 decimals).
 BASE_PRICE = {"fund_a": 10 * 10**8, "wrapper": 10**8}
-# Bits of the position bitmap (asset ids: fund A 0, fund B 1, wrapper 2).
-BIT = {"fund_a": 1, "fund_b": 2, "wrapper": 4}
+# Bits of the position bitmap (asset ids: fund A 0, fund C 1, wrapper 2).
+BIT = {"fund_a": 1, "fund_c": 2, "wrapper": 4}
 
 
 def units(collateral, usd: int) -> int:

@@ -80,7 +80,7 @@ def test_logs__two_borrowers_liquidated__rebuild_every_position(
     liquidator,
     treasury,
 ):
-    fund_a, fund_b, wrapper = collaterals["fund_a"], collaterals["fund_b"], collaterals["wrapper"]
+    fund_a, fund_c, wrapper = collaterals["fund_a"], collaterals["fund_c"], collaterals["wrapper"]
     market.set_fees(5, 1_000, sender=owner)  # the treasury takes 10 % of each bonus
     feed_a = set_price(fund_a, 10_50_000_000)
     lend(100_000 * USD)
@@ -88,8 +88,8 @@ def test_logs__two_borrowers_liquidated__rebuild_every_position(
         mint_stable(who, 20_000 * USD)
         stablecoin.approve(market, MAX_UINT, sender=who)
 
-    # Borrower: fund A and fund B, borrows, repays part, takes some back.
-    for c, amount in ((fund_a, 1_000), (fund_b, 2_000)):
+    # Borrower: fund A and fund C, borrows, repays part, takes some back.
+    for c, amount in ((fund_a, 1_000), (fund_c, 2_000)):
         posted = give_collateral(c, borrower, amount * c.unit)
         market.supply_collateral(c.token, posted, borrower, sender=borrower)
     market.borrow(8_000 * USD, borrower, borrower, sender=borrower)
@@ -104,7 +104,7 @@ def test_logs__two_borrowers_liquidated__rebuild_every_position(
 
     advance(DAY)
     market.repay(1_000 * USD, borrower, sender=borrower)
-    market.withdraw_collateral(fund_b.token, 500 * fund_b.unit, borrower, borrower, sender=borrower)
+    market.withdraw_collateral(fund_c.token, 500 * fund_c.unit, borrower, borrower, sender=borrower)
     market.withdraw_collateral(wrapper.token, wrapped, borrower2, operator, sender=operator)
     market.borrow(200 * USD, borrower2, operator, sender=operator)
     advance(3_600)
@@ -135,12 +135,12 @@ def test_logs__two_borrowers_liquidated__rebuild_every_position(
         position = market.position(account)
         assert position.scaled_debt == scaled[account.address], account
         bitmap = 0
-        for c in (fund_a, fund_b, wrapper):
+        for c in (fund_a, fund_c, wrapper):
             rebuilt = collateral[(account.address, c.token.address)]
             assert market.collateral_of(account, c.token) == rebuilt, (account, c.name)
             bitmap |= (rebuilt != 0) << c.asset_id
         assert position.assets_bitmap == bitmap, account
     assert market.market_state()[4] == sum(scaled.values())
-    for c in (fund_a, fund_b, wrapper):
+    for c in (fund_a, fund_c, wrapper):
         total = sum(v for (_, token), v in collateral.items() if token == c.token.address)
         assert market.asset_config(c.token).total_supplied == total, c.name

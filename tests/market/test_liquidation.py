@@ -450,13 +450,13 @@ def test_liquidate__bad_arguments__revert(
     market, owner, collaterals, stablecoin, borrower, borrower2, liquidator, open_at
 ):
     """On fund A only: these checks come before any amount is worked out."""
-    fund_a, fund_b = collaterals["fund_a"], collaterals["fund_b"]
+    fund_a, fund_c = collaterals["fund_a"], collaterals["fund_c"]
     feed = open_at(fund_a, units(fund_a, 10_000), BASE_PRICE["fund_a"], 8_500 * USD)
     feed.set_answer(BASE_PRICE["fund_a"] * 9 // 10, 0, sender=owner)
     with ape.reverts("market: no debt"):
         liquidate(market, fund_a, borrower2, liquidator)
     with ape.reverts("market: no such collateral"):
-        liquidate(market, fund_b, borrower, liquidator)
+        liquidate(market, fund_c, borrower, liquidator)
     with ape.reverts("market: asset not listed"):
         market.liquidate(borrower, stablecoin, MAX, 0, False, liquidator, sender=liquidator)
     with ape.reverts("market: zero address"):

@@ -4,7 +4,7 @@ bits, and only the owner touches liquidation (with a grace period on the
 way back).
 
 One module-scoped scene has every action ready to run at once: a lender
-with shares and spare cash, a healthy borrower on fund B, an unhealthy
+with shares and spare cash, a healthy borrower on fund C, an unhealthy
 borrower on fund A, a funded liquidator and a flash borrower.
 """
 
@@ -63,14 +63,14 @@ def scene(
     outsider,
 ) -> dict[str, Action]:
     """Every guarded action, each ready to succeed while unpaused."""
-    fund_a, fund_b = collaterals["fund_a"], collaterals["fund_b"]
+    fund_a, fund_c = collaterals["fund_a"], collaterals["fund_c"]
     lend(100_000 * USD)
     mint_stable(lender, 1_000 * USD)
     stablecoin.approve(market, MAX_UINT, sender=lender)
 
-    # Healthy borrower on fund B ($1), with spare shares to post.
-    open_position(fund_b, borrower, 10_000 * fund_b.unit, 2_000 * USD)
-    give_collateral(fund_b, borrower, 10 * fund_b.unit)
+    # Healthy borrower on fund C (~$1.05), with spare shares to post.
+    open_position(fund_c, borrower, 10_000 * fund_c.unit, 2_000 * USD)
+    give_collateral(fund_c, borrower, 10 * fund_c.unit)
     stablecoin.approve(market, MAX_UINT, sender=borrower)
 
     # Unhealthy borrower on fund A: 200 shares at $10.50, then at $9.00.
@@ -98,12 +98,12 @@ def scene(
         ),
         "supply_collateral": Action(
             PAUSE_DEPOSIT_COLLATERAL,
-            lambda: market.supply_collateral(fund_b.token, fund_b.unit, borrower, sender=borrower),
+            lambda: market.supply_collateral(fund_c.token, fund_c.unit, borrower, sender=borrower),
         ),
         "withdraw_collateral": Action(
             PAUSE_WITHDRAW_COLLATERAL,
             lambda: market.withdraw_collateral(
-                fund_b.token, fund_b.unit, borrower, borrower, sender=borrower
+                fund_c.token, fund_c.unit, borrower, borrower, sender=borrower
             ),
         ),
         "flashLoan": Action(

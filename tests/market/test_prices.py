@@ -141,10 +141,24 @@ def test_price__above_cap__capped_below__the_oracle(market, owner, collateral, b
     assert market.asset_price(collateral.token)[0] == cap - 1
 
 
-def test_price__fund_b_listed_with_cap__never_above_one_dollar(market, collaterals, set_price):
-    fund_b = collaterals["fund_b"]
-    set_price(fund_b, 105_000_000)
-    assert market.asset_price(fund_b.token) == (100_000_000, False)
+def test_price__fund_c_capped_at_one_dollar__never_above_the_cap(market, owner, collaterals, set_price):
+    """The 18-decimal raw fund C (NAV about $1.05) capped at $1.00: an
+    answer above the cap is valued at the cap, one below it as answered."""
+    fund_c = collaterals["fund_c"]
+    tx = market.set_asset_limits(fund_c.token, 2**120 - 1, 100_000_000, MAX_AGE, sender=owner)
+    assert market.AssetLimitsSet(token=fund_c.token, price_cap=100_000_000) in tx.events
+    feed = set_price(fund_c, 105_000_000)
+    assert market.asset_price(fund_c.token) == (100_000_000, False)
+    feed.set_answer(99_000_000, 0, sender=owner)
+    assert market.asset_price(fund_c.token) == (99_000_000, False)
+
+
+def test_price__fund_c_listed_without_cap__follows_its_accruing_nav(market, collaterals, set_price):
+    """The local market lists fund C with no price cap: its NAV accrues."""
+    fund_c = collaterals["fund_c"]
+    assert market.asset_config(fund_c.token).price_cap == 0
+    set_price(fund_c, 105_000_000)
+    assert market.asset_price(fund_c.token) == (105_000_000, False)
 
 
 # ---- answers that are not usable ----

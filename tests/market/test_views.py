@@ -48,9 +48,8 @@ def _setup_first(
 # ---- independent models ----
 
 
-def _price(collateral, cap: int = 0) -> int:
-    answer = collateral.oracle.latestRoundData()[1]
-    return min(answer, cap) if cap else answer
+def _price(collateral) -> int:
+    return collateral.oracle.latestRoundData()[1]
 
 
 def _value(amount: int, price: int, collateral) -> int:
@@ -108,19 +107,20 @@ def test_position__one_asset__values_from_oracle_and_balance(
     assert p.assets_bitmap == 1 << collateral.asset_id
 
 
-def test_position__three_assets__sums_each_asset_with_fund_b_capped(
-    market, collaterals, give_collateral, set_price, borrower
+def test_position__three_assets__sums_each_asset_with_fund_c_capped(
+    market, owner, collaterals, give_collateral, set_price, borrower
 ):
-    fund_a, fund_b, wrapper = collaterals["fund_a"], collaterals["fund_b"], collaterals["wrapper"]
-    # Fund B's feed above its $1.00 cap: valued at the cap.
-    set_price(fund_b, 105_000_000)
+    fund_a, fund_c, wrapper = collaterals["fund_a"], collaterals["fund_c"], collaterals["wrapper"]
+    # Fund C capped at $1.00, its feed at $1.05: valued at the cap.
+    market.set_asset_limits(fund_c.token, 2**120 - 1, ORACLE_UNIT, MAX_AGE, sender=owner)
+    set_price(fund_c, 105_000_000)
     posted = {
         c.name: _post(market, c, borrower, give_collateral, 100 * c.unit)
-        for c in (fund_a, fund_b, wrapper)
+        for c in (fund_a, fund_c, wrapper)
     }
-    prices = {"fund_a": _price(fund_a), "fund_b": ORACLE_UNIT, "wrapper": _price(wrapper)}
+    prices = {"fund_a": _price(fund_a), "fund_c": ORACLE_UNIT, "wrapper": _price(wrapper)}
 
-    values = [_value(posted[c.name], prices[c.name], c) for c in (fund_a, fund_b, wrapper)]
+    values = [_value(posted[c.name], prices[c.name], c) for c in (fund_a, fund_c, wrapper)]
     p = market.position(borrower)
     assert p.borrow_value == sum(v * LTV // BPS for v in values)
     assert p.liquidation_value == sum(v * THRESHOLD // BPS for v in values)
@@ -131,13 +131,13 @@ def test_position__three_assets__sums_each_asset_with_fund_b_capped(
 def test_collateral_of__supply_and_withdraw__tracks_each_asset(
     market, collaterals, give_collateral, borrower, borrower2
 ):
-    fund_a, fund_b = collaterals["fund_a"], collaterals["fund_b"]
+    fund_a, fund_c = collaterals["fund_a"], collaterals["fund_c"]
     _post(market, fund_a, borrower, give_collateral, 30 * fund_a.unit)
-    _post(market, fund_b, borrower, give_collateral, 20 * fund_b.unit)
-    market.withdraw_collateral(fund_b.token, 5 * fund_b.unit, borrower, borrower, sender=borrower)
+    _post(market, fund_c, borrower, give_collateral, 20 * fund_c.unit)
+    market.withdraw_collateral(fund_c.token, 5 * fund_c.unit, borrower, borrower, sender=borrower)
 
     assert market.collateral_of(borrower, fund_a.token) == 30 * fund_a.unit
-    assert market.collateral_of(borrower, fund_b.token) == 15 * fund_b.unit
+    assert market.collateral_of(borrower, fund_c.token) == 15 * fund_c.unit
     assert market.collateral_of(borrower, collaterals["wrapper"].token) == 0
     assert market.collateral_of(borrower2, fund_a.token) == 0
 
@@ -212,19 +212,20 @@ def test_market_state__after_a_year__accrues_by_the_curve(
 # ---- asset_config, asset_at, asset_price ----
 
 
-def test_asset_config__fund_b__listing_and_total_supplied(
+def test_asset_config__fund_c__listing_and_total_supplied(
     market, collaterals, give_collateral, borrower, borrower2
 ):
-    fund_b = collaterals["fund_b"]
-    _post(market, fund_b, borrower, give_collateral, 7 * fund_b.unit)
-    _post(market, fund_b, borrower2, give_collateral, 5 * fund_b.unit)
+    fund_c = collaterals["fund_c"]
+    _post(market, fund_c, borrower, give_collateral, 7 * fund_c.unit)
+    _post(market, fund_c, borrower2, give_collateral, 5 * fund_c.unit)
 
-    cfg = market.asset_config(fund_b.token)
-    assert cfg.token == fund_b.token.address
-    assert cfg.oracle == fund_b.oracle.address
-    assert cfg.facility == fund_b.facility.address
-    assert (cfg.supply_cap, cfg.price_cap, cfg.max_oracle_age) == (2**120 - 1, ORACLE_UNIT, MAX_AGE)
-    assert cfg.total_supplied == 12 * fund_b.unit
+    cfg = market.asset_config(fund_c.token)
+    assert cfg.token == fund_c.token.address
+    assert cfg.oracle == fund_c.oracle.address
+    assert cfg.facility == fund_c.facility.address
+    # No price cap: fund C's NAV accrues.
+    assert (cfg.supply_cap, cfg.price_cap, cfg.max_oracle_age) == (2**120 - 1, 0, MAX_AGE)
+    assert cfg.total_supplied == 12 * fund_c.unit
 
 
 def test_asset_config__unlisted_token__reverts(market, stablecoin):
@@ -237,10 +238,12 @@ def test_asset_at__beyond_the_listed__zero_address(market, asset_id):
     assert market.asset_at(asset_id) == ZERO
 
 
-def test_asset_price__each_asset__oracle_answer_capped(market, collaterals):
+def test_asset_price__each_asset__the_oracle_answer_uncapped(market, collaterals):
+    """The local market caps no asset: fund A and fund C accrue, and the
+    wrapper's share price rises with fund B's dividends."""
     for c in collaterals.values():
-        cap = ORACLE_UNIT if c.name == "fund_b" else 0
-        assert market.asset_price(c.token) == (_price(c, cap), False)
+        assert market.asset_config(c.token).price_cap == 0
+        assert market.asset_price(c.token) == (_price(c), False)
 
 
 def test_asset_price__unlisted_token__reverts(market, stablecoin):

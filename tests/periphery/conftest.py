@@ -66,7 +66,7 @@ def lens(owner, project):
 
 @pytest.fixture(scope="session")
 def leverage(world, market, owner, project):
-    """The Leverage helper for ``market``, allowlisted by both funds since
+    """The Leverage helper for ``market``, allowlisted by every fund since
     fund shares pass through it (as ``navlend.market.deploy_periphery``)."""
     leverage = owner.deploy(project.Leverage, market)
     world.allowlist(leverage, sender=owner)
@@ -82,7 +82,7 @@ def flash_liquidator(market, liquidator, project):
 @pytest.fixture(scope="session")
 def capitalless_liquidator(market, outsider, project):
     """A FlashLiquidator owned by ``outsider``: no stablecoin, allowlisted by
-    neither fund."""
+    no fund."""
     return outsider.deploy(project.FlashLiquidator, market)
 
 
@@ -93,7 +93,7 @@ def issuer_facility(world):
     (fund B's for the wrapper)."""
     facilities = {
         "fund_a": world.facility_a,
-        "fund_b": world.facility_b,
+        "fund_c": world.facility_c,
         "wrapper": world.facility_b,
     }
 
@@ -111,7 +111,7 @@ def move_nav(world, publish_next, guardian):
     oracle's bound. Returns the NAV."""
 
     def go(collateral, bps: int) -> int:
-        oracle = world.oracle_a if collateral.name == "fund_a" else world.oracle_b
+        oracle = {"fund_a": world.oracle_a, "fund_c": world.oracle_c}.get(collateral.name, world.oracle_b)
         nav = oracle.latestRoundData()[1] * (BPS + bps) // BPS
         publish_next(oracle, nav)
         if oracle.has_pending():

@@ -253,7 +253,7 @@ def test_snapshot__assets__prices_ages_and_limits(
         assert a.price_age == chain.blocks.head.timestamp - updated_at
         assert not a.stale
     assert (s.assets[0].supply_cap, s.assets[0].price_cap) == (123 * USD, 11 * PRICE)
-    assert s.assets[1].price_cap == 10**8  # fund B capped at $1.00 by the listing
+    assert s.assets[1].price_cap == 0  # fund C: no cap, its NAV accrues
     assert [a.frozen for a in s.assets] == [False, False, True]
 
     advance(101 * HOUR)  # past the 100 h max age of every asset; fund A's is 50 h

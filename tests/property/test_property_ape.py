@@ -33,8 +33,8 @@ def test_invariants_run_on_anvil_through_the_ape_adapter(world, deployer, guardi
     base_slot = A.token_balance_slot(arts["mocks/MockStablecoin.vy"].layout)
     latest_slot = arts["NavOracle.vy"].layout["storage_layout"]["_latest"]["slot"]
     ad = A.ApeAdapter(chain)
-    tokens = [world.fund_a, world.fund_b, world.wrapper]
-    facilities = [world.facility_a, world.facility_b, world.wrapped_facility]
+    tokens = [world.fund_a, world.fund_c, world.wrapper]
+    facilities = [world.facility_a, world.facility_c, world.wrapped_facility]
     accounts = [str(lender.address), str(borrower.address), str(treasury.address)]
 
     class _Now:
@@ -50,7 +50,7 @@ def test_invariants_run_on_anvil_through_the_ape_adapter(world, deployer, guardi
         if asset_id == 2:
             r = world.wrapper_oracle.latestRoundData()
             return r[1], r[3]
-        word = ad.storage((world.oracle_a, world.oracle_b)[asset_id], latest_slot)
+        word = ad.storage((world.oracle_a, world.oracle_c)[asset_id], latest_slot)
         return word & (2**128 - 1), (word >> 128) & (2**64 - 1)
 
     ghost = I.Ghost()

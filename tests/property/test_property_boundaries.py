@@ -18,6 +18,8 @@ from propkit.harness import Harness
 from navlend import model as M
 
 U = 10**6
+# Fund C posted in the two-asset position: 60,000 USD at its $1.05 NAV.
+FUND_C_POSTED = 57_143 * 10**18
 
 
 def _position(w, h, threshold: int, ltv: int = 8_000, debt_units: int = 178_500, small: int | None = None):
@@ -195,16 +197,17 @@ def test_preview_liquidation_respects_the_grace_period(evm_world):
 
 
 def _two_asset_position(w, h, thr: int | None):
-    """borrower0: 5,800 fund A (60,900 USD) + 60,000 fund B, debt 100,000."""
+    """borrower0: 5,800 fund A (60,900 USD) + 57,143 fund C (60,000 USD at
+    $1.05), debt 100,000."""
     owner, b, lender = str(w.owner), str(w.actors["borrower0"]), str(w.actors["lender0"])
     now = h.now()
     h.run("deposit", lambda m: m.deposit(lender, 1_000_000 * U, lender, now), lambda: w.market.deposit(1_000_000 * U, lender, sender=lender))
     h.run("supply A", lambda m: m.supply_collateral(b, str(w.fund_a.address), 5_800 * U, b), lambda: w.market.supply_collateral(w.fund_a, 5_800 * U, b, sender=b))
-    h.run("supply B", lambda m: m.supply_collateral(b, str(w.fund_b.address), 60_000 * 10**18, b), lambda: w.market.supply_collateral(w.fund_b, 60_000 * 10**18, b, sender=b))
+    h.run("supply C", lambda m: m.supply_collateral(b, str(w.fund_c.address), FUND_C_POSTED, b), lambda: w.market.supply_collateral(w.fund_c, FUND_C_POSTED, b, sender=b))
     out = h.run("borrow", lambda m: m.borrow(b, 100_000 * U, b, b, now, h.feed), lambda: w.market.borrow(100_000 * U, b, b, sender=b))
     assert out.ok
     if thr is not None:
-        for token in (w.fund_a, w.fund_b):
+        for token in (w.fund_a, w.fund_c):
             h.run("risk", lambda m: m.set_asset_risk(owner, str(token.address), 8_000, thr, 300), lambda: w.admin.set_asset_risk(token, 8_000, thr, 300, sender=owner))
     return b
 
@@ -242,9 +245,9 @@ def test_dust_trim_binds_on_the_collateral_side(evm_world, exact):
         h.check_invariants()
 
 
-def _let_fund_b_go_stale(w, h) -> int:
+def _let_fund_c_go_stale(w, h) -> int:
     """101 hours pass (past the listing's 100-hour age); fund A's NAV is
-    struck again, fund B's is not. Returns the new time."""
+    struck again, fund C's is not. Returns the new time."""
     w.env.time_travel(seconds=101 * 3_600)
     nav, _ = h.nav_round(w.oracle_a)
     w.oracle_a.publish(nav, h.now(), sender=w.updater)
@@ -253,15 +256,15 @@ def _let_fund_b_go_stale(w, h) -> int:
 
 
 def test_withdrawal_ignores_a_stale_asset_at_ltv(evm_world):
-    """Fund B's NAV is 101 hours old, fund A's fresh: withdrawing fund A
-    must count fund B for nothing at LTV (VALUE_WITHDRAW)."""
+    """Fund C's NAV is 101 hours old, fund A's fresh: withdrawing fund A
+    must count fund C for nothing at LTV (VALUE_WITHDRAW)."""
     w = evm_world
     with w.env.anchor():
         h = Harness(w)
         b = _two_asset_position(w, h, None)
-        now = _let_fund_b_go_stale(w, h)
+        now = _let_fund_c_go_stale(w, h)
         out = h.run(
-            "withdraw A while B is stale",
+            "withdraw A while C is stale",
             lambda m: m.withdraw_collateral(b, str(w.fund_a.address), 100 * U, b, b, now, h.feed),
             lambda: w.market.withdraw_collateral(w.fund_a, 100 * U, b, b, sender=b),
         )
@@ -323,19 +326,19 @@ def test_only_authorized_operators_act_for_a_borrower(evm_world):
 
 
 def test_a_stale_asset_cannot_be_withdrawn(evm_world):
-    """Fund B's NAV is stale, fund A's fresh and alone covers the debt:
-    withdrawing fund B still reverts (its price cannot be trusted)."""
+    """Fund C's NAV is stale, fund A's fresh and alone covers the debt:
+    withdrawing fund C still reverts (its price cannot be trusted)."""
     w = evm_world
     with w.env.anchor():
         h = Harness(w)
         b = _two_asset_position(w, h, None)
         now = h.now()
         h.run("repay", lambda m: m.repay(b, 70_000 * U, b, now), lambda: w.market.repay(70_000 * U, b, sender=b))
-        now = _let_fund_b_go_stale(w, h)
+        now = _let_fund_c_go_stale(w, h)
         out = h.run(
-            "withdraw stale B",
-            lambda m: m.withdraw_collateral(b, str(w.fund_b.address), 100 * 10**18, b, b, now, h.feed),
-            lambda: w.market.withdraw_collateral(w.fund_b, 100 * 10**18, b, b, sender=b),
+            "withdraw stale C",
+            lambda m: m.withdraw_collateral(b, str(w.fund_c.address), 100 * 10**18, b, b, now, h.feed),
+            lambda: w.market.withdraw_collateral(w.fund_c, 100 * 10**18, b, b, sender=b),
         )
         assert not out.ok and out.reason == "market: stale price"
         h.check_invariants()

@@ -186,7 +186,8 @@ def test_liquidation_matches_model(evm_world, asset, size, use, drop, bonus, lim
         out = _borrow(h, "borrower1", max(bv * use // 10_000, 1))
         if not out.ok:
             return
-        oracle = w.oracle_a if asset == 0 else w.oracle_b
+        # The NAV behind each asset: fund A, fund C, fund B (the wrapper's).
+        oracle = (w.oracle_a, w.oracle_c, w.oracle_b)[asset]
         nav, _ = h.nav_round(oracle)
         w.env.time_travel(seconds=3_600)
         if not oracle.publish(max(nav * (10_000 - drop) // 10_000, 1), h.now(), sender=w.updater):
@@ -338,7 +339,7 @@ def test_wrapper_price_from_storage_matches_oracle(evm_world, dividend, dt, nav_
                 h.invalidate_prices()
             r = w.wrapper_oracle.latestRoundData()
             I.check(h.feed(2)[:2] == (r[1], r[3]), f"wrapper price from storage {h.feed(2)} != oracle {(r[1], r[3])}")
-            for i2, oracle in ((0, w.oracle_a), (1, w.oracle_b)):
+            for i2, oracle in ((0, w.oracle_a), (1, w.oracle_c)):
                 r = oracle.latestRoundData()
                 I.check(h.feed(i2)[:2] == (r[1], r[3]), "NAV from storage != oracle")
 

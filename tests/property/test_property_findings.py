@@ -103,10 +103,10 @@ def test_supply_cap_holds_for_amounts_past_2_120(evm_world):
     with w.env.anchor():
         b = w.actors["borrower0"]
         cap = 10**24
-        w.admin.set_asset_limits(w.fund_b, cap, 10**8, 360_000)
+        w.admin.set_asset_limits(w.fund_c, cap, 10**8, 360_000)
         amount = 2**120 + 5
-        w.fund_b.mint(b, amount)
+        w.fund_c.mint(b, amount)
         from propkit.world import Reverted
 
         with pytest.raises(Reverted, match="supply cap exceeded"):
-            w.market.supply_collateral(w.fund_b, amount, b, sender=b)
+            w.market.supply_collateral(w.fund_c, amount, b, sender=b)

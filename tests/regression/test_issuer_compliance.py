@@ -266,7 +266,7 @@ def test_set_asset_compliance__empty_source__turns_the_checks_off(
     outsider may be credited fund A."""
     fund_a = collaterals["fund_a"]
     assert market.asset_compliance(world.fund_a) == world.fund_a.address
-    assert market.asset_compliance(world.fund_b) == world.fund_b.address
+    assert market.asset_compliance(world.fund_c) == world.fund_c.address
     assert market.asset_compliance(world.wrapper) == world.fund_b.address
 
     tx = market.set_asset_compliance(fund_a.token, ZERO, sender=owner)

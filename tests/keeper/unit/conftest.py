@@ -7,7 +7,7 @@ the keeper gets on chain without restating the market's rules here.
 
 Role-named addresses: ``borrower``, ``other_borrower``, ``liquidator``;
 tokens ``fund_a`` (6 decimals, NAV about $10.50, 8-decimal oracle) and
-``fund_b`` (18 decimals, $1).
+``fund_c`` (18 decimals, the raw 18-decimal fund; priced $1.00 here).
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ BORROWER = to_address("0x" + "b0" * 20)
 OTHER_BORROWER = to_address("0x" + "b1" * 20)
 LIQUIDATOR = to_address("0x" + "1a" * 20)
 FUND_A = to_address("0x" + "fa" * 20)
-FUND_B = to_address("0x" + "fb" * 20)
+FUND_C = to_address("0x" + "fc" * 20)
 FACILITY_A = to_address("0x" + "ca" * 20)
-FACILITY_B = to_address("0x" + "cb" * 20)
+FACILITY_C = to_address("0x" + "cc" * 20)
 MARKET = to_address("0x" + "3a" * 20)
 
 
 def model_market(*, liquidation_fee_bps: int = 0, small_position: int = 2_000, dust_floor: int = 1_000) -> model.MarketModel:
-    """A model market listing fund A (asset 0) and fund B (asset 1) with the
+    """A model market listing fund A (asset 0) and fund C (asset 1) with the
     default risk parameters (LTV 85 %, threshold 90 %, bonus 3 %)."""
     m = model.MarketModel(
         base_decimals=6,
@@ -49,7 +49,7 @@ def model_market(*, liquidation_fee_bps: int = 0, small_position: int = 2_000, d
     common = dict(ltv_bps=8_500, threshold_bps=9_000, bonus_bps=300, supply_cap=10**40, price_cap=0, max_oracle_age=360_000)
     m.assets = [
         model.Asset(token=FUND_A, exponent=6 + 8 - 6, facility=FACILITY_A, **common),
-        model.Asset(token=FUND_B, exponent=18 + 8 - 6, facility=FACILITY_B, **common),
+        model.Asset(token=FUND_C, exponent=18 + 8 - 6, facility=FACILITY_C, **common),
     ]
     return m
 

@@ -23,7 +23,7 @@ from keepers.config import ConfigError, load_config
 from keepers.keeper import MinedResult, mined_result, realised_profit
 from keepers.types import MAX_UINT256, Plan, Route, to_address
 
-from conftest import FUND_A, FUND_B, USD
+from conftest import FUND_A, FUND_C, USD
 
 BORROWERS = [to_address("0x" + f"{i + 1:040x}") for i in range(64)]
 
@@ -59,7 +59,7 @@ def test_batch_plans__25_redeem_plans_size_10__three_batches_in_order():
 
 
 def test_batch_plans__two_collaterals__never_mixed():
-    plans = [_plan(i, token=FUND_A if i % 2 else FUND_B) for i in range(6)]
+    plans = [_plan(i, token=FUND_A if i % 2 else FUND_C) for i in range(6)]
     groups = d.batch_plans(plans, 10, max_loan=10**30)
     assert sorted(len(g) for g in groups) == [3, 3]
     assert all(len({p.token for p in g}) == 1 for g in groups)
@@ -91,7 +91,7 @@ def test_batch_plans__batch_size_zero__refused():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    shape=st.lists(st.tuples(st.sampled_from([FUND_A, FUND_B]), st.sampled_from(list(Route)),
+    shape=st.lists(st.tuples(st.sampled_from([FUND_A, FUND_C]), st.sampled_from(list(Route)),
                              st.integers(1, 10**12)), max_size=60),
     size=st.integers(1, d.MAX_BATCH),
     max_loan=st.integers(1, 10**13),
@@ -126,7 +126,7 @@ def test_encode_flash_liquidate_many__the_contracts_arguments():
 
 def test_encode_flash_liquidate_many__two_collaterals__refused():
     with pytest.raises(ValueError, match="one collateral"):
-        encode_flash_liquidate_many([_plan(0, token=FUND_A), _plan(1, token=FUND_B)], 1, 0)
+        encode_flash_liquidate_many([_plan(0, token=FUND_A), _plan(1, token=FUND_C)], 1, 0)
 
 
 def test_event_topics__match_the_contracts_events():

@@ -19,7 +19,7 @@ from conftest import (
     NOW,
     LensWouldRevert,
     FUND_A,
-    FUND_B,
+    FUND_C,
     LIQUIDATOR,
     OTHER_BORROWER,
     USD,
@@ -34,7 +34,7 @@ from conftest import (
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-PRICES = {0: 6 * 10**8, 1: 10**8}  # fund A after a NAV drop to $6.00, fund B at $1
+PRICES = {0: 6 * 10**8, 1: 10**8}  # fund A after a NAV drop to $6.00, fund C at $1.00
 
 
 def _scene(collateral, debt, **market):
@@ -167,7 +167,7 @@ def test_decide__small_position__closes_in_full_above_hf_095(ctx, policy):
 
 
 def test_decide__partial_would_leave_dust__trims_to_leave_the_floor(ctx, policy):
-    # Fund A worth $2,100 is the target; fund B keeps the HF at 0.9675.
+    # Fund A worth $2,100 is the target; fund C keeps the HF at 0.9675.
     m, prices, health, terms = _scene({0: 350 * USD, 1: 2_200 * 10**18}, 4_000 * USD)
     amounts = d.liquidation_amounts(health, 350 * USD, terms.asset(FUND_A), terms, MAX_UINT256)
     assert amounts.repaid < health.debt // 2  # trimmed below the close factor
@@ -275,11 +275,11 @@ def test_decide__facility_pays_below_cost__skips_payout_below_cost(underwater, c
     assert decision.reason is SkipReason.PAYOUT_BELOW_COST
 
 
-def test_decide__fund_a_dry_fund_b_liquid__liquidates_fund_b(ctx, policy):
+def test_decide__fund_a_dry_fund_c_liquid__liquidates_fund_c(ctx, policy):
     m, prices, health, terms = _scene({0: 500 * USD, 1: 3_000 * 10**18}, 6_000 * USD)
     dry_a = replace(terms, assets=(replace(terms.assets[0], facility_max_redeem=0), terms.assets[1]))
     plan = d.decide(health, balances_of(m, BORROWER), dry_a, ctx, policy).plan
-    assert plan.token == FUND_B
+    assert plan.token == FUND_C
 
 
 # ---------------------------------------------------------------- #

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from keepers.index import IndexMismatch, PositionIndex, backfill_ranges
 from keepers.types import WAD, LogRecord, to_address
 
-from conftest import BORROWER, FUND_A, FUND_B, LIQUIDATOR, MARKET, OTHER_BORROWER
+from conftest import BORROWER, FUND_A, FUND_C, LIQUIDATOR, MARKET, OTHER_BORROWER
 
 OTHER_MARKET = to_address("0x" + "3b" * 20)
 
@@ -157,13 +157,13 @@ def _history(seed: int, n: int) -> list[LogRecord]:
         account = rng.choice([BORROWER, OTHER_BORROWER])
         kind = rng.randrange(4)
         if kind == 0:
-            logs.append(supply(account, rng.choice([FUND_A, FUND_B]), rng.randrange(0, 10**9), block))
+            logs.append(supply(account, rng.choice([FUND_A, FUND_C]), rng.randrange(0, 10**9), block))
         elif kind == 1:
             logs.append(borrow(account, rng.randrange(1, 10**9), block))
         elif kind == 2:
             logs.append(repay(account, rng.randrange(0, 10**9), block))
         else:
-            logs.append(liquidate(account, rng.choice([FUND_A, FUND_B]), rng.randrange(0, 10**9), rng.randrange(0, 10**9), block))
+            logs.append(liquidate(account, rng.choice([FUND_A, FUND_C]), rng.randrange(0, 10**9), rng.randrange(0, 10**9), block))
     return logs
 
 

@@ -123,11 +123,11 @@ def test_record__mined_batch_with_a_skip__liquidated_counted_skip_is_a_lost_race
 def test_request__two_collaterals_or_sizes__different_kinds_sized_apart(tmp_path):
     from dataclasses import replace
 
-    from conftest import FUND_B
+    from conftest import FUND_C
 
     keeper, _ = _keeper(Node(), tmp_path)
     fund_a = [_plan(i) for i in range(3)]
-    fund_b = [replace(p, token=FUND_B) for p in fund_a]
-    kinds = {keeper._request(tuple(g)).kind for g in (fund_a, fund_b, fund_a[:2])}
-    singles = {keeper._request((p,)).kind for p in (fund_a[0], fund_b[0])}
+    fund_c = [replace(p, token=FUND_C) for p in fund_a]
+    kinds = {keeper._request(tuple(g)).kind for g in (fund_a, fund_c, fund_a[:2])}
+    singles = {keeper._request((p,)).kind for p in (fund_a[0], fund_c[0])}
     assert len(kinds) == 3 and len(singles) == 2

@@ -45,14 +45,19 @@ def _deployments(tmp_path):
     path = tmp_path / "local.json"
     path.write_text(json.dumps({
         "network": "local", "chain_id": 31337, "deployer": "0x" + "11" * 20,
-        "contracts": {"oracle_a": {"name": "oracle_a", "contract_type": "NavOracle", "address": "0x" + "22" * 20}},
+        "contracts": {
+            name: {"name": name, "contract_type": "NavOracle", "address": "0x" + byte * 20}
+            for name, byte in (("oracle_a", "22"), ("oracle_b", "33"), ("oracle_c", "44"))
+        },
     }))
     return path
 
 
 def test_load_reporter_config__deployments_file__feeds_with_default_yield(tmp_path):
+    """Funds A and C accrue 4.5 %; the $1 dividend fund B accrues nothing
+    in its NAV (its yield is paid as shares)."""
     config = load_reporter_config({"NAVLEND_REPORTER_DEPLOYMENTS_FILE": str(_deployments(tmp_path))})
-    assert [(f.name, f.apy_bps) for f in config.feeds] == [("oracle_a", 450)]
+    assert [(f.name, f.apy_bps) for f in config.feeds] == [("oracle_a", 450), ("oracle_b", 0), ("oracle_c", 450)]
 
 
 def test_load_reporter_config__unknown_feed_and_bad_yield__every_problem_listed(tmp_path):

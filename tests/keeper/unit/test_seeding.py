@@ -55,7 +55,7 @@ def test_open_seeded__wrapper_seed__posts_the_minted_wrapper_shares():
     wrapper.balances["alice"] = 5  # shares held before: not posted
     world = SimpleNamespace(fund_b=fund_b, wrapper=wrapper)
     market = _Market(log)
-    seed = Seed(asset="fund_b", collateral_usd=10_000, ltv_bps=5_000)
+    seed = Seed(asset="wrapper", collateral_usd=10_000, ltv_bps=5_000)
     open_seeded(world, market, "issuer", "alice", seed)
     minted = 10_000 * 10**18 * 9 // 10
     assert ("wrapper", "approve", "market", minted) in log

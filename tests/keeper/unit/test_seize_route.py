@@ -71,7 +71,7 @@ def test_seize__large_carry_trade_hf_above_095__plans_the_close_factor_and_settl
 
 def test_seize__partial_where_the_dust_floor_bites__plans_the_trim_and_settles(ctx, policy):
     # Keeper cash below the close-factor cap: a partial liquidation, fund A
-    # the target with fund B holding the HF above 0.95; the dust rule trims.
+    # the target with fund C holding the HF above 0.95; the dust rule trims.
     m = model_market(liquidation_fee_bps=1_000)
     open_position(m, BORROWER, {0: 350 * USD, 1: 2_200 * 10**18}, 4_000 * USD)
     _, decision = _seize_plan(m, 3_100_000 * USD, ctx, policy)
@@ -117,13 +117,13 @@ def test_seize__keeper_frozen_by_the_fund__skips_with_keeper_frozen(ctx, policy)
 
 
 def test_seize__frozen_in_another_fund__still_seizes_this_one(ctx, policy):
-    from conftest import FUND_B
+    from conftest import FUND_C
 
     m = model_market()
     open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
     health = lens_health(m, BORROWER, PRICES)
     keeper = replace(
-        ctx, stable_balance=100_000 * USD, allowlisted_tokens=frozenset({FUND_A}), frozen_tokens=frozenset({FUND_B})
+        ctx, stable_balance=100_000 * USD, allowlisted_tokens=frozenset({FUND_A}), frozen_tokens=frozenset({FUND_C})
     )
     decision = d.decide(health, balances_of(m, BORROWER), _chain_terms(m, PRICES, facility_max_redeem=0), keeper, policy)
     assert decision.plan is not None and decision.plan.route is Route.SEIZE

@@ -189,7 +189,7 @@ class Harness:
         if asset_id == 0:
             r = self.nav_round(self.w.oracle_a) + (self.nav_pending(self.w.oracle_a),)
         elif asset_id == 1:
-            r = self.nav_round(self.w.oracle_b) + (self.nav_pending(self.w.oracle_b),)
+            r = self.nav_round(self.w.oracle_c) + (self.nav_pending(self.w.oracle_c),)
         else:
             nav, as_of = self.nav_round(self.w.oracle_b)
             aps = self.wrapper_assets_per_share()

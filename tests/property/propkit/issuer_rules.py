@@ -4,8 +4,7 @@ A mixin of :class:`propkit.machine.MarketMachine` (kept in its own file so
 that the core machine stays about the market's users):
 
 - ``issuer_restricts``: the issuer freezes, unfreezes, removes or re-admits
-  a borrower on fund A or fund B (fund B is the compliance source of its
-  raw listing and of the wrapper). The model learns who is not admitted
+  a borrower on fund A, B or C (fund B is the wrapper's compliance source). The model learns who is not admitted
   (``MarketModel.blocked``), so every later borrow, withdrawal and posting
   is checked against the market's compliance rule by the differential.
 - ``nav_parks_pending`` / ``guardian_settles``: a NAV move beyond the
@@ -51,9 +50,10 @@ class IssuerActions:
     # ------------------------------------------------------------ #
     # compliance
 
-    def _funds(self) -> tuple[Any, Any]:
-        """The funds whose issuer acts (the compliance sources)."""
-        return self.w.fund_a, self.w.fund_b
+    def _funds(self) -> tuple[Any, Any, Any]:
+        """The funds whose issuer acts (the compliance sources): A and C
+        of their raw listings, B of the wrapper."""
+        return self.w.fund_a, self.w.fund_b, self.w.fund_c
 
     def _blocked_now(self) -> frozenset[tuple[str, int]]:
         """(account, asset id) pairs whose asset's compliance source (as the
@@ -72,7 +72,7 @@ class IssuerActions:
 
     @rule(
         who=st.sampled_from(BORROWERS),
-        fund=st.sampled_from([0, 1]),
+        fund=st.sampled_from([0, 1, 2]),
         action=st.sampled_from(["freeze", "unfreeze", "delist", "relist", "relist"]),
     )
     def issuer_restricts(self, who: str, fund: int, action: str) -> None:
@@ -86,7 +86,7 @@ class IssuerActions:
             token.set_allowlisted(acct, action == "relist", sender=issuer)
         self.h.model.blocked = self._blocked_now()
         self._issuer_books = self._books_of_blocked()
-        note(f"issuer: {action} {who} on fund {'AB'[fund]}; blocked {sorted(self.h.model.blocked)}")
+        note(f"issuer: {action} {who} on fund {'ABC'[fund]}; blocked {sorted(self.h.model.blocked)}")
 
     def _books_of_blocked(self) -> dict[str, tuple[int, dict[int, int]]]:
         """Scaled debt and the blocked assets' collateral of each blocked owner."""
@@ -135,9 +135,9 @@ class IssuerActions:
     # pending NAV rounds
 
     def _oracle(self, fund: int) -> Any:
-        return (self.w.oracle_a, self.w.oracle_b)[fund]
+        return (self.w.oracle_a, self.w.oracle_b, self.w.oracle_c)[fund]
 
-    @rule(fund=st.sampled_from([0, 1]), drop=st.integers(150, 3_500))
+    @rule(fund=st.sampled_from([0, 1, 2]), drop=st.integers(150, 3_500))
     def nav_parks_pending(self, fund: int, drop: int) -> None:
         """A drop beyond the oracle's bound (1 %) parks as pending and stays
         so until ``guardian_settles``."""
@@ -152,7 +152,7 @@ class IssuerActions:
         I.check(not applied, f"a {drop} bps drop was applied without the guardian")
         self.h.invalidate_prices()
 
-    @rule(fund=st.sampled_from([0, 1]), confirm=st.booleans())
+    @rule(fund=st.sampled_from([0, 1, 2]), confirm=st.booleans())
     def guardian_settles(self, fund: int, confirm: bool) -> None:
         oracle = self._oracle(fund)
         if not self.h.nav_pending(oracle):

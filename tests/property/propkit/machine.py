@@ -617,7 +617,8 @@ class MarketMachine(IssuerActions, RuleBasedStateMachine):
         if unwind:
             self._periphery("leverage unwind", lambda: w.leverage.unwind(token, 0, sender=user))
         else:
-            facility = w.facility_a if asset == 0 else w.facility_b
+            # The wrapper subscribes through fund B's facility, then wraps.
+            facility = (w.facility_a, w.facility_c, w.facility_b)[asset]
             self._periphery("leverage open", lambda: w.leverage.open(token, facility, equity * U, ltv, 0, 9_500, sender=user))
 
     # ------------------------------------------------------------ #
@@ -633,16 +634,16 @@ class MarketMachine(IssuerActions, RuleBasedStateMachine):
             I.check(got == self.model.debt(b, self.now()), f"debt_of view {got} != model {self.model.debt(b, self.now())}")
 
     @rule(
-        fund=st.sampled_from([0, 1]),
+        fund=st.sampled_from([0, 1, 2]),
         move=st.one_of(st.integers(0, 3), st.integers(-3_000, -300), st.integers(-300, -1), st.integers(-60, 60), st.just(-9_000)),
         confirm=st.booleans(),
     )
     def nav_update(self, fund: int, move: int, confirm: bool) -> None:
         """Small accruals, drops (large ones need the guardian), and for the
-        $1 fund mostly nothing; the market and the facility read the same
-        NavOracle."""
+        $1 fund B (the wrapper's) mostly nothing; the market and the facility
+        read the same NavOracle. ``fund``: 0 = A, 1 = B, 2 = C."""
         w = self.w
-        oracle = (w.oracle_a, w.oracle_b)[fund]
+        oracle = (w.oracle_a, w.oracle_b, w.oracle_c)[fund]
         self._settle_pending(oracle, confirm)
         nav, as_of = self.h.nav_round(oracle)
         if fund == 1 and move > 0:
@@ -659,29 +660,24 @@ class MarketMachine(IssuerActions, RuleBasedStateMachine):
                 oracle.reject_pending(sender=w.guardian)
         self.h.invalidate_prices()
 
-    @rule(amount=st.integers(1, 500_000), to_market=st.booleans(), harvest=st.booleans())
-    def dividend(self, amount: int, to_market: bool, harvest: bool) -> None:
-        """Dividends of the $1 fund, minted as shares: to the wrapper (the
-        wrapper's share price rises as it unlocks) and, if it holds fund B,
-        to the market itself (a donation nobody is credited with)."""
+    @rule(amount=st.integers(1, 500_000), harvest=st.booleans())
+    def dividend(self, amount: int, harvest: bool) -> None:
+        """Dividends of the $1 fund B, minted as shares to the wrapper (the
+        wrapper's share price rises as it unlocks). The market never holds
+        fund B: it refuses to list a dividend fund raw, whose dividends
+        minted to it would be credited to no one."""
         w = self.w
-        holders = [str(w.wrapper.address)]
-        amounts = [amount * 10**18 // 100]
-        held = self.h.token_balance(1, w.market)
-        if to_market and held:
-            holders.append(str(w.market.address))
-            amounts.append(max(held // 10_000, 1))
-            self.h.ghost.token_donated[1] += amounts[-1]
-        w.fund_b.distribute(holders, amounts)
+        w.fund_b.distribute([str(w.wrapper.address)], [amount * 10**18 // 100])
         if harvest:
             w.wrapper.harvest()
         self.h.invalidate_prices()
 
-    @rule(which=st.sampled_from([0, 1]), drain=st.booleans(), f=frac)
+    @rule(which=st.sampled_from([0, 1, 2]), drain=st.booleans(), f=frac)
     def facility_liquidity(self, which: int, drain: bool, f: int) -> None:
-        """The issuer pulls redemption liquidity out, or tops it up."""
+        """The issuer pulls redemption liquidity out, or tops it up
+        (``which``: fund A's, fund B's (the wrapper's) or fund C's)."""
         w = self.w
-        facility = (w.facility_a, w.facility_b)[which]
+        facility = (w.facility_a, w.facility_b, w.facility_c)[which]
         held = self.h.base_balance(facility)
         if drain:
             amount = held * f // BPS
@@ -798,7 +794,7 @@ class MarketMachine(IssuerActions, RuleBasedStateMachine):
         if out.ok:
             I.check_booking_keeps_lenders_claim("withdraw_reserves", before, (w.admin.totalAssets(), w.market.totalSupply()))
 
-    @rule(what=st.sampled_from(["base", "fund_a", "fund_b"]), x=st.integers(1, 10**6))
+    @rule(what=st.sampled_from(["base", "fund_a", "fund_c"]), x=st.integers(1, 10**6))
     def attacker_donates(self, what: str, x: int) -> None:
         """Donations move neither the share price nor the utilisation."""
         w, sender = self.w, self.a["attacker"]

@@ -9,10 +9,14 @@ Mirrors ``navlend.world.deploy_world`` + ``navlend.market.deploy_local_market``
   RedemptionFacility A;
 - fund B: FundToken, stable $1 with dividends, **18 decimals**, NavOracle B,
   RedemptionFacility B; AccumulatingWrapper over B (18 decimals), priced by
-  WrapperNavOracle, redeemed by WrappedFacility;
+  WrapperNavOracle, redeemed by WrappedFacility. Not listed raw: the market
+  refuses a dividend fund (its dividends minted to the market would be
+  credited to no one);
+- fund C: FundToken, NAV-accruing, **18 decimals**, NAV $1.05, NavOracle C,
+  RedemptionFacility C;
 - market: Market + MarketAdmin (delegatecall), assets 0 = fund A, 1 = fund
-  B (price cap $1.00), 2 = wrapper; each asset's facility set for the
-  redeem route;
+  C (no price cap), 2 = wrapper; each asset's facility set for the redeem
+  route;
 - periphery: Leverage, FlashLiquidator (owned by the keeper), Lens, and a
   FlashBorrowerMock for the attacker's malicious flash-loan receiver.
 
@@ -44,9 +48,11 @@ __all__ = ["CHAIN_ID", "Reverted", "decode_revert", "EvmWorld", "WorldConfig", "
 ORACLE_DECIMALS = 8
 NAV_A = 10_50_000_000
 NAV_B = 1_00_000_000
+NAV_C = 1_05_000_000
 STABLE_DECIMALS = 6
 FUND_A_DECIMALS = 6
 FUND_B_DECIMALS = 18
+FUND_C_DECIMALS = 18
 MAX_UINT = 2**256 - 1
 # Start of the world: a fixed time (2030-03-17), later than the wall clock
 # default, so that every run sees the same timestamps (replays included).
@@ -121,12 +127,15 @@ class EvmWorld:
     stablecoin: Any
     fund_a: Any
     fund_b: Any
+    fund_c: Any
     oracle_a: Any
     oracle_b: Any
+    oracle_c: Any
     wrapper: Any
     wrapper_oracle: Any
     facility_a: Any
     facility_b: Any
+    facility_c: Any
     wrapped_facility: Any
     market: Any
     admin: Any  # MarketAdmin's ABI at the market's address
@@ -142,15 +151,17 @@ class EvmWorld:
     @property
     def tokens(self) -> list[Any]:
         """Collateral tokens by asset id."""
-        return [self.fund_a, self.fund_b, self.wrapper]
+        return [self.fund_a, self.fund_c, self.wrapper]
 
     @property
     def facilities(self) -> list[Any]:
-        return [self.facility_a, self.facility_b, self.wrapped_facility]
+        """Redemption facilities by asset id."""
+        return [self.facility_a, self.facility_c, self.wrapped_facility]
 
     @property
     def oracles(self) -> list[Any]:
-        return [self.oracle_a, self.oracle_b, self.wrapper_oracle]
+        """Price feeds by asset id."""
+        return [self.oracle_a, self.oracle_c, self.wrapper_oracle]
 
 
 ACTOR_NAMES = (
@@ -191,7 +202,9 @@ def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfi
     fund_b = d.deploy(C["fund"], "Dollar Fund B (local)", "DLFB", FUND_B_DECIMALS, 1)
     oracle_a = d.deploy(C["oracle"], "TBFA / USD NAV", updater, guardian, NAV_A, as_of)
     oracle_b = d.deploy(C["oracle"], "DLFB / USD NAV", updater, guardian, NAV_B, as_of)
-    for o in (oracle_a, oracle_b):
+    fund_c = d.deploy(C["fund"], "Treasury Fund C (local)", "TRFC", FUND_C_DECIMALS, 0)
+    oracle_c = d.deploy(C["oracle"], "TRFC / USD NAV", updater, guardian, NAV_C, as_of)
+    for o in (oracle_a, oracle_b, oracle_c):
         o.set_min_interval(cfg.nav_min_interval)
     wrapper = d.deploy(C["wrapper"], fund_b, "Accumulating DLFB", "aDLFB")
     wrapper_oracle = d.deploy(C["wrapper_oracle"], wrapper, oracle_b, "aDLFB / USD NAV")
@@ -211,6 +224,7 @@ def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfi
 
     facility_a = facility(fund_a, oracle_a, FUND_A_DECIMALS)
     facility_b = facility(fund_b, oracle_b, FUND_B_DECIMALS)
+    facility_c = facility(fund_c, oracle_c, FUND_C_DECIMALS)
     wrapped_facility = d.deploy(C["wrapped_facility"], wrapper, facility_b)
 
     admin_impl = d.deploy(C["admin"], stable)
@@ -222,28 +236,22 @@ def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfi
     lens = d.deploy(C["lens"])
 
     investors = [actors[n] for n in ("borrower0", "borrower1", "borrower2", "liquidator", "attacker")]
-    fund_a.set_allowlisted_batch([str(x) for x in [facility_a.address, owner, market.address, leverage.address, *investors]], True)
-    fund_b.set_allowlisted_batch(
-        [str(x) for x in [facility_b.address, wrapper.address, wrapped_facility.address, owner, market.address, leverage.address, *investors]],
-        True,
-    )
-    fund_a.set_minter(facility_a, True)
-    fund_b.set_minter(facility_b, True)
+    holders = [owner, market.address, leverage.address, *investors]
+    fund_b_wiring = [wrapper.address, wrapped_facility.address]
     unit = 10**STABLE_DECIMALS
-    stable.mint(facility_a, cfg.facility_liquidity * unit)
-    stable.mint(facility_b, cfg.facility_liquidity * unit)
+    for fund, fac, extra in ((fund_a, facility_a, []), (fund_b, facility_b, fund_b_wiring), (fund_c, facility_c, [])):
+        fund.set_allowlisted_batch([str(x) for x in [fac.address, *extra, *holders]], True)
+        fund.set_minter(fac, True)
+        stable.mint(fac, cfg.facility_liquidity * unit)
 
     def list_asset(token, oracle, price_cap):
         admin.list_asset(
             token, oracle, cfg.ltv_bps, cfg.threshold_bps, cfg.bonus_bps, cfg.supply_cap, price_cap, cfg.listing_max_oracle_age
         )
 
-    list_asset(fund_a, oracle_a, 0)
-    list_asset(fund_b, oracle_b, 10**8)
-    list_asset(wrapper, wrapper_oracle, 0)
-    admin.set_asset_facility(fund_a, facility_a)
-    admin.set_asset_facility(fund_b, facility_b)
-    admin.set_asset_facility(wrapper, wrapped_facility)
+    for token, oracle, fac in ((fund_a, oracle_a, facility_a), (fund_c, oracle_c, facility_c), (wrapper, wrapper_oracle, wrapped_facility)):
+        list_asset(token, oracle, 0)
+        admin.set_asset_facility(token, fac)
     # As the local market: the funds are their own compliance sources (set
     # at listing); the wrapper's holders are fund B's investors.
     admin.set_asset_compliance(wrapper, fund_b)
@@ -259,12 +267,15 @@ def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfi
         stablecoin=stable,
         fund_a=fund_a,
         fund_b=fund_b,
+        fund_c=fund_c,
         oracle_a=oracle_a,
         oracle_b=oracle_b,
+        oracle_c=oracle_c,
         wrapper=wrapper,
         wrapper_oracle=wrapper_oracle,
         facility_a=facility_a,
         facility_b=facility_b,
+        facility_c=facility_c,
         wrapped_facility=wrapped_facility,
         market=market,
         admin=admin,
@@ -285,7 +296,7 @@ def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfi
 LENDER_BASE = 50_000_000
 OTHER_BASE = 10_000_000
 BORROWER_FUND_A = 1_000_000
-BORROWER_FUND_B = 5_000_000
+BORROWER_FUND_C = 5_000_000
 BORROWER_WRAPPED = 2_000_000
 
 
@@ -304,18 +315,20 @@ def fund_actors(w: EvmWorld) -> None:
     for name in ("borrower0", "borrower1", "borrower2"):
         acct = a[name]
         w.fund_a.mint(acct, BORROWER_FUND_A * 10**FUND_A_DECIMALS)
-        w.fund_b.mint(acct, BORROWER_FUND_B * 10**FUND_B_DECIMALS)
-        for token in (w.fund_a, w.fund_b, w.wrapper):
+        w.fund_c.mint(acct, BORROWER_FUND_C * 10**FUND_C_DECIMALS)
+        # Fund B only to wrap: the market lists the wrapper, not fund B.
+        w.fund_b.mint(acct, BORROWER_WRAPPED * 10**FUND_B_DECIMALS)
+        for token in w.tokens:
             token.approve(w.market, MAX_UINT, sender=acct)
         w.fund_b.approve(w.wrapper, MAX_UINT, sender=acct)
         w.wrapper.deposit(BORROWER_WRAPPED * 10**FUND_B_DECIMALS, acct, sender=acct)
         w.stablecoin.approve(w.leverage, MAX_UINT, sender=acct)
         w.market.set_authorization(w.leverage, True, sender=acct)
-    for token in (w.fund_a, w.fund_b, w.wrapper):
+    for token in w.tokens:
         token.approve(w.market, MAX_UINT, sender=a["attacker"])
-    # The attacker starts with a little of each fund too (it is KYC'd).
+    # The attacker starts with a little of each listed fund too (it is KYC'd).
     w.fund_a.mint(a["attacker"], 10_000 * 10**FUND_A_DECIMALS)
-    w.fund_b.mint(a["attacker"], 10_000 * 10**FUND_B_DECIMALS)
+    w.fund_c.mint(a["attacker"], 10_000 * 10**FUND_C_DECIMALS)
 
 
 _WORLDS: dict[tuple, EvmWorld] = {}
