@@ -27,7 +27,9 @@
           lenders through the share price.
 
         Layout: this contract holds the users' operations; the owner and
-        guardian functions and the rich views live in `MarketAdmin`, which
+        guardian functions and every view (the ERC-4626 and ERC-3156 views
+        included, so that `Market` stays under EIP-170) live in
+        `MarketAdmin`, which
         the fallback reaches by `delegatecall` on this storage. Both run on
         `modules/market_core.vy`, which holds the storage, events and
         shared logic. The split keeps this contract under EIP-170 and its

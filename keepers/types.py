@@ -89,6 +89,7 @@ class AccountHealth:
             max_repay=int(data["max_repay"]),
             max_seize=int(data["max_seize"]),
             assets_bitmap=int(data["assets_bitmap"]),
+            failed=bool(data["failed"]),
         )
 
     @property

@@ -178,8 +178,9 @@ def stale_price(market, deployer, project, chain):
     def go(token, age: int = 101 * 3_600):
         price = market.asset_price(token)[0]
         mock = deployer.deploy(project.MockAggregator, 8, price)
-        mock.set_answer(price, chain.blocks.head.timestamp - age, sender=deployer)
+        # The market accepts only a fresh feed; the answer ages afterwards.
         market.set_asset_oracle(token, mock, sender=deployer)
+        mock.set_answer(price, chain.blocks.head.timestamp - age, sender=deployer)
         return mock
 
     return go

@@ -81,3 +81,30 @@ def test_size__market__under_eip170(project, chain, market):
         assert 0 < deployed <= 24_576
     runtime = project.Market.contract_type.runtime_bytecode.bytecode
     assert (len(runtime) - 2) // 2 < len(chain.provider.get_code(market.address))
+
+
+# The functions EIP-4626 and ERC-3156 (lender side) require.
+ERC4626_FUNCTIONS = {
+    "asset", "totalAssets", "convertToShares", "convertToAssets", "maxDeposit", "previewDeposit", "deposit",
+    "maxMint", "previewMint", "mint", "maxWithdraw", "previewWithdraw", "withdraw", "maxRedeem", "previewRedeem",
+    "redeem",
+}
+ERC3156_FUNCTIONS = {"maxFlashLoan", "flashFee", "flashLoan"}
+
+
+def test_interfaces__market_with_its_admin__implements_erc4626_and_erc3156(project, market, stablecoin, lender):
+    """The views live in MarketAdmin (reached through the fallback), so the
+    compiler's `implements` cannot check the pair: this does, on the ABIs
+    and by calling each view at the market's address."""
+    names = {
+        abi.name
+        for contract in (project.Market, project.MarketAdmin)
+        for abi in contract.contract_type.abi
+        if abi.type == "function"
+    }
+    assert ERC4626_FUNCTIONS | ERC3156_FUNCTIONS <= names
+    assert market.asset() == stablecoin.address
+    assert market.maxDeposit(lender) > 0
+    assert market.convertToShares(10**6) == market.previewDeposit(10**6)
+    assert market.flashFee(stablecoin, 10**6) == 500  # 5 bps
+    assert market.maxFlashLoan(stablecoin) == market.market_state()[0]

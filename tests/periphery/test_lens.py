@@ -164,12 +164,14 @@ def test_healths__liquidation_paused__nothing_liquidatable(
 
 
 def test_healths__500_accounts__fit_one_eth_call(
-    market, lens, lend, give_collateral, set_price, asset_a, accounts, borrower
+    market, world, lens, lend, give_collateral, set_price, asset_a, accounts, borrower
 ):
     lend(1_000_000 * USD)
     give_collateral(asset_a, borrower, 20 * 1_000 * USD)
     signers = list(accounts)[3:16]  # 13 accounts that can borrow for themselves
     others = [to_checksum_address(f"0x{0xBEEF0000 + i:040x}") for i in range(7)]
+    # Collateral is posted for them: the fund must admit each beneficiary.
+    world.allowlist(*signers, *others)
     for who in [*signers, *others]:
         market.supply_collateral(asset_a.token, 1_000 * USD, who, sender=borrower)
     for who in signers:

@@ -19,7 +19,7 @@ from keepers.types import (
 
 BORROWER = to_address("0x" + "b0" * 20)
 FUND_A = to_address("0x" + "fa" * 20)
-LENS_FIELDS = (BORROWER.lower(), 10, 9, 8, 7, True, FUND_A, 5, 4, 1)
+LENS_FIELDS = (BORROWER.lower(), 10, 9, 8, 7, True, FUND_A, 5, 4, 1, False)
 
 
 def test_to_address__str_bytes_or_contract__checksummed():
@@ -41,10 +41,16 @@ def test_account_health_from_lens__tuple_struct_or_mapping__same_value():
     from_mapping = AccountHealth.from_lens(dict(zip(names, LENS_FIELDS)))
     assert from_tuple == from_struct == from_mapping
     assert from_tuple.account == BORROWER and from_tuple.asset_ids() == [0]
+    assert not from_tuple.failed
+
+
+def test_account_health_from_lens__failed_entry__kept_as_failed():
+    failed = AccountHealth.from_lens((BORROWER.lower(), 0, 0, 0, 0, False, "0x" + "00" * 20, 0, 0, 0, True))
+    assert failed.failed and not failed.liquidatable
 
 
 def test_account_health_from_lens__wrong_shape__refused():
-    with pytest.raises(ValueError, match="10 fields"):
+    with pytest.raises(ValueError, match="11 fields"):
         AccountHealth.from_lens(LENS_FIELDS[:-1])
 
 
