@@ -195,3 +195,37 @@ def borrow_limit(market):
         return market.position(who).borrow_value
 
     return go
+
+
+@pytest.fixture(scope="session")
+def flat_books(market, owner, stablecoin, lend, mint_stable):
+    """``flat_books(lent_usd, *payers)``: a flat 0 % curve (debts stay
+    exact), ``lent_usd`` dollars lent, and each payer holding $10,000 of the
+    stablecoin, approved to the market."""
+
+    def go(lent_usd: int, *payers):
+        market.set_rates(0, 0, 0, 9_000, 1_000, sender=owner)
+        lend(lent_usd * 10**6)
+        for who in payers:
+            mint_stable(who, 10_000 * 10**6)
+            stablecoin.approve(market, 2**256 - 1, sender=who)
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def liquidate_shares(market):
+    """``liquidate_shares(borrower, token, repay, liquidator)``: a share-route
+    liquidation of up to ``repay`` paid to ``liquidator``; asserts its
+    ``Liquidate`` event and that the liquidator received shares. Returns
+    the receipt."""
+
+    def go(borrower, token, repay: int, liquidator):
+        before = token.balanceOf(liquidator)
+        tx = market.liquidate(borrower, token, repay, 0, False, liquidator, sender=liquidator)
+        assert market.Liquidate(liquidator=liquidator, borrower=borrower, token=token, repaid=repay) in tx.events
+        assert token.balanceOf(liquidator) - before == tx.return_value[2] > 0
+        return tx
+
+    return go
+

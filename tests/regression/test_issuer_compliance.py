@@ -224,7 +224,7 @@ def test_supply_collateral__own_position__no_owner_check(
 @pytest.mark.parametrize("status", STATUSES)
 def test_repay_and_liquidate__owner_not_compliant__still_work(
     market, collaterals, stablecoin, mint_stable, borrower, liquidator, give_collateral,
-    set_price, lend, owner, exclude, status
+    set_price, lend, owner, exclude, liquidate_shares, status
 ):
     """``borrower`` ($10,000 of fund A, $8,000 owed) is frozen or removed
     by the issuer: it (or anyone) can still repay, and once fund A falls to
@@ -246,13 +246,7 @@ def test_repay_and_liquidate__owner_not_compliant__still_work(
 
     feed.set_answer(85 * 10**7, 0, sender=owner)
     assert market.position(borrower).health_factor < 10**18
-    tx = market.liquidate(
-        borrower, fund_a.token, 1_000 * USD, 0, False, liquidator, sender=liquidator
-    )
-    assert market.Liquidate(
-        liquidator=liquidator, borrower=borrower, token=fund_a.token, repaid=1_000 * USD
-    ) in tx.events
-    assert fund_a.token.balanceOf(liquidator) == tx.return_value[2] > 0
+    liquidate_shares(borrower, fund_a.token, 1_000 * USD, liquidator)
 
 
 # ---- the owner's switch ----

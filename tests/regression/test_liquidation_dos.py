@@ -107,14 +107,10 @@ def new_token(owner, project):
 
 
 @pytest.fixture
-def books(market, owner, stablecoin, lend, mint_stable, borrower, liquidator):
+def books(flat_books, borrower, liquidator):
     """$100,000 lent under a flat 0 % curve; borrower and liquidator hold
     $10,000 each, approved."""
-    market.set_rates(0, 0, 0, 9_000, 1_000, sender=owner)
-    lend(100_000 * USD)
-    for who in (borrower, liquidator):
-        mint_stable(who, 10_000 * USD)
-        stablecoin.approve(market, MAX, sender=who)
+    flat_books(100_000, borrower, liquidator)
 
 
 @pytest.fixture

@@ -79,14 +79,10 @@ def break_feed(feed, chain, owner, how: str):
 
 
 @pytest.fixture
-def books(market, owner, stablecoin, lend, mint_stable, borrower, liquidator):
+def books(flat_books, borrower, liquidator):
     """$1M lent under a flat 0 % curve; borrower and liquidator hold
     $10,000 each, approved."""
-    market.set_rates(0, 0, 0, 9_000, 1_000, sender=owner)
-    lend(1_000_000 * USD)
-    for who in (borrower, liquidator):
-        mint_stable(who, 10_000 * USD)
-        stablecoin.approve(market, MAX, sender=who)
+    flat_books(1_000_000, borrower, liquidator)
 
 
 @pytest.fixture
@@ -158,7 +154,7 @@ def test_repay_and_liquidate__stale_price__stay_open(
 
 @pytest.mark.parametrize("how", BREAKS)
 def test_liquidate__other_asset_after_a_feed_breaks__works(
-    market, chain, owner, collaterals, borrower, liquidator, mixed, how
+    market, chain, owner, collaterals, borrower, liquidator, mixed, liquidate_shares, how
 ):
     """The wrapper's feed breaks, fund A falls to $8.80: the wrapper counts
     zero, fund A alone is worth $7,920 at the threshold against $8,000
@@ -167,14 +163,8 @@ def test_liquidate__other_asset_after_a_feed_breaks__works(
     break_feed(mixed["wrapper"], chain, owner, how)
     mixed["fund_a"].set_answer(88 * 10**7, 0, sender=owner)
 
-    tx = market.liquidate(
-        borrower, fund_a.token, 1_000 * USD, 0, False, liquidator, sender=liquidator
-    )
+    liquidate_shares(borrower, fund_a.token, 1_000 * USD, liquidator)
 
-    assert market.Liquidate(
-        liquidator=liquidator, borrower=borrower, token=fund_a.token, repaid=1_000 * USD
-    ) in tx.events
-    assert fund_a.token.balanceOf(liquidator) == tx.return_value[2] > 0
     assert market.debt_of(borrower) == 7_000 * USD
 
 
