@@ -11,6 +11,7 @@ from pathlib import Path
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
+from structlog.testing import capture_logs
 
 from keepers.chain import BATCH_LIQUIDATED_TOPIC, LIQUIDATION_SKIPPED_TOPIC, BlockRef
 from keepers.config import load_config
@@ -131,3 +132,48 @@ def test_request__two_collaterals_or_sizes__different_kinds_sized_apart(tmp_path
     kinds = {keeper._request(tuple(g)).kind for g in (fund_a, fund_c, fund_a[:2])}
     singles = {keeper._request((p,)).kind for p in (fund_a[0], fund_c[0])}
     assert len(kinds) == 3 and len(singles) == 2
+
+
+@dataclass
+class ReaderWithAFailedAccount(Reader):
+    """The Lens marks the first account ``failed`` (its position view
+    reverted); the others are liquidatable."""
+
+    def healths(self, accounts, block):
+        first, *rest = accounts
+        failed = AccountHealth(account=first, debt=0, borrow_value=0, liquidation_value=0, health_factor=0,
+                               liquidatable=False, best_token="0x" + "00" * 20, max_repay=0, max_seize=0,
+                               assets_bitmap=0, failed=True)
+        return [failed, *[_health(a) for a in rest]]
+
+
+def test_scan_stage__lens_marks_an_account_failed__logged_and_the_rest_scanned(tmp_path, monkeypatch):
+    from keepers.keeper import ScanReport
+
+    keeper, _tx = _keeper(Node(), tmp_path)
+    keeper.reader = ReaderWithAFailedAccount()
+    acted: list[list[str]] = []
+    monkeypatch.setattr(keeper, "act", lambda head, healths, report: acted.append([h.account for h in healths]))
+    report = ScanReport(block=100)
+
+    with capture_logs() as logs:
+        keeper._scan_stage(Reader().head(), tuple(BORROWERS[:3]), True, 0, report)
+
+    assert acted == [BORROWERS[1:3]]
+    assert (report.scanned, report.liquidatable) == (2, 2)
+    warning = [e for e in logs if e["event"] == "position view reverted"]
+    assert warning and warning[0]["accounts"] == [BORROWERS[0]] and warning[0]["count"] == 1
+
+
+def test_scan_stage__no_failed_account__every_account_scanned(tmp_path, monkeypatch):
+    from keepers.keeper import ScanReport
+
+    keeper, _tx = _keeper(Node(), tmp_path)
+    acted: list[list[str]] = []
+    monkeypatch.setattr(keeper, "act", lambda head, healths, report: acted.append([h.account for h in healths]))
+    report = ScanReport(block=100)
+
+    keeper._scan_stage(Reader().head(), tuple(BORROWERS[:3]), True, 0, report)
+
+    assert acted == [BORROWERS[:3]]
+    assert report.scanned == 3
