@@ -89,26 +89,20 @@ exports: (
 )
 
 
-# ---------------------------------------------------------------- #
-#                            CONSTANTS                              #
-# ---------------------------------------------------------------- #
+# ---- CONSTANTS ----
 
 # @dev Largest return data forwarded from the admin extension.
 MAX_ADMIN_RETURN: constant(uint256) = 1_024
 
 
-# ---------------------------------------------------------------- #
-#                            IMMUTABLES                             #
-# ---------------------------------------------------------------- #
+# ---- IMMUTABLES ----
 
 # @dev The extension that holds the owner and guardian functions and the
 #      rich views; reached by `delegatecall` on the same storage.
 ADMIN: public(immutable(address))
 
 
-# ---------------------------------------------------------------- #
-#                           CONSTRUCTOR                             #
-# ---------------------------------------------------------------- #
+# ---- CONSTRUCTOR ----
 
 @deploy
 def __init__(
@@ -150,9 +144,7 @@ def __default__() -> Bytes[MAX_ADMIN_RETURN]:
     return raw_call(ADMIN, msg.data, max_outsize=MAX_ADMIN_RETURN, is_delegate_call=True)
 
 
-# ---------------------------------------------------------------- #
-#                        LENDERS (ERC-4626)                         #
-# ---------------------------------------------------------------- #
+# ---- LENDERS (ERC-4626) ----
 
 @external
 def deposit(assets: uint256, receiver: address) -> uint256:
@@ -224,9 +216,7 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
     return assets
 
 
-# ---------------------------------------------------------------- #
-#                            BORROWERS                              #
-# ---------------------------------------------------------------- #
+# ---- BORROWERS ----
 
 @external
 def set_authorization(operator: address, authorized: bool):
@@ -411,9 +401,7 @@ def repay(amount: uint256, on_behalf: address) -> uint256:
     return repaid
 
 
-# ---------------------------------------------------------------- #
-#                           LIQUIDATION                             #
-# ---------------------------------------------------------------- #
+# ---- LIQUIDATION ----
 
 @external
 def liquidate(
@@ -534,9 +522,7 @@ def liquidate(
     return repaid, seized, payout
 
 
-# ---------------------------------------------------------------- #
-#                      FLASH LOANS (ERC-3156)                       #
-# ---------------------------------------------------------------- #
+# ---- FLASH LOANS (ERC-3156) ----
 
 @external
 @reentrant
@@ -577,9 +563,7 @@ def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, 
     return True
 
 
-# ---------------------------------------------------------------- #
-#                        INTERNAL: LENDERS                          #
-# ---------------------------------------------------------------- #
+# ---- INTERNAL: LENDERS ----
 
 @internal
 def _supply(assets: uint256, shares: uint256, receiver: address, book: uint256):

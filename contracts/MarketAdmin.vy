@@ -50,9 +50,7 @@ exports: (
 _STABLE_DIVIDEND: constant(uint256) = 1
 
 
-# ---------------------------------------------------------------- #
-#                           CONSTRUCTOR                             #
-# ---------------------------------------------------------------- #
+# ---- CONSTRUCTOR ----
 
 @deploy
 def __init__(base: IERC20):
@@ -78,9 +76,7 @@ def asset() -> address:
     return core.BASE.address
 
 
-# ---------------------------------------------------------------- #
-#                              VIEWS                                #
-# ---------------------------------------------------------------- #
+# ---- VIEWS ----
 
 # The ERC-4626 views: they live here, reached through the market's
 # fallback, to keep `Market` under EIP-170 (the market's deposit, mint,
@@ -507,9 +503,7 @@ def control() -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256)
     )
 
 
-# ---------------------------------------------------------------- #
-#                         OWNER AND GUARDIAN                        #
-# ---------------------------------------------------------------- #
+# ---- OWNER AND GUARDIAN ----
 
 @external
 def list_asset(
@@ -840,9 +834,7 @@ def set_treasury(treasury_: address):
     core._set_treasury(treasury_)
 
 
-# ---------------------------------------------------------------- #
-#                             INTERNAL                              #
-# ---------------------------------------------------------------- #
+# ---- INTERNAL ----
 
 @internal
 @view

@@ -22,9 +22,7 @@ from ..interfaces import IFundToken
 from snekmate.utils import math
 
 
-# ---------------------------------------------------------------- #
-#                            CONSTANTS                              #
-# ---------------------------------------------------------------- #
+# ---- CONSTANTS ----
 
 # @dev Fixed-point unit of the borrow index, rates and utilisation.
 WAD: constant(uint256) = 10**18
@@ -119,9 +117,7 @@ _TOKEN_DEPOSIT_PAUSED: constant(uint256) = 512
 _TOKEN_COMPLIANCE: constant(uint256) = 1024
 
 
-# ---------------------------------------------------------------- #
-#                            IMMUTABLES                             #
-# ---------------------------------------------------------------- #
+# ---- IMMUTABLES ----
 
 # @dev The base asset lenders supply and borrowers borrow.
 BASE: immutable(IERC20)
@@ -131,9 +127,7 @@ BASE_DECIMALS: immutable(uint8)
 BASE_UNIT: immutable(uint256)
 
 
-# ---------------------------------------------------------------- #
-#                             STRUCTS                               #
-# ---------------------------------------------------------------- #
+# ---- STRUCTS ----
 
 struct AssetConfig:
     token: address
@@ -174,11 +168,9 @@ struct _Valuation:
     target_stale: bool
 
 
-# ---------------------------------------------------------------- #
-#                             STORAGE                               #
-# ---------------------------------------------------------------- #
+# ---- STORAGE ----
 
-### ACCOUNTING ###
+# ---- ACCOUNTING ----
 
 # @dev Packed: borrow index (bits 160-255, WAD) | last accrual (128-159) |
 #      flash fee bps (120-127) | paused actions (112-119) | total scaled
@@ -198,7 +190,7 @@ _rates: uint256
 #      liquidations resume at (0-39).
 _control: uint256
 
-### POSITIONS ###
+# ---- POSITIONS ----
 
 # @dev Packed per borrower: collateral of asset 0 (bits 128-255) | assets-in-
 #      use bitmap (112-127) | scaled debt (0-111). Asset 0, a market's main
@@ -209,7 +201,7 @@ _collateral: HashMap[address, HashMap[uint256, uint256]]
 # @dev Operators each account lets borrow and withdraw on its behalf.
 is_authorized: public(HashMap[address, HashMap[address, bool]])
 
-### ASSETS ###
+# ---- ASSETS ----
 
 # @dev Number of listed collateral assets; ids run from 0.
 asset_count: public(uint256)
@@ -232,7 +224,7 @@ _asset_facility: HashMap[uint256, address]
 #      another interface (read only when the asset's compliance flag is set).
 _asset_compliance: HashMap[uint256, address]
 
-### ROLES ###
+# ---- ROLES ----
 
 # @dev May pause and unpause every action but liquidation, and freeze assets.
 guardian: public(address)
@@ -240,9 +232,7 @@ guardian: public(address)
 treasury: public(address)
 
 
-# ---------------------------------------------------------------- #
-#                              EVENTS                               #
-# ---------------------------------------------------------------- #
+# ---- EVENTS ----
 
 event AccrueInterest:
     borrow_index: uint256
@@ -381,9 +371,7 @@ event SurplusBooked:
     reserves: uint256
 
 
-# ---------------------------------------------------------------- #
-#                           CONSTRUCTOR                             #
-# ---------------------------------------------------------------- #
+# ---- CONSTRUCTOR ----
 
 @deploy
 def __init__(base: IERC20, guardian_: address, treasury_: address):
@@ -407,9 +395,7 @@ def __init__(base: IERC20, guardian_: address, treasury_: address):
     self._set_treasury(treasury_)
 
 
-# ---------------------------------------------------------------- #
-#                             INTERNAL                              #
-# ---------------------------------------------------------------- #
+# ---- INTERNAL ----
 
 @internal
 @view

@@ -1,0 +1,93 @@
+"""contracts/STYLE.md, the rules a machine can check, over every contract.
+
+Pure text checks (no chain, no compiler): pragmas, the one banner form,
+a NatSpec docstring on every function, a reason beside every unchecked
+operation, and the market's revert prefix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
+SOURCES = sorted(p for p in CONTRACTS.rglob("*") if p.suffix in (".vy", ".vyi"))
+DEPLOYABLES = [p for p in SOURCES if p.suffix == ".vy" and p.parent.name != "modules"]
+# Test doubles that re-enter the market on purpose (STYLE.md, Files).
+REENTRANT_DOUBLES = {"mocks/FlashBorrowerMock.vy", "mocks/HookedERC20.vy"}
+MARKET_FILES = ("Market.vy", "MarketAdmin.vy", "modules/market_core.vy")
+BANNER = re.compile(r"^# ---- [A-Z0-9][A-Z0-9 :/()&,.'-]* ----$")
+UNSAFE = re.compile(r"unsafe_(?:add|sub|mul|div)\(")
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(CONTRACTS).as_posix()
+
+
+def _functions(source: str) -> list[tuple[str, str]]:
+    """(name, first line after the signature) of every ``def``."""
+    lines = source.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        match = re.match(r"def (\w+)\(", line)
+        if not match:
+            continue
+        j = i
+        while not lines[j].rstrip().endswith(":"):
+            j += 1
+        out.append((match.group(1), lines[j + 1].strip() if j + 1 < len(lines) else ""))
+    return out
+
+
+def test_sources__found():
+    assert len(SOURCES) > 20 and CONTRACTS.joinpath("STYLE.md").is_file()
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_pragma_version__every_file__pinned(path):
+    assert path.read_text().splitlines()[0] == "# pragma version 0.4.3"
+
+
+@pytest.mark.parametrize("path", DEPLOYABLES, ids=_rel)
+def test_pragmas__every_deployable__evm_version_and_lock(path):
+    source = path.read_text()
+    assert "# pragma evm-version cancun" in source
+    if _rel(path) not in REENTRANT_DOUBLES:
+        assert "# pragma nonreentrancy on" in source
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_banners__one_form(path):
+    bad = [line for line in path.read_text().splitlines() if line.startswith(("# ---", "###")) and not BANNER.match(line)]
+    assert not bad, bad
+
+
+def test_banners__a_boxed_banner__refused():
+    assert not BANNER.match("# ---------------------------------------------------------------- #")
+    assert not BANNER.match("# ---- lower case ----")
+    assert BANNER.match("# ---- FLASH LOANS (ERC-3156) ----")
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.suffix == ".vy"], ids=_rel)
+def test_natspec__every_function__has_a_docstring(path):
+    missing = [name for name, first in _functions(path.read_text()) if not first.startswith('"""')]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_unsafe__every_use__says_why(path):
+    lines = path.read_text().splitlines()
+    bare = [
+        i + 1
+        for i, line in enumerate(lines)
+        if UNSAFE.search(line) and "#" not in line and not any(lines[k].lstrip().startswith("#") for k in (i - 1, i - 2))
+    ]
+    assert not bare, f"{_rel(path)}: unsafe_* without a reason on lines {bare}"
+
+
+@pytest.mark.parametrize("rel", MARKET_FILES)
+def test_revert_reasons__market__prefixed(rel):
+    source = (CONTRACTS / rel).read_text()
+    reasons = re.findall(r'(?:assert [^\n]*?, |raise )"([^"]*)"', source)
+    assert reasons and all(r.startswith("market: ") for r in reasons), [r for r in reasons if not r.startswith("market: ")]
