@@ -37,6 +37,8 @@
 from ethereum.ercs import IERC20
 
 from interfaces import IERC3156FlashBorrower
+from interfaces import IMarket
+from interfaces import IMarketAdmin
 
 implements: IERC3156FlashBorrower
 
@@ -46,20 +48,6 @@ initializes: ownable
 
 exports: (ownable.owner, ownable.transfer_ownership)
 
-
-interface IMarket:
-    def asset() -> address: view
-    def flashLoan(receiver: address, token: address, amount: uint256, data: Bytes[2_048]) -> bool: nonpayable
-    def flashFee(token: address, amount: uint256) -> uint256: view
-    def liquidate(
-        borrower: address,
-        token: address,
-        max_repay: uint256,
-        min_out: uint256,
-        redeem_shares: bool,
-        receiver: address,
-    ) -> (uint256, uint256, uint256): nonpayable
-    def preview_liquidation(borrower: address, token: address, max_repay: uint256) -> (uint256, uint256): view
 
 
 # @dev What an ERC-3156 borrower's callback returns.
@@ -122,7 +110,7 @@ def __init__(market: address):
     """
     ownable.__init__()
     MARKET = IMarket(market)
-    BASE = IERC20(staticcall IMarket(market).asset())
+    BASE = IERC20(staticcall IMarketAdmin(market).asset())
 
 
 @external
@@ -140,7 +128,7 @@ def liquidate(borrower: address, token: address, max_repay: uint256, min_profit:
     ownable._check_owner()
     repay: uint256 = 0
     seize: uint256 = 0
-    repay, seize = staticcall MARKET.preview_liquidation(borrower, token, max_repay)
+    repay, seize = staticcall IMarketAdmin(MARKET.address).preview_liquidation(borrower, token, max_repay)
     assert repay != 0, "flash liquidator: nothing to liquidate"
     borrowers: DynArray[address, MAX_BATCH] = [borrower]
     repays: DynArray[uint256, MAX_BATCH] = [repay]
@@ -228,7 +216,7 @@ def _flash(amount: uint256, data: Bytes[2_048]):
     @param data abi_encode(batch, collateral, borrowers, repays).
     """
     self._active = True
-    extcall MARKET.flashLoan(self, BASE.address, amount, data)
+    extcall MARKET.flashLoan(IERC3156FlashBorrower(self), BASE.address, amount, data)
     self._active = False
 
 

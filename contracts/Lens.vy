@@ -21,6 +21,11 @@
 @custom:kill Nothing to disable: a stateless view contract.
 """
 
+from ethereum.ercs import IERC20
+
+from interfaces import IAggregatorV3
+from interfaces import IMarketAdmin
+
 
 # @dev Most accounts one `healths` call takes (500 fit one eth_call).
 MAX_ACCOUNTS: constant(uint256) = 500
@@ -33,34 +38,6 @@ BPS: constant(uint256) = 10_000
 # @dev Seconds in the year rates are quoted in.
 YEAR: constant(uint256) = 365 * 86_400
 
-
-struct Position:
-    debt: uint256
-    scaled_debt: uint256
-    borrow_value: uint256
-    liquidation_value: uint256
-    health_factor: uint256
-    assets_bitmap: uint256
-
-struct AssetConfig:
-    token: address
-    oracle: address
-    facility: address
-    ltv_bps: uint256
-    threshold_bps: uint256
-    bonus_bps: uint256
-    supply_cap: uint256
-    price_cap: uint256
-    max_oracle_age: uint256
-    frozen: bool
-    total_supplied: uint256
-
-struct RateConfig:
-    base_rate: uint256
-    slope1: uint256
-    slope2: uint256
-    kink_bps: uint256
-    reserve_factor_bps: uint256
 
 struct AccountHealth:
     account: address
@@ -108,25 +85,6 @@ struct MarketSnapshot:
     assets: DynArray[AssetSnapshot, MAX_ASSETS]
 
 
-interface IMarketViews:
-    def position(account: address) -> Position: view
-    def preview_liquidation(borrower: address, token: address, max_repay: uint256) -> (uint256, uint256): view
-    def asset_count() -> uint256: view
-    def asset_at(asset_id: uint256) -> address: view
-    def asset_config(token: address) -> AssetConfig: view
-    def asset_price(token: address) -> (uint256, bool): view
-    def market_state() -> (uint256, uint256, uint256, uint256, uint256): view
-    def rate_config() -> RateConfig: view
-    def borrow_rate() -> uint256: view
-    def utilization() -> uint256: view
-    def control() -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256): view
-    def totalAssets() -> uint256: view
-    def totalSupply() -> uint256: view
-
-interface IAggregatorV3:
-    def latestRoundData() -> (uint80, int256, uint256, uint256, uint80): view
-
-
 @external
 @view
 def healths(market: address, accounts: DynArray[address, MAX_ACCOUNTS]) -> DynArray[AccountHealth, MAX_ACCOUNTS]:
@@ -166,7 +124,7 @@ def snapshot(market: address) -> MarketSnapshot:
     @param market The market.
     @return MarketSnapshot The snapshot.
     """
-    views: IMarketViews = IMarketViews(market)
+    views: IMarketAdmin = IMarketAdmin(market)
     cash: uint256 = 0
     borrows: uint256 = 0
     reserves: uint256 = 0
@@ -187,7 +145,7 @@ def snapshot(market: address) -> MarketSnapshot:
         # Lenders earn the borrow rate on the utilised part, less reserves.
         supply_rate_apr=borrow_apr * utilization // WAD * (BPS - reserve_factor) // BPS,
         total_assets=staticcall views.totalAssets(),
-        total_shares=staticcall views.totalSupply(),
+        total_shares=staticcall IERC20(market).totalSupply(),
         paused=control[0],
         liquidations_resume_at=control[1],
         assets=[],
@@ -206,12 +164,12 @@ def _tokens(market: address) -> DynArray[address, MAX_ASSETS]:
     @param market The market.
     @return DynArray[address, MAX_ASSETS] The tokens.
     """
-    count: uint256 = staticcall IMarketViews(market).asset_count()
+    count: uint256 = staticcall IMarketAdmin(market).asset_count()
     tokens: DynArray[address, MAX_ASSETS] = []
     for asset_id: uint256 in range(MAX_ASSETS):
         if asset_id == count:
             break
-        tokens.append(staticcall IMarketViews(market).asset_at(asset_id))
+        tokens.append(staticcall IMarketAdmin(market).asset_at(asset_id))
     return tokens
 
 
@@ -250,7 +208,7 @@ def _health(market: address, account: address, tokens: DynArray[address, MAX_ASS
             assets_bitmap=0,
             failed=True,
         )
-    p: Position = abi_decode(response, Position)
+    p: IMarketAdmin.Position = abi_decode(response, IMarketAdmin.Position)
     h: AccountHealth = AccountHealth(
         account=account,
         debt=p.debt,
@@ -316,14 +274,14 @@ def _preview(market: address, account: address, token: address) -> (uint256, uin
 
 @internal
 @view
-def _asset_snapshot(views: IMarketViews, token: address) -> AssetSnapshot:
+def _asset_snapshot(views: IMarketAdmin, token: address) -> AssetSnapshot:
     """
     @dev One asset's price, age and limits.
     @param views The market.
     @param token The asset.
     @return AssetSnapshot The snapshot.
     """
-    cfg: AssetConfig = staticcall views.asset_config(token)
+    cfg: IMarketAdmin.AssetConfig = staticcall views.asset_config(token)
     price: uint256 = 0
     stale: bool = False
     price, stale = staticcall views.asset_price(token)

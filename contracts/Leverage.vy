@@ -36,36 +36,12 @@ from ethereum.ercs import IERC4626
 
 from interfaces import IERC3156FlashBorrower
 from interfaces import IFundToken
+from interfaces import IMarket
+from interfaces import IMarketAdmin
 from interfaces import IRedemptionFacility
 
 implements: IERC3156FlashBorrower
 
-
-struct AssetConfig:
-    token: address
-    oracle: address
-    facility: address
-    ltv_bps: uint256
-    threshold_bps: uint256
-    bonus_bps: uint256
-    supply_cap: uint256
-    price_cap: uint256
-    max_oracle_age: uint256
-    frozen: bool
-    total_supplied: uint256
-
-
-interface IMarket:
-    def asset() -> address: view
-    def flashLoan(receiver: address, token: address, amount: uint256, data: Bytes[2_048]) -> bool: nonpayable
-    def flashFee(token: address, amount: uint256) -> uint256: view
-    def supply_collateral(token: address, amount: uint256, on_behalf: address): nonpayable
-    def withdraw_collateral(token: address, amount: uint256, on_behalf: address, receiver: address): nonpayable
-    def borrow(amount: uint256, on_behalf: address, receiver: address) -> uint256: nonpayable
-    def repay(amount: uint256, on_behalf: address) -> uint256: nonpayable
-    def debt_of(account: address) -> uint256: view
-    def collateral_of(account: address, token: address) -> uint256: view
-    def asset_config(token: address) -> AssetConfig: view
 
 interface ISubscriptionFacility:
     def subscribe(assets: uint256, min_shares: uint256, receiver: address) -> uint256: nonpayable
@@ -113,7 +89,7 @@ def __init__(market: address):
     @param market The navlend market.
     """
     MARKET = IMarket(market)
-    BASE = IERC20(staticcall IMarket(market).asset())
+    BASE = IERC20(staticcall IMarketAdmin(market).asset())
 
 
 @external
@@ -147,18 +123,18 @@ def open(
 
     flash: uint256 = self._flash_for(equity, target_ltv_bps)
     assert flash != 0, "leverage: nothing to borrow"
-    collateral_before: uint256 = staticcall MARKET.collateral_of(msg.sender, token)
-    debt_before: uint256 = staticcall MARKET.debt_of(msg.sender)
+    collateral_before: uint256 = staticcall IMarketAdmin(MARKET.address).collateral_of(msg.sender, token)
+    debt_before: uint256 = staticcall IMarketAdmin(MARKET.address).debt_of(msg.sender)
 
     assert extcall BASE.transferFrom(msg.sender, self, equity, default_return_value=True), \
         "leverage: transfer failed"
     self._active = True
-    extcall MARKET.flashLoan(self, BASE.address, flash, abi_encode(_OPEN, msg.sender, token, facility, min_collateral))
+    extcall MARKET.flashLoan(IERC3156FlashBorrower(self), BASE.address, flash, abi_encode(_OPEN, msg.sender, token, facility, min_collateral))
     self._active = False
 
     # What this call added, whatever the position held before.
-    collateral: uint256 = staticcall MARKET.collateral_of(msg.sender, token) - collateral_before
-    debt: uint256 = staticcall MARKET.debt_of(msg.sender) - debt_before
+    collateral: uint256 = staticcall IMarketAdmin(MARKET.address).collateral_of(msg.sender, token) - collateral_before
+    debt: uint256 = staticcall IMarketAdmin(MARKET.address).debt_of(msg.sender) - debt_before
     assert debt * BPS <= max_ltv_bps * (equity + flash), "leverage: ltv above maximum"
     log Opened(user=msg.sender, token=token, equity=equity, collateral=collateral, debt=debt)
     return collateral, debt
@@ -174,16 +150,16 @@ def unwind(token: address, min_out: uint256) -> uint256:
     @param min_out Least stablecoin returned to the caller.
     @return uint256 The stablecoin returned.
     """
-    collateral: uint256 = staticcall MARKET.collateral_of(msg.sender, token)
+    collateral: uint256 = staticcall IMarketAdmin(MARKET.address).collateral_of(msg.sender, token)
     assert collateral != 0, "leverage: no collateral"
-    debt: uint256 = staticcall MARKET.debt_of(msg.sender)
-    facility: address = (staticcall MARKET.asset_config(token)).facility
+    debt: uint256 = staticcall IMarketAdmin(MARKET.address).debt_of(msg.sender)
+    facility: address = (staticcall IMarketAdmin(MARKET.address).asset_config(token)).facility
     assert facility != empty(address), "leverage: no facility"
     self._check_investor(self._fund_of(token), msg.sender)
 
     self._active = True
     if debt != 0:
-        extcall MARKET.flashLoan(self, BASE.address, debt, abi_encode(_UNWIND, msg.sender, token, facility, collateral))
+        extcall MARKET.flashLoan(IERC3156FlashBorrower(self), BASE.address, debt, abi_encode(_UNWIND, msg.sender, token, facility, collateral))
     else:
         self._exit(msg.sender, token, facility, collateral)
     self._active = False
@@ -280,13 +256,13 @@ def _flash_for(equity: uint256, target_ltv_bps: uint256) -> uint256:
     @param target_ltv_bps The target debt over exposure.
     @return uint256 The flash loan.
     """
-    fee_per_unit: uint256 = staticcall MARKET.flashFee(BASE.address, BPS * BPS)
+    fee_per_unit: uint256 = staticcall IMarketAdmin(MARKET.address).flashFee(BASE.address, BPS * BPS)
     gross: uint256 = BPS * BPS + fee_per_unit
     flash: uint256 = equity * gross // (gross - target_ltv_bps * BPS) - equity
     for _: uint256 in range(4):
         if flash == 0:
             break
-        owed: uint256 = flash + staticcall MARKET.flashFee(BASE.address, flash)
+        owed: uint256 = flash + staticcall IMarketAdmin(MARKET.address).flashFee(BASE.address, flash)
         if owed * BPS <= target_ltv_bps * (equity + flash):
             break
         flash -= 1

@@ -59,6 +59,9 @@ from ethereum.ercs import IERC4626
 
 implements: IERC20
 
+from interfaces import IMarket
+implements: IMarket
+
 from interfaces import IRedemptionFacility
 from interfaces import IERC3156FlashBorrower
 

@@ -21,7 +21,10 @@
 from ethereum.ercs import IERC20
 
 from interfaces import IFundToken
+from interfaces import IMarketAdmin
 from interfaces import IRedemptionFacility
+
+implements: IMarketAdmin
 
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
@@ -253,7 +256,7 @@ def flashFee(token: address, amount: uint256) -> uint256:
 
 @external
 @view
-def position(account: address) -> core.Position:
+def position(account: address) -> IMarketAdmin.Position:
     """
     @notice An account's debt and collateral values accrued to now, in
             base units, prices capped. The value at LTV is what a borrow
@@ -261,7 +264,7 @@ def position(account: address) -> core.Position:
             value at the liquidation threshold, and so the health factor,
             use every asset at its last price, as a liquidation does.
     @param account The borrower.
-    @return core.Position Debt, scaled debt, value at LTV, value at the
+    @return IMarketAdmin.Position Debt, scaled debt, value at LTV, value at the
             liquidation threshold, health factor (core.WAD; max if no debt)
             and the bitmap of assets in use.
     """
@@ -272,7 +275,7 @@ def position(account: address) -> core.Position:
     hf: uint256 = max_value(uint256)
     if debt != 0:
         hf = v.liquidation_value * core.WAD // debt
-    return core.Position(
+    return IMarketAdmin.Position(
         debt=debt,
         scaled_debt=word & core._MASK112,
         borrow_value=v.borrow_value,
@@ -344,17 +347,17 @@ def debt_of(account: address) -> uint256:
 
 @external
 @view
-def asset_config(token: address) -> core.AssetConfig:
+def asset_config(token: address) -> IMarketAdmin.AssetConfig:
     """
     @notice Everything the market knows of a listed collateral asset.
     @param token The collateral asset.
-    @return core.AssetConfig Its parameters and the total supplied.
+    @return IMarketAdmin.AssetConfig Its parameters and the total supplied.
     """
     supply: uint256 = 0
     asset_id: uint256 = 0
     supply, asset_id = core._asset(token)
     word: uint256 = core._asset_config[asset_id]
-    return core.AssetConfig(
+    return IMarketAdmin.AssetConfig(
         token=token,
         oracle=core._word_address(word),
         facility=core._asset_facility[asset_id],
@@ -410,14 +413,14 @@ def asset_price(token: address) -> (uint256, bool):
 
 @external
 @view
-def rate_config() -> core.RateConfig:
+def rate_config() -> IMarketAdmin.RateConfig:
     """
     @notice The interest-rate curve: per-second core.WAD rates, kink and reserve
             factor in basis points.
-    @return core.RateConfig The curve.
+    @return IMarketAdmin.RateConfig The curve.
     """
     word: uint256 = core._rates
-    return core.RateConfig(
+    return IMarketAdmin.RateConfig(
         base_rate=word & core._MASK64,
         slope1=(word >> 64) & core._MASK64,
         slope2=(word >> 128) & core._MASK64,

@@ -18,6 +18,7 @@ from ethereum.ercs import IERC20Detailed
 
 from ..interfaces import IAggregatorV3
 from ..interfaces import IFundToken
+from ..interfaces import IMarketAdmin
 
 from snekmate.utils import math
 
@@ -129,33 +130,8 @@ BASE_UNIT: immutable(uint256)
 
 # ---- STRUCTS ----
 
-struct AssetConfig:
-    token: address
-    oracle: address
-    facility: address
-    ltv_bps: uint256
-    threshold_bps: uint256
-    bonus_bps: uint256
-    supply_cap: uint256
-    price_cap: uint256
-    max_oracle_age: uint256
-    frozen: bool
-    total_supplied: uint256
-
-struct RateConfig:
-    base_rate: uint256
-    slope1: uint256
-    slope2: uint256
-    kink_bps: uint256
-    reserve_factor_bps: uint256
-
-struct Position:
-    debt: uint256
-    scaled_debt: uint256
-    borrow_value: uint256
-    liquidation_value: uint256
-    health_factor: uint256
-    assets_bitmap: uint256
+# @dev The view structs (`AssetConfig`, `RateConfig`, `Position`) are
+#      declared once, in `interfaces/IMarketAdmin.vyi`.
 
 # @dev What one pass over a borrower's collateral finds.
 struct _Valuation:

@@ -91,3 +91,16 @@ def test_revert_reasons__market__prefixed(rel):
     source = (CONTRACTS / rel).read_text()
     reasons = re.findall(r'(?:assert [^\n]*?, |raise )"([^"]*)"', source)
     assert reasons and all(r.startswith("market: ") for r in reasons), [r for r in reasons if not r.startswith("market: ")]
+
+
+def test_market_interfaces__declared_once_and_implemented():
+    """The market's two interfaces live in interfaces/*.vyi; the market and
+    its admin side implement them (the compiler checks every signature) and
+    no contract declares an inline copy."""
+    assert "implements: IMarket\n" in (CONTRACTS / "Market.vy").read_text()
+    assert "implements: IMarketAdmin\n" in (CONTRACTS / "MarketAdmin.vy").read_text()
+    inline = [_rel(p) for p in SOURCES if re.search(r"^interface IMarket", p.read_text(), flags=re.M)]
+    assert not inline, inline
+    for name in ("Position", "AssetConfig", "RateConfig"):
+        declared = [_rel(p) for p in SOURCES if re.search(rf"^struct {name}:", p.read_text(), flags=re.M)]
+        assert declared == ["interfaces/IMarketAdmin.vyi"], (name, declared)
