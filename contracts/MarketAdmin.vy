@@ -48,8 +48,11 @@ exports: (
     core.treasury,
 )
 
-# FundToken's STABLE_DIVIDEND value model: a $1 fund that pays dividends
-# as new shares. `list_asset` refuses it raw (list its wrapper instead).
+
+# ---- CONSTANTS ----
+
+# @dev FundToken's STABLE_DIVIDEND value model: a $1 fund that pays dividends
+#      as new shares. `list_asset` refuses it raw (list its wrapper instead).
 _STABLE_DIVIDEND: constant(uint256) = 1
 
 
