@@ -300,7 +300,20 @@ class Navlend:
             frozen=bool(cfg.frozen),
             price_age=max(now - updated_at, 0),
             max_oracle_age=int(cfg.max_oracle_age),
+            pending_price=self.pending_price(str(cfg.oracle)),
         )
+
+    def pending_price(self, oracle: str) -> int | None:
+        """The answer ``oracle`` announces as pending for its guardian
+        (``IPendingNav.pending_answer``), or None: nothing pending, or a
+        plain AggregatorV3 feed without the view (its call reverts)."""
+        from ape.exceptions import ContractLogicError
+
+        try:
+            answer, _as_of = self._at(oracle, "NavOracle").pending_answer()
+        except ContractLogicError:
+            return None
+        return int(answer) if int(answer) > 0 else None
 
     def compliance(self, asset: Asset, account: str) -> Compliance:
         """What ``asset``'s fund says of ``account``."""

@@ -44,6 +44,10 @@ class Holding:
     frozen: bool = False
     price_age: int | None = None
     max_oracle_age: int | None = None
+    # A lower NAV the feed announces as pending (IPendingNav), in
+    # ``price_decimals``; None when there is none. The market lends (borrow,
+    # collateral withdrawal) at min(price, pending); liquidation ignores it.
+    pending_price: int | None = None
 
     @property
     def exponent(self) -> int:
@@ -54,6 +58,14 @@ class Holding:
         """Value in base units, rounded down, as the market computes it."""
         amount = self.balance if balance is None else balance
         return amount * self.price // 10**self.exponent
+
+    def lend_value(self, balance: int | None = None) -> int:
+        """Value in base units at the price the market lends at (the lower
+        pending answer, if any), rounded down as the market computes it."""
+        if self.pending_price is None or self.pending_price >= self.price:
+            return self.value(balance)
+        amount = self.balance if balance is None else balance
+        return amount * self.pending_price // 10**self.exponent
 
     def with_balance(self, balance: int) -> Holding:
         """The same asset holding ``balance``."""

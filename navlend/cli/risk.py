@@ -44,8 +44,9 @@ def counts_at_ltv(holding: Holding, mode: str) -> bool:
 
 
 def borrow_value(holdings: Iterable[Holding], mode: str = BORROW) -> int:
-    """The value at LTV, summed per asset with the market's rounding."""
-    return sum(h.value() * h.ltv_bps // BPS for h in holdings if counts_at_ltv(h, mode))
+    """The value at LTV, summed per asset with the market's rounding, each
+    asset at the lower of its price and a pending NAV (as the market lends)."""
+    return sum(h.lend_value() * h.ltv_bps // BPS for h in holdings if counts_at_ltv(h, mode))
 
 
 def liquidation_value(holdings: Iterable[Holding]) -> int:

@@ -2,7 +2,9 @@
 the happy path once, then every refusal, each sending nothing."""
 
 import json
+from decimal import Decimal
 
+import ape
 import pytest
 
 from navlend.market import PAUSE_BORROW, PAUSE_DEPOSIT_COLLATERAL, PAUSE_WITHDRAW_COLLATERAL
@@ -128,3 +130,34 @@ def test_repay_more_than_owed_repays_the_debt(in_debt, ape_run, market):
     result = ok(ape_run("repay", "6000", *ME))
     assert "the debt is 5,000.00" in result.stdout
     assert market.debt_of(in_debt) == 0
+
+
+def test_borrow_refused_above_a_pending_lower_nav(in_debt, refused, market, oracle_a, publish_next):
+    """A NAV drop beyond the oracle's bound waits for the guardian: the
+    market lends at it at once, and so does the command's check."""
+    before = market.position(in_debt).borrow_value
+    nav = oracle_a.latestRoundData()[1]
+    assert not publish_next(oracle_a, nav * 70 // 100).return_value  # parked
+    after = market.position(in_debt).borrow_value
+    assert after < before * 71 // 100
+    most = after - market.debt_of(in_debt) - 2
+    message = refused(in_debt, "borrow", "3000", *ME)
+    assert f"the most this account can borrow now is {most // 10**4 / 100:,.2f}" in message
+
+
+def test_withdraw_collateral_refused_above_a_pending_lower_nav(
+    in_debt, refused, market, oracle_a, fund_a, publish_next, chain
+):
+    """The command's own limit (its valuation, not a market view) values
+    fund A at the pending NAV too: the most it states is what the market
+    lets out, to the unit."""
+    nav = oracle_a.latestRoundData()[1]
+    publish_next(oracle_a, nav * 70 // 100)
+    message = refused(in_debt, "withdraw_collateral", "fund_a", "400", *ME)
+    stated = message.split("the most is ")[1].split()[0]
+    most = int(Decimal(stated.replace(",", "")) * SHARE_A)
+    assert 0 < most < 200 * SHARE_A  # about 199.68 shares; 439.77 without the pending round
+    with chain.isolate():
+        market.withdraw_collateral(fund_a, most, in_debt, in_debt, sender=in_debt)
+    with ape.reverts("market: exceeds borrow limit"):
+        market.withdraw_collateral(fund_a, most + 1, in_debt, in_debt, sender=in_debt)

@@ -53,6 +53,21 @@ def test_stale_and_frozen_assets_at_ltv():
     assert liquidation_value([stale]) == 9_450 * USD
 
 
+def test_pending_lower_nav__lent_at_it__liquidation_value_unchanged():
+    """As the market: a lower NAV pending for the guardian caps borrowing
+    and withdrawing; the liquidation value keeps the confirmed price."""
+    pending = replace(FUND_A, pending_price=7_35_000_000)  # -30 %: $7.35
+    assert pending.lend_value() == 7_350 * USD
+    assert borrow_value([pending]) == 7_350 * USD * 85 // 100
+    assert liquidation_value([pending]) == liquidation_value([FUND_A])
+    assert max_withdraw((pending,), "fund_a", 5_000 * USD) < max_withdraw((FUND_A,), "fund_a", 5_000 * USD)
+
+
+def test_pending_higher_nav__ignored():
+    higher = replace(FUND_A, pending_price=11_00_000_000)
+    assert borrow_value([higher]) == borrow_value([FUND_A])
+
+
 def test_single_asset_liquidation_nav_is_price_times_debt_over_liquidation_value():
     debt = 5_000 * USD
     (p,) = liquidation_prices((FUND_A,), debt)
