@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 from propkit.harness import Harness
 from propkit.world import MAX_UINT, Reverted
+from test_property_boundaries import _liquidate  # fund A, share route, by the liquidator
 
 from navlend import model as M
 
@@ -109,15 +110,9 @@ def test_sub_dust_remnant__liquidation_sweeps_it_and_writes_the_debt_off(evm_wor
         assert not _publish(w, h, w.oracle_a, -3_000)
         w.oracle_a.confirm_pending(sender=w.guardian)
         h.invalidate_prices()
-        liq, treasury = str(w.actors["liquidator"]), str(w.treasury)
+        treasury = str(w.treasury)
         before = h.model.balance(treasury, 1)
-        now = h.now()
-        out = h.run(
-            "liquidate",
-            lambda m: m.liquidate(liq, b, str(w.fund_a.address), MAX_UINT, 0, False, liq, now, h.feed),
-            lambda: w.market.liquidate(b, w.fund_a, MAX_UINT, 0, False, liq, sender=liq),
-        )
-        assert out.ok
+        assert _liquidate(w, h, b).ok
         assert h.model.scaled.get(b, 0) == 0 and h.model.balance(b, 1) == 0
         assert h.model.balance(treasury, 1) == before + 10**18
         assert w.admin.collateral_of(b, fund_c) == 0 and w.admin.debt_of(b) == 0
@@ -139,14 +134,7 @@ def test_sub_dust_remnant_worth_more_than_the_debt_left__kept(evm_world):
         assert not _publish(w, h, w.oracle_a, -3_000)
         w.oracle_a.confirm_pending(sender=w.guardian)
         h.invalidate_prices()
-        liq = str(w.actors["liquidator"])
-        now = h.now()
-        out = h.run(
-            "liquidate",
-            lambda m: m.liquidate(liq, b, str(w.fund_a.address), MAX_UINT, 0, False, liq, now, h.feed),
-            lambda: w.market.liquidate(b, w.fund_a, MAX_UINT, 0, False, liq, sender=liq),
-        )
-        assert out.ok
+        assert _liquidate(w, h, b).ok
         debt_left = h.model.debt(b, h.now())
         assert 0 < debt_left < 500 * U and h.model.balance(b, 1) == remnant
         h.check_invariants()
