@@ -163,17 +163,11 @@ class IssuerActions:
 
     @rule(fund=st.sampled_from([0, 1, 2]), confirm=st.booleans())
     def guardian_settles(self, fund: int, confirm: bool) -> None:
-        oracle = self._oracle(fund)
-        if not self.h.nav_pending(oracle):
-            return
-        if confirm:
-            oracle.confirm_pending(sender=self.w.guardian)
-        else:
-            oracle.reject_pending(sender=self.w.guardian)
-        self.h.invalidate_prices()
+        self._settle_pending(self._oracle(fund), confirm)
 
     def _settle_pending(self, oracle: Any, confirm: bool) -> None:
-        """Before a new publication: the guardian settles a parked round."""
+        """The guardian confirms or rejects a parked round, if any (the
+        ``guardian_settles`` rule, and ``nav_update`` before it publishes)."""
         if self.h.nav_pending(oracle):
             if confirm:
                 oracle.confirm_pending(sender=self.w.guardian)
