@@ -38,7 +38,7 @@ from ethereum.ercs import IERC20
 
 from interfaces import IERC3156FlashBorrower
 from interfaces import IMarket
-from interfaces import IMarketAdmin
+from interfaces import IMarketViews
 
 implements: IERC3156FlashBorrower
 
@@ -110,7 +110,7 @@ def __init__(market: address):
     """
     ownable.__init__()
     MARKET = IMarket(market)
-    BASE = IERC20(staticcall IMarketAdmin(market).asset())
+    BASE = IERC20(staticcall IMarketViews(market).asset())
 
 
 @external
@@ -128,7 +128,7 @@ def liquidate(borrower: address, token: address, max_repay: uint256, min_profit:
     ownable._check_owner()
     repay: uint256 = 0
     seize: uint256 = 0
-    repay, seize = staticcall IMarketAdmin(MARKET.address).preview_liquidation(borrower, token, max_repay)
+    repay, seize = staticcall IMarketViews(MARKET.address).preview_liquidation(borrower, token, max_repay)
     assert repay != 0, "flash liquidator: nothing to liquidate"
     borrowers: DynArray[address, MAX_BATCH] = [borrower]
     repays: DynArray[uint256, MAX_BATCH] = [repay]

@@ -24,7 +24,7 @@
 from ethereum.ercs import IERC20
 
 from interfaces import IAggregatorV3
-from interfaces import IMarketAdmin
+from interfaces import IMarketViews
 
 
 # @dev Most accounts one `healths` call takes (500 fit one eth_call).
@@ -124,7 +124,7 @@ def snapshot(market: address) -> MarketSnapshot:
     @param market The market.
     @return MarketSnapshot The snapshot.
     """
-    views: IMarketAdmin = IMarketAdmin(market)
+    views: IMarketViews = IMarketViews(market)
     cash: uint256 = 0
     borrows: uint256 = 0
     reserves: uint256 = 0
@@ -164,12 +164,12 @@ def _tokens(market: address) -> DynArray[address, MAX_ASSETS]:
     @param market The market.
     @return DynArray[address, MAX_ASSETS] The tokens.
     """
-    count: uint256 = staticcall IMarketAdmin(market).asset_count()
+    count: uint256 = staticcall IMarketViews(market).asset_count()
     tokens: DynArray[address, MAX_ASSETS] = []
     for asset_id: uint256 in range(MAX_ASSETS):
         if asset_id == count:
             break
-        tokens.append(staticcall IMarketAdmin(market).asset_at(asset_id))
+        tokens.append(staticcall IMarketViews(market).asset_at(asset_id))
     return tokens
 
 
@@ -208,7 +208,7 @@ def _health(market: address, account: address, tokens: DynArray[address, MAX_ASS
             assets_bitmap=0,
             failed=True,
         )
-    p: IMarketAdmin.Position = abi_decode(response, IMarketAdmin.Position)
+    p: IMarketViews.Position = abi_decode(response, IMarketViews.Position)
     h: AccountHealth = AccountHealth(
         account=account,
         debt=p.debt,
@@ -274,14 +274,14 @@ def _preview(market: address, account: address, token: address) -> (uint256, uin
 
 @internal
 @view
-def _asset_snapshot(views: IMarketAdmin, token: address) -> AssetSnapshot:
+def _asset_snapshot(views: IMarketViews, token: address) -> AssetSnapshot:
     """
     @dev One asset's price, age and limits.
     @param views The market.
     @param token The asset.
     @return AssetSnapshot The snapshot.
     """
-    cfg: IMarketAdmin.AssetConfig = staticcall views.asset_config(token)
+    cfg: IMarketViews.AssetConfig = staticcall views.asset_config(token)
     price: uint256 = 0
     stale: bool = False
     price, stale = staticcall views.asset_price(token)

@@ -37,7 +37,7 @@ from ethereum.ercs import IERC4626
 from interfaces import IERC3156FlashBorrower
 from interfaces import IFundToken
 from interfaces import IMarket
-from interfaces import IMarketAdmin
+from interfaces import IMarketViews
 from interfaces import IRedemptionFacility
 
 implements: IERC3156FlashBorrower
@@ -89,7 +89,7 @@ def __init__(market: address):
     @param market The navlend market.
     """
     MARKET = IMarket(market)
-    BASE = IERC20(staticcall IMarketAdmin(market).asset())
+    BASE = IERC20(staticcall IMarketViews(market).asset())
 
 
 @external
@@ -123,8 +123,8 @@ def open(
 
     flash: uint256 = self._flash_for(equity, target_ltv_bps)
     assert flash != 0, "leverage: nothing to borrow"
-    collateral_before: uint256 = staticcall IMarketAdmin(MARKET.address).collateral_of(msg.sender, token)
-    debt_before: uint256 = staticcall IMarketAdmin(MARKET.address).debt_of(msg.sender)
+    collateral_before: uint256 = staticcall IMarketViews(MARKET.address).collateral_of(msg.sender, token)
+    debt_before: uint256 = staticcall IMarketViews(MARKET.address).debt_of(msg.sender)
 
     assert extcall BASE.transferFrom(msg.sender, self, equity, default_return_value=True), \
         "leverage: transfer failed"
@@ -133,8 +133,8 @@ def open(
     self._active = False
 
     # What this call added, whatever the position held before.
-    collateral: uint256 = staticcall IMarketAdmin(MARKET.address).collateral_of(msg.sender, token) - collateral_before
-    debt: uint256 = staticcall IMarketAdmin(MARKET.address).debt_of(msg.sender) - debt_before
+    collateral: uint256 = staticcall IMarketViews(MARKET.address).collateral_of(msg.sender, token) - collateral_before
+    debt: uint256 = staticcall IMarketViews(MARKET.address).debt_of(msg.sender) - debt_before
     assert debt * BPS <= max_ltv_bps * (equity + flash), "leverage: ltv above maximum"
     log Opened(user=msg.sender, token=token, equity=equity, collateral=collateral, debt=debt)
     return collateral, debt
@@ -150,10 +150,10 @@ def unwind(token: address, min_out: uint256) -> uint256:
     @param min_out Least stablecoin returned to the caller.
     @return uint256 The stablecoin returned.
     """
-    collateral: uint256 = staticcall IMarketAdmin(MARKET.address).collateral_of(msg.sender, token)
+    collateral: uint256 = staticcall IMarketViews(MARKET.address).collateral_of(msg.sender, token)
     assert collateral != 0, "leverage: no collateral"
-    debt: uint256 = staticcall IMarketAdmin(MARKET.address).debt_of(msg.sender)
-    facility: address = (staticcall IMarketAdmin(MARKET.address).asset_config(token)).facility
+    debt: uint256 = staticcall IMarketViews(MARKET.address).debt_of(msg.sender)
+    facility: address = (staticcall IMarketViews(MARKET.address).asset_config(token)).facility
     assert facility != empty(address), "leverage: no facility"
     self._check_investor(self._fund_of(token), msg.sender)
 
@@ -256,13 +256,13 @@ def _flash_for(equity: uint256, target_ltv_bps: uint256) -> uint256:
     @param target_ltv_bps The target debt over exposure.
     @return uint256 The flash loan.
     """
-    fee_per_unit: uint256 = staticcall IMarketAdmin(MARKET.address).flashFee(BASE.address, BPS * BPS)
+    fee_per_unit: uint256 = staticcall IMarketViews(MARKET.address).flashFee(BASE.address, BPS * BPS)
     gross: uint256 = BPS * BPS + fee_per_unit
     flash: uint256 = equity * gross // (gross - target_ltv_bps * BPS) - equity
     for _: uint256 in range(4):
         if flash == 0:
             break
-        owed: uint256 = flash + staticcall IMarketAdmin(MARKET.address).flashFee(BASE.address, flash)
+        owed: uint256 = flash + staticcall IMarketViews(MARKET.address).flashFee(BASE.address, flash)
         if owed * BPS <= target_ltv_bps * (equity + flash):
             break
         flash -= 1

@@ -26,14 +26,14 @@
         - bad debt is written off first against reserves, then across
           lenders through the share price.
 
-        Layout: this contract holds the users' operations; the owner and
-        guardian functions and every view (the ERC-4626 and ERC-3156 views
-        included, so that `Market` stays under EIP-170) live in
-        `MarketAdmin`, which
-        the fallback reaches by `delegatecall` on this storage. Both run on
+        Layout: this contract holds the users' operations. Every view (the
+        ERC-4626 and ERC-3156 views included) lives in `MarketViews`, which
+        the fallback reaches by `delegatecall` on this storage; the owner's
+        and guardian's functions live in `MarketAdmin`, which the views'
+        fallback reaches the same way. All three run on
         `modules/market_core.vy`, which holds the storage, events and
-        shared logic. The split keeps this contract under EIP-170 and its
-        hot paths free of rarely used code.
+        shared logic. The split keeps each under EIP-170 and the hot paths
+        free of rarely used code.
 
         Gas: the hot state lives in a handful of packed words (see the core
         module's STORAGE), a borrower's main collateral sits in its position
@@ -94,15 +94,16 @@ exports: (
 
 # ---- CONSTANTS ----
 
-# @dev Largest return data forwarded from the admin extension.
-MAX_ADMIN_RETURN: constant(uint256) = 1_024
+# @dev Largest return data forwarded from the extension.
+MAX_EXTENSION_RETURN: constant(uint256) = 1_024
 
 
 # ---- IMMUTABLES ----
 
-# @dev The extension that holds the owner and guardian functions and the
-#      rich views; reached by `delegatecall` on the same storage.
-ADMIN: public(immutable(address))
+# @dev The extension that answers every view and forwards the owner's
+#      functions to `MarketAdmin`; reached by `delegatecall` on the same
+#      storage.
+EXTENSION: public(immutable(address))
 
 
 # ---- CONSTRUCTOR ----
@@ -110,24 +111,24 @@ ADMIN: public(immutable(address))
 @deploy
 def __init__(
     base: IERC20,
-    admin: address,
+    extension: address,
     name_: String[25],
     symbol_: String[5],
     guardian_: address,
     treasury_: address,
 ):
     """
-    @notice Deploys an empty market over `base`, with its admin extension.
+    @notice Deploys an empty market over `base`, with its extensions.
     @param base The base asset (a stablecoin).
-    @param admin The deployed MarketAdmin for the same base asset.
+    @param extension The deployed MarketViews for the same base asset.
     @param name_ The lender share token's name.
     @param symbol_ The lender share token's symbol.
     @param guardian_ The account that may pause actions.
     @param treasury_ The account that receives reserves.
     """
-    assert admin.is_contract, "market: admin not a contract"
-    assert staticcall IERC4626(admin).asset() == base.address, "market: admin for another base"
-    ADMIN = admin
+    assert extension.is_contract, "market: extension not a contract"
+    assert staticcall IERC4626(extension).asset() == base.address, "market: extension for another base"
+    EXTENSION = extension
     ownable.__init__()
     ownable_2step.__init__()
     core.__init__(base, guardian_, treasury_)
@@ -137,14 +138,15 @@ def __init__(
 @external
 @reentrant
 @raw_return
-def __default__() -> Bytes[MAX_ADMIN_RETURN]:
+def __default__() -> Bytes[MAX_EXTENSION_RETURN]:
     """
-    @notice Forwards every other call (owner and guardian functions, rich
-            views) to the admin extension, on this market's storage.
+    @notice Forwards every other call (the views, and through them the
+            owner's and guardian's functions) to the extension, on this
+            market's storage.
     @dev Outside the lock itself: the extension's functions take it.
-    @return Bytes[MAX_ADMIN_RETURN] The extension's return data.
+    @return Bytes[MAX_EXTENSION_RETURN] The extension's return data.
     """
-    return raw_call(ADMIN, msg.data, max_outsize=MAX_ADMIN_RETURN, is_delegate_call=True)
+    return raw_call(EXTENSION, msg.data, max_outsize=MAX_EXTENSION_RETURN, is_delegate_call=True)
 
 
 # ---- LENDERS (ERC-4626) ----
@@ -220,19 +222,6 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
 
 
 # ---- BORROWERS ----
-
-@external
-def set_authorization(operator: address, authorized: bool):
-    """
-    @notice Lets `operator` borrow and withdraw collateral on the caller's
-            behalf (as the periphery's one-transaction leverage does).
-    @param operator The account authorised or de-authorised.
-    @param authorized The new status.
-    """
-    assert operator != empty(address), "market: zero operator"
-    core.is_authorized[msg.sender][operator] = authorized
-    log core.SetAuthorization(account=msg.sender, operator=operator, authorized=authorized)
-
 
 @external
 def supply_collateral(token: address, amount: uint256, on_behalf: address):
@@ -332,7 +321,8 @@ def withdraw_collateral(token: address, amount: uint256, on_behalf: address, rec
     log core.WithdrawCollateral(
         caller=msg.sender, on_behalf=on_behalf, token=token, receiver=receiver, amount=amount, collateral=balance
     )
-    core._push(token, receiver, amount)
+    # The books fall by `amount`; the receiver gets what it really holds.
+    core._push(token, receiver, core._real_amount(word, asset_id, amount))
 
 
 @external
@@ -499,13 +489,15 @@ def liquidate(
     if fee != 0:
         core._credit_treasury(asset_id, fee)
 
-    payout: uint256 = taken
+    # `taken` leaves the books; the real units it holds leave the market.
+    payout: uint256 = core._real_amount(word, asset_id, taken)
+    sent: uint256 = payout
     if redeem_shares:
         facility: address = core._asset_facility[asset_id]
         assert facility != empty(address), "market: no facility"
-        payout = extcall IRedemptionFacility(facility).redeem(taken, min_out, receiver)
+        payout = extcall IRedemptionFacility(facility).redeem(sent, min_out, receiver)
     else:
-        assert taken >= min_out, "market: slippage"
+        assert sent >= min_out, "market: slippage"
     log core.Liquidate(
         liquidator=msg.sender,
         borrower=borrower,
@@ -519,7 +511,7 @@ def liquidate(
         collateral=left,
     )
     if not redeem_shares:
-        core._push(token, receiver, taken)
+        core._push(token, receiver, sent)
     if repaid != 0:
         core._pull(core.BASE.address, msg.sender, repaid)
     return repaid, seized, payout

@@ -1,10 +1,13 @@
 """Deploying and reaching a navlend market from Python (Ape).
 
-A market is two contracts on one storage: ``Market`` (lenders, borrowers,
-liquidation, flash loans) and ``MarketAdmin`` (owner and guardian functions,
-rich views), which ``Market`` reaches by ``delegatecall`` from its fallback.
+A market is three contracts on one storage: ``Market`` (lenders,
+borrowers, liquidation, flash loans), ``MarketViews`` (every view), which
+``Market`` reaches by ``delegatecall`` from its fallback, and
+``MarketAdmin`` (the owner's and guardian's functions, operators, the
+issuer-action sync), which the views reach the same way from theirs.
 Callers should not have to know that: :func:`market_at` returns one Ape
-contract instance whose ABI is the union of both, at the market's address.
+contract instance whose ABI is the union of all three, at the market's
+address.
 """
 
 from __future__ import annotations
@@ -56,13 +59,19 @@ class AssetListing:
 
 
 def _merged_contract_type(project: Any) -> Any:
-    """Market's contract type with MarketAdmin's functions and events added,
-    skipping the entries both share (same selector or event signature)."""
+    """Market's contract type with MarketViews' and MarketAdmin's functions
+    and events added (what the market's address answers through its
+    fallbacks), skipping the entries already there (same selector or event
+    signature)."""
     market_type = project.Market.contract_type
-    admin_type = project.MarketAdmin.contract_type
-    seen = {_abi_key(item) for item in market_type.abi}
-    extra = [item for item in admin_type.abi if item.type in ("function", "event") and _abi_key(item) not in seen]
-    return market_type.model_copy(update={"abi": [*market_type.abi, *extra]})
+    abi = list(market_type.abi)
+    seen = {_abi_key(item) for item in abi}
+    for extension in (project.MarketViews.contract_type, project.MarketAdmin.contract_type):
+        for item in extension.abi:
+            if item.type in ("function", "event") and _abi_key(item) not in seen:
+                seen.add(_abi_key(item))
+                abi.append(item)
+    return market_type.model_copy(update={"abi": abi})
 
 
 def _abi_key(item: Any) -> tuple[str, str]:
@@ -90,14 +99,15 @@ def deploy_market(
     symbol: str = "nUSDC",
     project: Any = None,
 ) -> Any:
-    """Deploys MarketAdmin and Market over ``base`` and returns the merged
-    instance. ``name`` is at most 25 characters and ``symbol`` 5 (snekmate's
+    """Deploys MarketAdmin, MarketViews in front of it, and Market in front
+    of both over ``base``, and returns the merged instance. ``name`` is at most 25 characters and ``symbol`` 5 (snekmate's
     ERC-20 limits)."""
     from ape import project as ape_project
 
     project = project or ape_project
     admin = deployer.deploy(project.MarketAdmin, base)
-    market = deployer.deploy(project.Market, base, admin, name, symbol, guardian, treasury)
+    views = deployer.deploy(project.MarketViews, base, admin)
+    market = deployer.deploy(project.Market, base, views, name, symbol, guardian, treasury)
     return market_at(market.address, project)
 
 
@@ -164,6 +174,7 @@ def market_records(world: Any, market: Any, periphery: dict[str, Any]) -> list[A
             address=str(market.address),
             params={
                 "asset": str(world.stablecoin.address),
+                "views": str(market.EXTENSION()),
                 "admin": str(market.ADMIN()),
                 "guardian": str(market.guardian()),
                 "treasury": str(market.treasury()),
@@ -172,6 +183,7 @@ def market_records(world: Any, market: Any, periphery: dict[str, Any]) -> list[A
                 "min_borrow": control[4],
             },
         ),
+        ContractRecord(name="market_views", contract_type="MarketViews", address=str(market.EXTENSION())),
         ContractRecord(name="market_admin", contract_type="MarketAdmin", address=str(market.ADMIN())),
     ]
     for name, contract in periphery.items():

@@ -238,6 +238,20 @@ class Asset:
     frozen: bool = False
     total_supplied: int = 0
     facility: str = ZERO
+    # Real units per booked unit, WAD, after ``sync_asset`` found the market
+    # short of the asset (an issuer's seizure or burn); WAD: whole.
+    ratio: int = WAD
+    # Booked units that left the books beyond the real units paid for them
+    # (the rounding and the ratio): what the balance lacks on that account.
+    short_paid: int = 0
+
+    def real(self, booked: int) -> int:
+        """``_real_amount``: the real units ``booked`` units hold (down)."""
+        return booked if self.ratio == WAD else booked * self.ratio // WAD
+
+    def per_booked(self, price: int) -> int:
+        """A price per real unit as a price per booked unit (down)."""
+        return price if self.ratio == WAD else price * self.ratio // WAD
 
 
 @dataclass
@@ -276,6 +290,9 @@ class LiquidationResult:
     valuation: Valuation
     # Collateral moved to the treasury with a write-off, by asset id.
     swept: dict[int, int] = field(default_factory=dict)
+    # Real units of ``taken`` that leave the market (``taken`` unless the
+    # market is short of the asset).
+    sent: int = 0
 
 
 @dataclass
@@ -468,7 +485,7 @@ class MarketModel:
         p = answer
         if a.price_cap:
             p = min(p, a.price_cap)
-        return p, now - updated_at > a.max_oracle_age
+        return a.per_booked(p), now - updated_at > a.max_oracle_age
 
     def admits(self, account: str, asset_id: int) -> bool:
         """Whether the asset's compliance source admits ``account``."""
@@ -494,7 +511,9 @@ class MarketModel:
                 if not excluded:
                     answer = feed(i)
                     pending = answer[2] if len(answer) > 2 else 0
-                    lend_value = value(bal, pending, a.exponent) if 0 < pending < p else val
+                    lend_value = val
+                    if pending > 0 and a.per_booked(pending) < p:
+                        lend_value = value(bal, a.per_booked(pending), a.exponent)
                     v.borrow_value += lend_value * a.ltv_bps // BPS
             if i == target:
                 v.target_value, v.target_price, v.target_balance, v.target_stale = val, p, bal, stale
@@ -633,7 +652,9 @@ class MarketModel:
         m._set_balance(on_behalf, i, m.balance(on_behalf, i) + amount)
         self._commit(m)
 
-    def withdraw_collateral(self, sender: str, token: str, amount: int, on_behalf: str, receiver: str, now: int, feed: PriceFeed) -> None:
+    def withdraw_collateral(self, sender: str, token: str, amount: int, on_behalf: str, receiver: str, now: int, feed: PriceFeed) -> int:
+        """Returns the real units paid to ``receiver`` (``amount`` unless the
+        market is short of the asset)."""
         m = self.clone()
         m.check_not_paused(PAUSE_WITHDRAW_COLLATERAL)
         m.check_authorized(sender, on_behalf)
@@ -653,7 +674,10 @@ class MarketModel:
             v = m.valuation(on_behalf, i, VALUE_WITHDRAW, now, feed)
             require(not v.target_stale, "market: stale price")
             require(v.borrow_value >= debt, "market: exceeds borrow limit")
+        paid = m.assets[i].real(amount)
+        m.assets[i].short_paid += amount - paid
         self._commit(m)
+        return paid
 
     def borrow(self, sender: str, amount: int, on_behalf: str, receiver: str, now: int, feed: PriceFeed) -> int:
         m = self.clone()
@@ -800,10 +824,12 @@ class MarketModel:
             m.reserves -= from_res
         if fee:
             m._set_balance(m.treasury, i, m.balance(m.treasury, i) + fee)
+        sent = m.assets[i].real(taken)
+        m.assets[i].short_paid += taken - sent
         if redeem_shares:
             require(m.assets[i].facility.lower() != ZERO, "market: no facility")
         else:
-            require(taken >= min_out, "market: slippage")
+            require(sent >= min_out, "market: slippage")
         self._commit(m)
         return LiquidationResult(
             repaid=repaid,
@@ -818,6 +844,7 @@ class MarketModel:
             hf_before=health_factor(v.liquidation_value, debt),
             valuation=v,
             swept=swept,
+            sent=sent,
         )
 
     def preview_liquidation(self, borrower: str, token: str, max_repay: int, now: int, feed: PriceFeed) -> tuple[int, int]:
@@ -965,7 +992,20 @@ class MarketModel:
             self._check_guardian_or_owner(sender)
         else:
             self._check_owner(sender)
-        self.assets[self.asset_id(token)].frozen = frozen
+        a = self.assets[self.asset_id(token)]
+        require(frozen or a.ratio == WAD, "market: asset short")
+        a.frozen = frozen
+
+    def sync_asset(self, token: str, balance: int) -> int:
+        """``sync_asset``, given the market's balance of the token: the books
+        recognise it (ratio = balance / booked, at most one, rounded down);
+        a new loss freezes the asset. Returns the ratio."""
+        a = self.assets[self.asset_id(token)]
+        ratio = WAD if balance >= a.total_supplied else balance * WAD // a.total_supplied
+        if ratio < a.ratio:
+            a.frozen = True
+        a.ratio = ratio
+        return ratio
 
 
 def facility_payout(shares: int, nav: int, share_decimals: int, oracle_decimals: int, payout_decimals: int, fee_bps: int) -> int:

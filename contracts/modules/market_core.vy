@@ -18,7 +18,7 @@ from ethereum.ercs import IERC20Detailed
 
 from ..interfaces import IAggregatorV3
 from ..interfaces import IFundToken
-from ..interfaces import IMarketAdmin
+from ..interfaces import IMarketViews
 
 from snekmate.utils import math
 
@@ -106,6 +106,10 @@ _FLAG_PRICE_CAP: constant(uint256) = 2
 _FLAG_PENDING_FEED: constant(uint256) = 4
 # @dev The asset has a compliance source (`_asset_compliance`).
 _FLAG_COMPLIANCE: constant(uint256) = 8
+# @dev The market holds fewer of the asset's units than its books say (an
+#      issuer seized or burned some): every booked unit is worth
+#      `_asset_ratio` real units, in prices and in payouts (see `sync_asset`).
+_FLAG_SHORT: constant(uint256) = 16
 # @dev The frozen flag again, in an asset's token word (bit 8), so that a
 #      collateral deposit reads one word; `set_asset_frozen` sets both.
 _TOKEN_FROZEN: constant(uint256) = 256
@@ -116,6 +120,9 @@ _TOKEN_DEPOSIT_PAUSED: constant(uint256) = 512
 # @dev The compliance flag again, in an asset's token word (bit 10), so that
 #      a collateral deposit or withdrawal reads no config word for it.
 _TOKEN_COMPLIANCE: constant(uint256) = 1024
+# @dev The short flag again, in an asset's token word (bit 11), so that a
+#      transfer out converts booked units to real ones on the word it read.
+_TOKEN_SHORT: constant(uint256) = 2048
 
 
 # ---- IMMUTABLES ----
@@ -131,7 +138,7 @@ BASE_UNIT: immutable(uint256)
 # ---- STRUCTS ----
 
 # @dev The view structs (`AssetConfig`, `RateConfig`, `Position`) are
-#      declared once, in `interfaces/IMarketAdmin.vyi`.
+#      declared once, in `interfaces/IMarketViews.vyi`.
 
 # @dev What one pass over a borrower's collateral finds.
 struct _Valuation:
@@ -188,8 +195,9 @@ _asset_config: HashMap[uint256, uint256]
 # @dev Token of each asset id.
 _asset_token: HashMap[uint256, address]
 # @dev Packed per token: supply cap (bits 136-255) | total supplied (16-135)
-#      | compliance checked (10) | deposits paused (9, a copy of the market's
-#      bit) | frozen (8) | asset id plus one (0-7; zero: not listed).
+#      | short (11) | compliance checked (10) | deposits paused (9, a copy
+#      of the market's bit) | frozen (8) | asset id plus one (0-7; zero: not
+#      listed).
 _assets: HashMap[address, uint256]
 # @dev Price cap per asset id, in the oracle's decimals (used if flagged).
 _asset_price_cap: HashMap[uint256, uint256]
@@ -199,6 +207,10 @@ _asset_facility: HashMap[uint256, address]
 #      answers `IFundToken.is_allowlisted` and `is_frozen` for a token with
 #      another interface (read only when the asset's compliance flag is set).
 _asset_compliance: HashMap[uint256, address]
+# @dev Real units per booked unit (WAD, below one) of an asset the market
+#      is short of, as `sync_asset` last measured it (read only when the
+#      asset's short flag is set).
+_asset_ratio: HashMap[uint256, uint256]
 
 # ---- ROLES ----
 
@@ -305,6 +317,12 @@ event AssetFrozen:
 event AssetComplianceSet:
     token: indexed(address)
     source: address
+
+event AssetSynced:
+    token: indexed(address)
+    booked: uint256
+    balance: uint256
+    ratio: uint256
 
 event RatesSet:
     base_rate: uint256
@@ -587,7 +605,9 @@ def _write_off(borrower: address, scaled: uint256, index: uint256):
 @view
 def _price(asset_id: uint256, word: uint256) -> (uint256, bool):
     """
-    @dev An asset's price, capped, and whether it is stale. A feed that
+    @dev An asset's price, capped, per booked unit (times the asset's ratio
+         of real to booked units while the market is short of it), and
+         whether it is stale. A feed that
          reverts, answers a price that is not positive, or a strike time
          in the future is broken: its price is zero and it is stale, so it
          counts for nothing anywhere and no third party can make a
@@ -617,16 +637,37 @@ def _price(asset_id: uint256, word: uint256) -> (uint256, bool):
     price: uint256 = convert(answer, uint256)
     if word & (_FLAG_PRICE_CAP << 216) != 0:
         price = min(price, self._asset_price_cap[asset_id])
+    if word & (_FLAG_SHORT << 216) != 0:
+        # A booked unit holds `_asset_ratio` real units (rounded down).
+        price = price * self._asset_ratio[asset_id] // WAD
     return price, block.timestamp - updated_at > word >> 224
 
 @internal
 @view
-def _pending_price(word: uint256) -> uint256:
+def _real_amount(token_word: uint256, asset_id: uint256, booked: uint256) -> uint256:
+    """
+    @dev The real units that `booked` units of an asset hold, rounded down,
+         so that after a sync every payout is covered by the balance (see
+         `sync_asset`). Any asset the market is not short of: `booked`.
+    @param token_word The asset's token word (its short flag).
+    @param asset_id The asset.
+    @param booked Units on the books.
+    @return uint256 Units to transfer.
+    """
+    if token_word & _TOKEN_SHORT == 0:
+        return booked
+    return booked * self._asset_ratio[asset_id] // WAD
+
+@internal
+@view
+def _pending_price(asset_id: uint256, word: uint256) -> uint256:
     """
     @dev The answer an `IPendingNav` feed has announced as pending, or
-         max_value(uint256) when none is. A feed that fails to answer is
-         read as pending a zero price: borrowing and withdrawing then count
-         the asset for nothing, the safe side.
+         max_value(uint256) when none is, per booked unit (as
+         `_price`). A feed that fails to answer is read as pending a
+         zero price: borrowing and withdrawing then count the asset for
+         nothing, the safe side.
+    @param asset_id The asset.
     @param word The asset's config word (its feed is in the low bits).
     @return uint256 The pending answer in the oracle's decimals.
     """
@@ -646,7 +687,11 @@ def _pending_price(word: uint256) -> uint256:
         return max_value(uint256)
     if answer < 0:
         return 0
-    return convert(answer, uint256)
+    pending: uint256 = convert(answer, uint256)
+    if word & (_FLAG_SHORT << 216) != 0:
+        # Per booked unit, as `_price` (rounded down).
+        pending = pending * self._asset_ratio[asset_id] // WAD
+    return pending
 
 @internal
 @view
@@ -725,7 +770,7 @@ def _valuation(account: address, position: uint256, target: uint256, mode: uint2
                     if word & (_FLAG_PENDING_FEED << 216) != 0:
                         # Never lend above a lower NAV the feed has
                         # announced as pending (rounded down).
-                        pending: uint256 = self._pending_price(word)
+                        pending: uint256 = self._pending_price(asset_id, word)
                         if pending < price:
                             lend_value = balance * pending // 10 ** ((word >> 208) & 255)
                     v.borrow_value += lend_value * ((word >> 160) & _MASK16) // BPS
@@ -857,6 +902,21 @@ def _sweep_to_treasury(account: address):
                 collateral=self._collateral_balance(treasury, asset_id, self._positions[treasury]),
             )
         bitmap = bitmap >> 1
+
+@internal
+@view
+def _surplus(book: uint256) -> uint256:
+    """
+    @dev The base asset held beyond the cash in `book` (zero if less is
+         held, as inside a flash loan's callback).
+    @param book The book word.
+    @return uint256 The surplus.
+    """
+    held: uint256 = staticcall IERC20(BASE.address).balanceOf(self)
+    cash: uint256 = book & _MASK128
+    if held <= cash:
+        return 0
+    return held - cash
 
 @internal
 @view

@@ -79,7 +79,11 @@ class NavlendAdapter(LendingAdapter):
     def deployed_addresses(self) -> dict[str, str]:
         """The market and its admin extension, as deployed by this run (their
         on-chain code, immutables included, is what EIP-170 counts)."""
-        return {"Market": str(self.market.address), "MarketAdmin": str(self.market.ADMIN())}
+        return {
+            "Market": str(self.market.address),
+            "MarketViews": str(self.market.EXTENSION()),
+            "MarketAdmin": str(self.market.ADMIN()),
+        }
 
     def describe(self) -> str:
         p = self.params

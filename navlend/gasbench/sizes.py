@@ -19,6 +19,7 @@ EIP170_LIMIT = 24_576
 # contracts and the mocks are never deployed there).
 DEPLOYABLES = (
     "Market",
+    "MarketViews",
     "MarketAdmin",
     "Lens",
     "FlashLiquidator",

@@ -569,9 +569,36 @@ def test_set_asset_compliance__not_owner__reverts(market, guardian, fund_a):
 
 
 def test_set_asset_compliance__source_without_the_views__reverts(market, owner, fund_a, new_oracle):
-    with ape.reverts():
+    # A short reason (it used to revert with none, from the failed call).
+    with ape.reverts("market: bad compliance source"):
         market.set_asset_compliance(fund_a, new_oracle, sender=owner)
     assert market.asset_compliance(fund_a) == fund_a.address
+
+
+def test_set_asset_compliance__source_with_half_the_views__reverts(market, owner, project, fund_a):
+    half = owner.deploy(project.AllowlistOnlyToken, "Half", "HALF", 18)
+    with ape.reverts("market: bad compliance source"):
+        market.set_asset_compliance(fund_a, half, sender=owner)
+    assert market.asset_compliance(fund_a) == fund_a.address
+
+
+def test_list_asset__token_with_half_the_compliance_views__not_its_own_source(
+    market, owner, project, new_oracle, stablecoin, mint_stable, lender, borrower
+):
+    """A token answering `is_allowlisted` but not `is_frozen` used to be
+    taken as its own source, and then every borrow against it reverted on
+    the missing view. It is now listed without a source."""
+    half = owner.deploy(project.AllowlistOnlyToken, "Half", "HALF", 18)
+    market.list_asset(half, new_oracle, 8_000, 8_500, 300, 2**120 - 1, 0, 100 * 3_600, sender=owner)
+    assert market.asset_compliance(half) == ZERO
+    mint_stable(lender, 1_000 * 10**6)
+    stablecoin.approve(market, 1_000 * 10**6, sender=lender)
+    market.deposit(1_000 * 10**6, lender, sender=lender)
+    half.mint(borrower, 100 * 10**18, sender=borrower)
+    half.approve(market, 100 * 10**18, sender=borrower)
+    market.supply_collateral(half, 100 * 10**18, borrower, sender=borrower)
+    tx = market.borrow(100 * 10**6, borrower, borrower, sender=borrower)
+    assert market.Borrow(on_behalf=borrower, amount=100 * 10**6) in tx.events
 
 
 def test_set_asset_compliance__unlisted_token__reverts(market, owner, fund_a, new_token):

@@ -37,29 +37,50 @@ def test_deploy__assets__listed_with_facilities(market, collaterals):
         assert not cfg.frozen
 
 
-def test_deploy__admin_for_another_base__reverts(owner, spare, project, stablecoin, fund_a, guardian, treasury):
+def test_deploy__extension_for_another_base__reverts(owner, spare, project, stablecoin, fund_a, guardian, treasury):
+    other_admin = owner.deploy(project.MarketAdmin, fund_a)
+    other_views = owner.deploy(project.MarketViews, fund_a, other_admin)
+    with ape.reverts("market: extension for another base"):
+        spare.deploy(project.Market, stablecoin, other_views, "n", "n", guardian, treasury)
+
+
+def test_deploy__views_over_admin_for_another_base__reverts(owner, spare, project, stablecoin, fund_a):
     other_admin = owner.deploy(project.MarketAdmin, fund_a)
     with ape.reverts("market: admin for another base"):
-        spare.deploy(project.Market, stablecoin, other_admin, "n", "n", guardian, treasury)
+        spare.deploy(project.MarketViews, stablecoin, other_admin)
+
+
+def test_deploy__views_over_no_contract__reverts(spare, project, stablecoin, owner):
+    with ape.reverts("market: admin not a contract"):
+        spare.deploy(project.MarketViews, stablecoin, owner)
 
 
 def test_deploy__zero_guardian__reverts(owner, spare, project, stablecoin, treasury):
     admin = owner.deploy(project.MarketAdmin, stablecoin)
+    views = owner.deploy(project.MarketViews, stablecoin, admin)
     with ape.reverts("market: zero guardian"):
-        spare.deploy(project.Market, stablecoin, admin, "n", "n", ape.utils.ZERO_ADDRESS, treasury)
+        spare.deploy(project.Market, stablecoin, views, "n", "n", ape.utils.ZERO_ADDRESS, treasury)
 
 
-def test_admin_extension__called_directly__has_no_owner(market, project, owner):
+def test_deploy__extensions__chained_market_views_admin(market, project):
+    views = project.MarketViews.at(market.EXTENSION())
+    assert views.ADMIN() == market.ADMIN()
+    assert market.ADMIN() != market.EXTENSION()
+
+
+def test_extensions__called_directly__have_no_owner(market, project, owner):
+    views = project.MarketViews.at(market.EXTENSION())
+    assert views.owner() == ape.utils.ZERO_ADDRESS
     admin = project.MarketAdmin.at(market.ADMIN())
-    assert admin.owner() == ape.utils.ZERO_ADDRESS
     with ape.reverts("ownable: caller is not the owner"):
         admin.set_fees(1, 0, sender=owner)
 
 
-@pytest.mark.parametrize("contract", ["Market", "MarketAdmin"])
-def test_layout__market_and_admin__share_one_storage_layout(contract):
-    """The admin runs by delegatecall on the market's storage: both must
-    lay out storage identically, or it would write to the wrong slots."""
+@pytest.mark.parametrize("contract", ["Market", "MarketViews", "MarketAdmin"])
+def test_layout__market_and_extensions__share_one_storage_layout(contract):
+    """The extensions run by delegatecall on the market's storage: all three
+    must lay out storage identically, or one would write to the wrong
+    slots."""
 
     def layout(name: str) -> dict:
         out = subprocess.run(
@@ -75,8 +96,8 @@ def test_layout__market_and_admin__share_one_storage_layout(contract):
 def test_size__market__under_eip170(project, chain, market):
     """The deployed code, immutables included (Vyper appends them to the
     runtime code: the compiled runtime alone understates it), is within
-    EIP-170; so is the admin extension's."""
-    for address in (market.address, market.ADMIN()):
+    EIP-170; so are the extensions'."""
+    for address in (market.address, market.EXTENSION(), market.ADMIN()):
         deployed = len(chain.provider.get_code(address))
         assert 0 < deployed <= 24_576
     runtime = project.Market.contract_type.runtime_bytecode.bytecode
@@ -92,13 +113,13 @@ ERC4626_FUNCTIONS = {
 ERC3156_FUNCTIONS = {"maxFlashLoan", "flashFee", "flashLoan"}
 
 
-def test_interfaces__market_with_its_admin__implements_erc4626_and_erc3156(project, market, stablecoin, lender):
-    """The views live in MarketAdmin (reached through the fallback), so the
+def test_interfaces__market_with_its_views__implements_erc4626_and_erc3156(project, market, stablecoin, lender):
+    """The views live in MarketViews (reached through the fallback), so the
     compiler's `implements` cannot check the pair: this does, on the ABIs
     and by calling each view at the market's address."""
     names = {
         abi.name
-        for contract in (project.Market, project.MarketAdmin)
+        for contract in (project.Market, project.MarketViews)
         for abi in contract.contract_type.abi
         if abi.type == "function"
     }

@@ -430,6 +430,7 @@ class Harness:
         I.check_model_agrees(snap, self.model)
         I.check_base_backing(snap, self.model, self.ghost)
         I.check_collateral_backing(snap, self.ghost, self.model)
+        I.check_books_covered(snap, self.model)
         I.check_debt_sum(snap)
         I.check_lender_claims(snap, self.model)
         I.check_share_price(self.model, snap.now, self.ghost, socialized_this_step)

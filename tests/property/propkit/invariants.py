@@ -40,6 +40,8 @@ class Ghost:
     # Collateral tokens sent to the market outside supply_collateral
     # (donations, dividends minted to the market), per asset id.
     token_donated: list[int] = field(default_factory=lambda: [0, 0, 0])
+    # Units of each asset the issuer burned or seized from the market.
+    token_taken: list[int] = field(default_factory=lambda: [0, 0, 0])
     # Bad debt written off so far, and the part lenders absorbed.
     written_off: int = 0
     socialized: int = 0
@@ -107,17 +109,30 @@ def check_base_backing(snap: Snapshot, m: M.MarketModel, g: Ghost) -> None:
 
 def check_collateral_backing(snap: Snapshot, g: Ghost, m: M.MarketModel) -> None:
     """Per asset: the market's token balance == total supplied (the sum of
-    every position, the treasury's fee credits included) + donations."""
+    every position, the treasury's fee credits included) + donations - what
+    the issuer took - booked units paid out at less than one real unit."""
     for i, aw in enumerate(snap.assets):
         positions = sum(pw.collateral[i] for pw in snap.positions.values())
         all_positions = sum(v for (acct, j), v in m.collateral.items() if j == i)
         check(aw.total_supplied == all_positions, f"asset {i}: total supplied {aw.total_supplied} != sum of positions {all_positions}")
         check(positions <= aw.total_supplied, f"asset {i}: tracked positions {positions} > total supplied {aw.total_supplied}")
         bal = snap.market_token_balances[i]
+        lost = g.token_taken[i] + m.assets[i].short_paid
         check(
-            bal == aw.total_supplied + g.token_donated[i],
-            f"asset {i}: market holds {bal} != total supplied {aw.total_supplied} + donated {g.token_donated[i]}",
+            bal == aw.total_supplied + g.token_donated[i] - lost,
+            f"asset {i}: market holds {bal} != total supplied {aw.total_supplied} + donated {g.token_donated[i]}"
+            f" - taken by the issuer {g.token_taken[i]} - booked beyond paid {m.assets[i].short_paid}",
         )
+
+
+def check_books_covered(snap: Snapshot, m: M.MarketModel) -> None:
+    """Per asset, after every sync: what the books would pay out (each
+    booked unit at the asset's ratio) never exceeds what the market holds,
+    so no withdrawal or liquidation reverts on a missing balance."""
+    for i, aw in enumerate(snap.assets):
+        owed = m.assets[i].real(aw.total_supplied)
+        bal = snap.market_token_balances[i]
+        check(bal >= owed, f"asset {i}: books pay out {owed} (ratio {m.assets[i].ratio}) > balance {bal}")
 
 
 def check_debt_sum(snap: Snapshot) -> None:

@@ -7,6 +7,10 @@ that the core machine stays about the market's users):
   a borrower on fund A, B or C (fund B is the wrapper's compliance source). The model learns who is not admitted
   (``MarketModel.blocked``), so every later borrow, withdrawal and posting
   is checked against the market's compliance rule by the differential.
+- ``issuer_takes`` / ``anyone_syncs``: the issuer burns or seizes part
+  of the market's own balance of fund A or C, and anyone syncs the books
+  (``sync_asset``); the model learns the ratio of real to booked units,
+  which then prices the asset and scales every unit that leaves.
 - ``nav_parks_pending`` / ``guardian_settles``: a NAV move beyond the
   oracle's bound stays pending across steps until the guardian confirms or
   rejects it; meanwhile the model values borrowing and withdrawing at the
@@ -19,7 +23,10 @@ Invariants, checked after every step:
   collateral), and that collateral leaves only with a fall of its scaled
   debt in the same step (a liquidation, never a withdrawal);
 - after a liquidation, no position is left with debt and collateral worth
-  less than both the dust floor and that debt (the write-off took it).
+  less than both the dust floor and that debt (the write-off took it);
+- after a sync, the books never pay out more than the balance (checked by
+  the harness after every step: ``invariants.check_books_covered``, with
+  ``check_collateral_backing`` counting what the issuer took).
 """
 
 from __future__ import annotations
@@ -139,6 +146,42 @@ class IssuerActions:
                         f"{bal} -> {held_after.get(asset_id)}",
                     )
         self._issuer_books = after
+
+    # ------------------------------------------------------------ #
+    # the issuer takes the market's own shares
+
+    @rule(asset=st.sampled_from([0, 1]), how=st.sampled_from(["burn", "seize"]), f=st.integers(1, 6_000))
+    def issuer_takes(self, asset: int, how: str, f: int) -> None:
+        """The issuer burns, or seizes to itself, ``f`` bps of the market's
+        balance of fund A or C; anyone then syncs the books."""
+        token, issuer = self.w.tokens[asset], str(self.w.owner)
+        amount = self.h.token_balance(asset, self.w.market.address) * f // BPS
+        if not amount:
+            return
+        if how == "burn":
+            token.burn(self.w.market, amount, sender=issuer)
+        else:
+            token.seize(self.w.market, issuer, amount, sender=issuer)
+        self.h.ghost.token_taken[asset] += amount
+        note(f"issuer: {how} {amount} of asset {asset} held by the market")
+        self.anyone_syncs(asset)
+
+    @rule(asset=st.sampled_from([0, 1, 2]))
+    def anyone_syncs(self, asset: int) -> None:
+        """``sync_asset`` by a party the funds never admitted: the model and
+        the market must agree on the ratio and on any freeze."""
+        token = self.w.tokens[asset]
+        balance = self.h.token_balance(asset, self.w.market.address)
+        out = self.h.run(
+            "sync asset",
+            lambda m: m.sync_asset(str(token.address), balance),
+            lambda: self.w.market.sync_asset(token, sender=self.a["attacker"]),
+        )
+        if out.ok:
+            ratio = self.w.admin.asset_ratio(token)
+            I.check(ratio == self.h.model.assets[asset].ratio, f"asset {asset}: ratio {ratio}, model {self.h.model.assets[asset].ratio}")
+            frozen = self.w.admin.asset_config(token)[9]
+            I.check(frozen == self.h.model.assets[asset].frozen, f"asset {asset}: frozen {frozen}, model {self.h.model.assets[asset].frozen}")
 
     # ------------------------------------------------------------ #
     # pending NAV rounds

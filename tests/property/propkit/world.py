@@ -14,7 +14,7 @@ Mirrors ``navlend.world.deploy_world`` + ``navlend.market.deploy_local_market``
   credited to no one);
 - fund C: FundToken, NAV-accruing, **18 decimals**, NAV $1.05, NavOracle C,
   RedemptionFacility C;
-- market: Market + MarketAdmin (delegatecall), assets 0 = fund A, 1 = fund
+- market: Market + MarketViews + MarketAdmin (delegatecall), assets 0 = fund A, 1 = fund
   C (no price cap), 2 = wrapper; each asset's facility set for the redeem
   route;
 - periphery: Leverage, FlashLiquidator (owned by the keeper), Lens, and a
@@ -67,6 +67,7 @@ CONTRACTS = {
     "wrapper_oracle": "WrapperNavOracle.vy",
     "wrapped_facility": "WrappedFacility.vy",
     "admin": "MarketAdmin.vy",
+    "views": "MarketViews.vy",
     "market": "Market.vy",
     "leverage": "Leverage.vy",
     "flash_liquidator": "FlashLiquidator.vy",
@@ -86,6 +87,20 @@ class Deployer:
     def at(self, rel: str, address: Any) -> Contract:
         art = self.arts[rel]
         return Contract(self.env, str(getattr(address, "address", address)), art.abi, art.name)
+
+    def extension_at(self, address: Any, *rels: str) -> Contract:
+        """The functions of several extensions (``MarketViews`` and
+        ``MarketAdmin``) at one address, the market's, whose fallbacks
+        reach them: one contract with their ABIs joined."""
+        abi: list = []
+        seen: set = set()
+        for rel in rels:
+            for item in self.arts[rel].abi:
+                key = (item.get("type"), item.get("name"), tuple(i["type"] for i in item.get("inputs", [])))
+                if key not in seen:
+                    seen.add(key)
+                    abi.append(item)
+        return Contract(self.env, str(getattr(address, "address", address)), abi, self.arts[rels[-1]].name)
 
     def deploy(self, rel: str, *args: Any, sender: Any = None) -> Contract:
         art = self.arts[rel]
@@ -138,7 +153,7 @@ class EvmWorld:
     facility_c: Any
     wrapped_facility: Any
     market: Any
-    admin: Any  # MarketAdmin's ABI at the market's address
+    admin: Any  # MarketViews' and MarketAdmin's ABIs at the market's address
     admin_impl: Any
     leverage: Any
     flash_liquidator: Any
@@ -228,8 +243,9 @@ def deploy(arts: dict[str, artifacts.Artifact] | None = None, config: WorldConfi
     wrapped_facility = d.deploy(C["wrapped_facility"], wrapper, facility_b)
 
     admin_impl = d.deploy(C["admin"], stable)
-    market = d.deploy(C["market"], stable, admin_impl, "navlend USDC lender share", "nUSDC", guardian, treasury)
-    admin = d.at(C["admin"], market.address)
+    views_impl = d.deploy(C["views"], stable, admin_impl)
+    market = d.deploy(C["market"], stable, views_impl, "navlend USDC lender share", "nUSDC", guardian, treasury)
+    admin = d.extension_at(market.address, C["views"], C["admin"])
     leverage = d.deploy(C["leverage"], market)
     flash_liquidator = d.deploy(C["flash_liquidator"], market, sender=keeper)
     flash_borrower = d.deploy(C["flash_borrower"], sender=actors["attacker"])

@@ -1,0 +1,594 @@
+# pragma version 0.4.3
+# pragma evm-version cancun
+# pragma nonreentrancy on
+"""
+@title navlend Market Views Extension
+@license GNU Affero General Public License v3.0 only
+@author navlend
+@notice Every view of a navlend market: the ERC-4626 and ERC-3156 views,
+        positions, assets, rates and the liquidation preview. It runs only
+        through the market's fallback, by `delegatecall`, on the market's
+        storage: it initialises the same modules in the same order as
+        `Market` and `MarketAdmin`, so all three see one layout. Any call it
+        does not answer (the owner's, the guardian's and the issuer-action
+        functions) it forwards, by `delegatecall` again, to `MarketAdmin`.
+        The views sit one call from the market, the owner's functions two:
+        the periphery reads views on chain, while the owner's functions are
+        rare.
+@custom:security Every view checks the market's global lock (pragma
+        `nonreentrancy on`), so none returns mid-operation state. Called
+        directly, this contract reads its own, empty storage.
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC4626
+
+from interfaces import IMarketViews
+
+implements: IMarketViews
+
+from snekmate.auth import ownable
+from snekmate.auth import ownable_2step
+from snekmate.tokens import erc20
+
+from modules import market_core as core
+
+initializes: ownable
+initializes: ownable_2step[ownable := ownable]
+initializes: erc20[ownable := ownable]
+initializes: core
+
+exports: (
+    ownable.owner,
+    ownable_2step.pending_owner,
+    core.is_authorized,
+    core.asset_count,
+    core.guardian,
+    core.treasury,
+)
+
+
+# ---- CONSTANTS ----
+
+# @dev Largest return data forwarded from the admin extension.
+MAX_ADMIN_RETURN: constant(uint256) = 1_024
+
+
+# ---- IMMUTABLES ----
+
+# @dev The extension that holds the owner's, the guardian's and the
+#      issuer-action functions; reached by `delegatecall` on the same storage.
+ADMIN: public(immutable(address))
+
+
+# ---- CONSTRUCTOR ----
+
+@deploy
+def __init__(base: IERC20, admin: address):
+    """
+    @notice Deploys the views for markets over `base`, in front of `admin`.
+            Its own storage is never used; it renounces ownership of it.
+    @param base The base asset of the markets it serves.
+    @param admin The deployed MarketAdmin for the same base asset.
+    """
+    assert admin.is_contract, "market: admin not a contract"
+    assert staticcall IERC4626(admin).asset() == base.address, "market: admin for another base"
+    ADMIN = admin
+    ownable.__init__()
+    ownable_2step.__init__()
+    core.__init__(base, msg.sender, msg.sender)
+    erc20.__init__("navlend views", "NLV", 0, "navlend views", "1")
+    ownable._transfer_ownership(empty(address))
+
+
+@external
+@reentrant
+@raw_return
+def __default__() -> Bytes[MAX_ADMIN_RETURN]:
+    """
+    @notice Forwards every call that is not a view (the owner's, the
+            guardian's and the issuer-action functions) to the admin
+            extension, on the market's storage.
+    @dev Outside the lock itself: the extension's functions take it.
+    @return Bytes[MAX_ADMIN_RETURN] The extension's return data.
+    """
+    return raw_call(ADMIN, msg.data, max_outsize=MAX_ADMIN_RETURN, is_delegate_call=True)
+
+
+# ---- VIEWS ----
+
+@external
+@view
+def asset() -> address:
+    """
+    @notice The base asset of the markets this extension serves.
+    @return address The base asset.
+    """
+    return core.BASE.address
+
+
+# The ERC-4626 views: they live here, reached through the market's
+# fallback, to keep `Market` under EIP-170 (the market's deposit, mint,
+# withdraw and redeem use the same core conversions).
+
+@external
+@view
+def totalAssets() -> uint256:
+    """
+    @notice Lenders' claim: cash plus borrows minus reserves, accrued to now.
+    @return uint256 The total assets, in base units.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._total_assets(market, book)
+
+
+@external
+@view
+def convertToShares(assets: uint256) -> uint256:
+    """
+    @notice The shares `assets` is worth now, rounded down.
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, False)
+
+
+@external
+@view
+def convertToAssets(shares: uint256) -> uint256:
+    """
+    @notice The assets `shares` is worth now, rounded down.
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, False)
+
+
+@external
+@view
+def maxDeposit(receiver: address) -> uint256:
+    """
+    @notice The most a deposit may bring in: the room left in the 128-bit
+            cash book (in practice unlimited), or zero while paused.
+    @param receiver Ignored; every account may lend.
+    @return uint256 The maximum assets.
+    """
+    if core._is_paused(core.PAUSE_SUPPLY):
+        return 0
+    return core._MASK128 - (core._book & core._MASK128)
+
+
+@external
+@view
+def maxMint(receiver: address) -> uint256:
+    """
+    @notice The shares `maxDeposit` would mint (in practice unlimited), or
+            zero while paused.
+    @param receiver Ignored; every account may lend.
+    @return uint256 The maximum shares.
+    """
+    if core._is_paused(core.PAUSE_SUPPLY):
+        return 0
+    return self._to_shares(core._MASK128 - (core._book & core._MASK128), False)
+
+
+@external
+@view
+def maxWithdraw(owner: address) -> uint256:
+    """
+    @notice The most `owner` may withdraw now: its claim, bounded by cash.
+    @param owner The lender.
+    @return uint256 The maximum assets.
+    """
+    if core._is_paused(core.PAUSE_WITHDRAW):
+        return 0
+    return min(self._to_assets(erc20.balanceOf[owner], False), core._book & core._MASK128)
+
+
+@external
+@view
+def maxRedeem(owner: address) -> uint256:
+    """
+    @notice The most shares `owner` may redeem now, bounded by cash.
+    @param owner The lender.
+    @return uint256 The maximum shares.
+    """
+    if core._is_paused(core.PAUSE_WITHDRAW):
+        return 0
+    shares: uint256 = min(erc20.balanceOf[owner], self._to_shares(core._book & core._MASK128, False))
+    # EIP-4626: never more than `redeem` accepts, and it refuses shares
+    # worth no assets (a dust balance below one base unit).
+    if self._to_assets(shares, False) == 0:
+        return 0
+    return shares
+
+
+@external
+@view
+def previewDeposit(assets: uint256) -> uint256:
+    """
+    @notice The shares `deposit(assets)` would mint now (rounded down).
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, False)
+
+
+@external
+@view
+def previewMint(shares: uint256) -> uint256:
+    """
+    @notice The assets `mint(shares)` would pull now (rounded up).
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, True)
+
+
+@external
+@view
+def previewWithdraw(assets: uint256) -> uint256:
+    """
+    @notice The shares `withdraw(assets)` would burn now (rounded up).
+    @param assets The amount of the base asset.
+    @return uint256 The shares.
+    """
+    return self._to_shares(assets, True)
+
+
+@external
+@view
+def previewRedeem(shares: uint256) -> uint256:
+    """
+    @notice The assets `redeem(shares)` would pay now (rounded down).
+    @param shares The amount of lender shares.
+    @return uint256 The assets.
+    """
+    return self._to_assets(shares, False)
+
+
+# The ERC-3156 views, for the same reason.
+
+@external
+@view
+def maxFlashLoan(token: address) -> uint256:
+    """
+    @notice The most of `token` a flash loan may lend: the cash, for the
+            base asset; zero for any other token or while paused.
+    @param token The token asked for.
+    @return uint256 The maximum amount.
+    """
+    if token != core.BASE.address or core._is_paused(core.PAUSE_FLASH_LOAN):
+        return 0
+    return core._book & core._MASK128
+
+
+@external
+@view
+def flashFee(token: address, amount: uint256) -> uint256:
+    """
+    @notice The fee on a flash loan of `amount` (rounded up). Reverts for
+            any token but the base asset.
+    @param token The token asked for.
+    @param amount The amount asked for.
+    @return uint256 The fee.
+    """
+    assert token == core.BASE.address, "market: unsupported token"
+    return core._flash_fee(amount, core._market)
+
+
+@external
+@view
+def position(account: address) -> IMarketViews.Position:
+    """
+    @notice An account's debt and collateral values accrued to now, in
+            base units, prices capped. The value at LTV is what a borrow
+            would count (stale and frozen assets count for nothing); the
+            value at the liquidation threshold, and so the health factor,
+            use every asset at its last price, as a liquidation does.
+    @param account The borrower.
+    @return IMarketViews.Position Debt, scaled debt, value at LTV, value at the
+            liquidation threshold, health factor (core.WAD; max if no debt)
+            and the bitmap of assets in use.
+    """
+    index: uint256 = core._accrued_index()
+    word: uint256 = core._positions[account]
+    debt: uint256 = core._debt_of(word, index)
+    v: core._Valuation = core._valuation(account, word, max_value(uint256), core.VALUE_BORROW)
+    hf: uint256 = max_value(uint256)
+    if debt != 0:
+        hf = v.liquidation_value * core.WAD // debt
+    return IMarketViews.Position(
+        debt=debt,
+        scaled_debt=word & core._MASK112,
+        borrow_value=v.borrow_value,
+        liquidation_value=v.liquidation_value,
+        health_factor=hf,
+        assets_bitmap=(word >> 112) & core._MASK16,
+    )
+
+
+@external
+@view
+def preview_liquidation(borrower: address, token: address, max_repay: uint256) -> (uint256, uint256):
+    """
+    @notice What `liquidate(borrower, token, max_repay, ...)` would repay
+            and seize now, by the same rules (close factor, dust trims,
+            rounding); (0, 0) when it cannot run now: healthy or debt-free
+            position, no such collateral, liquidation paused or in grace.
+            `max_value(uint256)` asks for the most a liquidator may repay.
+            Like `liquidate`, it reverts "market: nothing to liquidate" when
+            the rules leave nothing to repay for this `max_repay` (zero, or
+            a partial that the dust floor trims to nothing).
+    @param borrower The position.
+    @param token The collateral asset to seize.
+    @param max_repay The most the liquidator would repay.
+    @return uint256 The debt it would repay.
+    @return uint256 The collateral it would seize (before the protocol fee).
+    """
+    word: uint256 = 0
+    asset_id: uint256 = 0
+    word, asset_id = core._asset(token)
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    if market & (core.PAUSE_LIQUIDATION << 112) != 0 or block.timestamp < core._control & core._MASK40:
+        return 0, 0
+    position: uint256 = core._positions[borrower]
+    if position & core._MASK112 == 0:
+        return 0, 0
+    debt: uint256 = core._debt_of(position, market >> 160)
+    v: core._Valuation = core._valuation(borrower, position, asset_id, core.VALUE_LIQUIDATION)
+    if v.target_balance == 0 or v.liquidation_value >= debt or v.target_price == 0:
+        return 0, 0
+    return core._liquidation_amounts(asset_id, v, debt, max_repay)
+
+
+@external
+@view
+def collateral_of(account: address, token: address) -> uint256:
+    """
+    @notice An account's collateral balance of `token`.
+    @param account The borrower.
+    @param token A listed collateral asset.
+    @return uint256 The balance, in the asset's units.
+    """
+    return core._collateral_balance(account, core._asset_id(token), core._positions[account])
+
+
+@external
+@view
+def debt_of(account: address) -> uint256:
+    """
+    @notice An account's debt accrued to now (rounded up).
+    @param account The borrower.
+    @return uint256 The debt, in base units.
+    """
+    return core._debt_of(core._positions[account], core._accrued_index())
+
+
+@external
+@view
+def asset_config(token: address) -> IMarketViews.AssetConfig:
+    """
+    @notice Everything the market knows of a listed collateral asset.
+    @param token The collateral asset.
+    @return IMarketViews.AssetConfig Its parameters and the total supplied.
+    """
+    supply: uint256 = 0
+    asset_id: uint256 = 0
+    supply, asset_id = core._asset(token)
+    word: uint256 = core._asset_config[asset_id]
+    return IMarketViews.AssetConfig(
+        token=token,
+        oracle=core._word_address(word),
+        facility=core._asset_facility[asset_id],
+        ltv_bps=(word >> 160) & core._MASK16,
+        threshold_bps=(word >> 176) & core._MASK16,
+        bonus_bps=(word >> 192) & core._MASK16,
+        supply_cap=supply >> 136,
+        price_cap=core._asset_price_cap[asset_id] if word & (core._FLAG_PRICE_CAP << 216) != 0 else 0,
+        max_oracle_age=word >> 224,
+        frozen=word & (core._FLAG_FROZEN << 216) != 0,
+        total_supplied=(supply >> 16) & core._MASK120,
+    )
+
+
+@external
+@view
+def asset_compliance(token: address) -> address:
+    """
+    @notice The compliance source of a listed asset (empty: no checks).
+    @param token The collateral asset.
+    @return address The source.
+    """
+    asset_id: uint256 = core._asset_id(token)
+    if core._asset_config[asset_id] & (core._FLAG_COMPLIANCE << 216) == 0:
+        return empty(address)
+    return core._asset_compliance[asset_id]
+
+
+@external
+@view
+def asset_ratio(token: address) -> uint256:
+    """
+    @notice Real units of a listed asset per unit on the market's books,
+            as WAD: one unless an issuer took some of the market's balance
+            and `sync_asset` recognised it.
+    @param token The collateral asset.
+    @return uint256 The ratio (10**18: whole).
+    """
+    asset_id: uint256 = core._asset_id(token)
+    if core._asset_config[asset_id] & (core._FLAG_SHORT << 216) == 0:
+        return core.WAD
+    return core._asset_ratio[asset_id]
+
+
+@external
+@view
+def asset_at(asset_id: uint256) -> address:
+    """
+    @notice The token listed under `asset_id`.
+    @param asset_id The id, from 0 to `asset_count - 1`.
+    @return address The token (zero if none).
+    """
+    return core._asset_token[asset_id]
+
+
+@external
+@view
+def asset_price(token: address) -> (uint256, bool):
+    """
+    @notice A listed asset's price as the market uses it: the oracle's
+            answer, capped, times `asset_ratio`, in the oracle's decimals,
+            and whether it is stale.
+    @param token The collateral asset.
+    @return uint256 The price.
+    @return bool True when older than the asset's maximum age.
+    """
+    asset_id: uint256 = core._asset_id(token)
+    return core._price(asset_id, core._asset_config[asset_id])
+
+
+@external
+@view
+def rate_config() -> IMarketViews.RateConfig:
+    """
+    @notice The interest-rate curve: per-second core.WAD rates, kink and reserve
+            factor in basis points.
+    @return IMarketViews.RateConfig The curve.
+    """
+    word: uint256 = core._rates
+    return IMarketViews.RateConfig(
+        base_rate=word & core._MASK64,
+        slope1=(word >> 64) & core._MASK64,
+        slope2=(word >> 128) & core._MASK64,
+        kink_bps=(word >> 192) & core._MASK16,
+        reserve_factor_bps=(word >> 208) & core._MASK16,
+    )
+
+
+@external
+@view
+def borrow_rate() -> uint256:
+    """
+    @notice The current per-second borrow rate (core.WAD).
+    @return uint256 The rate.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._rate_at(core._utilization(market, book), core._rates)
+
+
+@external
+@view
+def utilization() -> uint256:
+    """
+    @notice Borrows over cash plus borrows, accrued to now (core.WAD).
+    @return uint256 The utilisation.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._utilization(market, book)
+
+
+@external
+@view
+def market_state() -> (uint256, uint256, uint256, uint256, uint256):
+    """
+    @notice The books accrued to now.
+    @return uint256 Cash.
+    @return uint256 Total borrows (rounded down).
+    @return uint256 Reserves.
+    @return uint256 Borrow index (core.WAD).
+    @return uint256 Total scaled debt.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return (
+        book & core._MASK128,
+        (market & core._MASK112) * (market >> 160) // core.WAD,
+        book >> 128,
+        market >> 160,
+        market & core._MASK112,
+    )
+
+
+@external
+@view
+def control() -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256):
+    """
+    @notice Pause bits and the fee and size limits.
+    @return uint256 Paused actions (bits; see PAUSE_* constants).
+    @return uint256 Time liquidations resume at (grace period).
+    @return uint256 Flash fee (bps).
+    @return uint256 Protocol share of the liquidation bonus (bps).
+    @return uint256 Minimum debt after a borrow (base units).
+    @return uint256 Small-position threshold for a full close (base units).
+    @return uint256 Dust floor a partial liquidation must leave (base units).
+    """
+    word: uint256 = core._control
+    return (
+        (core._market >> 112) & core.PAUSE_ALL,
+        word & core._MASK40,
+        (core._market >> 120) & core._MASK8,
+        (word >> 56) & core._MASK16,
+        ((word >> 72) & core._MASK48) * core.BASE_UNIT,
+        ((word >> 120) & core._MASK48) * core.BASE_UNIT,
+        ((word >> 168) & core._MASK48) * core.BASE_UNIT,
+    )
+
+
+@external
+@view
+def surplus() -> uint256:
+    """
+    @notice The base asset the market holds beyond its cash, not yet booked
+            as reserves (zero while a flash loan is out).
+    @return uint256 The surplus, in base units.
+    """
+    return core._surplus(core._book)
+
+
+# ---- INTERNAL ----
+
+@internal
+@view
+def _to_shares(assets: uint256, roundup: bool) -> uint256:
+    """
+    @dev Assets to lender shares at the books accrued to now.
+    @param assets The assets.
+    @param roundup The rounding direction.
+    @return uint256 The shares.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._shares_for(assets, erc20.totalSupply, market, book, roundup)
+
+
+@internal
+@view
+def _to_assets(shares: uint256, roundup: bool) -> uint256:
+    """
+    @dev Lender shares to assets at the books accrued to now.
+    @param shares The shares.
+    @param roundup The rounding direction.
+    @return uint256 The assets.
+    """
+    market: uint256 = 0
+    book: uint256 = 0
+    interest: uint256 = 0
+    market, book, interest = core._accrued_words()
+    return core._assets_for(shares, erc20.totalSupply, market, book, roundup)
