@@ -5,8 +5,8 @@
     .venv/bin/python tools/mutation.py --list          # the mutants, no run
     .venv/bin/python tools/mutation.py --check         # each applies cleanly
 
-Each mutant is one textual change to contracts/modules/market_core.vy,
-contracts/Market.vy or contracts/MarketAdmin.vy, applied IN A TEMPORARY
+Each mutant is one textual change to the market's files (contracts/market/:
+modules/market_core.vy, Market.vy or MarketAdmin.vy), applied IN A TEMPORARY
 COPY of contracts/ (the repository's files are never touched). The
 property suite then runs against the copy (``NAVLEND_CONTRACTS_DIR``), in a
 subprocess: ``pytest tests/property`` without the Ape plugin, the anvil
@@ -39,9 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = ROOT / "contracts"
-CORE = "modules/market_core.vy"
-MARKET = "Market.vy"
-ADMIN = "MarketAdmin.vy"
+CORE = "market/modules/market_core.vy"
+MARKET = "market/Market.vy"
+ADMIN = "market/MarketAdmin.vy"
 
 
 @dataclass(frozen=True)
@@ -218,8 +218,8 @@ def compiles(root: Path) -> tuple[bool, str]:
     cache, which the suite then reuses); False for a stillborn mutant."""
     code = (
         "import sys; sys.path.insert(0, %r); from propkit import artifacts; "
-        "artifacts.load(['Market.vy', 'MarketAdmin.vy'], root=__import__('pathlib').Path(%r))"
-    ) % (str(ROOT / "tests" / "property"), str(root))
+        "artifacts.load([%r, %r], root=__import__('pathlib').Path(%r))"
+    ) % (str(ROOT / "tests" / "property"), MARKET, ADMIN, str(root))
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     tail = (p.stderr.strip().splitlines() or [""])[-1]
     return p.returncode == 0, tail[:160]

@@ -16,7 +16,7 @@ SOURCES = sorted(p for p in CONTRACTS.rglob("*") if p.suffix in (".vy", ".vyi"))
 DEPLOYABLES = [p for p in SOURCES if p.suffix == ".vy" and p.parent.name != "modules"]
 # Test doubles that re-enter the market on purpose (STYLE.md, Files).
 REENTRANT_DOUBLES = {"mocks/FlashBorrowerMock.vy", "mocks/HookedERC20.vy"}
-MARKET_FILES = ("Market.vy", "MarketAdmin.vy", "modules/market_core.vy")
+MARKET_FILES = ("market/Market.vy", "market/MarketAdmin.vy", "market/modules/market_core.vy")
 BANNER = re.compile(r"^# ---- [A-Z0-9][A-Z0-9 :/()&,.'-]* ----$")
 UNSAFE = re.compile(r"unsafe_(?:add|sub|mul|div)\(")
 
@@ -97,8 +97,8 @@ def test_market_interfaces__declared_once_and_implemented():
     """The market's two interfaces live in interfaces/*.vyi; the market and
     its admin side implement them (the compiler checks every signature) and
     no contract declares an inline copy."""
-    assert "implements: IMarket\n" in (CONTRACTS / "Market.vy").read_text()
-    assert "implements: IMarketAdmin\n" in (CONTRACTS / "MarketAdmin.vy").read_text()
+    assert "implements: IMarket\n" in (CONTRACTS / "market/Market.vy").read_text()
+    assert "implements: IMarketAdmin\n" in (CONTRACTS / "market/MarketAdmin.vy").read_text()
     inline = [_rel(p) for p in SOURCES if re.search(r"^interface IMarket", p.read_text(), flags=re.M)]
     assert not inline, inline
     for name in ("Position", "AssetConfig", "RateConfig"):

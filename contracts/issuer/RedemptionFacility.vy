@@ -43,10 +43,10 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC20Detailed
 
 
-from interfaces import IAggregatorV3
-from interfaces import IFundIssuance
-from interfaces import IFundToken
-from interfaces import IRedemptionFacility
+from ..interfaces import IAggregatorV3
+from ..interfaces import IFundIssuance
+from ..interfaces import IFundToken
+from ..interfaces import IRedemptionFacility
 implements: IRedemptionFacility
 
 

@@ -51,7 +51,7 @@ from ethereum.ercs import IERC20Detailed
 implements: IERC20Detailed
 
 
-from interfaces import IFundToken
+from ..interfaces import IFundToken
 implements: IFundToken
 
 

@@ -20,9 +20,9 @@
 
 from ethereum.ercs import IERC20
 
-from interfaces import IFundToken
-from interfaces import IMarketAdmin
-from interfaces import IRedemptionFacility
+from ..interfaces import IFundToken
+from ..interfaces import IMarketAdmin
+from ..interfaces import IRedemptionFacility
 
 implements: IMarketAdmin
 
@@ -30,7 +30,7 @@ from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
 
-from modules import market_core as core
+from .modules import market_core as core
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]

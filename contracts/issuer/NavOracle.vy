@@ -34,10 +34,10 @@
 """
 
 
-from interfaces import IAggregatorV3
+from ..interfaces import IAggregatorV3
 implements: IAggregatorV3
 
-from interfaces import IPendingNav
+from ..interfaces import IPendingNav
 implements: IPendingNav
 
 
