@@ -10,7 +10,7 @@ a re-run reuses the cached mutants.
 
 The cache key of a contract is the vyper version, the snekmate version and
 the text of the contract and of every project file it imports
-(transitively), so editing ``modules/market_core.vy`` recompiles exactly
+(transitively), so editing ``market/modules/market_core.vy`` recompiles exactly
 Market and MarketAdmin.
 
 Environment:
