@@ -4,7 +4,7 @@ rebuilt from the market's events and persisted in SQLite.
 Each position event carries the position's value *after* the operation
 (``SupplyCollateral.collateral``, ``Borrow.scaled_debt``,
 ``Liquidate.collateral`` and ``.scaled_debt``, ...; verified against
-``contracts/Market.vy``), so the index stores facts, not deltas:
+``contracts/market/Market.vy``), so the index stores facts, not deltas:
 
 - ``facts``: one row per (log, kind) with the value it set, keyed by
   (block number, block hash, log index, kind). Applying a log twice is a

@@ -1,6 +1,6 @@
 """The market's constants, mirrored once for all of navlend's Python.
 
-Each value is a ``constant`` of ``contracts/modules/market_core.vy`` (a
+Each value is a ``constant`` of ``contracts/market/modules/market_core.vy`` (a
 test parses that file and checks every name here against it, so a change
 on one side cannot go unnoticed). The reference model (``navlend.model``),
 the scripts' pre-flight checks (``navlend.cli.checks``), the deploy helpers

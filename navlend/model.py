@@ -1,7 +1,7 @@
 """Reference model of a navlend market's math, in pure Python integers.
 
-Everything here mirrors ``contracts/modules/market_core.vy`` and
-``contracts/Market.vy`` / ``contracts/MarketAdmin.vy`` line by line, with the
+Everything here mirrors ``contracts/market/modules/market_core.vy`` and
+``contracts/market/Market.vy`` / ``MarketAdmin.vy`` line by line, with the
 contract's exact rounding, so that the property suite can compare the
 contract and the model operation by operation:
 

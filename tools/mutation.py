@@ -5,8 +5,8 @@
     .venv/bin/python tools/mutation.py --list          # the mutants, no run
     .venv/bin/python tools/mutation.py --check         # each applies cleanly
 
-Each mutant is one textual change to contracts/modules/market_core.vy,
-contracts/Market.vy or contracts/MarketAdmin.vy, applied IN A TEMPORARY
+Each mutant is one textual change to the market's files (contracts/market/:
+modules/market_core.vy, Market.vy or MarketAdmin.vy), applied IN A TEMPORARY
 COPY of contracts/ (the repository's files are never touched). The
 property suite then runs against the copy (``NAVLEND_CONTRACTS_DIR``), in a
 subprocess: ``pytest tests/property`` without the Ape plugin, the anvil
@@ -39,9 +39,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = ROOT / "contracts"
-CORE = "modules/market_core.vy"
-MARKET = "Market.vy"
-ADMIN = "MarketAdmin.vy"
+CORE = "market/modules/market_core.vy"
+MARKET = "market/Market.vy"
+ADMIN = "market/MarketAdmin.vy"
+VIEWS = "market/MarketViews.vy"
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ MUTANTS: list[Mutant] = [
     _m(46, CORE, "math._mul_div(assets, supply + VIRTUAL_SHARES, self._total_assets(market, book) + VIRTUAL_ASSETS, roundup)", "math._mul_div(assets, supply + 1, self._total_assets(market, book) + VIRTUAL_ASSETS, roundup)", "removed term", "no virtual shares in assets->shares"),
     _m(47, MARKET, "    assert shares != 0, \"market: zero shares\"\n", "", "dropped assert", "zero-share deposits accepted"),
     _m(48, MARKET, "    assert assets <= book & core._MASK128, \"market: insufficient cash\"\n", "", "dropped assert", "withdraw beyond cash"),
-    _m(49, ADMIN, "    return min(self._to_assets(erc20.balanceOf[owner], False), core._book & core._MASK128)\n", "    return self._to_assets(erc20.balanceOf[owner], False)\n", "removed term", "maxWithdraw ignores cash"),
+    _m(49, VIEWS, "    return min(self._to_assets(erc20.balanceOf[owner], False), core._book & core._MASK128)\n", "    return self._to_assets(erc20.balanceOf[owner], False)\n", "removed term", "maxWithdraw ignores cash"),
     # ---- Market.vy: borrowers ----
     _m(50, MARKET, "    added: uint256 = core._ceil_div(amount * core.WAD, index)\n", "    added: uint256 = amount * core.WAD // index\n", "rounding", "borrowed scaled debt rounds down"),
     _m(51, MARKET, "    assert debt >= ((core._control >> 72) & core._MASK48) * core.BASE_UNIT, \"market: below min borrow\"\n", "", "dropped assert", "no minimum borrow"),
@@ -126,7 +127,7 @@ MUTANTS: list[Mutant] = [
     _m(57, MARKET, "    assert v.liquidation_value < debt, \"market: position healthy\"\n", "    assert v.liquidation_value <= debt, \"market: position healthy\"\n", "off-by-one", "liquidation at HF exactly 1"),
     _m(58, MARKET, "    if scaled_left != 0:\n", "    if False:\n", "skipped update", "no bad-debt write-off"),
     _m(59, MARKET, "    taken: uint256 = seized - fee\n", "    taken: uint256 = seized\n", "removed term", "protocol fee paid out twice"),
-    _m(60, MARKET, "        assert taken >= min_out, \"market: slippage\"\n", "        pass\n", "dropped assert", "share-route slippage ignored"),
+    _m(60, MARKET, "        assert sent >= min_out, \"market: slippage\"\n", "        pass\n", "dropped assert", "share-route slippage ignored"),
     _m(61, MARKET, "    core._assets[token] = unsafe_sub(word, taken << 16)\n", "", "skipped update", "liquidation leaves total supplied"),
     _m(62, MARKET, "    core._pull(token, receiver.address, amount + fee)\n", "    core._pull(token, receiver.address, amount)\n", "removed term", "flash loan fee never pulled"),
     # M63 and M64 mutated the flash loan's fee booking and cash check, both
@@ -140,11 +141,11 @@ MUTANTS: list[Mutant] = [
     _m(67, ADMIN, "    assert amount <= book >> 128, \"market: exceeds reserves\"\n", "", "dropped assert", "withdraw beyond reserves"),
     _m(68, ADMIN, "    core._book = book - amount - (amount << 128)\n", "    core._book = book - amount\n", "skipped update", "reserves not reduced on withdrawal"),
     _m(69, ADMIN, "    ownable._check_owner()\n    core._accrue()\n    core._set_rates(", "    ownable._check_owner()\n    core._set_rates(", "skipped update", "rate change without accruing at the old rate"),
-    _m(70, ADMIN, "    if market & (core.PAUSE_LIQUIDATION << 112) != 0 or block.timestamp < core._control & core._MASK40:\n", "    if market & (core.PAUSE_LIQUIDATION << 112) != 0:\n", "dropped check", "preview ignores the grace period"),
+    _m(70, VIEWS, "    if market & (core.PAUSE_LIQUIDATION << 112) != 0 or block.timestamp < core._control & core._MASK40:\n", "    if market & (core.PAUSE_LIQUIDATION << 112) != 0:\n", "dropped check", "preview ignores the grace period"),
     # ---- MarketAdmin.vy: the surplus booking ----
-    _m(71, ADMIN, "    if held <= cash:\n", "    if held < cash:\n", "comparison", "surplus test strict (equivalent: at held == cash both return 0)"),
-    _m(72, ADMIN, "    if held <= cash:\n        return 0\n", "", "dropped check", "surplus underflows when less than the cash is held (inside a flash loan)"),
-    _m(73, ADMIN, "    if held <= cash:\n", "    if held <= cash + 1:\n", "off-by-one", "a one-unit surplus is never booked"),
+    _m(71, CORE, "    if held <= cash:\n", "    if held < cash:\n", "comparison", "surplus test strict (equivalent: at held == cash both return 0)"),
+    _m(72, CORE, "    if held <= cash:\n        return 0\n", "", "dropped check", "surplus underflows when less than the cash is held (inside a flash loan)"),
+    _m(73, CORE, "    if held <= cash:\n", "    if held <= cash + 1:\n", "off-by-one", "a one-unit surplus is never booked"),
     _m(74, ADMIN, "    book = self._book_surplus(book)\n", "", "skipped update", "withdraw_reserves does not book the surplus first"),
     _m(75, ADMIN, "    core._book = new_book\n", "", "skipped update", "booked surplus not stored"),
     _m(76, ADMIN, "reserves=new_book >> 128)", "reserves=book >> 128)", "wrong term", "SurplusBooked logs the reserves before booking"),
@@ -155,6 +156,12 @@ MUTANTS: list[Mutant] = [
     _m(80, MARKET, "            remaining_value == 0 or remaining_value < ((control >> 168) & core._MASK48) * core.BASE_UNIT\n", "            remaining_value == 0\n", "dropped check", "a sub-dust remnant keeps an insolvent debt alive"),
     _m(81, CORE, "    elif (market >> 128) & _MASK32 != (self._market >> 128) & _MASK32:\n        self._market = market\n", "", "skipped update", "the accrual time stands still while nothing accrues"),
     _m(82, CORE, "    if answer <= 0 or updated_at > block.timestamp:\n        return 0, True\n", "    if updated_at > block.timestamp:\n        return 0, True\n", "dropped check", "a non-positive answer is taken as a price"),
+    # ---- the books that exceed the balance (issuer seizure or burn) ----
+    _m(83, CORE, "        price = price * self._asset_ratio[asset_id] // WAD\n", "        pass\n", "skipped update", "a short asset priced at whole units"),
+    _m(84, CORE, "    return booked * self._asset_ratio[asset_id] // WAD\n", "    return booked\n", "wrong term", "a short asset paid out at whole units (the last holder's transfer fails)"),
+    _m(85, ADMIN, "        ratio = balance * core.WAD // booked\n", "        ratio = core._ceil_div(balance * core.WAD, booked)\n", "rounding", "the ratio rounds up (the books exceed the balance by a unit)"),
+    _m(86, ADMIN, "            word = word | ((core._FLAG_FROZEN | core._FLAG_SHORT) << 216)\n", "            word = word | (core._FLAG_SHORT << 216)\n", "dropped check", "a new loss does not stop borrowing against the asset"),
+    _m(87, ADMIN, "    assert frozen or token_word & core._TOKEN_SHORT == 0, \"market: asset short\"\n", "", "dropped assert", "a short asset unfrozen (new units booked at par)"),
 ]
 
 
@@ -218,8 +225,8 @@ def compiles(root: Path) -> tuple[bool, str]:
     cache, which the suite then reuses); False for a stillborn mutant."""
     code = (
         "import sys; sys.path.insert(0, %r); from propkit import artifacts; "
-        "artifacts.load(['Market.vy', 'MarketAdmin.vy'], root=__import__('pathlib').Path(%r))"
-    ) % (str(ROOT / "tests" / "property"), str(root))
+        "artifacts.load([%r, %r, %r], root=__import__('pathlib').Path(%r))"
+    ) % (str(ROOT / "tests" / "property"), MARKET, VIEWS, ADMIN, str(root))
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     tail = (p.stderr.strip().splitlines() or [""])[-1]
     return p.returncode == 0, tail[:160]

@@ -40,47 +40,52 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = ROOT / "contracts"
+# The market's deployables, which share one storage layout (delegatecall).
+MARKET_DEPLOYABLES = ("market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy")
 
 # --------------------------------------------------------------------------
 # Reviewed exceptions. Each entry is a decision recorded with its reason; a
 # new occurrence that is not here is reported as a finding.
 
 REENTRANT_OK = {
-    ("Market.vy", "__default__"): "forwards to MarketAdmin by delegatecall; every MarketAdmin function takes the same transient lock",
-    ("Market.vy", "flashLoan"): "ERC-3156: the borrower must reach the market from onFlashLoan; no state changed before the callback and none after it (the fee stays as surplus)",
-    ("FlashLiquidator.vy", "onFlashLoan"): "callback from the market inside liquidate(), which holds this contract's lock; checks msg.sender == market and initiator == self",
-    ("Leverage.vy", "onFlashLoan"): "callback from the market inside open/unwind, which hold this contract's lock; checks msg.sender == market and initiator == self",
+    ("market/Market.vy", "__default__"): "forwards to MarketViews by delegatecall; every MarketViews view checks the same transient lock, and its own fallback forwards the rest",
+    ("market/MarketViews.vy", "__default__"): "forwards to MarketAdmin by delegatecall; every MarketAdmin function takes the same transient lock",
+    ("market/Market.vy", "flashLoan"): "ERC-3156: the borrower must reach the market from onFlashLoan; no state changed before the callback and none after it (the fee stays as surplus)",
+    ("periphery/FlashLiquidator.vy", "onFlashLoan"): "callback from the market inside liquidate(), which holds this contract's lock; checks msg.sender == market and initiator == self",
+    ("periphery/Leverage.vy", "onFlashLoan"): "callback from the market inside open/unwind, which hold this contract's lock; checks msg.sender == market and initiator == self",
 }
 
 # raw_call sites: (file, enclosing function) -> review note
 RAW_CALL_OK = {
-    ("Market.vy", "__default__"): "delegatecall to the immutable ADMIN (MarketAdmin, identical storage layout: check 'layout'); reverts on failure",
-    ("Leverage.vy", "_fund_of"): "static call asset() on the collateral token: failure means 'not a wrapper' by design; success and len(response) == 32 tested before abi_decode",
-    ("Lens.vy", "_preview"): "static call preview_liquidation() on the market: a reverting preview (dust) reads as (0, 0) so one account cannot fail a batch; ok and len(response) == 64 tested before abi_decode",
-    ("FlashLiquidator.vy", "_liquidate_batch"): "call Market.liquidate(...) for one position of an owner-only batch: a revert with a reason (healthy by now, a facility's refusal) skips that position and is logged with its reason (LiquidationSkipped), state unchanged by the failed sub-call; a revert without data (out of gas at any depth) reverts the batch; the 96-byte success is abi_decoded; max_outsize bounds the copy",
-    ("Lens.vy", "_health"): "static call position() on the market: an account whose view reverts is marked failed (zeros) so one account cannot fail a keeper's batch; ok and len(response) == 192 tested before abi_decode",
-    ("MarketAdmin.vy", "list_asset"): "two static probes of the listed token: value_model() first, where ok, len == 32 and the STABLE_DIVIDEND answer (1) reverts the listing (a $1 dividend fund is listed through its wrapper) and failure or another answer means 'not a dividend fund' (a plain token or a wrapper lists as before); then is_allowlisted(self), where failure means 'no compliance views' (a plain token or a wrapper; the owner may set a source) by design; ok and len == 32 tested for both",
-    ("modules/market_core.vy", "_price"): "static call latestRoundData() on the asset's feed: a reverting or malformed feed reads as price 0, stale (AUDIT.md 'A feed that breaks'), so no third party can make a position unliquidatable; ok and len == 160 tested, fields read with extract32 (no decoding revert)",
-    ("modules/market_core.vy", "_pending_price"): "static call pending_answer() on a feed flagged as IPendingNav: failure reads as a zero pending price, so borrowing and withdrawing count the asset for nothing (the safe side); ok and len == 64 tested, extract32",
-    ("modules/market_core.vy", "_set_oracle"): "static call pending_answer() probe when a feed is set: success with 64 bytes flags the feed as IPendingNav, failure leaves it a plain AggregatorV3 feed by design",
-    ("RedemptionFacility.vy", "_read_nav"): "static call latestRoundData() on the NAV feed: a reverting feed reads as NAV_BAD by design; success and len(response) == 160 tested before abi_decode",
+    ("market/Market.vy", "__default__"): "delegatecall to the immutable EXTENSION (MarketViews, identical storage layout: check 'layout'); reverts on failure",
+    ("market/MarketViews.vy", "__default__"): "delegatecall to the immutable ADMIN (MarketAdmin, identical storage layout: check 'layout'); reverts on failure",
+    ("periphery/Leverage.vy", "_fund_of"): "static call asset() on the collateral token: failure means 'not a wrapper' by design; success and len(response) == 32 tested before abi_decode",
+    ("periphery/Lens.vy", "_preview"): "static call preview_liquidation() on the market: a reverting preview (dust) reads as (0, 0) so one account cannot fail a batch; ok and len(response) == 64 tested before abi_decode",
+    ("periphery/FlashLiquidator.vy", "_liquidate_batch"): "call Market.liquidate(...) for one position of an owner-only batch: a revert with a reason (healthy by now, a facility's refusal) skips that position and is logged with its reason (LiquidationSkipped), state unchanged by the failed sub-call; a revert without data (out of gas at any depth) reverts the batch; the 96-byte success is abi_decoded; max_outsize bounds the copy",
+    ("periphery/Lens.vy", "_health"): "static call position() on the market: an account whose view reverts is marked failed (zeros) so one account cannot fail a keeper's batch; ok and len(response) == 192 tested before abi_decode",
+    ("market/MarketAdmin.vy", "list_asset"): "two static probes of the listed token: value_model() first, where ok, len == 32 and the STABLE_DIVIDEND answer (1) reverts the listing (a $1 dividend fund is listed through its wrapper) and failure or another answer means 'not a dividend fund' (a plain token or a wrapper lists as before); then the compliance probe (_answers_compliance), where failure means 'no compliance views' (a plain token or a wrapper; the owner may set a source) by design; ok and len == 32 tested",
+    ("market/MarketAdmin.vy", "_answers_compliance"): "two static probes of a compliance source, is_allowlisted(self) then is_frozen(self): a source must answer both with one word (ok and len == 32 tested), so that no borrow against the asset reverts on a missing view; failure means 'not a source' by design (list_asset leaves the asset without one, set_asset_compliance refuses it)",
+    ("market/modules/market_core.vy", "_price"): "static call latestRoundData() on the asset's feed: a reverting or malformed feed reads as price 0, stale (AUDIT.md 'A feed that breaks'), so no third party can make a position unliquidatable; ok and len == 160 tested, fields read with extract32 (no decoding revert)",
+    ("market/modules/market_core.vy", "_pending_price"): "static call pending_answer() on a feed flagged as IPendingNav: failure reads as a zero pending price, so borrowing and withdrawing count the asset for nothing (the safe side); ok and len == 64 tested, extract32",
+    ("market/modules/market_core.vy", "_set_oracle"): "static call pending_answer() probe when a feed is set: success with 64 bytes flags the feed as IPendingNav, failure leaves it a plain AggregatorV3 feed by design",
+    ("issuer/RedemptionFacility.vy", "_read_nav"): "static call latestRoundData() on the NAV feed: a reverting feed reads as NAV_BAD by design; success and len(response) == 160 tested before abi_decode",
 }
 
 # External calls whose return value is discarded: (file, function, method) -> note
 IGNORED_RETURN_OK = {
-    ("FlashLiquidator.vy", "_flash", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts (ERC-3156 lender, our Market.vy)",
-    ("Leverage.vy", "open", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
-    ("Leverage.vy", "unwind", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
-    ("Leverage.vy", "onFlashLoan", "repay"): "repays min(amount, debt); any unspent stablecoin stays here and is swept to the user by unwind's balanceOf transfer",
-    ("Leverage.vy", "_enter", "borrow"): "returns the debt after the borrow; borrow lends exactly `owed` or reverts, and open re-reads debt_of for its LTV check",
-    ("Leverage.vy", "_exit", "redeem"): "returns the payout; unwind sweeps the whole stablecoin balance and checks min_out on it",
+    ("periphery/FlashLiquidator.vy", "_flash", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts (ERC-3156 lender, our Market.vy)",
+    ("periphery/Leverage.vy", "open", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
+    ("periphery/Leverage.vy", "unwind", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
+    ("periphery/Leverage.vy", "onFlashLoan", "repay"): "repays min(amount, debt); any unspent stablecoin stays here and is swept to the user by unwind's balanceOf transfer",
+    ("periphery/Leverage.vy", "_enter", "borrow"): "returns the debt after the borrow; borrow lends exactly `owed` or reverts, and open re-reads debt_of for its LTV check",
+    ("periphery/Leverage.vy", "_exit", "redeem"): "returns the payout; unwind sweeps the whole stablecoin balance and checks min_out on it",
 }
 
 # (a // b) * c sites: (file, line text fragment) -> note
 DIV_MUL_OK = {
-    ("Lens.vy", "borrow_apr * utilization // WAD * (BPS - reserve_factor) // BPS"): "display-only supply APR (view); truncation < 1 wei of a WAD-scaled rate",
-    ("modules/market_core.vy", "x * x // WAD * x // (6 * WAD)"): "third Taylor term of exp(x)-1; truncating x*x/WAD first loses < x/(6 WAD) wei of growth (< 1 wei while one accrual's x < 600 % a year), and the index rounds up after",
-    ("modules/market_core.vy", "* (WAD // BPS)"): "WAD // BPS = 10**14 is an exact constant: no precision lost (false positive)",
+    ("periphery/Lens.vy", "borrow_apr * utilization // WAD * (BPS - reserve_factor) // BPS"): "display-only supply APR (view); truncation < 1 wei of a WAD-scaled rate",
+    ("market/modules/market_core.vy", "x * x // WAD * x // (6 * WAD)"): "third Taylor term of exp(x)-1; truncating x*x/WAD first loses < x/(6 WAD) wei of growth (< 1 wei while one accrual's x < 600 % a year), and the index rounds up after",
+    ("market/modules/market_core.vy", "* (WAD // BPS)"): "WAD // BPS = 10**14 is an exact constant: no precision lost (false positive)",
 }
 
 BANNED = {"selfdestruct", "send", "create_forwarder_to", "create_minimal_proxy_to"}
@@ -99,8 +104,8 @@ def snekmate_root() -> Path:
 
 
 def project_sources() -> dict[str, dict]:
-    """Every non-mock project source (keyed relative to contracts/, which
-    is what `from interfaces import X` / `from modules import Y` need) and
+    """Every non-mock project source (keyed relative to contracts/, e.g.
+    market/Market.vy; the contracts import each other relatively) and
     every snekmate source (keyed snekmate/...)."""
     sources: dict[str, dict] = {}
     for p in sorted(CONTRACTS.rglob("*.vy*")):
@@ -113,8 +118,9 @@ def project_sources() -> dict[str, dict]:
     return sources
 
 
-def deployables(sources: dict[str, dict]) -> list[str]:
-    return [k for k in sources if "/" not in k and k.endswith(".vy")]
+def deployables(keys) -> list[str]:
+    """The project's contracts: every .vy but the modules (market/modules/)."""
+    return [k for k in keys if not k.startswith("snekmate/") and k.endswith(".vy") and Path(k).parent.name != "modules"]
 
 
 def imported_snekmate(sources: dict[str, dict]) -> list[str]:
@@ -155,7 +161,7 @@ def compile_all(extra_outputs: list[str] | None = None) -> tuple[dict, dict]:
     targets = [k for k in sources if not k.startswith("snekmate/") and k.endswith(".vy")]
     targets += imported_snekmate(sources)
     sel = {t: ["annotated_ast"] for t in targets}
-    for t in ("Market.vy", "MarketAdmin.vy"):
+    for t in MARKET_DEPLOYABLES:
         sel[t] = ["annotated_ast", "layout"]
     for t in deployables(sources):
         sel[t] = sorted(set(sel[t]) | set(extra_outputs or []))
@@ -410,21 +416,27 @@ def _flat(d, pre=""):
 
 def check_layout(m: Model):
     """Cross-check of test_property_static's layout test, plus immutables:
-    under delegatecall MarketAdmin's code reads its OWN immutables."""
-    lay = {p: c[Path(p).stem]["layout"] for p, c in m.out["contracts"].items() if p in ("Market.vy", "MarketAdmin.vy")}
-    a, b = lay["Market.vy"], lay["MarketAdmin.vy"]
+    under delegatecall each extension's code reads its OWN immutables."""
+    lay = {p: c[Path(p).stem]["layout"] for p, c in m.out["contracts"].items() if p in MARKET_DEPLOYABLES}
+    a = lay["market/Market.vy"]
     rows = []
-    for k in ("storage_layout", "transient_storage_layout"):
-        same = a.get(k) == b.get(k)
-        rows.append(("ok" if same else "FINDING", "Market.vy/MarketAdmin.vy",
-                     f"{k} {'identical' if same else 'DIFFERS'} ({len(_flat(a.get(k, {})))} variables)"))
-    ca, cb = _flat(a.get("code_layout", {})), _flat(b.get("code_layout", {}))
-    only_market = sorted(set(ca) - set(cb))
-    shared = sorted(set(ca) & set(cb))
-    base_checked = "staticcall IERC4626(admin).asset() == base.address" in m_src("Market.vy")
-    rows.append(("ok" if base_checked and set(cb) <= set(ca) else "FINDING", "Market.vy/MarketAdmin.vy",
-                 f"immutables: {len(shared)} shared ({', '.join(x for x in shared if x.startswith('core.'))}, erc20.*) are MarketAdmin's own values under delegatecall; "
-                 f"Market's constructor asserts the admin's asset() is the market's base: {base_checked}; only in Market: {', '.join(only_market)}"))
+    checks = {
+        "market/MarketViews.vy": ("Market.vy/MarketViews.vy", "staticcall IERC4626(extension).asset() == base.address", "market/Market.vy"),
+        "market/MarketAdmin.vy": ("Market.vy/MarketAdmin.vy", "staticcall IERC4626(admin).asset() == base.address", "market/MarketViews.vy"),
+    }
+    for path, (label, guard, guard_src) in checks.items():
+        b = lay[path]
+        for k in ("storage_layout", "transient_storage_layout"):
+            same = a.get(k) == b.get(k)
+            rows.append(("ok" if same else "FINDING", label,
+                         f"{k} {'identical' if same else 'DIFFERS'} ({len(_flat(a.get(k, {})))} variables)"))
+        ca, cb = _flat(a.get("code_layout", {})), _flat(b.get("code_layout", {}))
+        shared = sorted(set(ca) & set(cb))
+        base_checked = guard in m_src(guard_src)
+        core_shared = [x for x in shared if x.startswith("core.")]
+        rows.append(("ok" if base_checked and set(core_shared) == {x for x in ca if x.startswith("core.")} else "FINDING", label,
+                     f"immutables: {len(shared)} shared ({', '.join(core_shared)}, erc20.*) are the extension's own values under delegatecall; "
+                     f"{Path(guard_src).name}'s constructor asserts the next one's asset() is the base: {base_checked}"))
     return rows
 
 
@@ -569,7 +581,7 @@ def main() -> int:
     inp, out = compile_all(["abi"] if args.slither else None)
     m = Model(out)
     project = [p for p in m.asts if not p.startswith("snekmate/")]
-    deploy = [p for p in project if "/" not in p]
+    deploy = deployables(project)
 
     sections = {
         "banned constructs": check_banned(m, project),

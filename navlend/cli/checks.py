@@ -3,10 +3,10 @@ each function returns what to do or raises a :class:`Refusal` that says why
 not. Nothing here touches a chain, so every refusal is unit-tested; the
 commands call these before anything is sent.
 
-The rules restate the contracts' own (``contracts/Market.vy``,
-``MarketAdmin.vy``, ``modules/market_core.vy``, ``Leverage.vy``); the
-commands still simulate each transaction, so a rule missed here becomes a
-refusal there.
+The rules restate the contracts' own (``contracts/market/``: ``Market.vy``,
+``MarketAdmin.vy``, ``modules/market_core.vy``; and
+``contracts/periphery/Leverage.vy``); the commands still simulate each
+transaction, so a rule missed here becomes a refusal there.
 """
 
 from __future__ import annotations

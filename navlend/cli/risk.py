@@ -28,7 +28,7 @@ from fractions import Fraction
 
 from navlend.cli.model import BPS, WAD, Holding, Position
 
-# Valuation modes, as in the market (contracts/modules/market_core.vy).
+# Valuation modes, as in the market (contracts/market/modules/market_core.vy).
 BORROW = "borrow"  # stale or frozen assets count for nothing at LTV
 WITHDRAW = "withdraw"  # stale assets count for nothing; frozen ones count
 # The market rounds a new borrow's debt up twice (scaled debt, then debt):

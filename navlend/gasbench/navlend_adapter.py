@@ -1,4 +1,4 @@
-"""The gas scenario on this market (``contracts/Market.vy``).
+"""The gas scenario on this market (``contracts/market/Market.vy``).
 
 The collateral is priced by the settable ``MockAggregator`` (8 decimals).
 The flash loan goes through a minimal receiver that approves repayment:

@@ -3,7 +3,7 @@ parameters, limits, oracle, redemption facility and freezing.
 
 Every setter is owner-only (freezing: guardian or owner; unfreezing: owner
 only), validates each bound at its edge and emits an event carrying the new
-values. Bounds are those of ``contracts/modules/market_core.vy``.
+values. Bounds are those of ``contracts/market/modules/market_core.vy``.
 """
 
 import ape

@@ -84,7 +84,7 @@ def test_layout__market_and_extensions__share_one_storage_layout(contract):
 
     def layout(name: str) -> dict:
         out = subprocess.run(
-            [str(ROOT / ".venv/bin/vyper"), "-p", str(ROOT / "contracts"), "-f", "layout", f"contracts/{name}.vy"],
+            [str(ROOT / ".venv/bin/vyper"), "-f", "layout", f"contracts/market/{name}.vy"],
             cwd=ROOT, capture_output=True, text=True, check=True,
         ).stdout
         return json.loads(out)

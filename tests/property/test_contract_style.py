@@ -1,8 +1,9 @@
 """contracts/STYLE.md, the rules a machine can check, over every contract.
 
-Pure text checks (no chain, no compiler): pragmas, the one banner form,
-a NatSpec docstring on every function, a reason beside every unchecked
-operation, and the market's revert prefix."""
+Pure text checks (no chain, no compiler): the folder of each source by
+role, relative project imports, pragmas, the one banner form, a NatSpec
+docstring on every function, a reason beside every unchecked operation,
+and the market's revert prefix."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ SOURCES = sorted(p for p in CONTRACTS.rglob("*") if p.suffix in (".vy", ".vyi"))
 DEPLOYABLES = [p for p in SOURCES if p.suffix == ".vy" and p.parent.name != "modules"]
 # Test doubles that re-enter the market on purpose (STYLE.md, Files).
 REENTRANT_DOUBLES = {"mocks/FlashBorrowerMock.vy", "mocks/HookedERC20.vy"}
-MARKET_FILES = ("Market.vy", "MarketAdmin.vy", "modules/market_core.vy")
+MARKET_FILES = ("market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy", "market/modules/market_core.vy")
+# contracts/ laid out by role (STYLE.md, Files): the folders a source may sit in.
+ROLE_FOLDERS = ("market", "market/modules", "periphery", "adapters", "issuer", "mocks", "interfaces")
 BANNER = re.compile(r"^# ---- [A-Z0-9][A-Z0-9 :/()&,.'-]* ----$")
 UNSAFE = re.compile(r"unsafe_(?:add|sub|mul|div)\(")
 
@@ -42,6 +45,31 @@ def _functions(source: str) -> list[tuple[str, str]]:
 
 def test_sources__found():
     assert len(SOURCES) > 20 and CONTRACTS.joinpath("STYLE.md").is_file()
+
+
+def test_contracts_layout__by_role():
+    """Every source sits in the folder of its role, none at the root of
+    contracts/; the simulated issuer's folder has its README, and the Files
+    section of STYLE.md names each folder."""
+    misplaced = [_rel(p) for p in SOURCES if p.parent.relative_to(CONTRACTS).as_posix() not in ROLE_FOLDERS]
+    assert not misplaced, misplaced
+    at_root = sorted(p.name for p in CONTRACTS.glob("*.vy*"))
+    assert not at_root, at_root
+    empty = [f for f in ROLE_FOLDERS if not any(p.parent == CONTRACTS / f for p in SOURCES)]
+    assert not empty, empty
+    assert CONTRACTS.joinpath("issuer", "README.md").is_file()
+    files = CONTRACTS.joinpath("STYLE.md").read_text().split("\n## Files\n", 1)[1].split("\n## ", 1)[0]
+    unnamed = [f for f in ROLE_FOLDERS if f"`{f}/`" not in files]
+    assert not unnamed, unnamed
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_imports__project_files__relative(path):
+    """A project file is imported relatively (``from ..interfaces``), never
+    through a contracts/ search path (``from interfaces``)."""
+    tops = {f.split("/")[0] for f in ROLE_FOLDERS} | {"modules"}
+    absolute = [m for m in re.findall(r"^(?:from|import) ([\w.]+)", path.read_text(), flags=re.M) if m.split(".")[0] in tops]
+    assert not absolute, absolute
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
@@ -94,13 +122,14 @@ def test_revert_reasons__market__prefixed(rel):
 
 
 def test_market_interfaces__declared_once_and_implemented():
-    """The market's two interfaces live in interfaces/*.vyi; the market and
-    its admin side implement them (the compiler checks every signature) and
-    no contract declares an inline copy."""
-    assert "implements: IMarket\n" in (CONTRACTS / "Market.vy").read_text()
-    assert "implements: IMarketAdmin\n" in (CONTRACTS / "MarketAdmin.vy").read_text()
+    """The market's three interfaces live in interfaces/*.vyi; the market,
+    its views and its admin side implement them (the compiler checks every
+    signature) and no contract declares an inline copy."""
+    assert "implements: IMarket\n" in (CONTRACTS / "market/Market.vy").read_text()
+    assert "implements: IMarketViews\n" in (CONTRACTS / "market/MarketViews.vy").read_text()
+    assert "implements: IMarketAdmin\n" in (CONTRACTS / "market/MarketAdmin.vy").read_text()
     inline = [_rel(p) for p in SOURCES if re.search(r"^interface IMarket", p.read_text(), flags=re.M)]
     assert not inline, inline
     for name in ("Position", "AssetConfig", "RateConfig"):
         declared = [_rel(p) for p in SOURCES if re.search(rf"^struct {name}:", p.read_text(), flags=re.M)]
-        assert declared == ["interfaces/IMarketAdmin.vyi"], (name, declared)
+        assert declared == ["interfaces/IMarketViews.vyi"], (name, declared)

@@ -15,6 +15,7 @@ from propkit import adapter as A
 from propkit import artifacts
 from propkit import invariants as I
 from propkit.harness import model_from_snapshot
+from propkit.world import CONTRACTS
 
 from navlend import model as M
 from navlend.market import deploy_local_market
@@ -26,12 +27,13 @@ U = 10**6
 
 def test_invariants_run_on_anvil_through_the_ape_adapter(world, deployer, guardian, treasury, lender, borrower, chain, mint_fund):
     market = deploy_local_market(world, deployer, guardian=guardian, treasury=treasury)
-    arts = artifacts.load(["Market.vy", "FundToken.vy", "AccumulatingWrapper.vy", "mocks/MockStablecoin.vy", "NavOracle.vy"])
-    lay = A.MarketLayout.from_layout(arts["Market.vy"].layout)
-    fund_slot = A.token_balance_slot(arts["FundToken.vy"].layout)
-    slots = [fund_slot, fund_slot, A.token_balance_slot(arts["AccumulatingWrapper.vy"].layout)]
-    base_slot = A.token_balance_slot(arts["mocks/MockStablecoin.vy"].layout)
-    latest_slot = arts["NavOracle.vy"].layout["storage_layout"]["_latest"]["slot"]
+    C = CONTRACTS
+    arts = artifacts.load([C["market"], C["fund"], C["wrapper"], C["stablecoin"], C["oracle"]])
+    lay = A.MarketLayout.from_layout(arts[C["market"]].layout)
+    fund_slot = A.token_balance_slot(arts[C["fund"]].layout)
+    slots = [fund_slot, fund_slot, A.token_balance_slot(arts[C["wrapper"]].layout)]
+    base_slot = A.token_balance_slot(arts[C["stablecoin"]].layout)
+    latest_slot = arts[C["oracle"]].layout["storage_layout"]["_latest"]["slot"]
     ad = A.ApeAdapter(chain)
     tokens = [world.fund_a, world.fund_c, world.wrapper]
     facilities = [world.facility_a, world.facility_c, world.wrapped_facility]

@@ -318,7 +318,7 @@ def test_only_authorized_operators_act_for_a_borrower(evm_world):
         ]:
             out = h.run(name, mf, cf)
             assert not out.ok and out.reason == "market: not authorized", (name, out)
-        w.market.set_authorization(attacker, True, sender=b)
+        w.admin.set_authorization(attacker, True, sender=b)
         h.model.set_authorization(b, attacker, True)
         out = h.run("withdraw for (authorised)", lambda m: m.withdraw_collateral(attacker, str(w.fund_a.address), 1 * U, b, attacker, now, h.feed), lambda: w.market.withdraw_collateral(w.fund_a, 1 * U, b, attacker, sender=attacker))
         assert not out.ok and out.reason == "market: exceeds borrow limit"

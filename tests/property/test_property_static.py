@@ -11,51 +11,54 @@ import re
 from propkit import artifacts
 
 CONTRACTS = artifacts.contracts_dir()
-MARKET_FILES = ["Market.vy", "MarketAdmin.vy", "modules/market_core.vy"]
+MARKET_FILES = ["market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy", "market/modules/market_core.vy"]
+# The deployables that run on one storage (the extensions by delegatecall).
+MARKET_DEPLOYABLES = ["market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy"]
 
 
 def _src(rel: str) -> str:
     return (CONTRACTS / rel).read_text()
 
 
-def test_market_and_admin_share_one_storage_layout():
-    """MarketAdmin runs by delegatecall on Market's storage: every variable
-    must sit in the same slot in both (vyper -f layout)."""
-    arts = artifacts.load(["Market.vy", "MarketAdmin.vy"])
-    a = arts["Market.vy"].layout["storage_layout"]
-    b = arts["MarketAdmin.vy"].layout["storage_layout"]
-    assert a == b
-    ta = arts["Market.vy"].layout.get("transient_storage_layout")
-    tb = arts["MarketAdmin.vy"].layout.get("transient_storage_layout")
-    assert ta == tb, "the reentrancy lock must be the same transient slot"
+def test_market_and_extensions_share_one_storage_layout():
+    """MarketViews and MarketAdmin run by delegatecall on Market's storage:
+    every variable must sit in the same slot in all three (vyper -f
+    layout), and the reentrancy lock in the same transient slot."""
+    arts = artifacts.load(MARKET_DEPLOYABLES)
+    a = arts["market/Market.vy"].layout
+    for rel in MARKET_DEPLOYABLES[1:]:
+        b = arts[rel].layout
+        assert a["storage_layout"] == b["storage_layout"], rel
+        assert a.get("transient_storage_layout") == b.get("transient_storage_layout"), rel
 
 
 def test_every_deployable_market_file_takes_the_global_lock():
-    for rel in ("Market.vy", "MarketAdmin.vy"):
+    for rel in MARKET_DEPLOYABLES:
         assert "# pragma nonreentrancy on" in _src(rel), rel
 
 
 def test_only_the_reviewed_functions_opt_out_of_the_lock():
-    """@reentrant only on the fallback (the admin extension takes the lock
-    itself) and on flashLoan (ERC-3156 callbacks must reach the market)."""
+    """@reentrant only on the two fallbacks (the extensions' functions take
+    the lock themselves) and on flashLoan (ERC-3156 callbacks must reach the market)."""
     found = []
     for rel in MARKET_FILES:
         src = _src(rel)
         for m in re.finditer(r"@reentrant\n(?:@\w+\n)*def (\w+)", src):
             found.append(m.group(1))
-    assert sorted(found) == ["__default__", "flashLoan"], found
+    assert sorted(found) == ["__default__", "__default__", "flashLoan"], found
 
 
 # raw_call sites outside the fallback, reviewed (tools/static_analysis.py,
 # RAW_CALL_OK): each is a static call whose failure is an expected answer.
-REVIEWED_STATIC_RAW_CALLS = {"MarketAdmin.vy": 2, "modules/market_core.vy": 3}
+REVIEWED_STATIC_RAW_CALLS = {"market/MarketAdmin.vy": 3, "market/modules/market_core.vy": 3}
 
 
 def test_no_selfdestruct_delegatecall_only_in_the_fallback():
     for rel in MARKET_FILES:
         src = _src(rel)
         assert "selfdestruct" not in src
-        assert src.count("is_delegate_call=True") == (1 if rel == "Market.vy" else 0), rel
+        # Only the fallbacks: Market's to the views, the views' to the admin.
+        assert src.count("is_delegate_call=True") == (1 if rel in ("market/Market.vy", "market/MarketViews.vy") else 0), rel
     for rel, count in REVIEWED_STATIC_RAW_CALLS.items():
         src = _src(rel)
         assert src.count("raw_call(") == count, rel
@@ -66,21 +69,25 @@ def test_unchecked_arithmetic_is_the_reviewed_set():
     """Each unsafe_* sits next to the check that makes it safe (reviewed
     by hand; a new one must be reviewed and added here)."""
     counts = {rel: len(re.findall(r"unsafe_(?:add|sub|mul|div)", _src(rel))) for rel in MARKET_FILES}
-    assert counts == {"Market.vy": 6, "MarketAdmin.vy": 0, "modules/market_core.vy": 1}, counts
+    assert counts == {"market/Market.vy": 6, "market/MarketViews.vy": 0, "market/MarketAdmin.vy": 0, "market/modules/market_core.vy": 1}, counts
 
 
 # MarketAdmin's state-changing functions that anyone may call, reviewed:
 # book_surplus accrues, then moves only base asset held beyond the cash into
 # cash and reserves alike (the lenders' claim is unchanged; the property
 # suite checks it to the unit after every call).
-PERMISSIONLESS_ADMIN_FUNCTIONS = ("book_surplus",)
+# sync_asset only lowers (or restores, up to one) the ratio of real to
+# booked units to what the market's balance shows, and freezes the asset on
+# a new loss: it moves nothing.
+# set_authorization changes only the caller's own operators.
+PERMISSIONLESS_ADMIN_FUNCTIONS = ("set_authorization", "sync_asset", "book_surplus")
 
 
 def test_every_state_changing_admin_function_checks_a_role():
     """Owner/guardian functions of MarketAdmin: each non-view external
     either checks the owner or the guardian, but the reviewed
     permissionless ones."""
-    src = _src("MarketAdmin.vy")
+    src = _src("market/MarketAdmin.vy")
     bodies = re.split(r"\n@external\n", src)[1:]
     permissionless = []
     for body in bodies:
@@ -116,7 +123,7 @@ def test_python_constants_mirror_the_contract():
     keeper) equals market_core.vy's constants, name by name."""
     from navlend import constants
 
-    source = _src("modules/market_core.vy")
+    source = _src("market/modules/market_core.vy")
     found = dict(re.findall(r"^([A-Z_0-9]+): constant\(uint256\) = (.+?)\s*(?:#.*)?$", source, flags=re.M))
     mirrored = [n for n in dir(constants) if n.isupper()]
     assert mirrored, "navlend.constants defines nothing"

@@ -10,7 +10,7 @@ a re-run reuses the cached mutants.
 
 The cache key of a contract is the vyper version, the snekmate version and
 the text of the contract and of every project file it imports
-(transitively), so editing ``modules/market_core.vy`` recompiles exactly
+(transitively), so editing ``market/modules/market_core.vy`` recompiles exactly
 Market and MarketAdmin.
 
 Environment:
@@ -90,9 +90,8 @@ def _imports(path: Path, root: Path) -> list[Path]:
         names = [n.strip() for n in (m.group(2) or "").split(",") if n.strip()]
         dots = len(module) - len(module.lstrip("."))
         parts = [p for p in module.lstrip(".").split(".") if p]
-        bases = [path.parent] if dots else [root]
-        if dots > 1:
-            bases = [path.parents[dots - 2]]
+        # `from .x` is the importer's folder, each further dot one folder up.
+        bases = [path.parents[dots - 1]] if dots else [root]
         for base in bases:
             for name in names or [""]:
                 stem = base.joinpath(*parts, name) if name else base.joinpath(*parts)

@@ -15,7 +15,7 @@ from navlend import model as M
 
 from . import adapter as A
 from . import invariants as I
-from .world import EvmWorld, Reverted
+from .world import CONTRACTS, EvmWorld, Reverted
 
 MASK64 = 2**64 - 1
 MASK128 = 2**128 - 1
@@ -120,18 +120,18 @@ class Harness:
         self.w = w
         self.ad = A.EvmAdapter(w.env)
         arts = w.arts
-        self.lay = A.MarketLayout.from_layout(arts["Market.vy"].layout)
-        self.base_slot = A.token_balance_slot(arts["mocks/MockStablecoin.vy"].layout)
-        fund_slot = A.token_balance_slot(arts["FundToken.vy"].layout)
-        wrap_layout = arts["AccumulatingWrapper.vy"].layout
+        self.lay = A.MarketLayout.from_layout(arts[CONTRACTS["market"]].layout)
+        self.base_slot = A.token_balance_slot(arts[CONTRACTS["stablecoin"]].layout)
+        fund_slot = A.token_balance_slot(arts[CONTRACTS["fund"]].layout)
+        wrap_layout = arts[CONTRACTS["wrapper"]].layout
         self.token_slots = [fund_slot, fund_slot, A.token_balance_slot(wrap_layout)]
         ws = wrap_layout["storage_layout"]
         self.wrap_tracked_slot = ws["_tracked_assets"]["slot"]
         self.wrap_schedule_slot = ws["_schedule"]["slot"]
         self.wrap_supply_slot = ws["erc20"]["totalSupply"]["slot"]
-        self.oracle_latest_slot = arts["NavOracle.vy"].layout["storage_layout"]["_latest"]["slot"]
+        self.oracle_latest_slot = arts[CONTRACTS["oracle"]].layout["storage_layout"]["_latest"]["slot"]
         # PendingRound's first member (the answer) sits at the struct's slot.
-        self.oracle_pending_slot = arts["NavOracle.vy"].layout["storage_layout"]["pending_round"]["slot"]
+        self.oracle_pending_slot = arts[CONTRACTS["oracle"]].layout["storage_layout"]["pending_round"]["slot"]
         a = w.actors
         # Accounts whose positions and shares the snapshot reads: every
         # actor, the treasury (fee credits) and the attacker's flash

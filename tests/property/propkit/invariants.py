@@ -110,18 +110,19 @@ def check_base_backing(snap: Snapshot, m: M.MarketModel, g: Ghost) -> None:
 def check_collateral_backing(snap: Snapshot, g: Ghost, m: M.MarketModel) -> None:
     """Per asset: the market's token balance == total supplied (the sum of
     every position, the treasury's fee credits included) + donations - what
-    the issuer took - booked units paid out at less than one real unit."""
+    the issuer took + what stayed behind when booked units left at less
+    than one real unit each (after a sync)."""
     for i, aw in enumerate(snap.assets):
         positions = sum(pw.collateral[i] for pw in snap.positions.values())
         all_positions = sum(v for (acct, j), v in m.collateral.items() if j == i)
         check(aw.total_supplied == all_positions, f"asset {i}: total supplied {aw.total_supplied} != sum of positions {all_positions}")
         check(positions <= aw.total_supplied, f"asset {i}: tracked positions {positions} > total supplied {aw.total_supplied}")
         bal = snap.market_token_balances[i]
-        lost = g.token_taken[i] + m.assets[i].short_paid
+        kept = m.assets[i].short_paid  # booked units that left at less than one real unit each
         check(
-            bal == aw.total_supplied + g.token_donated[i] - lost,
+            bal == aw.total_supplied + g.token_donated[i] - g.token_taken[i] + kept,
             f"asset {i}: market holds {bal} != total supplied {aw.total_supplied} + donated {g.token_donated[i]}"
-            f" - taken by the issuer {g.token_taken[i]} - booked beyond paid {m.assets[i].short_paid}",
+            f" - taken by the issuer {g.token_taken[i]} + booked beyond paid {kept}",
         )
 
 

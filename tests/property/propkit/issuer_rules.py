@@ -175,7 +175,7 @@ class IssuerActions:
         out = self.h.run(
             "sync asset",
             lambda m: m.sync_asset(str(token.address), balance),
-            lambda: self.w.market.sync_asset(token, sender=self.a["attacker"]),
+            lambda: self.w.admin.sync_asset(token, sender=self.a["attacker"]),
         )
         if out.ok:
             ratio = self.w.admin.asset_ratio(token)

@@ -60,19 +60,19 @@ WORLD_START = 1_900_000_000
 
 CONTRACTS = {
     "stablecoin": "mocks/MockStablecoin.vy",
-    "fund": "FundToken.vy",
-    "oracle": "NavOracle.vy",
-    "facility": "RedemptionFacility.vy",
-    "wrapper": "AccumulatingWrapper.vy",
-    "wrapper_oracle": "WrapperNavOracle.vy",
-    "wrapped_facility": "WrappedFacility.vy",
-    "admin": "MarketAdmin.vy",
-    "views": "MarketViews.vy",
-    "market": "Market.vy",
-    "leverage": "Leverage.vy",
-    "flash_liquidator": "FlashLiquidator.vy",
+    "fund": "issuer/FundToken.vy",
+    "oracle": "issuer/NavOracle.vy",
+    "facility": "issuer/RedemptionFacility.vy",
+    "wrapper": "adapters/AccumulatingWrapper.vy",
+    "wrapper_oracle": "adapters/WrapperNavOracle.vy",
+    "wrapped_facility": "adapters/WrappedFacility.vy",
+    "admin": "market/MarketAdmin.vy",
+    "views": "market/MarketViews.vy",
+    "market": "market/Market.vy",
+    "leverage": "periphery/Leverage.vy",
+    "flash_liquidator": "periphery/FlashLiquidator.vy",
     "flash_borrower": "mocks/FlashBorrowerMock.vy",
-    "lens": "Lens.vy",
+    "lens": "periphery/Lens.vy",
     "mock_aggregator": "mocks/MockAggregator.vy",
 }
 
@@ -339,7 +339,7 @@ def fund_actors(w: EvmWorld) -> None:
         w.fund_b.approve(w.wrapper, MAX_UINT, sender=acct)
         w.wrapper.deposit(BORROWER_WRAPPED * 10**FUND_B_DECIMALS, acct, sender=acct)
         w.stablecoin.approve(w.leverage, MAX_UINT, sender=acct)
-        w.market.set_authorization(w.leverage, True, sender=acct)
+        w.admin.set_authorization(w.leverage, True, sender=acct)
     for token in w.tokens:
         token.approve(w.market, MAX_UINT, sender=a["attacker"])
     # The attacker starts with a little of each listed fund too (it is KYC'd).

@@ -27,10 +27,10 @@ from ethereum.ercs import IERC20Detailed
 from ethereum.ercs import IERC4626
 
 
-from interfaces import IAggregatorV3
+from ..interfaces import IAggregatorV3
 implements: IAggregatorV3
 
-from interfaces import IPendingNav
+from ..interfaces import IPendingNav
 implements: IPendingNav
 
 

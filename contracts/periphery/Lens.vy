@@ -23,8 +23,8 @@
 
 from ethereum.ercs import IERC20
 
-from interfaces import IAggregatorV3
-from interfaces import IMarketViews
+from ..interfaces import IAggregatorV3
+from ..interfaces import IMarketViews
 
 
 # @dev Most accounts one `healths` call takes (500 fit one eth_call).

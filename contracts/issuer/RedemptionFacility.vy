@@ -31,6 +31,9 @@
         the stablecoin's decimals:
         payout = floor(floor(shares x nav x 10^pd / 10^(sd + od)) x
                  (10_000 - fee_bps) / 10_000).
+        Part of the simulated issuer (contracts/issuer/): it stands in for
+        the issuer's own contract in tests, the demo and local networks and
+        is never deployed on a live network.
 @custom:security The owner (issuer, two-step) can withdraw the liquidity,
                  pause, and change the fee (capped at 100 bps), the minimum
                  and the limits. A lender must treat this exit as best-effort.
@@ -43,10 +46,10 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC20Detailed
 
 
-from interfaces import IAggregatorV3
-from interfaces import IFundIssuance
-from interfaces import IFundToken
-from interfaces import IRedemptionFacility
+from ..interfaces import IAggregatorV3
+from ..interfaces import IFundIssuance
+from ..interfaces import IFundToken
+from ..interfaces import IRedemptionFacility
 implements: IRedemptionFacility
 
 

@@ -23,7 +23,7 @@
 from ethereum.ercs import IERC20
 from ethereum.ercs import IERC4626
 
-from interfaces import IMarketViews
+from ..interfaces import IMarketViews
 
 implements: IMarketViews
 
@@ -31,7 +31,7 @@ from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
 
-from modules import market_core as core
+from .modules import market_core as core
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]

@@ -31,8 +31,8 @@ from ethereum.ercs import IERC20
 from ethereum.ercs import IERC4626
 
 
-from interfaces import IFundToken
-from interfaces import IRedemptionFacility
+from ..interfaces import IFundToken
+from ..interfaces import IRedemptionFacility
 implements: IRedemptionFacility
 
 

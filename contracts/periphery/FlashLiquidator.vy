@@ -36,9 +36,9 @@
 
 from ethereum.ercs import IERC20
 
-from interfaces import IERC3156FlashBorrower
-from interfaces import IMarket
-from interfaces import IMarketViews
+from ..interfaces import IERC3156FlashBorrower
+from ..interfaces import IMarket
+from ..interfaces import IMarketViews
 
 implements: IERC3156FlashBorrower
 

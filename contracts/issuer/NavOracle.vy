@@ -25,6 +25,9 @@
         check, so the latest round lives in one packed word
         (round id 64 bits | as_of 64 bits | answer 128 bits): one SLOAD.
         Every round is also kept in a map for `getRoundData`.
+        Part of the simulated issuer (contracts/issuer/): it stands in for
+        the issuer's own contract in tests, the demo and local networks and
+        is never deployed on a live network.
 @custom:security The updater can move the NAV by at most `max_move_bps` per
                  `min_interval`; anything larger needs the guardian too.
                  The owner (two-step) appoints both and sets the bounds.
@@ -34,10 +37,10 @@
 """
 
 
-from interfaces import IAggregatorV3
+from ..interfaces import IAggregatorV3
 implements: IAggregatorV3
 
-from interfaces import IPendingNav
+from ..interfaces import IPendingNav
 implements: IPendingNav
 
 

@@ -30,6 +30,9 @@
         Built on snekmate's erc20; the transfer, approve and mint externals
         are written here only because they must run the compliance checks
         first (snekmate's erc20 has no transfer hook we could override).
+        Part of the simulated issuer (contracts/issuer/): it stands in for
+        the issuer's own contract in tests, the demo and local networks and
+        is never deployed on a live network.
 @custom:security The issuer admin (owner) is fully trusted: it can freeze,
                  seize and burn any holder's shares, including a lending
                  market's. Integrators must read balances live and treat a
@@ -51,7 +54,7 @@ from ethereum.ercs import IERC20Detailed
 implements: IERC20Detailed
 
 
-from interfaces import IFundToken
+from ..interfaces import IFundToken
 implements: IFundToken
 
 

@@ -23,9 +23,9 @@
 
 from ethereum.ercs import IERC20
 
-from interfaces import IFundToken
-from interfaces import IMarketAdmin
-from interfaces import IRedemptionFacility
+from ..interfaces import IFundToken
+from ..interfaces import IMarketAdmin
+from ..interfaces import IRedemptionFacility
 
 implements: IMarketAdmin
 
@@ -33,7 +33,7 @@ from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
 
-from modules import market_core as core
+from .modules import market_core as core
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
@@ -523,7 +523,9 @@ def _answers_compliance(source: address) -> bool:
         source, abi_encode(self, method_id=method_id("is_frozen(address)")), max_outsize=32,
         is_static_call=True, revert_on_failure=False
     )
-    return ok and len(data) == 32
+    if not ok or len(data) != 32:
+        return False
+    return True
 
 
 @internal

@@ -34,11 +34,11 @@
 from ethereum.ercs import IERC20
 from ethereum.ercs import IERC4626
 
-from interfaces import IERC3156FlashBorrower
-from interfaces import IFundToken
-from interfaces import IMarket
-from interfaces import IMarketViews
-from interfaces import IRedemptionFacility
+from ..interfaces import IERC3156FlashBorrower
+from ..interfaces import IFundToken
+from ..interfaces import IMarket
+from ..interfaces import IMarketViews
+from ..interfaces import IRedemptionFacility
 
 implements: IERC3156FlashBorrower
 

@@ -16,9 +16,9 @@
 from ethereum.ercs import IERC20
 from ethereum.ercs import IERC20Detailed
 
-from ..interfaces import IAggregatorV3
-from ..interfaces import IFundToken
-from ..interfaces import IMarketViews
+from ...interfaces import IAggregatorV3
+from ...interfaces import IFundToken
+from ...interfaces import IMarketViews
 
 from snekmate.utils import math
 

@@ -59,17 +59,17 @@ from ethereum.ercs import IERC4626
 
 implements: IERC20
 
-from interfaces import IMarket
+from ..interfaces import IMarket
 implements: IMarket
 
-from interfaces import IRedemptionFacility
-from interfaces import IERC3156FlashBorrower
+from ..interfaces import IRedemptionFacility
+from ..interfaces import IERC3156FlashBorrower
 
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
 
-from modules import market_core as core
+from .modules import market_core as core
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]

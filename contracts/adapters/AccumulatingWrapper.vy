@@ -66,7 +66,7 @@ from ethereum.ercs import IERC4626
 implements: IERC4626
 
 
-from interfaces import IFundToken
+from ..interfaces import IFundToken
 
 
 from snekmate.auth import ownable
