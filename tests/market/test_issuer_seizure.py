@@ -33,7 +33,7 @@ def fund(request, collaterals, set_price, market, owner, lend):
 
 
 @pytest.fixture
-def posted(fund, open_position, borrower, borrower2):
+def posted(open_position, borrower, borrower2, fund):
     """``borrower`` posts 100 shares and ``borrower2`` 300, no debt."""
     open_position(fund, borrower, 100 * fund.unit, 0)
     open_position(fund, borrower2, 300 * fund.unit, 0)
@@ -48,7 +48,7 @@ def _short(market, issuer, fund, units: int):
 # ---- sync_asset ----
 
 
-def test_sync_asset__books_match__ratio_one_nothing_frozen(market, posted, outsider):
+def test_sync_asset__books_match__ratio_one_nothing_frozen(market, outsider, posted):
     # Anyone may sync, a party the fund never admitted included.
     tx = market.sync_asset(posted.token, sender=outsider)
     booked = 400 * posted.unit
@@ -58,7 +58,9 @@ def test_sync_asset__books_match__ratio_one_nothing_frozen(market, posted, outsi
     assert not market.asset_config(posted.token).frozen
 
 
-def test_sync_asset__issuer_burns_market_shares__ratio_set_asset_frozen(market, posted, issuer, outsider):
+def test_sync_asset__issuer_burns_market_shares__ratio_set_asset_frozen(
+    market, issuer, outsider, posted
+):
     price = market.asset_price(posted.token)[0]
     _short(market, issuer, posted, 40)  # 10 % of 400
     tx = market.sync_asset(posted.token, sender=outsider)
@@ -78,14 +80,16 @@ def test_sync_asset__issuer_burns_market_shares__ratio_set_asset_frozen(market, 
     assert market.asset_ratio(posted.token) == ratio
 
 
-def test_sync_asset__issuer_seizes_market_shares__same_as_a_burn(market, posted, issuer, treasury, outsider):
+def test_sync_asset__issuer_seizes_market_shares__same_as_a_burn(
+    market, issuer, treasury, outsider, posted
+):
     tx = posted.token.seize(market, treasury, 100 * posted.unit, sender=issuer)
     assert posted.token.Seized(source=market, receiver=treasury, amount=100 * posted.unit) in tx.events
     market.sync_asset(posted.token, sender=outsider)
     assert market.asset_ratio(posted.token) == 3 * 10**17 * 10 // 4  # 300 / 400
 
 
-def test_sync_asset__donation__ratio_stays_one(market, posted, give_collateral, attacker):
+def test_sync_asset__donation__ratio_stays_one(market, give_collateral, attacker, posted):
     give_collateral(posted, attacker, 50 * posted.unit)
     posted.token.transfer(market, 50 * posted.unit, sender=attacker)
     tx = market.sync_asset(posted.token, sender=attacker)
@@ -100,7 +104,7 @@ def test_sync_asset__unlisted_token__reverts(market, fund_b, outsider):
 
 
 def test_sync_asset__shares_given_back__ratio_cleared_and_unfreeze_allowed(
-    market, posted, issuer, owner, outsider, mint_fund
+    market, issuer, owner, outsider, mint_fund, posted
 ):
     _short(market, issuer, posted, 40)
     market.sync_asset(posted.token, sender=outsider)
@@ -121,7 +125,7 @@ def test_sync_asset__shares_given_back__ratio_cleared_and_unfreeze_allowed(
 
 
 def test_withdraw_collateral__after_sync__each_holder_gets_its_share(
-    market, posted, issuer, borrower, borrower2, outsider
+    market, issuer, borrower, borrower2, outsider, posted
 ):
     _short(market, issuer, posted, 40)
     market.sync_asset(posted.token, sender=outsider)
@@ -139,7 +143,7 @@ def test_withdraw_collateral__after_sync__each_holder_gets_its_share(
 
 
 def test_withdraw_collateral__burn_not_synced__last_holder_short(
-    market, posted, issuer, borrower, borrower2, outsider
+    market, issuer, borrower, borrower2, outsider, posted
 ):
     """Why the sync exists: before it, the first holders out take whole
     units and the last one's transfer fails. Any holder may sync first."""
@@ -154,14 +158,18 @@ def test_withdraw_collateral__burn_not_synced__last_holder_short(
     assert posted.token.balanceOf(borrower) - before == 60 * posted.unit
 
 
-def test_borrow__against_a_short_asset__counts_for_nothing(market, posted, issuer, borrower, outsider):
+def test_borrow__against_a_short_asset__counts_for_nothing(
+    market, issuer, borrower, outsider, posted
+):
     _short(market, issuer, posted, 40)
     market.sync_asset(posted.token, sender=outsider)
     with ape.reverts("market: exceeds borrow limit"):
         market.borrow(100 * USD, borrower, borrower, sender=borrower)
 
 
-def test_supply_collateral__short_asset__reverts_frozen(market, posted, issuer, borrower, outsider, give_collateral):
+def test_supply_collateral__short_asset__reverts_frozen(
+    market, issuer, borrower, outsider, give_collateral, posted
+):
     _short(market, issuer, posted, 40)
     market.sync_asset(posted.token, sender=outsider)
     give_collateral(posted, borrower, posted.unit)
@@ -173,7 +181,7 @@ def test_supply_collateral__short_asset__reverts_frozen(market, posted, issuer, 
 
 
 @pytest.fixture
-def in_debt(fund, open_position, borrower, mint_stable, stablecoin, market, liquidator):
+def in_debt(open_position, borrower, mint_stable, stablecoin, market, liquidator, fund):
     """``borrower`` posts $10,000 of the fund and owes $8,000 (above the
     dust floor, so partial liquidations run); the liquidator holds
     $10,000, approved."""
@@ -185,7 +193,7 @@ def in_debt(fund, open_position, borrower, mint_stable, stablecoin, market, liqu
 
 
 def test_liquidate__after_seize_and_sync__seizes_booked_pays_real(
-    market, in_debt, issuer, treasury, borrower, liquidator, outsider
+    market, issuer, treasury, borrower, liquidator, outsider, in_debt
 ):
     held = market.collateral_of(borrower, in_debt.token)
     in_debt.token.seize(market, treasury, held // 5, sender=issuer)  # 20 %
@@ -206,7 +214,7 @@ def test_liquidate__after_seize_and_sync__seizes_booked_pays_real(
 
 
 def test_liquidate__redeem_route_after_sync__facility_gets_real_units(
-    market, in_debt, issuer, treasury, borrower, liquidator, outsider, stablecoin
+    market, issuer, treasury, borrower, liquidator, outsider, stablecoin, in_debt
 ):
     held = market.collateral_of(borrower, in_debt.token)
     in_debt.token.seize(market, treasury, held // 5, sender=issuer)
@@ -225,7 +233,7 @@ def test_liquidate__redeem_route_after_sync__facility_gets_real_units(
 
 
 def test_liquidate__loss_beyond_the_margin__written_off_as_bad_debt(
-    market, in_debt, issuer, borrower, liquidator, outsider
+    market, issuer, borrower, liquidator, outsider, in_debt
 ):
     held = market.collateral_of(borrower, in_debt.token)
     in_debt.token.burn(market, held * 6 // 10, sender=issuer)  # 60 %: $4,000 left for $8,000
