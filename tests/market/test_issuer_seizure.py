@@ -21,23 +21,38 @@ WAD = 10**18
 PRICE = {"fund_a": 10 * 10**8, "fund_c": 10**8}
 
 
-@pytest.fixture(params=["fund_a", "fund_c"])
-def fund(request, collaterals, set_price, market, owner, lend):
-    """A NAV fund priced by a settable feed, with $1M lent under a flat 0 %
-    curve."""
-    c = collaterals[request.param]
-    set_price(c, PRICE[c.name])
-    market.set_rates(0, 0, 0, 9_000, 1_000, sender=owner)
-    lend(1_000_000 * USD)
-    return c
+# Every test runs at both decimals. The setup runs inside the test (session
+# factories, not parametrized fixtures), so Ape's per-test snapshot undoes it.
+FUNDS = pytest.mark.parametrize("name", ["fund_a", "fund_c"])
 
 
-@pytest.fixture
-def posted(open_position, borrower, borrower2, fund):
-    """``borrower`` posts 100 shares and ``borrower2`` 300, no debt."""
-    open_position(fund, borrower, 100 * fund.unit, 0)
-    open_position(fund, borrower2, 300 * fund.unit, 0)
-    return fund
+@pytest.fixture(scope="session")
+def priced_fund(collaterals, set_price, market, owner, lend):
+    """``priced_fund(name)``: a NAV fund priced by a settable feed, with $1M
+    lent under a flat 0 % curve."""
+
+    def go(name: str):
+        c = collaterals[name]
+        set_price(c, PRICE[c.name])
+        market.set_rates(0, 0, 0, 9_000, 1_000, sender=owner)
+        lend(1_000_000 * USD)
+        return c
+
+    return go
+
+
+@pytest.fixture(scope="session")
+def posted_fund(priced_fund, open_position, borrower, borrower2):
+    """``posted_fund(name)``: ``borrower`` posts 100 shares and ``borrower2``
+    300, no debt."""
+
+    def go(name: str):
+        fund = priced_fund(name)
+        open_position(fund, borrower, 100 * fund.unit, 0)
+        open_position(fund, borrower2, 300 * fund.unit, 0)
+        return fund
+
+    return go
 
 
 def _short(market, issuer, fund, units: int):
@@ -48,7 +63,9 @@ def _short(market, issuer, fund, units: int):
 # ---- sync_asset ----
 
 
-def test_sync_asset__books_match__ratio_one_nothing_frozen(market, outsider, posted):
+@FUNDS
+def test_sync_asset__books_match__ratio_one_nothing_frozen(market, outsider, posted_fund, name):
+    posted = posted_fund(name)
     # Anyone may sync, a party the fund never admitted included.
     tx = market.sync_asset(posted.token, sender=outsider)
     booked = 400 * posted.unit
@@ -58,9 +75,11 @@ def test_sync_asset__books_match__ratio_one_nothing_frozen(market, outsider, pos
     assert not market.asset_config(posted.token).frozen
 
 
+@FUNDS
 def test_sync_asset__issuer_burns_market_shares__ratio_set_asset_frozen(
-    market, issuer, outsider, posted
+    market, issuer, outsider, posted_fund, name
 ):
+    posted = posted_fund(name)
     price = market.asset_price(posted.token)[0]
     _short(market, issuer, posted, 40)  # 10 % of 400
     tx = market.sync_asset(posted.token, sender=outsider)
@@ -80,16 +99,20 @@ def test_sync_asset__issuer_burns_market_shares__ratio_set_asset_frozen(
     assert market.asset_ratio(posted.token) == ratio
 
 
+@FUNDS
 def test_sync_asset__issuer_seizes_market_shares__same_as_a_burn(
-    market, issuer, treasury, outsider, posted
+    market, issuer, treasury, outsider, posted_fund, name
 ):
+    posted = posted_fund(name)
     tx = posted.token.seize(market, treasury, 100 * posted.unit, sender=issuer)
     assert posted.token.Seized(source=market, receiver=treasury, amount=100 * posted.unit) in tx.events
     market.sync_asset(posted.token, sender=outsider)
     assert market.asset_ratio(posted.token) == 3 * 10**17 * 10 // 4  # 300 / 400
 
 
-def test_sync_asset__donation__ratio_stays_one(market, give_collateral, attacker, posted):
+@FUNDS
+def test_sync_asset__donation__ratio_stays_one(market, give_collateral, attacker, posted_fund, name):
+    posted = posted_fund(name)
     give_collateral(posted, attacker, 50 * posted.unit)
     posted.token.transfer(market, 50 * posted.unit, sender=attacker)
     tx = market.sync_asset(posted.token, sender=attacker)
@@ -103,9 +126,11 @@ def test_sync_asset__unlisted_token__reverts(market, fund_b, outsider):
         market.sync_asset(fund_b, sender=outsider)
 
 
+@FUNDS
 def test_sync_asset__shares_given_back__ratio_cleared_and_unfreeze_allowed(
-    market, issuer, owner, outsider, mint_fund, posted
+    market, issuer, owner, outsider, mint_fund, posted_fund, name
 ):
+    posted = posted_fund(name)
     _short(market, issuer, posted, 40)
     market.sync_asset(posted.token, sender=outsider)
     with ape.reverts("market: asset short"):
@@ -124,9 +149,11 @@ def test_sync_asset__shares_given_back__ratio_cleared_and_unfreeze_allowed(
 # ---- what leaves the market ----
 
 
+@FUNDS
 def test_withdraw_collateral__after_sync__each_holder_gets_its_share(
-    market, issuer, borrower, borrower2, outsider, posted
+    market, issuer, borrower, borrower2, outsider, posted_fund, name
 ):
+    posted = posted_fund(name)
     _short(market, issuer, posted, 40)
     market.sync_asset(posted.token, sender=outsider)
     before = posted.token.balanceOf(borrower)
@@ -142,9 +169,11 @@ def test_withdraw_collateral__after_sync__each_holder_gets_its_share(
     assert market.asset_config(posted.token).total_supplied == 0
 
 
+@FUNDS
 def test_withdraw_collateral__burn_not_synced__last_holder_short(
-    market, issuer, borrower, borrower2, outsider, posted
+    market, issuer, borrower, borrower2, outsider, posted_fund, name
 ):
+    posted = posted_fund(name)
     """Why the sync exists: before it, the first holders out take whole
     units and the last one's transfer fails. Any holder may sync first."""
     _short(market, issuer, posted, 40)
@@ -158,18 +187,22 @@ def test_withdraw_collateral__burn_not_synced__last_holder_short(
     assert posted.token.balanceOf(borrower) - before == 60 * posted.unit
 
 
+@FUNDS
 def test_borrow__against_a_short_asset__counts_for_nothing(
-    market, issuer, borrower, outsider, posted
+    market, issuer, borrower, outsider, posted_fund, name
 ):
+    posted = posted_fund(name)
     _short(market, issuer, posted, 40)
     market.sync_asset(posted.token, sender=outsider)
     with ape.reverts("market: exceeds borrow limit"):
         market.borrow(100 * USD, borrower, borrower, sender=borrower)
 
 
+@FUNDS
 def test_supply_collateral__short_asset__reverts_frozen(
-    market, issuer, borrower, outsider, give_collateral, posted
+    market, issuer, borrower, outsider, give_collateral, posted_fund, name
 ):
+    posted = posted_fund(name)
     _short(market, issuer, posted, 40)
     market.sync_asset(posted.token, sender=outsider)
     give_collateral(posted, borrower, posted.unit)
@@ -180,21 +213,28 @@ def test_supply_collateral__short_asset__reverts_frozen(
 # ---- liquidation on what really exists ----
 
 
-@pytest.fixture
-def in_debt(open_position, borrower, mint_stable, stablecoin, market, liquidator, fund):
-    """``borrower`` posts $10,000 of the fund and owes $8,000 (above the
-    dust floor, so partial liquidations run); the liquidator holds
-    $10,000, approved."""
-    shares = 10_000 * USD * 10**8 // PRICE[fund.name]  # worth $10,000, in whole-share millionths
-    open_position(fund, borrower, shares * fund.unit // USD, 8_000 * USD)
-    mint_stable(liquidator, 10_000 * USD)
-    stablecoin.approve(market, 2**256 - 1, sender=liquidator)
-    return fund
+@pytest.fixture(scope="session")
+def in_debt_fund(priced_fund, open_position, borrower, mint_stable, stablecoin, market, liquidator):
+    """``in_debt_fund(name)``: ``borrower`` posts $10,000 of the fund and owes
+    $8,000 (above the dust floor, so partial liquidations run); the
+    liquidator holds $10,000, approved."""
+
+    def go(name: str):
+        fund = priced_fund(name)
+        shares = 10_000 * USD * 10**8 // PRICE[fund.name]  # worth $10,000, in whole-share millionths
+        open_position(fund, borrower, shares * fund.unit // USD, 8_000 * USD)
+        mint_stable(liquidator, 10_000 * USD)
+        stablecoin.approve(market, 2**256 - 1, sender=liquidator)
+        return fund
+
+    return go
 
 
+@FUNDS
 def test_liquidate__after_seize_and_sync__seizes_booked_pays_real(
-    market, issuer, treasury, borrower, liquidator, outsider, in_debt
+    market, issuer, treasury, borrower, liquidator, outsider, in_debt_fund, name
 ):
+    in_debt = in_debt_fund(name)
     held = market.collateral_of(borrower, in_debt.token)
     in_debt.token.seize(market, treasury, held // 5, sender=issuer)  # 20 %
     assert market.position(borrower).health_factor >= WAD  # not yet recognised
@@ -213,9 +253,11 @@ def test_liquidate__after_seize_and_sync__seizes_booked_pays_real(
     assert payout * PRICE[in_debt.name] // scale == 206 * USD
 
 
+@FUNDS
 def test_liquidate__redeem_route_after_sync__facility_gets_real_units(
-    market, issuer, treasury, borrower, liquidator, outsider, stablecoin, in_debt
+    market, issuer, treasury, borrower, liquidator, outsider, stablecoin, in_debt_fund, name
 ):
+    in_debt = in_debt_fund(name)
     held = market.collateral_of(borrower, in_debt.token)
     in_debt.token.seize(market, treasury, held // 5, sender=issuer)
     market.sync_asset(in_debt.token, sender=outsider)
@@ -232,9 +274,11 @@ def test_liquidate__redeem_route_after_sync__facility_gets_real_units(
     assert event.payout > 0
 
 
+@FUNDS
 def test_liquidate__loss_beyond_the_margin__written_off_as_bad_debt(
-    market, issuer, borrower, liquidator, outsider, in_debt
+    market, issuer, borrower, liquidator, outsider, in_debt_fund, name
 ):
+    in_debt = in_debt_fund(name)
     held = market.collateral_of(borrower, in_debt.token)
     in_debt.token.burn(market, held * 6 // 10, sender=issuer)  # 60 %: $4,000 left for $8,000
     market.sync_asset(in_debt.token, sender=outsider)
