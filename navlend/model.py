@@ -762,6 +762,17 @@ class MarketModel:
         bonus_part = seized - mul_div(seized, BPS, bonus, True)
         return bonus_part * self.liquidation_fee_bps // BPS
 
+    def liquidation_check(self, v: Valuation, debt: int, now: int) -> None:
+        """``_liquidation_check``: the preconditions ``liquidate`` and its
+        preview share, in the market's order (the preview answers (0, 0)
+        where ``liquidate`` reverts)."""
+        require(now >= self.resume_at, "market: liquidation grace period")
+        require(not self.paused & PAUSE_LIQUIDATION, "market: liquidation paused")
+        require(debt != 0, "market: no debt")
+        require(v.target_balance != 0, "market: no such collateral")
+        require(v.liquidation_value < debt, "market: position healthy")
+        require(v.target_price != 0, "market: bad price")
+
     def liquidate(
         self,
         sender: str,
@@ -778,19 +789,14 @@ class MarketModel:
         and its ``min_out`` are the facility's (checked by the caller); the
         share route's ``min_out`` is checked here."""
         m = self.clone()
-        require(now >= m.resume_at, "market: liquidation grace period")
         require(receiver.lower() != ZERO, "market: zero address")
         i = m.asset_id(token)
         a = m.accrue(now)
-        require(not m.paused & PAUSE_LIQUIDATION, "market: liquidation paused")
         index = a.index
         scaled = m.scaled.get(borrower, 0)
-        require(scaled != 0, "market: no debt")
         debt = debt_of(scaled, index)
         v = m.valuation(borrower, i, VALUE_LIQUIDATION, now, feed)
-        require(v.target_balance != 0, "market: no such collateral")
-        require(v.liquidation_value < debt, "market: position healthy")
-        require(v.target_price != 0, "market: bad price")
+        m.liquidation_check(v, debt, now)
         cap = m.close_cap(v, debt)
         repaid, seized = m.liquidation_amounts(i, v, debt, max_repay)
         fee = m.protocol_fee(i, seized)
@@ -850,14 +856,11 @@ class MarketModel:
     def preview_liquidation(self, borrower: str, token: str, max_repay: int, now: int, feed: PriceFeed) -> tuple[int, int]:
         i = self.asset_id(token)
         a = self.accrued(now)
-        if self.paused & PAUSE_LIQUIDATION or now < self.resume_at:
-            return 0, 0
-        scaled = self.scaled.get(borrower, 0)
-        if scaled == 0:
-            return 0, 0
-        debt = debt_of(scaled, a.index)
+        debt = debt_of(self.scaled.get(borrower, 0), a.index)
         v = self.valuation(borrower, i, VALUE_LIQUIDATION, now, feed)
-        if v.target_balance == 0 or v.liquidation_value >= debt or v.target_price == 0:
+        try:
+            self.liquidation_check(v, debt, now)
+        except ModelRevert:
             return 0, 0
         return self.liquidation_amounts(i, v, debt, max_repay)
 

@@ -70,11 +70,13 @@ from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
 
 from .modules import market_core as core
+from .modules import market_storage as store
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: erc20[ownable := ownable]
-initializes: core
+initializes: store
+initializes: core[store := store]
 
 exports: (
     erc20.balanceOf,
@@ -87,7 +89,6 @@ exports: (
     erc20.transferFrom,
     erc20.approve,
     erc20.permit,
-    erc20.nonces,
     erc20.DOMAIN_SEPARATOR,
 )
 
@@ -235,42 +236,42 @@ def supply_collateral(token: address, amount: uint256, on_behalf: address):
     # The pause bit is copied into every listed asset's token word, so a
     # deposit of a listed asset reads no market word; any other token falls
     # back to the market word, so the checks and their order are unchanged.
-    word: uint256 = core._assets[token]
-    if word & 255 == 0:
+    word: uint256 = store._assets[token]
+    if word & store.TOKEN_ID_MASK == 0:
         core._check_not_paused(core.PAUSE_DEPOSIT_COLLATERAL)
-    assert word & core._TOKEN_DEPOSIT_PAUSED == 0, "market: paused"
+    assert word & store.TOKEN_DEPOSIT_PAUSED == 0, "market: paused"
     assert amount != 0, "market: zero amount"
     assert on_behalf != empty(address), "market: zero address"
     # As `core._asset`, on the word already read.
-    assert word & 255 != 0, "market: asset not listed"
-    asset_id: uint256 = unsafe_sub(word & 255, 1)  # at least 1: checked just above
-    assert word & core._TOKEN_FROZEN == 0, "market: asset frozen"
+    assert word & store.TOKEN_ID_MASK != 0, "market: asset not listed"
+    asset_id: uint256 = unsafe_sub(word & store.TOKEN_ID_MASK, 1)  # at least 1: checked just above
+    assert word & store.TOKEN_FROZEN == 0, "market: asset frozen"
     # Posting for someone else must not give a party the fund has not
     # admitted a position (the token checks only the caller, as sender).
-    if word & core._TOKEN_COMPLIANCE != 0 and on_behalf != msg.sender:
+    if word & store.TOKEN_COMPLIANCE != 0 and on_behalf != msg.sender:
         assert core._is_compliant(on_behalf, asset_id), "market: beneficiary not compliant"
     # Add on the unpacked field: a packed add could carry into the cap bits.
     # The cap is below 2^120, so a total within it fits its field, and every
     # balance (at most the total) fits the position word's 128 bits.
-    total: uint256 = ((word >> 16) & core._MASK120) + amount
-    assert total <= word >> 136, "market: supply cap exceeded"
-    core._assets[token] = (word & ~(core._MASK120 << 16)) | (total << 16)
+    total: uint256 = ((word >> store.TOKEN_TOTAL_SHIFT) & store.MASK120) + amount
+    assert total <= word >> store.TOKEN_CAP_SHIFT, "market: supply cap exceeded"
+    store._assets[token] = (word & ~(store.MASK120 << store.TOKEN_TOTAL_SHIFT)) | (total << store.TOKEN_TOTAL_SHIFT)
 
     # `core._collateral_balance` and `core._set_collateral`, inlined for a
     # balance that only grows: it is non-zero, so the asset's in-use bit is
     # set, and below 2^120 (the cap), so asset 0's fits its 128 bits.
-    position: uint256 = core._positions[on_behalf]
+    position: uint256 = store._positions[on_behalf]
     balance: uint256 = 0
     if asset_id == 0:
-        balance = (position >> 128) + amount
-        core._positions[on_behalf] = (position & core._MASK128) | (balance << 128) | (1 << 112)
+        balance = (position >> store.POSITION_COLLATERAL_SHIFT) + amount
+        store._positions[on_behalf] = (position & store.MASK128) | (balance << store.POSITION_COLLATERAL_SHIFT) | (1 << store.POSITION_BITMAP_SHIFT)
     else:
-        balance = core._collateral[on_behalf][asset_id] + amount
-        core._collateral[on_behalf][asset_id] = balance
-        in_use: uint256 = 1 << (112 + asset_id)
+        balance = store._collateral[on_behalf][asset_id] + amount
+        store._collateral[on_behalf][asset_id] = balance
+        in_use: uint256 = 1 << (store.POSITION_BITMAP_SHIFT + asset_id)
         if position & in_use == 0:
             # Skip the write when the bit is already set (no change).
-            core._positions[on_behalf] = position | in_use
+            store._positions[on_behalf] = position | in_use
 
     log core.SupplyCollateral(caller=msg.sender, on_behalf=on_behalf, token=token, amount=amount, collateral=balance)
     core._pull(token, msg.sender, amount)
@@ -295,21 +296,21 @@ def withdraw_collateral(token: address, amount: uint256, on_behalf: address, rec
     word, asset_id = core._asset(token)
     # A party the fund has frozen or removed takes nothing out: its shares
     # leave only through liquidation.
-    if word & core._TOKEN_COMPLIANCE != 0:
+    if word & store.TOKEN_COMPLIANCE != 0:
         assert core._is_compliant(on_behalf, asset_id), "market: owner not compliant"
         if receiver != on_behalf:
             assert core._is_compliant(receiver, asset_id), "market: receiver not compliant"
 
-    position: uint256 = core._positions[on_behalf]
+    position: uint256 = store._positions[on_behalf]
     balance: uint256 = core._collateral_balance(on_behalf, asset_id, position)
     assert balance >= amount, "market: insufficient collateral"
     balance = unsafe_sub(balance, amount)  # checked just above
     position = core._set_collateral(on_behalf, asset_id, position, balance)
-    core._positions[on_behalf] = position
+    store._positions[on_behalf] = position
     # The total supplied is the sum of all balances, so it covers `amount`.
-    core._assets[token] = unsafe_sub(word, amount << 16)
+    store._assets[token] = unsafe_sub(word, amount << store.TOKEN_TOTAL_SHIFT)
 
-    if position & core._MASK112 != 0:
+    if position & store.MASK112 != 0:
         # Only the debt is needed: cash and borrows do not change, so the
         # accrued index is computed but not stored (the next accrual covers
         # this interval at the same utilisation and rate).
@@ -342,26 +343,26 @@ def borrow(amount: uint256, on_behalf: address, receiver: address) -> uint256:
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
-    index: uint256 = market >> 160
-    cash: uint256 = book & core._MASK128
+    index: uint256 = market >> store.MARKET_INDEX_SHIFT
+    cash: uint256 = book & store.MASK128
     assert cash >= amount, "market: insufficient cash"
 
-    position: uint256 = core._positions[on_behalf]
+    position: uint256 = store._positions[on_behalf]
     # What the borrower owes rounds up.
     added: uint256 = core._ceil_div(amount * core.WAD, index)
-    scaled: uint256 = (position & core._MASK112) + added
-    assert scaled <= core._MASK112, "market: overflow"
+    scaled: uint256 = (position & store.MASK112) + added
+    assert scaled <= store.MASK112, "market: overflow"
     debt: uint256 = core._debt_of(scaled, index)
-    assert debt >= ((core._control >> 72) & core._MASK48) * core.BASE_UNIT, "market: below min borrow"
+    assert debt >= ((store._control >> store.CONTROL_MIN_BORROW_SHIFT) & store.MASK48) * core.BASE_UNIT, "market: below min borrow"
     # Also refuses an owner that any held asset's fund has frozen or removed.
     assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_OPEN_BORROW).borrow_value >= debt, \
         "market: exceeds borrow limit"
 
-    total_scaled: uint256 = (market & core._MASK112) + added
-    assert total_scaled <= core._MASK112, "market: overflow"
-    core._positions[on_behalf] = (position & ~core._MASK112) | scaled
-    core._market = (market & ~core._MASK112 & ~(core._MASK32 << 128)) | (block.timestamp << 128) | total_scaled
-    core._book = unsafe_sub(book, amount)  # cash (low bits) covers amount: checked above
+    total_scaled: uint256 = (market & store.MASK112) + added
+    assert total_scaled <= store.MASK112, "market: overflow"
+    store._positions[on_behalf] = (position & ~store.MASK112) | scaled
+    store._market = (market & ~store.MASK112 & ~(store.MASK32 << store.MARKET_ACCRUAL_SHIFT)) | (block.timestamp << store.MARKET_ACCRUAL_SHIFT) | total_scaled
+    store._book = unsafe_sub(book, amount)  # cash (low bits) covers amount: checked above
 
     log core.Borrow(caller=msg.sender, on_behalf=on_behalf, receiver=receiver, amount=amount, scaled_debt=scaled, borrow_index=index)
     core._push(core.BASE.address, receiver, amount)
@@ -380,9 +381,9 @@ def repay(amount: uint256, on_behalf: address) -> uint256:
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
-    index: uint256 = market >> 160
-    position: uint256 = core._positions[on_behalf]
-    scaled: uint256 = position & core._MASK112
+    index: uint256 = market >> store.MARKET_INDEX_SHIFT
+    position: uint256 = store._positions[on_behalf]
+    scaled: uint256 = position & store.MASK112
     assert scaled != 0, "market: no debt"
     debt: uint256 = core._debt_of(scaled, index)
     repaid: uint256 = min(amount, debt)
@@ -432,8 +433,6 @@ def liquidate(
     @return uint256 The collateral seized from the borrower.
     @return uint256 What `receiver` got: shares, or base units.
     """
-    control: uint256 = core._control
-    assert block.timestamp >= control & core._MASK40, "market: liquidation grace period"
     assert receiver != empty(address), "market: zero address"
     word: uint256 = 0
     asset_id: uint256 = 0
@@ -442,17 +441,14 @@ def liquidate(
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
-    assert market & (core.PAUSE_LIQUIDATION << 112) == 0, "market: liquidation paused"
-    index: uint256 = market >> 160
-    position: uint256 = core._positions[borrower]
-    scaled: uint256 = position & core._MASK112
-    assert scaled != 0, "market: no debt"
+    control: uint256 = store._control
+    index: uint256 = market >> store.MARKET_INDEX_SHIFT
+    position: uint256 = store._positions[borrower]
+    scaled: uint256 = position & store.MASK112
     debt: uint256 = core._debt_of(scaled, index)
     v: core._Valuation = core._valuation(borrower, position, asset_id, core.VALUE_LIQUIDATION)
-    assert v.target_balance != 0, "market: no such collateral"
-    assert v.liquidation_value < debt, "market: position healthy"
-    # A broken feed prices nothing: its asset cannot be seized by value.
-    assert v.target_price != 0, "market: bad price"
+    # The preconditions `preview_liquidation` shares (reverting here).
+    core._liquidation_check(v, debt, market, True)
 
     repaid: uint256 = 0
     seized: uint256 = 0
@@ -460,12 +456,12 @@ def liquidate(
 
     # What is left of the protocol's share of the bonus stays in the market
     # as the treasury's collateral (default share: zero).
-    fee: uint256 = core._protocol_fee(asset_id, seized, (control >> 56) & core._MASK16)
+    fee: uint256 = core._protocol_fee(asset_id, seized, (control >> store.CONTROL_LIQUIDATION_FEE_SHIFT) & store.MASK16)
     taken: uint256 = seized - fee
     left: uint256 = v.target_balance - seized
     position = core._set_collateral(borrower, asset_id, position, left)
     # The total supplied is the sum of all balances, so it covers `taken`.
-    core._assets[token] = unsafe_sub(word, taken << 16)
+    store._assets[token] = unsafe_sub(word, taken << store.TOKEN_TOTAL_SHIFT)
 
     removed: uint256 = core._scaled_repaid(repaid, debt, scaled, index)
     core._reduce_debt(borrower, position, removed, market, book + repaid)
@@ -479,9 +475,9 @@ def liquidate(
     if scaled_left != 0:
         remaining_value: uint256 = v.total_value - v.target_value + core._value(left, v.target_price, asset_id)
         if remaining_value < core._debt_of(scaled_left, index) and (
-            remaining_value == 0 or remaining_value < ((control >> 168) & core._MASK48) * core.BASE_UNIT
+            remaining_value == 0 or remaining_value < ((control >> store.CONTROL_DUST_FLOOR_SHIFT) & store.MASK48) * core.BASE_UNIT
         ):
-            if remaining_value != 0 and borrower != core.treasury:
+            if remaining_value != 0 and borrower != store.treasury:
                 core._sweep_to_treasury(borrower)
                 left = 0
             core._write_off(borrower, scaled_left, index)
@@ -493,7 +489,7 @@ def liquidate(
     payout: uint256 = core._real_amount(word, asset_id, taken)
     sent: uint256 = payout
     if redeem_shares:
-        facility: address = core._asset_facility[asset_id]
+        facility: address = store._asset_facility[asset_id]
         assert facility != empty(address), "market: no facility"
         payout = extcall IRedemptionFacility(facility).redeem(sent, min_out, receiver)
     else:
@@ -544,8 +540,8 @@ def flashLoan(receiver: IERC3156FlashBorrower, token: address, amount: uint256, 
     # The only storage read: the market word, for the pause bit and the fee
     # rate. No cash check (the transfer fails if the market holds too little)
     # and no write: the fee is booked later (see above).
-    market: uint256 = core._market
-    assert market & (core.PAUSE_FLASH_LOAN << 112) == 0, "market: flash loans paused"
+    market: uint256 = store._market
+    assert market & (core.PAUSE_FLASH_LOAN << store.MARKET_PAUSED_SHIFT) == 0, "market: flash loans paused"
     assert amount != 0, "market: zero amount"
     fee: uint256 = core._flash_fee(amount, market)
 
@@ -570,8 +566,8 @@ def _supply(assets: uint256, shares: uint256, receiver: address, book: uint256):
     @param book The accrued book word.
     """
     assert shares != 0, "market: zero shares"
-    assert (book & core._MASK128) + assets <= core._MASK128, "market: overflow"
-    core._book = book + assets
+    assert (book & store.MASK128) + assets <= store.MASK128, "market: overflow"
+    store._book = book + assets
     erc20._mint(receiver, shares)
     log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
     core._pull(core.BASE.address, msg.sender, assets)
@@ -588,10 +584,10 @@ def _exit(assets: uint256, shares: uint256, receiver: address, owner: address, b
     """
     assert assets != 0, "market: zero assets"
     assert receiver != empty(address), "market: zero address"
-    assert assets <= book & core._MASK128, "market: insufficient cash"
+    assert assets <= book & store.MASK128, "market: insufficient cash"
     if msg.sender != owner:
         erc20._spend_allowance(owner, msg.sender, shares)
     erc20._burn(owner, shares)
-    core._book = unsafe_sub(book, assets)  # cash (low bits) covers assets: checked above
+    store._book = unsafe_sub(book, assets)  # cash (low bits) covers assets: checked above
     log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)
     core._push(core.BASE.address, receiver, assets)

@@ -34,11 +34,13 @@ from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
 
 from .modules import market_core as core
+from .modules import market_storage as store
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: erc20[ownable := ownable]
-initializes: core
+initializes: store
+initializes: core[store := store]
 
 exports: (
     ownable_2step.transfer_ownership,
@@ -92,7 +94,7 @@ def set_authorization(operator: address, authorized: bool):
     @param authorized The new status.
     """
     assert operator != empty(address), "market: zero operator"
-    core.is_authorized[msg.sender][operator] = authorized
+    store.is_authorized[msg.sender][operator] = authorized
     log core.SetAuthorization(account=msg.sender, operator=operator, authorized=authorized)
 
 
@@ -120,27 +122,27 @@ def sync_asset(token: address) -> uint256:
     token_word: uint256 = 0
     asset_id: uint256 = 0
     token_word, asset_id = core._asset(token)
-    booked: uint256 = (token_word >> 16) & core._MASK120
+    booked: uint256 = (token_word >> store.TOKEN_TOTAL_SHIFT) & store.MASK120
     balance: uint256 = staticcall IERC20(token).balanceOf(self)
     ratio: uint256 = core.WAD
     if balance < booked:
         # Rounded down, so that the payouts it allows (each rounded down
         # again) never exceed the balance.
         ratio = balance * core.WAD // booked
-    word: uint256 = core._asset_config[asset_id]
+    word: uint256 = store._asset_config[asset_id]
     if ratio < core.WAD:
-        if token_word & core._TOKEN_SHORT == 0 or ratio < core._asset_ratio[asset_id]:
+        if token_word & store.TOKEN_SHORT == 0 or ratio < store._asset_ratio[asset_id]:
             # A new loss: no new deposits of it, no new borrows against it.
-            if token_word & core._TOKEN_FROZEN == 0:
+            if token_word & store.TOKEN_FROZEN == 0:
                 log core.AssetFrozen(token=token, frozen=True)
-            word = word | ((core._FLAG_FROZEN | core._FLAG_SHORT) << 216)
-            token_word = token_word | core._TOKEN_FROZEN | core._TOKEN_SHORT
-        core._asset_ratio[asset_id] = ratio
+            word = word | ((store.FLAG_FROZEN | store.FLAG_SHORT) << store.CONFIG_FLAGS_SHIFT)
+            token_word = token_word | store.TOKEN_FROZEN | store.TOKEN_SHORT
+        store._asset_ratio[asset_id] = ratio
     else:
-        word = word & ~(core._FLAG_SHORT << 216)
-        token_word = token_word & ~core._TOKEN_SHORT
-    core._asset_config[asset_id] = word
-    core._assets[token] = token_word
+        word = word & ~(store.FLAG_SHORT << store.CONFIG_FLAGS_SHIFT)
+        token_word = token_word & ~store.TOKEN_SHORT
+    store._asset_config[asset_id] = word
+    store._assets[token] = token_word
     log core.AssetSynced(token=token, booked=booked, balance=balance, ratio=ratio)
     return ratio
 
@@ -176,7 +178,7 @@ def list_asset(
     ownable._check_owner()
     assert token != empty(address), "market: zero address"
     assert token != core.BASE.address, "market: base asset"
-    assert core._assets[token] == 0, "market: already listed"
+    assert store._assets[token] == 0, "market: already listed"
     # A $1 dividend fund pays by minting new shares to each holder: minted
     # to the market they would be credited to no borrower and nothing could
     # move them, so it is posted through its AccumulatingWrapper (a rising
@@ -190,14 +192,14 @@ def list_asset(
     )
     if ok and len(data) == 32:
         assert convert(data, uint256) != _STABLE_DIVIDEND, "market: dividend fund, list its wrapper"
-    asset_id: uint256 = core.asset_count
+    asset_id: uint256 = store.asset_count
     assert asset_id < core.MAX_ASSETS, "market: too many assets"
-    core.asset_count = asset_id + 1
+    store.asset_count = asset_id + 1
     token_word: uint256 = asset_id + 1
     if core._is_paused(core.PAUSE_DEPOSIT_COLLATERAL):
-        token_word = token_word | core._TOKEN_DEPOSIT_PAUSED
-    core._assets[token] = token_word
-    core._asset_token[asset_id] = token
+        token_word = token_word | store.TOKEN_DEPOSIT_PAUSED
+    store._assets[token] = token_word
+    store._asset_token[asset_id] = token
     log core.AssetListed(token=token, asset_id=asset_id, oracle=oracle)
     core._set_risk(asset_id, token, ltv_bps, threshold_bps, bonus_bps)
     # Limits before the oracle: its round is checked against the max age.
@@ -257,11 +259,11 @@ def set_asset_facility(token: address, facility: address):
     """
     ownable._check_owner()
     asset_id: uint256 = core._asset_id(token)
-    old: address = core._asset_facility[asset_id]
+    old: address = store._asset_facility[asset_id]
     if facility != empty(address):
         assert staticcall IRedemptionFacility(facility).share_token() == token, "market: facility token"
         assert staticcall IRedemptionFacility(facility).payout_token() == core.BASE.address, "market: facility payout"
-    core._asset_facility[asset_id] = facility
+    store._asset_facility[asset_id] = facility
     log core.AssetFacilitySet(token=token, facility=facility)
     if old != empty(address):
         assert extcall IERC20(token).approve(old, 0, default_return_value=True), "market: approve failed"
@@ -307,16 +309,16 @@ def set_asset_frozen(token: address, frozen: bool):
     asset_id: uint256 = 0
     token_word, asset_id = core._asset(token)
     # New units would be booked at par but hold only the ratio.
-    assert frozen or token_word & core._TOKEN_SHORT == 0, "market: asset short"
-    word: uint256 = core._asset_config[asset_id]
+    assert frozen or token_word & store.TOKEN_SHORT == 0, "market: asset short"
+    word: uint256 = store._asset_config[asset_id]
     if frozen:
-        word = word | (core._FLAG_FROZEN << 216)
-        token_word = token_word | core._TOKEN_FROZEN
+        word = word | (store.FLAG_FROZEN << store.CONFIG_FLAGS_SHIFT)
+        token_word = token_word | store.TOKEN_FROZEN
     else:
-        word = word & ~(core._FLAG_FROZEN << 216)
-        token_word = token_word & ~core._TOKEN_FROZEN
-    core._asset_config[asset_id] = word
-    core._assets[token] = token_word
+        word = word & ~(store.FLAG_FROZEN << store.CONFIG_FLAGS_SHIFT)
+        token_word = token_word & ~store.TOKEN_FROZEN
+    store._asset_config[asset_id] = word
+    store._assets[token] = token_word
     log core.AssetFrozen(token=token, frozen=frozen)
 
 
@@ -373,7 +375,7 @@ def pause(actions: uint256):
         ownable._check_owner()
     else:
         self._check_guardian_or_owner()
-    core._market = core._market | (actions << 112)
+    store._market = store._market | (actions << store.MARKET_PAUSED_SHIFT)
     if actions & core.PAUSE_DEPOSIT_COLLATERAL != 0:
         self._copy_deposit_pause(True)
     log core.Paused(caller=msg.sender, actions=actions)
@@ -389,16 +391,16 @@ def unpause(actions: uint256, grace_period: uint256):
            must be zero unless liquidation is among `actions`.
     """
     assert actions != 0 and actions & ~core.PAUSE_ALL == 0, "market: bad actions"
-    resume_at: uint256 = core._control & core._MASK40
+    resume_at: uint256 = store._control & store.MASK40
     if actions & core.PAUSE_LIQUIDATION != 0:
         ownable._check_owner()
         assert grace_period <= core.MAX_GRACE_PERIOD, "market: grace too long"
         resume_at = block.timestamp + grace_period
-        core._control = (core._control & ~core._MASK40) | resume_at
+        store._control = (store._control & ~store.MASK40) | resume_at
     else:
         self._check_guardian_or_owner()
         assert grace_period == 0, "market: grace without liquidation"
-    core._market = core._market & ~(actions << 112)
+    store._market = store._market & ~(actions << store.MARKET_PAUSED_SHIFT)
     if actions & core.PAUSE_DEPOSIT_COLLATERAL != 0:
         self._copy_deposit_pause(False)
     log core.Unpaused(caller=msg.sender, actions=actions, liquidations_resume_at=resume_at)
@@ -417,10 +419,10 @@ def withdraw_reserves(amount: uint256):
     market, book = core._accrue()
     book = self._book_surplus(book)
     assert amount != 0, "market: zero amount"
-    assert amount <= book >> 128, "market: exceeds reserves"
-    assert amount <= book & core._MASK128, "market: insufficient cash"
-    core._book = book - amount - (amount << 128)
-    treasury: address = core.treasury
+    assert amount <= book >> store.BOOK_RESERVES_SHIFT, "market: exceeds reserves"
+    assert amount <= book & store.MASK128, "market: insufficient cash"
+    store._book = book - amount - (amount << store.BOOK_RESERVES_SHIFT)
+    treasury: address = store.treasury
     log core.ReservesWithdrawn(treasury=treasury, amount=amount)
     core._push(core.BASE.address, treasury, amount)
 
@@ -438,7 +440,7 @@ def book_surplus() -> uint256:
     market: uint256 = 0
     book: uint256 = 0
     market, book = core._accrue()
-    return (self._book_surplus(book) >> 128) - (book >> 128)
+    return (self._book_surplus(book) >> store.BOOK_RESERVES_SHIFT) - (book >> store.BOOK_RESERVES_SHIFT)
 
 
 @external
@@ -477,10 +479,10 @@ def _book_surplus(book: uint256) -> uint256:
     # The new cash is the balance held: it must fit the book's 128 bits (a
     # carry would land in the reserves). The reserves' bits cannot overflow:
     # they stay at most cash plus borrows, and the add below is checked.
-    assert (book & core._MASK128) + amount <= core._MASK128, "market: cash overflow"
-    new_book: uint256 = book + amount + (amount << 128)
-    core._book = new_book
-    log core.SurplusBooked(caller=msg.sender, amount=amount, reserves=new_book >> 128)
+    assert (book & store.MASK128) + amount <= store.MASK128, "market: cash overflow"
+    new_book: uint256 = book + amount + (amount << store.BOOK_RESERVES_SHIFT)
+    store._book = new_book
+    log core.SurplusBooked(caller=msg.sender, amount=amount, reserves=new_book >> store.BOOK_RESERVES_SHIFT)
     return new_book
 
 
@@ -488,17 +490,17 @@ def _book_surplus(book: uint256) -> uint256:
 def _copy_deposit_pause(paused: bool):
     """
     @dev Copies the PAUSE_DEPOSIT_COLLATERAL bit into every listed asset's
-         token word (see `core._TOKEN_DEPOSIT_PAUSED`).
+         token word (see `store.TOKEN_DEPOSIT_PAUSED`).
     @param paused The bit's new value.
     """
     for asset_id: uint256 in range(core.MAX_ASSETS):
-        if asset_id == core.asset_count:
+        if asset_id == store.asset_count:
             break
-        token: address = core._asset_token[asset_id]
-        word: uint256 = core._assets[token] & ~core._TOKEN_DEPOSIT_PAUSED
+        token: address = store._asset_token[asset_id]
+        word: uint256 = store._assets[token] & ~store.TOKEN_DEPOSIT_PAUSED
         if paused:
-            word = word | core._TOKEN_DEPOSIT_PAUSED
-        core._assets[token] = word
+            word = word | store.TOKEN_DEPOSIT_PAUSED
+        store._assets[token] = word
 
 
 @internal
@@ -537,14 +539,14 @@ def _set_compliance(asset_id: uint256, token: address, source: address):
     @param token The asset's token.
     @param source The compliance source, or the empty address.
     """
-    word: uint256 = core._asset_config[asset_id] & ~(core._FLAG_COMPLIANCE << 216)
-    token_word: uint256 = core._assets[token] & ~core._TOKEN_COMPLIANCE
+    word: uint256 = store._asset_config[asset_id] & ~(store.FLAG_COMPLIANCE << store.CONFIG_FLAGS_SHIFT)
+    token_word: uint256 = store._assets[token] & ~store.TOKEN_COMPLIANCE
     if source != empty(address):
-        word = word | (core._FLAG_COMPLIANCE << 216)
-        token_word = token_word | core._TOKEN_COMPLIANCE
-    core._asset_compliance[asset_id] = source
-    core._asset_config[asset_id] = word
-    core._assets[token] = token_word
+        word = word | (store.FLAG_COMPLIANCE << store.CONFIG_FLAGS_SHIFT)
+        token_word = token_word | store.TOKEN_COMPLIANCE
+    store._asset_compliance[asset_id] = source
+    store._asset_config[asset_id] = word
+    store._assets[token] = token_word
     log core.AssetComplianceSet(token=token, source=source)
 
 
@@ -554,4 +556,4 @@ def _check_guardian_or_owner():
     """
     @dev Reverts unless the caller is the guardian or the owner.
     """
-    assert msg.sender == core.guardian or msg.sender == ownable.owner, "market: not guardian"
+    assert msg.sender == store.guardian or msg.sender == ownable.owner, "market: not guardian"

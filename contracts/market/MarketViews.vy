@@ -32,19 +32,22 @@ from snekmate.auth import ownable_2step
 from snekmate.tokens import erc20
 
 from .modules import market_core as core
+from .modules import market_storage as store
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: erc20[ownable := ownable]
-initializes: core
+initializes: store
+initializes: core[store := store]
 
 exports: (
+    erc20.nonces,
     ownable.owner,
     ownable_2step.pending_owner,
-    core.is_authorized,
-    core.asset_count,
-    core.guardian,
-    core.treasury,
+    store.is_authorized,
+    store.asset_count,
+    store.guardian,
+    store.treasury,
 )
 
 
@@ -158,7 +161,7 @@ def maxDeposit(receiver: address) -> uint256:
     """
     if core._is_paused(core.PAUSE_SUPPLY):
         return 0
-    return core._MASK128 - (core._book & core._MASK128)
+    return store.MASK128 - (store._book & store.MASK128)
 
 
 @external
@@ -172,7 +175,7 @@ def maxMint(receiver: address) -> uint256:
     """
     if core._is_paused(core.PAUSE_SUPPLY):
         return 0
-    return self._to_shares(core._MASK128 - (core._book & core._MASK128), False)
+    return self._to_shares(store.MASK128 - (store._book & store.MASK128), False)
 
 
 @external
@@ -185,7 +188,7 @@ def maxWithdraw(owner: address) -> uint256:
     """
     if core._is_paused(core.PAUSE_WITHDRAW):
         return 0
-    return min(self._to_assets(erc20.balanceOf[owner], False), core._book & core._MASK128)
+    return min(self._to_assets(erc20.balanceOf[owner], False), store._book & store.MASK128)
 
 
 @external
@@ -198,7 +201,7 @@ def maxRedeem(owner: address) -> uint256:
     """
     if core._is_paused(core.PAUSE_WITHDRAW):
         return 0
-    shares: uint256 = min(erc20.balanceOf[owner], self._to_shares(core._book & core._MASK128, False))
+    shares: uint256 = min(erc20.balanceOf[owner], self._to_shares(store._book & store.MASK128, False))
     # EIP-4626: never more than `redeem` accepts, and it refuses shares
     # worth no assets (a dust balance below one base unit).
     if self._to_assets(shares, False) == 0:
@@ -263,7 +266,7 @@ def maxFlashLoan(token: address) -> uint256:
     """
     if token != core.BASE.address or core._is_paused(core.PAUSE_FLASH_LOAN):
         return 0
-    return core._book & core._MASK128
+    return store._book & store.MASK128
 
 
 @external
@@ -277,7 +280,7 @@ def flashFee(token: address, amount: uint256) -> uint256:
     @return uint256 The fee.
     """
     assert token == core.BASE.address, "market: unsupported token"
-    return core._flash_fee(amount, core._market)
+    return core._flash_fee(amount, store._market)
 
 
 @external
@@ -295,7 +298,7 @@ def position(account: address) -> IMarketViews.Position:
             and the bitmap of assets in use.
     """
     index: uint256 = core._accrued_index()
-    word: uint256 = core._positions[account]
+    word: uint256 = store._positions[account]
     debt: uint256 = core._debt_of(word, index)
     v: core._Valuation = core._valuation(account, word, max_value(uint256), core.VALUE_BORROW)
     hf: uint256 = max_value(uint256)
@@ -303,11 +306,11 @@ def position(account: address) -> IMarketViews.Position:
         hf = v.liquidation_value * core.WAD // debt
     return IMarketViews.Position(
         debt=debt,
-        scaled_debt=word & core._MASK112,
+        scaled_debt=word & store.MASK112,
         borrow_value=v.borrow_value,
         liquidation_value=v.liquidation_value,
         health_factor=hf,
-        assets_bitmap=(word >> 112) & core._MASK16,
+        assets_bitmap=(word >> store.POSITION_BITMAP_SHIFT) & store.MASK16,
     )
 
 
@@ -336,14 +339,11 @@ def preview_liquidation(borrower: address, token: address, max_repay: uint256) -
     book: uint256 = 0
     interest: uint256 = 0
     market, book, interest = core._accrued_words()
-    if market & (core.PAUSE_LIQUIDATION << 112) != 0 or block.timestamp < core._control & core._MASK40:
-        return 0, 0
-    position: uint256 = core._positions[borrower]
-    if position & core._MASK112 == 0:
-        return 0, 0
-    debt: uint256 = core._debt_of(position, market >> 160)
+    position: uint256 = store._positions[borrower]
+    debt: uint256 = core._debt_of(position, market >> store.MARKET_INDEX_SHIFT)
     v: core._Valuation = core._valuation(borrower, position, asset_id, core.VALUE_LIQUIDATION)
-    if v.target_balance == 0 or v.liquidation_value >= debt or v.target_price == 0:
+    # The preconditions `liquidate` shares (answering (0, 0) here).
+    if not core._liquidation_check(v, debt, market, False):
         return 0, 0
     return core._liquidation_amounts(asset_id, v, debt, max_repay)
 
@@ -357,7 +357,7 @@ def collateral_of(account: address, token: address) -> uint256:
     @param token A listed collateral asset.
     @return uint256 The balance, in the asset's units.
     """
-    return core._collateral_balance(account, core._asset_id(token), core._positions[account])
+    return core._collateral_balance(account, core._asset_id(token), store._positions[account])
 
 
 @external
@@ -368,7 +368,7 @@ def debt_of(account: address) -> uint256:
     @param account The borrower.
     @return uint256 The debt, in base units.
     """
-    return core._debt_of(core._positions[account], core._accrued_index())
+    return core._debt_of(store._positions[account], core._accrued_index())
 
 
 @external
@@ -382,19 +382,19 @@ def asset_config(token: address) -> IMarketViews.AssetConfig:
     supply: uint256 = 0
     asset_id: uint256 = 0
     supply, asset_id = core._asset(token)
-    word: uint256 = core._asset_config[asset_id]
+    word: uint256 = store._asset_config[asset_id]
     return IMarketViews.AssetConfig(
         token=token,
         oracle=core._word_address(word),
-        facility=core._asset_facility[asset_id],
-        ltv_bps=(word >> 160) & core._MASK16,
-        threshold_bps=(word >> 176) & core._MASK16,
-        bonus_bps=(word >> 192) & core._MASK16,
-        supply_cap=supply >> 136,
-        price_cap=core._asset_price_cap[asset_id] if word & (core._FLAG_PRICE_CAP << 216) != 0 else 0,
-        max_oracle_age=word >> 224,
-        frozen=word & (core._FLAG_FROZEN << 216) != 0,
-        total_supplied=(supply >> 16) & core._MASK120,
+        facility=store._asset_facility[asset_id],
+        ltv_bps=store._field(word, store.CONFIG_LTV_SHIFT, store.MASK16),
+        threshold_bps=store._field(word, store.CONFIG_THRESHOLD_SHIFT, store.MASK16),
+        bonus_bps=store._field(word, store.CONFIG_BONUS_SHIFT, store.MASK16),
+        supply_cap=supply >> store.TOKEN_CAP_SHIFT,
+        price_cap=store._asset_price_cap[asset_id] if word & (store.FLAG_PRICE_CAP << store.CONFIG_FLAGS_SHIFT) != 0 else 0,
+        max_oracle_age=word >> store.CONFIG_MAX_AGE_SHIFT,
+        frozen=word & (store.FLAG_FROZEN << store.CONFIG_FLAGS_SHIFT) != 0,
+        total_supplied=store._field(supply, store.TOKEN_TOTAL_SHIFT, store.MASK120),
     )
 
 
@@ -407,9 +407,9 @@ def asset_compliance(token: address) -> address:
     @return address The source.
     """
     asset_id: uint256 = core._asset_id(token)
-    if core._asset_config[asset_id] & (core._FLAG_COMPLIANCE << 216) == 0:
+    if store._asset_config[asset_id] & (store.FLAG_COMPLIANCE << store.CONFIG_FLAGS_SHIFT) == 0:
         return empty(address)
-    return core._asset_compliance[asset_id]
+    return store._asset_compliance[asset_id]
 
 
 @external
@@ -423,9 +423,9 @@ def asset_ratio(token: address) -> uint256:
     @return uint256 The ratio (10**18: whole).
     """
     asset_id: uint256 = core._asset_id(token)
-    if core._asset_config[asset_id] & (core._FLAG_SHORT << 216) == 0:
+    if store._asset_config[asset_id] & (store.FLAG_SHORT << store.CONFIG_FLAGS_SHIFT) == 0:
         return core.WAD
-    return core._asset_ratio[asset_id]
+    return store._asset_ratio[asset_id]
 
 
 @external
@@ -436,7 +436,7 @@ def asset_at(asset_id: uint256) -> address:
     @param asset_id The id, from 0 to `asset_count - 1`.
     @return address The token (zero if none).
     """
-    return core._asset_token[asset_id]
+    return store._asset_token[asset_id]
 
 
 @external
@@ -451,7 +451,7 @@ def asset_price(token: address) -> (uint256, bool):
     @return bool True when older than the asset's maximum age.
     """
     asset_id: uint256 = core._asset_id(token)
-    return core._price(asset_id, core._asset_config[asset_id])
+    return core._price(asset_id, store._asset_config[asset_id])
 
 
 @external
@@ -462,13 +462,13 @@ def rate_config() -> IMarketViews.RateConfig:
             factor in basis points.
     @return IMarketViews.RateConfig The curve.
     """
-    word: uint256 = core._rates
+    word: uint256 = store._rates
     return IMarketViews.RateConfig(
-        base_rate=word & core._MASK64,
-        slope1=(word >> 64) & core._MASK64,
-        slope2=(word >> 128) & core._MASK64,
-        kink_bps=(word >> 192) & core._MASK16,
-        reserve_factor_bps=(word >> 208) & core._MASK16,
+        base_rate=word & store.MASK64,
+        slope1=store._field(word, store.RATES_SLOPE1_SHIFT, store.MASK64),
+        slope2=store._field(word, store.RATES_SLOPE2_SHIFT, store.MASK64),
+        kink_bps=store._field(word, store.RATES_KINK_SHIFT, store.MASK16),
+        reserve_factor_bps=store._field(word, store.RATES_RESERVE_FACTOR_SHIFT, store.MASK16),
     )
 
 
@@ -483,7 +483,7 @@ def borrow_rate() -> uint256:
     book: uint256 = 0
     interest: uint256 = 0
     market, book, interest = core._accrued_words()
-    return core._rate_at(core._utilization(market, book), core._rates)
+    return core._rate_at(core._utilization(market, book), store._rates)
 
 
 @external
@@ -516,11 +516,11 @@ def market_state() -> (uint256, uint256, uint256, uint256, uint256):
     interest: uint256 = 0
     market, book, interest = core._accrued_words()
     return (
-        book & core._MASK128,
-        (market & core._MASK112) * (market >> 160) // core.WAD,
-        book >> 128,
-        market >> 160,
-        market & core._MASK112,
+        book & store.MASK128,
+        (market & store.MASK112) * (market >> store.MARKET_INDEX_SHIFT) // core.WAD,
+        book >> store.BOOK_RESERVES_SHIFT,
+        market >> store.MARKET_INDEX_SHIFT,
+        market & store.MASK112,
     )
 
 
@@ -537,15 +537,15 @@ def control() -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256)
     @return uint256 Small-position threshold for a full close (base units).
     @return uint256 Dust floor a partial liquidation must leave (base units).
     """
-    word: uint256 = core._control
+    word: uint256 = store._control
     return (
-        (core._market >> 112) & core.PAUSE_ALL,
-        word & core._MASK40,
-        (core._market >> 120) & core._MASK8,
-        (word >> 56) & core._MASK16,
-        ((word >> 72) & core._MASK48) * core.BASE_UNIT,
-        ((word >> 120) & core._MASK48) * core.BASE_UNIT,
-        ((word >> 168) & core._MASK48) * core.BASE_UNIT,
+        store._field(store._market, store.MARKET_PAUSED_SHIFT, core.PAUSE_ALL),
+        store._field(word, 0, store.MASK40),
+        store._field(store._market, store.MARKET_FLASH_FEE_SHIFT, store.MASK8),
+        store._field(word, store.CONTROL_LIQUIDATION_FEE_SHIFT, store.MASK16),
+        store._field(word, store.CONTROL_MIN_BORROW_SHIFT, store.MASK48) * core.BASE_UNIT,
+        store._field(word, store.CONTROL_SMALL_POSITION_SHIFT, store.MASK48) * core.BASE_UNIT,
+        store._field(word, store.CONTROL_DUST_FLOOR_SHIFT, store.MASK48) * core.BASE_UNIT,
     )
 
 
@@ -557,7 +557,7 @@ def surplus() -> uint256:
             as reserves (zero while a flash loan is out).
     @return uint256 The surplus, in base units.
     """
-    return core._surplus(core._book)
+    return core._surplus(store._book)
 
 
 # ---- INTERNAL ----

@@ -17,7 +17,7 @@ SOURCES = sorted(p for p in CONTRACTS.rglob("*") if p.suffix in (".vy", ".vyi"))
 DEPLOYABLES = [p for p in SOURCES if p.suffix == ".vy" and p.parent.name != "modules"]
 # Test doubles that re-enter the market on purpose (STYLE.md, Files).
 REENTRANT_DOUBLES = {"mocks/FlashBorrowerMock.vy", "mocks/HookedERC20.vy"}
-MARKET_FILES = ("market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy", "market/modules/market_core.vy")
+MARKET_FILES = ("market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy", "market/modules/market_core.vy", "market/modules/market_storage.vy")
 # contracts/ laid out by role (STYLE.md, Files): the folders a source may sit in.
 ROLE_FOLDERS = ("market", "market/modules", "periphery", "adapters", "issuer", "mocks", "interfaces")
 BANNER = re.compile(r"^# ---- [A-Z0-9][A-Z0-9 :/()&,.'-]* ----$")

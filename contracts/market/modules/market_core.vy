@@ -4,13 +4,15 @@
 @custom:contract-name market_core
 @license GNU Affero General Public License v3.0 only
 @author navlend
-@notice The market's storage, events and internal logic, shared by the two
-        deployables that run on the same storage: `Market` (lenders,
-        borrowers, liquidation, flash loans) and `MarketAdmin` (owner and
-        guardian functions, rich views), which `Market` reaches by
-        `delegatecall` from its fallback. Both initialise the same modules
-        in the same order, so their storage layouts are identical; a test
-        compares the two layouts.
+@notice The market's events and internal logic, shared by the three
+        deployables that run on one storage: `Market` (lenders, borrowers,
+        liquidation, flash loans), `MarketViews` (every view) and
+        `MarketAdmin` (the owner's and guardian's functions), the two
+        extensions reached by `delegatecall`. The storage itself, and the
+        layout of its packed words, belong to `market_storage`, which this
+        module uses; all three deployables initialise the same modules in
+        the same order, so their storage layouts are identical (a test
+        compares them).
 """
 
 from ethereum.ercs import IERC20
@@ -21,6 +23,10 @@ from ...interfaces import IFundToken
 from ...interfaces import IMarketViews
 
 from snekmate.utils import math
+
+from . import market_storage as store
+
+uses: store
 
 
 # ---- CONSTANTS ----
@@ -77,19 +83,6 @@ MAX_ANNUAL_RATE: constant(uint256) = 10 * WAD
 MIN_ORACLE_AGE: constant(uint256) = 3_600
 MAX_ORACLE_AGE: constant(uint256) = 7 * 86_400
 
-# @dev Bit masks of the packed words.
-_MASK8: constant(uint256) = 2**8 - 1
-_MASK16: constant(uint256) = 2**16 - 1
-_MASK32: constant(uint256) = 2**32 - 1
-_MASK40: constant(uint256) = 2**40 - 1
-_MASK64: constant(uint256) = 2**64 - 1
-_MASK96: constant(uint256) = 2**96 - 1
-_MASK112: constant(uint256) = 2**112 - 1
-_MASK120: constant(uint256) = 2**120 - 1
-_MASK48: constant(uint256) = 2**48 - 1
-_MASK128: constant(uint256) = 2**128 - 1
-_MASK160: constant(uint256) = 2**160 - 1
-
 # @dev Valuation modes (see `_valuation`).
 VALUE_LIQUIDATION: constant(uint256) = 0
 VALUE_BORROW: constant(uint256) = 1
@@ -97,33 +90,6 @@ VALUE_WITHDRAW: constant(uint256) = 2
 # @dev As VALUE_BORROW, and the account must be compliant on the source of
 #      every asset it holds (what `borrow` runs; views use VALUE_BORROW).
 VALUE_OPEN_BORROW: constant(uint256) = 3
-
-# @dev Asset flag bits inside an asset's config word (bits 216-223).
-_FLAG_FROZEN: constant(uint256) = 1
-_FLAG_PRICE_CAP: constant(uint256) = 2
-# @dev The asset's feed announces pending rounds (`IPendingNav`): borrowing
-#      and withdrawing value the asset at min(confirmed, pending).
-_FLAG_PENDING_FEED: constant(uint256) = 4
-# @dev The asset has a compliance source (`_asset_compliance`).
-_FLAG_COMPLIANCE: constant(uint256) = 8
-# @dev The market holds fewer of the asset's units than its books say (an
-#      issuer seized or burned some): every booked unit is worth
-#      `_asset_ratio` real units, in prices and in payouts (see `sync_asset`).
-_FLAG_SHORT: constant(uint256) = 16
-# @dev The frozen flag again, in an asset's token word (bit 8), so that a
-#      collateral deposit reads one word; `set_asset_frozen` sets both.
-_TOKEN_FROZEN: constant(uint256) = 256
-# @dev The PAUSE_DEPOSIT_COLLATERAL bit again, in every listed asset's token
-#      word (bit 9), so that a collateral deposit reads no market word;
-#      `pause`, `unpause` and `list_asset` keep it equal to the market's bit.
-_TOKEN_DEPOSIT_PAUSED: constant(uint256) = 512
-# @dev The compliance flag again, in an asset's token word (bit 10), so that
-#      a collateral deposit or withdrawal reads no config word for it.
-_TOKEN_COMPLIANCE: constant(uint256) = 1024
-# @dev The short flag again, in an asset's token word (bit 11), so that a
-#      transfer out converts booked units to real ones on the word it read.
-_TOKEN_SHORT: constant(uint256) = 2048
-
 
 # ---- IMMUTABLES ----
 
@@ -149,75 +115,6 @@ struct _Valuation:
     target_price: uint256
     target_balance: uint256
     target_stale: bool
-
-
-# ---- STORAGE ----
-
-# ---- ACCOUNTING ----
-
-# @dev Packed: borrow index (bits 160-255, WAD) | last accrual (128-159) |
-#      flash fee bps (120-127) | paused actions (112-119) | total scaled
-#      debt (0-111). The pause bits sit here because every guarded action
-#      reads this word anyway, and the flash fee (at most 100 bps, so 8
-#      bits) because a flash loan reads it for its pause bit: a flash loan
-#      then reads two words (this and the book), not three.
-_market: uint256
-# @dev Packed: reserves (bits 128-255) | cash held for lenders (0-127).
-_book: uint256
-# @dev Packed: reserve factor bps (208-223) | kink bps (192-207) | slope2
-#      (128-191) | slope1 (64-127) | base rate (0-63); rates per second, WAD.
-_rates: uint256
-# @dev Packed: dust floor (168-215) | small-position threshold (120-167) |
-#      min borrow (72-119), these three in whole base units | liquidation
-#      fee bps (56-71) | unused (40-55; the flash fee is in `_market`) |
-#      liquidations resume at (0-39).
-_control: uint256
-
-# ---- POSITIONS ----
-
-# @dev Packed per borrower: collateral of asset 0 (bits 128-255) | assets-in-
-#      use bitmap (112-127) | scaled debt (0-111). Asset 0, a market's main
-#      collateral, lives in this word so a new position costs one new slot.
-_positions: HashMap[address, uint256]
-# @dev Collateral balance of a borrower, per asset id from 1 (0: see above).
-_collateral: HashMap[address, HashMap[uint256, uint256]]
-# @dev Operators each account lets borrow and withdraw on its behalf.
-is_authorized: public(HashMap[address, HashMap[address, bool]])
-
-# ---- ASSETS ----
-
-# @dev Number of listed collateral assets; ids run from 0.
-asset_count: public(uint256)
-# @dev Packed per asset id: max oracle age (224-255) | flags (216-223) |
-#      decimals scale exponent (208-215) | bonus bps (192-207) | threshold
-#      bps (176-191) | ltv bps (160-175) | oracle (0-159).
-_asset_config: HashMap[uint256, uint256]
-# @dev Token of each asset id.
-_asset_token: HashMap[uint256, address]
-# @dev Packed per token: supply cap (bits 136-255) | total supplied (16-135)
-#      | short (11) | compliance checked (10) | deposits paused (9, a copy
-#      of the market's bit) | frozen (8) | asset id plus one (0-7; zero: not
-#      listed).
-_assets: HashMap[address, uint256]
-# @dev Price cap per asset id, in the oracle's decimals (used if flagged).
-_asset_price_cap: HashMap[uint256, uint256]
-# @dev Redemption facility per asset id, for the redeem route.
-_asset_facility: HashMap[uint256, address]
-# @dev Compliance source per asset id: the fund token, or an adapter that
-#      answers `IFundToken.is_allowlisted` and `is_frozen` for a token with
-#      another interface (read only when the asset's compliance flag is set).
-_asset_compliance: HashMap[uint256, address]
-# @dev Real units per booked unit (WAD, below one) of an asset the market
-#      is short of, as `sync_asset` last measured it (read only when the
-#      asset's short flag is set).
-_asset_ratio: HashMap[uint256, uint256]
-
-# ---- ROLES ----
-
-# @dev May pause and unpause every action but liquidation, and freeze assets.
-guardian: public(address)
-# @dev Receives withdrawn reserves and the protocol's share of bonuses.
-treasury: public(address)
 
 
 # ---- EVENTS ----
@@ -381,7 +278,7 @@ def __init__(base: IERC20, guardian_: address, treasury_: address):
     BASE = base
     BASE_DECIMALS = staticcall IERC20Detailed(base.address).decimals()
     BASE_UNIT = 10 ** convert(BASE_DECIMALS, uint256)
-    self._market = WAD << 160
+    store._market = WAD << store.MARKET_INDEX_SHIFT
     self._set_rates(0, 4 * WAD // 100, 60 * WAD // 100, 9_000, 1_000)
     self._set_fees(5, 0)
     self._set_borrow_limits(100, 2_000, 1_000)
@@ -401,18 +298,18 @@ def _accrued_words() -> (uint256, uint256, uint256):
     @return uint256 The book word.
     @return uint256 The interest.
     """
-    market: uint256 = self._market
-    elapsed: uint256 = block.timestamp - ((market >> 128) & _MASK32)
+    market: uint256 = store._market
+    elapsed: uint256 = block.timestamp - ((market >> store.MARKET_ACCRUAL_SHIFT) & store.MASK32)
     if elapsed == 0:
-        return market, self._book, 0
-    scaled: uint256 = market & _MASK112
+        return market, store._book, 0
+    scaled: uint256 = market & store.MASK112
     if scaled == 0:
         # Nothing to accrue, but the accrual time still moves: a later curve
         # (`set_rates`) must never apply to a stretch that has passed.
-        return (market & ~(_MASK32 << 128)) | (block.timestamp << 128), self._book, 0
-    book: uint256 = self._book
-    rates: uint256 = self._rates
-    index: uint256 = market >> 160
+        return (market & ~(store.MASK32 << store.MARKET_ACCRUAL_SHIFT)) | (block.timestamp << store.MARKET_ACCRUAL_SHIFT), store._book, 0
+    book: uint256 = store._book
+    rates: uint256 = store._rates
+    index: uint256 = market >> store.MARKET_INDEX_SHIFT
     rate: uint256 = self._rate_at(self._utilization(market, book), rates)
     x: uint256 = rate * elapsed
     # exp(x) - 1 to the third order, as Morpho Blue does: 1e-6 off at 100 %
@@ -423,13 +320,13 @@ def _accrued_words() -> (uint256, uint256, uint256):
     # scaled debt 112, so no product nears 2^256 (a huge rate x elapsed
     # reverts on the checked multiplication instead).
     new_index: uint256 = index + self._ceil_div(index * growth, WAD)
-    assert new_index <= _MASK96, "market: index overflow"
+    assert new_index <= store.MASK96, "market: index overflow"
     interest: uint256 = scaled * new_index // WAD - scaled * index // WAD
     # Reserves round down: lenders keep the remainder.
-    reserves_added: uint256 = interest * ((rates >> 208) & _MASK16) // BPS
+    reserves_added: uint256 = interest * ((rates >> store.RATES_RESERVE_FACTOR_SHIFT) & store.MASK16) // BPS
     # Bits 112-127 (pause bits and flash fee) carry over unchanged.
-    market = (new_index << 160) | (block.timestamp << 128) | (market & (_MASK16 << 112)) | scaled
-    book = book + (reserves_added << 128)
+    market = (new_index << store.MARKET_INDEX_SHIFT) | (block.timestamp << store.MARKET_ACCRUAL_SHIFT) | (market & (store.MASK16 << store.MARKET_PAUSED_SHIFT)) | scaled
+    book = book + (reserves_added << store.BOOK_RESERVES_SHIFT)
     return market, book, interest
 
 @internal
@@ -471,7 +368,7 @@ def _accrued_index() -> uint256:
     book: uint256 = 0
     interest: uint256 = 0
     market, book, interest = self._accrued_words()
-    return market >> 160
+    return market >> store.MARKET_INDEX_SHIFT
 
 @internal
 def _accrue() -> (uint256, uint256):
@@ -489,11 +386,11 @@ def _accrue() -> (uint256, uint256):
     interest: uint256 = 0
     market, book, interest = self._accrued_words()
     if interest != 0:
-        self._market = market
-        self._book = book
-        log AccrueInterest(borrow_index=market >> 160, interest=interest)
-    elif (market >> 128) & _MASK32 != (self._market >> 128) & _MASK32:
-        self._market = market
+        store._market = market
+        store._book = book
+        log AccrueInterest(borrow_index=market >> store.MARKET_INDEX_SHIFT, interest=interest)
+    elif (market >> store.MARKET_ACCRUAL_SHIFT) & store.MASK32 != (store._market >> store.MARKET_ACCRUAL_SHIFT) & store.MASK32:
+        store._market = market
     return market, book
 
 @internal
@@ -505,10 +402,10 @@ def _utilization(market: uint256, book: uint256) -> uint256:
     @param book The book word.
     @return uint256 The utilisation.
     """
-    borrows: uint256 = (market & _MASK112) * (market >> 160) // WAD
+    borrows: uint256 = (market & store.MASK112) * (market >> store.MARKET_INDEX_SHIFT) // WAD
     if borrows == 0:
         return 0
-    return borrows * WAD // (borrows + (book & _MASK128))
+    return borrows * WAD // (borrows + (book & store.MASK128))
 
 @internal
 @pure
@@ -519,10 +416,10 @@ def _rate_at(utilization: uint256, rates: uint256) -> uint256:
     @param rates The packed rate word.
     @return uint256 The per-second rate (WAD).
     """
-    base_rate: uint256 = rates & _MASK64
-    slope1: uint256 = (rates >> 64) & _MASK64
-    slope2: uint256 = (rates >> 128) & _MASK64
-    kink: uint256 = ((rates >> 192) & _MASK16) * (WAD // BPS)
+    base_rate: uint256 = rates & store.MASK64
+    slope1: uint256 = (rates >> store.RATES_SLOPE1_SHIFT) & store.MASK64
+    slope2: uint256 = (rates >> store.RATES_SLOPE2_SHIFT) & store.MASK64
+    kink: uint256 = ((rates >> store.RATES_KINK_SHIFT) & store.MASK16) * (WAD // BPS)
     if utilization <= kink:
         return base_rate + slope1 * utilization // kink
     return base_rate + slope1 + slope2 * (utilization - kink) // (WAD - kink)
@@ -536,8 +433,8 @@ def _total_assets(market: uint256, book: uint256) -> uint256:
     @param book The book word.
     @return uint256 The lenders' assets.
     """
-    borrows: uint256 = (market & _MASK112) * (market >> 160) // WAD
-    return (book & _MASK128) + borrows - (book >> 128)
+    borrows: uint256 = (market & store.MASK112) * (market >> store.MARKET_INDEX_SHIFT) // WAD
+    return (book & store.MASK128) + borrows - (book >> store.BOOK_RESERVES_SHIFT)
 
 @internal
 @pure
@@ -548,7 +445,7 @@ def _debt_of(scaled: uint256, index: uint256) -> uint256:
     @param index The borrow index.
     @return uint256 The debt.
     """
-    return self._ceil_div((scaled & _MASK112) * index, WAD)
+    return self._ceil_div((scaled & store.MASK112) * index, WAD)
 
 @internal
 @pure
@@ -577,10 +474,10 @@ def _reduce_debt(borrower: address, position: uint256, removed: uint256, market:
     @param market The accrued market word.
     @param book The book word with the repayment added to cash.
     """
-    self._positions[borrower] = position - removed
+    store._positions[borrower] = position - removed
     # Total scaled debt is the sum of the positions', so it covers `removed`.
-    self._market = ((market & ~(_MASK32 << 128)) - removed) | (block.timestamp << 128)
-    self._book = book
+    store._market = ((market & ~(store.MASK32 << store.MARKET_ACCRUAL_SHIFT)) - removed) | (block.timestamp << store.MARKET_ACCRUAL_SHIFT)
+    store._book = book
 
 @internal
 def _write_off(borrower: address, scaled: uint256, index: uint256):
@@ -592,13 +489,13 @@ def _write_off(borrower: address, scaled: uint256, index: uint256):
     @param index The borrow index.
     """
     amount: uint256 = self._debt_of(scaled, index)
-    self._positions[borrower] = self._positions[borrower] - scaled
-    market: uint256 = self._market
-    self._market = market - min(scaled, market & _MASK112)
-    book: uint256 = self._book
-    reserves: uint256 = book >> 128
+    store._positions[borrower] = store._positions[borrower] - scaled
+    market: uint256 = store._market
+    store._market = market - min(scaled, market & store.MASK112)
+    book: uint256 = store._book
+    reserves: uint256 = book >> store.BOOK_RESERVES_SHIFT
     from_reserves: uint256 = min(reserves, amount)
-    self._book = book - (from_reserves << 128)
+    store._book = book - (from_reserves << store.BOOK_RESERVES_SHIFT)
     log BadDebt(borrower=borrower, amount=amount, from_reserves=from_reserves, socialized=amount - from_reserves)
 
 @internal
@@ -635,12 +532,12 @@ def _price(asset_id: uint256, word: uint256) -> (uint256, bool):
     if answer <= 0 or updated_at > block.timestamp:
         return 0, True
     price: uint256 = convert(answer, uint256)
-    if word & (_FLAG_PRICE_CAP << 216) != 0:
-        price = min(price, self._asset_price_cap[asset_id])
-    if word & (_FLAG_SHORT << 216) != 0:
+    if word & (store.FLAG_PRICE_CAP << store.CONFIG_FLAGS_SHIFT) != 0:
+        price = min(price, store._asset_price_cap[asset_id])
+    if word & (store.FLAG_SHORT << store.CONFIG_FLAGS_SHIFT) != 0:
         # A booked unit holds `_asset_ratio` real units (rounded down).
-        price = price * self._asset_ratio[asset_id] // WAD
-    return price, block.timestamp - updated_at > word >> 224
+        price = price * store._asset_ratio[asset_id] // WAD
+    return price, block.timestamp - updated_at > word >> store.CONFIG_MAX_AGE_SHIFT
 
 @internal
 @view
@@ -654,9 +551,9 @@ def _real_amount(token_word: uint256, asset_id: uint256, booked: uint256) -> uin
     @param booked Units on the books.
     @return uint256 Units to transfer.
     """
-    if token_word & _TOKEN_SHORT == 0:
+    if token_word & store.TOKEN_SHORT == 0:
         return booked
-    return booked * self._asset_ratio[asset_id] // WAD
+    return booked * store._asset_ratio[asset_id] // WAD
 
 @internal
 @view
@@ -688,9 +585,9 @@ def _pending_price(asset_id: uint256, word: uint256) -> uint256:
     if answer < 0:
         return 0
     pending: uint256 = convert(answer, uint256)
-    if word & (_FLAG_SHORT << 216) != 0:
+    if word & (store.FLAG_SHORT << store.CONFIG_FLAGS_SHIFT) != 0:
         # Per booked unit, as `_price` (rounded down).
-        pending = pending * self._asset_ratio[asset_id] // WAD
+        pending = pending * store._asset_ratio[asset_id] // WAD
     return pending
 
 @internal
@@ -704,7 +601,7 @@ def _is_compliant(account: address, asset_id: uint256) -> bool:
     @param asset_id The asset.
     @return bool True when compliant.
     """
-    source: IFundToken = IFundToken(self._asset_compliance[asset_id])
+    source: IFundToken = IFundToken(store._asset_compliance[asset_id])
     return staticcall source.is_allowlisted(account) and not staticcall source.is_frozen(account)
 
 @internal
@@ -717,7 +614,7 @@ def _value(amount: uint256, price: uint256, asset_id: uint256) -> uint256:
     @param asset_id The asset (for its decimals scale).
     @return uint256 The value.
     """
-    return amount * price // 10 ** ((self._asset_config[asset_id] >> 208) & 255)
+    return amount * price // 10 ** ((store._asset_config[asset_id] >> store.CONFIG_SCALE_SHIFT) & store.MASK8)
 
 @internal
 @view
@@ -746,34 +643,34 @@ def _valuation(account: address, position: uint256, target: uint256, mode: uint2
     @return _Valuation What the pass found.
     """
     v: _Valuation = empty(_Valuation)
-    bitmap: uint256 = (position >> 112) & _MASK16
+    bitmap: uint256 = (position >> store.POSITION_BITMAP_SHIFT) & store.MASK16
     for asset_id: uint256 in range(MAX_ASSETS):
         if bitmap == 0:
             break
         if bitmap & 1 != 0:
             balance: uint256 = self._collateral_balance(account, asset_id, position)
-            word: uint256 = self._asset_config[asset_id]
+            word: uint256 = store._asset_config[asset_id]
             price: uint256 = 0
             stale: bool = False
             price, stale = self._price(asset_id, word)
-            value: uint256 = balance * price // 10 ** ((word >> 208) & 255)
+            value: uint256 = balance * price // 10 ** ((word >> store.CONFIG_SCALE_SHIFT) & store.MASK8)
             v.total_value += value
-            v.liquidation_value += value * ((word >> 176) & _MASK16) // BPS
+            v.liquidation_value += value * ((word >> store.CONFIG_THRESHOLD_SHIFT) & store.MASK16) // BPS
             if mode != VALUE_LIQUIDATION:
-                if mode == VALUE_OPEN_BORROW and word & (_FLAG_COMPLIANCE << 216) != 0:
+                if mode == VALUE_OPEN_BORROW and word & (store.FLAG_COMPLIANCE << store.CONFIG_FLAGS_SHIFT) != 0:
                     assert self._is_compliant(account, asset_id), "market: owner not compliant"
                 excluded: bool = stale
-                if mode != VALUE_WITHDRAW and word & (_FLAG_FROZEN << 216) != 0:
+                if mode != VALUE_WITHDRAW and word & (store.FLAG_FROZEN << store.CONFIG_FLAGS_SHIFT) != 0:
                     excluded = True
                 if not excluded:
                     lend_value: uint256 = value
-                    if word & (_FLAG_PENDING_FEED << 216) != 0:
+                    if word & (store.FLAG_PENDING_FEED << store.CONFIG_FLAGS_SHIFT) != 0:
                         # Never lend above a lower NAV the feed has
                         # announced as pending (rounded down).
                         pending: uint256 = self._pending_price(asset_id, word)
                         if pending < price:
-                            lend_value = balance * pending // 10 ** ((word >> 208) & 255)
-                    v.borrow_value += lend_value * ((word >> 160) & _MASK16) // BPS
+                            lend_value = balance * pending // 10 ** ((word >> store.CONFIG_SCALE_SHIFT) & store.MASK8)
+                    v.borrow_value += lend_value * ((word >> store.CONFIG_LTV_SHIFT) & store.MASK16) // BPS
             if asset_id == target:
                 v.target_value = value
                 v.target_price = price
@@ -781,6 +678,44 @@ def _valuation(account: address, position: uint256, target: uint256, mode: uint2
                 v.target_stale = stale
         bitmap = bitmap >> 1
     return v
+
+@internal
+@view
+def _liquidation_check(v: _Valuation, debt: uint256, market: uint256, strict: bool) -> bool:
+    """
+    @dev The preconditions of a liquidation, one set for `liquidate` and
+         its preview, in this order: past the grace period, not paused,
+         some debt, some of this collateral, a health factor below one, and
+         a price for the collateral (a broken feed prices nothing, so its
+         asset cannot be seized by value). `strict` (`liquidate`) reverts
+         with the first that fails; otherwise (the preview) the answer is
+         False.
+    @param v The borrower's valuation (VALUE_LIQUIDATION), this asset as
+           target.
+    @param debt The borrower's debt, accrued to now.
+    @param market The market word (its pause bits).
+    @param strict True to revert on a failed precondition.
+    @return bool True when the position may be liquidated on this asset.
+    """
+    if block.timestamp < store._control & store.MASK40:
+        assert not strict, "market: liquidation grace period"
+        return False
+    if market & (PAUSE_LIQUIDATION << store.MARKET_PAUSED_SHIFT) != 0:
+        assert not strict, "market: liquidation paused"
+        return False
+    if debt == 0:
+        assert not strict, "market: no debt"
+        return False
+    if v.target_balance == 0:
+        assert not strict, "market: no such collateral"
+        return False
+    if v.liquidation_value >= debt:
+        assert not strict, "market: position healthy"
+        return False
+    if v.target_price == 0:
+        assert not strict, "market: bad price"
+        return False
+    return True
 
 @internal
 @view
@@ -805,8 +740,8 @@ def _liquidation_amounts(asset_id: uint256, v: _Valuation, debt: uint256, max_re
     @return uint256 The debt repaid.
     @return uint256 The collateral seized.
     """
-    control: uint256 = self._control
-    small: uint256 = ((control >> 120) & _MASK48) * BASE_UNIT
+    control: uint256 = store._control
+    small: uint256 = ((control >> store.CONTROL_SMALL_POSITION_SHIFT) & store.MASK48) * BASE_UNIT
     cap: uint256 = debt
     if (
         v.liquidation_value * WAD >= CLOSE_FACTOR_HF_THRESHOLD * debt
@@ -816,9 +751,9 @@ def _liquidation_amounts(asset_id: uint256, v: _Valuation, debt: uint256, max_re
         cap = debt * CLOSE_FACTOR_BPS // BPS
     repaid: uint256 = min(max_repay, cap)
 
-    word: uint256 = self._asset_config[asset_id]
-    bonus: uint256 = BPS + ((word >> 192) & _MASK16)
-    unit: uint256 = 10 ** ((word >> 208) & 255)
+    word: uint256 = store._asset_config[asset_id]
+    bonus: uint256 = BPS + ((word >> store.CONFIG_BONUS_SHIFT) & store.MASK16)
+    unit: uint256 = 10 ** ((word >> store.CONFIG_SCALE_SHIFT) & store.MASK8)
     # Collateral worth repaid x (1 + bonus), rounded down.
     seized: uint256 = math._mul_div(repaid * bonus, unit, BPS * v.target_price, False)
     if seized >= v.target_balance:
@@ -826,7 +761,7 @@ def _liquidation_amounts(asset_id: uint256, v: _Valuation, debt: uint256, max_re
         # The repayment that buys all of it, rounded up.
         repaid = min(repaid, math._mul_div(seized * v.target_price, BPS, unit * bonus, True))
     elif repaid < debt:
-        dust: uint256 = ((control >> 168) & _MASK48) * BASE_UNIT
+        dust: uint256 = ((control >> store.CONTROL_DUST_FLOOR_SHIFT) & store.MASK48) * BASE_UNIT
         # Leave the floor of debt, and of collateral value (which falls by
         # repaid x (1 + bonus)).
         most: uint256 = 0
@@ -852,7 +787,7 @@ def _protocol_fee(asset_id: uint256, seized: uint256, fee_bps: uint256) -> uint2
     """
     if fee_bps == 0:
         return 0
-    bonus: uint256 = BPS + ((self._asset_config[asset_id] >> 192) & _MASK16)
+    bonus: uint256 = BPS + ((store._asset_config[asset_id] >> store.CONFIG_BONUS_SHIFT) & store.MASK16)
     bonus_part: uint256 = seized - math._mul_div(seized, BPS, bonus, True)
     return bonus_part * fee_bps // BPS
 
@@ -864,10 +799,10 @@ def _credit_treasury(asset_id: uint256, amount: uint256):
     @param asset_id The asset.
     @param amount The amount.
     """
-    treasury: address = self.treasury
-    position: uint256 = self._positions[treasury]
+    treasury: address = store.treasury
+    position: uint256 = store._positions[treasury]
     balance: uint256 = self._collateral_balance(treasury, asset_id, position) + amount
-    self._positions[treasury] = self._set_collateral(treasury, asset_id, position, balance)
+    store._positions[treasury] = self._set_collateral(treasury, asset_id, position, balance)
 
 @internal
 def _sweep_to_treasury(account: address):
@@ -879,18 +814,18 @@ def _sweep_to_treasury(account: address):
          event-sourced index follows it with no new event type.
     @param account The borrower (never the treasury: the caller checks).
     """
-    position: uint256 = self._positions[account]
-    bitmap: uint256 = (position >> 112) & _MASK16
+    position: uint256 = store._positions[account]
+    bitmap: uint256 = (position >> store.POSITION_BITMAP_SHIFT) & store.MASK16
     for asset_id: uint256 in range(MAX_ASSETS):
         if bitmap == 0:
             break
         if bitmap & 1 != 0:
             amount: uint256 = self._collateral_balance(account, asset_id, position)
             position = self._set_collateral(account, asset_id, position, 0)
-            self._positions[account] = position
+            store._positions[account] = position
             self._credit_treasury(asset_id, amount)
-            token: address = self._asset_token[asset_id]
-            treasury: address = self.treasury
+            token: address = store._asset_token[asset_id]
+            treasury: address = store.treasury
             log WithdrawCollateral(
                 caller=msg.sender, on_behalf=account, token=token, receiver=treasury, amount=amount, collateral=0
             )
@@ -899,7 +834,7 @@ def _sweep_to_treasury(account: address):
                 on_behalf=treasury,
                 token=token,
                 amount=amount,
-                collateral=self._collateral_balance(treasury, asset_id, self._positions[treasury]),
+                collateral=self._collateral_balance(treasury, asset_id, store._positions[treasury]),
             )
         bitmap = bitmap >> 1
 
@@ -913,7 +848,7 @@ def _surplus(book: uint256) -> uint256:
     @return uint256 The surplus.
     """
     held: uint256 = staticcall IERC20(BASE.address).balanceOf(self)
-    cash: uint256 = book & _MASK128
+    cash: uint256 = book & store.MASK128
     if held <= cash:
         return 0
     return held - cash
@@ -927,7 +862,7 @@ def _flash_fee(amount: uint256, market: uint256) -> uint256:
     @param market The market word (it holds the fee rate).
     @return uint256 The fee.
     """
-    return self._ceil_div(amount * ((market >> 120) & _MASK8), BPS)
+    return self._ceil_div(amount * ((market >> store.MARKET_FLASH_FEE_SHIFT) & store.MASK8), BPS)
 
 @internal
 @view
@@ -938,9 +873,9 @@ def _asset(token: address) -> (uint256, uint256):
     @return uint256 The token word (id, frozen flag, supply and cap).
     @return uint256 The asset id.
     """
-    word: uint256 = self._assets[token]
-    assert word & 255 != 0, "market: asset not listed"
-    return word, unsafe_sub(word & 255, 1)  # at least 1: checked above
+    word: uint256 = store._assets[token]
+    assert word & store.TOKEN_ID_MASK != 0, "market: asset not listed"
+    return word, unsafe_sub(word & store.TOKEN_ID_MASK, 1)  # at least 1: checked above
 
 
 @internal
@@ -968,8 +903,8 @@ def _collateral_balance(account: address, asset_id: uint256, position: uint256) 
     @return uint256 The balance.
     """
     if asset_id == 0:
-        return position >> 128
-    return self._collateral[account][asset_id]
+        return position >> store.POSITION_COLLATERAL_SHIFT
+    return store._collateral[account][asset_id]
 
 
 @internal
@@ -986,10 +921,10 @@ def _set_collateral(account: address, asset_id: uint256, position: uint256, bala
     """
     word: uint256 = position
     if asset_id == 0:
-        word = (word & _MASK128) | (balance << 128)
+        word = (word & store.MASK128) | (balance << store.POSITION_COLLATERAL_SHIFT)
     else:
-        self._collateral[account][asset_id] = balance
-    in_use: uint256 = 1 << (112 + asset_id)
+        store._collateral[account][asset_id] = balance
+    in_use: uint256 = 1 << (store.POSITION_BITMAP_SHIFT + asset_id)
     if balance == 0:
         return word & ~in_use
     return word | in_use
@@ -1002,7 +937,7 @@ def _word_address(word: uint256) -> address:
     @param word The word.
     @return address The address.
     """
-    return convert(convert(word & _MASK160, uint160), address)
+    return convert(convert(word & store.MASK160, uint160), address)
 
 @internal
 @pure
@@ -1027,7 +962,7 @@ def _is_paused(action: uint256) -> bool:
     @param action A PAUSE_* bit.
     @return bool The status.
     """
-    return self._market & (action << 112) != 0
+    return store._market & (action << store.MARKET_PAUSED_SHIFT) != 0
 
 @internal
 @view
@@ -1036,7 +971,7 @@ def _check_not_paused(action: uint256):
     @dev Reverts while `action` is paused.
     @param action A PAUSE_* bit.
     """
-    assert self._market & (action << 112) == 0, "market: paused"
+    assert store._market & (action << store.MARKET_PAUSED_SHIFT) == 0, "market: paused"
 
 @internal
 @view
@@ -1046,7 +981,7 @@ def _check_authorized(on_behalf: address):
     @param on_behalf The account acted for.
     """
     if msg.sender != on_behalf:
-        assert self.is_authorized[on_behalf][msg.sender], "market: not authorized"
+        assert store.is_authorized[on_behalf][msg.sender], "market: not authorized"
 
 @internal
 def _pull(token: address, sender: address, amount: uint256):
@@ -1084,8 +1019,9 @@ def _set_risk(asset_id: uint256, token: address, ltv_bps: uint256, threshold_bps
     assert bonus_bps != 0 and bonus_bps <= MAX_BONUS_BPS, "market: bad bonus"
     # No liquidation may create a deficit by design.
     assert threshold_bps * (BPS + bonus_bps) < BPS * BPS, "market: threshold x bonus >= 1"
-    word: uint256 = self._asset_config[asset_id] & ~(_MASK16 << 160) & ~(_MASK16 << 176) & ~(_MASK16 << 192)
-    self._asset_config[asset_id] = word | (ltv_bps << 160) | (threshold_bps << 176) | (bonus_bps << 192)
+    word: uint256 = store._with_field(store._asset_config[asset_id], store.CONFIG_LTV_SHIFT, store.MASK16, ltv_bps)
+    word = store._with_field(word, store.CONFIG_THRESHOLD_SHIFT, store.MASK16, threshold_bps)
+    store._asset_config[asset_id] = store._with_field(word, store.CONFIG_BONUS_SHIFT, store.MASK16, bonus_bps)
     log AssetRiskSet(token=token, ltv_bps=ltv_bps, threshold_bps=threshold_bps, bonus_bps=bonus_bps)
 
 @internal
@@ -1098,16 +1034,16 @@ def _set_limits(asset_id: uint256, token: address, supply_cap: uint256, price_ca
     @param price_cap Highest price used (0: none).
     @param max_oracle_age Oldest answer accepted for borrowing.
     """
-    assert supply_cap <= _MASK120, "market: bad supply cap"
+    assert supply_cap <= store.MASK120, "market: bad supply cap"
     assert max_oracle_age >= MIN_ORACLE_AGE and max_oracle_age <= MAX_ORACLE_AGE, "market: bad oracle age"
-    word_t: uint256 = self._assets[token]
-    self._assets[token] = (word_t & ~(_MASK120 << 136)) | (supply_cap << 136)
-    word: uint256 = self._asset_config[asset_id] & ~(_MASK32 << 224) & ~(_FLAG_PRICE_CAP << 216)
-    word = word | (max_oracle_age << 224)
+    word_t: uint256 = store._assets[token]
+    store._assets[token] = (word_t & ~(store.MASK120 << store.TOKEN_CAP_SHIFT)) | (supply_cap << store.TOKEN_CAP_SHIFT)
+    word: uint256 = store._asset_config[asset_id] & ~(store.MASK32 << store.CONFIG_MAX_AGE_SHIFT) & ~(store.FLAG_PRICE_CAP << store.CONFIG_FLAGS_SHIFT)
+    word = word | (max_oracle_age << store.CONFIG_MAX_AGE_SHIFT)
     if price_cap != 0:
-        word = word | (_FLAG_PRICE_CAP << 216)
-    self._asset_price_cap[asset_id] = price_cap
-    self._asset_config[asset_id] = word
+        word = word | (store.FLAG_PRICE_CAP << store.CONFIG_FLAGS_SHIFT)
+    store._asset_price_cap[asset_id] = price_cap
+    store._asset_config[asset_id] = word
     log AssetLimitsSet(token=token, supply_cap=supply_cap, price_cap=price_cap, max_oracle_age=max_oracle_age)
 
 @internal
@@ -1129,17 +1065,17 @@ def _set_oracle(asset_id: uint256, token: address, oracle: address):
     assert token_decimals + oracle_decimals >= base_decimals, "market: bad decimals"
     exponent: uint256 = token_decimals + oracle_decimals - base_decimals
     assert exponent <= 60, "market: bad decimals"
-    word: uint256 = self._asset_config[asset_id] & ~_MASK160 & ~(convert(255, uint256) << 208) & ~(
-        _FLAG_PENDING_FEED << 216
+    word: uint256 = store._asset_config[asset_id] & ~store.MASK160 & ~(store.MASK8 << store.CONFIG_SCALE_SHIFT) & ~(
+        store.FLAG_PENDING_FEED << store.CONFIG_FLAGS_SHIFT
     )
-    word = word | convert(oracle, uint256) | (exponent << 208)
+    word = word | convert(oracle, uint256) | (exponent << store.CONFIG_SCALE_SHIFT)
     # A feed that answers `pending_answer()` announces its pending rounds.
     ok: bool = False
     data: Bytes[64] = b""
     ok, data = raw_call(oracle, method_id("pending_answer()"), max_outsize=64, is_static_call=True, revert_on_failure=False)
     if ok and len(data) == 64:
-        word = word | (_FLAG_PENDING_FEED << 216)
-    self._asset_config[asset_id] = word
+        word = word | (store.FLAG_PENDING_FEED << store.CONFIG_FLAGS_SHIFT)
+    store._asset_config[asset_id] = word
     # A feed with no valid round, or only a stale one, is refused: listed,
     # it would price the asset at nothing from the first deposit.
     price: uint256 = 0
@@ -1168,7 +1104,11 @@ def _set_rates(base_rate_apr: uint256, slope1_apr: uint256, slope2_apr: uint256,
     base_rate: uint256 = base_rate_apr // YEAR
     slope1: uint256 = slope1_apr // YEAR
     slope2: uint256 = slope2_apr // YEAR
-    self._rates = base_rate | (slope1 << 64) | (slope2 << 128) | (kink_bps << 192) | (reserve_factor_bps << 208)
+    rates: uint256 = store._with_field(0, 0, store.MASK64, base_rate)
+    rates = store._with_field(rates, store.RATES_SLOPE1_SHIFT, store.MASK64, slope1)
+    rates = store._with_field(rates, store.RATES_SLOPE2_SHIFT, store.MASK64, slope2)
+    rates = store._with_field(rates, store.RATES_KINK_SHIFT, store.MASK16, kink_bps)
+    store._rates = store._with_field(rates, store.RATES_RESERVE_FACTOR_SHIFT, store.MASK16, reserve_factor_bps)
     log RatesSet(base_rate=base_rate, slope1=slope1, slope2=slope2, kink_bps=kink_bps, reserve_factor_bps=reserve_factor_bps)
 
 @internal
@@ -1181,8 +1121,8 @@ def _set_fees(flash_fee_bps: uint256, liquidation_fee_bps: uint256):
     assert flash_fee_bps <= MAX_FLASH_FEE_BPS, "market: flash fee too high"
     assert liquidation_fee_bps <= MAX_LIQUIDATION_FEE_BPS, "market: liquidation fee too high"
     # The flash fee fits the market word's 8 bits: at most 100, checked above.
-    self._market = (self._market & ~(_MASK8 << 120)) | (flash_fee_bps << 120)
-    self._control = (self._control & ~(_MASK16 << 56)) | (liquidation_fee_bps << 56)
+    store._market = store._with_field(store._market, store.MARKET_FLASH_FEE_SHIFT, store.MASK8, flash_fee_bps)
+    store._control = store._with_field(store._control, store.CONTROL_LIQUIDATION_FEE_SHIFT, store.MASK16, liquidation_fee_bps)
     log FeesSet(flash_fee_bps=flash_fee_bps, liquidation_fee_bps=liquidation_fee_bps)
 
 @internal
@@ -1194,10 +1134,11 @@ def _set_borrow_limits(min_borrow: uint256, small_position: uint256, dust_floor:
     @param small_position Full-close threshold.
     @param dust_floor Least a partial liquidation may leave.
     """
-    assert min_borrow <= _MASK48 and small_position <= _MASK48, "market: limit too high"
+    assert min_borrow <= store.MASK48 and small_position <= store.MASK48, "market: limit too high"
     assert dust_floor <= small_position, "market: dust above small position"
-    control: uint256 = self._control & ~(_MASK48 << 72) & ~(_MASK48 << 120) & ~(_MASK48 << 168)
-    self._control = control | (min_borrow << 72) | (small_position << 120) | (dust_floor << 168)
+    control: uint256 = store._with_field(store._control, store.CONTROL_MIN_BORROW_SHIFT, store.MASK48, min_borrow)
+    control = store._with_field(control, store.CONTROL_SMALL_POSITION_SHIFT, store.MASK48, small_position)
+    store._control = store._with_field(control, store.CONTROL_DUST_FLOOR_SHIFT, store.MASK48, dust_floor)
     log BorrowLimitsSet(min_borrow=min_borrow, small_position=small_position, dust_floor=dust_floor)
 
 @internal
@@ -1207,7 +1148,7 @@ def _set_guardian(guardian_: address):
     @param guardian_ The guardian.
     """
     assert guardian_ != empty(address), "market: zero guardian"
-    self.guardian = guardian_
+    store.guardian = guardian_
     log GuardianSet(guardian=guardian_)
 
 @internal
@@ -1217,5 +1158,5 @@ def _set_treasury(treasury_: address):
     @param treasury_ The treasury.
     """
     assert treasury_ != empty(address), "market: zero treasury"
-    self.treasury = treasury_
+    store.treasury = treasury_
     log TreasurySet(treasury=treasury_)

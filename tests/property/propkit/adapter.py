@@ -137,7 +137,7 @@ class MarketLayout:
     @classmethod
     def from_layout(cls, layout: dict) -> "MarketLayout":
         s = layout.get("storage_layout", layout)
-        core = s["core"]
+        core = s["store"]
         erc = s["erc20"]
         return cls(
             market=core["_market"]["slot"],
