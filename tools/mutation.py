@@ -5,8 +5,10 @@
     .venv/bin/python tools/mutation.py --list          # the mutants, no run
     .venv/bin/python tools/mutation.py --check         # each applies cleanly
 
-Each mutant is one textual change to the market's files (contracts/market/:
-modules/market_core.vy, Market.vy or MarketAdmin.vy), applied IN A TEMPORARY
+Each mutant is one textual change to the market's modules
+(contracts/market/modules/: the core, the storage's users, and the
+behaviour modules lending, borrowing, liquidation, flash, views and admin),
+applied IN A TEMPORARY
 COPY of contracts/ (the repository's files are never touched). The
 property suite then runs against the copy (``NAVLEND_CONTRACTS_DIR``), in a
 subprocess: ``pytest tests/property`` without the Ape plugin, the anvil
@@ -39,10 +41,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = ROOT / "contracts"
+# The files mutants change: the market's modules (where its functions live).
 CORE = "market/modules/market_core.vy"
-MARKET = "market/Market.vy"
-ADMIN = "market/MarketAdmin.vy"
-VIEWS = "market/MarketViews.vy"
+LENDING = "market/modules/lending.vy"
+BORROWING = "market/modules/borrowing.vy"
+LIQUIDATION = "market/modules/liquidation.vy"
+FLASH = "market/modules/flash.vy"
+VIEWS = "market/modules/views.vy"
+ADMIN = "market/modules/admin.vy"
+# The deployables a mutant is compiled into.
+DEPLOYABLES = ("market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy")
 
 
 @dataclass(frozen=True)
@@ -107,29 +115,29 @@ MUTANTS: list[Mutant] = [
     _m(40, CORE, "        assert store.is_authorized[on_behalf][msg.sender], \"market: not authorized\"\n", "        pass\n", "dropped assert", "anyone acts for anyone"),
     _m(41, CORE, "        return quotient + 1\n", "        return quotient\n", "rounding", "_ceil_div rounds down everywhere"),
     # ---- Market.vy: lenders ----
-    _m(42, MARKET, "    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, False)\n", "    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, True)\n", "rounding", "deposit mints rounded up"),
-    _m(43, MARKET, "    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, True)\n", "    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, False)\n", "rounding", "mint charges rounded down"),
-    _m(44, MARKET, "    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, True)\n", "    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, False)\n", "rounding", "withdraw burns rounded down"),
-    _m(45, MARKET, "    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, False)\n", "    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, True)\n", "rounding", "redeem pays rounded up"),
+    _m(42, LENDING, "    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, False)\n", "    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, True)\n", "rounding", "deposit mints rounded up"),
+    _m(43, LENDING, "    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, True)\n", "    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, False)\n", "rounding", "mint charges rounded down"),
+    _m(44, LENDING, "    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, True)\n", "    shares: uint256 = core._shares_for(assets, erc20.totalSupply, market, book, False)\n", "rounding", "withdraw burns rounded down"),
+    _m(45, LENDING, "    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, False)\n", "    assets: uint256 = core._assets_for(shares, erc20.totalSupply, market, book, True)\n", "rounding", "redeem pays rounded up"),
     _m(46, CORE, "math._mul_div(assets, supply + VIRTUAL_SHARES, self._total_assets(market, book) + VIRTUAL_ASSETS, roundup)", "math._mul_div(assets, supply + 1, self._total_assets(market, book) + VIRTUAL_ASSETS, roundup)", "removed term", "no virtual shares in assets->shares"),
-    _m(47, MARKET, "    assert shares != 0, \"market: zero shares\"\n", "", "dropped assert", "zero-share deposits accepted"),
-    _m(48, MARKET, "    assert assets <= book & store.MASK128, \"market: insufficient cash\"\n", "", "dropped assert", "withdraw beyond cash"),
+    _m(47, LENDING, "    assert shares != 0, \"market: zero shares\"\n", "", "dropped assert", "zero-share deposits accepted"),
+    _m(48, LENDING, "    assert assets <= book & store.MASK128, \"market: insufficient cash\"\n", "", "dropped assert", "withdraw beyond cash"),
     _m(49, VIEWS, "    return min(self._to_assets(erc20.balanceOf[owner], False), store._book & store.MASK128)\n", "    return self._to_assets(erc20.balanceOf[owner], False)\n", "removed term", "maxWithdraw ignores cash"),
     # ---- Market.vy: borrowers ----
-    _m(50, MARKET, "    added: uint256 = core._ceil_div(amount * core.WAD, index)\n", "    added: uint256 = amount * core.WAD // index\n", "rounding", "borrowed scaled debt rounds down"),
-    _m(51, MARKET, "    assert debt >= ((store._control >> store.CONTROL_MIN_BORROW_SHIFT) & store.MASK48) * core.BASE_UNIT, \"market: below min borrow\"\n", "", "dropped assert", "no minimum borrow"),
-    _m(52, MARKET, "    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_OPEN_BORROW).borrow_value >= debt, \\", "    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_OPEN_BORROW).borrow_value > debt, \\", "comparison", "borrow limit exclusive"),
-    _m(53, MARKET, "    assert cash >= amount, \"market: insufficient cash\"\n", "", "dropped assert", "borrow beyond cash"),
-    _m(54, MARKET, "        assert not v.target_stale, \"market: stale price\"\n", "", "dropped assert", "stale collateral withdrawable"),
-    _m(55, MARKET, "        assert v.borrow_value >= debt, \"market: exceeds borrow limit\"\n", "", "dropped assert", "withdrawal ignores the limit"),
-    _m(56, MARKET, "    repaid: uint256 = min(amount, debt)\n", "    repaid: uint256 = amount\n", "removed bound", "repay beyond the debt"),
+    _m(50, BORROWING, "    added: uint256 = core._ceil_div(amount * core.WAD, index)\n", "    added: uint256 = amount * core.WAD // index\n", "rounding", "borrowed scaled debt rounds down"),
+    _m(51, BORROWING, "    assert debt >= ((store._control >> store.CONTROL_MIN_BORROW_SHIFT) & store.MASK48) * core.BASE_UNIT, \"market: below min borrow\"\n", "", "dropped assert", "no minimum borrow"),
+    _m(52, BORROWING, "    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_OPEN_BORROW).borrow_value >= debt, \\", "    assert core._valuation(on_behalf, position, max_value(uint256), core.VALUE_OPEN_BORROW).borrow_value > debt, \\", "comparison", "borrow limit exclusive"),
+    _m(53, BORROWING, "    assert cash >= amount, \"market: insufficient cash\"\n", "", "dropped assert", "borrow beyond cash"),
+    _m(54, BORROWING, "        assert not v.target_stale, \"market: stale price\"\n", "", "dropped assert", "stale collateral withdrawable"),
+    _m(55, BORROWING, "        assert v.borrow_value >= debt, \"market: exceeds borrow limit\"\n", "", "dropped assert", "withdrawal ignores the limit"),
+    _m(56, BORROWING, "    repaid: uint256 = min(amount, debt)\n", "    repaid: uint256 = amount\n", "removed bound", "repay beyond the debt"),
     # ---- Market.vy: liquidation and flash loans ----
     _m(57, CORE, "    if v.liquidation_value >= debt:\n        assert not strict, \"market: position healthy\"\n", "    if v.liquidation_value > debt:\n        assert not strict, \"market: position healthy\"\n", "off-by-one", "liquidation at HF exactly 1"),
-    _m(58, MARKET, "    if scaled_left != 0:\n", "    if False:\n", "skipped update", "no bad-debt write-off"),
-    _m(59, MARKET, "    taken: uint256 = seized - fee\n", "    taken: uint256 = seized\n", "removed term", "protocol fee paid out twice"),
-    _m(60, MARKET, "        assert sent >= min_out, \"market: slippage\"\n", "        pass\n", "dropped assert", "share-route slippage ignored"),
-    _m(61, MARKET, "    store._assets[token] = unsafe_sub(word, taken << store.TOKEN_TOTAL_SHIFT)\n", "", "skipped update", "liquidation leaves total supplied"),
-    _m(62, MARKET, "    core._pull(token, receiver.address, amount + fee)\n", "    core._pull(token, receiver.address, amount)\n", "removed term", "flash loan fee never pulled"),
+    _m(58, LIQUIDATION, "    if scaled_left != 0:\n", "    if False:\n", "skipped update", "no bad-debt write-off"),
+    _m(59, LIQUIDATION, "    taken: uint256 = seized - fee\n", "    taken: uint256 = seized\n", "removed term", "protocol fee paid out twice"),
+    _m(60, LIQUIDATION, "        assert sent >= min_out, \"market: slippage\"\n", "        pass\n", "dropped assert", "share-route slippage ignored"),
+    _m(61, LIQUIDATION, "    store._assets[token] = unsafe_sub(word, taken << store.TOKEN_TOTAL_SHIFT)\n", "", "skipped update", "liquidation leaves total supplied"),
+    _m(62, FLASH, "    core._pull(token, receiver.address, amount + fee)\n", "    core._pull(token, receiver.address, amount)\n", "removed term", "flash loan fee never pulled"),
     # M63 and M64 mutated the flash loan's fee booking and cash check, both
     # gone since the flash loan writes no storage; they now mutate the
     # surplus booking that replaced them (see also M71-M76).
@@ -152,8 +160,8 @@ MUTANTS: list[Mutant] = [
     # ---- market v2 (issue 13): pending NAV, compliance, sub-dust, accrual time, broken feeds ----
     _m(77, CORE, "                        if pending < price:\n", "                        if pending < price and mode == VALUE_WITHDRAW:\n", "dropped check", "borrowing ignores a lower pending NAV"),
     _m(78, CORE, "                if mode == VALUE_OPEN_BORROW and word & (store.FLAG_COMPLIANCE << store.CONFIG_FLAGS_SHIFT) != 0:\n", "                if mode == VALUE_LIQUIDATION and word & (store.FLAG_COMPLIANCE << store.CONFIG_FLAGS_SHIFT) != 0:\n", "dropped check", "a non-compliant owner borrows"),
-    _m(79, MARKET, "    if word & store.TOKEN_COMPLIANCE != 0:\n        assert core._is_compliant(on_behalf, asset_id), \"market: owner not compliant\"\n", "    if word & store.TOKEN_COMPLIANCE != 0:\n", "dropped check", "a non-compliant owner withdraws collateral"),
-    _m(80, MARKET, "            remaining_value == 0 or remaining_value < ((control >> store.CONTROL_DUST_FLOOR_SHIFT) & store.MASK48) * core.BASE_UNIT\n", "            remaining_value == 0\n", "dropped check", "a sub-dust remnant keeps an insolvent debt alive"),
+    _m(79, BORROWING, "    if word & store.TOKEN_COMPLIANCE != 0:\n        assert core._is_compliant(on_behalf, asset_id), \"market: owner not compliant\"\n", "    if word & store.TOKEN_COMPLIANCE != 0:\n", "dropped check", "a non-compliant owner withdraws collateral"),
+    _m(80, LIQUIDATION, "            remaining_value == 0 or remaining_value < ((control >> store.CONTROL_DUST_FLOOR_SHIFT) & store.MASK48) * core.BASE_UNIT\n", "            remaining_value == 0\n", "dropped check", "a sub-dust remnant keeps an insolvent debt alive"),
     _m(81, CORE, "    elif (market >> store.MARKET_ACCRUAL_SHIFT) & store.MASK32 != (store._market >> store.MARKET_ACCRUAL_SHIFT) & store.MASK32:\n        store._market = market\n", "", "skipped update", "the accrual time stands still while nothing accrues"),
     _m(82, CORE, "    if answer <= 0 or updated_at > block.timestamp:\n        return 0, True\n", "    if updated_at > block.timestamp:\n        return 0, True\n", "dropped check", "a non-positive answer is taken as a price"),
     # ---- the books that exceed the balance (issuer seizure or burn) ----
@@ -225,8 +233,8 @@ def compiles(root: Path) -> tuple[bool, str]:
     cache, which the suite then reuses); False for a stillborn mutant."""
     code = (
         "import sys; sys.path.insert(0, %r); from propkit import artifacts; "
-        "artifacts.load([%r, %r, %r], root=__import__('pathlib').Path(%r))"
-    ) % (str(ROOT / "tests" / "property"), MARKET, VIEWS, ADMIN, str(root))
+        "artifacts.load(%r, root=__import__('pathlib').Path(%r))"
+    ) % (str(ROOT / "tests" / "property"), list(DEPLOYABLES), str(root))
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     tail = (p.stderr.strip().splitlines() or [""])[-1]
     return p.returncode == 0, tail[:160]
