@@ -55,6 +55,20 @@ def posted_fund(priced_fund, open_position, borrower, borrower2):
     return go
 
 
+@pytest.fixture(scope="session")
+def short_fund(posted_fund, market, issuer, outsider):
+    """``short_fund(name)``: ``posted_fund``, then the issuer burns 10 % of
+    the market's 400 shares and an outsider syncs (ratio 0.9)."""
+
+    def go(name: str):
+        fund = posted_fund(name)
+        _short(market, issuer, fund, 40)
+        market.sync_asset(fund.token, sender=outsider)
+        return fund
+
+    return go
+
+
 def _short(market, issuer, fund, units: int):
     """The issuer burns ``units`` whole shares of the market's balance."""
     fund.token.burn(market, units * fund.unit, sender=issuer)
@@ -128,11 +142,9 @@ def test_sync_asset__unlisted_token__reverts(market, fund_b, outsider):
 
 @FUNDS
 def test_sync_asset__shares_given_back__ratio_cleared_and_unfreeze_allowed(
-    market, issuer, owner, outsider, mint_fund, posted_fund, name
+    market, issuer, owner, outsider, mint_fund, short_fund, name
 ):
-    posted = posted_fund(name)
-    _short(market, issuer, posted, 40)
-    market.sync_asset(posted.token, sender=outsider)
+    posted = short_fund(name)
     with ape.reverts("market: asset short"):
         market.set_asset_frozen(posted.token, False, sender=owner)
     assert market.asset_config(posted.token).frozen
@@ -151,11 +163,9 @@ def test_sync_asset__shares_given_back__ratio_cleared_and_unfreeze_allowed(
 
 @FUNDS
 def test_withdraw_collateral__after_sync__each_holder_gets_its_share(
-    market, issuer, borrower, borrower2, outsider, posted_fund, name
+    market, borrower, borrower2, short_fund, name
 ):
-    posted = posted_fund(name)
-    _short(market, issuer, posted, 40)
-    market.sync_asset(posted.token, sender=outsider)
+    posted = short_fund(name)
     before = posted.token.balanceOf(borrower)
     tx = market.withdraw_collateral(posted.token, 100 * posted.unit, borrower, borrower, sender=borrower)
     # The books fall by what was booked; the holder gets what it held.
@@ -188,23 +198,17 @@ def test_withdraw_collateral__burn_not_synced__last_holder_short(
 
 
 @FUNDS
-def test_borrow__against_a_short_asset__counts_for_nothing(
-    market, issuer, borrower, outsider, posted_fund, name
-):
-    posted = posted_fund(name)
-    _short(market, issuer, posted, 40)
-    market.sync_asset(posted.token, sender=outsider)
+def test_borrow__against_a_short_asset__counts_for_nothing(market, borrower, short_fund, name):
+    posted = short_fund(name)
     with ape.reverts("market: exceeds borrow limit"):
         market.borrow(100 * USD, borrower, borrower, sender=borrower)
 
 
 @FUNDS
 def test_supply_collateral__short_asset__reverts_frozen(
-    market, issuer, borrower, outsider, give_collateral, posted_fund, name
+    market, borrower, give_collateral, short_fund, name
 ):
-    posted = posted_fund(name)
-    _short(market, issuer, posted, 40)
-    market.sync_asset(posted.token, sender=outsider)
+    posted = short_fund(name)
     give_collateral(posted, borrower, posted.unit)
     with ape.reverts("market: asset frozen"):
         market.supply_collateral(posted.token, posted.unit, borrower, sender=borrower)

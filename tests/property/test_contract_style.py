@@ -11,25 +11,14 @@ import re
 from pathlib import Path
 
 import pytest
+from propkit import world
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 SOURCES = sorted(p for p in CONTRACTS.rglob("*") if p.suffix in (".vy", ".vyi"))
 DEPLOYABLES = [p for p in SOURCES if p.suffix == ".vy" and p.parent.name != "modules"]
 # Test doubles that re-enter the market on purpose (STYLE.md, Files).
 REENTRANT_DOUBLES = {"mocks/FlashBorrowerMock.vy", "mocks/HookedERC20.vy"}
-MARKET_FILES = (
-    "market/Market.vy",
-    "market/MarketViews.vy",
-    "market/MarketAdmin.vy",
-    "market/modules/lending.vy",
-    "market/modules/borrowing.vy",
-    "market/modules/liquidation.vy",
-    "market/modules/flash.vy",
-    "market/modules/views.vy",
-    "market/modules/admin.vy",
-    "market/modules/market_core.vy",
-    "market/modules/market_storage.vy",
-)
+MARKET_FILES = world.MARKET_FILES
 # contracts/ laid out by role (STYLE.md, Files): the folders a source may sit in.
 ROLE_FOLDERS = ("market", "market/modules", "periphery", "adapters", "issuer", "mocks", "interfaces")
 BANNER = re.compile(r"^# ---- [A-Z0-9][A-Z0-9 :/()&,.'-]* ----$")

@@ -9,23 +9,12 @@ from __future__ import annotations
 import re
 
 from propkit import artifacts
+from propkit import world
 
 CONTRACTS = artifacts.contracts_dir()
-# The market's behaviour modules (its external functions) and the modules
-# under them.
-MARKET_MODULES = [
-    "market/modules/lending.vy",
-    "market/modules/borrowing.vy",
-    "market/modules/liquidation.vy",
-    "market/modules/flash.vy",
-    "market/modules/views.vy",
-    "market/modules/admin.vy",
-    "market/modules/market_core.vy",
-    "market/modules/market_storage.vy",
-]
-MARKET_FILES = ["market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy", *MARKET_MODULES]
-# The deployables that run on one storage (the extensions by delegatecall).
-MARKET_DEPLOYABLES = ["market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy"]
+MARKET_MODULES = list(world.MARKET_MODULES)
+MARKET_FILES = list(world.MARKET_FILES)
+MARKET_DEPLOYABLES = list(world.MARKET_DEPLOYABLES)
 
 
 def _src(rel: str) -> str:

@@ -77,6 +77,22 @@ CONTRACTS = {
 }
 
 
+# The market's sources: its three deployables (one storage, the extensions
+# by delegatecall), its behaviour modules and the modules under them.
+MARKET_DEPLOYABLES = ("market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy")
+MARKET_MODULES = (
+    "market/modules/lending.vy",
+    "market/modules/borrowing.vy",
+    "market/modules/liquidation.vy",
+    "market/modules/flash.vy",
+    "market/modules/views.vy",
+    "market/modules/admin.vy",
+    "market/modules/market_core.vy",
+    "market/modules/market_storage.vy",
+)
+MARKET_FILES = (*MARKET_DEPLOYABLES, *MARKET_MODULES)
+
+
 class Deployer:
     """Deploys artifacts on one chain and wraps them in ABI contracts."""
 
