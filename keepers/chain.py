@@ -34,6 +34,7 @@ from keepers.types import (
     BPS,
     INDEXED_EVENTS,
     LENS_MAX_ACCOUNTS,
+    WAD,
     ZERO_ADDRESS,
     AccountHealth,
     AssetTerms,
@@ -313,6 +314,14 @@ class ChainReader:
         token_decimals = self._read(token, "decimals()", [], ["uint8"], block)[0]
         oracle_decimals = self._read(oracle, "decimals()", [], ["uint8"], block)[0]
         exponent = token_decimals + oracle_decimals - base_decimals
+        # Real units per booked unit (below one once an issuer's seizure or
+        # burn of the market's shares is synced); a market without the view
+        # predates the sync: whole.
+        try:
+            ratio = int(self._read(self.market, "asset_ratio(address)", ["address"], ["uint256"], block, token,
+                                   probe=True)[0])
+        except Exception:
+            ratio = WAD
         terms = dict(
             token=to_address(token),
             asset_id=asset_id,
@@ -321,6 +330,7 @@ class ChainReader:
             bonus_bps=bonus,
             threshold_bps=threshold,
             stale=stale,
+            ratio=ratio,
         )
         if facility == ZERO_ADDRESS:
             return AssetTerms(**terms)

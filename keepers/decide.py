@@ -142,12 +142,14 @@ def _model_for(terms: MarketTerms, asset: AssetTerms) -> model.MarketModel:
 
 @dataclass(frozen=True)
 class Amounts:
-    """What ``liquidate`` would repay and seize, and what the receiver (or
-    the facility) gets after the protocol's fee."""
+    """What ``liquidate`` would repay and seize, what leaves the books after
+    the protocol's fee (``taken``), and the real units the receiver (or the
+    facility) gets for it (``sent``)."""
 
     repaid: int
     seized: int
     taken: int
+    sent: int
 
 
 def liquidation_amounts(
@@ -169,7 +171,8 @@ def liquidation_amounts(
         repaid, seized = m.liquidation_amounts(0, valuation, health.debt, max_repay)
     except model.ModelRevert:
         return None
-    return Amounts(repaid=repaid, seized=seized, taken=seized - m.protocol_fee(0, seized))
+    taken = seized - m.protocol_fee(0, seized)
+    return Amounts(repaid=repaid, seized=seized, taken=taken, sent=asset.real(taken))
 
 
 def redeem_payout(asset: AssetTerms, shares: int) -> tuple[int, int]:
@@ -205,7 +208,7 @@ def largest_repay_within(
     bisection needs (about 60 steps of integer arithmetic)."""
 
     def fits(a: Amounts | None) -> bool:
-        return a is not None and a.taken <= max_taken and a.repaid <= max_repaid
+        return a is not None and a.sent <= max_taken and a.repaid <= max_repaid
 
     lo, hi = 0, min(health.debt, max_repaid)
     best: tuple[int, Amounts] | None = None
@@ -256,18 +259,19 @@ def plan_redeem(
         return reject(SkipReason.FACILITY_DRY, _facility_detail(asset))
 
     amounts, max_repay, partial = full, MAX_UINT256, False
-    if full.taken > asset.facility_max_redeem or full.repaid > terms.max_flash_loan:
+    # The facility's limits count the real shares it receives.
+    if full.sent > asset.facility_max_redeem or full.repaid > terms.max_flash_loan:
         found = largest_repay_within(health, balance, asset, terms, asset.facility_max_redeem, terms.max_flash_loan)
         if found is None:
             return reject(SkipReason.FACILITY_DRY, _facility_detail(asset))
         max_repay, amounts = found
         partial = True
-    if amounts.taken < asset.facility_min_redeem:
+    if amounts.sent < asset.facility_min_redeem:
         return reject(
-            SkipReason.FACILITY_BELOW_MINIMUM, f"{amounts.taken} shares < minimum {asset.facility_min_redeem}"
+            SkipReason.FACILITY_BELOW_MINIMUM, f"{amounts.sent} shares < minimum {asset.facility_min_redeem}"
         )
 
-    payout, redemption_fee = redeem_payout(asset, amounts.taken)
+    payout, redemption_fee = redeem_payout(asset, amounts.sent)
     fee = model.flash_fee(amounts.repaid, terms.flash_fee_bps)
     if payout < amounts.repaid + fee:
         return reject(
@@ -335,7 +339,8 @@ def plan_seize(
         redemption_fee=value - proceeds,
         gas=gas_cost(policy.gas_limit_seize, ctx.gas_price_wei, policy.eth_usd_base),
         min_profit=0,
-        min_out=amounts.taken * (BPS - policy.min_out_tolerance_bps) // BPS,
+        # The market checks the real units it sends against min_out.
+        min_out=amounts.sent * (BPS - policy.min_out_tolerance_bps) // BPS,
         partial=partial,
         note="partial: stablecoin balance" if partial else "",
     )
@@ -371,6 +376,7 @@ def _priced(
         repaid=amounts.repaid,
         seized=amounts.seized,
         taken=amounts.taken,
+        sent=amounts.sent,
         proceeds=proceeds,
         flash_fee=flash_fee,
         redemption_fee=redemption_fee,
@@ -494,7 +500,7 @@ def _consume(plan: Plan, terms: MarketTerms, ctx: ExecutionContext) -> tuple[Mar
     if plan.route is Route.SEIZE:
         return terms, replace(ctx, stable_balance=max(0, ctx.stable_balance - plan.repaid))
     assets = tuple(
-        replace(a, facility_max_redeem=max(0, a.facility_max_redeem - plan.taken)) if a.token == plan.token else a
+        replace(a, facility_max_redeem=max(0, a.facility_max_redeem - plan.sent)) if a.token == plan.token else a
         for a in terms.assets
     )
     return replace(terms, assets=assets), ctx

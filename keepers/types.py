@@ -143,10 +143,20 @@ class AssetTerms:
     facility_liquidity: int = 0
     facility_remaining_limit: int = 0
     stale: bool = False
+    # Real units per booked unit (``asset_ratio``, WAD): below one after
+    # ``sync_asset`` recognised an issuer's seizure or burn of the market's
+    # shares. ``price`` is then per booked unit; what leaves the market, and
+    # what the facility redeems, is the real units.
+    ratio: int = WAD
 
     @property
     def has_facility(self) -> bool:
         return self.facility != ZERO_ADDRESS
+
+    def real(self, booked: int) -> int:
+        """The real units ``booked`` units hold (the market's
+        ``_real_amount``, rounded down)."""
+        return booked if self.ratio == WAD else booked * self.ratio // WAD
 
 
 @dataclass(frozen=True)
@@ -237,7 +247,9 @@ class Plan:
     ``max_repay`` is the argument to pass (the market trims "up to"
     amounts); ``repaid``/``seized``/``taken`` are what the market's rules
     give at the scanned block (``taken`` = ``seized`` less the protocol's
-    fee, what the receiver or the facility gets). ``proceeds`` is the
+    fee, on the market's books; ``sent`` = the real units of ``taken``, what
+    the receiver or the facility gets: ``taken`` unless the market is short
+    of the asset, see ``AssetTerms.ratio``). ``proceeds`` is the
     stablecoin the route brings back: the facility's payout (redeem route)
     or the shares' value net of the redemption fee (seize route).
     ``net_profit`` = proceeds - repaid - flash fee - gas - safety buffer
@@ -255,6 +267,7 @@ class Plan:
     repaid: int
     seized: int
     taken: int
+    sent: int
     proceeds: int
     flash_fee: int
     redemption_fee: int

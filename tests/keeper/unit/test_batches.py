@@ -31,7 +31,7 @@ BORROWERS = [to_address("0x" + f"{i + 1:040x}") for i in range(64)]
 def _plan(i: int, token: str = FUND_A, route: Route = Route.REDEEM, repaid: int = 1_000 * USD,
           min_profit: int = 2 * USD) -> Plan:
     return Plan(borrower=BORROWERS[i], token=token, route=route, max_repay=MAX_UINT256, repaid=repaid,
-                seized=0, taken=0, proceeds=repaid * 103 // 100, flash_fee=0, redemption_fee=0, gas_cost=0,
+                seized=0, taken=0, sent=0, proceeds=repaid * 103 // 100, flash_fee=0, redemption_fee=0, gas_cost=0,
                 safety_buffer=0, net_profit=repaid * 3 // 100, min_profit=min_profit, min_out=0,
                 health_factor=10**18 - 1)
 

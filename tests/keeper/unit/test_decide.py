@@ -504,3 +504,58 @@ def test_still_liquidatable__no_answer_for_a_position__not_sent(two_underwater, 
     plans = [x.plan for x in d.decide_block(healths, balances, terms_of(m, PRICES), ctx, policy)]
     kept, gone = d.still_liquidatable(plans, healths[1:])
     assert [p.borrower for p in gone] == [BORROWER]
+
+
+# ---------------------------------------------------------------- #
+#       an asset the market is short of (after sync_asset)          #
+# ---------------------------------------------------------------- #
+
+SHORT = 8 * 10**17  # 0.8 real units per booked unit
+
+
+def _short_scene(underwater):
+    """The underwater position after an issuer took 20 % of the market's
+    fund A and someone synced: the model and the market price a booked
+    unit at 0.8 of the NAV, and pay out 0.8 real units for it; the
+    facility still redeems a real share at the full NAV."""
+    m, prices = underwater
+    m.assets[0].ratio = SHORT
+    health = lens_health(m, BORROWER, prices)
+    short = {0: prices[0] * SHORT // WAD, 1: prices[1]}
+    terms = terms_of(m, short)
+    fund_a = replace(terms.asset(FUND_A), redeem_price=prices[0], ratio=SHORT)
+    terms = replace(terms, assets=tuple(fund_a if a.token == FUND_A else a for a in terms.assets))
+    return m, health, terms, fund_a
+
+
+def test_decide__short_asset__redeem_payout_counts_the_real_shares(underwater, ctx, policy):
+    m, health, terms, fund_a = _short_scene(underwater)
+    plan = d.decide(health, balances_of(m, BORROWER), terms, ctx, policy).plan
+    assert plan is not None and plan.route is Route.REDEEM
+    assert plan.sent == plan.taken * SHORT // WAD
+    assert plan.proceeds == d.redeem_payout(fund_a, plan.sent)[0]
+    # On the booked units the payout would be a quarter too high.
+    assert plan.proceeds < d.redeem_payout(fund_a, plan.taken)[0]
+
+
+def test_decide__short_asset__seize_min_out_on_the_real_shares(underwater, ctx, policy):
+    m, health, terms, fund_a = _short_scene(underwater)
+    fund_a = replace(fund_a, facility_max_redeem=0)
+    terms = replace(terms, assets=tuple(fund_a if a.token == FUND_A else a for a in terms.assets))
+    keeper = replace(ctx, stable_balance=100_000 * USD, allowlisted_tokens=frozenset({FUND_A}))
+    plan = d.decide(health, balances_of(m, BORROWER), terms, keeper, policy).plan
+    assert plan is not None and plan.route is Route.SEIZE
+    # The market checks the real units it sends against min_out: a floor
+    # on the booked ones would make every such liquidation revert.
+    assert plan.min_out == plan.sent * 9_900 // 10_000 < plan.taken * 9_900 // 10_000
+
+
+def test_decide__short_asset__facility_cap_counts_the_real_shares(underwater, ctx, policy):
+    m, health, terms, fund_a = _short_scene(underwater)
+    full = d.liquidation_amounts(health, m.balance(BORROWER, 0), fund_a, terms, MAX_UINT256)
+    # The facility takes the real shares of a full close, not its booked ones.
+    fund_a = replace(fund_a, facility_max_redeem=full.sent)
+    terms = replace(terms, assets=tuple(fund_a if a.token == FUND_A else a for a in terms.assets))
+    plan = d.decide(health, balances_of(m, BORROWER), terms, ctx, policy).plan
+    assert plan.route is Route.REDEEM and not plan.partial_for_liquidity
+    assert (plan.taken, plan.sent) == (full.taken, full.sent) and full.taken > full.sent

@@ -30,7 +30,7 @@ MANY = "0x" + function_signature_to_4byte_selector("liquidate_many(address,addre
 
 def _plan(i: int) -> Plan:
     return Plan(borrower=BORROWERS[i], token=FUND_A, route=Route.REDEEM, max_repay=MAX_UINT256, repaid=1_000 * USD,
-                seized=0, taken=0, proceeds=1_030 * USD, flash_fee=0, redemption_fee=0, gas_cost=0, safety_buffer=0,
+                seized=0, taken=0, sent=0, proceeds=1_030 * USD, flash_fee=0, redemption_fee=0, gas_cost=0, safety_buffer=0,
                 net_profit=25 * USD, min_profit=2 * USD, health_factor=10**18 - 10**16, min_out=0)
 
 
