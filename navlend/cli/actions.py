@@ -109,7 +109,12 @@ def withdraw_collateral(s: Session, asset: str, amount: str, to: str | None = No
     wanted = checks.check_withdraw_collateral(
         nl.control(), position, a.name, units, nl.compliance(a, receiver)
     )
-    plan = Plan(f"withdraw {fmt(wanted, token)} of {a.name} collateral to {receiver}")
+    holding = next((h for h in position.holdings if h.name == a.name), None)
+    title = f"withdraw {fmt(wanted, token)} of {a.name} collateral to {receiver}"
+    if holding is not None and holding.short:
+        # The books fall by `wanted`; the receiver gets the real units.
+        title += f" (the market is short of {a.name}: {fmt(holding.real(wanted), token)} real shares paid)"
+    plan = Plan(title)
     plan.steps.append(
         TxStep(
             "withdraw_collateral",

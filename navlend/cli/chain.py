@@ -18,6 +18,7 @@ from eth_utils import encode_hex, is_address, keccak, to_checksum_address
 from navlend import deployments
 from navlend.cli.errors import Refusal
 from navlend.cli.model import (
+    WAD,
     AssetListing,
     AssetView,
     Compliance,
@@ -301,7 +302,17 @@ class Navlend:
             price_age=max(now - updated_at, 0),
             max_oracle_age=int(cfg.max_oracle_age),
             pending_price=self.pending_price(str(cfg.oracle)),
+            ratio=self.asset_ratio(asset.address),
         )
+
+    def asset_ratio(self, token: str) -> int:
+        """Real units per booked unit of a listed asset (WAD; whole unless
+        the market synced an issuer's seizure or burn of its shares). A
+        market without the view predates the sync: whole."""
+        try:
+            return int(self.market.asset_ratio(token))
+        except Exception:  # an older market: no such view
+            return WAD
 
     def pending_price(self, oracle: str) -> int | None:
         """The answer ``oracle`` announces as pending for its guardian

@@ -48,6 +48,21 @@ class Holding:
     # ``price_decimals``; None when there is none. The market lends (borrow,
     # collateral withdrawal) at min(price, pending); liquidation ignores it.
     pending_price: int | None = None
+    # Real units per booked unit (``asset_ratio``, WAD): below one once the
+    # market synced an issuer's seizure or burn of its shares. ``price`` is
+    # then per booked unit (the market's), ``pending_price`` per real unit
+    # (the feed's); a withdrawal pays ``real(amount)`` units.
+    ratio: int = WAD
+
+    @property
+    def short(self) -> bool:
+        """Whether the market holds less of this asset than its books."""
+        return self.ratio < WAD
+
+    def real(self, booked: int) -> int:
+        """The real units ``booked`` units hold, rounded down (what a
+        withdrawal of ``booked`` pays)."""
+        return booked if self.ratio >= WAD else booked * self.ratio // WAD
 
     @property
     def exponent(self) -> int:
@@ -62,10 +77,14 @@ class Holding:
     def lend_value(self, balance: int | None = None) -> int:
         """Value in base units at the price the market lends at (the lower
         pending answer, if any), rounded down as the market computes it."""
-        if self.pending_price is None or self.pending_price >= self.price:
+        if self.pending_price is None:
+            return self.value(balance)
+        # Per booked unit, as the market applies the ratio (rounded down).
+        pending = self.real(self.pending_price)
+        if pending >= self.price:
             return self.value(balance)
         amount = self.balance if balance is None else balance
-        return amount * self.pending_price // 10**self.exponent
+        return amount * pending // 10**self.exponent
 
     def with_balance(self, balance: int) -> Holding:
         """The same asset holding ``balance``."""

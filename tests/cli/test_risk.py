@@ -68,6 +68,21 @@ def test_pending_higher_nav__ignored():
     assert borrow_value([higher]) == borrow_value([FUND_A])
 
 
+def test_short_asset__pending_nav_counted_per_booked_unit():
+    """As the market after a sync that found 80 % of fund A: the price (the
+    market's) is per booked unit, the feed's pending answer per real unit,
+    so the lower of the two is taken after the ratio."""
+    ratio = 8 * 10**17
+    short = replace(FUND_A, price=FUND_A.price * ratio // WAD, ratio=ratio)
+    # $10.50 x 0.8 = $8.40 a booked unit; a pending $9.00 is $7.20 a booked unit.
+    pending = replace(short, pending_price=9_00_000_000)
+    assert pending.lend_value() == 7_200 * USD
+    # Taken per real unit, $9.00 would look above $8.40 and be ignored.
+    assert pending.lend_value() < short.value()
+    assert short.short and short.real(1_000 * 10**6) == 800 * 10**6
+    assert not FUND_A.short and FUND_A.real(7) == 7
+
+
 def test_single_asset_liquidation_nav_is_price_times_debt_over_liquidation_value():
     debt = 5_000 * USD
     (p,) = liquidation_prices((FUND_A,), debt)
