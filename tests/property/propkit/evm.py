@@ -18,6 +18,7 @@ strings), the snapshot context manager, and the block clock.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -25,6 +26,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
+
 from pyrevm import EVM, BlockEnv, CfgEnv, Env
 
 CHAIN_ID = 31_337
@@ -86,7 +88,12 @@ class RevmEnv:
     def __init__(self, timestamp: int, chain_id: int = CHAIN_ID, block_number: int = 1):
         self._timestamp = timestamp
         self._number = block_number
-        self.evm = EVM(env=Env(cfg=CfgEnv(chain_id=chain_id), block=self._block()), spec_id=SPEC)
+        # EIP-170's limit unless NAVLEND_CODE_SIZE_LIMIT raises it: the
+        # mutation runner does, so that a mutant judged on behaviour is not
+        # "killed" by a market a few bytes over the limit.
+        limit = int(os.environ.get("NAVLEND_CODE_SIZE_LIMIT", "0")) or None
+        cfg = CfgEnv(chain_id=chain_id, limit_contract_code_size=limit)
+        self.evm = EVM(env=Env(cfg=cfg, block=self._block()), spec_id=SPEC)
         self._last: Any = None
         self.eoa = self.generate_address("eoa")
 
