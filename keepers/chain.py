@@ -315,13 +315,17 @@ class ChainReader:
         oracle_decimals = self._read(oracle, "decimals()", [], ["uint8"], block)[0]
         exponent = token_decimals + oracle_decimals - base_decimals
         # Real units per booked unit (below one once an issuer's seizure or
-        # burn of the market's shares is synced); a market without the view
-        # predates the sync: whole.
-        try:
-            ratio = int(self._read(self.market, "asset_ratio(address)", ["address"], ["uint256"], block, token,
-                                   probe=True)[0])
-        except Exception:
-            ratio = WAD
+        # burn of the market's shares is synced). A short asset is always
+        # frozen (the sync freezes it, and it cannot be unfrozen while
+        # short), so only a frozen one costs the extra call; a market
+        # without the view predates the sync: whole.
+        ratio = WAD
+        if cfg[9]:
+            try:
+                ratio = int(self._read(self.market, "asset_ratio(address)", ["address"], ["uint256"], block, token,
+                                       probe=True)[0])
+            except Exception:
+                ratio = WAD
         terms = dict(
             token=to_address(token),
             asset_id=asset_id,

@@ -19,6 +19,8 @@ from typing import Any, Mapping, Sequence
 
 from eth_utils import is_address, to_checksum_address
 
+from navlend.model import at_ratio
+
 WAD = 10**18
 BPS = 10_000
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -156,7 +158,7 @@ class AssetTerms:
     def real(self, booked: int) -> int:
         """The real units ``booked`` units hold (the market's
         ``_real_amount``, rounded down)."""
-        return booked if self.ratio == WAD else booked * self.ratio // WAD
+        return at_ratio(booked, self.ratio)
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,13 @@ def value(amount: int, price: int, exponent: int) -> int:
     return amount * price // 10**exponent
 
 
+def at_ratio(amount: int, ratio: int) -> int:
+    """``amount`` times a WAD ratio of real to booked units, rounded down:
+    the real units of a booked amount (``_real_amount``), or the price of a
+    booked unit (``_price``) of an asset the market is short of."""
+    return amount * ratio // WAD
+
+
 def flash_fee(amount: int, fee_bps: int) -> int:
     return ceil_div(amount * fee_bps, BPS)
 
@@ -247,11 +254,11 @@ class Asset:
 
     def real(self, booked: int) -> int:
         """``_real_amount``: the real units ``booked`` units hold (down)."""
-        return booked if self.ratio == WAD else booked * self.ratio // WAD
+        return at_ratio(booked, self.ratio)
 
     def per_booked(self, price: int) -> int:
         """A price per real unit as a price per booked unit (down)."""
-        return price if self.ratio == WAD else price * self.ratio // WAD
+        return at_ratio(price, self.ratio)
 
 
 @dataclass

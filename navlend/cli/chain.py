@@ -302,7 +302,8 @@ class Navlend:
             price_age=max(now - updated_at, 0),
             max_oracle_age=int(cfg.max_oracle_age),
             pending_price=self.pending_price(str(cfg.oracle)),
-            ratio=self.asset_ratio(asset.address),
+            # Only a frozen asset can be short (the sync freezes it).
+            ratio=self.asset_ratio(asset.address) if cfg.frozen else WAD,
         )
 
     def asset_ratio(self, token: str) -> int:

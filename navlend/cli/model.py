@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from navlend.market import PAUSE_BITS
+from navlend.model import at_ratio
 
 BPS = 10_000
 WAD = 10**18
@@ -62,7 +63,7 @@ class Holding:
     def real(self, booked: int) -> int:
         """The real units ``booked`` units hold, rounded down (what a
         withdrawal of ``booked`` pays)."""
-        return booked if self.ratio >= WAD else booked * self.ratio // WAD
+        return at_ratio(booked, self.ratio)
 
     @property
     def exponent(self) -> int:

@@ -55,6 +55,11 @@ def test_deploy__views_over_no_contract__reverts(spare, project, stablecoin, own
         spare.deploy(project.MarketViews, stablecoin, owner)
 
 
+def test_deploy__market_over_no_contract__reverts(spare, project, stablecoin, owner, guardian, treasury):
+    with ape.reverts("market: extension not a contract"):
+        spare.deploy(project.Market, stablecoin, owner, "n", "n", guardian, treasury)
+
+
 def test_deploy__zero_guardian__reverts(owner, spare, project, stablecoin, treasury):
     admin = owner.deploy(project.MarketAdmin, stablecoin)
     views = owner.deploy(project.MarketViews, stablecoin, admin)
