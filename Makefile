@@ -93,10 +93,10 @@ replay: setup
 	HYPOTHESIS_PROFILE=replay $(PROPERTY_PYTEST)
 
 mutation: setup
-	$(BIN)/python tools/mutation.py
+	$(BIN)/python -m devkit.tools.mutation
 
 bench-property: setup
-	$(BIN)/python scripts/bench_stateful.py
+	$(BIN)/python -m devkit.tools.bench_stateful
 
 demo: compile
 	$(BIN)/ape run demo
@@ -117,14 +117,14 @@ KEEPER_BENCH_POSITIONS ?= 10000
 bench: compile
 	$(BIN)/ape run bench_gas --json reports/bench_gas.json --readme README.md
 	$(BIN)/ape run bench_gas --tokens fund --json reports/bench_gas_fund.json
-	$(BIN)/python -m keepers.bench --positions $(KEEPER_BENCH_POSITIONS)
-	$(BIN)/python scripts/bench_stateful.py
+	$(BIN)/python -m devkit.keeper_bench --positions $(KEEPER_BENCH_POSITIONS)
+	$(BIN)/python -m devkit.tools.bench_stateful
 
 bench-keeper: compile
-	$(BIN)/python -m keepers.bench --positions $(KEEPER_BENCH_POSITIONS)
+	$(BIN)/python -m devkit.keeper_bench --positions $(KEEPER_BENCH_POSITIONS)
 
 static: setup
-	$(BIN)/python tools/static_analysis.py
+	$(BIN)/python -m devkit.tools.static_analysis
 
 clean:
 	rm -rf $(VENV) node_modules .build $(STAMPS) .pytest_cache .hypothesis

@@ -1,7 +1,7 @@
 """The liquidation keeper's engine: what happens at start, on a block, on a
 market log and on a NAV update. It wires the pure modules (``schedule``,
 ``decide``, ``index``) to the edges (``chain``, ``txmanager``, ``metrics``)
-and knows nothing of Silverback, so the bot (``keepers/bot.py``), the
+and knows nothing of Silverback, so the bot (``keepers/bots/liquidator.py``), the
 sharded workers and the benchmark drive the same code.
 
 Fault policy: every entry point catches what a node can throw (connection

@@ -5,7 +5,7 @@ scanners to the single submitter.
   (``apt-get install -y redis-server``) and starts it on 127.0.0.1 unless
   something already answers there;
 - :class:`CandidateQueue`: scanners (Silverback workers, one block task per
-  shard) push liquidatable accounts; the submitter (``keepers/submitter.py``)
+  shard) push liquidatable accounts; the submitter (``keepers/bots/submitter.py``)
   pops them. A Redis list; duplicates are harmless because the submitter's
   transaction manager keeps one liquidation per position in flight.
 

@@ -127,7 +127,7 @@ def list_asset(market: Any, owner: Any, token: Any, oracle: Any, listing: AssetL
 
 
 def deploy_local_market(world: Any, owner: Any, *, guardian: Any, treasury: Any, project: Any = None) -> Any:
-    """Deploys a market over a local world (``navlend.world.World``) and
+    """Deploys a market over a local world (``devkit.world.World``) and
     wires it the way the tests, the deploy script and the demo all expect:
 
     - asset 0: fund A (NAV-accruing, 6 decimals), its NAV oracle and facility;

@@ -13,7 +13,7 @@ the machine and the versions to PATH (default ``reports/bench_gas.json``);
 ``--tokens mock`` (the default, the fair protocol-to-protocol figure) runs
 every protocol over the plain ERC-20 mock; ``--tokens fund`` over the
 stablecoin and an allowlisted fund token, as a real market would.
-The logic is ``navlend.gasbench.bench.run_bench``.
+The logic is ``devkit.gasbench.bench.run_bench``.
 """
 
 import json
@@ -24,10 +24,10 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
 
-from navlend.gas_scenario import DEFAULT_TOKENS, TOKEN_PROFILES, Actors, token_profile
-from navlend.gasbench.bench import run_bench
-from navlend.gasbench.render import gas_table, markdown_table, replace_block, summary, wide_console
-from navlend.gasbench.sizes import size_table
+from devkit.gasbench.scenario import DEFAULT_TOKENS, TOKEN_PROFILES, Actors, token_profile
+from devkit.gasbench.bench import run_bench
+from devkit.gasbench.render import gas_table, markdown_table, replace_block, summary, wide_console
+from devkit.gasbench.sizes import size_table
 
 DEFAULT_JSON = Path("reports/bench_gas.json")
 

@@ -2,7 +2,7 @@
 shock, with the live keeper and NAV reporter.
 
 It runs on the embedded default, a fresh anvil that Ape starts on a free
-port and stops at the end, and plays the scenario in :mod:`navlend.demo`.
+port and stops at the end, and plays the scenario in :mod:`devkit.demo.main`.
 The report goes to ``reports/demo/`` (Markdown, PNG charts, raw JSON, the
 bots' logs).
 
@@ -21,8 +21,8 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
 
-from navlend import demo
-from navlend.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario
+from devkit.demo import main as demo
+from devkit.demo.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario
 
 
 @click.command(cls=ConnectedProviderCommand)

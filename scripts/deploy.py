@@ -2,7 +2,7 @@
 
 Deploys the stablecoin, the three funds, their NAV oracles and redemption
 facilities, the accumulating wrapper with its oracle and redemption adapter
-(``navlend.world.deploy_world``), writes ``deployments/<network>.json`` and
+(``devkit.world.deploy_world``), writes ``deployments/<network>.json`` and
 prints what it deployed.
 
 Local networks only for now: the world is made of mocks (a mintable
@@ -32,9 +32,9 @@ from rich.table import Table
 
 from navlend import deployments
 from navlend.deployments import Deployment
-from navlend import seeding
+from devkit import seeding
 from navlend.market import deploy_extension, market_at
-from navlend.world import World, deploy_world
+from devkit.world import World, deploy_world
 
 # Hooks run after the world is deployed: ``hook(world, deployment, account)``
 # may deploy more contracts (the market) and add records to ``deployment``.

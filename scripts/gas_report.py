@@ -4,7 +4,7 @@ market, beside the peers' reference figures (``make gas``).
     ape run gas_report [--network ethereum:local:foundry] [--json]
 
 The scenario is ``shared/reference/gas-scenario.md``; see
-``navlend.gas_scenario``. The peer columns are the reference's published
+``devkit.gasbench.scenario``. The peer columns are the reference's published
 figures; ``ape run bench_gas`` builds the peers and measures them in the
 same run. This is a figure, not a timed test: gas is deterministic for the
 same code and inputs.
@@ -17,11 +17,11 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
 
-from navlend.gas_scenario import Actors, deploy_tokens, run_scenario
-from navlend.gasbench.bench import reference_comparison
-from navlend.gasbench.navlend_adapter import NavlendAdapter
-from navlend.gasbench.render import gas_table, summary, wide_console
-from navlend.gasbench.sizes import contract_sizes, size_table, sizes_json
+from devkit.gasbench.scenario import Actors, deploy_tokens, run_scenario
+from devkit.gasbench.bench import reference_comparison
+from devkit.gasbench.navlend_adapter import NavlendAdapter
+from devkit.gasbench.render import gas_table, summary, wide_console
+from devkit.gasbench.sizes import contract_sizes, size_table, sizes_json
 
 
 @click.command(cls=ConnectedProviderCommand)

@@ -26,7 +26,7 @@ revert does not clear that cache. A deployment that reverts at an address
 else is decoded with the wrong ABI. ``spare`` never deploys successfully,
 so its addresses never carry a stale type.
 
-The world (``navlend.world.deploy_world``) is deployed once per session at
+The world (``devkit.world.deploy_world``) is deployed once per session at
 a deterministic time: the chain is first moved to the next Wednesday 21:30
 UTC, half an hour after a NAV strike, so weekday-dependent staleness never
 depends on the wall clock. Ape snapshots the chain around every test, so
@@ -60,7 +60,7 @@ if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike  # noqa: E402
-from navlend.world import World, deploy_world  # noqa: E402
+from devkit.world import World, deploy_world  # noqa: E402
 
 # Set to 1 to print the call trace of every reverted transaction again.
 REVERT_TRACES_ENV = "NAVLEND_REVERT_TRACES"

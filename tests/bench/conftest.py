@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from navlend.gas_scenario import Actors
+from devkit.gasbench.scenario import Actors
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,13 @@ import json
 
 import pytest
 
-from navlend.gas_scenario import OPERATIONS, deploy_tokens, run_scenario, token_profile
-from navlend.gasbench.aave import AaveArtifacts
-from navlend.gasbench.artifacts import LinkError
-from navlend.gasbench.bench import SUBJECT, TARGETS, adapters, run_bench
-from navlend.gasbench.machine import NPM_PACKAGES, UNKNOWN
-from navlend.gasbench.peer_build import CONTRACTS, build_peer_contracts
-from navlend.gasbench.render import README_BEGIN, README_END, markdown_table, replace_block
+from devkit.gasbench.scenario import OPERATIONS, deploy_tokens, run_scenario, token_profile
+from devkit.gasbench.aave import AaveArtifacts
+from devkit.gasbench.artifacts import LinkError
+from devkit.gasbench.bench import SUBJECT, TARGETS, adapters, run_bench
+from devkit.gasbench.machine import NPM_PACKAGES, UNKNOWN
+from devkit.gasbench.peer_build import CONTRACTS, build_peer_contracts
+from devkit.gasbench.render import README_BEGIN, README_END, markdown_table, replace_block
 
 # A transaction's base cost: every receipt is above it.
 BASE_GAS = 21_000

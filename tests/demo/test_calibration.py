@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from navlend.calibration import (
+from devkit.demo.calibration import (
     DemoRisk,
     Kind,
     cutoff_bps,

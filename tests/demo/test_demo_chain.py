@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from navlend.demo import Demo, DemoOptions
-from navlend.scenarios import get_scenario
+from devkit.demo.main import Demo, DemoOptions
+from devkit.demo.scenarios import get_scenario
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import json
 import pytest
 from rich.console import Console
 
-from navlend.report import RESULTS_NAME, load_results, render_markdown, summary_rows, summary_table, write_report
-from navlend.results import (
+from devkit.demo.report import RESULTS_NAME, load_results, render_markdown, summary_rows, summary_table, write_report
+from devkit.demo.results import (
     BadDebtRecord,
     DemoResults,
     LiquidationRecord,

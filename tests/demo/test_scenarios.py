@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from navlend.scenarios import (
+from devkit.demo.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIOS,
     Event,

@@ -1,8 +1,8 @@
 """Fixtures of the keeper suites.
 
 End-to-end tests (``tests/keeper/e2e``) run the real bot as a ``silverback
-run keepers.bot:bot`` subprocess against an anvil this conftest starts on a
-free port (``keepers.devnet.Anvil``), so a test can kill and restart the
+run keepers.bots.liquidator:bot`` subprocess against an anvil this conftest starts on a
+free port (``devkit.devnet.Anvil``), so a test can kill and restart the
 node, revert it (a reorg) or stop it mining, and other engineers' anvils
 never clash. Ape's per-test snapshots are switched off for this suite: a
 snapshot revert under a running bot would be a reorg nobody asked for.
@@ -14,7 +14,7 @@ Actors (anvil's accounts, as in tests/conftest.py):
 - ``keeper`` TEST::5: the bot's signer, owner of its FlashLiquidator, NOT
   allowlisted by the funds (so only the redeem route is open to it);
 - ``liquidator`` TEST::6: a competing, allowlisted liquidator;
-- ``borrowers`` TEST::9..15: the seeded book (``navlend.seeding.SEEDS``).
+- ``borrowers`` TEST::9..15: the seeded book (``devkit.seeding.SEEDS``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from keepers.devnet import (
+from devkit.devnet import (
     Anvil,
     BotProcess,
     LocalMarket,
@@ -39,7 +39,7 @@ from keepers.devnet import (
     keeper_process,
     wait_for,
 )
-from navlend import seeding
+from devkit import seeding
 from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike
 
 USD = 10**6

@@ -50,7 +50,7 @@ def test_only_the_reviewed_functions_opt_out_of_the_lock():
     assert sorted(found) == ["__default__", "__default__", "flashLoan"], found
 
 
-# raw_call sites outside the fallback, reviewed (tools/static_analysis.py,
+# raw_call sites outside the fallback, reviewed (devkit/tools/static_analysis.py,
 # RAW_CALL_OK): each is a static call whose failure is an expected answer.
 REVIEWED_STATIC_RAW_CALLS = {"market/modules/admin.vy": 3, "market/modules/market_core.vy": 3}
 
@@ -148,12 +148,12 @@ def test_python_constants_mirror_the_contract():
 
 
 def test_static_analysis_reports_no_unreviewed_finding():
-    """tools/static_analysis.py (AUDIT.md section 9) over every deployable:
+    """devkit/tools/static_analysis.py (AUDIT.md section 9) over every deployable:
     any new finding, not yet triaged in the tool, fails the suite."""
     import subprocess
     import sys
 
     root = artifacts.REPO_ROOT
-    p = subprocess.run([sys.executable, str(root / "tools" / "static_analysis.py")], cwd=root, capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "devkit.tools.static_analysis"], cwd=root, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert "0 unreviewed finding(s)" in p.stdout

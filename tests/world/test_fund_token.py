@@ -5,7 +5,7 @@ redemption burns, dividends in both value models, issuer powers, decimals
 import ape
 import pytest
 
-from navlend.world import NAV_ACCRUING, STABLE_DIVIDEND
+from devkit.world import NAV_ACCRUING, STABLE_DIVIDEND
 
 PROBLEMS = ("not_allowlisted", "frozen")
 REASON = {"not_allowlisted": "not allowlisted", "frozen": "frozen"}

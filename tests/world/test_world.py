@@ -2,7 +2,7 @@
 oracles) and round-trips through the deployments file."""
 
 from navlend import deployments
-from navlend.world import NAV_ACCRUING, STABLE_DIVIDEND, attach_world
+from devkit.world import NAV_ACCRUING, STABLE_DIVIDEND, attach_world
 
 
 def test_deploy_world__facilities__allowlisted_and_minters(world):

@@ -1,5 +1,5 @@
-"""End to end: the keeper bot (``silverback run keepers.bot:bot``) against
-anvil, with the seeded book of ``navlend.seeding.SEEDS`` (borrowers 0-4 on
+"""End to end: the keeper bot (``silverback run keepers.bots.liquidator:bot``) against
+anvil, with the seeded book of ``devkit.seeding.SEEDS`` (borrowers 0-4 on
 fund A at LTV 60 %, 80 %, 84.9 %, 84.9 %, 80 % ($1,500), borrowers 5-6 on the
 wrapper). A 12 % fall of fund A's NAV makes borrowers 1-4 liquidatable and
 leaves borrower 0 and the wrapper positions healthy.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from keepers.devnet import metric_value, wait_for
+from devkit.devnet import metric_value, wait_for
 
 USD = 10**6
 
@@ -128,7 +128,7 @@ def test_reorg__a_removed_position_leaves_the_index(devnet):
     snapshot = devnet.anvil.snapshot()
 
     newcomer = devnet.accounts[6]
-    from navlend.seeding import Seed, open_seeded
+    from devkit.seeding import Seed, open_seeded
 
     with devnet.automine():
         open_seeded(devnet.lm.world, devnet.lm.market, devnet.deployer, newcomer, Seed("fund_a", 50_000, 7_000))

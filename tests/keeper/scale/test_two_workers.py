@@ -1,8 +1,8 @@
 """End to end, scale-out (issue 5, "two workers on Redis: no double
-submission"): a Redis broker, two ``silverback worker keepers.bot:bot``
+submission"): a Redis broker, two ``silverback worker keepers.bots.liquidator:bot``
 processes running the shard scans (``NAVLEND_KEEPER_SHARD_COUNT=2``), the
-``silverback run keepers.bot:bot`` process that dispatches the block tasks
-to them, and the single signing ``silverback run keepers.submitter:bot`` on
+``silverback run keepers.bots.liquidator:bot`` process that dispatches the block tasks
+to them, and the single signing ``silverback run keepers.bots.submitter:bot`` on
 the in-memory broker, all against the seeded anvil of
 ``tests/keeper/conftest.py``. A 12 % fall of fund A's NAV makes borrowers
 1-4 liquidatable (as in ``tests/keeper/e2e``).
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from keepers.devnet import BotProcess, free_port, keeper_process, silverback_bin, wait_for
+from devkit.devnet import BotProcess, free_port, keeper_process, silverback_bin, wait_for
 
 DROP_BPS = 1_200
 FUND_A_UNHEALTHY = (1, 2, 3, 4)
@@ -56,7 +56,7 @@ def redis_url():
 
 
 def _worker(env: dict[str, str], log_path: Path) -> BotProcess:
-    args = [silverback_bin(), "worker", "keepers.bot:bot", "-w", "1", "--network", "ethereum:local:foundry"]
+    args = [silverback_bin(), "worker", "keepers.bots.liquidator:bot", "-w", "1", "--network", "ethereum:local:foundry"]
     return BotProcess(args, env, log_path)
 
 
@@ -76,7 +76,7 @@ def test_two_workers__every_unhealthy_position_liquidated__no_double_submission(
     devnet.bots.append(dispatcher.start())
     # The submitter: the same keeper settings, the in-memory broker.
     submitter = keeper_process(devnet.env(free_port(), **shard), devnet.workdir / "submitter.log",
-                               module="keepers.submitter:bot")
+                               module="keepers.bots.submitter:bot")
     devnet.bots.append(submitter.start())
 
     def tail(bot: BotProcess) -> str:

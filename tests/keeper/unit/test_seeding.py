@@ -1,4 +1,4 @@
-"""``navlend.seeding.open_seeded`` with stand-in contracts (no chain): the
+"""``devkit.seeding.open_seeded`` with stand-in contracts (no chain): the
 wrapper branch posts the wrapper shares its deposit minted (it used to call
 ``previewDeposit`` on an undefined name)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from navlend.seeding import Seed, open_seeded
+from devkit.seeding import Seed, open_seeded
 
 
 class _Token:

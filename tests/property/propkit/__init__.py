@@ -5,7 +5,7 @@
   and the mutation runner can compile a mutated copy of the tree;
 - ``evm``: the in-process chain (revm through pyrevm) and a thin ABI layer;
 - ``world``: deploys the world and the market on it, the way
-  ``navlend.world`` / ``navlend.market`` do on Ape;
+  ``devkit.world`` / ``navlend.market`` do on Ape;
 - ``adapter``: the thin chain adapter the invariants are written against
   (storage words, balances, calls), with an in-process and an Ape implementation;
 - ``snapshot`` / ``invariants``: reads the chain into plain data and checks

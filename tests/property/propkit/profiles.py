@@ -13,7 +13,7 @@ replay     re-runs the failing examples saved in the example database
            (``.hypothesis/examples``) and nothing else: ``phases=[explicit,
            reuse]``; pair with ``@reproduce_failure`` blobs (printed by
            every failure, ``print_blob=True``) pasted above the test
-mutation   what tools/mutation.py runs against each mutant: small,
+mutation   what devkit/tools/mutation.py runs against each mutant: small,
            derandomized, stops at the first failure
 bench      what the benchmark runs: fixed example and step counts
 =========  ================================================================

@@ -1,6 +1,6 @@
 """The navlend world and market deployed in-process on revm (``evm.py``).
 
-Mirrors ``navlend.world.deploy_world`` + ``navlend.market.deploy_local_market``
+Mirrors ``devkit.world.deploy_world`` + ``navlend.market.deploy_local_market``
 + ``deploy_periphery`` (which do the same on Ape):
 
 - stablecoin: MockStablecoin, 6 decimals (mints only on chain id 31337,

@@ -1,0 +1,150 @@
+"""Reading what happened on chain into the demo's results
+(:mod:`devkit.demo.results`): the borrowers' health through the Lens, the
+market's books, and the liquidation, bad-debt and NAV events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from devkit.demo.results import BadDebtRecord, LiquidationRecord, MarketSample, NavUpdate, PositionState
+
+WAD = 10**18
+# Lens.healths takes at most this many accounts per call.
+LENS_BATCH = 500
+# One lender share (the market's shares have 12 decimals).
+ONE_SHARE = 10**12
+USD = 10**6
+# Market.liquidate(borrower, token, max_repay, min_out, redeem_shares, receiver):
+# ``redeem_shares`` is the fifth 32-byte argument after the selector.
+_REDEEM_ARG = slice(4 + 32 * 4, 4 + 32 * 5)
+
+
+def position_states(lens: Any, market: Any, accounts: list[str], book: Any) -> list[PositionState]:
+    """Each account's health now, labelled with its planned kind and asset."""
+    states: list[PositionState] = []
+    for start in range(0, len(accounts), LENS_BATCH):
+        batch = accounts[start : start + LENS_BATCH]
+        for h in lens.healths(market.address, batch):
+            planned = book.position_of(to_checksum_address(h.account))
+            states.append(
+                PositionState(
+                    account=to_checksum_address(h.account),
+                    kind=planned.kind.value,
+                    asset=planned.asset,
+                    debt=int(h.debt),
+                    health_factor=None if h.debt == 0 else int(h.health_factor) / WAD,
+                    liquidatable=bool(h.liquidatable),
+                )
+            )
+    return states
+
+
+def market_sample(lens: Any, market: Any, world: Any, *, label: str, day: int, block: Any) -> MarketSample:
+    """The market's books and rates, and both NAVs, at ``block``."""
+    snap = lens.snapshot(market.address)
+    return MarketSample(
+        label=label,
+        day=day,
+        block=int(block.number),
+        timestamp=int(block.timestamp),
+        utilization=int(snap.utilization) / WAD,
+        borrow_apr=int(snap.borrow_rate_apr) / WAD,
+        supply_apr=int(snap.supply_rate_apr) / WAD,
+        share_price=int(market.convertToAssets(ONE_SHARE)) / USD,
+        nav_a=int(world.oracle_a.latestRoundData()[1]),
+        nav_b=int(world.oracle_b.latestRoundData()[1]),
+        total_borrows=int(snap.total_borrows),
+        cash=int(snap.cash),
+        reserves=int(snap.reserves),
+    )
+
+
+def liquidation_route(provider: Any, log: Any, flash_liquidator: str) -> str:
+    """"redeem" or "seize": a FlashLiquidator call always redeems; a direct
+    call says so in its ``redeem_shares`` argument."""
+    if to_checksum_address(log.liquidator) == to_checksum_address(flash_liquidator):
+        return "redeem"
+    tx = provider.web3.eth.get_transaction(log.transaction_hash)
+    data = bytes(tx["input"])
+    if len(data) >= _REDEEM_ARG.stop:
+        return "redeem" if int.from_bytes(data[_REDEEM_ARG], "big") else "seize"
+    return "unknown"
+
+
+def liquidations(
+    provider: Any, market: Any, flash_liquidator: str, asset_names: dict[str, str], start: int, stop: int
+) -> list[LiquidationRecord]:
+    """Every ``Liquidate`` event in blocks [start, stop]."""
+    timestamps: dict[int, int] = {}
+    records = []
+    for log in market.Liquidate.range(start, stop + 1):
+        block = int(log.block_number)
+        if block not in timestamps:
+            timestamps[block] = int(provider.web3.eth.get_block(block)["timestamp"])
+        records.append(
+            LiquidationRecord(
+                block=block,
+                timestamp=timestamps[block],
+                tx_hash=_hash(log.transaction_hash),
+                borrower=to_checksum_address(log.borrower),
+                asset=asset_names.get(to_checksum_address(log.token), str(log.token)),
+                route=liquidation_route(provider, log, flash_liquidator),
+                liquidator=to_checksum_address(log.liquidator),
+                repaid=int(log.repaid),
+                seized=int(log.seized),
+                payout=int(log.payout),
+            )
+        )
+    return records
+
+
+def bad_debts(market: Any, start: int, stop: int) -> list[BadDebtRecord]:
+    """Every ``BadDebt`` write-off in blocks [start, stop]."""
+    return [
+        BadDebtRecord(
+            block=int(log.block_number),
+            borrower=to_checksum_address(log.borrower),
+            amount=int(log.amount),
+            from_reserves=int(log.from_reserves),
+            socialized=int(log.socialized),
+        )
+        for log in market.BadDebt.range(start, stop + 1)
+    ]
+
+
+def nav_updates(provider: Any, oracles: dict[str, Any], start: int, stop: int, day_of: Any) -> list[NavUpdate]:
+    """NAVs that became effective in blocks [start, stop] (every
+    ``NavPublished``), marked when the guardian's confirmation applied them
+    (its transaction also emits ``PendingConfirmed``). ``day_of(timestamp)``
+    names the day."""
+    updates = []
+    for name, oracle in oracles.items():
+        confirmations = {_hash(log.transaction_hash) for log in oracle.PendingConfirmed.range(start, stop + 1)}
+        for log in oracle.NavPublished.range(start, stop + 1):
+            ts = int(provider.web3.eth.get_block(int(log.block_number))["timestamp"])
+            updates.append(
+                NavUpdate(
+                    day=day_of(ts),
+                    block=int(log.block_number),
+                    timestamp=ts,
+                    oracle=name,
+                    nav=int(log.answer),
+                    confirmed=_hash(log.transaction_hash) in confirmations,
+                )
+            )
+    return sorted(updates, key=lambda u: (u.block, u.oracle))
+
+
+def _hash(value: Any) -> str:
+    text = value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
+    return text if text.startswith("0x") else "0x" + text
+
+
+def first_block_of(updates: Iterable[NavUpdate], *, confirmed: bool = True) -> int | None:
+    """The first block in which a guardian-confirmed NAV took effect."""
+    blocks = [u.block for u in updates if u.confirmed == confirmed]
+    return min(blocks) if blocks else None

@@ -1,0 +1,324 @@
+"""A local chain for the keeper's end-to-end tests, its benchmark and demos:
+an anvil process the caller owns (start, kill, restart on the same port with
+its state), and the world + market + periphery + the keeper's own
+FlashLiquidator deployed on it, recorded in a deployments file the bots read.
+
+Why an own process and not ape-foundry's: the tests kill and restart the node
+under a running bot, which ape-foundry's managed process does not allow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from devkit.paths import ROOT, VENV_BIN
+
+log = structlog.get_logger("devkit.devnet")
+
+# Test mnemonic of ape-config.yaml (anvil's default): TEST::i is anvil's account i.
+ANVIL_ACCOUNTS = 16
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def anvil_binary() -> str:
+    repo_bin = VENV_BIN / "anvil"
+    return str(repo_bin) if repo_bin.exists() else (shutil.which("anvil") or "anvil")
+
+
+@dataclass
+class Anvil:
+    """An anvil process on ``port`` whose state survives a restart
+    (``--dump-state`` on exit, ``--load-state`` on start)."""
+
+    port: int
+    state_dir: Path
+    start_time: int | None = None
+    extra_args: tuple[str, ...] = ()
+    # Dump the state on exit (for restart); a 10,000-position chain dumps gigabytes.
+    persist: bool = True
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "anvil-state.json"
+
+    def start(self, *, load_state: bool = False) -> Anvil:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            anvil_binary(),
+            "--port", str(self.port),
+            "--host", "127.0.0.1",
+            "--accounts", str(ANVIL_ACCOUNTS),
+            "--balance", "1000000",
+            *(["--dump-state", str(self.state_file)] if self.persist else []),
+            *self.extra_args,
+        ]
+        if load_state and self.state_file.exists():
+            args += ["--load-state", str(self.state_file)]
+        elif self.start_time is not None:
+            args += ["--timestamp", str(self.start_time)]
+        out = open(self.state_dir / f"anvil-{self.port}.log", "ab")
+        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 300.0) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                self.rpc("eth_blockNumber")
+                return
+            except Exception:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise RuntimeError(f"anvil on {self.port} exited with {self.proc.returncode}")
+                time.sleep(0.1)
+        raise TimeoutError(f"anvil on {self.port} did not answer in {timeout} s")
+
+    def stop(self) -> None:
+        """Stops the node; SIGTERM lets anvil dump its state."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stops the node, waits ``down_seconds``, starts it again on the
+        same port with the state it had."""
+        self.stop()
+        time.sleep(down_seconds)
+        self.start(load_state=True)
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            reply = json.loads(response.read())
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply.get("result")
+
+    # ---- chain control
+
+    def mine(self, blocks: int = 1) -> None:
+        self.rpc("anvil_mine", hex(blocks))
+
+    def set_interval_mining(self, seconds: int) -> None:
+        """0 turns automine back on."""
+        if seconds:
+            self.rpc("evm_setAutomine", False)
+            self.rpc("evm_setIntervalMining", seconds)
+        else:
+            self.rpc("evm_setIntervalMining", 0)
+            self.rpc("evm_setAutomine", True)
+
+    def snapshot(self) -> str:
+        return self.rpc("evm_snapshot")
+
+    def revert(self, snapshot_id: str) -> None:
+        if not self.rpc("evm_revert", snapshot_id):
+            raise RuntimeError(f"evm_revert {snapshot_id} refused")
+
+    def block_number(self) -> int:
+        return int(self.rpc("eth_blockNumber"), 16)
+
+    def timestamp(self) -> int:
+        return int(self.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+
+
+@dataclass
+class LocalMarket:
+    """A deployed world + market with the keeper's FlashLiquidator."""
+
+    world: Any
+    market: Any
+    lens: Any
+    leverage: Any
+    flash_liquidator: Any
+    deployment_path: Path
+
+
+def deploy_local(deployer: Any, keeper: Any, directory: Path, *, network: str = "local") -> LocalMarket:
+    """Deploys the world, the market and its periphery with ``deployer``,
+    a FlashLiquidator owned by ``keeper``, and writes
+    ``<directory>/<network>.json`` with every address (flash_liquidator
+    included). Needs an Ape provider connected to the chain."""
+    from ape import chain
+
+    from navlend import deployments
+    from navlend.market import deploy_local_market, deploy_periphery
+    from devkit.world import deploy_world
+
+    world = deploy_world(deployer)
+    market = deploy_local_market(world, deployer, guardian=deployer, treasury=deployer)
+    periphery = deploy_periphery(world, market, deployer)
+    from ape import project
+
+    flash = keeper.deploy(project.FlashLiquidator, market)
+    deployment = keeper_deployment(world, market, periphery, flash, keeper, chain.provider.chain_id, network)
+    path = deployments.save(deployment, directory)
+    return LocalMarket(world, market, periphery["lens"], periphery["leverage"], flash, path)
+
+
+def keeper_deployment(
+    world: Any, market: Any, periphery: dict[str, Any], flash: Any, owner: Any, chain_id: int, network: str = "local"
+) -> Any:
+    """The deployments record of a world, its market and periphery, and a
+    keeper's FlashLiquidator (``flash_liquidator``, owned by ``owner``)."""
+    from navlend.deployments import ContractRecord
+    from navlend.market import market_records
+
+    deployment = world.to_deployment(network, chain_id)
+    for record in market_records(world, market, periphery):
+        deployment.add(record)
+    deployment.add(
+        ContractRecord(
+            name="flash_liquidator",
+            contract_type="FlashLiquidator",
+            address=str(flash.address),
+            params={"market": str(market.address), "owner": str(owner.address)},
+        )
+    )
+    return deployment
+
+
+def connect(url: str) -> Any:
+    """An Ape provider context on the anvil at ``url`` (enter it with ``with``)."""
+    from ape import networks
+
+    return networks.parse_network_choice("ethereum:local:foundry", provider_settings={"host": url})
+
+
+def bot_env(anvil: Anvil, deployment_path: Path, db_path: Path, **overrides: str) -> dict[str, str]:
+    """Environment for a keeper or reporter subprocess on ``anvil``."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "APE_FOUNDRY_HOST": anvil.url,
+            "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(deployment_path),
+            "NAVLEND_KEEPER_DB_PATH": str(db_path),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class BotProcess:
+    """A ``silverback run`` (or ``worker``) subprocess with its log file."""
+
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> BotProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_path, "ab")
+        repo = ROOT
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=repo, stdout=out, stderr=subprocess.STDOUT)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGINT (Silverback's graceful shutdown), then SIGKILL."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(2)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The structlog JSON lines of the log (``event == name`` if given)."""
+        found = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if name is None or entry.get("event") == name:
+                found.append(entry)
+        return found
+
+
+# The runner the keeper's bots use (keepers/runner.py says why).
+RUNNER = "keepers.runner:ResilientPollingRunner"
+
+
+def silverback_bin() -> str:
+    repo_bin = VENV_BIN / "silverback"
+    return str(repo_bin) if repo_bin.exists() else "silverback"
+
+
+def keeper_process(env: dict[str, str], log_path: Path, module: str = "keepers.bots.liquidator:bot") -> BotProcess:
+    """``silverback run <module> --network ethereum:local:foundry``."""
+    args = [silverback_bin(), "run", module, "--network", "ethereum:local:foundry", "-x", "10", "--runner", RUNNER]
+    return BotProcess(args, env, log_path)
+
+
+def metrics_text(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def metric_value(port: int, name: str, **labels: str) -> float:
+    """One sample of the keeper's metrics endpoint (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in metrics_text(port).splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        if key == name and not want or key == f"{name}{{{want}}}":
+            return float(value)
+    return 0.0
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> None:
+    """Polls ``predicate`` until true; AssertionError naming ``what`` after
+    ``timeout`` seconds. Exceptions while polling count as false."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -1,0 +1,12 @@
+"""Side-by-side gas benchmark: the reference scenario on navlend, Morpho
+Blue and Aave v3, in one run on one chain, through one adapter per
+protocol.
+
+- :mod:`devkit.gasbench.scenario`: the scenario driver and the adapter contract.
+- :mod:`devkit.gasbench.navlend_adapter`, :mod:`~devkit.gasbench.morpho`,
+  :mod:`~devkit.gasbench.aave`: the three adapters.
+- :mod:`devkit.gasbench.solc`, :mod:`~devkit.gasbench.artifacts`: building
+  the peers from their npm packages.
+- :mod:`devkit.gasbench.bench`: the run, its typed result and its JSON.
+- :mod:`devkit.gasbench.render`: the rich table.
+"""

@@ -1,0 +1,137 @@
+"""Silverback bot: the navlend liquidation keeper.
+
+One process by default::
+
+    APE_FOUNDRY_HOST=http://127.0.0.1:8545 \\
+    NAVLEND_KEEPER_SIGNER_ALIAS=TEST::5 \\
+    NAVLEND_KEEPER_DEPLOYMENTS_FILE=deployments/local.json \\
+    silverback run keepers.bots.liquidator:bot --network ethereum:local:foundry
+
+Handlers (the engine is ``keepers/keeper.py``):
+
+- worker start: configuration (``keepers/config.py``, fails fast with every
+  problem listed), the keeper's pieces, the metrics server;
+- start: the signer and FlashLiquidator checks, then the index backfill from
+  its checkpoint;
+- every block: index sync (reorg check + logs to the head), pending
+  transactions, scan, decisions, sends;
+- each market position event, ``removed`` logs included: the index;
+- each NAV oracle ``NavPublished`` / ``PendingConfirmed``: a full scan on
+  the next block.
+
+With ``NAVLEND_KEEPER_SHARD_COUNT`` > 1 the bot only scans: one block task
+per shard, so ``silverback worker`` processes on a Redis broker share them
+(``keepers/scale.py``), and liquidatable accounts are queued in Redis for the
+single submitter (``keepers/bots/submitter.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import structlog
+from ape import chain
+from silverback import SilverbackBot
+from silverback.exceptions import CircuitBreaker
+
+from keepers.logs import configure_logging
+from keepers.types import INDEXED_EVENTS
+from keepers.wiring import build_keeper, contracts_for, load_bot_config
+
+configure_logging()
+log = structlog.get_logger("keepers.bots.liquidator")
+
+config = load_bot_config()
+
+bot = SilverbackBot(signer_required=True)
+market, oracles = contracts_for(config)
+SHARDED = config.shard_count > 1
+keepers_by_shard: dict[int, object] = {}
+
+
+@bot.on_worker_startup()
+def build(state):
+    """Builds this process's keeper(s); fails fast on a bad setup."""
+    if SHARDED:
+        from keepers.scale import candidate_queue
+
+        # Silverback 0.7.38 sends its state snapshot (SYSTEM_LOAD_SNAPSHOT) as
+        # ONE task: on a Redis list broker only one worker receives it, and in
+        # every other worker each block task fails at its checkpoint
+        # ("'SilverbackBot' object has no attribute 'state'"). An empty state
+        # here; the snapshot, where it lands, replaces it.
+        if not hasattr(bot, "state"):
+            from silverback.main import SharedState
+
+            bot.state = SharedState()
+        queue = candidate_queue(config)
+        for shard in range(config.shard_count):
+            keepers_by_shard[shard] = build_keeper(
+                replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False
+            )
+    else:
+        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True)
+
+
+@bot.on_startup()
+def startup(startup_state):
+    """Checks the signer and the FlashLiquidator, then backfills."""
+    first = keepers_by_shard[0]
+    try:
+        first.check_setup(require_flash=not SHARDED)
+        first.backfill()
+    except Exception as err:
+        raise CircuitBreaker(f"keeper cannot start: {err}") from None
+    log.info("keeper started", signer=first.signer, market=config.market, shards=config.shard_count,
+             dry_run=config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
+
+
+def _on_market_log(log_entry):
+    from keepers.chain import log_record
+
+    try:
+        record = log_record(log_entry)
+    except ValueError as err:
+        log.warning("unreadable market log", error=str(err))
+        return
+    for keeper in keepers_by_shard.values():
+        keeper.on_log(record)
+
+
+def _on_nav(log_entry):
+    for keeper in keepers_by_shard.values():
+        keeper.on_nav_update(getattr(log_entry, "block_number", None))
+
+
+def _named(name, target):
+    """A distinct handler function (taskiq names tasks by function name)."""
+
+    def handler(log_entry):
+        target(log_entry)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
+
+
+for _event in INDEXED_EVENTS:
+    bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
+
+for _i, _oracle in enumerate(oracles):
+    for _event in ("NavPublished", "PendingConfirmed"):
+        bot.on_(getattr(_oracle, _event))(_named(f"nav_{_event}_{_i}", _on_nav))
+
+
+if SHARDED:
+    for _shard in range(config.shard_count):
+
+        def _scan(block, _shard=_shard):
+            return keepers_by_shard[_shard].on_block(block.number).as_metrics()
+
+        _scan.__name__ = _scan.__qualname__ = f"scan_shard_{_shard}"
+        bot.on_(chain.blocks)(_scan)
+else:
+
+    @bot.on_(chain.blocks)
+    def scan(block):
+        """Sync, follow, scan, act: every fault is handled inside."""
+        return keepers_by_shard[0].on_block(block.number).as_metrics()

@@ -1,0 +1,63 @@
+"""Silverback bot: the single submitter of a sharded keeper. It is the only
+process that signs: on each block it drains the candidates the scanners
+queued in Redis (``keepers/scale.py``), re-reads their health at the latest
+block and decides and sends exactly as the single-process keeper does
+(``Keeper.act``), with one nonce manager and one liquidation in flight per
+position.
+
+    NAVLEND_KEEPER_SHARD_COUNT=2 NAVLEND_KEEPER_REDIS_URL=redis://127.0.0.1:6379/0 \\
+    silverback run keepers.bots.submitter:bot --network ethereum:local:foundry \\
+        --runner keepers.runner:ResilientPollingRunner
+
+It runs on the in-memory broker (unset the SILVERBACK_BROKER_* variables),
+so its block task never runs twice at once.
+"""
+
+from __future__ import annotations
+
+import structlog
+from ape import chain
+from silverback import SilverbackBot
+from silverback.exceptions import CircuitBreaker
+
+from keepers.keeper import ScanReport
+from keepers.logs import configure_logging
+from keepers.scale import candidate_queue
+from keepers.wiring import build_keeper, load_bot_config
+
+configure_logging()
+log = structlog.get_logger("keepers.bots.submitter")
+
+config = load_bot_config()
+bot = SilverbackBot(signer_required=True)
+state: dict = {}
+
+
+@bot.on_startup()
+def startup(startup_state):
+    try:
+        keeper = build_keeper(config, bot, with_tx=True, serve_metrics=True)
+        keeper.check_setup()
+        keeper.backfill()
+    except Exception as err:
+        raise CircuitBreaker(f"submitter cannot start: {err}") from None
+    state["keeper"] = keeper
+    state["queue"] = candidate_queue(config)
+
+
+@bot.on_(chain.blocks)
+def submit(block):
+    keeper, queue = state["keeper"], state["queue"]
+    report = ScanReport(block=block.number)
+    try:
+        head = keeper.reader.head()
+        keeper.sync(head)
+        keeper.follow(head)
+        accounts = sorted({c.account for c in queue.drain()})
+        if accounts:
+            healths = [h for h in keeper.reader.healths(accounts, head.number) if h.liquidatable]
+            if healths:
+                keeper.act(head, healths, report)
+    except Exception as err:
+        keeper.fault("submit", err, block=block.number)
+    return {"sent": report.sent, "skipped": report.skipped}
