@@ -1,47 +1,34 @@
-"""Reference model of a navlend market's math, in pure Python integers.
+"""Reference model of a navlend market: its state, and its operations as
+the contracts perform them, for the property suite to compare with the
+bytecode operation by operation.
 
-Everything here mirrors ``contracts/market/modules/market_core.vy`` and
-``contracts/market/Market.vy`` / ``MarketAdmin.vy`` line by line, with the
-contract's exact rounding, so that the property suite can compare the
-contract and the model operation by operation:
-
-- interest: kinked per-second curve, Taylor 3rd-order compounding, the
-  borrow index rounded up, interest = scaled x (new index - old index)
-  rounded down per term, reserves = interest x reserve factor rounded down;
-- shares and assets: ERC-4626 with 10^6 virtual shares and 1 virtual asset
-  over internal cash (deposit and redeem round down, mint and withdraw up);
-- debt: scaled debt x index rounded up; a borrow adds ceil(amount / index);
-  a partial repayment removes floor(repaid / index), a full one all of it;
-- valuation: value = amount x min(price, cap) / 10^(token + oracle - base
-  decimals) rounded down; borrow value at LTV, liquidation value at the
-  threshold, each rounded down per asset; health factor = liquidation
-  value x 1e18 / debt;
-- liquidation: close factor (50 %, or 100 % below HF 0.95 or for small
-  debt or collateral), the dust trims, seized = repaid x (1 + bonus) /
-  price rounded down, the protocol's share of the bonus, the bad-debt
-  write-off (reserves first, then lenders);
-- flash loans: the fee rounded up; the loan leaves the books untouched
-  and the fee unbooked (a surplus of base asset held over the cash, like a
-  donation) until ``book_surplus`` or ``withdraw_reserves`` books the
-  surplus into cash and reserves alike after accruing; a loan, or any
-  payout, above the base asset the market physically holds fails in the
-  token (inside a flash loan's callback the principal is out);
-- reserves withdrawal, pause bits, the parameter bounds.
+The arithmetic is not here: every rule (interest and the index, shares,
+valuation, health, the close factor and dust, liquidation and seized
+amounts, the write-off, fees, the parameter bounds) is a pure function of
+:mod:`navlend.rules`, which the keeper and the tools call too. This module
+is the stateful shell around them: what the market stores (the books,
+positions, assets, shares, pause bits, authorisations), each operation's
+checks in the contract's order, and what it commits.
 
 :class:`MarketModel` holds a market's state and applies operations. Each
 operation either returns what the contract returns and commits the new
-state, or raises :class:`ModelRevert` with the contract's revert string and
-leaves the state untouched. Prices are supplied by the caller (a function
-``price_feed(asset_id) -> (answer, updated_at)``), since oracles are
-outside the market. The base asset the market holds is ``cash +
-unbooked - lent``: the model tracks what the contract does not book
-(``unbooked``: flash fees and donations) and the principal of a flash
-loan in progress (``lent``), which is all ``book_surplus`` needs. The
-events the property suite compares (``FlashLoan``, ``SurplusBooked``) are
-appended to ``events``, for the caller to read and clear.
+state, or raises :class:`ModelRevert` (``navlend.rules.arith.Revert``)
+with the contract's revert string and leaves the state untouched. Prices
+are supplied by the caller (a function ``price_feed(asset_id) -> (answer,
+updated_at)``), since oracles are outside the market. The base asset the
+market holds is ``cash + unbooked - lent``: the model tracks what the
+contract does not book (``unbooked``: flash fees and donations) and the
+principal of a flash loan in progress (``lent``), which is all
+``book_surplus`` needs. The events the property suite compares
+(``FlashLoan``, ``SurplusBooked``) are appended to ``events``, for the
+caller to read and clear.
 
-No dependency beyond the standard library; usable from keepers and
-indexers that must mirror the contract's rounding.
+Flash loans leave the books untouched: the fee stays unbooked (a surplus
+of base asset held over the cash, like a donation) until ``book_surplus``
+or ``withdraw_reserves`` books the surplus into cash and reserves alike
+after accruing; a loan, or any payout, above the base asset the market
+physically holds fails in the token (inside a flash loan's callback the
+principal is out).
 """
 
 from __future__ import annotations
@@ -54,18 +41,11 @@ from navlend.constants import (  # noqa: F401  (re-exported: the model's vocabul
     BPS,
     CLOSE_FACTOR_BPS,
     CLOSE_FACTOR_HF_THRESHOLD,
-    MAX_ANNUAL_RATE,
+    MASK48,
+    MASK112,
+    MASK128,
     MAX_ASSETS,
-    MAX_BONUS_BPS,
-    MAX_FLASH_FEE_BPS,
-    MAX_GRACE_PERIOD,
-    MAX_KINK_BPS,
-    MAX_LIQUIDATION_FEE_BPS,
-    MAX_LTV_BPS,
-    MAX_ORACLE_AGE,
-    MAX_RESERVE_FACTOR_BPS,
-    MIN_KINK_BPS,
-    MIN_ORACLE_AGE,
+    MAX_UINT256,
     PAUSE_ALL,
     PAUSE_BORROW,
     PAUSE_DEPOSIT_COLLATERAL,
@@ -74,28 +54,35 @@ from navlend.constants import (  # noqa: F401  (re-exported: the model's vocabul
     PAUSE_SUPPLY,
     PAUSE_WITHDRAW,
     PAUSE_WITHDRAW_COLLATERAL,
+    VALUE_BORROW,
+    VALUE_LIQUIDATION,
+    VALUE_OPEN_BORROW,
+    VALUE_WITHDRAW,
     VIRTUAL_ASSETS,
     VIRTUAL_SHARES,
     WAD,
+    ZERO_ADDRESS,
 )
-
-YEAR = 365 * 86_400
-DECIMALS_OFFSET = 6
-
-VALUE_LIQUIDATION = 0
-VALUE_BORROW = 1
-VALUE_WITHDRAW = 2
-VALUE_OPEN_BORROW = 3
-
-MASK32 = 2**32 - 1
-MASK48 = 2**48 - 1
-MASK96 = 2**96 - 1
-MASK112 = 2**112 - 1
-MASK120 = 2**120 - 1
-MASK128 = 2**128 - 1
-MAX_UINT = 2**256 - 1
-
-ZERO = "0x0000000000000000000000000000000000000000"
+from navlend.rules import liquidation as liq
+from navlend.rules import params
+from navlend.rules import shares as vault
+from navlend.rules.arith import Revert as ModelRevert
+from navlend.rules.arith import at_ratio, ceil_div, mul_div, require  # noqa: F401  (re-exported)
+from navlend.rules.fees import flash_fee, redemption_payout
+from navlend.rules.health import health_factor
+from navlend.rules.interest import (  # noqa: F401  (re-exported)
+    Accrued,
+    Book,
+    Rates,
+    accrued,
+    borrows_of,
+    debt_of,
+    scaled_for_borrow,
+    scaled_repaid,
+    utilization,
+)
+from navlend.rules.shares import to_assets, to_shares  # noqa: F401  (re-exported)
+from navlend.rules.valuation import Collateral, Valuation, market_price, pending_price, valuation, value
 
 # The base asset's revert (snekmate's erc20) when the market sends more than
 # it holds: a flash loan above its balance, or a payout inside a flash
@@ -107,127 +94,9 @@ TOKEN_EXCEEDS_BALANCE = "erc20: transfer amount exceeds balance"
 PriceFeed = Callable[[int], "tuple[int, ...]"]
 
 
-class ModelRevert(Exception):
-    """The operation reverts in the contract with ``reason``."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def require(cond: bool, reason: str) -> None:
-    if not cond:
-        raise ModelRevert(reason)
-
-
-# ---------------------------------------------------------------- #
-#                          PURE ARITHMETIC                          #
-# ---------------------------------------------------------------- #
-
-
-def ceil_div(n: int, d: int) -> int:
-    """``_ceil_div``: division rounded up."""
-    q, r = divmod(n, d)
-    return q + 1 if r else q
-
-
-def mul_div(x: int, y: int, d: int, roundup: bool) -> int:
-    """snekmate ``math._mul_div``: x * y / d with full precision."""
-    require(d != 0, "")
-    q, r = divmod(x * y, d)
-    return q + 1 if (roundup and r) else q
-
-
-def growth(rate: int, elapsed: int) -> int:
-    """exp(rate x elapsed) - 1 to the third order (WAD), rounded down."""
-    x = rate * elapsed
-    return x + x * x // (2 * WAD) + x * x // WAD * x // (6 * WAD)
-
-
-def accrue_index(index: int, rate: int, elapsed: int) -> int:
-    """The borrow index after ``elapsed`` seconds at ``rate``, rounded up."""
-    new = index + ceil_div(index * growth(rate, elapsed), WAD)
-    require(new <= MASK96, "market: index overflow")
-    return new
-
-
-def borrows_of(total_scaled: int, index: int) -> int:
-    """Total borrows, rounded down."""
-    return total_scaled * index // WAD
-
-
-def utilization(total_scaled: int, index: int, cash: int) -> int:
-    borrows = borrows_of(total_scaled, index)
-    if borrows == 0:
-        return 0
-    return borrows * WAD // (borrows + cash)
-
-
-def debt_of(scaled: int, index: int) -> int:
-    """What a borrower owes, rounded up."""
-    return ceil_div(scaled * index, WAD)
-
-
-def scaled_for_borrow(amount: int, index: int) -> int:
-    return ceil_div(amount * WAD, index)
-
-
-def scaled_repaid(repaid: int, debt: int, scaled: int, index: int) -> int:
-    if repaid == debt:
-        return scaled
-    return min(repaid * WAD // index, scaled)
-
-
-def to_shares(assets: int, total_supply: int, total_assets: int, roundup: bool) -> int:
-    return mul_div(assets, total_supply + VIRTUAL_SHARES, total_assets + VIRTUAL_ASSETS, roundup)
-
-
-def to_assets(shares: int, total_supply: int, total_assets: int, roundup: bool) -> int:
-    return mul_div(shares, total_assets + VIRTUAL_ASSETS, total_supply + VIRTUAL_SHARES, roundup)
-
-
-def value(amount: int, price: int, exponent: int) -> int:
-    """Collateral value in base units, rounded down."""
-    return amount * price // 10**exponent
-
-
-def at_ratio(amount: int, ratio: int) -> int:
-    """``amount`` times a WAD ratio of real to booked units, rounded down:
-    the real units of a booked amount (``_real_amount``), or the price of a
-    booked unit (``_price``) of an asset the market is short of."""
-    return amount * ratio // WAD
-
-
-def flash_fee(amount: int, fee_bps: int) -> int:
-    return ceil_div(amount * fee_bps, BPS)
-
-
-def health_factor(liquidation_value: int, debt: int) -> int:
-    if debt == 0:
-        return MAX_UINT
-    return liquidation_value * WAD // debt
-
-
 # ---------------------------------------------------------------- #
 #                               STATE                               #
 # ---------------------------------------------------------------- #
-
-
-@dataclass
-class Rates:
-    """Per-second WAD rates as stored (annual // YEAR)."""
-
-    base_rate: int = 0
-    slope1: int = 4 * WAD // 100 // YEAR
-    slope2: int = 60 * WAD // 100 // YEAR
-    kink_bps: int = 9_000
-    reserve_factor_bps: int = 1_000
-
-    def rate_at(self, util: int) -> int:
-        kink = self.kink_bps * (WAD // BPS)
-        if util <= kink:
-            return self.base_rate + self.slope1 * util // kink
-        return self.base_rate + self.slope1 + self.slope2 * (util - kink) // (WAD - kink)
 
 
 @dataclass
@@ -244,7 +113,7 @@ class Asset:
     max_oracle_age: int
     frozen: bool = False
     total_supplied: int = 0
-    facility: str = ZERO
+    facility: str = ZERO_ADDRESS
     # Real units per booked unit, WAD, after ``sync_asset`` found the market
     # short of the asset (an issuer's seizure or burn); WAD: whole.
     ratio: int = WAD
@@ -259,27 +128,6 @@ class Asset:
     def per_booked(self, price: int) -> int:
         """A price per real unit as a price per booked unit (down)."""
         return at_ratio(price, self.ratio)
-
-
-@dataclass
-class Valuation:
-    borrow_value: int = 0
-    liquidation_value: int = 0
-    total_value: int = 0
-    target_value: int = 0
-    target_price: int = 0
-    target_balance: int = 0
-    target_stale: bool = False
-
-
-@dataclass
-class Accrued:
-    """The market as ``_accrued_words`` sees it now."""
-
-    index: int
-    last: int
-    reserves: int
-    interest: int
 
 
 @dataclass
@@ -353,6 +201,15 @@ class MarketModel:
     @property
     def base_unit(self) -> int:
         return 10**self.base_decimals
+
+    @property
+    def limits(self) -> liq.CloseLimits:
+        """The market-wide limits of a liquidation (the control word)."""
+        return liq.CloseLimits(self.base_unit, self.small_position, self.dust_floor, self.liquidation_fee_bps)
+
+    def book(self) -> Book:
+        """The lending books as stored (the market and book words)."""
+        return Book(self.index, self.last_accrual, self.total_scaled, self.cash, self.reserves)
 
     def clone(self) -> "MarketModel":
         """A copy sharing nothing mutable (fast: the values are ints)."""
@@ -444,20 +301,10 @@ class MarketModel:
     # interest
 
     def accrued(self, now: int) -> Accrued:
-        """``_accrued_words``: the index, accrual time and reserves as they
-        would be after accruing to ``now`` (the index and time are the
-        stored ones when nothing has accrued)."""
-        elapsed = now - self.last_accrual
-        if elapsed == 0:
-            return Accrued(self.index, self.last_accrual, self.reserves, 0)
-        if self.total_scaled == 0:
-            # The accrual time moves even when nothing accrues.
-            return Accrued(self.index, now, self.reserves, 0)
-        rate = self.rates.rate_at(utilization(self.total_scaled, self.index, self.cash))
-        new_index = accrue_index(self.index, rate, elapsed)
-        interest = self.total_scaled * new_index // WAD - self.total_scaled * self.index // WAD
-        added = interest * self.rates.reserve_factor_bps // BPS
-        return Accrued(new_index, now, self.reserves + added, interest)
+        """``_accrued_words``: the books as they would be after accruing to
+        ``now`` (the index and time are the stored ones when nothing has
+        accrued)."""
+        return accrued(self.book(), self.rates, now)
 
     def accrue(self, now: int) -> Accrued:
         """``_accrue``: stores the accrued words whenever time has passed
@@ -467,7 +314,7 @@ class MarketModel:
         return a
 
     def total_assets_with(self, index: int, reserves: int) -> int:
-        return self.cash + borrows_of(self.total_scaled, index) - reserves
+        return vault.total_assets(self.cash, self.total_scaled, index, reserves)
 
     def total_assets(self, now: int) -> int:
         a = self.accrued(now)
@@ -484,47 +331,38 @@ class MarketModel:
     # prices and valuation
 
     def price(self, asset_id: int, now: int, feed: PriceFeed) -> tuple[int, bool]:
+        """``_price``: the feed's answer capped, per booked unit, and stale."""
         answer, updated_at = feed(asset_id)[:2]
-        if answer <= 0 or updated_at > now:
-            # A broken feed: worth nothing, and stale.
-            return 0, True
         a = self.assets[asset_id]
-        p = answer
-        if a.price_cap:
-            p = min(p, a.price_cap)
-        return a.per_booked(p), now - updated_at > a.max_oracle_age
+        return market_price(answer, updated_at, now, a.price_cap, a.ratio, a.max_oracle_age)
 
     def admits(self, account: str, asset_id: int) -> bool:
         """Whether the asset's compliance source admits ``account``."""
         return (account.lower(), asset_id) not in self.blocked
 
-    def valuation(self, account: str, target: int, mode: int, now: int, feed: PriceFeed) -> Valuation:
-        """``_valuation``. A feed may answer a third value, the pending
-        answer its oracle announces (0: none): at LTV an asset is valued at
-        min(price, pending)."""
-        v = Valuation()
+    def priced_collateral(self, account: str, now: int, feed: PriceFeed) -> dict[int, Collateral]:
+        """The account's collateral by asset id, priced as the market
+        prices it. A feed may answer a third value, the pending answer its
+        oracle announces (0: none)."""
+        held: dict[int, Collateral] = {}
         for i, a in enumerate(self.assets):
             bal = self.balance(account, i)
             if not bal:
                 continue
             p, stale = self.price(i, now, feed)
-            val = value(bal, p, a.exponent)
-            v.total_value += val
-            v.liquidation_value += val * a.threshold_bps // BPS
-            if mode != VALUE_LIQUIDATION:
-                if mode == VALUE_OPEN_BORROW:
-                    require(self.admits(account, i), "market: owner not compliant")
-                excluded = stale or (mode != VALUE_WITHDRAW and a.frozen)
-                if not excluded:
-                    answer = feed(i)
-                    pending = answer[2] if len(answer) > 2 else 0
-                    lend_value = val
-                    if pending > 0 and a.per_booked(pending) < p:
-                        lend_value = value(bal, a.per_booked(pending), a.exponent)
-                    v.borrow_value += lend_value * a.ltv_bps // BPS
-            if i == target:
-                v.target_value, v.target_price, v.target_balance, v.target_stale = val, p, bal, stale
-        return v
+            answer = feed(i)
+            pending = pending_price(answer[2], a.ratio) if len(answer) > 2 else None
+            held[i] = Collateral(bal, p, a.exponent, a.ltv_bps, a.threshold_bps, stale, a.frozen, pending)
+        return held
+
+    def valuation(self, account: str, target: int, mode: int, now: int, feed: PriceFeed) -> Valuation:
+        """``_valuation``; in ``VALUE_OPEN_BORROW`` the owner must be
+        compliant on every asset it holds."""
+        held = self.priced_collateral(account, now, feed)
+        if mode == VALUE_OPEN_BORROW:
+            for i in held:
+                require(self.admits(account, i), "market: owner not compliant")
+        return valuation(held, mode, target)
 
     def position(self, account: str, now: int, feed: PriceFeed) -> tuple[int, int, int, int, int, int]:
         """``MarketAdmin.position``: (debt, scaled, borrow value, liquidation
@@ -532,7 +370,7 @@ class MarketModel:
         index = self.accrued(now).index
         scaled = self.scaled.get(account, 0)
         debt = debt_of(scaled, index)
-        v = self.valuation(account, MAX_UINT, VALUE_BORROW, now, feed)
+        v = self.valuation(account, MAX_UINT256, VALUE_BORROW, now, feed)
         hf = health_factor(v.liquidation_value, debt)
         return debt, scaled, v.borrow_value, v.liquidation_value, hf, self.bitmap(account)
 
@@ -543,13 +381,13 @@ class MarketModel:
         require(shares != 0, "market: zero shares")
         require(self.cash + assets <= MASK128, "market: overflow")
         self.cash += assets
-        require(receiver.lower() != ZERO, "erc20: mint to the zero address")
+        require(receiver.lower() != ZERO_ADDRESS, "erc20: mint to the zero address")
         self.shares[receiver] = self.shares.get(receiver, 0) + shares
         self.total_supply += shares
 
     def _exit(self, sender: str, assets: int, shares: int, receiver: str, owner: str) -> None:
         require(assets != 0, "market: zero assets")
-        require(receiver.lower() != ZERO, "market: zero address")
+        require(receiver.lower() != ZERO_ADDRESS, "market: zero address")
         require(assets <= self.cash, "market: insufficient cash")
         require(sender.lower() == owner.lower(), "model: allowances are not modelled")
         bal = self.shares.get(owner, 0)
@@ -617,23 +455,18 @@ class MarketModel:
     def max_withdraw(self, owner: str, now: int) -> int:
         if self.is_paused(PAUSE_WITHDRAW):
             return 0
-        return min(to_assets(self.shares.get(owner, 0), self.total_supply, self.total_assets(now), False), self.cash)
+        return vault.max_withdraw(self.shares.get(owner, 0), self.total_supply, self.total_assets(now), self.cash)
 
     def max_redeem(self, owner: str, now: int) -> int:
         if self.is_paused(PAUSE_WITHDRAW):
             return 0
-        total = self.total_assets(now)
-        shares = min(self.shares.get(owner, 0), to_shares(self.cash, self.total_supply, total, False))
-        # Never more than ``redeem`` accepts: shares worth no assets are refused.
-        if to_assets(shares, self.total_supply, total, False) == 0:
-            return 0
-        return shares
+        return vault.max_redeem(self.shares.get(owner, 0), self.total_supply, self.total_assets(now), self.cash)
 
     # ------------------------------------------------------------ #
     # borrowers
 
     def set_authorization(self, sender: str, operator: str, authorized: bool) -> None:
-        require(operator.lower() != ZERO, "market: zero operator")
+        require(operator.lower() != ZERO_ADDRESS, "market: zero operator")
         self.authorized[(sender.lower(), operator.lower())] = authorized
 
     def _set_balance(self, account: str, asset_id: int, bal: int) -> None:
@@ -646,7 +479,7 @@ class MarketModel:
         m = self.clone()
         m.check_not_paused(PAUSE_DEPOSIT_COLLATERAL)
         require(amount != 0, "market: zero amount")
-        require(on_behalf.lower() != ZERO, "market: zero address")
+        require(on_behalf.lower() != ZERO_ADDRESS, "market: zero address")
         i = m.asset_id(token)
         a = m.assets[i]
         require(not a.frozen, "market: asset frozen")
@@ -666,7 +499,7 @@ class MarketModel:
         m.check_not_paused(PAUSE_WITHDRAW_COLLATERAL)
         m.check_authorized(sender, on_behalf)
         require(amount != 0, "market: zero amount")
-        require(receiver.lower() != ZERO, "market: zero address")
+        require(receiver.lower() != ZERO_ADDRESS, "market: zero address")
         i = m.asset_id(token)
         require(m.admits(on_behalf, i), "market: owner not compliant")
         if receiver.lower() != on_behalf.lower():
@@ -691,7 +524,7 @@ class MarketModel:
         m.check_not_paused(PAUSE_BORROW)
         m.check_authorized(sender, on_behalf)
         require(amount != 0, "market: zero amount")
-        require(receiver.lower() != ZERO, "market: zero address")
+        require(receiver.lower() != ZERO_ADDRESS, "market: zero address")
         a = m.accrue(now)
         index = a.index
         require(m.cash >= amount, "market: insufficient cash")
@@ -700,7 +533,7 @@ class MarketModel:
         require(scaled <= MASK112, "market: overflow")
         debt = debt_of(scaled, index)
         require(debt >= m.min_borrow * m.base_unit, "market: below min borrow")
-        v = m.valuation(on_behalf, MAX_UINT, VALUE_OPEN_BORROW, now, feed)
+        v = m.valuation(on_behalf, MAX_UINT256, VALUE_OPEN_BORROW, now, feed)
         require(v.borrow_value >= debt, "market: exceeds borrow limit")
         require(m.total_scaled + added <= MASK112, "market: overflow")
         m._push(amount)
@@ -734,51 +567,23 @@ class MarketModel:
     # ------------------------------------------------------------ #
     # liquidation
 
-    def close_cap(self, v: Valuation, debt: int) -> int:
-        small = self.small_position * self.base_unit
-        if v.liquidation_value * WAD >= CLOSE_FACTOR_HF_THRESHOLD * debt and debt >= small and v.target_value >= small:
-            return debt * CLOSE_FACTOR_BPS // BPS
-        return debt
+    def seizable(self, asset_id: int, v: Valuation) -> liq.Seizable:
+        """The target asset of a valuation, as a liquidation seizes it."""
+        a = self.assets[asset_id]
+        return liq.Seizable(v.target_balance, v.target_price, a.exponent, a.bonus_bps, a.ratio)
 
     def liquidation_amounts(self, asset_id: int, v: Valuation, debt: int, max_repay: int) -> tuple[int, int]:
-        """``_liquidation_amounts``."""
-        cap = self.close_cap(v, debt)
-        repaid = min(max_repay, cap)
-        a = self.assets[asset_id]
-        bonus = BPS + a.bonus_bps
-        unit = 10**a.exponent
-        seized = mul_div(repaid * bonus, unit, BPS * v.target_price, False)
-        if seized >= v.target_balance:
-            seized = v.target_balance
-            repaid = min(repaid, mul_div(seized * v.target_price, BPS, unit * bonus, True))
-        elif repaid < debt:
-            dust = self.dust_floor * self.base_unit
-            most = 0
-            if debt > dust and v.target_value > dust:
-                most = min(debt - dust, (v.target_value - dust) * BPS // bonus)
-            if repaid > most:
-                repaid = most
-                seized = mul_div(repaid * bonus, unit, BPS * v.target_price, False)
-        require((seized != 0 and repaid != 0) or seized == v.target_balance, "market: nothing to liquidate")
-        return repaid, seized
-
-    def protocol_fee(self, asset_id: int, seized: int) -> int:
-        if self.liquidation_fee_bps == 0:
-            return 0
-        bonus = BPS + self.assets[asset_id].bonus_bps
-        bonus_part = seized - mul_div(seized, BPS, bonus, True)
-        return bonus_part * self.liquidation_fee_bps // BPS
+        """``_liquidation_amounts``: (repaid, seized)."""
+        return liq.repay_and_seize(debt, v.liquidation_value, self.seizable(asset_id, v), self.limits, max_repay)
 
     def liquidation_check(self, v: Valuation, debt: int, now: int) -> None:
         """``_liquidation_check``: the preconditions ``liquidate`` and its
         preview share, in the market's order (the preview answers (0, 0)
         where ``liquidate`` reverts)."""
-        require(now >= self.resume_at, "market: liquidation grace period")
-        require(not self.paused & PAUSE_LIQUIDATION, "market: liquidation paused")
-        require(debt != 0, "market: no debt")
-        require(v.target_balance != 0, "market: no such collateral")
-        require(v.liquidation_value < debt, "market: position healthy")
-        require(v.target_price != 0, "market: bad price")
+        liq.check_liquidation(
+            debt, v.liquidation_value, liq.Seizable(v.target_balance, v.target_price, 0, 0),
+            now=now, resume_at=self.resume_at, paused=self.paused,
+        )
 
     def liquidate(
         self,
@@ -796,7 +601,7 @@ class MarketModel:
         and its ``min_out`` are the facility's (checked by the caller); the
         share route's ``min_out`` is checked here."""
         m = self.clone()
-        require(receiver.lower() != ZERO, "market: zero address")
+        require(receiver.lower() != ZERO_ADDRESS, "market: zero address")
         i = m.asset_id(token)
         a = m.accrue(now)
         index = a.index
@@ -804,10 +609,10 @@ class MarketModel:
         debt = debt_of(scaled, index)
         v = m.valuation(borrower, i, VALUE_LIQUIDATION, now, feed)
         m.liquidation_check(v, debt, now)
-        cap = m.close_cap(v, debt)
-        repaid, seized = m.liquidation_amounts(i, v, debt, max_repay)
-        fee = m.protocol_fee(i, seized)
-        taken = seized - fee
+        target, limits = m.seizable(i, v), m.limits
+        cap = liq.close_cap(debt, v.liquidation_value, target.value, limits)
+        amounts = liq.amounts(debt, v.liquidation_value, target, limits, max_repay)
+        repaid, seized, fee, taken, sent = amounts.repaid, amounts.seized, amounts.fee, amounts.taken, amounts.sent
         left = v.target_balance - seized
         m._set_balance(borrower, i, left)
         m.assets[i].total_supplied -= taken
@@ -817,11 +622,7 @@ class MarketModel:
         remaining_value = v.total_value - v.target_value + value(left, v.target_price, m.assets[i].exponent)
         written = from_res = 0
         swept: dict[int, int] = {}
-        if (
-            scaled_left != 0
-            and remaining_value < debt_of(scaled_left, index)
-            and (remaining_value == 0 or remaining_value < m.dust_floor * m.base_unit)
-        ):
+        if liq.write_off_due(debt_of(scaled_left, index), remaining_value, limits):
             if remaining_value != 0 and borrower.lower() != m.treasury.lower():
                 # The collateral left goes to the treasury's position.
                 for j in range(len(m.assets)):
@@ -837,10 +638,9 @@ class MarketModel:
             m.reserves -= from_res
         if fee:
             m._set_balance(m.treasury, i, m.balance(m.treasury, i) + fee)
-        sent = m.assets[i].real(taken)
         m.assets[i].short_paid += taken - sent
         if redeem_shares:
-            require(m.assets[i].facility.lower() != ZERO, "market: no facility")
+            require(m.assets[i].facility.lower() != ZERO_ADDRESS, "market: no facility")
         else:
             require(sent >= min_out, "market: slippage")
         self._commit(m)
@@ -938,7 +738,7 @@ class MarketModel:
         self._commit(m)
 
     def pause(self, sender: str, actions: int) -> None:
-        require(actions != 0 and actions & ~PAUSE_ALL == 0, "market: bad actions")
+        params.check_actions(actions)
         if actions & PAUSE_LIQUIDATION:
             self._check_owner(sender)
         else:
@@ -946,54 +746,45 @@ class MarketModel:
         self.paused |= actions
 
     def unpause(self, sender: str, actions: int, grace: int, now: int) -> None:
-        require(actions != 0 and actions & ~PAUSE_ALL == 0, "market: bad actions")
+        params.check_actions(actions)
         if actions & PAUSE_LIQUIDATION:
             self._check_owner(sender)
-            require(grace <= MAX_GRACE_PERIOD, "market: grace too long")
+            params.check_grace(actions, grace)
             self.resume_at = now + grace
         else:
             self._check_guardian_or_owner(sender)
-            require(grace == 0, "market: grace without liquidation")
+            params.check_grace(actions, grace)
         self.paused &= ~actions
 
     def set_rates(self, sender: str, base: int, s1: int, s2: int, kink: int, rf: int, now: int) -> None:
         m = self.clone()
         m._check_owner(sender)
         m.accrue(now)
-        require(base <= MAX_ANNUAL_RATE and s1 <= MAX_ANNUAL_RATE and s2 <= MAX_ANNUAL_RATE, "market: rate too high")
-        require(s2 >= s1, "market: slope2 below slope1")
-        require(MIN_KINK_BPS <= kink <= MAX_KINK_BPS, "market: bad kink")
-        require(rf <= MAX_RESERVE_FACTOR_BPS, "market: bad reserve factor")
-        m.rates = Rates(base // YEAR, s1 // YEAR, s2 // YEAR, kink, rf)
+        params.check_rates(base, s1, s2, kink, rf)
+        m.rates = Rates.from_annual(base, s1, s2, kink, rf)
         self._commit(m)
 
     def set_fees(self, sender: str, flash_bps: int, liq_bps: int) -> None:
         self._check_owner(sender)
-        require(flash_bps <= MAX_FLASH_FEE_BPS, "market: flash fee too high")
-        require(liq_bps <= MAX_LIQUIDATION_FEE_BPS, "market: liquidation fee too high")
+        params.check_fees(flash_bps, liq_bps)
         self.flash_fee_bps, self.liquidation_fee_bps = flash_bps, liq_bps
 
     def set_borrow_limits(self, sender: str, min_borrow: int, small: int, dust: int) -> None:
         self._check_owner(sender)
-        require(min_borrow <= MASK48 and small <= MASK48, "market: limit too high")
-        require(dust <= small, "market: dust above small position")
+        params.check_borrow_limits(min_borrow, small, dust)
         self.min_borrow, self.small_position, self.dust_floor = min_borrow, small, dust
 
     def set_asset_risk(self, sender: str, token: str, ltv: int, threshold: int, bonus: int) -> None:
         self._check_owner(sender)
         i = self.asset_id(token)
-        require(ltv != 0 and ltv <= MAX_LTV_BPS, "market: bad ltv")
-        require(threshold > ltv, "market: threshold not above ltv")
-        require(bonus != 0 and bonus <= MAX_BONUS_BPS, "market: bad bonus")
-        require(threshold * (BPS + bonus) < BPS * BPS, "market: threshold x bonus >= 1")
+        params.check_risk(ltv, threshold, bonus)
         a = self.assets[i]
         a.ltv_bps, a.threshold_bps, a.bonus_bps = ltv, threshold, bonus
 
     def set_asset_limits(self, sender: str, token: str, supply_cap: int, price_cap: int, max_age: int) -> None:
         self._check_owner(sender)
         i = self.asset_id(token)
-        require(supply_cap <= MASK120, "market: bad supply cap")
-        require(MIN_ORACLE_AGE <= max_age <= MAX_ORACLE_AGE, "market: bad oracle age")
+        params.check_asset_limits(supply_cap, max_age)
         a = self.assets[i]
         a.supply_cap, a.price_cap, a.max_oracle_age = supply_cap, price_cap, max_age
 
@@ -1019,7 +810,6 @@ class MarketModel:
 
 
 def facility_payout(shares: int, nav: int, share_decimals: int, oracle_decimals: int, payout_decimals: int, fee_bps: int) -> int:
-    """RedemptionFacility's payout: floor(floor(shares x nav x 10^pd /
-    10^(sd + od)) x (10_000 - fee) / 10_000)."""
-    gross = mul_div(shares, nav * 10**payout_decimals, 10 ** (share_decimals + oracle_decimals), False)
-    return mul_div(gross, BPS - fee_bps, BPS, False)
+    """RedemptionFacility's net payout, by its token decimals (see
+    ``rules.fees.redemption_payout``)."""
+    return redemption_payout(shares, nav, share_decimals + oracle_decimals - payout_decimals, fee_bps)[0]

@@ -415,3 +415,46 @@ def test_redeem_inside_a_flash_loan__beyond_the_balance_left__fails_in_the_token
             assert out.reason == M.TOKEN_EXCEEDS_BALANCE and not out.external
             assert (h.base_balance(w.market), h.base_balance(mock), w.market.balanceOf(mock)) == before
         h.check_invariants()
+
+
+def test_guardian_pausing_liquidation__refused_as_the_model_does(evm_world):
+    """Only the owner pauses liquidation; the guardian pauses the rest.
+    (Kills M65, "guardian may pause liquidation", which the state machine
+    kills only on some of its paths: a path depends on what earlier tests
+    left in the shared world.)"""
+    w = evm_world
+    with w.env.anchor():
+        h = Harness(w)
+        guardian, owner = str(w.guardian), str(w.owner)
+        out = h.run("pause", lambda m: m.pause(guardian, M.PAUSE_LIQUIDATION), lambda: w.admin.pause(M.PAUSE_LIQUIDATION, sender=guardian))
+        assert not out.ok and out.reason == "ownable: caller is not the owner"
+        out = h.run("pause", lambda m: m.pause(guardian, M.PAUSE_BORROW), lambda: w.admin.pause(M.PAUSE_BORROW, sender=guardian))
+        assert out.ok
+        out = h.run("pause", lambda m: m.pause(owner, M.PAUSE_LIQUIDATION), lambda: w.admin.pause(M.PAUSE_LIQUIDATION, sender=owner))
+        assert out.ok and h.model.is_paused(M.PAUSE_LIQUIDATION)
+        h.check_invariants()
+
+
+def test_short_asset__unfreezing_refused_until_the_balance_is_back(evm_world):
+    """After an issuer burns a tenth of the market's fund A and anyone syncs,
+    the asset is frozen and short: the owner cannot unfreeze it ("market:
+    asset short": new units would be booked at par); once the shares are
+    given back and synced, it can. (Kills M87, "a short asset unfrozen",
+    which the state machine kills only on some of its paths.)"""
+    w = evm_world
+    with w.env.anchor():
+        h = Harness(w)
+        owner, b, attacker = str(w.owner), str(w.actors["borrower0"]), str(w.actors["attacker"])
+        token = str(w.fund_a.address)
+        h.run("supply", lambda m: m.supply_collateral(b, token, 20_000 * U, b), lambda: w.market.supply_collateral(w.fund_a, 20_000 * U, b, sender=b))
+        w.fund_a.burn(w.market, 2_000 * U, sender=owner)
+        out = h.run("sync", lambda m: m.sync_asset(token, 18_000 * U), lambda: w.admin.sync_asset(w.fund_a, sender=attacker))
+        assert out.ok and h.model.assets[0].frozen and h.model.assets[0].ratio == 9 * M.WAD // 10
+        out = h.run("unfreeze", lambda m: m.set_asset_frozen(owner, token, False), lambda: w.admin.set_asset_frozen(w.fund_a, False, sender=owner))
+        assert not out.ok and out.reason == "market: asset short"
+        w.fund_a.mint(w.market, 2_000 * U, sender=owner)
+        out = h.run("sync", lambda m: m.sync_asset(token, 20_000 * U), lambda: w.admin.sync_asset(w.fund_a, sender=attacker))
+        assert out.ok and h.model.assets[0].ratio == M.WAD
+        out = h.run("unfreeze", lambda m: m.set_asset_frozen(owner, token, False), lambda: w.admin.set_asset_frozen(w.fund_a, False, sender=owner))
+        assert out.ok and not h.model.assets[0].frozen
+        h.check_invariants()

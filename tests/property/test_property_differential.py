@@ -17,9 +17,9 @@ from propkit.world import MAX_UINT
 from propkit.harness import Harness
 
 from navlend import model as M
+from navlend.constants import WAD
 
 U = 10**6
-WAD = 10**18
 
 
 def _setup(w, lender_cash: int, collateral: list[tuple[str, int, int]]):

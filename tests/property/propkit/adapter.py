@@ -17,13 +17,8 @@ from typing import Any, Protocol
 
 from eth_hash.auto import keccak
 
-MASK16 = 2**16 - 1
-MASK32 = 2**32 - 1
-MASK40 = 2**40 - 1
-MASK48 = 2**48 - 1
-MASK112 = 2**112 - 1
-MASK120 = 2**120 - 1
-MASK128 = 2**128 - 1
+from navlend.constants import MASK16, MASK32, MASK40, MASK48, MASK112, MASK120, MASK128
+
 
 
 def _word(x: Any) -> bytes:

@@ -40,8 +40,8 @@ from hypothesis.stateful import invariant, rule
 from navlend import model as M
 
 from . import invariants as I
+from navlend.constants import BPS
 
-BPS = 10_000
 BORROWERS = ("borrower0", "borrower1", "borrower2")
 # Step names whose success is a liquidation (Harness.run's names), and the
 # keeper's batch rule's.
@@ -241,7 +241,7 @@ class IssuerActions:
                 if scaled > scaled_before or units >= units_before:
                     continue
                 debt = m.debt(acct, now)
-                left = m.valuation(acct, M.MAX_UINT, M.VALUE_LIQUIDATION, now, self.h.feed).total_value
+                left = m.valuation(acct, M.MAX_UINT256, M.VALUE_LIQUIDATION, now, self.h.feed).total_value
                 I.check(
                     not (0 < left < dust and left < debt),
                     f"{acct}: debt {debt} left with sub-dust collateral worth {left} after a liquidation",

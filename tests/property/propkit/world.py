@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from navlend.constants import MAX_UINT256
+
 from . import artifacts
 from .evm import CHAIN_ID, Contract, Reverted, RevmEnv, decode_revert, encode_constructor
 
@@ -53,7 +55,7 @@ STABLE_DECIMALS = 6
 FUND_A_DECIMALS = 6
 FUND_B_DECIMALS = 18
 FUND_C_DECIMALS = 18
-MAX_UINT = 2**256 - 1
+MAX_UINT = MAX_UINT256
 # Start of the world: a fixed time (2030-03-17), later than the wall clock
 # default, so that every run sees the same timestamps (replays included).
 WORLD_START = 1_900_000_000
