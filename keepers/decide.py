@@ -2,9 +2,12 @@
 whether it pays. No I/O; every input is a value from ``keepers.types``.
 
 The market's arithmetic is not restated here: the close factor, the dust
-trims, the seizure rounding, the protocol's fee and the flash fee come from
-``navlend/model.py``, the reference model that the property suite checks
-against the contracts. This module adds what only a liquidator cares about:
+trims, the seizure rounding, the protocol's fee, the flash fee and the
+facility's payout come from ``navlend.rules``, the one copy of the market's
+rules that the reference model is built on and the property suite checks
+against the contracts. The decision feeds them the terms it read
+(``MarketTerms.limits``, ``AssetTerms.seizable``) and adds what only a
+liquidator cares about:
 
 - the redeem route (``FlashLiquidator``): the facility must take the
   shares (``max_redeem``, ``min_redeem``), the market must have the cash to
@@ -32,14 +35,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
-from navlend import model
+from navlend.constants import BPS, MAX_UINT256, WAD
+from navlend.rules import liquidation
+from navlend.rules.arith import Revert, ceil_div, mul_div
+from navlend.rules.fees import flash_fee, redemption_payout
+from navlend.rules.liquidation import Amounts, CloseLimits, Seizable
 
 from keepers.config import MAX_LIQUIDATION_BATCH, KeeperConfig
 from keepers.types import (
-    BPS,
-    MAX_UINT256,
-    WAD,
-    ZERO_ADDRESS,
     AccountHealth,
     AssetTerms,
     Decision,
@@ -112,44 +115,15 @@ def at_risk(healths: Iterable[AccountHealth], near_edge_hf_wad: int) -> list[Acc
 # ---------------------------------------------------------------- #
 
 
-def _model_for(terms: MarketTerms, asset: AssetTerms) -> model.MarketModel:
-    """A one-asset reference model carrying the market-wide rules."""
-    m = model.MarketModel(
-        base_decimals=terms.base_decimals,
-        owner=ZERO_ADDRESS,
-        guardian=ZERO_ADDRESS,
-        treasury=ZERO_ADDRESS,
-        small_position=terms.small_position,
-        dust_floor=terms.dust_floor,
-        liquidation_fee_bps=terms.liquidation_fee_bps,
-        flash_fee_bps=terms.flash_fee_bps,
-    )
-    m.assets = [
-        model.Asset(
-            token=asset.token,
-            exponent=asset.value_exponent,
-            ltv_bps=0,
-            threshold_bps=asset.threshold_bps,
-            bonus_bps=asset.bonus_bps,
-            supply_cap=0,
-            price_cap=0,
-            max_oracle_age=0,
-            facility=asset.facility,
-        )
-    ]
-    return m
-
-
-@dataclass(frozen=True)
-class Amounts:
-    """What ``liquidate`` would repay and seize, what leaves the books after
-    the protocol's fee (``taken``), and the real units the receiver (or the
-    facility) gets for it (``sent``)."""
-
-    repaid: int
-    seized: int
-    taken: int
-    sent: int
+def _amounts(
+    debt: int, liquidation_value: int, target: Seizable, limits: CloseLimits, max_repay: int
+) -> Amounts | None:
+    """The market's amounts, or None where it would revert ("nothing to
+    liquidate", or a zero price)."""
+    try:
+        return liquidation.amounts(debt, liquidation_value, target, limits, max_repay)
+    except Revert:
+        return None
 
 
 def liquidation_amounts(
@@ -160,34 +134,20 @@ def liquidation_amounts(
     the protocol's fee; None when the market would revert "nothing to
     liquidate". ``health`` gives the debt and liquidation value accrued to
     the scanned block, ``balance`` the position's collateral of ``asset``."""
-    m = _model_for(terms, asset)
-    valuation = model.Valuation(
-        liquidation_value=health.liquidation_value,
-        target_value=model.value(balance, asset.price, asset.value_exponent),
-        target_price=asset.price,
-        target_balance=balance,
-    )
-    try:
-        repaid, seized = m.liquidation_amounts(0, valuation, health.debt, max_repay)
-    except model.ModelRevert:
-        return None
-    taken = seized - m.protocol_fee(0, seized)
-    return Amounts(repaid=repaid, seized=seized, taken=taken, sent=asset.real(taken))
+    return _amounts(health.debt, health.liquidation_value, asset.seizable(balance), terms.limits, max_repay)
 
 
 def redeem_payout(asset: AssetTerms, shares: int) -> tuple[int, int]:
-    """The facility's payout for ``shares`` and its fee, in base units:
-    gross = shares x NAV rounded down, net = gross x (1 - fee) rounded down
-    (``RedemptionFacility``'s formula, ``model.facility_payout``)."""
+    """The facility's payout for ``shares`` and its fee, in base units, at
+    its own NAV (the market's price when it reports none): the rules'
+    ``redemption_payout``, both rounded down."""
     nav = asset.redeem_price or asset.price
-    gross = model.value(shares, nav, asset.value_exponent)
-    net = model.mul_div(gross, BPS - asset.redemption_fee_bps, BPS, False)
-    return net, gross - net
+    return redemption_payout(shares, nav, asset.value_exponent, asset.redemption_fee_bps)
 
 
 def gas_cost(gas_units: int, gas_price_wei: int, eth_usd_base: int) -> int:
-    """Gas in stablecoin base units, rounded up."""
-    return model.ceil_div(gas_units * gas_price_wei * eth_usd_base, 10**18)
+    """Gas in stablecoin base units (10**18 wei an ether), rounded up."""
+    return ceil_div(gas_units * gas_price_wei * eth_usd_base, 10**18)
 
 
 def largest_repay_within(
@@ -205,7 +165,12 @@ def largest_repay_within(
     A search rather than an inverse formula: the dust trims and the
     full-seizure branch make the inverse piecewise, while what the market
     repays and seizes is non-decreasing in ``max_repay``, which is all a
-    bisection needs (about 60 steps of integer arithmetic)."""
+    bisection needs (about 60 steps of integer arithmetic). What depends
+    only on the terms and the balance is built once, before the probes."""
+    target, limits = asset.seizable(balance), terms.limits
+
+    def amounts_for(max_repay: int) -> Amounts | None:
+        return _amounts(health.debt, health.liquidation_value, target, limits, max_repay)
 
     def fits(a: Amounts | None) -> bool:
         return a is not None and a.sent <= max_taken and a.repaid <= max_repaid
@@ -214,7 +179,7 @@ def largest_repay_within(
     best: tuple[int, Amounts] | None = None
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        a = liquidation_amounts(health, balance, asset, terms, mid)
+        a = amounts_for(mid)
         if a is None or fits(a):
             if fits(a):
                 best = (mid, a)  # type: ignore[assignment]
@@ -222,7 +187,7 @@ def largest_repay_within(
         else:
             hi = mid - 1
     if best is None and lo > 0:
-        a = liquidation_amounts(health, balance, asset, terms, lo)
+        a = amounts_for(lo)
         if fits(a):
             best = (lo, a)  # type: ignore[assignment]
     return best
@@ -272,7 +237,7 @@ def plan_redeem(
         )
 
     payout, redemption_fee = redeem_payout(asset, amounts.sent)
-    fee = model.flash_fee(amounts.repaid, terms.flash_fee_bps)
+    fee = flash_fee(amounts.repaid, terms.flash_fee_bps)
     if payout < amounts.repaid + fee:
         return reject(
             SkipReason.PAYOUT_BELOW_COST, f"payout {payout} < repaid {amounts.repaid} + flash fee {fee}"
@@ -325,8 +290,11 @@ def plan_seize(
     full = liquidation_amounts(health, balance, asset, terms, MAX_UINT256)
     partial = full is not None and full.repaid > amounts.repaid
 
-    value = model.value(amounts.taken, asset.price, asset.value_exponent)
-    proceeds = model.mul_div(value, BPS - asset.redemption_fee_bps, BPS, False)
+    # What redeeming the shares later brings: the facility's payout on the
+    # booked units at the market's price.
+    proceeds, redemption_fee = redemption_payout(
+        amounts.taken, asset.price, asset.value_exponent, asset.redemption_fee_bps
+    )
     return _priced(
         health,
         asset,
@@ -336,11 +304,11 @@ def plan_seize(
         max_repay=ctx.stable_balance,
         proceeds=proceeds,
         flash_fee=0,
-        redemption_fee=value - proceeds,
+        redemption_fee=redemption_fee,
         gas=gas_cost(policy.gas_limit_seize, ctx.gas_price_wei, policy.eth_usd_base),
         min_profit=0,
         # The market checks the real units it sends against min_out.
-        min_out=amounts.sent * (BPS - policy.min_out_tolerance_bps) // BPS,
+        min_out=mul_div(amounts.sent, BPS - policy.min_out_tolerance_bps, BPS, False),
         partial=partial,
         note="partial: stablecoin balance" if partial else "",
     )
@@ -519,13 +487,13 @@ def _assets_of(health: AccountHealth, terms: MarketTerms, rejected: list[Rejecti
 
 
 def _with_lens_check(plan: Plan, health: AccountHealth) -> Plan:
-    """Notes when the model, fed the index's balance, disagrees with the
+    """Notes when the rules, fed the index's balance, disagree with the
     Lens on the Lens's own best liquidation (a lagging index)."""
     if plan.token != health.best_token or plan.max_repay != MAX_UINT256 or plan.route is not Route.REDEEM:
         return plan
     if (plan.repaid, plan.seized) == (health.max_repay, health.max_seize):
         return plan
-    note = f"index drift: model ({plan.repaid}, {plan.seized}) vs lens ({health.max_repay}, {health.max_seize})"
+    note = f"index drift: rules ({plan.repaid}, {plan.seized}) vs lens ({health.max_repay}, {health.max_seize})"
     return replace(plan, note=(plan.note + "; " if plan.note else "") + note)
 
 
@@ -577,7 +545,7 @@ def batch_loan(plans: Iterable[Plan]) -> int:
     repayments plus ``LOAN_MARGIN_BPS``, rounded up (the unused part goes
     back with the loan, at the cost of its flash fee)."""
     repaid = sum(plan.repaid for plan in plans)
-    return -(-repaid * (BPS + LOAN_MARGIN_BPS) // BPS)
+    return ceil_div(repaid * (BPS + LOAN_MARGIN_BPS), BPS)
 
 
 def batch_min_profit(plans: Iterable[Plan]) -> int:

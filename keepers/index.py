@@ -36,7 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from keepers.types import WAD, LogRecord, MarketEvent, to_address
+from navlend.constants import WAD
+from navlend.rules.interest import debt_of
+
+from keepers.types import LogRecord, MarketEvent, to_address
 
 # Fact kinds.
 DEBT = "debt"
@@ -335,10 +338,10 @@ class PositionIndex:
         return int(row[0]) if row else None
 
     def debt_estimate(self, account: str) -> int:
-        """Scaled debt x the last known index, rounded up: a lower bound of
-        the debt now (interest since that log is missing)."""
-        index = self.borrow_index() or WAD
-        return -(-self.position(account).scaled_debt * index // WAD)
+        """The market's debt (scaled debt x index, rounded up) at the last
+        known index (1.0 before any Borrow or Repay): a lower bound of the
+        debt now (interest since that log is missing)."""
+        return debt_of(self.position(account).scaled_debt, self.borrow_index() or WAD)
 
     def stats(self) -> dict[str, int]:
         with self._lock:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Mapping
 
+from navlend.constants import WAD
+
 from keepers.config import KeeperConfig
 from keepers.types import LENS_MAX_ACCOUNTS, AccountHealth, ScanRecord, chunks
 
@@ -33,7 +35,7 @@ class ScanPolicy:
     shard_id: int = 0
     batch_size: int = LENS_MAX_ACCOUNTS
     # On a NAV update, positions below this are scanned and acted on first.
-    nav_first_hf_wad: int = 125 * 10**16
+    nav_first_hf_wad: int = 125 * WAD // 100
 
     def __post_init__(self) -> None:
         if self.healthy_interval < 1:

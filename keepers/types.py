@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 from eth_utils import is_address, to_checksum_address
+from hexbytes import HexBytes
 
-from navlend.model import at_ratio
+from navlend.constants import WAD, ZERO_ADDRESS
+from navlend.rules.arith import at_ratio
+from navlend.rules.liquidation import CloseLimits, Seizable
 
-WAD = 10**18
-BPS = 10_000
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 # The Lens takes at most this many accounts per `healths` call.
 LENS_MAX_ACCOUNTS = 500
-MAX_UINT256 = 2**256 - 1
 
 
 def to_address(value: Any) -> str:
@@ -94,10 +94,6 @@ class AccountHealth:
             failed=bool(data["failed"]),
         )
 
-    @property
-    def has_debt(self) -> bool:
-        return self.debt > 0
-
     def asset_ids(self) -> list[int]:
         """The asset ids whose bit is set in ``assets_bitmap``."""
         return [i for i in range(self.assets_bitmap.bit_length()) if self.assets_bitmap >> i & 1]
@@ -160,17 +156,28 @@ class AssetTerms:
         ``_real_amount``, rounded down)."""
         return at_ratio(booked, self.ratio)
 
+    def seizable(self, balance: int) -> Seizable:
+        """A position's ``balance`` of this asset as the liquidation rules
+        take it. The one place the decision reads the asset's bonus: every
+        seizure and fee figure derives from this value."""
+        return Seizable(
+            balance=balance,
+            price=self.price,
+            exponent=self.value_exponent,
+            bonus_bps=self.bonus_bps,
+            ratio=self.ratio,
+        )
+
 
 @dataclass(frozen=True)
 class MarketTerms:
     """The market-wide parameters a liquidation depends on, read once per
     block. ``small_position`` and ``dust_floor`` are in whole stablecoin
-    units as the market stores them and the reference model takes them
-    (``control()`` returns them in base units; ``keepers.chain.whole_limits``
-    converts); ``max_flash_loan`` is
-    the market's cash (0 while flash loans are paused);
-    ``liquidation_open`` is False while liquidation is paused or in its
-    grace period."""
+    units as the market stores them and the rules take them (:attr:`limits`;
+    ``control()`` returns them in base units, ``keepers.chain.whole_limits``
+    converts); ``max_flash_loan`` is the market's cash (0 while flash loans
+    are paused); ``liquidation_open`` is False while liquidation is paused
+    or in its grace period."""
 
     base_decimals: int
     small_position: int
@@ -180,6 +187,18 @@ class MarketTerms:
     max_flash_loan: int
     liquidation_open: bool
     assets: tuple[AssetTerms, ...]
+
+    @cached_property
+    def limits(self) -> CloseLimits:
+        """The market-wide limits of a liquidation, as the rules take them.
+        Cached: every probe of a repayment search shares them, and a
+        change of terms (``dataclasses.replace``) makes a new object."""
+        return CloseLimits(
+            base_unit=10**self.base_decimals,
+            small_position=self.small_position,
+            dust_floor=self.dust_floor,
+            liquidation_fee_bps=self.liquidation_fee_bps,
+        )
 
     def asset(self, token: str) -> AssetTerms | None:
         """The terms of ``token``, or None if the market does not list it."""
@@ -421,25 +440,15 @@ class LogRecord:
         return cls(
             event=event,
             block_number=int(block_number),
-            block_hash=_hex(block_hash),
-            tx_hash=_hex(tx_hash),
+            # 0x-prefixed lowercase, whether Ape gave bytes, HexBytes or a str.
+            block_hash=HexBytes(block_hash).to_0x_hex(),
+            tx_hash=HexBytes(tx_hash).to_0x_hex(),
             log_index=int(log_index),
             account=to_address(fields.pop("account")),
             token=to_address(token) if token is not None else None,
             removed=bool(removed),
             **fields,
         )
-
-
-def _hex(value: Any) -> str:
-    """A 0x-prefixed lowercase hex string from bytes or str."""
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    if hasattr(value, "hex") and not isinstance(value, str):
-        text = value.hex()
-        return text if text.startswith("0x") else "0x" + text
-    text = str(value).lower()
-    return text if text.startswith("0x") else "0x" + text
 
 
 def chunks(items: Sequence[Any], size: int) -> list[list[Any]]:

@@ -17,9 +17,10 @@ from dataclasses import replace
 import pytest
 
 from navlend import model
+from navlend.constants import MAX_UINT256
 
 from keepers.decide import ProfitPolicy
-from keepers.types import MAX_UINT256, AccountHealth, AssetTerms, ExecutionContext, MarketTerms, to_address
+from keepers.types import AccountHealth, AssetTerms, ExecutionContext, MarketTerms, to_address
 
 USD = 10**6
 NOW = 1_800_000_000

@@ -5,9 +5,11 @@ the calldata (keepers/chain.py), what a mined batch's logs say
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from eth_abi import decode, encode
-from eth_utils import function_signature_to_4byte_selector, keccak
+from eth_utils import event_abi_to_log_topic, function_signature_to_4byte_selector
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +23,9 @@ from keepers.chain import (
 )
 from keepers.config import ConfigError, load_config
 from keepers.keeper import MinedResult, mined_result, realised_profit
-from keepers.types import MAX_UINT256, Plan, Route, to_address
+from navlend.constants import MAX_UINT256
+from keepers.types import Plan, Route, to_address
+from navlend.abi import ABI_DIR
 
 from conftest import FUND_A, FUND_C, USD
 
@@ -129,10 +133,17 @@ def test_encode_flash_liquidate_many__two_collaterals__refused():
         encode_flash_liquidate_many([_plan(0, token=FUND_A), _plan(1, token=FUND_C)], 1, 0)
 
 
-def test_event_topics__match_the_contracts_events():
-    assert BATCH_LIQUIDATED_TOPIC == "0x" + keccak(
-        text="BatchLiquidated(address,uint256,uint256,uint256,uint256,uint256,uint256)").hex()
-    assert LIQUIDATION_SKIPPED_TOPIC == "0x" + keccak(text="LiquidationSkipped(address,address,bytes)").hex()
+@pytest.mark.parametrize(
+    ("topic", "name"),
+    [(LIQUIDATED_TOPIC, "Liquidated"), (BATCH_LIQUIDATED_TOPIC, "BatchLiquidated"),
+     (LIQUIDATION_SKIPPED_TOPIC, "LiquidationSkipped")],
+)
+def test_event_topics__the_flash_liquidators_abi_file(topic, name):
+    # Computed by eth-utils from the raw entry of the committed ABI file,
+    # not through navlend.abi (which keepers.chain uses).
+    entries = json.loads((ABI_DIR / "FlashLiquidator.json").read_text())
+    (entry,) = [e for e in entries if e["type"] == "event" and e["name"] == name]
+    assert topic == "0x" + event_abi_to_log_topic(entry).hex()
 
 
 def _error(text: str) -> bytes:

@@ -1,5 +1,6 @@
 """The keeper's RPC edge without a node (keepers/chain.py): the Lens
-return data decoded word by word, held equal to eth-abi's decoding, and
+return data decoded word by word, held equal to eth-abi's decoding of the
+output type the Lens ABI declares (navlend/abi/Lens.json), and
 the empty-revert rule for anvil's race between a call at the head and the
 mining of the next block (``Rpc`` against a node double that reproduces
 what anvil does)."""
@@ -13,13 +14,16 @@ from eth_abi import decode, encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keepers.chain import _HEALTH_TUPLE, CallReverted, Rpc, RpcError, decode_healths, retry_empty_revert
+from keepers.chain import CallReverted, Rpc, RpcError, decode_healths, retry_empty_revert
 from keepers.types import AccountHealth, to_address
+from navlend import abi
 
 from conftest import BORROWER, FUND_A, OTHER_BORROWER
 
 ZERO = "0x" + "00" * 20
 UINT = st.integers(0, 2**256 - 1)
+# Lens.healths' return type, e.g. "(address,uint256,...)[]", from its ABI.
+HEALTHS_TYPES = list(abi.function("Lens", "healths").output_types)
 
 
 def _entry(
@@ -30,7 +34,7 @@ def _entry(
 
 
 def _lens_return(entries: list[tuple]) -> bytes:
-    return encode([f"{_HEALTH_TUPLE}[]"], [entries])
+    return encode(HEALTHS_TYPES, [entries])
 
 
 @settings(max_examples=60, deadline=None)
@@ -46,7 +50,7 @@ def test_decode_healths__any_lens_answer__equals_eth_abi(rows):
         for a, (hf, liq, words, failed) in zip(accounts, rows)
     ]
     raw = _lens_return(entries)
-    (reference,) = decode([f"{_HEALTH_TUPLE}[]"], raw)
+    (reference,) = decode(HEALTHS_TYPES, raw)
     assert decode_healths(raw, accounts) == [AccountHealth.from_lens(e) for e in reference]
 
 

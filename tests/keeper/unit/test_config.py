@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from keepers.config import ConfigError, KeeperConfig, load_config
-from keepers.types import WAD, to_address
+from navlend.constants import WAD
+from keepers.types import to_address
 
 MARKET = to_address("0x" + "3a" * 20)
 LENS = to_address("0x" + "1e" * 20)

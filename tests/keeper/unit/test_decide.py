@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from navlend import model
+from navlend.constants import MAX_UINT256, WAD
 
 from keepers import decide as d
-from keepers.types import MAX_UINT256, WAD, ExecutionContext, Route, SkipReason
+from keepers.types import ExecutionContext, Route, SkipReason
 
 from conftest import (
     BORROWER,

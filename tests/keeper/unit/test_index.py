@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from navlend.constants import WAD
+
 from keepers.index import IndexMismatch, PositionIndex, backfill_ranges
-from keepers.types import WAD, LogRecord, to_address
+from keepers.types import LogRecord, to_address
 
 from conftest import BORROWER, FUND_A, FUND_C, LIQUIDATOR, MARKET, OTHER_BORROWER
 

@@ -19,7 +19,8 @@ from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.metrics import HealthState, KeeperMetrics
 from keepers.txmanager import TxOutcome, TxStatus
-from keepers.types import MAX_UINT256, AccountHealth, Plan, Route
+from navlend.constants import MAX_UINT256
+from keepers.types import AccountHealth, Plan, Route
 
 from conftest import FUND_A, MARKET, USD, to_address
 from test_txmanager_node import FLASH, KEEPER, Node, RecordingTxManager, _reason

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from navlend.constants import WAD
+
 from keepers.schedule import (
     ScanPolicy,
     accounts_to_scan,
@@ -18,7 +20,7 @@ from keepers.schedule import (
     shard_of,
     stagger_slot,
 )
-from keepers.types import WAD, AccountHealth, ScanRecord, to_address
+from keepers.types import AccountHealth, ScanRecord, to_address
 
 NEAR = 105 * WAD // 100
 POLICY = ScanPolicy(near_edge_hf_wad=NEAR, healthy_interval=10)

@@ -19,12 +19,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from navlend import model
+from navlend.constants import WAD
 
 from keepers import decide as d
 from keepers.chain import whole_limits
-from keepers.types import WAD, Route
+from keepers.types import Route, SkipReason
 
-from conftest import BORROWER, FUND_A, LIQUIDATOR, NOW, USD, balances_of, feed_of, lens_health, model_market, open_position, terms_of
+from conftest import (
+    BORROWER,
+    FUND_A,
+    FUND_C,
+    LIQUIDATOR,
+    NOW,
+    USD,
+    balances_of,
+    feed_of,
+    lens_health,
+    model_market,
+    open_position,
+    terms_of,
+)
 
 PRICES = {0: 6 * 10**8, 1: 10**8}
 
@@ -101,8 +115,6 @@ def test_seize__any_position__the_market_accepts_the_plans_min_out(shares, ltv_b
 
 
 def test_seize__keeper_frozen_by_the_fund__skips_with_keeper_frozen(ctx, policy):
-    from keepers.types import SkipReason
-
     m = model_market()
     open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
     health = lens_health(m, BORROWER, PRICES)
@@ -117,8 +129,6 @@ def test_seize__keeper_frozen_by_the_fund__skips_with_keeper_frozen(ctx, policy)
 
 
 def test_seize__frozen_in_another_fund__still_seizes_this_one(ctx, policy):
-    from conftest import FUND_C
-
     m = model_market()
     open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
     health = lens_health(m, BORROWER, PRICES)

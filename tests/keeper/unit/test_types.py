@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+from hexbytes import HexBytes
+
+from navlend.constants import WAD
+from navlend.rules.liquidation import CloseLimits, Seizable
 
 from keepers.types import (
     AccountHealth,
+    AssetTerms,
     Decision,
     LogRecord,
     MarketEvent,
+    MarketTerms,
     Rejection,
     SkipReason,
     chunks,
@@ -79,6 +86,38 @@ def test_log_record_from_event__other_event_or_missing_arg__refused():
         LogRecord.from_event("FlashLoan", {}, **common)
     with pytest.raises(ValueError, match="without argument 'scaled_debt'"):
         LogRecord.from_event("Borrow", {"on_behalf": BORROWER, "borrow_index": 1}, **common)
+
+
+@pytest.mark.parametrize("block_hash", [b"\xab" * 32, HexBytes(b"\xab" * 32), "0x" + "AB" * 32, "ab" * 32])
+def test_log_record_from_event__hash_as_bytes_hexbytes_or_str__0x_lowercase(block_hash):
+    record = LogRecord.from_event(
+        "BadDebt", {"borrower": BORROWER}, block_number=1, block_hash=block_hash, tx_hash=block_hash, log_index=0
+    )
+    assert record.block_hash == record.tx_hash == "0x" + "ab" * 32
+
+
+def test_market_terms_limits__whole_units__close_limits_in_base_units_cached_per_terms():
+    terms = MarketTerms(
+        base_decimals=6,
+        small_position=2_000,
+        dust_floor=1_000,
+        liquidation_fee_bps=500,
+        flash_fee_bps=5,
+        max_flash_loan=0,
+        liquidation_open=True,
+        assets=(),
+    )
+    assert terms.limits == CloseLimits(base_unit=10**6, small_position=2_000, dust_floor=1_000, liquidation_fee_bps=500)
+    assert (terms.limits.small, terms.limits.dust) == (2_000 * 10**6, 1_000 * 10**6)
+    assert terms.limits is terms.limits
+    assert replace(terms, dust_floor=500).limits.dust == 500 * 10**6  # new terms, new limits
+
+
+def test_asset_terms_seizable__balance__carries_price_exponent_bonus_and_ratio():
+    asset = AssetTerms(
+        token=FUND_A, asset_id=0, value_exponent=8, price=6 * 10**8, bonus_bps=300, threshold_bps=9_000, ratio=WAD // 2
+    )
+    assert asset.seizable(1_000) == Seizable(balance=1_000, price=6 * 10**8, exponent=8, bonus_bps=300, ratio=WAD // 2)
 
 
 def test_decision__plan_and_reason_together__refused():
