@@ -2,8 +2,8 @@
 
 - :meth:`ChainReader.healths`: the Lens in batches of up to 500 accounts per
   ``eth_call``, the batches sent concurrently (the node answers them on its
-  own threads), decoded with eth-abi (Ape's struct decoding costs more than
-  the call itself at 10,000 accounts);
+  own threads), decoded word by word at the offsets of the Lens ABI (Ape's
+  struct decoding costs more than the call itself at 10,000 accounts);
 - :meth:`ChainReader.market_terms`: what a decision needs from the market
   and each redemption facility (``keepers.types.MarketTerms``);
 - :meth:`ChainReader.market_logs`: the position events of a block range in
@@ -14,7 +14,9 @@
 
 Everything is a plain ``eth_call`` / ``eth_getLogs`` through web3, keyed by
 block number when the caller passes one, so a scan and its re-check read the
-state they mean to.
+state they mean to. Every selector, argument and return type, event topic
+and struct field comes from the compiled ABIs (:mod:`navlend.abi`), never
+from a hand-typed signature.
 """
 
 from __future__ import annotations
@@ -27,15 +29,13 @@ from functools import lru_cache
 from typing import Any
 
 import structlog
-from eth_abi import decode, encode
-from eth_utils import function_signature_to_4byte_selector, keccak
+from eth_utils import function_signature_to_4byte_selector
+from hexbytes import HexBytes
 
+from navlend.constants import BPS, WAD, ZERO_ADDRESS
 from keepers.types import (
-    BPS,
     INDEXED_EVENTS,
     LENS_MAX_ACCOUNTS,
-    WAD,
-    ZERO_ADDRESS,
     AccountHealth,
     AssetTerms,
     LogRecord,
@@ -44,28 +44,79 @@ from keepers.types import (
     chunks,
     to_address,
 )
+from navlend import abi
 
 log = structlog.get_logger("keepers.chain")
 
 PAUSE_LIQUIDATION = 64
 PAUSE_FLASH_LOAN = 32
-_HEALTH_TUPLE = "(address,uint256,uint256,uint256,uint256,bool,address,uint256,uint256,uint256,bool)"
-# Lens.AccountHealth is a static tuple of 11 words: an array of them is laid
-# out inline (offset word, length word, then 352 bytes per entry).
-_WORD = 32
-_HEALTH_BYTES = 11 * _WORD
-_HEALTHS_SELECTOR = function_signature_to_4byte_selector("healths(address,address[])")
-_FLASH_LIQUIDATE = function_signature_to_4byte_selector("liquidate(address,address,uint256,uint256)")
-_MARKET_LIQUIDATE = function_signature_to_4byte_selector("liquidate(address,address,uint256,uint256,bool,address)")
-_FLASH_LIQUIDATE_MANY = function_signature_to_4byte_selector(
-    "liquidate_many(address,address[],uint256[],uint256,uint256)")
-# FlashLiquidator.Liquidated(borrower, token, repaid, seized, payout, flash_fee, profit)
-LIQUIDATED_TOPIC = "0x" + keccak(text="Liquidated(address,address,uint256,uint256,uint256,uint256,uint256)").hex()
-# FlashLiquidator.BatchLiquidated(token, liquidated, skipped, repaid, payout, flash_fee, profit)
-BATCH_LIQUIDATED_TOPIC = "0x" + keccak(
-    text="BatchLiquidated(address,uint256,uint256,uint256,uint256,uint256,uint256)").hex()
-# FlashLiquidator.LiquidationSkipped(borrower, token, reason)
-LIQUIDATION_SKIPPED_TOPIC = "0x" + keccak(text="LiquidationSkipped(address,address,bytes)").hex()
+
+# Every call and event below is bound from the compiled ABIs (navlend/abi):
+# a function or event the contracts no longer have fails the import, by name.
+_VIEWS = abi.contract("IMarketViews")
+_FLASH = abi.contract("FlashLiquidator")
+_FACILITY = abi.contract("IRedemptionFacility")
+# The Lens' health of a batch of accounts (decoded by decode_healths).
+_HEALTHS = abi.function("Lens", "healths")
+# The market's views, at the market's address.
+_BASE_ASSET = _VIEWS.function("asset")
+_CONTROL = _VIEWS.function("control")
+_MAX_FLASH_LOAN = _VIEWS.function("maxFlashLoan")
+_ASSET_COUNT = _VIEWS.function("asset_count")
+_ASSET_AT = _VIEWS.function("asset_at")
+_ASSET_CONFIG = _VIEWS.function("asset_config")
+_ASSET_PRICE = _VIEWS.function("asset_price")
+_ASSET_RATIO = _VIEWS.function("asset_ratio")
+# Tokens (ERC-20 with its metadata) and price feeds.
+_TOKEN_DECIMALS = abi.function("ERC20", "decimals")
+_BALANCE_OF = abi.function("ERC20", "balanceOf")
+_FEED_DECIMALS = abi.function("IAggregatorV3", "decimals")
+# A redemption facility (the interface the market speaks), and the views
+# only the local issuer models have, probed: a WrappedFacility's facility,
+# a RedemptionFacility's minimum and rolling limit.
+_FEE_BPS = _FACILITY.function("fee_bps")
+_MAX_REDEEM = _FACILITY.function("max_redeem")
+_PREVIEW_REDEEM = _FACILITY.function("preview_redeem")
+_PAYOUT_TOKEN = _FACILITY.function("payout_token")
+_CASH_FACILITY = abi.function("WrappedFacility", "facility")
+_MIN_REDEEM = abi.function("RedemptionFacility", "min_redeem")
+_REMAINING_LIMIT = abi.function("RedemptionFacility", "remaining_limit")
+# A fund's compliance views, and a wrapper's fund (ERC-4626 ``asset``).
+_IS_ALLOWLISTED = abi.function("IFundToken", "is_allowlisted")
+_IS_FROZEN = abi.function("IFundToken", "is_frozen")
+_WRAPPED_FUND = abi.function("IERC4626", "asset")
+# snekmate's ownable, as the FlashLiquidator exports it.
+_OWNER = _FLASH.function("owner")
+# What the keeper sends: FlashLiquidator.liquidate(borrower, token,
+# max_repay, min_profit), its batch, and Market.liquidate (the seize route).
+_FLASH_LIQUIDATE = _FLASH.function("liquidate", arity=4)
+_FLASH_LIQUIDATE_MANY = _FLASH.function("liquidate_many")
+_MARKET_LIQUIDATE = abi.function("IMarket", "liquidate", arity=6)
+# What a mined FlashLiquidator transaction logs (keeper.mined_result).
+_LIQUIDATED = _FLASH.event("Liquidated")
+_BATCH_LIQUIDATED = _FLASH.event("BatchLiquidated")
+_LIQUIDATION_SKIPPED = _FLASH.event("LiquidationSkipped")
+LIQUIDATED_TOPIC = _LIQUIDATED.topic
+BATCH_LIQUIDATED_TOPIC = _BATCH_LIQUIDATED.topic
+LIQUIDATION_SKIPPED_TOPIC = _LIQUIDATION_SKIPPED.topic
+# The market's events, whose topics the position index filters on.
+_MARKET_EVENTS = abi.contract("MarketEvents")
+# The revert payload of a Vyper `assert ..., "reason"` (no contract ABI
+# declares it): what a skipped position's reason usually is.
+_ERROR_STRING = function_signature_to_4byte_selector("Error(string)")
+
+
+@dataclass(frozen=True)
+class AssetConfigRead:
+    """The fields of ``asset_config`` the keeper reads, named as the ABI's
+    ``AssetConfig`` components (:meth:`navlend.abi.Struct.build` copies them
+    by name; ``tests/lib`` holds the names and order to the ABI)."""
+
+    oracle: str
+    facility: str
+    threshold_bps: int
+    bonus_bps: int
+    frozen: bool
 
 
 # How long an empty revert at the head waits for the head to move (see Rpc).
@@ -244,7 +295,7 @@ class ChainReader:
         b = self.w3.eth.get_block(ident)
         return BlockRef(
             number=int(b["number"]),
-            hash=_hex(b["hash"]),
+            hash=HexBytes(b["hash"]).to_0x_hex(),
             timestamp=int(b["timestamp"]),
             base_fee=int(b.get("baseFeePerGas", 0) or 0),
         )
@@ -272,21 +323,24 @@ class ChainReader:
         return self._healths_batch([account], block)[0]
 
     def _healths_batch(self, accounts: list[str], block: int | str) -> list[AccountHealth]:
-        data = _HEALTHS_SELECTOR + encode(["address", "address[]"], [self.market, accounts])
+        data = _HEALTHS.encode(self.market, accounts)
         return decode_healths(self._call(self.lens, data, block), accounts)
 
     # ---- market and facilities
 
     def market_terms(self, block: int | str = "latest") -> MarketTerms:
         """The market's liquidation parameters and every asset's terms."""
-        base = self._read(self.market, "asset()", [], ["address"], block)[0]
-        base_decimals = self._read(base, "decimals()", [], ["uint8"], block)[0]
-        control = self._read(self.market, "control()", [], ["uint256"] * 7, block)
-        paused, resume_at, flash_fee_bps, liq_fee_bps, _min_borrow, small, dust = control
+        (base,) = self._read(_BASE_ASSET, self.market, block)
+        (base_decimals,) = self._read(_TOKEN_DECIMALS, base, block)
+        # Vyper names no output of control()'s bare 7-tuple: the order is the
+        # ABI's (views.vy's NatSpec), its arity checked by this unpacking and
+        # against navlend.cli.records.Control by tests/lib.
+        paused, resume_at, flash_fee_bps, liq_fee_bps, _min_borrow, small, dust = self._read(
+            _CONTROL, self.market, block)
         small, dust = whole_limits(small, dust, base_decimals)
         now = self.block(block).timestamp if block != "latest" else self.head().timestamp
-        max_flash = self._read(self.market, "maxFlashLoan(address)", ["address"], ["uint256"], block, base)[0]
-        count = self._read(self.market, "asset_count()", [], ["uint256"], block)[0]
+        (max_flash,) = self._read(_MAX_FLASH_LOAN, self.market, block, base)
+        (count,) = self._read(_ASSET_COUNT, self.market, block)
         assets = tuple(self._asset_terms(i, base_decimals, block) for i in range(count))
         return MarketTerms(
             base_decimals=base_decimals,
@@ -300,19 +354,13 @@ class ChainReader:
         )
 
     def _asset_terms(self, asset_id: int, base_decimals: int, block: int | str) -> AssetTerms:
-        token = self._read(self.market, "asset_at(uint256)", ["uint256"], ["address"], block, asset_id)[0]
-        cfg = self._read(
-            self.market,
-            "asset_config(address)",
-            ["address"],
-            ["(address,address,address,uint256,uint256,uint256,uint256,uint256,uint256,bool,uint256)"],
-            block,
-            token,
-        )[0]
-        oracle, facility, threshold, bonus = cfg[1], to_address(cfg[2]), cfg[4], cfg[5]
-        price, stale = self._read(self.market, "asset_price(address)", ["address"], ["uint256", "bool"], block, token)
-        token_decimals = self._read(token, "decimals()", [], ["uint8"], block)[0]
-        oracle_decimals = self._read(oracle, "decimals()", [], ["uint8"], block)[0]
+        (token,) = self._read(_ASSET_AT, self.market, block, asset_id)
+        (config,) = self._read(_ASSET_CONFIG, self.market, block, token)
+        cfg = _ASSET_CONFIG.output_struct.build(AssetConfigRead, config)
+        facility = to_address(cfg.facility)
+        price, stale = self._read(_ASSET_PRICE, self.market, block, token)
+        (token_decimals,) = self._read(_TOKEN_DECIMALS, token, block)
+        (oracle_decimals,) = self._read(_FEED_DECIMALS, cfg.oracle, block)
         exponent = token_decimals + oracle_decimals - base_decimals
         # Real units per booked unit (below one once an issuer's seizure or
         # burn of the market's shares is synced). A short asset is always
@@ -320,10 +368,9 @@ class ChainReader:
         # short), so only a frozen one costs the extra call; a market
         # without the view predates the sync: whole.
         ratio = WAD
-        if cfg[9]:
+        if cfg.frozen:
             try:
-                ratio = int(self._read(self.market, "asset_ratio(address)", ["address"], ["uint256"], block, token,
-                                       probe=True)[0])
+                ratio = int(self._read(_ASSET_RATIO, self.market, block, token, probe=True)[0])
             except Exception:
                 ratio = WAD
         terms = dict(
@@ -331,29 +378,29 @@ class ChainReader:
             asset_id=asset_id,
             value_exponent=exponent,
             price=price,
-            bonus_bps=bonus,
-            threshold_bps=threshold,
+            bonus_bps=cfg.bonus_bps,
+            threshold_bps=cfg.threshold_bps,
             stale=stale,
             ratio=ratio,
         )
         if facility == ZERO_ADDRESS:
             return AssetTerms(**terms)
-        fee = self._read(facility, "fee_bps()", [], ["uint256"], block)[0]
-        max_redeem = self._read(facility, "max_redeem()", [], ["uint256"], block)[0]
+        (fee,) = self._read(_FEE_BPS, facility, block)
+        (max_redeem,) = self._read(_MAX_REDEEM, facility, block)
         one = 10**token_decimals
-        net_one = self._read(facility, "preview_redeem(uint256)", ["uint256"], ["uint256"], block, one)[0]
+        (net_one,) = self._read(_PREVIEW_REDEEM, facility, block, one)
         # Back to the facility's gross price per share in oracle decimals.
         gross_one = net_one * BPS // (BPS - fee) if fee < BPS else 0
         redeem_price = gross_one * 10 ** (oracle_decimals - base_decimals) if oracle_decimals >= base_decimals else 0
-        payout = self._read(facility, "payout_token()", [], ["address"], block)[0]
+        (payout,) = self._read(_PAYOUT_TOKEN, facility, block)
         # A WrappedFacility redeems through the fund's facility, which holds the cash.
         try:
-            cash_holder = self._read(facility, "facility()", [], ["address"], block, probe=True)[0]
+            (cash_holder,) = self._read(_CASH_FACILITY, facility, block, probe=True)
         except Exception:
             cash_holder = facility
-        liquidity = self._read(payout, "balanceOf(address)", ["address"], ["uint256"], block, cash_holder)[0]
-        min_redeem = self._optional(facility, "min_redeem()", block)
-        remaining = self._optional(cash_holder, "remaining_limit()", block, default=liquidity)
+        (liquidity,) = self._read(_BALANCE_OF, payout, block, cash_holder)
+        min_redeem = self._optional(_MIN_REDEEM, facility, block)
+        remaining = self._optional(_REMAINING_LIMIT, cash_holder, block, default=liquidity)
         return AssetTerms(
             **terms,
             facility=facility,
@@ -366,20 +413,17 @@ class ChainReader:
         )
 
     def erc20_balance(self, token: str, account: str, block: int | str = "latest") -> int:
-        return self._read(token, "balanceOf(address)", ["address"], ["uint256"], block, account)[0]
+        return self._read(_BALANCE_OF, token, block, account)[0]
 
     def is_allowlisted(self, fund: str, account: str, block: int | str = "latest") -> bool:
         """FundToken's allowlist (a wrapper defers to its fund's; a token
         without one answers False)."""
         try:
-            return bool(self._read(fund, "is_allowlisted(address)", ["address"], ["bool"], block, account,
-                                   probe=True)[0])
+            return bool(self._read(_IS_ALLOWLISTED, fund, block, account, probe=True)[0])
         except Exception:
             try:
-                underlying = self._read(fund, "asset()", [], ["address"], block, probe=True)[0]
-                return bool(
-                    self._read(underlying, "is_allowlisted(address)", ["address"], ["bool"], block, account)[0]
-                )
+                (underlying,) = self._read(_WRAPPED_FUND, fund, block, probe=True)
+                return bool(self._read(_IS_ALLOWLISTED, underlying, block, account)[0])
             except Exception:
                 return False
 
@@ -387,16 +431,18 @@ class ChainReader:
         """FundToken's freeze (a wrapper defers to its fund's; a token
         without one answers False: nothing to freeze)."""
         try:
-            return bool(self._read(fund, "is_frozen(address)", ["address"], ["bool"], block, account, probe=True)[0])
+            return bool(self._read(_IS_FROZEN, fund, block, account, probe=True)[0])
         except Exception:
             try:
-                underlying = self._read(fund, "asset()", [], ["address"], block, probe=True)[0]
-                return bool(self._read(underlying, "is_frozen(address)", ["address"], ["bool"], block, account)[0])
+                (underlying,) = self._read(_WRAPPED_FUND, fund, block, probe=True)
+                return bool(self._read(_IS_FROZEN, underlying, block, account)[0])
             except Exception:
                 return False
 
     def owner_of(self, contract: str) -> str:
-        return to_address(self._read(contract, "owner()", [], ["address"], "latest")[0])
+        """The ``owner()`` of an ownable contract (snekmate's, as the
+        FlashLiquidator exports it)."""
+        return self.read_address(contract, _OWNER)
 
     def code_size(self, address: str) -> int:
         self._on_call("eth_getCode")
@@ -406,8 +452,11 @@ class ChainReader:
         self._on_call("eth_getBalance")
         return int(self.w3.eth.get_balance(to_address(account)))
 
-    def read_address(self, contract: str, signature: str) -> str:
-        return to_address(self._read(contract, signature, [], ["address"], "latest")[0])
+    def read_address(self, contract: str, function: abi.Function) -> str:
+        """The address a view without arguments returns (``function`` of
+        ``contract``'s ABI, e.g. ``FlashLiquidator.MARKET``) at the head."""
+        _expect_outputs(function, ("address",))
+        return to_address(self._read(function, contract, "latest")[0])
 
     # ---- logs
 
@@ -442,21 +491,22 @@ class ChainReader:
     # ---- plumbing
 
     def _read(
-        self, to: str, signature: str, types_in: list[str], types_out: list[str], block: int | str, *args: Any,
-        probe: bool = False,
+        self, function: abi.Function, to: str, block: int | str, *args: Any, probe: bool = False
     ) -> tuple[Any, ...]:
-        """``signature`` called on ``to``; ``probe``: a function ``to`` may
-        not have (its revert is an answer, not asked again)."""
-        data = function_signature_to_4byte_selector(signature) + (encode(types_in, list(args)) if types_in else b"")
-        return decode(types_out, self._call(to, data, block, probe=probe))
+        """``function`` called on ``to`` with ``args``, its outputs decoded;
+        ``probe``: a function ``to`` may not have (its revert is an answer,
+        not asked again)."""
+        return function.decode(self._call(to, function.encode(*args), block, probe=probe))
 
-    def optional_uint(self, to: str, signature: str, block: int | str = "latest") -> int:
-        """A ``uint256`` view ``to`` may not have (0 then)."""
-        return self._optional(to, signature, block)
+    def optional_uint(self, to: str, function: abi.Function, block: int | str = "latest") -> int:
+        """A ``uint`` view without arguments that ``to`` may not have (0 then),
+        e.g. ``FlashLiquidator.MAX_BATCH`` of one deployed before batches."""
+        return self._optional(function, to, block)
 
-    def _optional(self, to: str, signature: str, block: int | str, default: int = 0) -> int:
+    def _optional(self, function: abi.Function, to: str, block: int | str, default: int = 0) -> int:
+        _expect_outputs(function, ("uint256",))
         try:
-            return int(self._read(to, signature, [], ["uint256"], block, probe=True)[0])
+            return int(self._read(function, to, block, probe=True)[0])
         except Exception:
             return default
 
@@ -467,16 +517,74 @@ class ChainReader:
         self._pool.shutdown(wait=False)
 
 
+def _expect_outputs(function: abi.Function, types: tuple[str, ...]) -> None:
+    """Refuses a view whose outputs are not ``types`` (a caller that bound
+    the wrong function), naming it."""
+    if function.output_types != types:
+        returns, wanted = ",".join(function.output_types), ",".join(types)
+        raise abi.AbiError(f"{function.label} returns ({returns}), not ({wanted})")
+
+
+# Lens.healths returns an array of Lens.AccountHealth, a static struct: the
+# array is laid out inline (an offset word, a length word, then
+# _HEALTH_BYTES per entry) and each field sits at a fixed offset of its
+# entry. Both come from the Lens ABI, once, at import.
+_HEALTH = _HEALTHS.output_struct
+if not _HEALTHS.output_types[0].endswith(")[]"):
+    raise abi.AbiError(
+        f"{_HEALTHS.label} returns {_HEALTHS.output_types[0]}: decode_healths reads a dynamic array"
+    )
+_HEALTH_BYTES = _HEALTH.size
+_WORD = abi.WORD
+
+
+def _slot(name: str, abi_type: str) -> slice:
+    """Where field ``name`` of an AccountHealth entry is: its word (an
+    address's last 20 bytes), at the ABI's offset. AbiError at import when
+    the Lens no longer has the field, or no longer as ``abi_type`` (the
+    type :func:`decode_healths` reads it as)."""
+    param = _HEALTH.component(name)
+    if param.type != abi_type:
+        raise abi.AbiError(
+            f"{_HEALTH.label}.{name} is a {param.type}; decode_healths reads a {abi_type}"
+        )
+    at = _HEALTH.offset(name)
+    return slice(at + _WORD - 20, at + _WORD) if abi_type == "address" else slice(at, at + _WORD)
+
+
+_ACCOUNT = _slot("account", "address")
+_DEBT = _slot("debt", "uint256")
+_BORROW_VALUE = _slot("borrow_value", "uint256")
+_LIQUIDATION_VALUE = _slot("liquidation_value", "uint256")
+_HEALTH_FACTOR = _slot("health_factor", "uint256")
+_LIQUIDATABLE = _slot("liquidatable", "bool")
+_BEST_TOKEN = _slot("best_token", "address")
+_MAX_REPAY = _slot("max_repay", "uint256")
+_MAX_SEIZE = _slot("max_seize", "uint256")
+_ASSETS_BITMAP = _slot("assets_bitmap", "uint256")
+_FAILED = _slot("failed", "bool")
+# Every field of the struct is read (distinct names): one the Lens adds
+# must be read too.
+_SLOTS = (_ACCOUNT, _DEBT, _BORROW_VALUE, _LIQUIDATION_VALUE, _HEALTH_FACTOR, _LIQUIDATABLE,
+          _BEST_TOKEN, _MAX_REPAY, _MAX_SEIZE, _ASSETS_BITMAP, _FAILED)
+if len(_SLOTS) != len(_HEALTH.components):
+    raise abi.AbiError(
+        f"{_HEALTH.label} has fields decode_healths does not read: {', '.join(_HEALTH.names)}"
+    )
+
+
 def decode_healths(raw: bytes, accounts: Sequence[str]) -> list[AccountHealth]:
     """``Lens.healths(market, accounts)``'s return data as ``AccountHealth``s.
 
-    What eth-abi's generic decoder returns for ``(address,uint256,...)[]``
-    (``_HEALTH_TUPLE``), read word by word: the entries are static tuples,
-    so each field is a fixed 32-byte slice. At 10,000 accounts eth-abi
-    plus checksumming took ~2.4 s of the scan's ~3 s (the node answers in
+    What eth-abi's generic decoder returns for the function's output type
+    (``Lens.healths``' ABI), read word by word: the entries are static
+    tuples, so each field is a fixed 32-byte slice, at the offset the ABI
+    gives (the ``_slot`` constants above). At 10,000 accounts eth-abi plus
+    checksumming took ~2.4 s of the scan's ~3 s (the node answers in
     ~0.3 s); this takes ~0.05 s. The unit tests hold it equal to eth-abi's
-    decoding. The account of each entry must be the one asked for, in
-    order (the Lens answers in order), so its checksum is the caller's."""
+    decoding, and tests/lib holds ``AccountHealth``'s fields to the ABI's.
+    The account of each entry must be the one asked for, in order (the
+    Lens answers in order), so its checksum is the caller's."""
     view = memoryview(raw)
     if len(view) < 2 * _WORD:
         raise ValueError(f"Lens.healths: {len(view)} bytes of return data")
@@ -490,21 +598,22 @@ def decode_healths(raw: bytes, accounts: Sequence[str]) -> list[AccountHealth]:
     for account in accounts:
         entry = view[start : start + _HEALTH_BYTES]
         start += _HEALTH_BYTES
-        if entry[12:32] != bytes.fromhex(account[2:]):
-            raise ValueError(f"Lens.healths answered for 0x{entry[12:32].hex()} in place of {account}")
+        if entry[_ACCOUNT] != bytes.fromhex(account[2:]):
+            answered = entry[_ACCOUNT].hex()
+            raise ValueError(f"Lens.healths answered for 0x{answered} in place of {account}")
         out.append(
             AccountHealth(
-                account,
-                word(entry[32:64], "big"),
-                word(entry[64:96], "big"),
-                word(entry[96:128], "big"),
-                word(entry[128:160], "big"),
-                word(entry[160:192], "big") != 0,
-                _checksum(bytes(entry[204:224])),
-                word(entry[224:256], "big"),
-                word(entry[256:288], "big"),
-                word(entry[288:320], "big"),
-                word(entry[320:352], "big") != 0,
+                account=account,
+                debt=word(entry[_DEBT], "big"),
+                borrow_value=word(entry[_BORROW_VALUE], "big"),
+                liquidation_value=word(entry[_LIQUIDATION_VALUE], "big"),
+                health_factor=word(entry[_HEALTH_FACTOR], "big"),
+                liquidatable=word(entry[_LIQUIDATABLE], "big") != 0,
+                best_token=_checksum(bytes(entry[_BEST_TOKEN])),
+                max_repay=word(entry[_MAX_REPAY], "big"),
+                max_seize=word(entry[_MAX_SEIZE], "big"),
+                assets_bitmap=word(entry[_ASSETS_BITMAP], "big"),
+                failed=word(entry[_FAILED], "big") != 0,
             )
         )
     return out
@@ -518,9 +627,7 @@ def _checksum(raw: bytes) -> str:
 
 def encode_flash_liquidate(plan: Plan) -> bytes:
     """Calldata of ``FlashLiquidator.liquidate(borrower, token, max_repay, min_profit)``."""
-    return _FLASH_LIQUIDATE + encode(
-        ["address", "address", "uint256", "uint256"], [plan.borrower, plan.token, plan.max_repay, plan.min_profit]
-    )
+    return _FLASH_LIQUIDATE.encode(plan.borrower, plan.token, plan.max_repay, plan.min_profit)
 
 
 def encode_flash_liquidate_many(plans: Sequence[Plan], loan: int, min_profit: int) -> bytes:
@@ -529,48 +636,44 @@ def encode_flash_liquidate_many(plans: Sequence[Plan], loan: int, min_profit: in
     tokens = {plan.token for plan in plans}
     if len(tokens) != 1:
         raise ValueError(f"a batch is on one collateral, not {sorted(tokens)}")
-    return _FLASH_LIQUIDATE_MANY + encode(
-        ["address", "address[]", "uint256[]", "uint256", "uint256"],
-        [plans[0].token, [p.borrower for p in plans], [p.max_repay for p in plans], loan, min_profit],
+    return _FLASH_LIQUIDATE_MANY.encode(
+        plans[0].token, [p.borrower for p in plans], [p.max_repay for p in plans], loan, min_profit
     )
 
 
 def encode_market_liquidate(plan: Plan, receiver: str) -> bytes:
     """Calldata of ``Market.liquidate(borrower, token, max_repay, min_out, False, receiver)``."""
-    return _MARKET_LIQUIDATE + encode(
-        ["address", "address", "uint256", "uint256", "bool", "address"],
-        [plan.borrower, plan.token, plan.max_repay, plan.min_out, False, to_address(receiver)],
+    return _MARKET_LIQUIDATE.encode(
+        plan.borrower, plan.token, plan.max_repay, plan.min_out, False, to_address(receiver)
     )
 
 
 def decode_liquidated_profit(data: Any) -> int:
-    """``profit`` from the data of a FlashLiquidator ``Liquidated`` log."""
-    return int(decode(["uint256"] * 5, _bytes(data))[4])
+    """``profit`` from the data (bytes or 0x-hex) of a FlashLiquidator ``Liquidated`` log."""
+    return int(_LIQUIDATED.decode_data(data).profit)
 
 
 def decode_batch_liquidated(data: Any) -> tuple[int, int]:
     """``(liquidated, profit)`` from the data of a ``BatchLiquidated`` log."""
-    liquidated, _skipped, _repaid, _payout, _fee, profit = decode(["uint256"] * 6, _bytes(data))
-    return int(liquidated), int(profit)
+    args = _BATCH_LIQUIDATED.decode_data(data)
+    return int(args.liquidated), int(args.profit)
 
 
 def decode_skipped_reason(data: Any) -> str:
     """The market's revert reason carried by a ``LiquidationSkipped`` log
-    (an ``Error(string)``, possibly truncated), or its raw hex."""
-    (reason,) = decode(["bytes"], _bytes(data))
-    if reason[:4] == bytes.fromhex("08c379a0") and len(reason) >= 68:
+    (an ``Error(string)``, possibly truncated: read by hand, which eth-abi
+    refuses), or its raw hex."""
+    reason = _LIQUIDATION_SKIPPED.decode_data(data).reason
+    if reason[:4] == _ERROR_STRING and len(reason) >= 68:
         length = int.from_bytes(reason[36:68], "big")
         return reason[68 : 68 + length].decode("utf-8", errors="replace")
     return "0x" + reason.hex()
 
 
-def _bytes(data: Any) -> bytes:
-    return bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
-
-
-def event_topics(event_abis: Sequence[Any]) -> list[str]:
-    """topic0 of each event ABI (Ape ``EventABI``) the index consumes."""
-    return ["0x" + keccak(text=abi.selector).hex() for abi in event_abis if abi.name in INDEXED_EVENTS]
+def event_topics(names: Sequence[str] = INDEXED_EVENTS) -> list[str]:
+    """topic0 of each market event ``names`` (by default those the index
+    consumes), from the market's ABI."""
+    return [_MARKET_EVENTS.event(name).topic for name in names]
 
 
 def log_record(entry: Any) -> LogRecord:
@@ -591,9 +694,3 @@ def _range_refused(err: BaseException) -> bool:
     text = str(err).lower()
     return any(s in text for s in ("range", "too many", "limit", "exceed", "timeout", "10000"))
 
-
-def _hex(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    text = value.hex() if hasattr(value, "hex") and not isinstance(value, str) else str(value)
-    return text if text.startswith("0x") else "0x" + text

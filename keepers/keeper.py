@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from hexbytes import HexBytes
 
 from keepers.chain import (
     BATCH_LIQUIDATED_TOPIC,
@@ -61,6 +62,7 @@ from keepers.types import (
     ScanRecord,
     to_address,
 )
+from navlend import abi
 
 log = structlog.get_logger("keepers.keeper")
 
@@ -149,7 +151,7 @@ class Keeper:
             owner = self.reader.owner_of(flash)
             if owner != self.signer:
                 problems.append(f"flash_liquidator {flash} is owned by {owner}, not the signer {self.signer}")
-            market = self.reader.read_address(flash, "MARKET()")
+            market = self.reader.read_address(flash, abi.function("FlashLiquidator", "MARKET"))
             if market != self.reader.market:
                 problems.append(f"flash_liquidator {flash} serves market {market}, not {self.reader.market}")
         if problems and require_flash:
@@ -157,13 +159,13 @@ class Keeper:
         self.flash_ready = not problems
         if self.flash_ready and self.batch_size > 1:
             self.batch_size = self._flash_batch_limit(flash, self.batch_size)
-        self.base_token = self.reader.read_address(self.reader.market, "asset()")
+        self.base_token = self.reader.read_address(self.reader.market, abi.function("IMarketViews", "asset"))
 
     def _flash_batch_limit(self, flash: str, wanted: int) -> int:
         """The batch size the FlashLiquidator takes: ``wanted``, capped at
         its ``MAX_BATCH``; 1 (a transaction per position) for one deployed
         before ``liquidate_many`` existed, with a warning."""
-        limit = self.reader.optional_uint(flash, "MAX_BATCH()")
+        limit = self.reader.optional_uint(flash, abi.function("FlashLiquidator", "MAX_BATCH"))
         if limit == 0:
             log.warning("the FlashLiquidator has no liquidate_many: one transaction per position",
                         flash_liquidator=flash, liquidation_batch_size=wanted)
@@ -572,7 +574,7 @@ def mined_result(receipt: Any, positions: int = 1) -> MinedResult:
     route) liquidated its one position, profit unknown (0)."""
     liquidated, profit, skipped, seen = 0, 0, [], False
     for entry in (receipt or {}).get("logs", []) if receipt else []:
-        topics = [_hex(t) for t in entry.get("topics") or []]
+        topics = [HexBytes(t).to_0x_hex() for t in entry.get("topics") or []]
         if not topics:
             continue
         if topics[0] == LIQUIDATED_TOPIC:
@@ -589,10 +591,4 @@ def realised_profit(receipt: Any) -> int:
     """The FlashLiquidator's profit in a receipt (single or batch), or 0."""
     return mined_result(receipt).profit
 
-
-def _hex(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    text = value.hex() if hasattr(value, "hex") and not isinstance(value, str) else str(value)
-    return (text if text.startswith("0x") else "0x" + text).lower()
 

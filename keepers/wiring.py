@@ -6,18 +6,21 @@ the tests build keepers the same way without creating a bot.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import structlog
+from ape import project
 
 from keepers.chain import ChainReader, event_topics
-from keepers.config import KeeperConfig
+from keepers.config import ConfigError, KeeperConfig, load_config
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.types import AccountHealth
+from navlend.market import market_at
 
 log = structlog.get_logger("keepers.wiring")
 
@@ -26,10 +29,6 @@ def load_bot_config() -> KeeperConfig:
     """The validated configuration for a bot module, exiting with every
     problem listed when it is bad; also hands the signer alias to
     Silverback (``SILVERBACK_SIGNER_ALIAS``) unless ``--account`` set one."""
-    import os
-
-    from keepers.config import ConfigError, load_config
-
     try:
         config = load_config()
     except ConfigError as err:
@@ -40,10 +39,6 @@ def load_bot_config() -> KeeperConfig:
 
 def contracts_for(config: KeeperConfig) -> tuple[Any, list[Any]]:
     """The market (both ABIs) and the NAV oracles as Ape contracts."""
-    from ape import project
-
-    from navlend.market import market_at
-
     market = market_at(config.market)
     oracles = [project.NavOracle.at(address) for address in config.nav_oracles]
     return market, oracles
@@ -59,7 +54,7 @@ def make_reader(config: KeeperConfig, provider: Any, on_call: Callable[[str], No
         config.market,
         config.lens,
         decode_logs=lambda raw: list(ecosystem.decode_logs(raw, *abis)),
-        event_topics=event_topics(abis),
+        event_topics=event_topics(),
         batch_size=config.scan_batch_size,
         on_call=on_call,
     )

@@ -6,14 +6,14 @@ Pure logic (no chain, unit-tested without one):
 - :mod:`navlend.cli.errors`: :class:`Refusal` and revert-reason wording;
 - :mod:`navlend.cli.amounts`: human amounts, ratios and durations, parsed
   and formatted;
-- :mod:`navlend.cli.model`: plain dataclasses of what the tools read;
+- :mod:`navlend.cli.records`: plain dataclasses of what the tools read;
 - :mod:`navlend.cli.risk`: values, health, liquidation NAV, principal;
 - :mod:`navlend.cli.checks`: the pre-flight decisions (refuse or go);
 - :mod:`navlend.cli.render`: rich tables and JSON documents.
 
 I/O:
 
-- :mod:`navlend.cli.chain`: the deployment's contracts and state readers;
+- :mod:`navlend.cli.contracts`: the deployment's contracts and state readers;
 - :mod:`navlend.cli.session`: one account's session (simulate, confirm, send);
 - :mod:`navlend.cli.actions`, :mod:`navlend.cli.admin`: the operations;
 - :mod:`navlend.cli.options`: shared click options and the command runner;

@@ -9,22 +9,21 @@ from __future__ import annotations
 
 from navlend.cli import checks
 from navlend.cli.amounts import (
-    BPS,
-    MAX_UINT256,
-    WAD,
     format_bps,
     format_health,
     is_all,
     parse_amount,
     parse_fraction,
 )
-from navlend.cli.chain import resolve_address
+from navlend.cli.contracts import resolve_address
 from navlend.cli.checks import LeverageQuote, fmt
 from navlend.cli.errors import Refusal
-from navlend.cli.model import Plan, TxStep
+from navlend.cli.records import Plan, TxStep
 from navlend.cli.render import market_json, market_renderable, position_json, position_renderable
 from navlend.cli.risk import summarize
 from navlend.cli.session import Report, Session
+from navlend.constants import BPS, MAX_UINT256, WAD
+from navlend.rules.fees import flash_fee
 
 # Default tolerance on leverage's collateral and unwind's proceeds.
 DEFAULT_SLIPPAGE = "0.5%"
@@ -264,7 +263,7 @@ def unwind(
     facility_address = str(m.asset_config(a.address).facility)
     has_facility = int(facility_address, 16) != 0
     facility = nl.facility(facility_address) if has_facility else None
-    fee = -(-debt * control.flash_fee_bps // BPS)
+    fee = flash_fee(debt, control.flash_fee_bps)
     expected = checks.check_unwind(
         control,
         debt,

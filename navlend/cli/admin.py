@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from navlend.cli import checks
 from navlend.cli.amounts import (
-    WAD,
     format_bps,
     is_all,
     parse_amount,
@@ -20,12 +19,13 @@ from navlend.cli.amounts import (
     parse_fraction,
     to_decimal,
 )
-from navlend.cli.chain import resolve_address
+from navlend.cli.contracts import resolve_address
 from navlend.cli.checks import fmt
 from navlend.cli.errors import Refusal
-from navlend.cli.model import Plan, Token, TxStep
+from navlend.cli.records import Plan, Token, TxStep
 from navlend.cli.session import Report, Session
-from navlend.market import YEAR
+from navlend.constants import WAD, YEAR
+from navlend.market import PAUSE_BITS
 
 # Faucet defaults, in whole units.
 FAUCET_DEFAULTS = {
@@ -233,8 +233,6 @@ def unpause(s: Session, actions: tuple[str, ...], grace: str = "0") -> Report:
 
 
 def _names(bits: int) -> list[str]:
-    from navlend.market import PAUSE_BITS
-
     return [name for name, bit in PAUSE_BITS.items() if bits & bit]
 
 
@@ -304,9 +302,9 @@ def withdraw_reserves(s: Session, amount: str) -> Report:
     the reserves first, so the checks count it too."""
     nl, base = s.nl, s.nl.base
     units = None if is_all(amount) else parse_amount(amount, base.decimals, base.symbol)
-    state = nl.market.market_state()
+    state = nl.book_state()
     surplus = int(nl.market.surplus())
-    wanted = checks.check_reserves(units, int(state[2]) + surplus, int(state[0]) + surplus, base)
+    wanted = checks.check_reserves(units, state.reserves + surplus, state.cash + surplus, base)
     _require_owner(s)
     summary = f"withdraw {fmt(wanted, base)} of reserves to the treasury {nl.market.treasury()}"
     return _send(

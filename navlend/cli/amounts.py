@@ -15,10 +15,8 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from fractions import Fraction
 
 from navlend.cli.errors import Refusal
+from navlend.constants import BPS, MAX_UINT256, WAD
 
-MAX_UINT256 = 2**256 - 1
-BPS = 10_000
-WAD = 10**18
 # Words that mean "everything" where a command accepts them.
 ALL_WORDS = frozenset({"max", "all"})
 

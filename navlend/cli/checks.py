@@ -1,48 +1,51 @@
-"""The pre-flight decisions: given plain inputs (see :mod:`navlend.cli.model`),
+"""The pre-flight decisions: given plain inputs (see :mod:`navlend.cli.records`),
 each function returns what to do or raises a :class:`Refusal` that says why
 not. Nothing here touches a chain, so every refusal is unit-tested; the
 commands call these before anything is sent.
 
-The rules restate the contracts' own (``contracts/market/``: ``Market.vy``,
-``MarketAdmin.vy``, ``modules/market_core.vy``; and
-``contracts/periphery/Leverage.vy``); the commands still simulate each
-transaction, so a rule missed here becomes a refusal there.
+The market's own rules (parameter bounds, fees, values) are called from
+:mod:`navlend.rules`, the one copy the model and the keeper share; a rule's
+:class:`~navlend.rules.arith.Revert` becomes a refusal carrying its
+message. What is left here is what only a person's command decides (a
+balance, an allowance, a fund's admission, what the message should name)
+and ``contracts/periphery/Leverage.vy``'s arithmetic. The commands still
+simulate each transaction, so a rule missed here becomes a refusal there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from navlend.cli.amounts import format_bps, format_duration, format_units
 from navlend.cli.errors import Refusal
-from navlend.cli.model import BPS, AssetListing, Compliance, Control, Holding, Position, Token
+from navlend.cli.records import AssetListing, Compliance, Control, Holding, Position, Token
 from navlend.cli.risk import borrow_value, max_borrow, max_withdraw
-from navlend.market import PAUSE_ALL, PAUSE_BITS, PAUSE_LIQUIDATION
+from navlend.constants import BPS, PAUSE_ALL, PAUSE_LIQUIDATION
+from navlend.market import PAUSE_BITS
+from navlend.rules import params
+from navlend.rules.arith import Revert
+from navlend.rules.fees import flash_fee
 
-from navlend.constants import (  # the market's own bounds
-    MAX_ANNUAL_RATE,
-    MAX_BONUS_BPS,
-    MAX_FLASH_FEE_BPS,
-    MAX_GRACE_PERIOD,
-    MAX_KINK_BPS,
-    MAX_LIQUIDATION_FEE_BPS,
-    MAX_LTV_BPS,
-    MAX_ORACLE_AGE,
-    MAX_RESERVE_FACTOR_BPS,
-    MIN_KINK_BPS,
-    MIN_ORACLE_AGE,
-)
-
-# Widths of the packed fields the owner's values must fit.
-MAX_SUPPLY_CAP = 2**120 - 1
-MAX_LIMIT_UNITS = 2**48 - 1
-# Leverage.vy's highest target LTV.
+# Leverage.vy's highest target LTV (the helper's constant, not the market's).
 MAX_TARGET_LTV_BPS = 9_500
+# Leverage.vy trims its closed-form flash loan at most this many times.
+FLASH_TRIMS = 4
 
 
 def fmt(units: int, token: Token) -> str:
     """``units`` of ``token`` as "1,000.50 USDC"."""
     return f"{format_units(units, token.decimals)} {token.symbol}"
+
+
+def _obey(rule: Callable[..., None], *args: int, say: str = "{}") -> None:
+    """Runs one of the market's rules (:mod:`navlend.rules.params`) on
+    ``args``; when the market would revert, refuses with the rule's message
+    for people, set in ``say`` (e.g. ``"--grace: {}"``, to name the flag)."""
+    try:
+        rule(*args)
+    except Revert as err:
+        raise Refusal(say.format(err.message)) from None
 
 
 # ---- common ----
@@ -229,12 +232,25 @@ class LeverageQuote:
 
 
 def leverage_flash(equity: int, target_ltv_bps: int, flash_fee_bps: int) -> tuple[int, int]:
-    """The flash loan and its fee for ``equity`` at ``target_ltv_bps``,
-    with the arithmetic of ``Leverage.open`` and the market's fee."""
-    gross = BPS * BPS + BPS * flash_fee_bps  # Leverage: flashFee(BPS * BPS)
+    """The flash loan and its fee for ``equity`` at ``target_ltv_bps``, as
+    ``Leverage._flash_for`` computes them with the market's fee: the closed
+    form over ``flashFee(BPS * BPS)``, then trimmed a unit at a time (at
+    most four) while the rounded-up fee lifts the debt above the target, so
+    the quote is the loan the helper will take. Refuses a target above the
+    helper's maximum first (at 100 % with no fee the closed form divides by
+    zero)."""
+    if target_ltv_bps > MAX_TARGET_LTV_BPS:
+        raise Refusal(
+            f"target LTV {format_bps(target_ltv_bps)} is above the helper's {format_bps(MAX_TARGET_LTV_BPS)}"
+        )
+    gross = BPS * BPS + flash_fee(BPS * BPS, flash_fee_bps)
     flash = equity * gross // (gross - target_ltv_bps * BPS) - equity
-    fee = -(-flash * flash_fee_bps // BPS)
-    return flash, fee
+    for _ in range(FLASH_TRIMS):
+        owed = flash + flash_fee(flash, flash_fee_bps)
+        if flash == 0 or owed * BPS <= target_ltv_bps * (equity + flash):
+            break
+        flash -= 1
+    return flash, flash_fee(flash, flash_fee_bps)
 
 
 def check_leverage(
@@ -260,10 +276,6 @@ def check_leverage(
         )
     if asset.frozen:
         raise Refusal(f"{asset.name} is frozen on the market: no new deposits")
-    if target_ltv_bps > MAX_TARGET_LTV_BPS:
-        raise Refusal(
-            f"target LTV {format_bps(target_ltv_bps)} is above the helper's {format_bps(MAX_TARGET_LTV_BPS)}"
-        )
     if target_ltv_bps >= asset.ltv_bps:
         raise Refusal(
             f"target LTV {format_bps(target_ltv_bps)} is not below {asset.name}'s LTV "
@@ -326,9 +338,10 @@ def check_unwind(
 
 
 def pause_bits(actions: tuple[str, ...] | list[str]) -> int:
-    """The PAUSE_* bits of ``actions`` (``PAUSE_BITS`` names, or "all")."""
-    if not actions:
-        raise Refusal(f"name at least one action: {', '.join(PAUSE_BITS)} or all")
+    """The PAUSE_* bits of ``actions`` (``PAUSE_BITS`` names, or "all"),
+    which the market's rule on the bits must accept (a person names
+    actions, so a refusal names them too)."""
+    names = f"{', '.join(PAUSE_BITS)} or all"
     bits = 0
     for action in actions:
         key = action.strip().lower().replace("_", "-")
@@ -337,7 +350,8 @@ def pause_bits(actions: tuple[str, ...] | list[str]) -> int:
         elif key in PAUSE_BITS:
             bits |= PAUSE_BITS[key]
         else:
-            raise Refusal(f"unknown action '{action}': one of {', '.join(PAUSE_BITS)} or all")
+            raise Refusal(f"unknown action '{action}': one of {names}")
+    _obey(params.check_actions, bits, say=f"{{}}: name at least one action: {names}")
     return bits
 
 
@@ -354,66 +368,38 @@ def check_role(account: str, owner: str, guardian: str, bits: int | None = None)
 
 
 def check_unpause(bits: int, grace: int) -> None:
-    """A grace period only with liquidation, and at most four hours."""
-    if grace and not bits & PAUSE_LIQUIDATION:
-        raise Refusal("--grace applies only when unpausing liquidation")
-    if grace > MAX_GRACE_PERIOD:
-        raise Refusal(f"--grace is at most {format_duration(MAX_GRACE_PERIOD)}")
+    """``unpause``'s ``--grace``: as the market takes it (only with
+    liquidation, at most four hours), the refusal naming the flag."""
+    _obey(params.check_grace, bits, grace, say="--grace: {}")
 
 
 def validate_risk(ltv_bps: int, threshold_bps: int, bonus_bps: int) -> None:
-    """LTV ≤ 95 %, threshold above LTV, bonus ≤ 20 %, threshold × (1 + bonus) < 1."""
-    if not 0 < ltv_bps <= MAX_LTV_BPS:
-        raise Refusal(f"LTV must be above 0 and at most {format_bps(MAX_LTV_BPS)}")
-    if threshold_bps <= ltv_bps:
-        raise Refusal("the liquidation threshold must be above the LTV")
-    if not 0 < bonus_bps <= MAX_BONUS_BPS:
-        raise Refusal(
-            f"the liquidation bonus must be above 0 and at most {format_bps(MAX_BONUS_BPS)}"
-        )
-    if threshold_bps * (BPS + bonus_bps) >= BPS * BPS:
-        raise Refusal(
-            "threshold × (1 + bonus) must stay below 1, or a liquidation could create bad debt"
-        )
+    """``set-risk`` / ``list-collateral``: the market's bounds on the risk."""
+    _obey(params.check_risk, ltv_bps, threshold_bps, bonus_bps)
 
 
 def validate_limits(supply_cap: int, max_oracle_age: int) -> None:
-    """A supply cap below 2^120 and an oracle age from one hour to a week."""
-    if supply_cap > MAX_SUPPLY_CAP:
-        raise Refusal("the supply cap is above the market's largest (2^120 - 1 units)")
-    if not MIN_ORACLE_AGE <= max_oracle_age <= MAX_ORACLE_AGE:
-        raise Refusal("the maximum oracle age must be from 1h to 7d")
+    """``set-limits`` / ``list-collateral``: the supply cap's width and the
+    oracle age's range, as the market takes them."""
+    _obey(params.check_asset_limits, supply_cap, max_oracle_age)
 
 
 def validate_rates(
     base: int, slope1: int, slope2: int, kink_bps: int, reserve_factor_bps: int
 ) -> None:
-    """Annual rates (WAD) at most 1000 %, slope2 ≥ slope1, kink 10–99 %,
-    reserve factor ≤ 50 %."""
-    if max(base, slope1, slope2) > MAX_ANNUAL_RATE:
-        raise Refusal("a rate term is above 1000% a year")
-    if slope2 < slope1:
-        raise Refusal("slope2 must be at least slope1")
-    if not MIN_KINK_BPS <= kink_bps <= MAX_KINK_BPS:
-        raise Refusal("the kink must be from 10% to 99%")
-    if reserve_factor_bps > MAX_RESERVE_FACTOR_BPS:
-        raise Refusal("the reserve factor is at most 50%")
+    """``set-rates`` (annual WAD rates): the market's bounds on the curve."""
+    _obey(params.check_rates, base, slope1, slope2, kink_bps, reserve_factor_bps)
 
 
 def validate_fees(flash_fee_bps: int, liquidation_fee_bps: int) -> None:
-    """Flash fee ≤ 1 %, protocol share of the bonus ≤ 50 %."""
-    if flash_fee_bps > MAX_FLASH_FEE_BPS:
-        raise Refusal("the flash-loan fee is at most 1%")
-    if liquidation_fee_bps > MAX_LIQUIDATION_FEE_BPS:
-        raise Refusal("the protocol's share of the liquidation bonus is at most 50%")
+    """``set-fees``: the market's bounds on the flash fee and its share of
+    the liquidation bonus."""
+    _obey(params.check_fees, flash_fee_bps, liquidation_fee_bps)
 
 
 def validate_borrow_limits(min_borrow: int, small_position: int, dust_floor: int) -> None:
-    """Whole base units below 2^48, dust floor ≤ small-position threshold."""
-    if max(min_borrow, small_position) > MAX_LIMIT_UNITS:
-        raise Refusal("a borrow limit is too large")
-    if dust_floor > small_position:
-        raise Refusal("the dust floor must not exceed the small-position threshold")
+    """``set-borrow-limits`` (whole base units): as the market takes them."""
+    _obey(params.check_borrow_limits, min_borrow, small_position, dust_floor)
 
 
 def check_surplus(surplus: int, base: Token) -> int:

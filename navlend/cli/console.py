@@ -21,10 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from ape import accounts
 from rich.console import Console
 
 from navlend.cli import actions
-from navlend.cli.chain import Navlend
+from navlend.cli.contracts import Navlend, resolve_address
 from navlend.cli.session import Output, Report, Session
 
 
@@ -32,8 +33,6 @@ def _account(who: Any) -> Any:
     """An Ape account from an account object, an alias or "TEST::n"."""
     if hasattr(who, "address") and hasattr(who, "call"):
         return who
-    from ape import accounts
-
     text = str(who)
     if text.upper().startswith("TEST::") and text[6:].isdigit():
         return accounts.test_accounts[int(text[6:])]
@@ -90,8 +89,6 @@ class Verbs:
 
     def position(self, who: Any) -> Report:
         """``who``'s position (prints as tables; ``.data`` for the figures)."""
-        from navlend.cli.chain import resolve_address
-
         session = Session(self.nl, None, out=Output(False))
         return actions.position(session, who=resolve_address(who))
 

@@ -1,10 +1,16 @@
 """The deployment's contracts on the connected chain, and readers that turn
-their views into the plain dataclasses of :mod:`navlend.cli.model`.
+their views into the plain dataclasses of :mod:`navlend.cli.records`.
 
 :meth:`Navlend.load` reads ``deployments/<network>.json`` (see
 :mod:`navlend.deployments`) and refuses when the file is missing or names a
 different chain, or when no market is deployed at its address on this one
 (a fresh anvil after ``ape run deploy`` ended, for instance).
+
+The contracts are Ape instances (Ape builds them from the compiled ABI),
+whose structs are read by name. What the ABI leaves unnamed, the outputs
+of a view returning a bare tuple (``control``, ``market_state``,
+``latestRoundData``), is bound to a dataclass in the ABI's order through
+:mod:`navlend.abi`, and the debt events' topics come from there too.
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from eth_utils import encode_hex, is_address, keccak, to_checksum_address
+from ape import accounts, chain
+from ape import project as ape_project
+from ape.contracts import ContractInstance
+from ape.exceptions import ContractLogicError
+from eth_utils import encode_hex, is_address, to_checksum_address
 
-from navlend import deployments
+from navlend import abi, deployments
 from navlend.cli.errors import Refusal
-from navlend.cli.model import (
-    WAD,
+from navlend.constants import WAD
+from navlend.cli.records import (
     AssetListing,
     AssetView,
     Compliance,
@@ -38,7 +48,10 @@ WRAPPER_TYPE = "AccumulatingWrapper"
 FACILITY_TYPE = "RedemptionFacility"
 
 
-# Integer figures copied by name from the lens's snapshot structs.
+# Integer figures copied by name from the structs the views return (Ape
+# builds the struct values from the same ABI; tests/lib holds each name to
+# navlend/abi and to the model dataclass it lands in): the lens's
+# AssetSnapshot and MarketSnapshot, the market's AssetConfig and Position.
 _ASSET_FIGURES = (
     "price",
     "price_age",
@@ -59,6 +72,56 @@ _BOOK_FIGURES = (
     "total_assets",
     "total_shares",
 )
+_LISTING_FIGURES = ("supply_cap", "total_supplied")
+_HOLDING_FIGURES = ("ltv_bps", "threshold_bps", "max_oracle_age")
+_POSITION_FIGURES = ("debt", "scaled_debt", "borrow_value", "liquidation_value", "health_factor")
+
+# Views that return a bare tuple, whose outputs Vyper leaves unnamed: the
+# dataclasses below (and model.Control) name them in the ABI's order, and
+# Function.outputs_as checks the arity (tests/lib the types).
+_CONTROL = abi.function("IMarketViews", "control")
+_MARKET_STATE = abi.function("IMarketViews", "market_state")
+_LATEST_ROUND = abi.function("IAggregatorV3", "latestRoundData")
+
+# The market's debt events: (event, its debtor argument, its amount argument).
+_MARKET_EVENTS = abi.contract("MarketEvents")
+_DEBT_EVENTS = (
+    (_MARKET_EVENTS.event("Borrow"), "on_behalf", "amount"),
+    (_MARKET_EVENTS.event("Repay"), "on_behalf", "amount"),
+    (_MARKET_EVENTS.event("Liquidate"), "borrower", "repaid"),
+)
+# One eth_getLogs filters all three on the debtor: its topic must sit at
+# the same place in each.
+_DEBTOR_TOPICS = {event.topic_position(debtor) for event, debtor, _ in _DEBT_EVENTS}
+if len(_DEBTOR_TOPICS) != 1:
+    raise abi.AbiError(
+        f"the debt events index their debtor at different topics: {sorted(_DEBTOR_TOPICS)}"
+    )
+_DEBTOR_TOPIC = _DEBTOR_TOPICS.pop()
+
+
+@dataclass(frozen=True)
+class RoundData:
+    """``latestRoundData()``'s outputs, in the ABI's order, named as the
+    AggregatorV3 NatSpec (and ``WrapperNavOracle``'s locals) name them."""
+
+    round_id: int
+    answer: int
+    started_at: int
+    updated_at: int
+    answered_in_round: int
+
+
+@dataclass(frozen=True)
+class BookState:
+    """``market_state()``'s outputs, the books accrued to now, in the ABI's
+    order, named as its NatSpec (views.vy) describes them."""
+
+    cash: int
+    total_borrows: int
+    reserves: int
+    borrow_index: int
+    total_scaled_debt: int
 
 
 def _ints(struct: Any, names: tuple[str, ...]) -> dict[str, int]:
@@ -98,8 +161,6 @@ def resolve_address(text: str | Any) -> str:
     value = str(text).strip()
     if is_address(value):
         return to_checksum_address(value)
-    from ape import accounts
-
     if value.upper().startswith("TEST::") and value[6:].isdigit():
         index = int(value[6:])
         if index < len(accounts.test_accounts):
@@ -113,9 +174,6 @@ class Navlend:
     """The contracts of one deployment, on the connected chain."""
 
     def __init__(self, deployment: Deployment, project: Any = None):
-        from ape import chain
-        from ape import project as ape_project
-
         self.deployment = deployment
         self.project = project or ape_project
         self.chain = chain
@@ -125,8 +183,6 @@ class Navlend:
     def load(cls, network_name: str | None = None, project: Any = None) -> Navlend:
         """The deployment of the connected network (or ``network_name``),
         checked against the chain."""
-        from ape import chain
-
         provider = chain.provider
         name = network_name or provider.network.name
         try:
@@ -163,8 +219,6 @@ class Navlend:
         return self._at(record.address, record.contract_type or default_type)
 
     def _at(self, address: str, contract_type: str) -> Any:
-        from ape.contracts import ContractInstance
-
         return ContractInstance(
             to_checksum_address(address), getattr(self.project, contract_type).contract_type
         )
@@ -272,10 +326,9 @@ class Navlend:
             name=asset.name,
             symbol=asset.symbol,
             decimals=asset.decimals,
-            supply_cap=int(cfg.supply_cap),
-            total_supplied=int(cfg.total_supplied),
             frozen=bool(cfg.frozen),
             facility=str(cfg.facility),
+            **_ints(cfg, _LISTING_FIGURES),
         )
 
     def holding(self, asset: Asset, balance: int) -> Holding:
@@ -284,7 +337,7 @@ class Navlend:
         cfg = m.asset_config(asset.address)
         price, stale = m.asset_price(asset.address)
         feed = self.aggregator(str(cfg.oracle))
-        updated_at = int(feed.latestRoundData()[3])
+        updated_at = int(_LATEST_ROUND.outputs_as(RoundData, feed.latestRoundData()).updated_at)
         now = int(self.chain.blocks.head.timestamp)
         return Holding(
             name=asset.name,
@@ -295,15 +348,13 @@ class Navlend:
             price=int(price),
             price_decimals=int(feed.decimals()),
             base_decimals=self.base.decimals,
-            ltv_bps=int(cfg.ltv_bps),
-            threshold_bps=int(cfg.threshold_bps),
             stale=bool(stale),
             frozen=bool(cfg.frozen),
             price_age=max(now - updated_at, 0),
-            max_oracle_age=int(cfg.max_oracle_age),
             pending_price=self.pending_price(str(cfg.oracle)),
             # Only a frozen asset can be short (the sync freezes it).
             ratio=self.asset_ratio(asset.address) if cfg.frozen else WAD,
+            **_ints(cfg, _HOLDING_FIGURES),
         )
 
     def asset_ratio(self, token: str) -> int:
@@ -319,8 +370,6 @@ class Navlend:
         """The answer ``oracle`` announces as pending for its guardian
         (``IPendingNav.pending_answer``), or None: nothing pending, or a
         plain AggregatorV3 feed without the view (its call reverts)."""
-        from ape.exceptions import ContractLogicError
-
         try:
             answer, _as_of = self._at(oracle, "NavOracle").pending_answer()
         except ContractLogicError:
@@ -341,10 +390,17 @@ class Navlend:
     # ---- market state ----
 
     def control(self) -> Control:
-        return Control.from_tuple(self.market.control())
+        """The market's pause bits and limits (``control()``), field by field
+        in the ABI's order."""
+        return _CONTROL.outputs_as(Control, [int(v) for v in self.market.control()])
+
+    def book_state(self) -> BookState:
+        """The books accrued to now (``market_state()``), by name."""
+        return _MARKET_STATE.outputs_as(BookState, [int(v) for v in self.market.market_state()])
 
     def cash(self) -> int:
-        return int(self.market.market_state()[0])
+        """The market's cash (``market_state()``'s ``cash``)."""
+        return self.book_state().cash
 
     def position(self, account: str, with_principal: bool = True) -> Position:
         """``account``'s position with its holdings (and principal)."""
@@ -357,36 +413,34 @@ class Navlend:
                 holdings.append(self.holding(asset, int(self.market.collateral_of(account, token))))
         return Position(
             account=account,
-            debt=int(p.debt),
-            scaled_debt=int(p.scaled_debt),
-            borrow_value=int(p.borrow_value),
-            liquidation_value=int(p.liquidation_value),
-            health_factor=int(p.health_factor),
             holdings=tuple(holdings),
             principal=self._principal(account, int(p.scaled_debt)) if with_principal else None,
+            **_ints(p, _POSITION_FIGURES),
         )
 
     def debt_events(self, account: str, start_block: int = 0) -> list[DebtEvent]:
         """``account``'s Borrow, Repay and Liquidate events, in order (one
-        ``eth_getLogs``: the borrower is the second indexed topic of all three)."""
-        m = self.market
-        abis = {"Borrow": m.Borrow.abi, "Repay": m.Repay.abi, "Liquidate": m.Liquidate.abi}
-        topics = [encode_hex(keccak(text=abi.selector)) for abi in abis.values()]
-        who = "0x" + "00" * 12 + to_checksum_address(account)[2:].lower()
+        ``eth_getLogs``: the debtor is the same indexed topic of all three),
+        decoded by name with the market's ABI."""
+        by_topic = {event.topic: (event, amount) for event, _, amount in _DEBT_EVENTS}
+        first, debtor, _ = _DEBT_EVENTS[0]
+        # An indexed address: the same topic in all three events.
+        who = first.encode_topic(debtor, to_checksum_address(account))
+        filter_topics: list[Any] = [list(by_topic), *[None] * (_DEBTOR_TOPIC - 1), who]
         logs = self.chain.provider.web3.eth.get_logs(
             {
-                "address": str(m.address),
+                "address": str(self.market.address),
                 "fromBlock": start_block,
                 "toBlock": "latest",
-                "topics": [topics, None, who],
+                "topics": filter_topics,
             }
         )
-        logs = sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
         events = []
-        for log in self.chain.provider.network.ecosystem.decode_logs(logs, *abis.values()):
-            kind = log.event_name.lower()
-            amount = log.amount if kind != "liquidate" else log.repaid
-            events.append(DebtEvent(kind, int(amount), int(log.scaled_debt)))
+        for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+            event, amount = by_topic[encode_hex(log["topics"][0])]
+            args = event.decode(log["topics"], log["data"])
+            kind, repaid = event.name.lower(), int(getattr(args, amount))
+            events.append(DebtEvent(kind, repaid, int(args.scaled_debt)))
         return events
 
     def _principal(self, account: str, scaled_debt: int) -> int:

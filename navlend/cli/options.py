@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from ape import accounts
 from ape.cli import account_option, network_option
+from ape.logging import logger
 
-from navlend.cli.chain import Navlend
+from navlend.cli.contracts import Navlend
 from navlend.cli.errors import Refusal
 from navlend.cli.session import Output, Report, Session
 
@@ -62,8 +64,6 @@ def signer(account: Any, network: Any) -> Any:
     if account is not None:
         return account
     if network.is_local:
-        from ape import accounts
-
         return accounts.test_accounts[0]
     raise Refusal(f"pass --account to sign on '{network.name}'")
 
@@ -80,8 +80,6 @@ def run(
 ) -> Report:
     """Loads the deployment, opens a session for the signer (``as_account``
     if given), runs ``operation(session, **kwargs)`` and prints its report."""
-    from ape.logging import logger
-
     out = Output(json_output)
     level = logger.level
     if json_output:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from navlend.constants import WAD
 from navlend.market import PAUSE_BITS
-from navlend.model import at_ratio
-
-BPS = 10_000
-WAD = 10**18
+from navlend.rules import valuation
+from navlend.rules.arith import at_ratio
+from navlend.rules.valuation import Collateral
 
 
 @dataclass(frozen=True)
@@ -67,25 +67,33 @@ class Holding:
 
     @property
     def exponent(self) -> int:
-        """The market's decimals scale for this asset."""
+        """The market's decimals scale for this asset (token + oracle - base
+        decimals): what the rules divide a value by."""
         return self.decimals + self.price_decimals - self.base_decimals
 
-    def value(self, balance: int | None = None) -> int:
-        """Value in base units, rounded down, as the market computes it."""
-        amount = self.balance if balance is None else balance
-        return amount * self.price // 10**self.exponent
+    @property
+    def collateral(self) -> Collateral:
+        """This holding as the rules value it, so that the CLI's figures are
+        the market's: the price per booked unit as read, and the pending NAV
+        the feed announces (per real unit) taken per booked unit (None: none)."""
+        pending = None
+        if self.pending_price is not None:
+            pending = valuation.pending_price(self.pending_price, self.ratio)
+        return Collateral(
+            balance=self.balance,
+            price=self.price,
+            exponent=self.exponent,
+            ltv_bps=self.ltv_bps,
+            threshold_bps=self.threshold_bps,
+            stale=self.stale,
+            frozen=self.frozen,
+            pending=pending,
+        )
 
-    def lend_value(self, balance: int | None = None) -> int:
-        """Value in base units at the price the market lends at (the lower
-        pending answer, if any), rounded down as the market computes it."""
-        if self.pending_price is None:
-            return self.value(balance)
-        # Per booked unit, as the market applies the ratio (rounded down).
-        pending = self.real(self.pending_price)
-        if pending >= self.price:
-            return self.value(balance)
-        amount = self.balance if balance is None else balance
-        return amount * pending // 10**self.exponent
+    def value(self) -> int:
+        """The balance's value in base units at price, rounded down (the
+        views show it per asset)."""
+        return self.collateral.value()
 
     def with_balance(self, balance: int) -> Holding:
         """The same asset holding ``balance``."""
@@ -126,11 +134,6 @@ class Control:
     min_borrow: int = 0
     small_position: int = 0
     dust_floor: int = 0
-
-    @classmethod
-    def from_tuple(cls, values) -> Control:
-        """From the 7-tuple ``market.control()`` returns."""
-        return cls(*(int(v) for v in values))
 
     def paused_actions(self) -> list[str]:
         """Names of the paused actions (as ``PAUSE_BITS`` spells them)."""

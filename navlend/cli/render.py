@@ -18,15 +18,15 @@ from rich.table import Table
 from rich.text import Text
 
 from navlend.cli.amounts import (
-    MAX_UINT256,
     format_bps,
     format_duration,
     format_health,
     format_ratio,
     format_units,
 )
-from navlend.cli.model import BPS, WAD, Holding, MarketView, Token
+from navlend.cli.records import Holding, MarketView, Token
 from navlend.cli.risk import PositionSummary
+from navlend.constants import BPS, MAX_UINT256, WAD
 
 
 def units_json(units: int | None, decimals: int) -> str | None:

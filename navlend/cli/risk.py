@@ -1,17 +1,13 @@
-"""A position's numbers, computed as the market computes them: values at
-LTV and at the liquidation threshold, headroom, the NAV at which it becomes
+"""A position's numbers as the market computes them: values at LTV and at
+the liquidation threshold, headroom, the NAV at which it becomes
 liquidatable, and its principal. No chain, no I/O.
 
-Liquidation NAV. The value at the liquidation threshold is a sum over the
-assets held, each term proportional to the asset's (capped) price. Holding
-every other asset's price fixed, the position becomes liquidatable when
-asset *i*'s price falls below::
-
-    p_i* = p_i × (debt − LV_others) / LV_i
-
-(for a single-asset position, ``price × debt / liquidation_value``). When
-the other assets alone cover the debt, no fall in *i*'s price can make the
-position liquidatable.
+The valuation, the most that can be withdrawn, the liquidation NAV and
+whether a position is liquidatable are the rules' own
+(:mod:`navlend.rules.valuation`, :mod:`navlend.rules.health`): each
+function here turns the holdings into the rules' ``Collateral``, keyed by
+asset name, and calls them, so the CLI shows what the market and the
+keeper compute.
 
 Principal. Interest accrued is the debt minus the principal. Principal is
 what was borrowed; a repayment (or a liquidation) reduces principal and
@@ -26,37 +22,42 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from navlend.cli.model import BPS, WAD, Holding, Position
+from navlend.cli.records import Holding, Position
+from navlend.constants import VALUE_BORROW, VALUE_LIQUIDATION
+from navlend.rules import health, valuation
+from navlend.rules.valuation import Collateral, Valuation
 
-# Valuation modes, as in the market (contracts/market/modules/market_core.vy).
-BORROW = "borrow"  # stale or frozen assets count for nothing at LTV
-WITHDRAW = "withdraw"  # stale assets count for nothing; frozen ones count
 # The market rounds a new borrow's debt up twice (scaled debt, then debt):
 # a borrow of the whole headroom can end up to this many units above it.
 BORROW_ROUNDING = 2
 
 
-def counts_at_ltv(holding: Holding, mode: str) -> bool:
-    """Whether the market counts ``holding`` at LTV in ``mode``."""
-    if holding.stale:
-        return False
-    return not (mode == BORROW and holding.frozen)
+def collateral_of(holdings: Iterable[Holding]) -> dict[str, Collateral]:
+    """The holdings as the rules take them, keyed by asset name in the
+    order given (the market's)."""
+    return {h.name: h.collateral for h in holdings}
 
 
-def borrow_value(holdings: Iterable[Holding], mode: str = BORROW) -> int:
-    """The value at LTV, summed per asset with the market's rounding, each
-    asset at the lower of its price and a pending NAV (as the market lends)."""
-    return sum(h.lend_value() * h.ltv_bps // BPS for h in holdings if counts_at_ltv(h, mode))
+def _valued(holdings: Iterable[Holding], mode: int) -> Valuation:
+    """One pass of the market's valuation over ``holdings`` in ``mode``
+    (a ``navlend.constants.VALUE_*``)."""
+    return valuation.valuation(collateral_of(holdings), mode)
+
+
+def borrow_value(holdings: Iterable[Holding], mode: int = VALUE_BORROW) -> int:
+    """The value at LTV (what a borrow counts in ``VALUE_BORROW``, what a
+    withdrawal counts in ``VALUE_WITHDRAW``)."""
+    return _valued(holdings, mode).borrow_value
 
 
 def liquidation_value(holdings: Iterable[Holding]) -> int:
     """The value at the liquidation threshold, every asset at its last price."""
-    return sum(h.value() * h.threshold_bps // BPS for h in holdings)
+    return _valued(holdings, VALUE_LIQUIDATION).liquidation_value
 
 
 def total_value(holdings: Iterable[Holding]) -> int:
     """The collateral's value at price, no haircut."""
-    return sum(h.value() for h in holdings)
+    return _valued(holdings, VALUE_LIQUIDATION).total_value
 
 
 def max_borrow(position: Position) -> int:
@@ -65,30 +66,10 @@ def max_borrow(position: Position) -> int:
     return max(position.borrow_value - position.debt - BORROW_ROUNDING, 0)
 
 
-def max_withdraw(holdings: tuple[Holding, ...], name: str, debt: int) -> int:
+def max_withdraw(holdings: Iterable[Holding], name: str, debt: int) -> int:
     """The most of asset ``name`` that can leave the position while its
     value at LTV (withdraw mode) still covers ``debt``."""
-    target = next(h for h in holdings if h.name == name)
-    if debt == 0:
-        return target.balance
-    others = tuple(h for h in holdings if h.name != name)
-    base = borrow_value(others, WITHDRAW)
-
-    def fits(amount: int) -> bool:
-        return (
-            base + borrow_value((target.with_balance(target.balance - amount),), WITHDRAW) >= debt
-        )
-
-    if not fits(0):
-        return 0
-    low, high = 0, target.balance
-    while low < high:
-        mid = (low + high + 1) // 2
-        if fits(mid):
-            low = mid
-        else:
-            high = mid - 1
-    return low
+    return valuation.max_withdraw(collateral_of(holdings), name, debt)
 
 
 @dataclass(frozen=True)
@@ -117,20 +98,21 @@ def liquidation_prices(holdings: tuple[Holding, ...], debt: int) -> list[Liquida
     position becomes liquidatable, the others held fixed."""
     if debt == 0:
         return []
-    lv_total = liquidation_value(holdings)
-    out = []
-    for h in holdings:
-        lv_own = h.value() * h.threshold_bps // BPS
-        lv_others = lv_total - lv_own
-        price = None
-        if lv_own and debt > lv_others:
-            price = Fraction(h.price * (debt - lv_others), lv_own)
-        out.append(
-            LiquidationPrice(
-                h.name, h.symbol, h.price, h.price_decimals, price, now=lv_total < debt
-            )
+    collateral = collateral_of(holdings)
+    now = health.liquidatable(
+        valuation.valuation(collateral, VALUE_LIQUIDATION).liquidation_value, debt
+    )
+    return [
+        LiquidationPrice(
+            h.name,
+            h.symbol,
+            h.price,
+            h.price_decimals,
+            health.liquidation_price(collateral, h.name, debt),
+            now=now,
         )
-    return out
+        for h in holdings
+    ]
 
 
 @dataclass(frozen=True)
@@ -180,7 +162,10 @@ class PositionSummary:
 
     @property
     def liquidatable(self) -> bool:
-        return self.debt != 0 and self.health_factor < WAD
+        """As the market decides: some debt above the value at the
+        liquidation threshold (the same as a health factor below one, the
+        market's own views computing it from these two figures)."""
+        return health.liquidatable(self.liquidation_value, self.debt)
 
 
 def summarize(position: Position) -> PositionSummary:

@@ -1,7 +1,7 @@
 """One account's session with the market: prints for people or machines,
 asks before sending on a live network, simulates, then sends.
 
-:meth:`Session.execute` runs a :class:`~navlend.cli.model.Plan`:
+:meth:`Session.execute` runs a :class:`~navlend.cli.records.Plan`:
 
 1. with no set-up step, the main transaction is simulated (``eth_call``
    from the account) and a revert becomes a :class:`Refusal`: nothing sent;
@@ -17,12 +17,13 @@ import json
 from typing import Any
 
 import click
+from ape.exceptions import ApeException, ContractLogicError
 from rich.console import Console
 
-from navlend.cli.chain import Navlend
+from navlend.cli.contracts import Navlend
 from navlend.cli.checks import fmt, needs_approval
 from navlend.cli.errors import Refusal, explain_revert
-from navlend.cli.model import Plan, Token, TxStep
+from navlend.cli.records import Plan, Token, TxStep
 from navlend.cli.render import result_renderable
 
 # Tables wider than a default 80-column pipe, so captured output stays whole.
@@ -131,8 +132,6 @@ class Session:
 
     def simulate(self, step: TxStep) -> None:
         """``eth_call`` of ``step`` from the account; a revert is a refusal."""
-        from ape.exceptions import ApeException, ContractLogicError
-
         try:
             step.method.call(*step.args, sender=self.account)
         except ContractLogicError as err:
@@ -152,8 +151,6 @@ class Session:
         )
 
     def send(self, step: TxStep, sent: list[dict[str, str]]) -> Any:
-        from ape.exceptions import ApeException, ContractLogicError
-
         try:
             receipt = step.method(*step.args, sender=self.account)
         except ContractLogicError as err:

@@ -8,7 +8,7 @@ from conftest import fake_network
 from navlend.cli import admin
 from navlend.cli.errors import Refusal
 from navlend.cli.session import Session
-from navlend.market import PAUSE_BORROW, PAUSE_WITHDRAW
+from navlend.constants import PAUSE_BORROW, PAUSE_WITHDRAW
 
 USD = 10**6
 OWNER = ("--account", "TEST::0")

@@ -7,7 +7,7 @@ from decimal import Decimal
 import ape
 import pytest
 
-from navlend.market import PAUSE_BORROW, PAUSE_DEPOSIT_COLLATERAL, PAUSE_WITHDRAW_COLLATERAL
+from navlend.constants import PAUSE_BORROW, PAUSE_DEPOSIT_COLLATERAL, PAUSE_WITHDRAW_COLLATERAL
 
 USD = 10**6
 SHARE_A = 10**6

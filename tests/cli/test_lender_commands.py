@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from navlend.market import PAUSE_SUPPLY, PAUSE_WITHDRAW
+from navlend.constants import PAUSE_SUPPLY, PAUSE_WITHDRAW
 
 USD = 10**6
 

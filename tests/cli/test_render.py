@@ -5,7 +5,7 @@ import os
 
 from rich.console import Console
 
-from navlend.cli.model import AssetView, Control, Holding, MarketView, Position, Token
+from navlend.cli.records import AssetView, Control, Holding, MarketView, Position, Token
 from navlend.cli.render import market_json, market_renderable, position_json, position_renderable
 from navlend.cli.risk import borrow_value, liquidation_value, summarize
 from navlend.cli.session import Report

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from conftest import fake_network
 
 from navlend.cli import actions
-from navlend.cli.chain import Navlend
+from navlend.cli.contracts import Navlend
 from navlend.cli.session import Session
 
 USD = 10**6

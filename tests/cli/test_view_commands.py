@@ -4,11 +4,10 @@ import json
 from decimal import Decimal
 from fractions import Fraction
 
-from navlend.market import PAUSE_BORROW, PAUSE_LIQUIDATION
+from navlend.constants import PAUSE_BORROW, PAUSE_LIQUIDATION, WAD
 
 USD = 10**6
 SHARE_A = 10**6
-WAD = 10**18
 PRICE = 10**8
 
 
