@@ -13,7 +13,7 @@ ANVIL_NATIVE := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup redis compile test test-fast demo deploy gas bench bench-keeper static property audit replay mutation bench-property clean
+.PHONY: help setup redis compile abi test test-fast demo deploy gas bench bench-keeper static property audit replay mutation bench-property clean
 
 help:
 	@echo "make demo    run the main job: a local market under stress with the keeper"
@@ -25,6 +25,7 @@ help:
 	@echo "make mutation  mutants of the market against the property suite: the score"
 	@echo "make bench-property  the state machine's steps per second"
 	@echo "make setup   only install the Python and npm tooling"
+	@echo "make abi     regenerate navlend/abi/*.json from the contracts (after a contract change)"
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -59,11 +60,17 @@ setup: $(STAMPS)/venv $(STAMPS)/anvil redis
 compile: setup
 	$(BIN)/ape compile --force
 
+# The ABIs the Python binds to (navlend/abi/*.json, committed), from the
+# interfaces and the fresh build. Never part of `compile`: tests/lib fails
+# while the files lag the contracts, so a forgotten `make abi` is caught.
+abi: compile
+	$(BIN)/python -m devkit.tools.abi_files
+
 # One pytest process (and one anvil) per suite: each folder deploys its own
 # world, and a fresh process per folder keeps one suite's chain state and
 # Ape snapshots from leaking into the next. Every suite runs even if an
 # earlier one failed; the target fails if any did.
-SUITES := world market regression periphery cli property bench demo keeper/unit keeper/e2e keeper/scale
+SUITES := lib world market regression periphery cli property bench demo keeper/unit keeper/e2e keeper/scale
 
 test: compile
 	@failed=""; for suite in $(SUITES); do \

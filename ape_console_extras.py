@@ -10,13 +10,14 @@ pre-flight checks as the ``ape run`` commands; see navlend/cli/console.py).
     In [4]: position(borrower)
 """
 
+# Underscored: Ape adds every name of this module to the console as well.
+from navlend.cli.console import namespace as _namespace
+from navlend.cli.errors import Refusal as _Refusal
+
 
 def ape_init_extras(networks):
-    from navlend.cli.console import namespace
-    from navlend.cli.errors import Refusal
-
     try:
-        return namespace(networks.provider.network.name)
-    except Refusal as refusal:
+        return _namespace(networks.provider.network.name)
+    except _Refusal as refusal:
         print(f"navlend: {refusal.message}")
         return {}

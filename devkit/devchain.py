@@ -17,9 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
-log = structlog.get_logger("devkit.devchain")
+from hexbytes import HexBytes
 
 # Gas money handed to impersonated accounts: 100 ETH.
 GAS_MONEY = 100 * 10**18
@@ -33,13 +31,8 @@ class ChainError(RuntimeError):
     """A transaction the demo needed was refused or reverted."""
 
 
-def _hex(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    return str(value)
-
-
-def _address(who: Any) -> str:
+def address_of(who: Any) -> str:
+    """The address of an account or contract object, or ``who`` itself."""
     return str(getattr(who, "address", who))
 
 
@@ -62,7 +55,7 @@ class DevChain:
 
     def give_gas(self, *accounts: Any, amount: int = GAS_MONEY) -> None:
         for who in accounts:
-            self.rpc("anvil_setBalance", _address(who), hex(amount))
+            self.rpc("anvil_setBalance", address_of(who), hex(amount))
 
     # ---- sending
 
@@ -77,7 +70,7 @@ class DevChain:
         gas limit, no estimate: the estimate would run without the batch's
         earlier transactions) and returns None."""
         data = method.encode_input(*args)
-        tx = {"from": _address(sender), "to": str(method.contract.address), "data": _hex(data)}
+        tx = {"from": address_of(sender), "to": str(method.contract.address), "data": HexBytes(data).to_0x_hex()}
         name = label or method.abis[0].name
         if self._batch is not None:
             tx["gas"] = hex(BATCH_GAS_LIMIT)

@@ -5,14 +5,13 @@ FlashLiquidator deployed on it, recorded in a deployments file the bots read.
 
 Why an own process and not ape-foundry's: the tests kill and restart the node
 under a running bot, which ape-foundry's managed process does not allow.
+The bots that run against it are started by :mod:`devkit.processes`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
+import signal
 import subprocess
 import time
 import urllib.request
@@ -20,25 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import structlog
+from ape import chain, networks, project
 
-from devkit.paths import ROOT, VENV_BIN
-
-log = structlog.get_logger("devkit.devnet")
+from devkit.processes import NETWORK, anvil_binary, spawn, stop_process
+from devkit.world import deploy_world
+from navlend import deployments
+from navlend.deployments import ContractRecord
+from navlend.market import deploy_local_market, deploy_periphery, market_records
 
 # Test mnemonic of ape-config.yaml (anvil's default): TEST::i is anvil's account i.
 ANVIL_ACCOUNTS = 16
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def anvil_binary() -> str:
-    repo_bin = VENV_BIN / "anvil"
-    return str(repo_bin) if repo_bin.exists() else (shutil.which("anvil") or "anvil")
 
 
 @dataclass
@@ -77,8 +67,7 @@ class Anvil:
             args += ["--load-state", str(self.state_file)]
         elif self.start_time is not None:
             args += ["--timestamp", str(self.start_time)]
-        out = open(self.state_dir / f"anvil-{self.port}.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = spawn(args, self.state_dir / f"anvil-{self.port}.log", append=True)
         self.wait_ready()
         return self
 
@@ -98,12 +87,7 @@ class Anvil:
         """Stops the node; SIGTERM lets anvil dump its state."""
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=180)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, signal.SIGTERM, timeout=180)
         self.proc = None
 
     def restart(self, down_seconds: float = 0.0) -> None:
@@ -114,13 +98,25 @@ class Anvil:
         self.start(load_state=True)
 
     def rpc(self, method: str, *params: Any) -> Any:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            reply = json.loads(response.read())
+        reply = self._post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=30)
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply.get("result")
+
+    def rpc_batch(self, calls: list[tuple[str, list[Any]]], timeout: float = 600) -> list[Any]:
+        """One JSON-RPC batch of ``(method, params)`` calls; their results in
+        order. RuntimeError with the first error if any call failed."""
+        body = [{"jsonrpc": "2.0", "id": k, "method": m, "params": p} for k, (m, p) in enumerate(calls)]
+        replies = sorted(self._post(body, timeout), key=lambda r: r["id"])
+        errors = [r["error"] for r in replies if "error" in r]
+        if errors:
+            raise RuntimeError(f"{len(errors)} of {len(calls)} calls failed, first: {errors[0]}")
+        return [r.get("result") for r in replies]
+
+    def _post(self, body: Any, timeout: float) -> Any:
+        request = urllib.request.Request(self.url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
 
     # ---- chain control
 
@@ -167,17 +163,9 @@ def deploy_local(deployer: Any, keeper: Any, directory: Path, *, network: str = 
     a FlashLiquidator owned by ``keeper``, and writes
     ``<directory>/<network>.json`` with every address (flash_liquidator
     included). Needs an Ape provider connected to the chain."""
-    from ape import chain
-
-    from navlend import deployments
-    from navlend.market import deploy_local_market, deploy_periphery
-    from devkit.world import deploy_world
-
     world = deploy_world(deployer)
     market = deploy_local_market(world, deployer, guardian=deployer, treasury=deployer)
     periphery = deploy_periphery(world, market, deployer)
-    from ape import project
-
     flash = keeper.deploy(project.FlashLiquidator, market)
     deployment = keeper_deployment(world, market, periphery, flash, keeper, chain.provider.chain_id, network)
     path = deployments.save(deployment, directory)
@@ -189,9 +177,6 @@ def keeper_deployment(
 ) -> Any:
     """The deployments record of a world, its market and periphery, and a
     keeper's FlashLiquidator (``flash_liquidator``, owned by ``owner``)."""
-    from navlend.deployments import ContractRecord
-    from navlend.market import market_records
-
     deployment = world.to_deployment(network, chain_id)
     for record in market_records(world, market, periphery):
         deployment.add(record)
@@ -208,89 +193,7 @@ def keeper_deployment(
 
 def connect(url: str) -> Any:
     """An Ape provider context on the anvil at ``url`` (enter it with ``with``)."""
-    from ape import networks
-
-    return networks.parse_network_choice("ethereum:local:foundry", provider_settings={"host": url})
-
-
-def bot_env(anvil: Anvil, deployment_path: Path, db_path: Path, **overrides: str) -> dict[str, str]:
-    """Environment for a keeper or reporter subprocess on ``anvil``."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "APE_FOUNDRY_HOST": anvil.url,
-            "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(deployment_path),
-            "NAVLEND_KEEPER_DB_PATH": str(db_path),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(overrides)
-    return env
-
-
-@dataclass
-class BotProcess:
-    """A ``silverback run`` (or ``worker``) subprocess with its log file."""
-
-    args: list[str]
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen | None = field(default=None, repr=False)
-
-    def start(self) -> BotProcess:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log_path, "ab")
-        repo = ROOT
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=repo, stdout=out, stderr=subprocess.STDOUT)
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGINT (Silverback's graceful shutdown), then SIGKILL."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(2)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
-        self.proc = None
-        return code
-
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        """The structlog JSON lines of the log (``event == name`` if given)."""
-        found = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if name is None or entry.get("event") == name:
-                found.append(entry)
-        return found
-
-
-# The runner the keeper's bots use (keepers/runner.py says why).
-RUNNER = "keepers.runner:ResilientPollingRunner"
-
-
-def silverback_bin() -> str:
-    repo_bin = VENV_BIN / "silverback"
-    return str(repo_bin) if repo_bin.exists() else "silverback"
-
-
-def keeper_process(env: dict[str, str], log_path: Path, module: str = "keepers.bots.liquidator:bot") -> BotProcess:
-    """``silverback run <module> --network ethereum:local:foundry``."""
-    args = [silverback_bin(), "run", module, "--network", "ethereum:local:foundry", "-x", "10", "--runner", RUNNER]
-    return BotProcess(args, env, log_path)
+    return networks.parse_network_choice(NETWORK, provider_settings={"host": url})
 
 
 def metrics_text(port: int) -> str:

@@ -36,11 +36,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ape import accounts, project
 from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 
-from devkit.devnet import Anvil, connect, deploy_local, free_port
+from devkit.devnet import Anvil, connect, deploy_local
+from devkit.processes import free_port
+from devkit.seeding import USD
+from keepers.config import MAX_LIQUIDATION_BATCH, load_config
+from keepers.index import PositionIndex
+from keepers.keeper import Keeper
+from keepers.metrics import HealthState, KeeperMetrics
+from keepers.txmanager import TxManager
+from keepers.wiring import fee_policy, make_reader
+from navlend.constants import BPS
+from navlend.market import market_at
+from navlend.timeutil import next_business_day_strike
 
-USD = 10**6
 COLLATERAL_USD = 10_000
 DROP_BPS = 700
 BLOCK_GAS = 4_000_000_000
@@ -73,19 +85,6 @@ def ltv_bps(i: int) -> int:
     return 8_450 if i % 100 == 0 else 6_000 + (i % 21) * 100
 
 
-def _batch(anvil: Anvil, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-    import urllib.request
-
-    body = json.dumps([{"jsonrpc": "2.0", "id": k, "method": m, "params": p} for k, (m, p) in enumerate(calls)])
-    request = urllib.request.Request(anvil.url, body.encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=600) as response:
-        replies = json.loads(response.read())
-    errors = [r["error"] for r in replies if "error" in r]
-    if errors:
-        raise RuntimeError(f"{len(errors)} of {len(calls)} calls failed, first: {errors[0]}")
-    return [r.get("result") for r in replies]
-
-
 class SeedingError(RuntimeError):
     """A seeding transaction was not mined or reverted."""
 
@@ -98,7 +97,7 @@ def _send_all(anvil: Anvil, txs: list[dict[str, Any]]) -> None:
     hashes: list[str] = []
     first = anvil.block_number() + 1
     for start in range(0, len(txs), SEND_BATCH):
-        hashes += _batch(anvil, [("eth_sendTransaction", [tx]) for tx in txs[start : start + SEND_BATCH]])
+        hashes += anvil.rpc_batch([("eth_sendTransaction", [tx]) for tx in txs[start : start + SEND_BATCH]])
         anvil.mine(1)
     for _ in range(10):
         pending = anvil.rpc("txpool_status")
@@ -110,7 +109,7 @@ def _send_all(anvil: Anvil, txs: list[dict[str, Any]]) -> None:
     blocks = range(first, anvil.block_number() + 1)
     receipts_by_hash = {
         r["transactionHash"]: r
-        for block in _batch(anvil, [("eth_getBlockReceipts", [hex(b)]) for b in blocks]) for r in block or []
+        for block in anvil.rpc_batch([("eth_getBlockReceipts", [hex(b)]) for b in blocks]) for r in block or []
     }
     for start in range(0, len(hashes), SEND_BATCH):
         chunk = hashes[start : start + SEND_BATCH]
@@ -152,8 +151,7 @@ def build_book(anvil: Anvil, lm: Any, deployer: Any, lender: Any, count: int) ->
     nonce = int(anvil.rpc("eth_getTransactionCount", issuer, "latest"), 16)
 
     def tx(sender: str, to: Any, data: Any, n: int, gas: int = 400_000) -> dict[str, Any]:
-        raw = data.hex() if not isinstance(data, str) else data
-        return {"from": sender, "to": str(to.address), "data": raw if raw.startswith("0x") else "0x" + raw,
+        return {"from": sender, "to": str(to.address), "data": HexBytes(data).to_0x_hex(),
                 "gas": hex(gas), "gasPrice": "0x0", "nonce": hex(n)}
 
     issuer_txs = []
@@ -183,7 +181,7 @@ def build_book(anvil: Anvil, lm: Any, deployer: Any, lender: Any, count: int) ->
     ])
     borrower_txs = []
     for i, b in enumerate(borrowers):
-        debt = COLLATERAL_USD * ltv_bps(i) // 10_000 * USD
+        debt = COLLATERAL_USD * ltv_bps(i) // BPS * USD
         borrower_txs += [
             tx(b, world.fund_a, world.fund_a.approve.encode_input(market, shares), 0),
             tx(b, market, market.supply_collateral.encode_input(world.fund_a, shares, b), 1),
@@ -196,21 +194,12 @@ def build_book(anvil: Anvil, lm: Any, deployer: Any, lender: Any, count: int) ->
 
 
 def run(count: int, workdir: Path, batch_size: int = 10) -> BenchResult:
-    from keepers.config import load_config
-    from keepers.keeper import Keeper
-    from keepers.index import PositionIndex
-    from keepers.metrics import HealthState, KeeperMetrics
-    from keepers.txmanager import TxManager
-    from keepers.wiring import fee_policy, make_reader
-
     cache = workdir / f"navlend-keeper-bench-{count}-{time.time_ns()}"
     anvil = Anvil(port=free_port(), state_dir=cache, persist=False,
                   extra_args=("--gas-limit", str(BLOCK_GAS), "--base-fee", "0", "--gas-price", "0"))
     anvil.start()
     try:
         with connect(anvil.url) as provider:
-            from ape import accounts
-
             test = accounts.test_accounts
             deployer, keeper_account = test[0], test[5]
             print(f"building a book of {count} positions ...", flush=True)
@@ -252,18 +241,13 @@ def run(count: int, workdir: Path, batch_size: int = 10) -> BenchResult:
             steady_calls = sum(calls.values())
 
             # The NAV drop, then one block a second until no profitable plan is left.
-            from navlend.market import market_at
-            from ape import project
-
             oracle = project.NavOracle.at(config.nav_oracles[0])
-            from navlend.timeutil import next_business_day_strike
-
             _, answer, _, as_of, _ = oracle.latestRoundData()
             strike = next_business_day_strike(as_of)
             anvil.rpc("evm_setNextBlockTimestamp", hex(max(strike + 60, anvil.timestamp() + 1)))
             anvil.mine(1)
             anvil.set_interval_mining(0)
-            oracle.publish(answer * (10_000 - DROP_BPS) // 10_000, strike, sender=deployer)
+            oracle.publish(answer * (BPS - DROP_BPS) // BPS, strike, sender=deployer)
             if oracle.pending_round().answer != 0:
                 oracle.confirm_pending(sender=deployer)
             nav_block = anvil.block_number()
@@ -287,7 +271,7 @@ def run(count: int, workdir: Path, batch_size: int = 10) -> BenchResult:
             last = max((entry.block_number for entry in logs), default=nav_block)
             keeper_address = str(keeper_account.address).lower()
             keeper_receipts = [
-                r for block in _batch(anvil, [("eth_getBlockReceipts", [hex(b)]) for b in range(nav_block + 1, last + 1)])
+                r for block in anvil.rpc_batch([("eth_getBlockReceipts", [hex(b)]) for b in range(nav_block + 1, last + 1)])
                 for r in block or [] if r["from"].lower() == keeper_address
             ]
             gas = sum(int(r["gasUsed"], 16) for r in keeper_receipts)
@@ -321,8 +305,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.positions < 100:
         parser.error("--positions must be at least 100 (1 in 100 is made liquidatable)")
-    from keepers.config import MAX_LIQUIDATION_BATCH
-
     if not 1 <= args.batch_size <= MAX_LIQUIDATION_BATCH:
         parser.error(f"--batch-size must be between 1 and {MAX_LIQUIDATION_BATCH} (FlashLiquidator.MAX_BATCH)")
     result = run(args.positions, args.workdir, args.batch_size)

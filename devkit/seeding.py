@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import keccak, to_checksum_address
+
+from navlend.constants import BPS
+
 USD = 10**6
 
 
@@ -68,7 +72,7 @@ def open_seeded(world, market, issuer, who, seed: Seed) -> None:
         token = world.wrapper
     token.approve(market, shares, sender=who)
     market.supply_collateral(token, shares, who, sender=who)
-    market.borrow(seed.collateral_usd * seed.ltv_bps // 10_000 * USD, who, who, sender=who)
+    market.borrow(seed.collateral_usd * seed.ltv_bps // BPS * USD, who, who, sender=who)
 
 
 # ---- a large book, fast (the demo) ----
@@ -78,7 +82,6 @@ def open_seeded(world, market, issuer, who, seed: Seed) -> None:
 # every transaction goes through :class:`devkit.devchain.DevChain` (plain
 # ``eth_sendTransaction``), about 25 times faster than Ape's signed sends.
 
-BPS = 10_000
 # FundToken.set_allowlisted_batch takes at most this many accounts.
 ALLOWLIST_BATCH = 128
 NAV_DECIMALS = 8
@@ -90,8 +93,6 @@ CARRY_LTV_TOLERANCE_BPS = 5
 
 def synthetic_address(role: str, index: int) -> str:
     """A deterministic address for the demo's ``index``-th ``role``."""
-    from eth_utils import keccak, to_checksum_address
-
     return to_checksum_address(keccak(text=f"navlend demo {role} {index}")[-20:])
 
 

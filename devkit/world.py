@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import ape
+
+from devkit.devchain import address_of
 from navlend.deployments import ContractRecord, Deployment
 from navlend.timeutil import previous_business_day_strike
 
-# NAV feeds and the wrapper adapter answer with 8 decimals.
-ORACLE_DECIMALS = 8
 # Fund value models, as in FundToken.vy.
 NAV_ACCRUING = 0
 STABLE_DIVIDEND = 1
@@ -210,10 +211,6 @@ class World:
         return deployment
 
 
-def _address(account: Any) -> str:
-    return str(getattr(account, "address", account))
-
-
 def deploy_world(
     deployer: Any,
     *,
@@ -240,15 +237,12 @@ def deploy_world(
     allowlisted; each facility is a minter of its fund; each facility holds
     ``liquidity`` stablecoin.
     """
-    if project is None or chain is None:
-        import ape
-
-        project = project or ape.project
-        chain = chain or ape.chain
+    project = ape.project if project is None else project
+    chain = ape.chain if chain is None else chain
     cfg = config or WorldConfig()
-    updater_addr = _address(updater or deployer)
-    guardian_addr = _address(guardian or deployer)
-    treasury_addr = _address(treasury or deployer)
+    updater_addr = address_of(updater or deployer)
+    guardian_addr = address_of(guardian or deployer)
+    treasury_addr = address_of(treasury or deployer)
     as_of = (
         nav_as_of
         if nav_as_of is not None
@@ -304,8 +298,8 @@ def deploy_world(
     oracle_c = deploy_oracle(cfg.fund_c_symbol, cfg.nav_c)
     facility_c = deploy_facility(fund_c, oracle_c, cfg.fund_c_decimals, cfg.facility_c)
 
-    extra = [_address(a) for a in allowlisted]
-    base = [_address(deployer)] + [a for a in extra if a != _address(deployer)]
+    extra = [address_of(a) for a in allowlisted]
+    base = [address_of(deployer)] + [a for a in extra if a != address_of(deployer)]
     fund_a.set_allowlisted_batch([facility_a.address, *base], True, **tx)
     fund_b.set_allowlisted_batch(
         [facility_b.address, wrapper.address, wrapped_facility.address, *base], True, **tx
@@ -346,10 +340,7 @@ def attach_world(deployment: Deployment, *, project: Any = None, issuer: Any = N
     """Re-creates a :class:`World` from a deployments file (e.g. for a
     keeper). Roles are read from the contracts; ``issuer`` is whatever
     account the caller will sign admin transactions with, if any."""
-    if project is None:
-        import ape
-
-        project = ape.project
+    project = ape.project if project is None else project
     contracts = {
         name: getattr(project, rec.contract_type).at(rec.address)
         for name, rec in deployment.contracts.items()

@@ -35,8 +35,9 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import TypeAdapter, ValidationError
 
 from navlend import deployments
+from navlend.constants import BPS, WAD
 
-from keepers.types import BPS, LENS_MAX_ACCOUNTS, WAD, to_address
+from keepers.types import LENS_MAX_ACCOUNTS, to_address
 
 ENV_PREFIX = "NAVLEND_KEEPER_"
 # Names a config file; not a field.

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from navlend import deployments
+from navlend.constants import BPS, YEAR
 from navlend.timeutil import next_business_day_strike
 
 from keepers.config import ConfigError
-from keepers.types import BPS, to_address
+from keepers.types import to_address
 
-YEAR = 365 * 86_400
 ENV_PREFIX = "NAVLEND_REPORTER_"
 # Yields a fund administrator accrues by default, per deployments-file name.
 DEFAULT_APY_BPS = {"oracle_a": 450, "oracle_b": 0, "oracle_c": 450}

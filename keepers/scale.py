@@ -27,20 +27,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import structlog
 
 from keepers.config import KeeperConfig
 from keepers.types import AccountHealth
 
 log = structlog.get_logger("keepers.scale")
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def ensure_redis(port: int = 6379) -> str:
     """A running redis-server on 127.0.0.1:``port`` (installed with apt-get
     if missing); returns its URL. RuntimeError with the reason otherwise."""
-    import redis
-
     url = f"redis://127.0.0.1:{port}/0"
     try:
         redis.Redis.from_url(url).ping()
@@ -102,8 +100,7 @@ class CandidateQueue:
 
 
 def candidate_queue(config: KeeperConfig) -> CandidateQueue:
-    import redis
-
+    """The configured market's queue on ``config.redis_url``."""
     if not config.redis_url:
         raise RuntimeError("shard_count > 1 needs redis_url (NAVLEND_KEEPER_REDIS_URL)")
     return CandidateQueue(redis.Redis.from_url(config.redis_url, decode_responses=True), config.market)

@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from navlend.constants import (  # noqa: F401  (re-exported for the scripts)
-    BPS,
-    WAD,
-    PAUSE_ALL,
+# ``ape.chain`` and ``ape.project`` are read when a function runs: importing
+# ``ape`` alone is cheap, so modules that only want ``PAUSE_BITS`` do not
+# load Ape's managers.
+import ape
+
+from navlend.constants import (
     PAUSE_BORROW,
     PAUSE_DEPOSIT_COLLATERAL,
     PAUSE_FLASH_LOAN,
@@ -27,6 +29,7 @@ from navlend.constants import (  # noqa: F401  (re-exported for the scripts)
     PAUSE_WITHDRAW,
     PAUSE_WITHDRAW_COLLATERAL,
 )
+from navlend.deployments import ContractRecord
 
 PAUSE_BITS = {
     "supply": PAUSE_SUPPLY,
@@ -37,8 +40,6 @@ PAUSE_BITS = {
     "flash-loan": PAUSE_FLASH_LOAN,
     "liquidation": PAUSE_LIQUIDATION,
 }
-
-YEAR = 365 * 86_400
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,8 @@ def _abi_key(item: Any) -> tuple[str, str]:
 
 def market_at(address: str, project: Any = None) -> Any:
     """The market at ``address`` as one Ape contract with the full ABI."""
-    from ape import chain
-    from ape import project as ape_project
-
-    project = project or ape_project
-    return chain.contracts.instance_at(address, contract_type=_merged_contract_type(project))
+    project = ape.project if project is None else project
+    return ape.chain.contracts.instance_at(address, contract_type=_merged_contract_type(project))
 
 
 def deploy_market(
@@ -102,9 +100,7 @@ def deploy_market(
     """Deploys MarketAdmin, MarketViews in front of it, and Market in front
     of both over ``base``, and returns the merged instance. ``name`` is at most 25 characters and ``symbol`` 5 (snekmate's
     ERC-20 limits)."""
-    from ape import project as ape_project
-
-    project = project or ape_project
+    project = ape.project if project is None else project
     admin = deployer.deploy(project.MarketAdmin, base)
     views = deployer.deploy(project.MarketViews, base, admin)
     market = deployer.deploy(project.Market, base, views, name, symbol, guardian, treasury)
@@ -164,9 +160,9 @@ def deploy_local_market(world: Any, owner: Any, *, guardian: Any, treasury: Any,
 def market_records(world: Any, market: Any, periphery: dict[str, Any]) -> list[Any]:
     """Deployment records of the market, its admin extension and the
     periphery contracts (``{"lens": ..., "leverage": ...}``)."""
-    from navlend.deployments import ContractRecord
-
-    control = market.control()
+    # control()'s outputs are a bare tuple (Vyper names none): unpacked in
+    # IMarketViews' order, the unpacking checks the arity.
+    _paused, _resume_at, flash_fee_bps, _liquidation_fee_bps, min_borrow, _small, _dust = market.control()
     records = [
         ContractRecord(
             name="market",
@@ -179,8 +175,8 @@ def market_records(world: Any, market: Any, periphery: dict[str, Any]) -> list[A
                 "guardian": str(market.guardian()),
                 "treasury": str(market.treasury()),
                 "collateral": [str(market.asset_at(i)) for i in range(market.asset_count())],
-                "flash_fee_bps": control[2],
-                "min_borrow": control[4],
+                "flash_fee_bps": flash_fee_bps,
+                "min_borrow": min_borrow,
             },
         ),
         ContractRecord(name="market_views", contract_type="MarketViews", address=str(market.EXTENSION())),
@@ -201,9 +197,7 @@ def market_records(world: Any, market: Any, periphery: dict[str, Any]) -> list[A
 def deploy_periphery(world: Any, market: Any, owner: Any, project: Any = None) -> dict[str, Any]:
     """Deploys the Lens and the Leverage helper for ``market``; Leverage is
     allowlisted by every fund, since fund shares pass through it."""
-    from ape import project as ape_project
-
-    project = project or ape_project
+    project = ape.project if project is None else project
     lens = owner.deploy(project.Lens)
     leverage = owner.deploy(project.Leverage, market)
     world.allowlist(leverage, sender=owner)

@@ -13,6 +13,7 @@ the NAV reporter bot.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 # Hour of the day (UTC) at which a NAV is struck.
 STRIKE_HOUR_UTC = 21
@@ -74,6 +75,4 @@ def business_day_strikes(after: int, count: int) -> list[int]:
 
 def to_nav(price: float | str, decimals: int = 8) -> int:
     """A decimal price (e.g. "10.5") as an integer NAV with ``decimals``."""
-    from decimal import Decimal
-
     return int(Decimal(str(price)) * (10**decimals))

@@ -1,6 +1,6 @@
 """Gas per operation side by side: navlend, Morpho Blue and Aave v3, built
-from their npm packages and measured on the reference scenario in one run
-on one chain (``make bench``'s gas part).
+from their npm packages and measured on the reference scenario
+(``docs/gas-scenario.md``) in one run on one chain (``make bench``'s gas part).
 
     ape run bench_gas [--json PATH] [--readme README.md] [--tokens mock|fund] [--collateral-decimals 18]
 
@@ -26,7 +26,7 @@ from ape.logging import logger
 
 from devkit.gasbench.scenario import DEFAULT_TOKENS, TOKEN_PROFILES, Actors, token_profile
 from devkit.gasbench.bench import run_bench
-from devkit.gasbench.render import gas_table, markdown_table, replace_block, summary, wide_console
+from devkit.gasbench.table import gas_table, markdown_table, replace_block, summary, wide_console
 from devkit.gasbench.sizes import size_table
 
 DEFAULT_JSON = Path("reports/bench_gas.json")

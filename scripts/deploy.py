@@ -26,15 +26,16 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from ape import accounts
 from ape.cli import ConnectedProviderCommand, account_option, network_option
 from rich.console import Console
 from rich.table import Table
 
+from devkit import seeding
+from devkit.world import World, deploy_world
 from navlend import deployments
 from navlend.deployments import Deployment
-from devkit import seeding
 from navlend.market import deploy_extension, market_at
-from devkit.world import World, deploy_world
 
 # Hooks run after the world is deployed: ``hook(world, deployment, account)``
 # may deploy more contracts (the market) and add records to ``deployment``.
@@ -87,8 +88,6 @@ def deploy(
 )
 def cli(ecosystem, network, provider, account, world_only, seed):
     """Deploy the local navlend world and write deployments/<network>.json."""
-    from ape import accounts
-
     if not network.is_local or network.is_fork:
         raise click.ClickException(
             f"refusing to deploy on '{network.name}': the navlend world is mocks "

@@ -11,6 +11,7 @@ Examples::
 """
 
 import click
+from ape import accounts
 from ape.cli import ConnectedProviderCommand
 
 from navlend.cli import admin
@@ -53,8 +54,6 @@ def cli(network, account, json_output, yes, to, usdc, fund_a, fund_b, fund_c, wr
         raise click.ClickException(
             f"the faucet mints mock tokens: local networks only, not '{network.name}'"
         )
-    from ape import accounts
-
     issuer = accounts.test_accounts[0]
     receiver = to or (account.address if account else issuer.address)
     amounts = {"usdc": usdc, "fund_a": fund_a, "fund_b": fund_b, "fund_c": fund_c, "wrapper": wrapper}

@@ -3,7 +3,7 @@ market, beside the peers' reference figures (``make gas``).
 
     ape run gas_report [--network ethereum:local:foundry] [--json]
 
-The scenario is ``shared/reference/gas-scenario.md``; see
+The scenario is ``docs/gas-scenario.md``; the driver is
 ``devkit.gasbench.scenario``. The peer columns are the reference's published
 figures; ``ape run bench_gas`` builds the peers and measures them in the
 same run. This is a figure, not a timed test: gas is deterministic for the
@@ -20,7 +20,7 @@ from ape.logging import logger
 from devkit.gasbench.scenario import Actors, deploy_tokens, run_scenario
 from devkit.gasbench.bench import reference_comparison
 from devkit.gasbench.navlend_adapter import NavlendAdapter
-from devkit.gasbench.render import gas_table, summary, wide_console
+from devkit.gasbench.table import gas_table, summary, wide_console
 from devkit.gasbench.sizes import contract_sizes, size_table, sizes_json
 
 
@@ -58,7 +58,7 @@ def cli(network, as_json, collateral_decimals):
     console.print(summary(comparison))
     console.print(size_table(sizes))
     console.print(
-        "Peer columns: the reference's own figures (gas-scenario.md; anvil 1.7.1), measured over "
+        "Peer columns: the reference's own figures (docs/gas-scenario.md; anvil 1.7.1), measured over "
         "Morpho's ERC20Mock, which spends even an infinite allowance (about 3,200 gas more per "
         "transferFrom than the MockERC20 navlend runs on here), so these ratios flatter navlend. "
         "`ape run bench_gas` builds the peers and measures all three over the same tokens."

@@ -29,11 +29,12 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-BPS = 10_000
-USD = 10**6
-# Close factor and the health factor below which a position closes in full.
-CLOSE_FACTOR = Decimal("0.5")
-FULL_CLOSE_HF = Decimal("0.95")
+from navlend.constants import BPS, CLOSE_FACTOR_BPS, CLOSE_FACTOR_HF_THRESHOLD, WAD
+
+# The market's close factor, and the health factor below which a position
+# closes in full, as fractions.
+CLOSE_FACTOR = Decimal(CLOSE_FACTOR_BPS) / BPS
+FULL_CLOSE_HF = Decimal(CLOSE_FACTOR_HF_THRESHOLD) / WAD
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from devkit.demo.results import ROUTES, DemoResults  # noqa: E402
+from devkit.seeding import USD  # noqa: E402
+from navlend.timeutil import HOUR  # noqa: E402
 
 # Health factors above this are drawn in the last bin.
 HF_CLIP = 2.0
 ROUTE_COLOURS = {"redeem": "#1f77b4", "seize": "#ff7f0e"}
-HOUR = 3_600
 
 
 def _health_factors(states) -> list[float]:
@@ -85,7 +86,7 @@ def liquidations_over_time(results: DemoResults, path: Path) -> Path:
         times, totals, total = [], [], 0.0
         for r in records:
             if r.route == route:
-                total += r.repaid / 1e6
+                total += r.repaid / USD
                 times.append((r.timestamp - start) / HOUR)
                 totals.append(total)
         if times:

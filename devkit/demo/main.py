@@ -33,18 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from devkit.devnet import keeper_deployment
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from devkit.demo import calibration
-
-from devkit.demo import observe
-from devkit.demo.bots import BotProcess, keeper_spec, reporter_spec
+from devkit.demo import calibration, observe
+from devkit.demo.bots import keeper_bot, reporter_bot
 from devkit.demo.calibration import BookPlan, DemoRisk
-from navlend.deployments import save
-from devkit.devchain import ChainError, DevChain, as_int
-from navlend.market import deploy_local_market, deploy_periphery
 from devkit.demo.report import ReportFiles, summary_table, write_report
 from devkit.demo.results import DemoResults, Probe
 from devkit.demo.scenarios import (
@@ -57,9 +51,15 @@ from devkit.demo.scenarios import (
     shocked_nav,
     stale_window,
 )
+from devkit.devchain import ChainError, DevChain, as_int
+from devkit.devnet import keeper_deployment
+from devkit.processes import BotProcess
 from devkit.seeding import USD, SeededBook, seed_book
-from navlend.timeutil import DAY
 from devkit.world import FacilityConfig, WorldConfig, deploy_world
+from navlend.constants import MAX_UINT256
+from navlend.deployments import save
+from navlend.market import deploy_local_market, deploy_periphery
+from navlend.timeutil import DAY
 
 log = structlog.get_logger("devkit.demo.main")
 
@@ -75,6 +75,8 @@ DAY_BLOCKS = 2
 SETTLE_TIMEOUT = 120.0
 # Most seconds the demo waits for the reporter's daily NAV.
 PUBLISH_TIMEOUT = 60.0
+# Seconds a bot gets to shut down gracefully at the end before it is killed.
+BOT_STOP_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ class Demo:
         keeper = self.roles["keeper"]
         capital = max(self.plan.expected_repay_usd(), 1_000) * USD
         self.dev.send(self.roles["issuer"], d.world.stablecoin.mint, keeper.address, capital)
-        self.dev.send(keeper, d.world.stablecoin.approve, d.market.address, 2**256 - 1)
+        self.dev.send(keeper, d.world.stablecoin.approve, d.market.address, MAX_UINT256)
         log.info("seeded", borrowers=len(book.borrowers), lenders=len(book.lenders), keeper_capital=capital)
         return book
 
@@ -251,11 +253,10 @@ class Demo:
         uri = self.chain.provider.uri
         logs = self.options.out_dir / "logs"
         (logs / "keeper-index.sqlite").unlink(missing_ok=True)
-        specs = (
-            keeper_spec(uri, d.deployments_file, logs, _alias(ROLES["keeper"])),
-            reporter_spec(uri, d.deployments_file, _alias(ROLES["updater"]), NAV_APY_BPS),
-        )
-        self.bots = [BotProcess(spec, logs / f"{spec.name}.log").start() for spec in specs]
+        self.bots = [
+            keeper_bot(uri, d.deployments_file, logs, _alias(ROLES["keeper"])).start(),
+            reporter_bot(uri, d.deployments_file, logs, _alias(ROLES["updater"]), NAV_APY_BPS).start(),
+        ]
         for bot in self.bots:
             bot.wait_ready()
             progress.advance(task)
@@ -263,12 +264,12 @@ class Demo:
 
     def stop_bots(self) -> None:
         for bot in self.bots:
-            bot.stop()
+            bot.stop(timeout=BOT_STOP_TIMEOUT)
 
     def _check_bots(self) -> None:
         for bot in self.bots:
-            if not bot.alive():
-                raise ChainError(f"the {bot.spec.name} bot died:\n{bot.tail()}")
+            if not bot.alive:
+                raise ChainError(f"the {bot.name} bot died:\n{bot.tail()}")
 
     # ---------------------------------------------------------------- days
 
@@ -420,7 +421,7 @@ class Demo:
             f"calibration predicted {len(self.plan.expected_liquidatable)} liquidatable positions "
             f"from the seeded LTVs; the chain's pre-shock health factors predict {len(predicted)}"
         )
-        keeper_bot = next((b for b in self.bots if b.spec.name == "keeper"), None)
+        keeper_proc = next((b for b in self.bots if b.name == "keeper"), None)
         return DemoResults(
             scenario=scenario.name,
             title=scenario.title,
@@ -432,8 +433,8 @@ class Demo:
                 "mode": "live Silverback bot (keepers.bots.liquidator)",
                 "signer": str(self.roles["keeper"].address),
                 "flash_liquidator": str(d.flash.address),
-                "log": str(keeper_bot.log_path) if keeper_bot else "",
-                "skips logged": str(keeper_bot.count('"skip"')) if keeper_bot else "0",
+                "log": str(keeper_proc.log_path) if keeper_proc else "",
+                "skips logged": str(keeper_proc.count('"skip"')) if keeper_proc else "0",
             },
             expected_liquidatable=predicted,
             before=before,

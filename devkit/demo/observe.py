@@ -5,19 +5,19 @@ market's books, and the liquidation, bad-debt and NAV events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 
 from devkit.demo.results import BadDebtRecord, LiquidationRecord, MarketSample, NavUpdate, PositionState
+from devkit.seeding import USD
+from navlend.constants import WAD
 
-WAD = 10**18
 # Lens.healths takes at most this many accounts per call.
 LENS_BATCH = 500
 # One lender share (the market's shares have 12 decimals).
 ONE_SHARE = 10**12
-USD = 10**6
 # Market.liquidate(borrower, token, max_repay, min_out, redeem_shares, receiver):
 # ``redeem_shares`` is the fifth 32-byte argument after the selector.
 _REDEEM_ARG = slice(4 + 32 * 4, 4 + 32 * 5)
@@ -89,7 +89,7 @@ def liquidations(
             LiquidationRecord(
                 block=block,
                 timestamp=timestamps[block],
-                tx_hash=_hash(log.transaction_hash),
+                tx_hash=HexBytes(log.transaction_hash).to_0x_hex(),
                 borrower=to_checksum_address(log.borrower),
                 asset=asset_names.get(to_checksum_address(log.token), str(log.token)),
                 route=liquidation_route(provider, log, flash_liquidator),
@@ -123,7 +123,7 @@ def nav_updates(provider: Any, oracles: dict[str, Any], start: int, stop: int, d
     names the day."""
     updates = []
     for name, oracle in oracles.items():
-        confirmations = {_hash(log.transaction_hash) for log in oracle.PendingConfirmed.range(start, stop + 1)}
+        confirmations = {HexBytes(log.transaction_hash) for log in oracle.PendingConfirmed.range(start, stop + 1)}
         for log in oracle.NavPublished.range(start, stop + 1):
             ts = int(provider.web3.eth.get_block(int(log.block_number))["timestamp"])
             updates.append(
@@ -133,18 +133,8 @@ def nav_updates(provider: Any, oracles: dict[str, Any], start: int, stop: int, d
                     timestamp=ts,
                     oracle=name,
                     nav=int(log.answer),
-                    confirmed=_hash(log.transaction_hash) in confirmations,
+                    confirmed=HexBytes(log.transaction_hash) in confirmations,
                 )
             )
     return sorted(updates, key=lambda u: (u.block, u.oracle))
 
-
-def _hash(value: Any) -> str:
-    text = value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
-    return text if text.startswith("0x") else "0x" + text
-
-
-def first_block_of(updates: Iterable[NavUpdate], *, confirmed: bool = True) -> int | None:
-    """The first block in which a guardian-confirmed NAV took effect."""
-    blocks = [u.block for u in updates if u.confirmed == confirmed]
-    return min(blocks) if blocks else None

@@ -16,8 +16,8 @@ from rich.table import Table
 
 from devkit.demo import charts
 from devkit.demo.results import ROUTES, DemoResults, Summary
+from devkit.seeding import USD
 
-USD = 10**6
 REPORT_NAME = "report.md"
 RESULTS_NAME = "results.json"
 

@@ -14,7 +14,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-USD = 10**6
 ROUTES = ("redeem", "seize")
 
 

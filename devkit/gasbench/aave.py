@@ -1,4 +1,5 @@
-"""The gas scenario on Aave v3, from the ``@aave/core-v3`` npm artifacts.
+"""The gas scenario (``docs/gas-scenario.md``) on Aave v3, from the
+``@aave/core-v3`` npm artifacts.
 
 A minimal but real Aave v3 market: PoolAddressesProvider, ACLManager, the
 Pool (its seven logic libraries deployed and linked) and PoolConfigurator
@@ -21,14 +22,14 @@ from ape import Contract
 
 from devkit.gasbench.scenario import AdapterDeployment, LendingAdapter, ScenarioTokens
 from devkit.gasbench.artifacts import HardhatArtifact, container, contract_type
-from devkit.gasbench.paths import npm_package_dir, npm_version
+from devkit.gasbench.npm import npm_package_dir, npm_version
 from devkit.gasbench.solc import CompiledContract
+from navlend.constants import ZERO_ADDRESS
 
 AAVE_PACKAGE = "@aave/core-v3"
 RAY = 10**27
 PRICE_DECIMALS = 8
 VARIABLE_RATE = 2
-ZERO_ADDRESS = "0x" + "00" * 20
 
 # Artifact paths under the package's artifacts/contracts/.
 ARTIFACTS = {

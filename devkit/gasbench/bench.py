@@ -1,8 +1,8 @@
-"""The side-by-side gas benchmark: the reference scenario on navlend, Morpho
-Blue and Aave v3, one after the other on the same chain, each over fresh
-tokens of the same contract types, and the ratios against the targets
-(navlend at most 1.0x Morpho Blue and at most 0.5x Aave v3 on every
-operation).
+"""The side-by-side gas benchmark: the reference scenario
+(``docs/gas-scenario.md``) on navlend, Morpho Blue and Aave v3, one after
+the other on the same chain, each over fresh tokens of the same contract
+types, and the ratios against the targets (navlend at most 1.0x Morpho
+Blue and at most 0.5x Aave v3 on every operation).
 
 :func:`run_bench` returns a :class:`BenchResult`; :meth:`BenchResult.as_json`
 is the document ``ape run bench_gas --json PATH`` writes, for ``make bench``
@@ -112,7 +112,7 @@ class BenchResult:
             "benchmark": "gas",
             "sizes": sizes_json(list(self.sizes)),
             "date": self.date,
-            "scenario": "shared/reference/gas-scenario.md",
+            "scenario": "docs/gas-scenario.md",
             "measure": "receipt gasUsed (21,000 base included)",
             "tokens": {
                 "profile": self.tokens.key,

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from devkit.gasbench.paths import ROOT, MissingPackageError, npm_version
+from devkit.gasbench.npm import MissingPackageError, npm_version
+from devkit.paths import ROOT
 
 PYTHON_PACKAGES = ("eth-ape", "ape-vyper", "ape-foundry", "vyper", "snekmate")
 NPM_PACKAGES = ("@foundry-rs/anvil-linux-amd64", "@morpho-org/morpho-blue", "@aave/core-v3", "solc")

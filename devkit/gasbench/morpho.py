@@ -1,4 +1,5 @@
-"""The gas scenario on Morpho Blue 1.0, built from its npm sources.
+"""The gas scenario (``docs/gas-scenario.md``) on Morpho Blue 1.0, built
+from its npm sources.
 
 One isolated market (loan token, collateral token, the package's
 ``OracleMock`` and ``IrmMock``, LLTV 86 %), no fee. The flash loan goes

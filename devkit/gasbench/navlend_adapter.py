@@ -1,4 +1,5 @@
-"""The gas scenario on this market (``contracts/market/Market.vy``).
+"""The gas scenario (``docs/gas-scenario.md``) on this market
+(``contracts/market/Market.vy``).
 
 The collateral is priced by the settable ``MockAggregator`` (8 decimals).
 The flash loan goes through a minimal receiver that approves repayment:

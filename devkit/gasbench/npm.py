@@ -1,17 +1,18 @@
-"""Where the benchmark finds the npm packages and keeps its build cache."""
+"""The npm packages the benchmark builds the peers from, and its build cache."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-# The repository root (devkit/gasbench/paths.py -> the root).
 from devkit.paths import ROOT
+
 NODE_MODULES = ROOT / "node_modules"
 # Compiled peers live here, never in git (.build/ is ignored).
 PEER_CACHE = ROOT / ".build" / "peers"
-# This package's own Solidity fixtures (compiled at bench time).
-OWN_SOLIDITY = Path(__file__).resolve().parent
+# This package's folder: its own Solidity fixtures (sol/, compiled at bench
+# time and named from here) and the solc-js driver.
+PACKAGE_DIR = ROOT / "devkit" / "gasbench"
 
 
 class MissingPackageError(RuntimeError):

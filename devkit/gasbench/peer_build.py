@@ -5,7 +5,7 @@ runs, evm paris), cached under ``.build/peers/``."""
 
 from __future__ import annotations
 
-from devkit.gasbench.paths import OWN_SOLIDITY, npm_package_dir
+from devkit.gasbench.npm import PACKAGE_DIR, npm_package_dir
 from devkit.gasbench.solc import CompiledContract, SolcSettings, SourceTree, compile_sources
 
 MORPHO_PACKAGE = "@morpho-org/morpho-blue"
@@ -26,6 +26,6 @@ def build_peer_contracts() -> dict[str, CompiledContract]:
     """Compiles (or loads from the cache) every contract of :data:`CONTRACTS`."""
     trees = [
         SourceTree.under(npm_package_dir(MORPHO_PACKAGE), "src"),
-        SourceTree.under(OWN_SOLIDITY, "sol"),
+        SourceTree.under(PACKAGE_DIR, "sol"),
     ]
     return compile_sources(trees, CONTRACTS, SETTINGS)

@@ -1,5 +1,5 @@
-"""The fixed gas scenario of ``shared/reference/gas-scenario.md``: one
-driver, run on any lending protocol through a :class:`LendingAdapter`.
+"""The fixed gas scenario of ``docs/gas-scenario.md``: one driver, run on
+any lending protocol through a :class:`LendingAdapter`.
 
 Every measured operation is its own transaction, mined 12 seconds after the
 previous one, so interest accrues on each as it does on a real chain; the
@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from devkit.world import NAV_ACCRUING
+from navlend.constants import MAX_UINT256
+from navlend.timeutil import DAY, HOUR
+
 # The order the scenario measures in.
 OPERATIONS = (
     "supply",
@@ -35,7 +39,8 @@ OPERATIONS = (
     "liquidate",
 )
 
-# Figures from gas-scenario.md (anvil 1.7.1, minimal ERC-20 mocks).
+# The peers' figures measured with the reference scenario (anvil 1.7.1,
+# minimal ERC-20 mocks), quoted in docs/gas-scenario.md.
 MORPHO_BLUE = {
     "supply": 98_059,
     "deposit_collateral": 74_019,
@@ -59,13 +64,9 @@ AAVE_V3 = {
 
 # Seconds between measured transactions, as on mainnet.
 BLOCK_SECONDS = 12
-DAY = 86_400
-HOUR = 3_600
 
 LOAN_DECIMALS = 6
 DEFAULT_COLLATERAL_DECIMALS = 18
-# FundToken's value model for a NAV-accruing fund.
-NAV_ACCRUING = 0
 
 
 @dataclass(frozen=True)
@@ -327,11 +328,11 @@ def _fund(actors: Actors, tokens: ScenarioTokens, deployment: AdapterDeployment)
     tokens.admit(owner, [*actors.funded(), *deployment.collateral_holders])
     for account in actors.funded():
         tokens.loan.mint(account, tokens.loan_units(ACTOR_LOAN_BALANCE), sender=owner)
-        tokens.loan.approve(deployment.spender, 2**256 - 1, sender=account)
+        tokens.loan.approve(deployment.spender, MAX_UINT256, sender=account)
         tokens.collateral.mint(
             account, tokens.collateral_units(ACTOR_COLLATERAL_BALANCE), sender=owner
         )
-        tokens.collateral.approve(deployment.spender, 2**256 - 1, sender=account)
+        tokens.collateral.approve(deployment.spender, MAX_UINT256, sender=account)
     # The receiver pays any flash-loan fee from its own balance.
     tokens.loan.mint(deployment.flash_receiver, tokens.loan_units(FLASH_FEE_RESERVE), sender=owner)
 

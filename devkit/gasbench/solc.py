@@ -20,14 +20,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from devkit.gasbench.paths import NODE_MODULES, PEER_CACHE, npm_version
+from devkit.gasbench.npm import NODE_MODULES, PACKAGE_DIR, PEER_CACHE, npm_version
 
 # The compiler settings the issue fixes for Morpho Blue.
 EVM_VERSION = "paris"
 OPTIMIZER_RUNS = 999_999
 SOLC_PACKAGE = "solc"
 # A few lines of node that run solc-js from file to file.
-DRIVER = Path(__file__).resolve().parent / "solc_standard_json.js"
+DRIVER = PACKAGE_DIR / "solc_standard_json.js"
 
 
 class SolcError(RuntimeError):

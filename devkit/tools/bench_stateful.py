@@ -20,32 +20,34 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-for p in (ROOT, ROOT / "tests" / "property"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+from devkit.paths import ROOT
+
+# The state machine is the property suite's (tests/property/propkit).
+PROPKIT_PARENT = ROOT / "tests" / "property"
 
 
 def bench(runs: int, examples: int, steps: int) -> list[float]:
     os.environ["HYPOTHESIS_PROFILE"] = "bench"
-    from hypothesis import settings
-    from hypothesis.stateful import run_state_machine_as_test
+    if str(PROPKIT_PARENT) not in sys.path:
+        sys.path.insert(0, str(PROPKIT_PARENT))
+    # optional dependency: hypothesis is pyproject.toml's dev extra, not a dependency
+    from hypothesis import settings, stateful
 
-    from propkit import profiles, world
-    from propkit.machine import MarketMachine
+    # optional dependency: propkit (tests/property, on sys.path from above) needs the dev extra
+    from propkit import machine, profiles, world
 
     profiles.load()
     t0 = time.perf_counter()
     world.shared_world()
     print(f"setup (artifacts + deployment): {time.perf_counter() - t0:.1f} s")
+    MarketMachine = machine.MarketMachine
     rates = []
     for i in range(runs):
         MarketMachine.step_counter = 0
         MarketMachine.example_counter = 0
         t = time.perf_counter()
-        run_state_machine_as_test(
+        stateful.run_state_machine_as_test(
             MarketMachine,
             settings=settings(profiles.stateful_settings(), max_examples=examples, stateful_step_count=steps),
         )

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devkit.paths import ROOT
+
 CONTRACTS = ROOT / "contracts"
 # The files mutants change: the market's modules (where its functions live).
 CORE = "market/modules/market_core.vy"

@@ -31,14 +31,17 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import vyper
+from vyper.cli.vyper_json import compile_json
+
 from devkit.paths import ROOT
+
 CONTRACTS = ROOT / "contracts"
 # The market's deployables, which share one storage layout (delegatecall).
 MARKET_DEPLOYABLES = ("market/Market.vy", "market/MarketViews.vy", "market/MarketAdmin.vy")
@@ -155,8 +158,6 @@ def standard_json_input(sources, selection: dict[str, list[str]]) -> dict:
 
 
 def compile_all(extra_outputs: list[str] | None = None) -> tuple[dict, dict]:
-    from vyper.cli.vyper_json import compile_json
-
     sources = project_sources()
     targets = [k for k in sources if not k.startswith("snekmate/") and k.endswith(".vy")]
     targets += imported_snekmate(sources)
@@ -546,8 +547,6 @@ for t in targets:
 
 
 def run_slither(python: str, inp: dict, deploy: list[str]) -> list[dict]:
-    from vyper.cli.vyper_json import compile_json
-
     sel = {t: ["abi", "devdoc", "userdoc", "evm.bytecode", "evm.deployedBytecode", "ast"] for t in deploy}
     out = compile_json(json.dumps(dict(inp, settings=dict(inp["settings"], outputSelection=sel))))
     out = json.loads(out) if isinstance(out, str) else out
@@ -574,9 +573,6 @@ def main() -> int:
     ap.add_argument("--json", help="also write the results as JSON to this path")
     ap.add_argument("--slither", metavar="PYTHON", help="interpreter of a venv with slither-analyzer==0.11.6")
     args = ap.parse_args()
-
-    import vyper
-
     print(f"vyper {vyper.__version__}, snekmate from {snekmate_root()}")
     inp, out = compile_all(["abi"] if args.slither else None)
     m = Model(out)

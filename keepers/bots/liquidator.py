@@ -33,8 +33,11 @@ import structlog
 from ape import chain
 from silverback import SilverbackBot
 from silverback.exceptions import CircuitBreaker
+from silverback.main import SharedState
 
+from keepers.chain import log_record
 from keepers.logs import configure_logging
+from keepers.scale import candidate_queue
 from keepers.types import INDEXED_EVENTS
 from keepers.wiring import build_keeper, contracts_for, load_bot_config
 
@@ -53,16 +56,12 @@ keepers_by_shard: dict[int, object] = {}
 def build(state):
     """Builds this process's keeper(s); fails fast on a bad setup."""
     if SHARDED:
-        from keepers.scale import candidate_queue
-
         # Silverback 0.7.38 sends its state snapshot (SYSTEM_LOAD_SNAPSHOT) as
         # ONE task: on a Redis list broker only one worker receives it, and in
         # every other worker each block task fails at its checkpoint
         # ("'SilverbackBot' object has no attribute 'state'"). An empty state
         # here; the snapshot, where it lands, replaces it.
         if not hasattr(bot, "state"):
-            from silverback.main import SharedState
-
             bot.state = SharedState()
         queue = candidate_queue(config)
         for shard in range(config.shard_count):
@@ -87,8 +86,6 @@ def startup(startup_state):
 
 
 def _on_market_log(log_entry):
-    from keepers.chain import log_record
-
     try:
         record = log_record(log_entry)
     except ValueError as err:

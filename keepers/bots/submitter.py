@@ -15,7 +15,6 @@ so its block task never runs twice at once.
 
 from __future__ import annotations
 
-import structlog
 from ape import chain
 from silverback import SilverbackBot
 from silverback.exceptions import CircuitBreaker
@@ -26,7 +25,6 @@ from keepers.scale import candidate_queue
 from keepers.wiring import build_keeper, load_bot_config
 
 configure_logging()
-log = structlog.get_logger("keepers.bots.submitter")
 
 config = load_bot_config()
 bot = SilverbackBot(signer_required=True)

@@ -15,7 +15,7 @@ from devkit.gasbench.artifacts import LinkError
 from devkit.gasbench.bench import SUBJECT, TARGETS, adapters, run_bench
 from devkit.gasbench.machine import NPM_PACKAGES, UNKNOWN
 from devkit.gasbench.peer_build import CONTRACTS, build_peer_contracts
-from devkit.gasbench.render import README_BEGIN, README_END, markdown_table, replace_block
+from devkit.gasbench.table import README_BEGIN, README_END, markdown_table, replace_block
 
 # A transaction's base cost: every receipt is above it.
 BASE_GAS = 21_000

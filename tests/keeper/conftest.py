@@ -2,7 +2,7 @@
 
 End-to-end tests (``tests/keeper/e2e``) run the real bot as a ``silverback
 run keepers.bots.liquidator:bot`` subprocess against an anvil this conftest starts on a
-free port (``devkit.devnet.Anvil``), so a test can kill and restart the
+free port (``devkit.devnet.Anvil``; the bots are ``devkit.processes.BotProcess``), so a test can kill and restart the
 node, revert it (a reorg) or stop it mining, and other engineers' anvils
 never clash. Ape's per-test snapshots are switched off for this suite: a
 snapshot revert under a running bot would be a reorg nobody asked for.
@@ -28,18 +28,9 @@ from typing import Any
 
 import pytest
 
-from devkit.devnet import (
-    Anvil,
-    BotProcess,
-    LocalMarket,
-    bot_env,
-    connect,
-    deploy_local,
-    free_port,
-    keeper_process,
-    wait_for,
-)
 from devkit import seeding
+from devkit.devnet import Anvil, LocalMarket, connect, deploy_local
+from devkit.processes import BotProcess, free_port, keeper_env, keeper_process
 from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike
 
 USD = 10**6
@@ -84,8 +75,8 @@ class Devnet:
         return [self.accounts[i] for i in range(9, 9 + len(seeding.SEEDS))]
 
     def env(self, metrics_port: int, **overrides: str) -> dict[str, str]:
-        return bot_env(
-            self.anvil,
+        return keeper_env(
+            self.anvil.url,
             self.lm.deployment_path,
             self.workdir / "index.sqlite",
             NAVLEND_KEEPER_SIGNER_ALIAS="TEST::5",
@@ -99,8 +90,7 @@ class Devnet:
         port = free_port()
         bot = keeper_process(self.env(port, **overrides), self.workdir / f"{name}.log").start()
         self.bots.append(bot)
-        wait_for(lambda: bool(bot.events("keeper started")) or not bot.alive, 90, "keeper start")
-        assert bot.alive, bot.log_path.read_text()[-3000:]
+        bot.wait_ready(timeout=90)
         return bot, port
 
     def drop_nav(self, bps: int) -> None:

@@ -9,7 +9,7 @@ values. Bounds are those of ``contracts/market/modules/market_core.vy``.
 import ape
 import pytest
 
-from navlend.market import BPS, PAUSE_DEPOSIT_COLLATERAL
+from navlend.constants import BPS, PAUSE_DEPOSIT_COLLATERAL
 
 NOT_OWNER = "ownable: caller is not the owner"
 MAX_UINT = 2**256 - 1

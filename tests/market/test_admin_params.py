@@ -10,7 +10,7 @@ import ape
 import pytest
 from eth_utils import keccak
 
-from navlend.market import PAUSE_SUPPLY
+from navlend.constants import PAUSE_SUPPLY
 
 NOT_OWNER = "ownable: caller is not the owner"
 ZERO = ape.utils.ZERO_ADDRESS

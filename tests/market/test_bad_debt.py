@@ -8,10 +8,10 @@ are those a test puts there (flash-loan fees) and every amount is exact."""
 
 import ape
 import pytest
+from navlend.constants import BPS
 
 USD = 10**6
 MAX = 2**256 - 1
-BPS = 10_000
 BONUS = BPS + 300
 DUST = 1_000 * USD
 # A lender share (12 decimals).

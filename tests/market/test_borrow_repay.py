@@ -9,7 +9,7 @@ are exactly what was borrowed; the interest test restores a curve."""
 import ape
 import pytest
 
-from navlend.market import WAD
+from navlend.constants import WAD
 
 USD = 10**6
 MAX = 2**256 - 1

@@ -12,7 +12,7 @@ import ape
 import pytest
 from eth_account.messages import encode_typed_data
 
-from navlend.market import PAUSE_SUPPLY, PAUSE_WITHDRAW
+from navlend.constants import PAUSE_SUPPLY, PAUSE_WITHDRAW
 
 USD = 10**6
 DAY = 86_400

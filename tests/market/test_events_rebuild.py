@@ -12,7 +12,7 @@ writes off bad debt is replayed from the logs and compared with the views.
 
 from collections import defaultdict
 
-from navlend.market import WAD
+from navlend.constants import WAD
 
 USD = 10**6
 MAX_UINT = 2**256 - 1

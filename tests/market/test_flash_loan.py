@@ -16,7 +16,7 @@ initiator, and it records what its callback was passed (``last_*``).
 import ape
 import pytest
 
-from navlend.market import PAUSE_FLASH_LOAN
+from navlend.constants import PAUSE_FLASH_LOAN
 
 USD = 10**6
 LENT = 10_000 * USD

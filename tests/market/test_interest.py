@@ -16,10 +16,9 @@ import math
 
 import ape
 import pytest
+from navlend.constants import BPS, WAD
 
 USD = 10**6
-WAD = 10**18
-BPS = 10_000
 DAY = 86_400
 YEAR = 365 * DAY
 LENT = 10_000 * USD

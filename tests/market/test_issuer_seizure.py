@@ -15,9 +15,9 @@ settable feed at $10.00 a share (fund A) or $1.00 (fund C).
 
 import ape
 import pytest
+from navlend.constants import WAD
 
 USD = 10**6
-WAD = 10**18
 PRICE = {"fund_a": 10 * 10**8, "fund_c": 10**8}
 
 

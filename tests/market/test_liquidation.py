@@ -12,10 +12,10 @@ the liquidation pause and grace period are in test_pause.py."""
 
 import ape
 import pytest
+from navlend.constants import BPS
 
 USD = 10**6
 MAX = 2**256 - 1
-BPS = 10_000
 # Listing defaults: threshold 90 %, bonus 3 %, oracle age 100 hours.
 THRESHOLD_BPS = 9_000
 BONUS_BPS = 300

@@ -14,9 +14,8 @@ from typing import Any, Callable
 import ape
 import pytest
 
-from navlend.market import (
+from navlend.constants import (
     PAUSE_ALL,
-    PAUSE_BITS,
     PAUSE_BORROW,
     PAUSE_DEPOSIT_COLLATERAL,
     PAUSE_FLASH_LOAN,
@@ -25,6 +24,7 @@ from navlend.market import (
     PAUSE_WITHDRAW,
     PAUSE_WITHDRAW_COLLATERAL,
 )
+from navlend.market import PAUSE_BITS
 
 NOT_OWNER = "ownable: caller is not the owner"
 NOT_GUARDIAN = "market: not guardian"

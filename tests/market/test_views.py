@@ -10,7 +10,7 @@ known time knows exactly how much interest the views accrue.
 import ape
 import pytest
 
-from navlend.market import BPS, PAUSE_LIQUIDATION, PAUSE_SUPPLY, PAUSE_WITHDRAW, WAD, YEAR
+from navlend.constants import BPS, PAUSE_LIQUIDATION, PAUSE_SUPPLY, PAUSE_WITHDRAW, WAD, YEAR
 
 USD = 10**6
 ZERO = ape.utils.ZERO_ADDRESS

@@ -30,6 +30,7 @@ import runpy
 from pathlib import Path
 
 import pytest
+from navlend.constants import BPS
 
 _MARKET_FIXTURES = runpy.run_path(
     str(Path(__file__).resolve().parents[1] / "market" / "conftest.py"),
@@ -39,7 +40,6 @@ globals().update(
     {name: value for name, value in _MARKET_FIXTURES.items() if not name.startswith("_")}
 )
 
-BPS = 10_000
 
 
 @pytest.fixture(autouse=True)

@@ -9,12 +9,10 @@ import ape
 import pytest
 from eth_utils import to_checksum_address
 
-from navlend.market import PAUSE_BORROW, PAUSE_FLASH_LOAN, PAUSE_LIQUIDATION
+from navlend.constants import BPS, PAUSE_BORROW, PAUSE_FLASH_LOAN, PAUSE_LIQUIDATION, WAD
 
 USD = 10**6
 MAX = 2**256 - 1
-WAD = 10**18
-BPS = 10_000
 YEAR = 365 * 86_400
 HOUR = 3_600
 ZERO = ape.utils.ZERO_ADDRESS

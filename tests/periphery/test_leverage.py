@@ -14,10 +14,9 @@ decimals.
 import ape
 import pytest
 from eth_abi import encode
+from navlend.constants import BPS, WAD
 
 USD = 10**6
-WAD = 10**18
-BPS = 10_000
 DAY = 86_400
 EQUITY = 10_000 * USD
 TARGET = 8_000

@@ -36,10 +36,10 @@ that loses nothing: early and late redeemers paid alike) passes on either.
 Flat 0 % curve, settable feeds: every amount is exact."""
 
 import pytest
+from navlend.constants import BPS
 
 USD = 10**6
 MAX = 2**256 - 1
-BPS = 10_000
 BONUS = BPS + 300
 # A lender share (12 decimals: the base's 6 plus 6).
 SHARE = 10**12

@@ -38,9 +38,9 @@ fails them."""
 
 import ape
 import pytest
+from navlend.constants import WAD
 
 USD = 10**6
-WAD = 10**18
 MAX = 2**256 - 1
 DAY = 86_400
 # Settable prices: $10.00 a fund A share, $1.00 a wrapper share (8 decimals).

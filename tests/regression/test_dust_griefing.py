@@ -38,10 +38,10 @@ Positions are opened under a flat 0 % curve with settable feeds, so every
 amount is exact."""
 
 import pytest
+from navlend.constants import BPS
 
 USD = 10**6
 MAX = 2**256 - 1
-BPS = 10_000
 BONUS = BPS + 300
 DUST = 1_000 * USD
 # Settable prices, 8 decimals.

@@ -21,9 +21,9 @@ Why navlend resists:
 
 import ape
 import pytest
+from navlend.constants import WAD
 
 USD = 10**6
-WAD = 10**18
 DONATION = 1_000_000 * USD
 
 

@@ -45,10 +45,10 @@ code.
 
 import ape
 import pytest
+from navlend.constants import WAD
 
 USD = 10**6
 MAX = 2**256 - 1
-WAD = 10**18
 HOUR = 3_600
 ZERO = ape.utils.ZERO_ADDRESS
 # Settable prices: $10.00 a fund A share, $1.00 a wrapper share (8 decimals).

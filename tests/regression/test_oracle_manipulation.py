@@ -34,10 +34,10 @@ at the confirmed price until the guardian confirms, and the plain feed.
 
 import ape
 import pytest
+from navlend.constants import BPS, WAD
 
 USD = 10**6
 MAX = 2**256 - 1
-WAD = 10**18
 # World NAVs (8 decimals): fund A $10.50, fund B $1.00.
 NAV_A = 10_50_000_000
 NAV_B = 1_00_000_000
@@ -47,7 +47,6 @@ PENDING_B = NAV_B * 70 // 100  # $0.70
 # Listing defaults: LTV 85 %, threshold 90 %.
 LTV_BPS = 8_500
 THRESHOLD_BPS = 9_000
-BPS = 10_000
 # Posted by the borrower: 1,000 fund A shares (6 decimals), 10,000 wrapper
 # shares (18 decimals, one fund B share each).
 SHARES_A = 1_000 * 10**6

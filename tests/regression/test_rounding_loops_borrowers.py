@@ -16,7 +16,7 @@ from being opened at all."""
 import ape
 import pytest
 
-from navlend.market import WAD
+from navlend.constants import WAD
 
 USD = 10**6
 MAX = 2**256 - 1

@@ -41,16 +41,15 @@ How each test fails on the vulnerable (old) code, as seen when run on it:
 
 import ape
 import pytest
+from navlend.constants import BPS, WAD
 
 USD = 10**6
 MAX = 2**256 - 1
-WAD = 10**18
 # Oldest answer the market accepts for borrowing (the listing default).
 MAX_AGE = 100 * 3_600
 # Listing defaults: LTV 85 %, threshold 90 %.
 LTV_BPS = 8_500
 THRESHOLD_BPS = 9_000
-BPS = 10_000
 # Settable prices: $10.00 a fund A share, $1.00 a wrapper share (8 decimals).
 BASE_PRICE = {"fund_a": 10 * 10**8, "wrapper": 10**8}
 # How a feed breaks: an answer of zero, or a round struck an hour ahead.

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 
+from hexbytes import HexBytes
+
 from devkit.devnet import metric_value, wait_for
+from navlend.constants import WAD
 
 USD = 10**6
 
-WAD = 10**18
 DROP_BPS = 1_200
 FUND_A_UNHEALTHY = (1, 2, 3, 4)
 HEALTHY = (0, 5, 6)
@@ -193,7 +195,7 @@ def _send_drop_unmined(devnet) -> None:
     nav = answer * (10_000 - DROP_BPS) // 10_000
     frm = str(devnet.deployer.address)
     for data in (oracle.publish.encode_input(nav, strike), oracle.confirm_pending.encode_input()):
-        devnet.anvil.rpc("eth_sendTransaction", {"from": frm, "to": str(oracle.address), "data": _hex(data),
+        devnet.anvil.rpc("eth_sendTransaction", {"from": frm, "to": str(oracle.address), "data": HexBytes(data).to_0x_hex(),
                                                  "gas": hex(300_000)})
 
 
@@ -209,11 +211,7 @@ def _competitor_liquidates(devnet, borrower) -> None:
     ]
     for contract, data, sender in calls:
         devnet.anvil.rpc("eth_sendTransaction", {
-            "from": sender, "to": str(contract.address), "data": _hex(data), "gas": hex(900_000),
+            "from": sender, "to": str(contract.address), "data": HexBytes(data).to_0x_hex(), "gas": hex(900_000),
             "maxPriorityFeePerGas": hex(50 * 10**9), "maxFeePerGas": hex(200 * 10**9),
         })
 
-
-def _hex(data) -> str:
-    text = data.hex() if not isinstance(data, str) else data
-    return text if text.startswith("0x") else "0x" + text

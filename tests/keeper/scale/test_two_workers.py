@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from devkit.devnet import BotProcess, free_port, keeper_process, silverback_bin, wait_for
+from devkit.devnet import wait_for
+from devkit.processes import NETWORK, BotProcess, free_port, keeper_process, silverback_bin
 
 DROP_BPS = 1_200
 FUND_A_UNHEALTHY = (1, 2, 3, 4)
@@ -56,8 +57,8 @@ def redis_url():
 
 
 def _worker(env: dict[str, str], log_path: Path) -> BotProcess:
-    args = [silverback_bin(), "worker", "keepers.bots.liquidator:bot", "-w", "1", "--network", "ethereum:local:foundry"]
-    return BotProcess(args, env, log_path)
+    args = [silverback_bin(), "worker", "keepers.bots.liquidator:bot", "-w", "1", "--network", NETWORK]
+    return BotProcess(args, env, log_path, name=log_path.stem)
 
 
 def _none_liquidatable(devnet) -> bool:
@@ -76,7 +77,7 @@ def test_two_workers__every_unhealthy_position_liquidated__no_double_submission(
     devnet.bots.append(dispatcher.start())
     # The submitter: the same keeper settings, the in-memory broker.
     submitter = keeper_process(devnet.env(free_port(), **shard), devnet.workdir / "submitter.log",
-                               module="keepers.bots.submitter:bot")
+                               module="keepers.bots.submitter:bot", ready_marker=None)
     devnet.bots.append(submitter.start())
 
     def tail(bot: BotProcess) -> str:
