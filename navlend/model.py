@@ -332,9 +332,12 @@ class MarketModel:
 
     def price(self, asset_id: int, now: int, feed: PriceFeed) -> tuple[int, bool]:
         """``_price``: the feed's answer capped, per booked unit, and stale."""
-        answer, updated_at = feed(asset_id)[:2]
+        return self._price_of(asset_id, feed(asset_id), now)
+
+    def _price_of(self, asset_id: int, answer: tuple[int, ...], now: int) -> tuple[int, bool]:
+        """``_price`` of one feed answer (read once by the caller)."""
         a = self.assets[asset_id]
-        return market_price(answer, updated_at, now, a.price_cap, a.ratio, a.max_oracle_age)
+        return market_price(answer[0], answer[1], now, a.price_cap, a.ratio, a.max_oracle_age)
 
     def admits(self, account: str, asset_id: int) -> bool:
         """Whether the asset's compliance source admits ``account``."""
@@ -349,8 +352,8 @@ class MarketModel:
             bal = self.balance(account, i)
             if not bal:
                 continue
-            p, stale = self.price(i, now, feed)
             answer = feed(i)
+            p, stale = self._price_of(i, answer, now)
             pending = pending_price(answer[2], a.ratio) if len(answer) > 2 else None
             held[i] = Collateral(bal, p, a.exponent, a.ltv_bps, a.threshold_bps, stale, a.frozen, pending)
         return held
