@@ -71,6 +71,7 @@ RAW_CALL_OK = {
     ("market/modules/market_core.vy", "_price"): "static call latestRoundData() on the asset's feed: a reverting or malformed feed reads as price 0, stale (AUDIT.md 'A feed that breaks'), so no third party can make a position unliquidatable; ok and len == 160 tested, fields read with extract32 (no decoding revert)",
     ("market/modules/market_core.vy", "_pending_price"): "static call pending_answer() on a feed flagged as IPendingNav: failure reads as a zero pending price, so borrowing and withdrawing count the asset for nothing (the safe side); ok and len == 64 tested, extract32",
     ("market/modules/market_core.vy", "_set_oracle"): "static call pending_answer() probe when a feed is set: success with 64 bytes flags the feed as IPendingNav, failure leaves it a plain AggregatorV3 feed by design",
+    ("adapters/SuperstateNavFeed.vy", "_checkpoint"): "static call checkpoints(i) on Superstate's oracle: a revert means 'past the last checkpoint' (the oracle has no length getter), which ends the feed's forward probe by design, so the feed never reverts on the oracle's account; ok and len == 96 tested before abi_decode",
     ("issuer/RedemptionFacility.vy", "_read_nav"): "static call latestRoundData() on the NAV feed: a reverting feed reads as NAV_BAD by design; success and len(response) == 160 tested before abi_decode",
 }
 
