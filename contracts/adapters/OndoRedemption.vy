@@ -130,7 +130,7 @@ def redeem(shares: uint256, min_out: uint256, receiver: address) -> uint256:
     assert extcall IERC20(share_token).approve(manager, shares, default_return_value=True), "adapter: approve failed"
     before: uint256 = staticcall IERC20(payout_token).balanceOf(self)
     # The manager's answer is not trusted: the balance is measured.
-    reported: uint256 = extcall IOusgInstantManager(manager).redeem(shares)
+    extcall IOusgInstantManager(manager).redeem(shares)
     payout: uint256 = staticcall IERC20(payout_token).balanceOf(self) - before
     assert payout >= min_out, "adapter: slippage"
     assert extcall IERC20(payout_token).transfer(receiver, payout, default_return_value=True), "adapter: push failed"

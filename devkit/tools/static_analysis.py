@@ -84,6 +84,7 @@ IGNORED_RETURN_OK = {
     ("periphery/Leverage.vy", "unwind", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
     ("periphery/Leverage.vy", "onFlashLoan", "repay"): "repays min(amount, debt); any unspent stablecoin stays here and is swept to the user by unwind's balanceOf transfer",
     ("periphery/Leverage.vy", "_enter", "borrow"): "returns the debt after the borrow; borrow lends exactly `owed` or reverts, and open re-reads debt_of for its LTV check",
+    ("adapters/OndoRedemption.vy", "redeem", "redeem"): "the instant manager's reported USDC is not trusted: the adapter measures its own USDC balance before and after, enforces min_out on that and forwards exactly it",
     ("periphery/Leverage.vy", "_exit", "redeem"): "returns the payout; unwind sweeps the whole stablecoin balance and checks min_out on it",
 }
 
