@@ -13,8 +13,9 @@
           `transferFrom`, the market or an adapter included), the sender
           and the receiver; a mint skips the sender, a burn the receiver,
           the caller is always checked;
-        - the owner (Ondo) pauses every movement, mints, and burns any
-          holder's balance (`admin_burn`), a lending market's included;
+        - the owner (Ondo) pauses every movement, burns any holder's
+          balance (`admin_burn`), a lending market's included, and names
+          the minters (itself, the instant manager);
         - anyone KYC'd burns their own balance (`burn`): the instant
           manager destroys the shares it redeems that way.
         Approvals are free (no KYC check), as on the real token.
@@ -46,6 +47,8 @@ kycRegistry: public(address)
 kycRequirementGroup: public(uint256)
 # True while every movement is stopped.
 paused: public(bool)
+# Who may mint (the owner and the instant manager).
+minter: public(HashMap[address, bool])
 # ERC-20 state.
 balanceOf: public(HashMap[address, uint256])
 allowance: public(HashMap[address, HashMap[address, uint256]])
@@ -73,6 +76,7 @@ def __init__(registry_: address):
     @param registry_ The KYC registry.
     """
     self.owner = msg.sender
+    self.minter[msg.sender] = True
     self.kycRegistry = registry_
     self.kycRequirementGroup = 1
     self.name = "Ondo Short-Term US Govt"
@@ -151,17 +155,28 @@ def burn(amount: uint256):
 @external
 def mint(to: address, amount: uint256):
     """
-    @notice Mints `amount` to `to` (owner; `to` KYC'd).
+    @notice Mints `amount` to `to` (a minter, KYC'd; `to` KYC'd).
     @param to The receiver.
     @param amount The amount.
     """
-    assert msg.sender == self.owner, "ousg: not owner"
+    assert self.minter[msg.sender], "ousg: not minter"
     self._check_movement()
     self._check_kyc(msg.sender, "ousg: caller not KYC")
     self._check_kyc(to, "ousg: receiver not KYC")
     self.balanceOf[to] += amount
     self.totalSupply += amount
     log IERC20.Transfer(sender=empty(address), receiver=to, value=amount)
+
+
+@external
+def set_minter(account: address, allowed: bool):
+    """
+    @notice Lets `account` mint, or stops it (owner).
+    @param account The minter.
+    @param allowed The new status.
+    """
+    assert msg.sender == self.owner, "ousg: not owner"
+    self.minter[account] = allowed
 
 
 @external

@@ -30,9 +30,14 @@
           (1:1); below it, it pays from its USDC buffer and, when the
           buffer is short, first redeems a `minBUIDLRedeemAmount` chunk of
           BUIDL, keeping what is left over as the new buffer;
-        - redemptions have their own pause (`redeemPaused`).
-        Subscriptions (`mint`, at least $100,000) are not doubled: navlend's
-        redeem route does not use them.
+        - redemptions have their own pause (`redeemPaused`), and
+          subscriptions theirs (`mintPaused`);
+        - `mint(usdc)` takes at least `minimumDepositAmount` ($100,000) of
+          USDC from the caller to Ondo's receiver (the fee receiver here)
+          and mints the caller OUSG at the same floored price, less a fee
+          of `mintFee` bps of the USDC (rounded down, default 0):
+          ousg = (usdc - fee) x 1e12 x 1e18 / price, rounded down. The
+          real manager's mint limit is not doubled.
         Never deployed on a live network.
 """
 
@@ -50,8 +55,8 @@ implements: IOusgInstantManager
 
 # The price floor: a redemption needs a price strictly above $105.
 MINIMUM_OUSG_PRICE: public(constant(uint256)) = 105 * 10**18
-# Highest settable fee, in bps (a double's cap).
-MAX_REDEEM_FEE: public(constant(uint256)) = 200
+# Highest settable fee (redemption or subscription), in bps (a double's cap).
+MAX_FEE: public(constant(uint256)) = 200
 # Basis points in one.
 _BPS: constant(uint256) = 10_000
 # OUSG's 18 decimals of price times 18 of amount down to USDC's 6: 1e18 x 1e12.
@@ -79,6 +84,12 @@ fee_receiver: public(address)
 redeemPaused: public(bool)
 # The redemption fee in bps of the gross.
 redeemFee: public(uint256)
+# True while subscriptions are paused.
+mintPaused: public(bool)
+# The subscription fee in bps of the USDC.
+mintFee: public(uint256)
+# The smallest subscription, in USDC units ($100,000).
+minimumDepositAmount: public(uint256)
 # The smallest gross redemption, in USDC units ($50,000).
 minimumRedemptionAmount: public(uint256)
 # From this gross on, BUIDL is redeemed for the whole amount ($250,000).
@@ -104,11 +115,23 @@ event InstantRedemption:
     price: uint256
 
 
+event InstantMint:
+    caller: indexed(address)
+    usdc_amount: uint256
+    ousg_amount: uint256
+    fee: uint256
+    price: uint256
+
+
 event BuidlRedemption:
     amount: uint256
 
 
 event RedeemPausedSet:
+    paused: bool
+
+
+event MintPausedSet:
     paused: bool
 
 
@@ -126,7 +149,9 @@ def __init__(
 ):
     """
     @notice Deploys the manager owned by the deployer (Ondo), with the
-            $50,000 minimum, the $250,000 BUIDL threshold and no fee.
+            $100,000 subscription and $50,000 redemption minimums, the
+            $250,000 BUIDL threshold and no fees. Ondo must KYC it and make
+            it an OUSG minter.
     @param ousg_ OUSG (this manager must be KYC'd on it).
     @param usdc_ USDC.
     @param buidl_ BUIDL.
@@ -142,6 +167,7 @@ def __init__(
     self.owner = msg.sender
     self.buidlRedeemer = redeemer_
     self.fee_receiver = msg.sender
+    self.minimumDepositAmount = 100_000 * 10**6
     self.minimumRedemptionAmount = 50_000 * 10**6
     self.minBUIDLRedeemAmount = 250_000 * 10**6
     self.instantRedemptionLimit = limit_
@@ -183,6 +209,26 @@ def redeem(amount: uint256) -> uint256:
 
 
 @external
+def mint(usdc_amount: uint256) -> uint256:
+    """
+    @notice Sells the caller new OUSG for `usdc_amount` USDC.
+    @param usdc_amount The USDC (6 decimals), at least $100,000.
+    @return uint256 The OUSG minted (18 decimals), rounded down.
+    """
+    assert not self.mintPaused, "manager: mint paused"
+    assert usdc_amount >= self.minimumDepositAmount, "manager: below minimum deposit"
+    price: uint256 = self._price()
+    fee: uint256 = usdc_amount * self.mintFee // _BPS
+    # Cannot wrap: the fee is at most 2 % of the amount.
+    ousg_amount: uint256 = unsafe_sub(usdc_amount, fee) * _DECIMALS_GAP * _PRICE_SCALE // price
+    assert ousg_amount != 0, "manager: zero amount"
+    assert extcall IERC20(usdc).transferFrom(msg.sender, self.fee_receiver, usdc_amount, default_return_value=True)
+    extcall IOusg(ousg).mint(msg.sender, ousg_amount)
+    log InstantMint(caller=msg.sender, usdc_amount=usdc_amount, ousg_amount=ousg_amount, fee=fee, price=price)
+    return ousg_amount
+
+
+@external
 @view
 def getOUSGPrice() -> uint256:
     """
@@ -206,13 +252,35 @@ def set_redeem_paused(paused: bool):
 
 
 @external
+def set_mint_paused(paused: bool):
+    """
+    @notice Pauses or resumes subscriptions (owner).
+    @param paused The new status.
+    """
+    self._only_owner()
+    self.mintPaused = paused
+    log MintPausedSet(paused=paused)
+
+
+@external
+def set_mint_fee(fee_bps: uint256):
+    """
+    @notice Sets the subscription fee (owner, at most 200 bps).
+    @param fee_bps The fee in bps of the USDC.
+    """
+    self._only_owner()
+    assert fee_bps <= MAX_FEE, "manager: fee too high"
+    self.mintFee = fee_bps
+
+
+@external
 def set_redeem_fee(fee_bps: uint256):
     """
     @notice Sets the redemption fee (owner, at most 200 bps).
     @param fee_bps The fee in bps of the gross.
     """
     self._only_owner()
-    assert fee_bps <= MAX_REDEEM_FEE, "manager: fee too high"
+    assert fee_bps <= MAX_FEE, "manager: fee too high"
     self.redeemFee = fee_bps
 
 

@@ -66,7 +66,7 @@ ONDO_BUFFER = 100_000 * USDC
 class OndoWorld:
     """Ondo's side: its admin account, the KYC registry, OUSG, the price
     oracle, USDC, BUIDL, the BUIDL redeemer and the instant manager (KYC'd
-    on OUSG by Ondo, funded with ``ONDO_BUIDL`` BUIDL and an
+    on OUSG by Ondo and an OUSG minter, funded with ``ONDO_BUIDL`` BUIDL and an
     ``ONDO_BUFFER`` USDC buffer)."""
 
     admin: Any
@@ -110,6 +110,7 @@ def ondo(project, ondo_admin) -> OndoWorld:
     )
     world = OndoWorld(admin, registry, ousg, oracle, usdc, buidl, redeemer, manager)
     world.kyc(admin, manager)
+    ousg.set_minter(manager, True, sender=admin)
     buidl.mint(manager, ONDO_BUIDL, sender=admin)
     usdc.mint(redeemer, ONDO_REDEEMER_CASH, sender=admin)
     usdc.mint(manager, ONDO_BUFFER, sender=admin)

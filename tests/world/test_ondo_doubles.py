@@ -91,6 +91,13 @@ def test_set_kyc_status__not_ondo__reverts(ondo, attacker):
         ondo.registry.set_kyc_status(1, attacker, True, sender=attacker)
 
 
+def test_mint__not_a_minter__reverts(ondo, attacker):
+    ondo.kyc(attacker)
+    with ape.reverts("ousg: not minter"):
+        ondo.ousg.mint(attacker, OUSG, sender=attacker)
+    assert ondo.ousg.minter(ondo.manager) and not ondo.ousg.minter(attacker)
+
+
 def test_pause__stops_transfers_and_admin_burn_takes_any_balance(ondo, borrower, lender):
     ondo.kyc(borrower, lender)
     ondo.mint_ousg(borrower, 10 * OUSG)
@@ -240,3 +247,49 @@ def test_buidl_redeemer__pays_usdc_one_to_one__reverts_when_short(ondo, lender):
     assert ondo.usdc.balanceOf(lender) == 1_000 * USDC
     with ape.reverts("redeemer: insufficient liquidity"):
         ondo.redeemer.redeem(5_000_000 * USDC, sender=lender)
+
+
+# ---- the instant manager: subscriptions ----
+
+
+@pytest.fixture
+def buyer(ondo, lender):
+    """``lender``, KYC'd, holding $300,000 USDC approved to the manager."""
+    ondo.kyc(lender)
+    ondo.usdc.mint(lender, 300_000 * USDC, sender=lender)
+    ondo.usdc.approve(ondo.manager, 2**256 - 1, sender=lender)
+    return lender
+
+
+def test_mint__from_100k__ousg_at_the_price_rounded_down_usdc_to_ondo(ondo, buyer):
+    before = ondo.usdc.balanceOf(ondo.admin)
+    amount = 100_000 * USDC
+    minted = amount * 10**30 // OUSG_PRICE
+    tx = ondo.manager.mint(amount, sender=buyer)
+    assert tx.return_value == minted and ondo.ousg.balanceOf(buyer) == minted
+    assert ondo.manager.InstantMint(caller=buyer, usdc_amount=amount, ousg_amount=minted, fee=0) in tx.events
+    assert ondo.usdc.balanceOf(ondo.admin) - before == amount
+
+
+def test_mint__a_cent_under_100k__reverts(ondo, buyer):
+    with ape.reverts("manager: below minimum deposit"):
+        ondo.manager.mint(100_000 * USDC - 10_000, sender=buyer)
+
+
+def test_mint__fee__taken_from_the_usdc_before_pricing(ondo, buyer):
+    ondo.manager.set_mint_fee(10, sender=ondo.admin)
+    amount = 150_000 * USDC + 7
+    fee = amount * 10 // 10_000
+    tx = ondo.manager.mint(amount, sender=buyer)
+    assert tx.return_value == (amount - fee) * 10**30 // OUSG_PRICE
+
+
+def test_mint__buyer_not_kyc_or_mint_paused__reverts(ondo, buyer, outsider):
+    ondo.usdc.mint(outsider, 200_000 * USDC, sender=outsider)
+    ondo.usdc.approve(ondo.manager, 2**256 - 1, sender=outsider)
+    with ape.reverts("ousg: receiver not KYC"):
+        ondo.manager.mint(100_000 * USDC, sender=outsider)
+    tx = ondo.manager.set_mint_paused(True, sender=ondo.admin)
+    assert ondo.manager.MintPausedSet(paused=True) in tx.events
+    with ape.reverts("manager: mint paused"):
+        ondo.manager.mint(100_000 * USDC, sender=buyer)
