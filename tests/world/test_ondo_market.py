@@ -235,3 +235,28 @@ def test_set_asset_compliance__ousg_itself__refused_it_has_no_compliance_views(o
     with ape.reverts("market: bad compliance source"):
         market.set_asset_compliance(ondo.ousg, ondo.ousg, sender=deployer)
     assert market.asset_compliance(ondo.ousg) == compliance
+
+
+def test_liquidate__another_holder_spent_the_shared_limit__redeem_route_refused_until_reset(
+    ondo, ousg_market, open_position, price_drop, advance, borrower, liquidator, attacker
+):
+    """The manager's limit is shared by every OUSG holder: one large
+    redemption elsewhere closes the redeem route for the window."""
+    market, feed, adapter, compliance = ousg_market
+    open_position(10_000 * OUSG, 1_020_000 * USDC)
+    price_drop()
+    ondo.kyc(attacker)
+    ondo.mint_ousg(attacker, 17_000 * OUSG)
+    ondo.ousg.approve(ondo.manager, MAX_UINT, sender=attacker)
+    ondo.manager.redeem(17_000 * OUSG, sender=attacker)  # $1.92M of the $2M
+    repay, seize = market.preview_liquidation(borrower, ondo.ousg, MAX_UINT)
+    # What is left (about $84,000) takes far fewer shares than the seizure.
+    assert 0 < adapter.max_redeem() < seize
+    assert adapter.preview_redeem(seize) == 0
+    ondo.usdc.approve(market, MAX_UINT, sender=liquidator)
+    with ape.reverts("manager: limit exceeded"):
+        market.liquidate(borrower, ondo.ousg, MAX_UINT, 0, True, liquidator, sender=liquidator)
+    advance(ondo.manager.resetInstantRedemptionDuration())
+    assert adapter.max_redeem() >= seize
+    repaid = market.liquidate(borrower, ondo.ousg, MAX_UINT, 1, True, liquidator, sender=liquidator).return_value[0]
+    assert repaid == 510_000 * USDC
