@@ -72,6 +72,8 @@ RAW_CALL_OK = {
     ("market/modules/market_core.vy", "_pending_price"): "static call pending_answer() on a feed flagged as IPendingNav: failure reads as a zero pending price, so borrowing and withdrawing count the asset for nothing (the safe side); ok and len == 64 tested, extract32",
     ("market/modules/market_core.vy", "_set_oracle"): "static call pending_answer() probe when a feed is set: success with 64 bytes flags the feed as IPendingNav, failure leaves it a plain AggregatorV3 feed by design",
     ("adapters/SuperstateNavFeed.vy", "_checkpoint"): "static call checkpoints(i) on Superstate's oracle: a revert means 'past the last checkpoint' (the oracle has no length getter), which ends the feed's forward probe by design, so the feed never reverts on the oracle's account; ok and len == 96 tested before abi_decode",
+    ("adapters/OndoNavFeed.vy", "_read"): "static call getPriceData() on Ondo's OUSG oracle: a revert or malformed answer reads as (False, 0, 0) and the feed answers zeros (the market's broken-feed path), so the feed never reverts on the oracle's account; ok and len == 64 tested, fields read with extract32 and range-checked (price in int256, time in uint80) before conversion",
+    ("adapters/OndoRedemption.vy", "_probe"): "static one-word reads of Ondo's instant manager, OUSG and the USDC/BUIDL balances for the never-reverting previews (preview_redeem, max_redeem, min_redeem, remaining_limit, fee_bps): the manager's getOUSGPrice reverts at or under the $105 floor by design, and any failure reads as 'cannot redeem' (0); ok and len == 32 tested before convert",
     ("issuer/RedemptionFacility.vy", "_read_nav"): "static call latestRoundData() on the NAV feed: a reverting feed reads as NAV_BAD by design; success and len(response) == 160 tested before abi_decode",
 }
 
@@ -82,6 +84,7 @@ IGNORED_RETURN_OK = {
     ("periphery/Leverage.vy", "unwind", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
     ("periphery/Leverage.vy", "onFlashLoan", "repay"): "repays min(amount, debt); any unspent stablecoin stays here and is swept to the user by unwind's balanceOf transfer",
     ("periphery/Leverage.vy", "_enter", "borrow"): "returns the debt after the borrow; borrow lends exactly `owed` or reverts, and open re-reads debt_of for its LTV check",
+    ("adapters/OndoRedemption.vy", "redeem", "redeem"): "the instant manager's reported USDC is not trusted: the adapter measures its own USDC balance before and after, enforces min_out on that and forwards exactly it",
     ("periphery/Leverage.vy", "_exit", "redeem"): "returns the payout; unwind sweeps the whole stablecoin balance and checks min_out on it",
 }
 

@@ -1,6 +1,9 @@
 """Fixtures of the world-contract tests (tokens, oracles, facilities,
 wrapper). Built on the session world of ``tests/conftest.py``."""
 
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
 
 # Fund A: NAV accrues, 6 decimals. Fund B: $1 dividends, 18 decimals.
@@ -41,3 +44,88 @@ def holder_with_shares(world, lender, mint_fund):
         return amount
 
     return mint
+
+
+# ---- Ondo (OUSG) doubles ----
+
+USDC = 10**6
+OUSG = 10**18
+# OUSG's price at the start of the Ondo tests: $115 (18 decimals).
+OUSG_PRICE = 115 * 10**18
+# The instant manager's shared limit per window, and the window.
+ONDO_LIMIT = 2_000_000 * USDC
+ONDO_WINDOW = 86_400
+# BUIDL the manager holds, USDC the BUIDL redeemer holds, the manager's
+# starting USDC buffer.
+ONDO_BUIDL = 5_000_000 * USDC
+ONDO_REDEEMER_CASH = 5_000_000 * USDC
+ONDO_BUFFER = 100_000 * USDC
+
+
+@dataclass
+class OndoWorld:
+    """Ondo's side: its admin account, the KYC registry, OUSG, the price
+    oracle, USDC, BUIDL, the BUIDL redeemer and the instant manager (KYC'd
+    on OUSG by Ondo and an OUSG minter, funded with ``ONDO_BUIDL`` BUIDL and an
+    ``ONDO_BUFFER`` USDC buffer)."""
+
+    admin: Any
+    registry: Any
+    ousg: Any
+    oracle: Any
+    usdc: Any
+    buidl: Any
+    redeemer: Any
+    manager: Any
+
+    def kyc(self, *accounts) -> None:
+        """Ondo adds ``accounts`` to OUSG's KYC group (1)."""
+        for account in accounts:
+            self.registry.set_kyc_status(1, account, True, sender=self.admin)
+
+    def mint_ousg(self, to, amount: int):
+        """Ondo mints ``amount`` OUSG to ``to`` (which must be KYC'd)."""
+        return self.ousg.mint(to, amount, sender=self.admin)
+
+
+@pytest.fixture(scope="session")
+def ondo_admin(accounts):
+    """Ondo: owns the registry, OUSG, the oracle and the manager."""
+    return accounts[13]
+
+
+@pytest.fixture(scope="session")
+def ondo(project, ondo_admin) -> OndoWorld:
+    """A fresh Ondo world (see ``OndoWorld``); nobody but Ondo itself and
+    its manager is KYC'd."""
+    admin = ondo_admin
+    usdc = admin.deploy(project.MockERC20, "USD Coin", "USDC", 6)
+    buidl = admin.deploy(project.MockERC20, "BlackRock BUIDL", "BUIDL", 6)
+    registry = admin.deploy(project.OndoKycRegistryDouble)
+    ousg = admin.deploy(project.OusgDouble, registry)
+    oracle = admin.deploy(project.OndoOracleDouble, OUSG_PRICE)
+    redeemer = admin.deploy(project.BuidlRedeemerDouble, buidl, usdc)
+    manager = admin.deploy(
+        project.OusgInstantManagerDouble, ousg, usdc, buidl, redeemer, oracle, ONDO_LIMIT, ONDO_WINDOW
+    )
+    world = OndoWorld(admin, registry, ousg, oracle, usdc, buidl, redeemer, manager)
+    world.kyc(admin, manager)
+    ousg.set_minter(manager, True, sender=admin)
+    buidl.mint(manager, ONDO_BUIDL, sender=admin)
+    usdc.mint(redeemer, ONDO_REDEEMER_CASH, sender=admin)
+    usdc.mint(manager, ONDO_BUFFER, sender=admin)
+    return world
+
+
+@pytest.fixture(scope="session")
+def post_price(ondo, chain):
+    """``post_price(price)``: Ondo posts ``price`` 23 hours after its last
+    post (or now, if later). Returns the receipt."""
+
+    def post(price: int):
+        earliest = ondo.oracle.price_timestamp() + ondo.oracle.MIN_PRICE_UPDATE_WINDOW()
+        if chain.blocks.head.timestamp < earliest:
+            chain.pending_timestamp = earliest
+        return ondo.oracle.setPrice(price, sender=ondo.admin)
+
+    return post
