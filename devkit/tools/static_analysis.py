@@ -72,6 +72,8 @@ RAW_CALL_OK = {
     ("market/modules/market_core.vy", "_pending_price"): "static call pending_answer() on a feed flagged as IPendingNav: failure reads as a zero pending price, so borrowing and withdrawing count the asset for nothing (the safe side); ok and len == 64 tested, extract32",
     ("market/modules/market_core.vy", "_set_oracle"): "static call pending_answer() probe when a feed is set: success with 64 bytes flags the feed as IPendingNav, failure leaves it a plain AggregatorV3 feed by design",
     ("adapters/SuperstateNavFeed.vy", "_checkpoint"): "static call checkpoints(i) on Superstate's oracle: a revert means 'past the last checkpoint' (the oracle has no length getter), which ends the feed's forward probe by design, so the feed never reverts on the oracle's account; ok and len == 96 tested before abi_decode",
+    ("adapters/SuperstateRedemption.vy", "_open"): "static call paused() on Superstate's Redemption contract: a revert or a malformed answer reads as paused, so preview_redeem and max_redeem answer 0 and never revert; ok and len == 32 tested before convert",
+    ("adapters/SuperstateRedemption.vy", "_pair"): "static call calculateUsdcOut(shares) or maxUstbRedemptionAmount() on Superstate's Redemption contract, which revert when its oracle cannot price (stale, under the $7 floor): the failure reads as 0 so preview_redeem and max_redeem never revert; ok and len == 64 tested, words read with extract32",
     ("issuer/RedemptionFacility.vy", "_read_nav"): "static call latestRoundData() on the NAV feed: a reverting feed reads as NAV_BAD by design; success and len(response) == 160 tested before abi_decode",
 }
 
