@@ -170,6 +170,18 @@ def min_redeem() -> uint256:
 
 @external
 @view
+def facility() -> address:
+    """
+    @notice The contract that holds the cash: Superstate's Redemption
+            contract (the keeper reads its USDC as the liquidity, as it
+            does a WrappedFacility's inner facility).
+    @return address The Redemption contract.
+    """
+    return redemption
+
+
+@external
+@view
 def remaining_limit() -> uint256:
     """
     @notice The USDC the Redemption contract can still pay (Superstate has

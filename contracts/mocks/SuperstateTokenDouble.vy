@@ -20,13 +20,22 @@
           off-chain redemption, even while transfers are paused: it needs
           only the accounting unpaused and an allowed source;
           `offchainRedeem(amount)` does the same for the caller.
-        Subscription is not modelled (no adapter uses it yet). Never
-        deployed on a live network.
+        - `subscribe(to, amount, stablecoin)` sends the stablecoin straight
+          to the issuer's sweep destination and mints shares at the
+          oracle's price, after a fee of at most 10 bps, rounded down; it
+          refuses a price under $7 or older than the token's own
+          `maximumOracleDelay`, an unsupported stablecoin, and a `to` that
+          does not share the caller's entity (a contract with protocol
+          permissions has none: it can subscribe only for itself). The
+          two-argument form (paying the caller) is not modelled.
+        Never deployed on a live network.
 """
 
 
 from ethereum.ercs import IERC20
 implements: IERC20
+
+from ..interfaces import IAggregatorV3
 
 from ..interfaces import ISuperstateToken
 implements: ISuperstateToken
@@ -38,6 +47,12 @@ from ..interfaces import ISuperstateAllowList
 
 # Shares carry 6 decimals.
 DECIMALS: constant(uint8) = 6
+# Highest subscription fee: 10 bps.
+MAX_SUBSCRIPTION_FEE_BPS: public(constant(uint256)) = 10
+# The lowest price accepted for a subscription: $7, in whole dollars.
+MIN_PRICE_DOLLARS: public(constant(uint256)) = 7
+# Basis points in one.
+_BPS: constant(uint256) = 10_000
 
 
 # ---- IMMUTABLES ----
@@ -61,6 +76,14 @@ accountingPaused: public(bool)
 balanceOf: public(HashMap[address, uint256])
 allowance: public(HashMap[address, HashMap[address, uint256]])
 totalSupply: public(uint256)
+# The fund's price oracle (AggregatorV3 shape), for subscriptions.
+oracle: public(address)
+# The oldest price a subscription accepts, in seconds.
+maximumOracleDelay: public(uint256)
+# Stablecoin -> where its subscription cash goes (empty: not accepted).
+sweepDestination: public(HashMap[address, address])
+# Stablecoin -> its subscription fee in basis points.
+subscriptionFee: public(HashMap[address, uint256])
 
 
 # ---- EVENTS ----
@@ -95,6 +118,16 @@ event Mint:
     minter: indexed(address)
     to: indexed(address)
     amount: uint256
+
+
+# Shares bought with a stablecoin.
+event Subscribe:
+    subscriber: indexed(address)
+    to: indexed(address)
+    stablecoin: indexed(address)
+    stablecoinInAmount: uint256
+    stablecoinInAmountAfterFee: uint256
+    superstateTokenOutAmount: uint256
 
 
 event PausedSet:
@@ -219,7 +252,69 @@ def offchainRedeem(amount: uint256):
     self._offchain_redeem(msg.sender, amount)
 
 
+@external
+def subscribe(to: address, amount: uint256, stablecoin: address):
+    """
+    @notice Buys shares for `to` with `amount` of `stablecoin`, paid
+            straight to the issuer, at the oracle's price after the fee.
+    @param to The receiver: the caller or an address of its entity.
+    @param amount The stablecoin paid.
+    @param stablecoin An accepted stablecoin (6 decimals).
+    """
+    assert not self.accountingPaused, "AccountingIsPaused"
+    assert amount != 0, "BadArgs"
+    destination: address = self.sweepDestination[stablecoin]
+    assert destination != empty(address), "StablecoinNotSupported"
+    assert self._is_allowed(msg.sender) and self._is_allowed(to), "InsufficientPermissions"
+    if to != msg.sender:
+        entity: uint256 = staticcall ISuperstateAllowList(allowListV2).addressEntityIds(msg.sender)
+        assert entity != 0 and entity == staticcall ISuperstateAllowList(allowListV2).addressEntityIds(to), \
+            "InsufficientPermissions"
+    net: uint256 = amount - amount * self.subscriptionFee[stablecoin] // _BPS
+    scale: uint256 = 0
+    price: uint256 = 0
+    scale, price = self._price()
+    # Rounded down: the fund never mints more than was paid for.
+    shares: uint256 = net * scale // price
+    assert shares != 0, "ZeroSuperstateTokensOut"
+    assert extcall IERC20(stablecoin).transferFrom(msg.sender, destination, amount, default_return_value=True)
+    self.balanceOf[to] += shares
+    self.totalSupply += shares
+    log Transfer(sender=empty(address), receiver=to, value=shares)
+    log Subscribe(
+        subscriber=msg.sender, to=to, stablecoin=stablecoin, stablecoinInAmount=amount,
+        stablecoinInAmountAfterFee=net, superstateTokenOutAmount=shares
+    )
+
+
 # ---- ISSUER ----
+
+@external
+def setOracle(oracle_: address, maximum_oracle_delay: uint256):
+    """
+    @notice Sets the price oracle and the oldest price subscriptions accept.
+    @param oracle_ The oracle (AggregatorV3 shape).
+    @param maximum_oracle_delay Seconds.
+    """
+    assert msg.sender == self.owner, "Unauthorized"
+    self.oracle = oracle_
+    self.maximumOracleDelay = maximum_oracle_delay
+
+
+@external
+def setStablecoinConfig(stablecoin: address, destination: address, fee_bps: uint256):
+    """
+    @notice Accepts `stablecoin` for subscriptions (empty destination: no
+            longer), its cash sent to `destination`, at `fee_bps`.
+    @param stablecoin The stablecoin.
+    @param destination Where its cash goes.
+    @param fee_bps The fee, at most 10 bps.
+    """
+    assert msg.sender == self.owner, "Unauthorized"
+    assert fee_bps <= MAX_SUBSCRIPTION_FEE_BPS, "FeeTooHigh"
+    self.sweepDestination[stablecoin] = destination
+    self.subscriptionFee[stablecoin] = fee_bps
+
 
 @external
 def mint(to: address, amount: uint256):
@@ -304,6 +399,26 @@ def _is_allowed(account: address) -> bool:
     @return bool True when allowed.
     """
     return staticcall ISuperstateAllowList(allowListV2).isAddressAllowedForFund(account, _SYMBOL)
+
+
+@internal
+@view
+def _price() -> (uint256, uint256):
+    """
+    @dev The oracle's price, refused under $7 or older than the delay.
+    @return uint256 10 ** the oracle's decimals.
+    @return uint256 The price (oracle decimals).
+    """
+    scale: uint256 = 10 ** convert(staticcall IAggregatorV3(self.oracle).decimals(), uint256)
+    round_id: uint80 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    answered_in: uint80 = 0
+    round_id, answer, started_at, updated_at, answered_in = staticcall IAggregatorV3(self.oracle).latestRoundData()
+    assert answer >= convert(MIN_PRICE_DOLLARS * scale, int256), "BadChainlinkData"
+    assert updated_at + self.maximumOracleDelay >= block.timestamp, "BadChainlinkData"
+    return scale, convert(answer, uint256)
 
 
 @internal

@@ -120,6 +120,7 @@ def test_preview_redeem__open__matches_superstates_figure(ustb, route, deployer)
     assert adapter.fee_bps() == 5
     assert adapter.share_token() == ustb.token.address
     assert adapter.min_redeem() == 0
+    assert adapter.facility() == redemption.address
     assert adapter.remaining_limit() == ustb.LIQUIDITY
 
 

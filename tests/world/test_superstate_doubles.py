@@ -294,3 +294,71 @@ def test_set_redemption_fee__above_10_bps__reverts(ustb, deployer, attacker):
         ustb.redemption.setRedemptionFee(11, sender=deployer)
     with ape.reverts("Unauthorized"):
         ustb.redemption.setRedemptionFee(1, sender=attacker)
+
+
+# ---- subscription ----
+
+CASH = 10_450 * 10**6  # $10,450
+
+
+@pytest.fixture
+def subscriptions(ustb, deployer, stablecoin, treasury, borrower):
+    """The token prices subscriptions with the Superstate oracle (a day's
+    delay) and takes the stablecoin at 10 bps, its cash to ``treasury``;
+    ``borrower`` holds CASH and has approved the token."""
+    ustb.token.setOracle(ustb.oracle, DAY, sender=deployer)
+    ustb.token.setStablecoinConfig(stablecoin, treasury, 10, sender=deployer)
+    stablecoin.mint(borrower, CASH, sender=deployer)
+    stablecoin.approve(ustb.token, CASH, sender=borrower)
+    return CASH
+
+
+def test_subscribe__cash_to_the_issuer__shares_at_price_after_fee(
+    ustb, subscriptions, stablecoin, treasury, borrower
+):
+    tx = ustb.token.subscribe(borrower, CASH, stablecoin, sender=borrower)
+    (log,) = tx.decode_logs(ustb.token.Subscribe)
+    net = CASH - CASH * 10 // 10_000
+    assert (log.stablecoinInAmount, log.stablecoinInAmountAfterFee) == (CASH, net)
+    # At the oracle's price now, just above the struck NAV, rounded down.
+    shares = log.superstateTokenOutAmount
+    assert net * 10**6 // (ustb.NAV + 1_000) < shares <= net * 10**6 // ustb.NAV
+    assert ustb.token.balanceOf(borrower) == ustb.token.totalSupply() == shares
+    assert stablecoin.balanceOf(treasury) == CASH
+    assert stablecoin.balanceOf(ustb.token) == 0
+
+
+def test_subscribe__to_another_entity__reverts__same_entity_passes(
+    ustb, subscriptions, deployer, stablecoin, borrower, lender
+):
+    with ape.reverts("InsufficientPermissions"):
+        ustb.token.subscribe(lender, CASH, stablecoin, sender=borrower)
+    # The lender's address joins the borrower's entity (id 2).
+    ustb.allow_list.setEntityIdForAddress(2, lender, sender=deployer)
+    ustb.token.subscribe(lender, CASH, stablecoin, sender=borrower)
+    assert ustb.token.balanceOf(lender) > 0
+
+
+def test_subscribe__unsupported_stablecoin_or_accounting_paused__reverts(
+    ustb, subscriptions, project, deployer, stablecoin, borrower
+):
+    other = deployer.deploy(project.MockERC20, "Other USD", "OUSD", 6)
+    with ape.reverts("StablecoinNotSupported"):
+        ustb.token.subscribe(borrower, CASH, other, sender=borrower)
+    with ape.reverts("FeeTooHigh"):
+        ustb.token.setStablecoinConfig(stablecoin, deployer, 11, sender=deployer)
+    ustb.token.accountingPause(sender=deployer)
+    with ape.reverts("AccountingIsPaused"):
+        ustb.token.subscribe(borrower, CASH, stablecoin, sender=borrower)
+
+
+@pytest.mark.parametrize("price, age", [(699_999_999, 0), (1_000_000_000, 2 * DAY)])
+def test_subscribe__price_under_7_dollars_or_older_than_delay__reverts(
+    ustb, subscriptions, project, deployer, stablecoin, borrower, chain, price, age
+):
+    feed = deployer.deploy(project.MockAggregator, 8, price)
+    if age:
+        feed.set_answer(price, chain.blocks.head.timestamp - age, sender=deployer)
+    ustb.token.setOracle(feed, DAY, sender=deployer)
+    with ape.reverts("BadChainlinkData"):
+        ustb.token.subscribe(borrower, CASH, stablecoin, sender=borrower)

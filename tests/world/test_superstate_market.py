@@ -16,6 +16,7 @@ interest accrues between a preview and the liquidation.
 import ape
 import pytest
 
+from keepers.chain import ChainReader
 from navlend.market import deploy_market, list_asset
 
 USD = 10**6
@@ -248,3 +249,31 @@ def test_redeem_route__a_day_after_a_drop__paid_at_superstates_projection(
     projected = ustb.oracle.latestRoundData()[1]
     assert projected < DROPPED_NAV - (ustb.NAV - DROPPED_NAV) * 9 // 10
     assert ustb.adapter.preview_redeem(seize) < repay
+
+
+# ---- what the keeper reads of the Superstate facility ----
+
+
+def test_keeper_terms__superstate_facility__liquidity_price_and_capacity(
+    ss_unhealthy, ss_market, ustb, chain
+):
+    """The keeper's chain reader over the market: the adapter as the
+    facility, Superstate's Redemption contract as the cash holder (its
+    `facility()`), no minimum, and 0 capacity once Superstate cannot price."""
+    reader = ChainReader(
+        chain.provider.web3,
+        ss_market.address,
+        ss_market.address,  # the lens is not read for the terms
+        decode_logs=lambda raw: [],
+        event_topics=[],
+    )
+    (terms,) = reader.market_terms().assets
+    assert terms.facility == ustb.adapter.address
+    assert terms.facility_liquidity == terms.facility_remaining_limit == ustb.LIQUIDITY
+    assert terms.facility_min_redeem == 0
+    assert terms.facility_max_redeem == ustb.adapter.max_redeem() > 0
+    # Superstate's price per share before the fee, within a cent of the NAV.
+    assert abs(terms.redeem_price - DROPPED_NAV) < 10_000
+    chain.mine(1, timestamp=chain.blocks.head.timestamp + 5 * DAY + 3_600)
+    (stale,) = reader.market_terms().assets
+    assert stale.stale and stale.facility_max_redeem == 0 and stale.redeem_price == 0
