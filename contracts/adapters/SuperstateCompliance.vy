@@ -95,12 +95,9 @@ def can_transfer(sender: address, receiver: address, spender: address) -> bool:
     @param spender The caller of `transferFrom` (ignored).
     @return bool True when the transfer would pass.
     """
+    fund: ISuperstateToken = ISuperstateToken(token)
     if receiver == token:
-        return not staticcall ISuperstateToken(token).accountingPaused() and staticcall ISuperstateToken(
-            token
-        ).isAllowed(sender)
-    if staticcall ISuperstateToken(token).paused():
+        return not staticcall fund.accountingPaused() and staticcall fund.isAllowed(sender)
+    if staticcall fund.paused():
         return False
-    return staticcall ISuperstateToken(token).isAllowed(sender) and staticcall ISuperstateToken(token).isAllowed(
-        receiver
-    )
+    return staticcall fund.isAllowed(sender) and staticcall fund.isAllowed(receiver)

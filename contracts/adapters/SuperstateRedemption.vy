@@ -30,7 +30,9 @@
         needs code at the address), for the fund's symbol: the market
         (it holds the shares) and this adapter (it holds them within a
         redemption), each with `setProtocolAddressPermission(contract,
-        symbol, true)` on the AllowList V2.
+        symbol, true)` on the AllowList V2. (Superstate's Redemption
+        contract, which takes the shares from this adapter, is admitted by
+        Superstate with the rest of its own set-up.)
 @custom:security Ownerless and stateless between calls: it trusts the
                  Redemption contract to pay at the oracle's price; a
                  short payment is caught by `min_out`.
