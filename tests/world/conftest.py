@@ -2,7 +2,7 @@
 wrapper). Built on the session world of ``tests/conftest.py``."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -129,3 +129,87 @@ def post_price(ondo, chain):
         return ondo.oracle.setPrice(price, sender=ondo.admin)
 
     return post
+
+
+# ---- Superstate doubles and adapters (issue 15) ----
+
+SUPERSTATE_NAV = 10_450_000  # $10.45, 6 decimals
+SUPERSTATE_MAX_DELTA = 1_000_000  # $1 per checkpoint
+SUPERSTATE_LIQUIDITY = 1_000_000 * 10**6  # USDC in each Redemption contract
+# AllowList entity ids of the investors; ``outsider`` has none.
+SUPERSTATE_ENTITIES = {"lender": 1, "borrower": 2, "liquidator": 3}
+
+
+@dataclass
+class Superstate:
+    """One Superstate fund (USTB) as doubles, with navlend's adapters over
+    it: ``redemption`` is the Idle variant, ``redemption_yield`` pays the
+    caller; ``adapter`` / ``adapter_yield`` redeem through each."""
+
+    # The struck NAV and each Redemption contract's USDC, for the tests.
+    NAV: ClassVar[int] = SUPERSTATE_NAV
+    LIQUIDITY: ClassVar[int] = SUPERSTATE_LIQUIDITY
+
+    allow_list: Any
+    token: Any
+    oracle: Any
+    feed: Any
+    redemption: Any
+    redemption_yield: Any
+    adapter: Any
+    adapter_yield: Any
+    compliance: Any
+
+    def add_checkpoint(self, chain, issuer, nav: int, struck_ago: int = 600, effective_in: int = 0):
+        """Adds a checkpoint struck ``struck_ago`` seconds before the next
+        block, effective ``effective_in`` seconds after it."""
+        now = chain.blocks.head.timestamp + 1
+        chain.pending_timestamp = now
+        return self.oracle.add_checkpoint(
+            now - struck_ago, now + effective_in, nav, False, sender=issuer
+        )
+
+    def admit(self, issuer, *contracts):
+        """Gives each contract a protocol permission for USTB."""
+        for contract in contracts:
+            self.allow_list.setProtocolAddressPermission(contract, "USTB", True, sender=issuer)
+
+
+@pytest.fixture(scope="session")
+def ustb(
+    world, project, chain, deployer, stablecoin, lender, borrower, liquidator, advance
+) -> Superstate:
+    """USTB as Superstate doubles issued by ``deployer`` (two daily
+    checkpoints at about $10.45, the last struck an hour ago), the
+    navlend feed, both Redemption variants holding USDC, and navlend's
+    adapters; the Redemption contracts and adapters hold protocol
+    permissions, ``lender``, ``borrower`` and ``liquidator`` are allowed
+    entities (``outsider`` and ``attacker`` are not)."""
+    allow_list = deployer.deploy(project.SuperstateAllowListDouble)
+    token = deployer.deploy(
+        project.SuperstateTokenDouble, "Superstate Short Duration Fund", "USTB", allow_list
+    )
+    oracle = deployer.deploy(project.SuperstateOracleDouble, SUPERSTATE_MAX_DELTA)
+    ss = Superstate(allow_list, token, oracle, None, None, None, None, None, None)
+    ss.add_checkpoint(chain, deployer, SUPERSTATE_NAV - 1_045, struck_ago=86_400 + 3_600)
+    advance(1)
+    ss.add_checkpoint(chain, deployer, SUPERSTATE_NAV, struck_ago=3_600)
+    ss.feed = deployer.deploy(project.SuperstateNavFeed, oracle, "USTB / USD NAV", 1)
+    ss.redemption = deployer.deploy(
+        project.SuperstateRedemptionDouble, token, oracle, stablecoin, 86_400, False
+    )
+    ss.redemption_yield = deployer.deploy(
+        project.SuperstateRedemptionDouble, token, oracle, stablecoin, 86_400, True
+    )
+    ss.adapter = deployer.deploy(project.SuperstateRedemption, ss.redemption, token, stablecoin)
+    ss.adapter_yield = deployer.deploy(
+        project.SuperstateRedemption, ss.redemption_yield, token, stablecoin
+    )
+    ss.compliance = deployer.deploy(project.SuperstateCompliance, token)
+    ss.admit(deployer, ss.redemption, ss.redemption_yield, ss.adapter, ss.adapter_yield)
+    for account, entity in zip((lender, borrower, liquidator), SUPERSTATE_ENTITIES.values()):
+        allow_list.setEntityIdForAddress(entity, account, sender=deployer)
+        allow_list.setEntityAllowedForFund(entity, "USTB", True, sender=deployer)
+    for redemption in (ss.redemption, ss.redemption_yield):
+        stablecoin.mint(redemption, SUPERSTATE_LIQUIDITY, sender=deployer)
+    return ss
