@@ -160,6 +160,13 @@ def test_market_removed_from_kyc__seize_and_redeem__revert_in_ousg(
         redeem(market, ondo, large, outsider)
 
 
+def test_market_removed_from_kyc__keeper__simulation_reverted_with_ousgs_reason(large, market, ondo, keeper):
+    k = keeper()
+    remove_kyc(ondo, market)
+    reverted = the_event(k.block(), "simulation reverted; not sending", large)
+    assert reverted["route"] == Route.REDEEM.value and "ousg: sender not KYC" in reverted["reason"]
+
+
 def test_adapter_removed_from_kyc__adapter_still_quotes__redeem_reverts_seize_open(
     large, ondo, market, adapter, kyc_liquidator, outsider
 ):
