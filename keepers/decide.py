@@ -138,11 +138,26 @@ def liquidation_amounts(
 
 
 def redeem_payout(asset: AssetTerms, shares: int) -> tuple[int, int]:
-    """The facility's payout for ``shares`` and its fee, in base units, at
-    its own NAV (the market's price when it reports none): the rules'
-    ``redemption_payout``, both rounded down."""
-    nav = asset.redeem_price or asset.price
+    """The facility's payout for ``shares`` (real units) and its fee, in
+    base units, at its own NAV: the rules' ``redemption_payout``, both
+    rounded down. When the facility reports no price (Ondo's adapter quotes
+    0 for one share, under its minimum) the market's price stands in; it
+    is per booked unit, so for a short asset (``ratio`` below one, after an
+    issuer's burn or seizure was synced) it is taken back to a real share,
+    rounded down (valuing real shares at the booked price counted the
+    ratio twice: a redeem route that pays was skipped as
+    "payout_below_cost")."""
+    nav = asset.redeem_price or _real_unit_price(asset)
     return redemption_payout(shares, nav, asset.value_exponent, asset.redemption_fee_bps)
+
+
+def _real_unit_price(asset: AssetTerms) -> int:
+    """The market's price of one real unit: ``price`` (per booked unit)
+    over the ratio, rounded down; the price itself for a whole asset, or
+    one with nothing left (no real unit to price)."""
+    if asset.ratio in (0, WAD):
+        return asset.price
+    return mul_div(asset.price, WAD, asset.ratio, False)
 
 
 def gas_cost(gas_units: int, gas_price_wei: int, eth_usd_base: int) -> int:
