@@ -16,6 +16,11 @@
           forwards the USDC to `receiver`. The manager's own refusals
           (pause, price floor, $50,000 minimum, shared limit, liquidity)
           come through with the manager's reasons.
+        - `redeem_received` (`IGatheredRedemption`) redeems every OUSG
+          the adapter holds the same way, for the FlashLiquidator's
+          gathered batch: the market's seize route sends the shares of
+          several small positions here, and one redemption reaches the
+          manager's $50,000 minimum that none reaches alone.
         - `preview_redeem` and `max_redeem` never revert: every read of
           the manager and the token is a raw call whose failure is an
           answer. Both are 0 while OUSG or redemptions are paused, while
@@ -35,17 +40,35 @@
         pull and the holder while it redeems) and, for the seize route
         only, the liquidator who receives shares. A liquidator using the
         redeem route needs no KYC: it receives USDC.
-@custom:security Ownerless and stateless between calls: it holds no OUSG
-                 and no USDC after a call. It trusts the manager's
-                 arithmetic for previews, and measures what it is paid.
+@custom:security Ownerless and stateless between transactions: it holds
+                 no OUSG and no USDC after a call. It trusts the
+                 manager's arithmetic for previews, and measures what it
+                 is paid.
+                 `redeem_received` is open to anyone and pays whoever
+                 calls it for every OUSG the adapter holds, whoever sent
+                 it: the adapter cannot tell whose shares it holds. So
+                 shares must reach it only in the transaction that
+                 redeems them (the FlashLiquidator's gathered batch
+                 does both under one flash loan, and no one can act in
+                 between). OUSG sent here any other way (by mistake, or a
+                 seize-route liquidation to the adapter redeemed in a
+                 later transaction) is a gift to the next caller; only
+                 the sender loses it, and nothing else changes. A KYC'd
+                 holder can make a gathered batch revert only by giving
+                 the adapter enough OUSG to push the gross past the
+                 manager's limit or liquidity, and loses those shares to
+                 the next caller; the batch's own shares never stay here
+                 (a revert undoes their seizure).
 """
 
 
 from ethereum.ercs import IERC20
 
+from ..interfaces import IGatheredRedemption
 from ..interfaces import IOusgInstantManager
 from ..interfaces import IRedemptionFacility
 implements: IRedemptionFacility
+implements: IGatheredRedemption
 
 from snekmate.utils import math
 
@@ -127,15 +150,29 @@ def redeem(shares: uint256, min_out: uint256, receiver: address) -> uint256:
     assert shares != 0, "adapter: zero amount"
     assert extcall IERC20(share_token).transferFrom(msg.sender, self, shares, default_return_value=True), \
         "adapter: pull failed"
-    assert extcall IERC20(share_token).approve(manager, shares, default_return_value=True), "adapter: approve failed"
-    before: uint256 = staticcall IERC20(payout_token).balanceOf(self)
-    # The manager's answer is not trusted: the balance is measured.
-    extcall IOusgInstantManager(manager).redeem(shares)
-    payout: uint256 = staticcall IERC20(payout_token).balanceOf(self) - before
-    assert payout >= min_out, "adapter: slippage"
-    assert extcall IERC20(payout_token).transfer(receiver, payout, default_return_value=True), "adapter: push failed"
-    log Redeemed(caller=msg.sender, receiver=receiver, shares=shares, payout=payout)
-    return payout
+    return self._redeem_held(shares, min_out, receiver)
+
+
+@external
+def redeem_received(min_out: uint256, receiver: address) -> uint256:
+    """
+    @notice Redeems every OUSG this adapter holds (what the market's seize
+            route sent it earlier in this transaction) at Ondo's instant
+            manager in one redemption, and pays `receiver` the USDC
+            received.
+    @dev Anyone may call it: see @custom:security for shares sent here
+         outside such a transaction. The manager's refusals (a total
+         under its minimum, pauses, floor, limit, liquidity) come through
+         with its reasons; `preview_redeem` of the held shares answers
+         what this pays.
+    @param min_out The least USDC accepted.
+    @param receiver The USDC receiver.
+    @return uint256 The USDC paid, as measured.
+    """
+    assert receiver != empty(address), "adapter: zero address"
+    shares: uint256 = staticcall IERC20(share_token).balanceOf(self)
+    assert shares != 0, "adapter: zero amount"
+    return self._redeem_held(shares, min_out, receiver)
 
 
 @external
@@ -238,6 +275,28 @@ def version() -> uint256:
 
 
 # ---- INTERNAL FUNCTIONS ----
+
+@internal
+def _redeem_held(shares: uint256, min_out: uint256, receiver: address) -> uint256:
+    """
+    @dev Redeems `shares` OUSG the adapter holds (the manager pays its
+         caller, this adapter), measures the USDC received, enforces
+         `min_out` and forwards it to `receiver`.
+    @param shares The OUSG held, non-zero.
+    @param min_out The least USDC accepted.
+    @param receiver The USDC receiver, non-zero.
+    @return uint256 The USDC paid.
+    """
+    assert extcall IERC20(share_token).approve(manager, shares, default_return_value=True), "adapter: approve failed"
+    before: uint256 = staticcall IERC20(payout_token).balanceOf(self)
+    # The manager's answer is not trusted: the balance is measured.
+    extcall IOusgInstantManager(manager).redeem(shares)
+    payout: uint256 = staticcall IERC20(payout_token).balanceOf(self) - before
+    assert payout >= min_out, "adapter: slippage"
+    assert extcall IERC20(payout_token).transfer(receiver, payout, default_return_value=True), "adapter: push failed"
+    log Redeemed(caller=msg.sender, receiver=receiver, shares=shares, payout=payout)
+    return payout
+
 
 @internal
 @view

@@ -18,6 +18,12 @@
           adapter measures the USDC it received (its balance after less
           before, so nothing sent here earlier counts), enforces `min_out`
           on that, and forwards exactly that to `receiver`.
+        - `redeem_received` (`IGatheredRedemption`) redeems every share
+          the adapter holds the same way: the FlashLiquidator's gathered
+          batch has the market's seize route send it the shares of several
+          positions, then redeems them at once (Superstate has no minimum
+          to reach, so this only saves redemptions; Ondo's adapter needs
+          it for its $50,000 minimum).
         - `preview_redeem` and `max_redeem` never revert (Superstate's
           views revert when the oracle cannot price): 0 while the token's
           transfers or accounting are paused, the Redemption contract is
@@ -33,16 +39,25 @@
         symbol, true)` on the AllowList V2. (Superstate's Redemption
         contract, which takes the shares from this adapter, is admitted by
         Superstate with the rest of its own set-up.)
-@custom:security Ownerless and stateless between calls: it trusts the
-                 Redemption contract to pay at the oracle's price; a
+@custom:security Ownerless and stateless between transactions: it trusts
+                 the Redemption contract to pay at the oracle's price; a
                  short payment is caught by `min_out`.
+                 `redeem_received` is open to anyone and pays its caller's
+                 receiver for every share the adapter holds, whoever sent
+                 them: shares must reach the adapter only in the
+                 transaction that redeems them (the gathered batch does
+                 both under one flash loan). Shares sent here any other
+                 way are a gift to the next caller; only their sender
+                 loses them.
 """
 
 
 from ethereum.ercs import IERC20
 
+from ..interfaces import IGatheredRedemption
 from ..interfaces import IRedemptionFacility
 implements: IRedemptionFacility
+implements: IGatheredRedemption
 
 from ..interfaces import ISuperstateRedemption
 from ..interfaces import ISuperstateToken
@@ -102,15 +117,27 @@ def redeem(shares: uint256, min_out: uint256, receiver: address) -> uint256:
     """
     assert shares != 0, "adapter: zero amount"
     assert receiver != empty(address) and receiver != share_token, "adapter: bad receiver"
-    assert extcall IERC20(share_token).transferFrom(msg.sender, self, shares, default_return_value=True)
-    assert extcall IERC20(share_token).approve(redemption, shares, default_return_value=True)
-    before: uint256 = staticcall IERC20(payout_token).balanceOf(self)
-    extcall ISuperstateRedemption(redemption).redeem(self, shares)
-    received: uint256 = staticcall IERC20(payout_token).balanceOf(self) - before
-    assert received != 0 and received >= min_out, "adapter: slippage"
-    assert extcall IERC20(payout_token).transfer(receiver, received, default_return_value=True)
-    log Redeemed(caller=msg.sender, receiver=receiver, shares=shares, payout=received)
-    return received
+    assert extcall IERC20(share_token).transferFrom(msg.sender, self, shares, default_return_value=True), \
+        "adapter: pull failed"
+    return self._redeem_held(shares, min_out, receiver)
+
+
+@external
+def redeem_received(min_out: uint256, receiver: address) -> uint256:
+    """
+    @notice Redeems every share this adapter holds (what the market's
+            seize route sent it earlier in this transaction) in one
+            redemption, and pays `receiver` the USDC received.
+    @dev Anyone may call it: see @custom:security for shares sent here
+         outside such a transaction.
+    @param min_out The least USDC accepted.
+    @param receiver The USDC receiver (never the token).
+    @return uint256 The USDC paid to `receiver`.
+    """
+    assert receiver != empty(address) and receiver != share_token, "adapter: bad receiver"
+    shares: uint256 = staticcall IERC20(share_token).balanceOf(self)
+    assert shares != 0, "adapter: zero amount"
+    return self._redeem_held(shares, min_out, receiver)
 
 
 @external
@@ -194,6 +221,28 @@ def remaining_limit() -> uint256:
 
 
 # ---- INTERNAL FUNCTIONS ----
+
+@internal
+def _redeem_held(shares: uint256, min_out: uint256, receiver: address) -> uint256:
+    """
+    @dev Redeems `shares` the adapter holds with itself as the payee,
+         measures the USDC received, enforces `min_out` and forwards it.
+    @param shares The fund shares held, non-zero.
+    @param min_out The least USDC accepted.
+    @param receiver The USDC receiver, checked by the caller.
+    @return uint256 The USDC paid.
+    """
+    assert extcall IERC20(share_token).approve(redemption, shares, default_return_value=True), \
+        "adapter: approve failed"
+    before: uint256 = staticcall IERC20(payout_token).balanceOf(self)
+    extcall ISuperstateRedemption(redemption).redeem(self, shares)
+    received: uint256 = staticcall IERC20(payout_token).balanceOf(self) - before
+    assert received != 0 and received >= min_out, "adapter: slippage"
+    assert extcall IERC20(payout_token).transfer(receiver, received, default_return_value=True), \
+        "adapter: push failed"
+    log Redeemed(caller=msg.sender, receiver=receiver, shares=shares, payout=received)
+    return received
+
 
 @internal
 @view

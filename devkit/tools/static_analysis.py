@@ -86,7 +86,8 @@ IGNORED_RETURN_OK = {
     ("periphery/Leverage.vy", "unwind", "flashLoan"): "the immutable MARKET's flashLoan returns True or reverts",
     ("periphery/Leverage.vy", "onFlashLoan", "repay"): "repays min(amount, debt); any unspent stablecoin stays here and is swept to the user by unwind's balanceOf transfer",
     ("periphery/Leverage.vy", "_enter", "borrow"): "returns the debt after the borrow; borrow lends exactly `owed` or reverts, and open re-reads debt_of for its LTV check",
-    ("adapters/OndoRedemption.vy", "redeem", "redeem"): "the instant manager's reported USDC is not trusted: the adapter measures its own USDC balance before and after, enforces min_out on that and forwards exactly it",
+    ("periphery/FlashLiquidator.vy", "_liquidate_batch", "redeem_received"): "a gathered batch's one redemption: the facility's reported payout is not trusted, the liquidator measures its own stablecoin balance before and after and checks payout >= repaid + fee on that (the facility also enforces it as min_out)",
+    ("adapters/OndoRedemption.vy", "_redeem_held", "redeem"): "the instant manager's reported USDC is not trusted: the adapter measures its own USDC balance before and after, enforces min_out on that and forwards exactly it",
     ("periphery/Leverage.vy", "_exit", "redeem"): "returns the payout; unwind sweeps the whole stablecoin balance and checks min_out on it",
 }
 
