@@ -24,6 +24,7 @@
         - `preview_redeem` and `max_redeem` never revert: every read of
           the manager and the token is a raw call whose failure is an
           answer. Both are 0 while OUSG or redemptions are paused, while
+          Ondo has not KYC'd this adapter (OUSG would refuse its pull), while
           the price is at or below Ondo's $105 floor (the manager's
           `getOUSGPrice` reverts there), and when the amount is under the
           minimum or beyond what the shared limit or the manager's
@@ -317,8 +318,8 @@ def _quote() -> _Quote:
     """
     @dev Everything a redemption depends on, read without reverting;
          `ok` False when any read fails or the manager would refuse any
-         amount (OUSG paused, redemptions paused, price not above the
-         floor, a fee of 100 % or more).
+         amount (OUSG paused, redemptions paused, this adapter not KYC'd,
+         price not above the floor, a fee of 100 % or more).
     @return _Quote The reads.
     """
     q: _Quote = empty(_Quote)
@@ -329,6 +330,8 @@ def _quote() -> _Quote:
         return q
     ok, value = self._probe(manager, method_id("redeemPaused()"))
     if not ok or value != 0:
+        return q
+    if not self._admitted():
         return q
     ok, q.price = self._probe(manager, method_id("getOUSGPrice()"))
     if not ok or q.price <= PRICE_FLOOR:
@@ -347,6 +350,35 @@ def _quote() -> _Quote:
         return empty(_Quote)
     q.ok = True
     return q
+
+
+@internal
+@view
+def _admitted() -> bool:
+    """
+    @dev Whether OUSG's KYC registry admits this adapter in OUSG's group:
+         without it OUSG refuses the adapter's pull and the manager's
+         pull from it, so every redemption would revert.
+    @return bool True when admitted (False when any read fails).
+    """
+    ok: bool = False
+    registry: uint256 = 0
+    group: uint256 = 0
+    ok, registry = self._probe(share_token, method_id("kycRegistry()"))
+    if not ok or registry >> 160 != 0:
+        return False
+    ok, group = self._probe(share_token, method_id("kycRequirementGroup()"))
+    if not ok:
+        return False
+    response: Bytes[32] = b""
+    ok, response = raw_call(
+        convert(convert(registry, uint160), address),
+        abi_encode(group, self, method_id=method_id("getKYCStatus(uint256,address)")),
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    return ok and len(response) == 32 and convert(response, uint256) == 1
 
 
 @internal

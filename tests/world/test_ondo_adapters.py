@@ -188,6 +188,7 @@ def test_max_redeem__no_buidl_chunk_reachable__the_buffer_under_the_threshold(pr
         project.OusgInstantManagerDouble, ondo.ousg, ondo.usdc, ondo.buidl, ondo.redeemer, ondo.oracle, 10**15, DAY
     )
     adapter = deployer.deploy(project.OndoRedemption, manager)
+    ondo.kyc(adapter)
     ondo.usdc.mint(manager, 120_000 * USDC, sender=ondo.admin)
     assert adapter.max_redeem() == 120_000 * USDC * 10**30 // OUSG_PRICE
     ondo.usdc.mint(manager, 400_000 * USDC, sender=ondo.admin)

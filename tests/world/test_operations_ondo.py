@@ -167,24 +167,27 @@ def test_market_removed_from_kyc__keeper__simulation_reverted_with_ousgs_reason(
     assert reverted["route"] == Route.REDEEM.value and "ousg: sender not KYC" in reverted["reason"]
 
 
-def test_adapter_removed_from_kyc__adapter_still_quotes__redeem_reverts_seize_open(
+def test_adapter_removed_from_kyc__max_redeem_zero__redeem_reverts_seize_open(
     large, ondo, market, adapter, kyc_liquidator, outsider
 ):
-    remove_kyc(ondo, adapter)
-    # Unlike Superstate's adapter, Ondo's does not read its own KYC: it
-    # quotes, and its pull of the seized shares fails.
     quoted = adapter.max_redeem()
+    remove_kyc(ondo, adapter)
+    # The adapter reads its own KYC: off the registry it quotes nothing.
+    assert quoted > 0 and adapter.max_redeem() == 0 and adapter.preview_redeem(1_000 * OUSG) == 0
     with ape.reverts("ousg: caller not KYC"):
         redeem(market, ondo, large, outsider)
     repaid, seized, sent = seize(market, ondo, large, kyc_liquidator).return_value
-    assert quoted > 0 and ondo.ousg.balanceOf(kyc_liquidator) == sent > 0
+    assert ondo.ousg.balanceOf(kyc_liquidator) == sent > 0
 
 
-def test_adapter_removed_from_kyc__keeper__simulation_reverted_with_ousgs_reason(large, ondo, adapter, keeper):
-    k = keeper()
+def test_adapter_removed_from_kyc__keeper__facility_dry_or_seize_when_kyc(large, ondo, adapter, keeper, kyc_keeper):
+    outsider_keeper, kyc = keeper(), kyc_keeper()
     remove_kyc(ondo, adapter)
-    reverted = the_event(k.block(), "simulation reverted; not sending", large)
-    assert reverted["route"] == Route.REDEEM.value and "ousg: caller not KYC" in reverted["reason"]
+    skip = the_event(outsider_keeper.block(), "skip", large)
+    assert skip["reason"] == SkipReason.FACILITY_DRY.value
+    (decision,) = kyc.decide_as_allowlisted(large)
+    assert decision.plan.route is Route.SEIZE
+    assert kyc.simulate_seize(decision.plan).ok
 
 
 def test_adapter_kyc_restored__redeem_route__open_again(large, ondo, market, adapter, outsider):
