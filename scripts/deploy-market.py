@@ -34,11 +34,15 @@ from navlend.deploy.command import ConfigError, DeployRefused, VerifyFailed, dep
     type=click.Path(path_type=Path),
     help="The deployment config (TOML), e.g. deploy/ustb-mainnet.toml.",
 )
-@click.option("--dry-run", is_flag=True, help="Check, print the plan, simulate it, and send nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Check, print the plan, simulate it, and send nothing."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation on a live network.")
 def cli(network, config_path, dry_run, yes):
     """Deploy a market over existing issuers' contracts from a config file."""
     try:
-        deploy_market(config_path, dry_run=dry_run, yes=yes, confirm=lambda q: click.confirm(q, default=False))
+        deploy_market(
+            config_path, dry_run=dry_run, yes=yes, confirm=lambda q: click.confirm(q, default=False)
+        )
     except (ConfigError, DeployRefused, VerifyFailed) as err:
         raise click.ClickException(str(err)) from None

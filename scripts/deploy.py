@@ -21,5 +21,7 @@ deploy = _LOCAL.deploy
 print_deployment = _LOCAL.print_deployment
 
 cli = copy.copy(_LOCAL.cli)
-cli.help = "The local navlend world: alias of `ape run deploy-local-world`. " + (_LOCAL.cli.help or "")
+cli.help = "The local navlend world: alias of `ape run deploy-local-world`. " + (
+    _LOCAL.cli.help or ""
+)
 cli.short_help = "Alias of deploy-local-world: deploy the local navlend world (mocks)."

@@ -39,9 +39,14 @@ def check(config: DeployConfig, facts: ChainFacts) -> Report:
     warnings: list[str] = []
     if facts.chain_id != config.chain_id:
         problems.append(
-            Problem("network", f"{config.network} is chain {config.chain_id}; the connected node is chain {facts.chain_id}")
+            Problem(
+                "network",
+                f"{config.network} is chain {config.chain_id}; the connected node is chain {facts.chain_id}",
+            )
         )
-    problems.extend(Problem(c.path, f"no contract at {c.address}") for c in facts.codes if not c.has_code)
+    problems.extend(
+        Problem(c.path, f"no contract at {c.address}") for c in facts.codes if not c.has_code
+    )
     no_code = {c.path for c in facts.codes if not c.has_code}
     if facts.stablecoin_decimals is None and "stablecoin" not in no_code:
         problems.append(Problem("stablecoin", "answers no decimals(): not an ERC-20"))
@@ -73,7 +78,12 @@ def market_parameters(config: DeployConfig) -> list[Problem]:
 
 
 def collateral_problems(
-    item: Collateral, found: CollateralFacts, facts: ChainFacts, path: str, no_code: set[str], config_stablecoin: str
+    item: Collateral,
+    found: CollateralFacts,
+    facts: ChainFacts,
+    path: str,
+    no_code: set[str],
+    config_stablecoin: str,
 ) -> list[Problem]:
     """One collateral's refusals: risk and limits within bounds, decimals,
     the feed's round, the facility's tokens, the compliance source."""
@@ -81,22 +91,36 @@ def collateral_problems(
     decimals = found.token_decimals
     cap_units = item.supply_cap_units(decimals or 0)
     if decimals is not None and cap_units != int(cap_units):
-        problems.append(Problem(f"{path}.supply_cap", f"{item.supply_cap} is finer than one unit of a {decimals}-decimal token"))
-    problems += _rule(f"{path}.max_oracle_age", lambda: params.check_asset_limits(0, item.max_oracle_age))
+        problems.append(
+            Problem(
+                f"{path}.supply_cap",
+                f"{item.supply_cap} is finer than one unit of a {decimals}-decimal token",
+            )
+        )
+    problems += _rule(
+        f"{path}.max_oracle_age", lambda: params.check_asset_limits(0, item.max_oracle_age)
+    )
     # Each limit alone, so that each problem names its key.
-    problems += _rule(f"{path}.supply_cap", lambda: params.check_asset_limits(int(cap_units), MIN_ORACLE_AGE))
+    problems += _rule(
+        f"{path}.supply_cap", lambda: params.check_asset_limits(int(cap_units), MIN_ORACLE_AGE)
+    )
     if decimals is None and f"{path}.token" not in no_code:
         problems.append(Problem(f"{path}.token", "answers no decimals(): not an ERC-20"))
     problems += feed_problems(item, found, facts, path, no_code)
     problems += facility_problems(item, found, path, facts, config_stablecoin)
     if found.compliance_answers is False:
         problems.append(
-            Problem(f"{path}.compliance", "does not answer is_allowlisted and is_frozen (the market refuses it)")
+            Problem(
+                f"{path}.compliance",
+                "does not answer is_allowlisted and is_frozen (the market refuses it)",
+            )
         )
     return problems
 
 
-def feed_problems(item: Collateral, found: CollateralFacts, facts: ChainFacts, path: str, no_code: set[str]) -> list[Problem]:
+def feed_problems(
+    item: Collateral, found: CollateralFacts, facts: ChainFacts, path: str, no_code: set[str]
+) -> list[Problem]:
     """The feed's decimals agree with the token's and the stablecoin's, and
     it answers a positive price struck within ``max_oracle_age``."""
     where = f"{path}.feed"
@@ -121,7 +145,11 @@ def feed_problems(item: Collateral, found: CollateralFacts, facts: ChainFacts, p
     elif feed.answer <= 0:
         problems.append(Problem(where, f"answers a price that is not positive ({feed.answer})"))
     elif feed.updated_at > facts.now:
-        problems.append(Problem(where, f"its price is struck in the future ({feed.updated_at} > now {facts.now})"))
+        problems.append(
+            Problem(
+                where, f"its price is struck in the future ({feed.updated_at} > now {facts.now})"
+            )
+        )
     elif facts.now - feed.updated_at > item.max_oracle_age:
         age = facts.now - feed.updated_at
         problems.append(
@@ -134,7 +162,9 @@ def feed_problems(item: Collateral, found: CollateralFacts, facts: ChainFacts, p
     return problems
 
 
-def facility_problems(item: Collateral, found: CollateralFacts, path: str, facts: ChainFacts, stablecoin: str) -> list[Problem]:
+def facility_problems(
+    item: Collateral, found: CollateralFacts, path: str, facts: ChainFacts, stablecoin: str
+) -> list[Problem]:
     """The facility redeems the collateral and pays the stablecoin."""
     facility = found.facility
     where = f"{path}.facility"
@@ -144,7 +174,9 @@ def facility_problems(item: Collateral, found: CollateralFacts, path: str, facts
     if facility.share_token is None or facility.payout_token is None:
         return [Problem(where, "answers no share or payout token")]
     if facility.share_token != item.token:
-        problems.append(Problem(where, f"redeems {facility.share_token}, not the collateral {item.token}"))
+        problems.append(
+            Problem(where, f"redeems {facility.share_token}, not the collateral {item.token}")
+        )
     if facility.payout_token != stablecoin:
         problems.append(Problem(where, f"pays {facility.payout_token}, not the stablecoin"))
     return problems

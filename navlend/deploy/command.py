@@ -15,6 +15,7 @@ tests call it: :func:`deploy_market`.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,7 +27,19 @@ import structlog
 from rich.console import Console
 
 from navlend import deployments
-from navlend.deploy import checks, config as config_module, facts as facts_module, plan as plan_module, verify
+from navlend.deploy import (
+    checks,
+    verify,
+)
+from navlend.deploy import (
+    config as config_module,
+)
+from navlend.deploy import (
+    facts as facts_module,
+)
+from navlend.deploy import (
+    plan as plan_module,
+)
 from navlend.deploy.config import ConfigError, DeployConfig, Existing, NewAdapter, Problem
 from navlend.deploy.execute import Executor
 from navlend.deploy.facts import ChainFacts, Probe
@@ -34,6 +47,12 @@ from navlend.deploy.plan import Plan
 from navlend.deployments import ContractRecord, Deployment
 
 log = structlog.get_logger(__name__)
+
+# The project's contract type whose ABI the tools bind an external ERC-20
+# with (the CLI looks a record's type up in the project, which has no
+# plain ERC-20): MockERC20's ABI is the standard one plus `mint`, which
+# nothing calls on an external token. The records say ``external``.
+EXTERNAL_ERC20_TYPE = "MockERC20"
 
 
 class DeployRefused(Exception):
@@ -89,7 +108,9 @@ def resolve_account(alias: str) -> Any:
         raise DeployRefused(f"deployer: no Ape account named {alias!r} ({err})") from None
 
 
-def prepare(config: DeployConfig, account: Any, probe: Probe, record: Deployment | None) -> tuple[Plan, ChainFacts, dict[str, str], checks.Report]:
+def prepare(
+    config: DeployConfig, account: Any, probe: Probe, record: Deployment | None
+) -> tuple[Plan, ChainFacts, dict[str, str], checks.Report]:
     """The facts, the plan, the addresses it creates, and the checks."""
     chain = ape.chain
     found = facts_module.read_facts(
@@ -97,13 +118,17 @@ def prepare(config: DeployConfig, account: Any, probe: Probe, record: Deployment
         deployer=str(account.address), nonce=account.nonce,
     )  # fmt: skip
     plan = plan_module.build_plan(config, found)
-    done = {key: step.address for key, step in (record.steps if record else {}).items() if step.mined}
+    done = {
+        key: step.address for key, step in (record.steps if record else {}).items() if step.mined
+    }
     addresses = plan_module.predict(plan, found.deployer, found.nonce, done)
     found = with_admissions(config, found, plan, addresses, probe)
     return plan, found, addresses, checks.check(config, found)
 
 
-def with_admissions(config: DeployConfig, found: ChainFacts, plan: Plan, addresses: dict[str, str], probe: Probe) -> ChainFacts:
+def with_admissions(
+    config: DeployConfig, found: ChainFacts, plan: Plan, addresses: dict[str, str], probe: Probe
+) -> ChainFacts:
     """``found`` with each collateral's issuer admissions of the market and
     its redemption facility (at ``addresses``, predicted or real)."""
     collateral = []
@@ -121,17 +146,26 @@ def with_admissions(config: DeployConfig, found: ChainFacts, plan: Plan, address
 def existing_records(config: DeployConfig, plan: Plan) -> list[ContractRecord]:
     """Records of the contracts the deployment uses as they are: the
     stablecoin, the collateral tokens, the existing sources."""
-    out = [ContractRecord("stablecoin", "ERC20", config.stablecoin, {"external": True})]
+    out = [ContractRecord("stablecoin", EXTERNAL_ERC20_TYPE, config.stablecoin, {"external": True})]
     for name, item in zip(plan.names, config.collateral):
-        out.append(ContractRecord(name, "ERC20", item.token, {"external": True}))
+        out.append(ContractRecord(name, EXTERNAL_ERC20_TYPE, item.token, {"external": True}))
         for role in ("feed", "facility", "compliance"):
             source = item.source(role)
             if isinstance(source, Existing):
-                out.append(ContractRecord(f"{name}_{role}", "external", source.address, {"external": True}))
+                out.append(
+                    ContractRecord(f"{name}_{role}", "external", source.address, {"external": True})
+                )
     return out
 
 
-def load_record(config: DeployConfig, network: str, chain_id: int, deployer: str, digest: str, directory: Path | None) -> Deployment | None:
+def load_record(
+    config: DeployConfig,
+    network: str,
+    chain_id: int,
+    deployer: str,
+    digest: str,
+    directory: Path | None,
+) -> Deployment | None:
     """The recorded deployment to resume, None if there is none; refuses a
     file that records another deployment."""
     path = deployments.deployments_path(network, directory)
@@ -141,7 +175,11 @@ def load_record(config: DeployConfig, network: str, chain_id: int, deployer: str
         record = deployments.Deployment.from_json(json.loads(path.read_text()))
     except (ValueError, KeyError) as err:
         raise DeployRefused(f"{path} cannot be read ({err}): move it away") from None
-    if record.plan != digest or record.chain_id != chain_id or record.deployer.lower() != deployer.lower():
+    if (
+        record.plan != digest
+        or record.chain_id != chain_id
+        or record.deployer.lower() != deployer.lower()
+    ):
         raise DeployRefused(
             f"{path} records another deployment (another config, chain or deployer): "
             "move it away to deploy this config, or rerun with the config it was made from"
@@ -149,8 +187,16 @@ def load_record(config: DeployConfig, network: str, chain_id: int, deployer: str
     return record
 
 
-def simulate(plan: Plan, config: DeployConfig, found: ChainFacts, account: Any, network: str) -> tuple[str, tuple[verify.Setting, ...]]:
-    """Runs the plan on a snapshot of the connected chain and reverts it,
+def simulate(
+    plan: Plan,
+    config: DeployConfig,
+    found: ChainFacts,
+    account: Any,
+    record: Deployment | None,
+    network: str,
+) -> tuple[str, tuple[verify.Setting, ...]]:
+    """Runs the plan (from ``record``'s steps, as a resumed run would) on a
+    snapshot of the connected chain and reverts it,
     when the node can (anvil: a local chain, or a fork of a live one with
     ``--network ethereum:mainnet-fork:foundry``), and checks the settings
     it produced. A live node cannot: nothing is simulated there beyond the
@@ -164,16 +210,27 @@ def simulate(plan: Plan, config: DeployConfig, found: ChainFacts, account: Any, 
             "(e.g. --network ethereum:mainnet-fork:foundry)",
             (),
         )
-    scratch = Deployment(network=network, chain_id=found.chain_id, deployer=found.deployer, plan=plan.digest)
+    scratch = copy.deepcopy(record) or Deployment(
+        network=network, chain_id=found.chain_id, deployer=found.deployer, plan=plan.digest
+    )
+    to_send = sum(
+        1
+        for step in plan.steps
+        if not (step.key in scratch.steps and scratch.steps[step.key].mined)
+    )
     try:
         Executor(account, scratch, save=lambda _d: None).run(plan)
         addresses = {name: rec.address for name, rec in scratch.contracts.items()}
         settings = verify.compare(
-            verify.expected_settings(config, found, plan, addresses), verify.read_settings(config, plan, addresses, found.deployer)
+            verify.expected_settings(config, found, plan, addresses),
+            verify.read_settings(config, plan, addresses, found.deployer),
         )
     finally:
         chain.restore(snapshot)
-    return f"simulated all {len(plan.steps)} steps on a snapshot, then reverted it", settings
+    return (
+        f"simulated the {to_send} steps to send on a snapshot, verified, then reverted it",
+        settings,
+    )
 
 
 def deploy_market(
@@ -199,16 +256,25 @@ def deploy_market(
     network = provider.network.name
     probe = chain_probe()
     digest = plan_module.config_digest(config)
-    record = load_record(config, network, provider.chain_id, str(account.address), digest, directory)
+    record = load_record(
+        config, network, provider.chain_id, str(account.address), digest, directory
+    )
     plan, found, addresses, report = prepare(config, account, probe, record)
     done = {k: s.address for k, s in (record.steps if record else {}).items() if s.mined}
-    console.print(plan_module.render(plan, addresses, done, f"navlend market on {config.network} from {found.deployer}"))
+    console.print(
+        plan_module.render(
+            plan, addresses, done, f"navlend market on {config.network} from {found.deployer}"
+        )
+    )
     if not report.ok:
-        raise DeployRefused(f"{config_path}: refused, nothing sent ({len(report.problems)} problem(s))", report.problems)
+        raise DeployRefused(
+            f"{config_path}: refused, nothing sent ({len(report.problems)} problem(s))",
+            report.problems,
+        )
     for warning in report.warnings:
         console.print(f"[yellow]warning[/yellow] {warning}")
     if dry_run:
-        simulated, settings = simulate(plan, config, found, account, network)
+        simulated, settings = simulate(plan, config, found, account, record, network)
         console.print(f"dry run: {simulated}")
         bad = tuple(s for s in settings if not s.ok)
         if bad:
@@ -218,13 +284,20 @@ def deploy_market(
         question = f"deploy to {config.network} (chain {provider.chain_id}) from {found.deployer}?"
         if confirm is None or not confirm(question):
             raise DeployRefused("not confirmed: nothing sent")
-    deployment = record or Deployment(network=network, chain_id=provider.chain_id, deployer=found.deployer, plan=digest)
+    deployment = record or Deployment(
+        network=network, chain_id=provider.chain_id, deployer=found.deployer, plan=digest
+    )
     for existing in existing_records(config, plan):
         deployment.add(existing)
     path = deployments.save(deployment, directory)
-    Executor(account, deployment, lambda d: deployments.save(d, directory), after_step=after_step).run(plan)
+    Executor(
+        account, deployment, lambda d: deployments.save(d, directory), after_step=after_step
+    ).run(plan)
     real = {name: rec.address for name, rec in deployment.contracts.items()}
-    settings = verify.compare(verify.expected_settings(config, found, plan, real), verify.read_settings(config, plan, real, found.deployer))
+    settings = verify.compare(
+        verify.expected_settings(config, found, plan, real),
+        verify.read_settings(config, plan, real, found.deployer),
+    )
     bad = tuple(s for s in settings if not s.ok)
     if bad:
         raise VerifyFailed(bad)
@@ -232,7 +305,9 @@ def deploy_market(
     missing = tuple(a.action for c in after.collateral for a in c.admissions if not a.admitted)
     for line in missing:
         console.print(f"[yellow]the issuer must still act[/yellow] {line}")
-    console.print(f"deployed and verified ({len(settings)} settings); wrote {path} (deployment block {deployment.block})")
+    console.print(
+        f"deployed and verified ({len(settings)} settings); wrote {path} (deployment block {deployment.block})"
+    )
     log.info("deploy.done", network=network, market=real.get("market"), block=deployment.block)
     return Outcome(plan, report, deployment, settings, "", missing)
 

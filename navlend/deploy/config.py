@@ -12,13 +12,13 @@ what needs the chain (token decimals) is converted by the plan.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from eth_utils import is_hex_address, to_checksum_address
 
 from navlend.constants import BPS, WAD, ZERO_ADDRESS
@@ -277,13 +277,17 @@ class _Reader:
 
     # ---- structure ----
 
-    def table(self, raw: Mapping[str, Any], path: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    def table(
+        self, raw: Mapping[str, Any], path: str, allowed: tuple[str, ...]
+    ) -> Mapping[str, Any]:
         for key in raw:
             if key not in allowed:
                 self.fail(_join(path, key), f"unknown key (allowed: {', '.join(allowed)})")
         return raw
 
-    def sub_table(self, raw: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    def sub_table(
+        self, raw: Mapping[str, Any], key: str, allowed: tuple[str, ...]
+    ) -> Mapping[str, Any]:
         value = raw.get(key)
         if value is None:
             self.fail(key, "missing table")
@@ -301,7 +305,9 @@ class _Reader:
 
     # ---- values ----
 
-    def string(self, raw: Mapping[str, Any], path: str, key: str, max_len: int | None = None) -> str | None:
+    def string(
+        self, raw: Mapping[str, Any], path: str, key: str, max_len: int | None = None
+    ) -> str | None:
         value = self.required(raw, path, key)
         if value is None:
             return None
@@ -330,7 +336,9 @@ class _Reader:
         value = self.required(raw, path, key)
         return None if value is None else self.address(value, _join(path, key))
 
-    def fraction(self, raw: Mapping[str, Any], path: str, key: str, unit: int, default: Decimal | None = None) -> Decimal:
+    def fraction(
+        self, raw: Mapping[str, Any], path: str, key: str, unit: int, default: Decimal | None = None
+    ) -> Decimal:
         """A fraction written as a string ("0.83") or a number, exact to
         one ``unit`` (1 bps, or 1 wei of a WAD rate), from 0 to 10."""
         number, value = self._number(raw, path, key, default)
@@ -343,7 +351,9 @@ class _Reader:
             self.fail(_join(path, key), f"{value!r} is finer than {step}")
         return number
 
-    def _number(self, raw: Mapping[str, Any], path: str, key: str, default: Decimal | None) -> tuple[Decimal | None, Any]:
+    def _number(
+        self, raw: Mapping[str, Any], path: str, key: str, default: Decimal | None
+    ) -> tuple[Decimal | None, Any]:
         """The number at ``key`` (``default`` when absent and there is
         one; None when missing or not a number) and the value as written."""
         if key not in raw and default is not None:
@@ -365,7 +375,9 @@ class _Reader:
             return None
         return number
 
-    def amount(self, raw: Mapping[str, Any], path: str, key: str, default: Decimal | None = None) -> Decimal:
+    def amount(
+        self, raw: Mapping[str, Any], path: str, key: str, default: Decimal | None = None
+    ) -> Decimal:
         """A non-negative amount (whole tokens, USD)."""
         number, value = self._number(raw, path, key, default)
         if number is None:
@@ -391,7 +403,7 @@ class _Reader:
             return value
         match = _DURATION.match(value) if isinstance(value, str) else None
         if match is None or int(match.group(1)) == 0:
-            self.fail(_join(path, key), f"not a duration: {value!r} (e.g. \"100h\", \"4d\", 3600)")
+            self.fail(_join(path, key), f'not a duration: {value!r} (e.g. "100h", "4d", 3600)')
             return 0
         return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
@@ -405,15 +417,22 @@ class _Reader:
             address = self.address(value, where)
             return Existing(address) if address else None
         if not isinstance(value, Mapping):
-            self.fail(where, "must be an address or a table { adapter = \"...\", ... }")
+            self.fail(where, 'must be an address or a table { adapter = "...", ... }')
             return None
         kind_name = value.get("adapter")
         kinds = [k.name for k in ADAPTERS.values() if k.role == role]
         kind = ADAPTERS.get(kind_name) if isinstance(kind_name, str) else None
         if kind is None or kind.role != role:
-            self.fail(_join(where, "adapter"), f"{kind_name!r} is not a {role} adapter (one of {', '.join(kinds)})")
+            self.fail(
+                _join(where, "adapter"),
+                f"{kind_name!r} is not a {role} adapter (one of {', '.join(kinds)})",
+            )
             return None
-        allowed = ("adapter",) + ((kind.target_key,) if kind.target_key else ()) + (("description",) if kind.described else ())
+        allowed = (
+            ("adapter",)
+            + ((kind.target_key,) if kind.target_key else ())
+            + (("description",) if kind.described else ())
+        )
         self.table(value, where, allowed)
         target = self.address_at(value, where, kind.target_key) if kind.target_key else None
         description = None
@@ -436,7 +455,12 @@ class _Reader:
         symbol = self.string(raw, "", "symbol", max_len=MAX_SYMBOL)
         rates_raw = self.sub_table(raw, "rates", RATE_KEYS)
         rates = Rates(
-            *(self.fraction(rates_raw, "rates", key, WAD if key in ("base", "slope1", "slope2") else BPS) for key in RATE_KEYS)
+            *(
+                self.fraction(
+                    rates_raw, "rates", key, WAD if key in ("base", "slope1", "slope2") else BPS
+                )
+                for key in RATE_KEYS
+            )
         )
         fees_raw = self.sub_table(raw, "fees", FEE_KEYS)
         fees = Fees(*(self.fraction(fees_raw, "fees", key, BPS) for key in FEE_KEYS))
@@ -446,9 +470,19 @@ class _Reader:
         if self.problems:
             return None
         return DeployConfig(
-            network=network, chain_id=chain_id, deployer=deployer, owner=owner, guardian=guardian,
-            treasury=treasury, stablecoin=stablecoin, name=name, symbol=symbol, rates=rates,
-            fees=fees, limits=limits, collateral=collateral,
+            network=network,
+            chain_id=chain_id,
+            deployer=deployer,
+            owner=owner,
+            guardian=guardian,
+            treasury=treasury,
+            stablecoin=stablecoin,
+            name=name,
+            symbol=symbol,
+            rates=rates,
+            fees=fees,
+            limits=limits,
+            collateral=collateral,
         )  # type: ignore[arg-type]  # every None was a problem, refused above
 
     def chain_id(self, raw: Mapping[str, Any], network: str | None) -> int:
@@ -465,7 +499,9 @@ class _Reader:
                 self.fail("chain_id", f"{network} is chain {known}, not {value}")
             return value
         if network is not None and network not in KNOWN_CHAIN_IDS:
-            self.fail("chain_id", f"missing: {network} is not a network navlend knows (set chain_id)")
+            self.fail(
+                "chain_id", f"missing: {network} is not a network navlend knows (set chain_id)"
+            )
             return 0
         return KNOWN_CHAIN_IDS.get(network or "", 0)
 
@@ -474,7 +510,11 @@ class _Reader:
         if items is None:
             self.fail("collateral", "missing: at least one [[collateral]]")
             return ()
-        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items) or not items:
+        if (
+            not isinstance(items, list)
+            or not all(isinstance(i, Mapping) for i in items)
+            or not items
+        ):
             self.fail("collateral", "must be one or more [[collateral]] tables")
             return ()
         out: list[Collateral] = []
@@ -493,7 +533,10 @@ class _Reader:
             if "name" in item:
                 name = self.string(item, path, "name")
                 if name is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-                    self.fail(_join(path, "name"), f"{name!r}: lower-case letters, digits and _ (a record name)")
+                    self.fail(
+                        _join(path, "name"),
+                        f"{name!r}: lower-case letters, digits and _ (a record name)",
+                    )
             out.append(
                 Collateral(
                     token=token or "",

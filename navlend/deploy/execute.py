@@ -22,8 +22,8 @@ from typing import Any
 import ape
 import structlog
 
-from navlend.deployments import ContractRecord, Deployment, StepRecord
 from navlend.deploy.plan import Plan, Step, create_address, resolve
+from navlend.deployments import ContractRecord, Deployment, StepRecord
 from navlend.market import market_at
 
 log = structlog.get_logger(__name__)
@@ -55,7 +55,11 @@ class Executor:
             record = self.deployment.steps.get(step.key)
             if record is not None and record.mined:
                 continue
-            if record is not None and record.nonce < self.account.nonce and self._adopt(step, record):
+            if (
+                record is not None
+                and record.nonce < self.account.nonce
+                and self._adopt(step, record)
+            ):
                 continue
             self._send(step)
         return self.deployment
@@ -76,7 +80,9 @@ class Executor:
             market = market_at(self.deployment.address("market"), self.project)
             receipt = getattr(market, step.method)(*args, sender=self.account)
             address = ""
-        mined = StepRecord(step.key, "mined", nonce, address, str(receipt.txn_hash), int(receipt.block_number))
+        mined = StepRecord(
+            step.key, "mined", nonce, address, str(receipt.txn_hash), int(receipt.block_number)
+        )
         self._mined(step, mined, args)
 
     def _adopt(self, step: Step, record: StepRecord) -> bool:
@@ -88,7 +94,9 @@ class Executor:
         elif step.method == "list_asset":
             market = market_at(self.deployment.address("market"), self.project)
             token = str(step.args[0]).lower()
-            done = any(str(market.asset_at(i)).lower() == token for i in range(int(market.asset_count())))
+            done = any(
+                str(market.asset_at(i)).lower() == token for i in range(int(market.asset_count()))
+            )
         else:
             return False  # a setter: sending it again is harmless
         if done:
@@ -100,10 +108,21 @@ class Executor:
     def _mined(self, step: Step, record: StepRecord, args: tuple[Any, ...]) -> None:
         if step.is_deploy:
             self.deployment.add(
-                ContractRecord(step.record, step.contract_type, record.address, {"args": [str(a) for a in args]})
+                ContractRecord(
+                    step.record,
+                    step.contract_type,
+                    record.address,
+                    {"args": [str(a) for a in args]},
+                )
             )
         self._record(record)
-        self.log.info("deploy.mined", step=step.key, tx=record.tx_hash, block=record.block, address=record.address)
+        self.log.info(
+            "deploy.mined",
+            step=step.key,
+            tx=record.tx_hash,
+            block=record.block,
+            address=record.address,
+        )
         if self.after_step is not None:
             self.after_step(step, record)
 

@@ -20,8 +20,8 @@ import structlog
 from eth_utils import to_checksum_address
 
 from navlend import abi
-from navlend.deploy.config import Collateral, DeployConfig, Existing, NewAdapter
 from navlend.constants import ZERO_ADDRESS
+from navlend.deploy.config import Collateral, DeployConfig, Existing, NewAdapter
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +41,9 @@ class Probe:
     def has_code(self, address: str) -> bool:
         return bool(self._get_code(to_checksum_address(address)))
 
-    def call(self, address: str, contract: str, function: str, *args: Any) -> tuple[Any, ...] | None:
+    def call(
+        self, address: str, contract: str, function: str, *args: Any
+    ) -> tuple[Any, ...] | None:
         """The decoded outputs, or None when the call reverts, there is no
         code, or the answer does not decode."""
         fn = abi.function(contract, function, len(args))
@@ -148,9 +150,14 @@ def config_addresses(config: DeployConfig) -> list[tuple[str, str]]:
     return out
 
 
-def read_facts(config: DeployConfig, probe: Probe, *, chain_id: int, now: int, deployer: str, nonce: int) -> ChainFacts:
+def read_facts(
+    config: DeployConfig, probe: Probe, *, chain_id: int, now: int, deployer: str, nonce: int
+) -> ChainFacts:
     """Everything the checks and the plan need, read from the chain."""
-    codes = tuple(CodeFact(path, address, probe.has_code(address)) for path, address in config_addresses(config))
+    codes = tuple(
+        CodeFact(path, address, probe.has_code(address))
+        for path, address in config_addresses(config)
+    )
     facts = ChainFacts(
         chain_id=chain_id,
         now=now,
@@ -160,18 +167,27 @@ def read_facts(config: DeployConfig, probe: Probe, *, chain_id: int, now: int, d
         codes=codes,
         collateral=tuple(_collateral_facts(item, config, probe, now) for item in config.collateral),
     )
-    log.info("deploy.facts", chain_id=chain_id, nonce=nonce, missing_code=[c.path for c in codes if not c.has_code])
+    log.info(
+        "deploy.facts",
+        chain_id=chain_id,
+        nonce=nonce,
+        missing_code=[c.path for c in codes if not c.has_code],
+    )
     return facts
 
 
-def _collateral_facts(item: Collateral, config: DeployConfig, probe: Probe, now: int) -> CollateralFacts:
+def _collateral_facts(
+    item: Collateral, config: DeployConfig, probe: Probe, now: int
+) -> CollateralFacts:
     existing_compliance = item.compliance.address if isinstance(item.compliance, Existing) else None
     return CollateralFacts(
         token_decimals=probe.one(item.token, "ERC20", "decimals"),
         symbol=probe.one(item.token, "ERC20", "symbol"),
         feed=_feed_facts(item, probe, now),
         facility=_facility_facts(item, config, probe),
-        compliance_answers=None if existing_compliance is None else answers_compliance(probe, existing_compliance),
+        compliance_answers=None
+        if existing_compliance is None
+        else answers_compliance(probe, existing_compliance),
         token_answers_compliance=answers_compliance(probe, item.token),
     )
 
@@ -199,7 +215,9 @@ def _feed_facts(item: Collateral, probe: Probe, now: int) -> FeedFacts:
         return FeedFacts(ONDO_FEED_DECIMALS, int(data[0]), int(data[1]))
     # SuperstateNavFeed: the latest checkpoint in effect (what it answers).
     decimals = probe.one(feed.target, "ISuperstateOracle", "decimals")
-    index, checkpoint = latest_checkpoint(lambda i: probe.one(feed.target, "ISuperstateOracle", "checkpoints", i), now)
+    index, checkpoint = latest_checkpoint(
+        lambda i: probe.one(feed.target, "ISuperstateOracle", "checkpoints", i), now
+    )
     if checkpoint is None:
         return FeedFacts(decimals, None, None)
     timestamp, _effective_at, nav = checkpoint
@@ -250,7 +268,9 @@ def _facility_facts(item: Collateral, config: DeployConfig, probe: Probe) -> Fac
     )
 
 
-def read_admissions(item: Collateral, probe: Probe, addresses: dict[str, str], symbol: str | None) -> tuple[Admission, ...]:
+def read_admissions(
+    item: Collateral, probe: Probe, addresses: dict[str, str], symbol: str | None
+) -> tuple[Admission, ...]:
     """The issuer's admission of each of ``addresses`` (who -> address),
     asked of the token's own registry: Ondo's KYC registry (the token
     names it and the group), Superstate's AllowList (through the token's

@@ -7,7 +7,8 @@ The order, one transaction per step:
    the config asks for);
 2. the market as ``navlend.market.deploy_market`` deploys it (MarketAdmin,
    MarketViews in front of it, Market in front of both, with the
-   guardian and the treasury), and the Lens the keeper reads it through;
+   guardian and the treasury), the Lens the keeper reads it through and
+   the FlashLiquidator it liquidates with (no capital, no allowlisting);
 3. each collateral listed, its facility and compliance source set;
 4. the rate curve, the fees, the borrow limits;
 5. the two-step ownership transfer to the owner begun (the owner accepts).
@@ -94,7 +95,9 @@ def record_names(config: DeployConfig, facts: ChainFacts) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _adapter_args(source: NewAdapter, item: Collateral, found: CollateralFacts, config: DeployConfig) -> tuple[Any, ...]:
+def _adapter_args(
+    source: NewAdapter, item: Collateral, found: CollateralFacts, config: DeployConfig
+) -> tuple[Any, ...]:
     symbol = found.symbol or "?"
     if source.kind == "SuperstateNavFeed":
         return (source.target, source.description or f"{symbol} / USD NAV", found.feed.hint or 0)
@@ -119,44 +122,108 @@ def build_plan(config: DeployConfig, facts: ChainFacts) -> Plan:
             if isinstance(source, NewAdapter):
                 record = f"{name}_{role}"
                 steps.append(
-                    Step(record, "deploy", source.kind, _adapter_args(source, item, found, config), f"deploy {source.kind} for {name}", record=record)
+                    Step(
+                        record,
+                        "deploy",
+                        source.kind,
+                        _adapter_args(source, item, found, config),
+                        f"deploy {source.kind} for {name}",
+                        record=record,
+                    )
                 )
                 sources[(name, role)] = Ref(record)
             elif isinstance(source, Existing):
                 sources[(name, role)] = source.address
     base = config.stablecoin
     steps += [
-        Step("market_admin", "deploy", "MarketAdmin", (base,), "deploy MarketAdmin", record="market_admin"),
-        Step("market_views", "deploy", "MarketViews", (base, Ref("market_admin")), "deploy MarketViews", record="market_views"),
+        Step(
+            "market_admin",
+            "deploy",
+            "MarketAdmin",
+            (base,),
+            "deploy MarketAdmin",
+            record="market_admin",
+        ),
+        Step(
+            "market_views",
+            "deploy",
+            "MarketViews",
+            (base, Ref("market_admin")),
+            "deploy MarketViews",
+            record="market_views",
+        ),
         Step(
             "market",
             "deploy",
             "Market",
-            (base, Ref("market_views"), config.name, config.symbol, config.guardian, config.treasury),
+            (
+                base,
+                Ref("market_views"),
+                config.name,
+                config.symbol,
+                config.guardian,
+                config.treasury,
+            ),
             "deploy Market",
             record="market",
         ),
         Step("lens", "deploy", "Lens", (), "deploy Lens", record="lens"),
+        Step(
+            "flash_liquidator",
+            "deploy",
+            "FlashLiquidator",
+            (Ref("market"),),
+            "deploy FlashLiquidator",
+            record="flash_liquidator",
+        ),
     ]
     for name, item, found in zip(names, config.collateral, facts.collateral):
         steps.append(
-            _call(f"list_asset:{name}", "list_asset", f"list {name}", item.token, sources[(name, "feed")], *listing_args(item, found))
+            _call(
+                f"list_asset:{name}",
+                "list_asset",
+                f"list {name}",
+                item.token,
+                sources[(name, "feed")],
+                *listing_args(item, found),
+            )
         )
         if (name, "facility") in sources:
             steps.append(
-                _call(f"set_asset_facility:{name}", "set_asset_facility", f"{name}: redemption facility", item.token, sources[(name, "facility")])
+                _call(
+                    f"set_asset_facility:{name}",
+                    "set_asset_facility",
+                    f"{name}: redemption facility",
+                    item.token,
+                    sources[(name, "facility")],
+                )
             )
         if (name, "compliance") in sources:
             steps.append(
-                _call(f"set_asset_compliance:{name}", "set_asset_compliance", f"{name}: compliance source", item.token, sources[(name, "compliance")])
+                _call(
+                    f"set_asset_compliance:{name}",
+                    "set_asset_compliance",
+                    f"{name}: compliance source",
+                    item.token,
+                    sources[(name, "compliance")],
+                )
             )
     steps += [
         _call("set_rates", "set_rates", "rate curve", *config.rates.contract_args()),
         _call("set_fees", "set_fees", "fees", *config.fees.contract_args()),
-        _call("set_borrow_limits", "set_borrow_limits", "borrow limits", *config.limits.contract_args()),
+        _call(
+            "set_borrow_limits",
+            "set_borrow_limits",
+            "borrow limits",
+            *config.limits.contract_args(),
+        ),
     ]
     if config.owner != facts.deployer:
-        steps.append(_call("transfer_ownership", "transfer_ownership", "begin ownership transfer", config.owner))
+        steps.append(
+            _call(
+                "transfer_ownership", "transfer_ownership", "begin ownership transfer", config.owner
+            )
+        )
     return Plan(tuple(steps), names, config_digest(config))
 
 
@@ -229,4 +296,3 @@ def _show(arg: Any, addresses: Mapping[str, str]) -> str:
     if isinstance(arg, int) and arg >= 10**12:
         return f"{arg:,}"
     return str(arg)
-

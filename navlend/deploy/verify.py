@@ -30,7 +30,15 @@ TARGET_GETTER = {
     "OndoCompliance": "token",
 }
 # The market's control() outputs, in IMarketViews' order.
-CONTROL_FIELDS = ("paused", "resume_at", "flash_fee_bps", "liquidation_fee_bps", "min_borrow", "small_position", "dust_floor")
+CONTROL_FIELDS = (
+    "paused",
+    "resume_at",
+    "flash_fee_bps",
+    "liquidation_fee_bps",
+    "min_borrow",
+    "small_position",
+    "dust_floor",
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,9 @@ def _norm(value: Any) -> Any:
     return text.lower() if text.startswith("0x") else value
 
 
-def expected_settings(config: DeployConfig, facts: ChainFacts, plan: Plan, addresses: Mapping[str, str]) -> dict[str, Any]:
+def expected_settings(
+    config: DeployConfig, facts: ChainFacts, plan: Plan, addresses: Mapping[str, str]
+) -> dict[str, Any]:
     """Each setting's expected value by key path."""
     base, slope1, slope2, kink, reserve = config.rates.contract_args()
     flash, liquidation = config.fees.contract_args()
@@ -83,11 +93,18 @@ def expected_settings(config: DeployConfig, facts: ChainFacts, plan: Plan, addre
         "limits.dust_floor": config.limits.dust_floor * unit,
         "market.asset_count": len(config.collateral),
     }
-    for index, (name, item, found) in enumerate(zip(plan.names, config.collateral, facts.collateral)):
+    for index, (name, item, found) in enumerate(
+        zip(plan.names, config.collateral, facts.collateral)
+    ):
         path = f"collateral[{index}]"
         ltv, threshold, bonus, cap, price_cap, age = listing_args(item, found)
-        sources = {role: _address(item.source(role), addresses, f"{name}_{role}") for role in ("feed", "facility", "compliance")}
-        compliance = sources["compliance"] or (item.token if found.token_answers_compliance else ZERO_ADDRESS)
+        sources = {
+            role: _address(item.source(role), addresses, f"{name}_{role}")
+            for role in ("feed", "facility", "compliance")
+        }
+        compliance = sources["compliance"] or (
+            item.token if found.token_answers_compliance else ZERO_ADDRESS
+        )
         out |= {
             f"{path}.listed_at": index,
             f"{path}.oracle": sources["feed"],
@@ -127,7 +144,13 @@ def _owner_to_be(market: Any, deployer: str) -> str:
     return pending if owner.lower() == deployer.lower() else f"{owner} (pending {pending})"
 
 
-def read_settings(config: DeployConfig, plan: Plan, addresses: Mapping[str, str], deployer: str, project: Any = None) -> dict[str, Any]:
+def read_settings(
+    config: DeployConfig,
+    plan: Plan,
+    addresses: Mapping[str, str],
+    deployer: str,
+    project: Any = None,
+) -> dict[str, Any]:
     """The same key paths as :func:`expected_settings`, read from chain."""
     project = ape.project if project is None else project
     market = market_at(addresses["market"], project)
@@ -186,4 +209,6 @@ def read_settings(config: DeployConfig, plan: Plan, addresses: Mapping[str, str]
 def compare(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> tuple[Setting, ...]:
     """Every expected setting beside what was read ("not read" when the
     chain gave nothing for it)."""
-    return tuple(Setting(path, value, actual.get(path, "not read")) for path, value in expected.items())
+    return tuple(
+        Setting(path, value, actual.get(path, "not read")) for path, value in expected.items()
+    )

@@ -5,14 +5,22 @@ all of them together."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import replace
 
 import pytest
+import tomllib
 
 from navlend.deploy.checks import check
 from navlend.deploy.config import parse
-from navlend.deploy.facts import Admission, ChainFacts, CodeFact, CollateralFacts, FacilityFacts, FeedFacts, config_addresses
+from navlend.deploy.facts import (
+    Admission,
+    ChainFacts,
+    CodeFact,
+    CollateralFacts,
+    FacilityFacts,
+    FeedFacts,
+    config_addresses,
+)
 
 NOW = 1_800_000_000
 HOUR = 3_600
@@ -109,7 +117,10 @@ def test_check__wrong_chain__refused():
 def test_check__addresses_without_code__each_refused_once():
     cfg = config()
     found = facts(cfg)
-    codes = tuple(replace(c, has_code=c.path not in ("stablecoin", "collateral[0].feed.target")) for c in found.codes)
+    codes = tuple(
+        replace(c, has_code=c.path not in ("stablecoin", "collateral[0].feed.target"))
+        for c in found.codes
+    )
     problems = problems_of(cfg, replace(found, codes=codes, stablecoin_decimals=None))
     assert set(problems) == {"stablecoin", "collateral[0].feed.target"}
     assert problems["stablecoin"] == f"no contract at {cfg.stablecoin}"
@@ -125,17 +136,45 @@ def test_check__stablecoin_with_code_but_no_decimals__refused():
 @pytest.mark.parametrize(
     ("change", "path", "message"),
     [
-        (('ltv = "0.83"', 'ltv = "0.96"'), "collateral[0]", "LTV must be above 0 and at most 95.00%"),
+        (
+            ('ltv = "0.83"', 'ltv = "0.96"'),
+            "collateral[0]",
+            "LTV must be above 0 and at most 95.00%",
+        ),
         (('ltv = "0.83"', 'ltv = "0.88"'), "collateral[0]", "threshold must be above the LTV"),
-        (('bonus = "0.03"', 'bonus = "0.14"'), "collateral[0]", "threshold × (1 + bonus) must stay below 1"),
+        (
+            ('bonus = "0.03"', 'bonus = "0.14"'),
+            "collateral[0]",
+            "threshold × (1 + bonus) must stay below 1",
+        ),
         (('bonus = "0.03"', 'bonus = "0"'), "collateral[0]", "bonus must be above 0"),
-        (('max_oracle_age = "100h"', 'max_oracle_age = "30m"'), "collateral[0].max_oracle_age", "from 1 hour to 7 days"),
-        (('max_oracle_age = "100h"', 'max_oracle_age = "8d"'), "collateral[0].max_oracle_age", "from 1 hour to 7 days"),
-        (('supply_cap = "15000000"', 'supply_cap = "2000000000000000000000000000000"'), "collateral[0].supply_cap", "above the market's largest"),
-        (('supply_cap = "15000000"', 'supply_cap = "0.0000001"'), "collateral[0].supply_cap", "finer than one unit"),
+        (
+            ('max_oracle_age = "100h"', 'max_oracle_age = "30m"'),
+            "collateral[0].max_oracle_age",
+            "from 1 hour to 7 days",
+        ),
+        (
+            ('max_oracle_age = "100h"', 'max_oracle_age = "8d"'),
+            "collateral[0].max_oracle_age",
+            "from 1 hour to 7 days",
+        ),
+        (
+            ('supply_cap = "15000000"', 'supply_cap = "2000000000000000000000000000000"'),
+            "collateral[0].supply_cap",
+            "above the market's largest",
+        ),
+        (
+            ('supply_cap = "15000000"', 'supply_cap = "0.0000001"'),
+            "collateral[0].supply_cap",
+            "finer than one unit",
+        ),
         (('slope2 = "0.60"', 'slope2 = "0.01"'), "rates", "slope2 must be at least slope1"),
         (('kink = "0.90"', 'kink = "0.05"'), "rates", "the kink must be from 10.00%"),
-        (('reserve_factor = "0.10"', 'reserve_factor = "0.6"'), "rates", "reserve factor is at most 50.00%"),
+        (
+            ('reserve_factor = "0.10"', 'reserve_factor = "0.6"'),
+            "rates",
+            "reserve factor is at most 50.00%",
+        ),
         (('flash = "0.0005"', 'flash = "0.02"'), "fees", "flash-loan fee is at most 1.00%"),
         (('liquidation = "0"', 'liquidation = "0.6"'), "fees", "at most 50.00%"),
         (("dust_floor = 1000", "dust_floor = 3000"), "limits", "dust floor must not exceed"),
@@ -150,7 +189,11 @@ def test_check__parameter_out_of_bounds__refused_at_its_path(change, path, messa
 
 
 def test_check__every_problem__listed_together():
-    cfg = config(a=('ltv = "0.83"', 'ltv = "0.96"'), b=('kink = "0.90"', 'kink = "0.05"'), c=("dust_floor = 1000", "dust_floor = 3000"))
+    cfg = config(
+        a=('ltv = "0.83"', 'ltv = "0.96"'),
+        b=('kink = "0.90"', 'kink = "0.05"'),
+        c=("dust_floor = 1000", "dust_floor = 3000"),
+    )
     found = facts(cfg, feed=FeedFacts(6, 0, NOW, 1), facility=FacilityFacts(USDC, USDC))
     assert set(problems_of(cfg, replace(found, chain_id=2))) == {
         "network", "rates", "limits", "collateral[0]", "collateral[0].feed", "collateral[0].facility"
@@ -165,7 +208,10 @@ def test_check__every_problem__listed_together():
         (FeedFacts(6, 0, NOW), "not positive (0)"),
         (FeedFacts(6, -5, NOW), "not positive (-5)"),
         (FeedFacts(6, 10, NOW + 60), "struck in the future"),
-        (FeedFacts(6, 10, NOW - 100 * HOUR - 1), "struck 100h00m ago, older than max_oracle_age (100h)"),
+        (
+            FeedFacts(6, 10, NOW - 100 * HOUR - 1),
+            "struck 100h00m ago, older than max_oracle_age (100h)",
+        ),
     ],
 )
 def test_check__bad_feed__refused(feed, message):
@@ -224,10 +270,14 @@ def test_check__existing_compliance_source_without_the_views__refused():
 
 def test_check__issuer_has_not_admitted__a_warning_naming_the_action_not_a_refusal():
     cfg = config()
-    missing = Admission("the market", "0xM", False, "Superstate must grant 0xM (the market) a protocol permission")
+    missing = Admission(
+        "the market", "0xM", False, "Superstate must grant 0xM (the market) a protocol permission"
+    )
     report = check(cfg, facts(cfg, admissions=(missing, Admission("x", "0xA", True, "nothing"))))
     assert report.ok
-    assert report.warnings == ("collateral[0]: Superstate must grant 0xM (the market) a protocol permission",)
+    assert report.warnings == (
+        "collateral[0]: Superstate must grant 0xM (the market) a protocol permission",
+    )
 
 
 def test_check__no_compliance_source_anywhere__a_warning():
@@ -235,4 +285,7 @@ def test_check__no_compliance_source_anywhere__a_warning():
     report = check(cfg, facts(cfg, compliance_answers=None, token_answers_compliance=False))
     assert report.ok and "no compliance source" in report.warnings[0]
     # A token that answers the views itself needs none.
-    assert check(cfg, facts(cfg, compliance_answers=None, token_answers_compliance=True)).warnings == ()
+    assert (
+        check(cfg, facts(cfg, compliance_answers=None, token_answers_compliance=True)).warnings
+        == ()
+    )

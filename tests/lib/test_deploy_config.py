@@ -6,22 +6,26 @@ in deploy/ are refused only for their placeholders."""
 from __future__ import annotations
 
 import re
-import tomllib
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import tomllib
 from eth_utils import to_checksum_address
+from test_deploy_checks import COMPLIANCE, ORACLE, REDEMPTION, SAFE, TEXT, TOKEN, USDC
 
 from navlend.constants import WAD
 from navlend.deploy.config import ConfigError, Existing, NewAdapter, load, parse
-from test_deploy_checks import COMPLIANCE, ORACLE, REDEMPTION, SAFE, TEXT, TOKEN, USDC
 
 ROOT = Path(__file__).resolve().parents[2]
 FEED = "0x" + "44" * 20
 # The checks' sample config, its compliance source an adapter to deploy,
 # and a second collateral with an existing feed and nothing else.
-GOOD = TEXT.replace(f'compliance = "{COMPLIANCE}"', 'compliance = { adapter = "SuperstateCompliance" }') + f"""
+GOOD = (
+    TEXT.replace(
+        f'compliance = "{COMPLIANCE}"', 'compliance = { adapter = "SuperstateCompliance" }'
+    )
+    + f"""
 [[collateral]]
 name = "other"
 token = "{ORACLE}"
@@ -33,6 +37,7 @@ supply_cap = 1000
 price_cap = "1.02"
 max_oracle_age = 3600
 """
+)
 
 
 def refused(text: str) -> dict[str, str]:
@@ -66,7 +71,7 @@ def test_parse__every_problem__listed_together_with_key_paths():
         .replace(f'owner = "{SAFE}"', 'owner = "0x__OWNER_SAFE__"')
         .replace('ltv = "0.83"', 'ltv = "0.83001"')
         .replace('max_oracle_age = "100h"', 'max_oracle_age = "soon"')
-        .replace('min_borrow = 100', 'min_borrow = -1')
+        .replace("min_borrow = 100", "min_borrow = -1")
         .replace('adapter = "SuperstateCompliance"', 'adapter = "SuperstateNavFeed"')
         .replace('redemption = "', 'redemptions = "')
     )
@@ -85,25 +90,53 @@ def test_parse__every_problem__listed_together_with_key_paths():
 @pytest.mark.parametrize(
     ("change", "path", "message"),
     [
-        (('network = "ethereum:mainnet"', 'network = "mainnet"'), "network", "not ecosystem:network"),
-        (('network = "ethereum:mainnet"', 'network = "ethereum:holesky2"'), "chain_id", "set chain_id"),
-        (('network = "ethereum:mainnet"', 'network = "ethereum:mainnet"\nchain_id = 5'), "chain_id", "is chain 1, not 5"),
+        (
+            ('network = "ethereum:mainnet"', 'network = "mainnet"'),
+            "network",
+            "not ecosystem:network",
+        ),
+        (
+            ('network = "ethereum:mainnet"', 'network = "ethereum:holesky2"'),
+            "chain_id",
+            "set chain_id",
+        ),
+        (
+            ('network = "ethereum:mainnet"', 'network = "ethereum:mainnet"\nchain_id = 5'),
+            "chain_id",
+            "is chain 1, not 5",
+        ),
         (('deployer = "d"', 'deployer = ""'), "deployer", "non-empty string"),
-        ((f'treasury = "{SAFE}"', 'treasury = "0x0000000000000000000000000000000000000000"'), "treasury", "zero address"),
+        (
+            (f'treasury = "{SAFE}"', 'treasury = "0x0000000000000000000000000000000000000000"'),
+            "treasury",
+            "zero address",
+        ),
         ((f'stablecoin = "{USDC}"', "stablecoin = 5"), "stablecoin", "must be an address"),
         (("[fees]", "[feez]"), "feez", "unknown key"),
         (('flash = "0.0005"', 'flash = "-0.1"'), "fees.flash", "not a fraction"),
         (('base = "0"', 'base = "11"'), "rates.base", "not a fraction"),
-        (('liquidation = "0"', 'liquidation = true'), "fees.liquidation", "must be a number"),
+        (('liquidation = "0"', "liquidation = true"), "fees.liquidation", "must be a number"),
         (("dust_floor = 1000", "dust_floor = 1.5"), "limits.dust_floor", "whole non-negative"),
-        (('supply_cap = "15000000"', 'supply_cap = "-1"'), "collateral[0].supply_cap", "must not be negative"),
+        (
+            ('supply_cap = "15000000"', 'supply_cap = "-1"'),
+            "collateral[0].supply_cap",
+            "must not be negative",
+        ),
         (('name = "other"', 'name = "Other Fund"'), "collateral[1].name", "lower-case"),
-        ((f'feed = "{FEED}"', 'feed = 7'), "collateral[1].feed", "must be an address or a table"),
+        ((f'feed = "{FEED}"', "feed = 7"), "collateral[1].feed", "must be an address or a table"),
         ((f'feed = "{FEED}"\n', ""), "collateral[1].feed", "missing"),
         ((f'token = "{ORACLE}"', f'token = "{USDC}"'), "collateral[1].token", "is the stablecoin"),
         ((f'token = "{ORACLE}"', f'token = "{TOKEN}"'), "collateral[1].token", "listed twice"),
-        (('redemption = "', 'description = "x", redemption = "'), "collateral[0].facility.description", "unknown key"),
-        (('oracle = "', 'description = "' + "d" * 65 + '", oracle = "'), "collateral[0].feed.description", "at most 64"),
+        (
+            ('redemption = "', 'description = "x", redemption = "'),
+            "collateral[0].facility.description",
+            "unknown key",
+        ),
+        (
+            ('oracle = "', 'description = "' + "d" * 65 + '", oracle = "'),
+            "collateral[0].feed.description",
+            "at most 64",
+        ),
     ],
 )
 def test_parse__one_bad_value__refused_at_its_path(change, path, message):
@@ -130,7 +163,9 @@ def test_load__missing_file_and_bad_toml__refused(tmp_path):
         load(bad)
 
 
-@pytest.mark.parametrize("example", sorted((ROOT / "deploy").glob("*.example.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "example", sorted((ROOT / "deploy").glob("*.example.toml")), ids=lambda p: p.name
+)
 def test_example_configs__refused_only_for_their_placeholders(example, tmp_path):
     with pytest.raises(ConfigError) as err:
         load(example)

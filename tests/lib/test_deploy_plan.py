@@ -6,17 +6,31 @@ verification, and the deployments file's step log."""
 from __future__ import annotations
 
 import json
-import tomllib
 
 import pytest
+import tomllib
+from test_deploy_checks import DEPLOYER, NOW, SAFE, TEXT
 
 from navlend.constants import YEAR, ZERO_ADDRESS
 from navlend.deploy.config import parse
-from navlend.deploy.facts import ChainFacts, CollateralFacts, FacilityFacts, FeedFacts, latest_checkpoint
-from navlend.deploy.plan import Ref, build_plan, config_digest, create_address, predict, render, resolve
+from navlend.deploy.facts import (
+    ChainFacts,
+    CollateralFacts,
+    FacilityFacts,
+    FeedFacts,
+    latest_checkpoint,
+)
+from navlend.deploy.plan import (
+    Ref,
+    build_plan,
+    config_digest,
+    create_address,
+    predict,
+    render,
+    resolve,
+)
 from navlend.deploy.verify import compare, expected_settings
 from navlend.deployments import Deployment, StepRecord
-from test_deploy_checks import DEPLOYER, NOW, SAFE, TEXT
 
 ORACLE_B = "0x" + "99" * 20
 
@@ -44,17 +58,41 @@ def test_build_plan__adapters_then_market_then_listing_then_settings_then_owners
     cfg = config()
     plan = build_plan(cfg, facts(cfg))
     assert [s.key for s in plan.steps] == [
-        "ustb_feed", "ustb_facility", "market_admin", "market_views", "market", "lens",
+        "ustb_feed", "ustb_facility", "market_admin", "market_views", "market", "lens", "flash_liquidator",
         "list_asset:ustb", "set_asset_facility:ustb", "set_asset_compliance:ustb",
         "set_rates", "set_fees", "set_borrow_limits", "transfer_ownership",
     ]  # fmt: skip
     assert plan.step("ustb_feed").args == (cfg.collateral[0].feed.target, "USTB / USD NAV", 7)
-    assert plan.step("ustb_facility").args == (cfg.collateral[0].facility.target, cfg.collateral[0].token, cfg.stablecoin)
-    assert plan.step("market").args == (cfg.stablecoin, Ref("market_views"), cfg.name, cfg.symbol, cfg.guardian, cfg.treasury)
+    assert plan.step("ustb_facility").args == (
+        cfg.collateral[0].facility.target,
+        cfg.collateral[0].token,
+        cfg.stablecoin,
+    )
+    assert plan.step("market").args == (
+        cfg.stablecoin,
+        Ref("market_views"),
+        cfg.name,
+        cfg.symbol,
+        cfg.guardian,
+        cfg.treasury,
+    )
+    assert plan.step("flash_liquidator").args == (Ref("market"),)
     listing = plan.step("list_asset:ustb")
-    assert listing.args == (cfg.collateral[0].token, Ref("ustb_feed"), 8_300, 8_800, 300, 15_000_000 * 10**6, 0, 360_000)
+    assert listing.args == (
+        cfg.collateral[0].token,
+        Ref("ustb_feed"),
+        8_300,
+        8_800,
+        300,
+        15_000_000 * 10**6,
+        0,
+        360_000,
+    )
     # An existing compliance source is set as it is.
-    assert plan.step("set_asset_compliance:ustb").args == (cfg.collateral[0].token, cfg.collateral[0].compliance.address)
+    assert plan.step("set_asset_compliance:ustb").args == (
+        cfg.collateral[0].token,
+        cfg.collateral[0].compliance.address,
+    )
     assert plan.step("transfer_ownership").args == (cfg.owner,)
 
 
@@ -78,7 +116,10 @@ def test_predict__fresh_plan__consecutive_nonces_calls_included():
     addresses = predict(plan, DEPLOYER, 40, {})
     assert addresses["ustb_feed"] == create_address(DEPLOYER, 40)
     assert addresses["lens"] == create_address(DEPLOYER, 45)
-    assert resolve(plan.step("market_views").args, addresses) == (cfg.stablecoin, create_address(DEPLOYER, 42))
+    assert resolve(plan.step("market_views").args, addresses) == (
+        cfg.stablecoin,
+        create_address(DEPLOYER, 42),
+    )
 
 
 def test_predict__resumed_plan__done_steps_keep_their_address_rest_from_the_new_nonce():
@@ -94,14 +135,18 @@ def test_predict__resumed_plan__done_steps_keep_their_address_rest_from_the_new_
 def test_render__shows_predicted_addresses_and_status():
     cfg = config()
     plan = build_plan(cfg, facts(cfg))
-    table = render(plan, predict(plan, DEPLOYER, 40, {"ustb_feed": "0x1"}), {"ustb_feed": "0x1"}, "plan")
+    table = render(
+        plan, predict(plan, DEPLOYER, 40, {"ustb_feed": "0x1"}), {"ustb_feed": "0x1"}, "plan"
+    )
     assert table.row_count == len(plan.steps)
     assert list(table.columns[4].cells)[:2] == ["done", "to send"]
 
 
 def test_config_digest__changes_with_any_value():
     assert config_digest(config()) == config_digest(config())
-    assert config_digest(config()) != config_digest(config(TEXT.replace('ltv = "0.83"', 'ltv = "0.82"')))
+    assert config_digest(config()) != config_digest(
+        config(TEXT.replace('ltv = "0.83"', 'ltv = "0.82"'))
+    )
 
 
 CHECKPOINTS = [(100 * i, 100 * i + 50, 10_000 + i) for i in range(300)]

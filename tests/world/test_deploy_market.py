@@ -26,6 +26,8 @@ import ape
 import pytest
 from rich.console import Console
 
+from keepers.chain import ChainReader
+from keepers.config import load_config
 from navlend.deploy.command import DeployRefused, deploy_market
 from navlend.deployments import DEPLOYMENTS_DIR_ENV, Deployment
 from navlend.market import market_at
@@ -71,14 +73,18 @@ def issuers(project, chain, ss_issuer, ondo_admin, lender, borrower, liquidator,
     state, so that Ape's isolation need not rebase)."""
     usdc = ss_issuer.deploy(project.MockERC20, "USD Coin", "USDC", 6)
     allow_list = ss_issuer.deploy(project.SuperstateAllowListDouble)
-    ustb = ss_issuer.deploy(project.SuperstateTokenDouble, "Superstate Short Duration Fund", "USTB", allow_list)
+    ustb = ss_issuer.deploy(
+        project.SuperstateTokenDouble, "Superstate Short Duration Fund", "USTB", allow_list
+    )
     ss_oracle = ss_issuer.deploy(project.SuperstateOracleDouble, 1_000_000)
     for nav, struck_ago in ((USTB_NAV - 1_045, DAY + 3_600), (USTB_NAV, 3_600)):
         now = chain.blocks.head.timestamp + 1
         chain.pending_timestamp = now
         ss_oracle.add_checkpoint(now - struck_ago, now, nav, False, sender=ss_issuer)
         advance(1)
-    redemption = ss_issuer.deploy(project.SuperstateRedemptionDouble, ustb, ss_oracle, usdc, DAY, False)
+    redemption = ss_issuer.deploy(
+        project.SuperstateRedemptionDouble, ustb, ss_oracle, usdc, DAY, False
+    )
     allow_list.setProtocolAddressPermission(redemption, "USTB", True, sender=ss_issuer)
     for account, entity in zip((lender, borrower, liquidator), SS_ENTITY.values()):
         allow_list.setEntityIdForAddress(entity, account, sender=ss_issuer)
@@ -133,7 +139,14 @@ symbol = "nUSDC"''',
         "ousg_rest": 'ltv = "0.89"\nthreshold = "0.90"\nbonus = "0.03"\nsupply_cap = "100000"\nmax_oracle_age = "100h"',
     }
     order = ["head", "stablecoin", "rates", "fees", "limits"]
-    order += ["ustb_token", "ustb_feed", "ustb_facility", "ustb_compliance", "ustb_ltv", "ustb_rest"]
+    order += [
+        "ustb_token",
+        "ustb_feed",
+        "ustb_facility",
+        "ustb_compliance",
+        "ustb_ltv",
+        "ustb_rest",
+    ]
     order += ["ousg_token", "ousg_feed", "ousg_facility", "ousg_compliance", "ousg_rest"]
     lines |= override
     return "\n".join(lines[key] for key in order) + "\n"
@@ -172,7 +185,9 @@ def deployed(issuers, project, navlend_deployer, safe, guardian, treasury, tmp_p
 # ---- the deployment ----
 
 
-def test_deploy_market__good_config__deployed_configured_and_verified(deployed, issuers, navlend_deployer, safe, guardian, treasury):
+def test_deploy_market__good_config__deployed_configured_and_verified(
+    deployed, issuers, navlend_deployer, safe, guardian, treasury
+):
     outcome, _, nonce = deployed
     assert navlend_deployer.nonce == nonce + len(outcome.plan.steps)
     assert outcome.settings and all(s.ok for s in outcome.settings)
@@ -182,12 +197,18 @@ def test_deploy_market__good_config__deployed_configured_and_verified(deployed, 
     assert (market.owner(), market.pending_owner()) == (navlend_deployer.address, safe.address)
     assert (market.guardian(), market.treasury()) == (guardian.address, treasury.address)
     ustb = market.asset_config(issuers["ustb"])
-    assert (ustb.oracle, ustb.facility) == (contracts["ustb_feed"].address, contracts["ustb_facility"].address)
+    assert (ustb.oracle, ustb.facility) == (
+        contracts["ustb_feed"].address,
+        contracts["ustb_facility"].address,
+    )
     assert (ustb.ltv_bps, ustb.threshold_bps, ustb.bonus_bps) == (8_300, 8_800, 300)
     assert ustb.supply_cap == 15_000_000 * 10**6 and ustb.max_oracle_age == 100 * 3_600
     assert market.asset_compliance(issuers["ustb"]) == contracts["ustb_compliance"].address
     ousg = market.asset_config(issuers["ousg"])
-    assert (ousg.oracle, ousg.facility) == (contracts["ousg_feed"].address, contracts["ousg_facility"].address)
+    assert (ousg.oracle, ousg.facility) == (
+        contracts["ousg_feed"].address,
+        contracts["ousg_facility"].address,
+    )
     assert ousg.supply_cap == 100_000 * OUSG
     assert market.asset_compliance(issuers["ousg"]) == contracts["ousg_compliance"].address
     assert market.asset_price(issuers["ustb"]) == (USTB_NAV, False)
@@ -212,12 +233,25 @@ def test_deploy_market__good_config__deployments_file_records_every_step_and_blo
     assert all(s.mined and s.tx_hash and s.block for s in record.steps.values())
     first = min(s.block for s in record.steps.values())
     assert record.block == first > 0
-    assert chain.provider.get_receipt(record.steps["market"].tx_hash).contract_address == record.address("market")
-    for name in ("market", "market_views", "market_admin", "lens", "ustb_feed", "ousg_facility", "stablecoin", "ustb"):
+    assert chain.provider.get_receipt(
+        record.steps["market"].tx_hash
+    ).contract_address == record.address("market")
+    for name in (
+        "market",
+        "market_views",
+        "market_admin",
+        "lens",
+        "ustb_feed",
+        "ousg_facility",
+        "stablecoin",
+        "ustb",
+    ):
         assert chain.provider.get_code(record.address(name))
 
 
-def test_deploy_market__rerun_after_completion__sends_nothing_and_verifies(deployed, navlend_deployer):
+def test_deploy_market__rerun_after_completion__sends_nothing_and_verifies(
+    deployed, navlend_deployer
+):
     outcome, path, _ = deployed
     nonce = navlend_deployer.nonce
     config = path.parent.parent / "market.toml"
@@ -265,7 +299,9 @@ def test_deploy_market__bad_config__refused_with_every_problem_nothing_sent(
 def test_deploy_market__stale_feed__refused(navlend_deployer, write_config, deploy_dir):
     """USTB's last checkpoint was struck about an hour before the market
     would list it: an age bound of one hour refuses it."""
-    path = write_config(ustb_rest='threshold = "0.88"\nbonus = "0.03"\nsupply_cap = "15000000"\nmax_oracle_age = "1h"')
+    path = write_config(
+        ustb_rest='threshold = "0.88"\nbonus = "0.03"\nsupply_cap = "15000000"\nmax_oracle_age = "1h"'
+    )
     nonce = navlend_deployer.nonce
     with pytest.raises(DeployRefused, match=r"collateral\[0\]\.feed: its price was struck"):
         run(path, deploy_dir)
@@ -274,9 +310,13 @@ def test_deploy_market__stale_feed__refused(navlend_deployer, write_config, depl
 
 def test_deploy_market__wrong_chain__refused(navlend_deployer, write_config, deploy_dir):
     path = write_config()
-    path.write_text(path.read_text().replace('network = "ethereum:local"', 'network = "ethereum:mainnet"'))
+    path.write_text(
+        path.read_text().replace('network = "ethereum:local"', 'network = "ethereum:mainnet"')
+    )
     nonce = navlend_deployer.nonce
-    with pytest.raises(DeployRefused, match="ethereum:mainnet is chain 1; the connected node is chain 31337"):
+    with pytest.raises(
+        DeployRefused, match="ethereum:mainnet is chain 1; the connected node is chain 31337"
+    ):
         run(path, deploy_dir)
     assert navlend_deployer.nonce == nonce
 
@@ -284,11 +324,13 @@ def test_deploy_market__wrong_chain__refused(navlend_deployer, write_config, dep
 # ---- dry run, resume ----
 
 
-def test_deploy_market__dry_run__simulates_and_sends_nothing(navlend_deployer, chain, write_config, deploy_dir):
+def test_deploy_market__dry_run__simulates_and_sends_nothing(
+    navlend_deployer, chain, write_config, deploy_dir
+):
     path = write_config()
     nonce, head = navlend_deployer.nonce, chain.blocks.head.number
     outcome = run(path, deploy_dir, dry_run=True)
-    assert outcome.simulated.startswith("simulated all")
+    assert outcome.simulated.startswith(f"simulated the {len(outcome.plan.steps)} steps")
     assert outcome.settings and all(s.ok for s in outcome.settings)
     assert outcome.deployment is None
     assert navlend_deployer.nonce == nonce and chain.blocks.head.number == head
@@ -299,7 +341,9 @@ class Interrupted(Exception):
     pass
 
 
-def test_deploy_market__interrupted__rerun_resumes_without_deploying_twice(navlend_deployer, write_config, deploy_dir):
+def test_deploy_market__interrupted__rerun_resumes_without_deploying_twice(
+    navlend_deployer, write_config, deploy_dir
+):
     path = write_config()
     nonce = navlend_deployer.nonce
     mined = []
@@ -332,23 +376,30 @@ def test_deploy_market__interrupted__rerun_resumes_without_deploying_twice(navle
     assert final.block == mined[0].block
 
 
-def test_ape_run_deploy_market__dry_run_in_a_subprocess__plans_and_sends_nothing(navlend_deployer, chain, write_config, deploy_dir):
+def test_ape_run_deploy_market__dry_run_in_a_subprocess__plans_and_sends_nothing(
+    navlend_deployer, chain, write_config, deploy_dir
+):
     path = write_config()
     nonce = navlend_deployer.nonce
-    env = {**os.environ, "APE_FOUNDRY_HOST": chain.provider.uri, DEPLOYMENTS_DIR_ENV: str(deploy_dir)}
+    env = {
+        **os.environ,
+        "APE_FOUNDRY_HOST": chain.provider.uri,
+        DEPLOYMENTS_DIR_ENV: str(deploy_dir),
+    }
     result = subprocess.run(
         [APE, "run", "deploy-market", "--config", str(path), "--dry-run"],
         cwd=ROOT, env=env, check=False, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr + result.stdout
-    assert "dry run: simulated all" in result.stdout and "list_asset" in result.stdout
+    assert "dry run: simulated the" in result.stdout and "list_asset" in result.stdout
     assert navlend_deployer.nonce == nonce
 
 
 # ---- the people, against the deployment ----
-# The people's commands of navlend.cli still read compliance from the
-# token itself (`is_allowlisted`, which USTB and OUSG lack), so the people
-# act through the market's own functions here.
+# The people's commands that touch collateral (deposit, borrow, ...) still
+# read compliance from the token itself (`is_allowlisted`, which USTB and
+# OUSG lack), so the borrowers and liquidators act through the market's
+# own functions here; the lender's commands run as they are.
 
 
 @pytest.fixture(scope="module")
@@ -360,7 +411,9 @@ def live(deployed, issuers, project, ss_issuer, ondo_admin, safe, lender):
     contracts = outcome.deployment.contracts
     market = market_at(contracts["market"].address)
     for who in ("market", "ustb_facility"):
-        issuers["allow_list"].setProtocolAddressPermission(contracts[who].address, "USTB", True, sender=ss_issuer)
+        issuers["allow_list"].setProtocolAddressPermission(
+            contracts[who].address, "USTB", True, sender=ss_issuer
+        )
     for who in ("market", "ousg_facility"):
         issuers["registry"].set_kyc_status(1, contracts[who].address, True, sender=ondo_admin)
     market.accept_ownership(sender=safe)
@@ -368,7 +421,10 @@ def live(deployed, issuers, project, ss_issuer, ondo_admin, safe, lender):
     usdc.mint(lender, 3_000_000 * USD, sender=ss_issuer)
     usdc.approve(market, 3_000_000 * USD, sender=lender)
     market.deposit(3_000_000 * USD, lender, sender=lender)
-    adapters = {name: getattr(project, contracts[name].contract_type).at(contracts[name].address) for name in ("ustb_facility", "ousg_facility")}
+    adapters = {
+        name: getattr(project, contracts[name].contract_type).at(contracts[name].address)
+        for name in ("ustb_facility", "ousg_facility")
+    }
     return market, adapters
 
 
@@ -408,7 +464,9 @@ def test_live__borrower_on_ustb__borrows_the_stablecoin(live, ustb_borrower, iss
     assert market.collateral_of(ustb_borrower, issuers["ustb"]) == 1_000 * USD
 
 
-def test_live__borrower_dropped_by_superstate__refused_through_the_compliance_adapter(live, ustb_borrower, issuers, ss_issuer):
+def test_live__borrower_dropped_by_superstate__refused_through_the_compliance_adapter(
+    live, ustb_borrower, issuers, ss_issuer
+):
     market, _ = live
     issuers["allow_list"].setEntityIdForAddress(0, ustb_borrower, sender=ss_issuer)
     with ape.reverts("market: owner not compliant"):
@@ -423,10 +481,14 @@ def liquidate_ustb(live, issuers, ss_issuer, borrower, liquidator, redeem: bool)
     repay, _seize = market.preview_liquidation(borrower, issuers["ustb"], MAX)
     issuers["usdc"].mint(liquidator, repay * 2, sender=ss_issuer)
     issuers["usdc"].approve(market, MAX, sender=liquidator)
-    return repay, market.liquidate(borrower, issuers["ustb"], MAX, 0, redeem, liquidator, sender=liquidator)
+    return repay, market.liquidate(
+        borrower, issuers["ustb"], MAX, 0, redeem, liquidator, sender=liquidator
+    )
 
 
-def test_live__ustb_redeem_route__outsider_paid_through_superstate_redemption(live, ustb_unhealthy, issuers, ss_issuer, outsider):
+def test_live__ustb_redeem_route__outsider_paid_through_superstate_redemption(
+    live, ustb_unhealthy, issuers, ss_issuer, outsider
+):
     _, adapters = live
     repay, tx = liquidate_ustb(live, issuers, ss_issuer, ustb_unhealthy, outsider, redeem=True)
     repaid, seized, payout = tx.return_value
@@ -439,7 +501,9 @@ def test_live__ustb_redeem_route__outsider_paid_through_superstate_redemption(li
     assert issuers["ustb"].balanceOf(outsider) == 0
 
 
-def test_live__ustb_seize_route__allowlisted_liquidator_gets_the_shares(live, ustb_unhealthy, issuers, ss_issuer, liquidator):
+def test_live__ustb_seize_route__allowlisted_liquidator_gets_the_shares(
+    live, ustb_unhealthy, issuers, ss_issuer, liquidator
+):
     repay, tx = liquidate_ustb(live, issuers, ss_issuer, ustb_unhealthy, liquidator, redeem=False)
     repaid, seized, payout = tx.return_value
     assert repaid >= repay and 0 < payout < seized  # the protocol's share stays
@@ -468,3 +532,65 @@ def test_live__ousg_redeem_route__liquidator_without_kyc_paid_through_ondo_redem
     assert (redeemed.receiver, redeemed.payout) == (liquidator.address, payout)
     assert ousg.totalSupply() == supply - redeemed.shares  # burnt by Ondo
     assert usdc.balanceOf(liquidator) > 0
+
+
+def test_live__keeper__finds_the_deployment_and_reads_both_assets_and_the_borrower(
+    deployed, live, ustb_borrower, chain
+):
+    """The keeper's config takes the market, the lens and the
+    FlashLiquidator from the deployments file the command wrote; its
+    chain reader sees both assets through their adapters, and the
+    borrower's position through the lens."""
+    outcome, path, _ = deployed
+    record = outcome.deployment
+    config = load_config(
+        env={"NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(path), "NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::5"}
+    )
+    assert (config.market, config.lens, config.flash_liquidator) == tuple(
+        record.address(name) for name in ("market", "lens", "flash_liquidator")
+    )
+    reader = ChainReader(
+        chain.provider.web3, config.market, config.lens, decode_logs=lambda raw: [], event_topics=[]
+    )
+    ustb, ousg = reader.market_terms().assets
+    assert (ustb.facility, ousg.facility) == (
+        record.address("ustb_facility"),
+        record.address("ousg_facility"),
+    )
+    assert ustb.facility_max_redeem > 0 and ousg.facility_min_redeem > 0  # Ondo's $50,000 minimum
+    (health,) = reader.healths([ustb_borrower.address])
+    assert health.debt >= 8_600 * USD and 10**18 < health.health_factor
+    # A backfill from the recorded block misses none of the market's events.
+    get_logs = chain.provider.web3.eth.get_logs
+    assert get_logs({"fromBlock": 0, "toBlock": record.block - 1, "address": config.market}) == []
+    assert get_logs({"fromBlock": record.block, "toBlock": "latest", "address": config.market})
+
+
+def test_live__lenders_commands__market_lend_and_withdraw_through_ape_run(
+    deployed, live, issuers, ss_issuer, lender, chain
+):
+    """`ape run market`, `lend` and `withdraw` against the deployments
+    file the command wrote."""
+    _, path, _ = deployed
+    market, _ = live
+    issuers["usdc"].mint(lender, 1_000 * USD, sender=ss_issuer)
+    env = {
+        **os.environ,
+        "APE_FOUNDRY_HOST": chain.provider.uri,
+        DEPLOYMENTS_DIR_ENV: str(path.parent),
+    }
+
+    def ape_run(*args):
+        result = subprocess.run(
+            [APE, "run", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    shown = ape_run("market")
+    assert "ustb (USTB)" in shown and "ousg (OUSG)" in shown
+    before = market.maxWithdraw(lender)
+    ape_run("lend", "1000", "--account", "TEST::3")
+    assert market.maxWithdraw(lender) >= before + 1_000 * USD - 1
+    ape_run("withdraw", "400", "--account", "TEST::3")
+    assert issuers["usdc"].balanceOf(lender) == 400 * USD
