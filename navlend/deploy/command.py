@@ -233,6 +233,17 @@ def simulate(
     )
 
 
+def confirmed(
+    is_local: bool, is_fork: bool, yes: bool, confirm: Callable[[str], bool] | None, question: str
+) -> bool:
+    """Whether to send: at once on a local chain or a fork, or with
+    ``yes``; else only when ``confirm(question)`` answers yes (no
+    ``confirm``, no deployment)."""
+    if is_local or is_fork or yes:
+        return True
+    return confirm is not None and bool(confirm(question))
+
+
 def deploy_market(
     config_path: Path | str,
     *,
@@ -280,10 +291,9 @@ def deploy_market(
         if bad:
             raise VerifyFailed(bad)
         return Outcome(plan, report, None, settings, simulated)
-    if not (provider.network.is_local or provider.network.is_fork or yes):
-        question = f"deploy to {config.network} (chain {provider.chain_id}) from {found.deployer}?"
-        if confirm is None or not confirm(question):
-            raise DeployRefused("not confirmed: nothing sent")
+    question = f"deploy to {config.network} (chain {provider.chain_id}) from {found.deployer}?"
+    if not confirmed(provider.network.is_local, provider.network.is_fork, yes, confirm, question):
+        raise DeployRefused("not confirmed: nothing sent")
     deployment = record or Deployment(
         network=network, chain_id=provider.chain_id, deployer=found.deployer, plan=digest
     )

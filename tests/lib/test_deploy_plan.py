@@ -12,6 +12,7 @@ import tomllib
 from test_deploy_checks import DEPLOYER, NOW, SAFE, TEXT
 
 from navlend.constants import YEAR, ZERO_ADDRESS
+from navlend.deploy.command import confirmed
 from navlend.deploy.config import parse
 from navlend.deploy.facts import (
     ChainFacts,
@@ -201,3 +202,26 @@ def test_deployment__step_log__round_trips_and_keeps_the_earliest_block():
     assert record.block == 120
     again = Deployment.from_json(json.loads(json.dumps(record.to_json())))
     assert again == record and again.steps["a"].mined and not StepRecord("x", "sent", 1).mined
+
+
+@pytest.mark.parametrize(
+    ("is_local", "is_fork", "yes", "answer", "sends"),
+    [
+        (True, False, False, None, True),
+        (False, True, False, None, True),
+        (False, False, True, None, True),
+        (False, False, False, True, True),
+        (False, False, False, False, False),
+        (False, False, False, "no confirm", False),
+    ],
+)
+def test_confirmed__live_network_asks_unless_yes(is_local, is_fork, yes, answer, sends):
+    asked = []
+
+    def confirm(question):
+        asked.append(question)
+        return answer
+
+    hook = None if answer == "no confirm" else confirm
+    assert confirmed(is_local, is_fork, yes, hook, "deploy?") is sends
+    assert asked == (["deploy?"] if hook and not (is_local or is_fork or yes) else [])

@@ -376,6 +376,56 @@ def test_deploy_market__interrupted__rerun_resumes_without_deploying_twice(
     assert final.block == mined[0].block
 
 
+def test_deploy_market__interrupted_after_a_listing__listing_adopted_setter_sent_again(
+    navlend_deployer, write_config, deploy_dir
+):
+    """Killed after `list_asset` and `set_asset_facility` were sent but
+    before either receipt was recorded: the rerun finds USTB listed (no
+    second listing, which would revert) and sends the setter again."""
+    path = write_config()
+    nonce = navlend_deployer.nonce
+    mined = []
+
+    def stop_after_the_facility(step, record):
+        mined.append(record)
+        if step.key == "set_asset_facility:ustb":
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run(path, deploy_dir, after_step=stop_after_the_facility)
+    file = deploy_dir / "local.json"
+    data = json.loads(file.read_text())
+    for key in ("list_asset:ustb", "set_asset_facility:ustb"):
+        data["steps"][key].update(status="sent", tx_hash="", block=0)
+    file.write_text(json.dumps(data))
+    outcome = run(path, deploy_dir)
+    assert navlend_deployer.nonce == nonce + len(outcome.plan.steps) + 1  # the setter, twice
+    steps = outcome.deployment.steps
+    assert steps["list_asset:ustb"].mined and steps["list_asset:ustb"].tx_hash == ""
+    assert steps["set_asset_facility:ustb"].tx_hash  # sent again, mined
+    assert all(s.ok for s in outcome.settings)
+
+
+def test_deploy_market__file_of_another_deployment__refused(navlend_deployer, chain, write_config, deploy_dir):
+    """A deployments file the local world (or another config) wrote is
+    never resumed or overwritten."""
+    deploy_dir.mkdir()
+    other = Deployment("local", chain.chain_id, navlend_deployer.address)
+    (deploy_dir / "local.json").write_text(json.dumps(other.to_json()))
+    nonce = navlend_deployer.nonce
+    with pytest.raises(DeployRefused, match="records another deployment"):
+        run(write_config(), deploy_dir)
+    assert navlend_deployer.nonce == nonce
+    assert json.loads((deploy_dir / "local.json").read_text()) == other.to_json()
+
+
+def test_deploy_market__unknown_deployer_alias__refused(navlend_deployer, write_config, deploy_dir):
+    path = write_config()
+    path.write_text(path.read_text().replace('deployer = "TEST::12"', 'deployer = "no-such-alias"'))
+    with pytest.raises(DeployRefused, match="deployer: no Ape account named 'no-such-alias'"):
+        deploy_market(path, directory=deploy_dir, console=Console(width=200))
+
+
 def test_ape_run_deploy_market__dry_run_in_a_subprocess__plans_and_sends_nothing(
     navlend_deployer, chain, write_config, deploy_dir
 ):
