@@ -107,6 +107,7 @@ def collateral_problems(
     if decimals is None and f"{path}.token" not in no_code:
         problems.append(Problem(f"{path}.token", "answers no decimals(): not an ERC-20"))
     problems += feed_problems(item, found, facts, path, no_code)
+    problems += price_cap_problems(item, found, path)
     problems += facility_problems(item, found, path, facts, config_stablecoin)
     if found.compliance_answers is False:
         problems.append(
@@ -182,10 +183,37 @@ def facility_problems(
     return problems
 
 
+def price_cap_problems(item: Collateral, found: CollateralFacts, path: str) -> list[Problem]:
+    """A price cap exact to the feed's decimals."""
+    decimals = found.feed.decimals
+    if not item.price_cap or decimals is None:
+        return []
+    units = item.price_cap_units(decimals)
+    if units != int(units):
+        return [
+            Problem(
+                f"{path}.price_cap",
+                f"{item.price_cap} is finer than the feed's {decimals} decimals",
+            )
+        ]
+    return []
+
+
 def collateral_warnings(item: Collateral, found: CollateralFacts, path: str) -> list[str]:
     """What someone must still do: the issuer's admissions, a missing
-    compliance source."""
+    compliance source; and a price cap already below the price."""
     warnings = [f"{path}: {a.action}" for a in found.admissions if not a.admitted]
+    decimals, answer = found.feed.decimals, found.feed.answer
+    if (
+        item.price_cap
+        and decimals is not None
+        and answer
+        and item.price_cap_units(decimals) < answer
+    ):
+        warnings.append(
+            f"{path}.price_cap: {item.price_cap} is below the feed's price ({answer / 10**decimals:g}): "
+            "the market will value the asset at the cap"
+        )
     if item.compliance is None and not found.token_answers_compliance:
         warnings.append(
             f"{path}: no compliance source, and the token answers no is_allowlisted/is_frozen: "

@@ -289,3 +289,24 @@ def test_check__no_compliance_source_anywhere__a_warning():
         check(cfg, facts(cfg, compliance_answers=None, token_answers_compliance=True)).warnings
         == ()
     )
+
+
+def test_check__price_cap_finer_than_the_feed__refused():
+    cfg = config(
+        cap=('max_oracle_age = "100h"', 'max_oracle_age = "100h"\nprice_cap = "10.0000001"')
+    )
+    assert problems_of(cfg, facts(cfg)) == {
+        "collateral[0].price_cap": "10.0000001 is finer than the feed's 6 decimals"
+    }
+
+
+def test_check__price_cap_below_the_price__a_warning_above_it_none():
+    low = config(cap=('max_oracle_age = "100h"', 'max_oracle_age = "100h"\nprice_cap = "10.40"'))
+    report = check(low, facts(low))
+    assert report.ok
+    assert report.warnings == (
+        "collateral[0].price_cap: 10.40 is below the feed's price (10.45): "
+        "the market will value the asset at the cap",
+    )
+    high = config(cap=('max_oracle_age = "100h"', 'max_oracle_age = "100h"\nprice_cap = "10.60"'))
+    assert check(high, facts(high)).warnings == ()
