@@ -188,26 +188,21 @@ def build_plan(config: DeployConfig, facts: ChainFacts) -> Plan:
                 *listing_args(item, found),
             )
         )
-        if (name, "facility") in sources:
-            steps.append(
-                _call(
-                    f"set_asset_facility:{name}",
-                    "set_asset_facility",
-                    f"{name}: redemption facility",
-                    item.token,
-                    sources[(name, "facility")],
+        for role, label in (
+            ("facility", "redemption facility"),
+            ("compliance", "compliance source"),
+        ):
+            if (name, role) in sources:
+                method = f"set_asset_{role}"
+                steps.append(
+                    _call(
+                        f"{method}:{name}",
+                        method,
+                        f"{name}: {label}",
+                        item.token,
+                        sources[(name, role)],
+                    )
                 )
-            )
-        if (name, "compliance") in sources:
-            steps.append(
-                _call(
-                    f"set_asset_compliance:{name}",
-                    "set_asset_compliance",
-                    f"{name}: compliance source",
-                    item.token,
-                    sources[(name, "compliance")],
-                )
-            )
     steps += [
         _call("set_rates", "set_rates", "rate curve", *config.rates.contract_args()),
         _call("set_fees", "set_fees", "fees", *config.fees.contract_args()),
