@@ -9,7 +9,10 @@ The issuers' doubles come from tests/world/conftest.py and the markets
 from tests/world/issuer_markets.py, both loaded by path (tests/ is not a
 package here; see tests/periphery/conftest.py). Each market gets its own
 deployments file (market, stablecoin, lens, leverage, the fund token under
-the name ``ustb`` / ``ousg`` and its adapters).
+the name ``ustb`` / ``ousg`` and its adapters). The markets and the
+balances they hand out are module-scoped, so that the snapshot taken for
+this module takes them away again: the other CLI tests count the
+actors' balances.
 """
 
 from __future__ import annotations
@@ -44,10 +47,24 @@ def ok(result):
     return result
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _issuers_first(ustb, ondo):
+    """The issuers' doubles (session fixtures) before this module's
+    markets, as Ape's isolation wants the wider scopes set up first."""
+
+
 @pytest.fixture(scope="session")
 def market_owner(accounts):
     """Owns the issuers' markets (neither issuer)."""
     return accounts[14]
+
+
+@pytest.fixture(scope="session")
+def issuer_lender(accounts):
+    """Supplies the issuers' markets: an account of its own, so that the
+    session's set-up sends nothing from the actors whose nonces the other
+    CLI tests watch (``nonce_kept``)."""
+    return accounts[15]
 
 
 def _deployment_dir(tmp_path_factory, chain, deployer, project, m, name: str) -> Path:
@@ -73,29 +90,30 @@ def _deployment_dir(tmp_path_factory, chain, deployer, project, m, name: str) ->
     return directory
 
 
-@pytest.fixture(scope="session")
-def ss(project, ustb, stablecoin, deployer, market_owner, guardian, treasury, lender, borrower, chain,
+@pytest.fixture(scope="module")
+def ss(project, ustb, stablecoin, deployer, market_owner, guardian, treasury, issuer_lender, borrower, chain,
        tmp_path_factory):
     """(market, deployments dir): USTB, LENT supplied; ``borrower`` (an
     allowed entity) holds 2,000 USTB and 100,000 USDC."""
     m = _MARKETS["superstate_market"](project, ustb, stablecoin, deployer, market_owner, guardian, treasury)
-    stablecoin.mint(lender, LENT, sender=deployer)
-    m.lend(lender, LENT)
+    stablecoin.mint(issuer_lender, LENT, sender=deployer)
+    m.lend(issuer_lender, LENT)
     ustb.token.mint(borrower, 2_000 * USTB, sender=deployer)
     stablecoin.mint(borrower, 100_000 * USD, sender=deployer)
     return m, _deployment_dir(tmp_path_factory, chain, deployer, project, m, "ustb")
 
 
-@pytest.fixture(scope="session")
-def ou(project, ondo, market_owner, guardian, treasury, deployer, lender, borrower, chain, tmp_path_factory):
+@pytest.fixture(scope="module")
+def ou(project, ondo, market_owner, guardian, treasury, deployer, issuer_lender, borrower, chain,
+       tmp_path_factory):
     """(market, deployments dir): OUSG, LENT supplied; ``borrower`` (KYC'd)
     holds 1,000 OUSG and 100,000 USDC."""
     m = _MARKETS["ondo_market"](project, ondo, market_owner, guardian, treasury)
-    ondo.usdc.mint(lender, LENT, sender=lender)
-    m.lend(lender, LENT)
+    ondo.usdc.mint(issuer_lender, LENT, sender=ondo.admin)
+    m.lend(issuer_lender, LENT)
     ondo.kyc(borrower)
     ondo.mint_ousg(borrower, 1_000 * OUSG)
-    ondo.usdc.mint(borrower, 100_000 * USD, sender=borrower)
+    ondo.usdc.mint(borrower, 100_000 * USD, sender=ondo.admin)
     return m, _deployment_dir(tmp_path_factory, chain, deployer, project, m, "ousg")
 
 
