@@ -47,12 +47,6 @@ def ok(result):
     return result
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _issuers_first(ustb, ondo):
-    """The issuers' doubles (session fixtures) before this module's
-    markets, as Ape's isolation wants the wider scopes set up first."""
-
-
 @pytest.fixture(scope="session")
 def market_owner(accounts):
     """Owns the issuers' markets (neither issuer)."""
@@ -65,6 +59,13 @@ def issuer_lender(accounts):
     session's set-up sends nothing from the actors whose nonces the other
     CLI tests watch (``nonce_kept``)."""
     return accounts[15]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_first(seeded, ustb, ondo, market_owner, issuer_lender, outsider, guardian, treasury, project, networks):
+    """The session's fixtures (the seeded local world every command's
+    runner needs, the issuers' doubles, the actors) before this module's
+    markets, as Ape's isolation wants the wider scopes set up first."""
 
 
 def _deployment_dir(tmp_path_factory, chain, deployer, project, m, name: str) -> Path:
@@ -115,6 +116,12 @@ def ou(project, ondo, market_owner, guardian, treasury, deployer, issuer_lender,
     ondo.mint_ousg(borrower, 1_000 * OUSG)
     ondo.usdc.mint(borrower, 100_000 * USD, sender=ondo.admin)
     return m, _deployment_dir(tmp_path_factory, chain, deployer, project, m, "ousg")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _markets_first(ss, ou):
+    """Both markets at the start of the module (a module fixture set up
+    in the middle makes Ape rebase its snapshots)."""
 
 
 @pytest.fixture
@@ -258,3 +265,20 @@ def test_market_view__ustb_market__lists_the_fund(ape_run, on_ustb):
 
 def test_market_view__ousg_market__lists_the_fund(ape_run, on_ousg):
     assert_market_view(ape_run, on_ousg, "ousg")
+
+
+def test_deposit__ustb_market_without_source__the_tokens_own_refusal_shown(
+    ape_run, on_ustb, ustb, deployer, market_owner, borrower
+):
+    """No source: the market checks nobody and USTB answers no compliance
+    views, so the CLI has nothing to ask before sending; the deposit's
+    simulation (after the approval, which USTB allows anyone) shows USTB's
+    own refusal of a holder Superstate removed, and the deposit is not
+    sent."""
+    m = on_ustb
+    m.market.set_asset_compliance(m.token, "0x" + "00" * 20, sender=market_owner)
+    ustb.allow_list.setEntityIdForAddress(0, borrower, sender=deployer)
+    result = ape_run("deposit", "ustb", "1", *ME)
+    assert result.exit_code == 1
+    assert "InsufficientPermissions" in result.stderr and "already sent: approve market" in result.stderr
+    assert m.market.collateral_of(borrower, m.token) == 0
