@@ -67,6 +67,7 @@ _ASSET_AT = _VIEWS.function("asset_at")
 _ASSET_CONFIG = _VIEWS.function("asset_config")
 _ASSET_PRICE = _VIEWS.function("asset_price")
 _ASSET_RATIO = _VIEWS.function("asset_ratio")
+_ASSET_COMPLIANCE = _VIEWS.function("asset_compliance")
 # Tokens (ERC-20 with its metadata) and price feeds.
 _TOKEN_DECIMALS = abi.function("ERC20", "decimals")
 _BALANCE_OF = abi.function("ERC20", "balanceOf")
@@ -81,7 +82,9 @@ _PAYOUT_TOKEN = _FACILITY.function("payout_token")
 _CASH_FACILITY = abi.function("WrappedFacility", "facility")
 _MIN_REDEEM = abi.function("RedemptionFacility", "min_redeem")
 _REMAINING_LIMIT = abi.function("RedemptionFacility", "remaining_limit")
-# A fund's compliance views, and a wrapper's fund (ERC-4626 ``asset``).
+# A compliance source's views (a fund token, or an issuer's adapter such as
+# SuperstateCompliance / OndoCompliance), and a wrapper's fund (ERC-4626
+# ``asset``).
 _IS_ALLOWLISTED = abi.function("IFundToken", "is_allowlisted")
 _IS_FROZEN = abi.function("IFundToken", "is_frozen")
 _WRAPPED_FUND = abi.function("IERC4626", "asset")
@@ -415,29 +418,45 @@ class ChainReader:
     def erc20_balance(self, token: str, account: str, block: int | str = "latest") -> int:
         return self._read(_BALANCE_OF, token, block, account)[0]
 
-    def is_allowlisted(self, fund: str, account: str, block: int | str = "latest") -> bool:
-        """FundToken's allowlist (a wrapper defers to its fund's; a token
-        without one answers False)."""
+    def compliance_source(self, token: str, block: int | str = "latest") -> str | None:
+        """The market's compliance source for the listed ``token``: the
+        fund token itself, a wrapper's fund, or an issuer's adapter
+        (SuperstateCompliance, OndoCompliance) for a token with another
+        interface; None when the market has none (or predates the view)."""
         try:
-            return bool(self._read(_IS_ALLOWLISTED, fund, block, account, probe=True)[0])
+            (source,) = self._read(_ASSET_COMPLIANCE, self.market, block, token, probe=True)
         except Exception:
-            try:
-                (underlying,) = self._read(_WRAPPED_FUND, fund, block, probe=True)
-                return bool(self._read(_IS_ALLOWLISTED, underlying, block, account)[0])
-            except Exception:
-                return False
+            return None
+        source = to_address(source)
+        return None if source == ZERO_ADDRESS else source
 
-    def is_frozen(self, fund: str, account: str, block: int | str = "latest") -> bool:
-        """FundToken's freeze (a wrapper defers to its fund's; a token
-        without one answers False: nothing to freeze)."""
-        try:
-            return bool(self._read(_IS_FROZEN, fund, block, account, probe=True)[0])
-        except Exception:
+    def is_allowlisted(self, token: str, account: str, block: int | str = "latest") -> bool:
+        """Whether ``account`` may hold ``token``: the market's compliance
+        source's answer, else the token's own (a wrapper defers to its
+        fund's); a token that answers neither way: False."""
+        return self._compliance(_IS_ALLOWLISTED, token, account, block)
+
+    def is_frozen(self, token: str, account: str, block: int | str = "latest") -> bool:
+        """Whether ``account`` is frozen for ``token``, read as
+        :meth:`is_allowlisted` reads (False where nothing answers: nothing
+        to freeze; Superstate and Ondo have no freeze, their adapters
+        answer False)."""
+        return self._compliance(_IS_FROZEN, token, account, block)
+
+    def _compliance(self, view: abi.Function, token: str, account: str, block: int | str) -> bool:
+        source = self.compliance_source(token, block)
+        candidates = [source] if source is not None else [token]
+        if source is None:
             try:
-                (underlying,) = self._read(_WRAPPED_FUND, fund, block, probe=True)
-                return bool(self._read(_IS_FROZEN, underlying, block, account)[0])
+                candidates.append(self._read(_WRAPPED_FUND, token, block, probe=True)[0])
             except Exception:
-                return False
+                pass
+        for holder in candidates:
+            try:
+                return bool(self._read(view, holder, block, account, probe=True)[0])
+            except Exception:
+                log.debug("no compliance view", view=view.label, holder=holder, token=token)
+        return False
 
     def owner_of(self, contract: str) -> str:
         """The ``owner()`` of an ownable contract (snekmate's, as the

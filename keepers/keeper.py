@@ -363,6 +363,9 @@ class Keeper:
     def _execution_context(self, head: BlockRef, terms: Any) -> ExecutionContext:
         sc = self._signer_ctx
         if head.number - sc.refreshed_at >= CONTEXT_REFRESH_BLOCKS:
+            # Asked of the market's compliance source for each asset (an
+            # issuer's adapter for USTB or OUSG, whose tokens have no such
+            # views), the token itself when the market has none.
             sc.allowlisted = frozenset(
                 a.token for a in terms.assets if self.reader.is_allowlisted(a.token, self.signer, head.number)
             )

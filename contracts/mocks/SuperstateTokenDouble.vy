@@ -20,7 +20,8 @@
           off-chain redemption, even while transfers are paused: it needs
           only the accounting unpaused and an allowed source;
           `offchainRedeem(amount)` does the same for the caller.
-        - `subscribe(to, amount, stablecoin)` sends the stablecoin straight
+        - `subscribe(to, amount, stablecoin)` (quoted by
+          `calculateSuperstateTokenOut`) sends the stablecoin straight
           to the issuer's sweep destination and mints shares at the
           oracle's price, after a fee of at most 10 bps, rounded down; it
           refuses a price under $7 or older than the token's own
@@ -270,12 +271,10 @@ def subscribe(to: address, amount: uint256, stablecoin: address):
         entity: uint256 = staticcall ISuperstateAllowList(allowListV2).addressEntityIds(msg.sender)
         assert entity != 0 and entity == staticcall ISuperstateAllowList(allowListV2).addressEntityIds(to), \
             "InsufficientPermissions"
-    net: uint256 = amount - amount * self.subscriptionFee[stablecoin] // _BPS
-    scale: uint256 = 0
-    price: uint256 = 0
-    scale, price = self._price()
-    # Rounded down: the fund never mints more than was paid for.
-    shares: uint256 = net * scale // price
+    shares: uint256 = 0
+    net: uint256 = 0
+    fee: uint256 = 0
+    shares, net, fee = self._quote(amount, stablecoin)
     assert shares != 0, "ZeroSuperstateTokensOut"
     assert extcall IERC20(stablecoin).transferFrom(msg.sender, destination, amount, default_return_value=True)
     self.balanceOf[to] += shares
@@ -285,6 +284,23 @@ def subscribe(to: address, amount: uint256, stablecoin: address):
         subscriber=msg.sender, to=to, stablecoin=stablecoin, stablecoinInAmount=amount,
         stablecoinInAmountAfterFee=net, superstateTokenOutAmount=shares
     )
+
+
+@external
+@view
+def calculateSuperstateTokenOut(amount: uint256, stablecoin: address) -> (uint256, uint256, uint256):
+    """
+    @notice The shares `subscribe` would mint now for `amount` of
+            `stablecoin`, the stablecoin after the fee, and the fee; it
+            reverts where `subscribe` would on the stablecoin or the price.
+    @param amount The stablecoin paid.
+    @param stablecoin An accepted stablecoin.
+    @return uint256 The shares, rounded down.
+    @return uint256 The stablecoin after the fee.
+    @return uint256 The fee.
+    """
+    assert self.sweepDestination[stablecoin] != empty(address), "StablecoinNotSupported"
+    return self._quote(amount, stablecoin)
 
 
 # ---- ISSUER ----
@@ -399,6 +415,27 @@ def _is_allowed(account: address) -> bool:
     @return bool True when allowed.
     """
     return staticcall ISuperstateAllowList(allowListV2).isAddressAllowedForFund(account, _SYMBOL)
+
+
+@internal
+@view
+def _quote(amount: uint256, stablecoin: address) -> (uint256, uint256, uint256):
+    """
+    @dev A subscription's figures at the oracle's price: the fee rounded
+         down, the shares rounded down (the fund never mints more than was
+         paid for).
+    @param amount The stablecoin paid.
+    @param stablecoin The stablecoin.
+    @return uint256 The shares.
+    @return uint256 The stablecoin after the fee.
+    @return uint256 The fee.
+    """
+    fee: uint256 = amount * self.subscriptionFee[stablecoin] // _BPS
+    net: uint256 = amount - fee
+    scale: uint256 = 0
+    price: uint256 = 0
+    scale, price = self._price()
+    return net * scale // price, net, fee
 
 
 @internal

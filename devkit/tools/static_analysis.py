@@ -77,6 +77,8 @@ RAW_CALL_OK = {
     ("adapters/OndoRedemption.vy", "_probe"): "static one-word reads of Ondo's instant manager, OUSG and the USDC/BUIDL balances for the never-reverting previews (preview_redeem, max_redeem, min_redeem, remaining_limit, fee_bps): the manager's getOUSGPrice reverts at or under the $105 floor by design, and any failure reads as 'cannot redeem' (0); ok and len == 32 tested before convert",
     ("adapters/SuperstateRedemption.vy", "_open"): "static call paused() on Superstate's Redemption contract: a revert or a malformed answer reads as paused, so preview_redeem and max_redeem answer 0 and never revert; ok and len == 32 tested before convert",
     ("adapters/SuperstateRedemption.vy", "_pair"): "static call calculateUsdcOut(shares) or maxUstbRedemptionAmount() on Superstate's Redemption contract, which revert when its oracle cannot price (stale, under the $7 floor): the failure reads as 0 so preview_redeem and max_redeem never revert; ok and len == 64 tested, words read with extract32",
+    ("adapters/SuperstateSubscription.vy", "preview_subscribe"): "static call calculateSuperstateTokenOut(assets, stablecoin) on Superstate's fund token, which reverts when the stablecoin is not accepted or the oracle cannot price (stale past the token's delay, under the $7 floor): the failure reads as 0 so preview_subscribe never reverts; ok and len == 96 tested, the first word read with extract32",
+    ("adapters/OndoSubscription.vy", "_probe"): "static one-word reads of Ondo's instant manager for the never-reverting preview_subscribe and min_subscribe (mintPaused, minimumDepositAmount, mintFee, getOUSGPrice): getOUSGPrice reverts at or under the $105 floor by design, and any failure reads as 'cannot subscribe' (0); ok and len == 32 tested before convert",
     ("issuer/RedemptionFacility.vy", "_read_nav"): "static call latestRoundData() on the NAV feed: a reverting feed reads as NAV_BAD by design; success and len(response) == 160 tested before abi_decode",
 }
 
@@ -89,6 +91,7 @@ IGNORED_RETURN_OK = {
     ("periphery/Leverage.vy", "_enter", "borrow"): "returns the debt after the borrow; borrow lends exactly `owed` or reverts, and open re-reads debt_of for its LTV check",
     ("periphery/FlashLiquidator.vy", "_liquidate_batch", "redeem_received"): "a gathered batch's one redemption: the facility's reported payout is not trusted, the liquidator measures its own stablecoin balance before and after and checks payout >= repaid + fee on that (the facility also enforces it as min_out)",
     ("adapters/OndoRedemption.vy", "_redeem_held", "redeem"): "the instant manager's reported USDC is not trusted: the adapter measures its own USDC balance before and after, enforces min_out on that and forwards exactly it",
+    ("adapters/OndoSubscription.vy", "subscribe", "mint"): "the instant manager's reported OUSG is not trusted: the adapter measures its own OUSG balance before and after, enforces min_shares on that and forwards exactly it",
     ("periphery/Leverage.vy", "_exit", "redeem"): "returns the payout; unwind sweeps the whole stablecoin balance and checks min_out on it",
 }
 
