@@ -378,7 +378,9 @@ def _admitted() -> bool:
         is_static_call=True,
         revert_on_failure=False,
     )
-    return ok and len(response) == 32 and convert(response, uint256) == 1
+    if not ok or len(response) != 32:
+        return False
+    return convert(response, uint256) == 1
 
 
 @internal
