@@ -492,7 +492,9 @@ class _Reader:
         collateral = self.collaterals(raw, stablecoin)
         if not leverage:
             self.problems.extend(
-                Problem(f"collateral[{index}].subscription", "only Leverage uses it: set leverage = true")
+                Problem(
+                    f"collateral[{index}].subscription", "only Leverage uses it: set leverage = true"
+                )
                 for index, item in enumerate(collateral)
                 if item.subscription is not None
             )

@@ -41,7 +41,7 @@ from rich.console import Console
 from keepers.chain import ChainReader
 from keepers.config import load_config
 from keepers.wiring import build_keeper
-from navlend.deploy.command import DeployRefused, deploy_market
+from navlend.deploy.command import DeployRefused, deploy_market, project_type_of
 from navlend.deployments import DEPLOYMENTS_DIR_ENV, Deployment
 from navlend.market import market_at
 
@@ -271,6 +271,18 @@ def test_deploy_market__leverage_and_subscriptions__deployed_recorded_for_the_cl
     )
     paths = {s.path for s in outcome.settings}
     assert {"leverage.MARKET", "collateral[1].subscription.manager"} <= paths
+
+
+def test_project_type_of__an_existing_subscription_facility__recognised_by_its_code(
+    project, issuers, ss_issuer
+):
+    """An existing subscription facility is recorded under the project's
+    type whose code it runs (the CLI finds the facility by that type);
+    anything else is external."""
+    existing = ss_issuer.deploy(project.SuperstateSubscription, issuers["ustb"], issuers["usdc"])
+    assert project_type_of(existing.address) == "SuperstateSubscription"
+    assert project_type_of(issuers["usdc"].address) == "external"
+    assert project_type_of(ss_issuer.address) == "external"
 
 
 def test_deploy_market__good_config__issuer_actions_named_before_and_after(deployed):
