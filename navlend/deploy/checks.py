@@ -109,6 +109,7 @@ def collateral_problems(
     problems += feed_problems(item, found, facts, path, no_code)
     problems += price_cap_problems(item, found, path)
     problems += facility_problems(item, found, path, facts, config_stablecoin)
+    problems += facility_problems(item, found, path, facts, config_stablecoin, "subscription")
     if found.compliance_answers is False:
         problems.append(
             Problem(
@@ -164,22 +165,32 @@ def feed_problems(
 
 
 def facility_problems(
-    item: Collateral, found: CollateralFacts, path: str, facts: ChainFacts, stablecoin: str
+    item: Collateral,
+    found: CollateralFacts,
+    path: str,
+    facts: ChainFacts,
+    stablecoin: str,
+    role: str = "facility",
 ) -> list[Problem]:
-    """The facility redeems the collateral and pays the stablecoin."""
-    facility = found.facility
-    where = f"{path}.facility"
+    """The redemption facility (``role`` facility) or the subscription
+    facility (``role`` subscription) trades the collateral for the
+    stablecoin: its share token is the collateral, its payout token the
+    stablecoin."""
+    facility = found.facility if role == "facility" else found.subscription
+    where = f"{path}.{role}"
     if facility is None or any(c.path.startswith(where) and not c.has_code for c in facts.codes):
         return []
     problems = []
     if facility.share_token is None or facility.payout_token is None:
         return [Problem(where, "answers no share or payout token")]
+    verb = "redeems" if role == "facility" else "sells"
     if facility.share_token != item.token:
         problems.append(
-            Problem(where, f"redeems {facility.share_token}, not the collateral {item.token}")
+            Problem(where, f"{verb} {facility.share_token}, not the collateral {item.token}")
         )
     if facility.payout_token != stablecoin:
-        problems.append(Problem(where, f"pays {facility.payout_token}, not the stablecoin"))
+        verb = "pays" if role == "facility" else "takes"
+        problems.append(Problem(where, f"{verb} {facility.payout_token}, not the stablecoin"))
     return problems
 
 

@@ -40,7 +40,7 @@ from navlend.deploy import (
 from navlend.deploy import (
     plan as plan_module,
 )
-from navlend.deploy.config import ConfigError, DeployConfig, Existing, NewAdapter, Problem
+from navlend.deploy.config import ROLES, ConfigError, DeployConfig, Existing, NewAdapter, Problem
 from navlend.deploy.execute import Executor
 from navlend.deploy.facts import ChainFacts, Probe
 from navlend.deploy.plan import Plan
@@ -129,33 +129,64 @@ def prepare(
 def with_admissions(
     config: DeployConfig, found: ChainFacts, plan: Plan, addresses: dict[str, str], probe: Probe
 ) -> ChainFacts:
-    """``found`` with each collateral's issuer admissions of the market and
-    its redemption facility (at ``addresses``, predicted or real)."""
+    """``found`` with each collateral's issuer admissions of the market, its
+    redemption facility, and (with Leverage) Leverage and the
+    subscription facility (at ``addresses``, predicted or real): the
+    contracts the fund's shares pass through."""
     collateral = []
     for name, item, facts in zip(plan.names, config.collateral, found.collateral):
         who = {"the market": addresses["market"]}
-        if isinstance(item.facility, NewAdapter):
-            who["the redemption adapter"] = addresses[f"{name}_facility"]
-        elif isinstance(item.facility, Existing):
-            who["the redemption facility"] = item.facility.address
+        for role, label in (("facility", "redemption"), ("subscription", "subscription")):
+            source = item.source(role)
+            if isinstance(source, NewAdapter):
+                who[f"the {label} adapter"] = addresses[f"{name}_{role}"]
+            elif isinstance(source, Existing):
+                who[f"the {label} facility"] = source.address
+        if config.leverage:
+            who["Leverage"] = addresses["leverage"]
         admissions = facts_module.read_admissions(item, probe, who, facts.symbol)
         collateral.append(replace(facts, admissions=admissions))
     return replace(found, collateral=tuple(collateral))
 
 
-def existing_records(config: DeployConfig, plan: Plan) -> list[ContractRecord]:
+def existing_records(
+    config: DeployConfig, plan: Plan, code_type: Callable[[str], str] = lambda _a: "external"
+) -> list[ContractRecord]:
     """Records of the contracts the deployment uses as they are: the
-    stablecoin, the collateral tokens, the existing sources."""
+    stablecoin, the collateral tokens, the existing sources. An existing
+    subscription facility is recorded under the project's contract type
+    whose code it runs (``code_type``: :func:`project_type_of`), since the
+    CLI finds the subscription facility by its record's type."""
     out = [ContractRecord("stablecoin", EXTERNAL_ERC20_TYPE, config.stablecoin, {"external": True})]
     for name, item in zip(plan.names, config.collateral):
         out.append(ContractRecord(name, EXTERNAL_ERC20_TYPE, item.token, {"external": True}))
-        for role in ("feed", "facility", "compliance"):
+        for role in ROLES:
             source = item.source(role)
             if isinstance(source, Existing):
+                kind = code_type(source.address) if role == "subscription" else "external"
                 out.append(
-                    ContractRecord(f"{name}_{role}", "external", source.address, {"external": True})
+                    ContractRecord(f"{name}_{role}", kind, source.address, {"external": True})
                 )
     return out
+
+
+# The project's contracts that speak ISubscriptionFacility, which an
+# existing subscription facility may run.
+SUBSCRIPTION_TYPES = ("SuperstateSubscription", "OndoSubscription", "RedemptionFacility")
+
+
+def project_type_of(address: str, project: Any = None) -> str:
+    """The project's subscription contract type whose runtime code the
+    contract at ``address`` runs (Vyper appends the immutables after it),
+    else ``external``."""
+    project = ape.project if project is None else project
+    code = bytes(ape.chain.provider.get_code(address) or b"")
+    for name in SUBSCRIPTION_TYPES:
+        runtime = getattr(project, name).contract_type.runtime_bytecode
+        compiled = (runtime.bytecode or "").removeprefix("0x") if runtime else ""
+        if compiled and code.startswith(bytes.fromhex(compiled)):
+            return name
+    return "external"
 
 
 def load_record(
@@ -297,7 +328,7 @@ def deploy_market(
     deployment = record or Deployment(
         network=network, chain_id=provider.chain_id, deployer=found.deployer, plan=digest
     )
-    for existing in existing_records(config, plan):
+    for existing in existing_records(config, plan, project_type_of):
         deployment.add(existing)
     path = deployments.save(deployment, directory)
     Executor(

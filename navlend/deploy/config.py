@@ -65,9 +65,14 @@ ADAPTERS = {
         AdapterKind("OndoRedemption", "facility", "manager"),
         AdapterKind("SuperstateCompliance", "compliance", None),
         AdapterKind("OndoCompliance", "compliance", None),
+        AdapterKind("SuperstateSubscription", "subscription", None),
+        AdapterKind("OndoSubscription", "subscription", "manager"),
     )
 }
-ROLES = ("feed", "facility", "compliance")
+# Each collateral's sources: the market's three, and the subscription
+# facility Leverage opens positions through (not a market setting).
+ROLES = ("feed", "facility", "compliance", "subscription")
+MARKET_ROLES = ("feed", "facility", "compliance")
 
 
 @dataclass(frozen=True)
@@ -156,8 +161,9 @@ class Limits:
 
 @dataclass(frozen=True)
 class Collateral:
-    """One collateral asset: the token, its three sources, its risk
-    parameters. ``supply_cap`` is in whole tokens, ``price_cap`` in USD
+    """One collateral asset: the token, its three sources (and the
+    subscription facility Leverage uses, if any), its risk parameters.
+    ``supply_cap`` is in whole tokens, ``price_cap`` in USD
     (0: none), ``max_oracle_age`` in seconds."""
 
     token: str
@@ -171,6 +177,7 @@ class Collateral:
     max_oracle_age: int
     price_cap: Decimal = Decimal(0)
     name: str | None = None
+    subscription: Source | None = None
 
     @property
     def risk_bps(self) -> tuple[int, int, int]:
@@ -187,7 +194,12 @@ class Collateral:
         return self.price_cap * 10**feed_decimals
 
     def source(self, role: str) -> Source | None:
-        return {"feed": self.feed, "facility": self.facility, "compliance": self.compliance}[role]
+        return {
+            "feed": self.feed,
+            "facility": self.facility,
+            "compliance": self.compliance,
+            "subscription": self.subscription,
+        }[role]
 
 
 @dataclass(frozen=True)
@@ -207,6 +219,8 @@ class DeployConfig:
     fees: Fees
     limits: Limits
     collateral: tuple[Collateral, ...]
+    # Deploy the Leverage helper (contracts/periphery/Leverage.vy).
+    leverage: bool = False
 
     @property
     def network_name(self) -> str:
@@ -231,13 +245,13 @@ def to_units(value: Decimal, unit: int) -> int:
 
 TOP_KEYS = (
     "network", "chain_id", "deployer", "owner", "guardian", "treasury", "stablecoin",
-    "name", "symbol", "rates", "fees", "limits", "collateral",
+    "name", "symbol", "rates", "fees", "limits", "collateral", "leverage",
 )  # fmt: skip
 RATE_KEYS = ("base", "slope1", "slope2", "kink", "reserve_factor")
 FEE_KEYS = ("flash", "liquidation")
 LIMIT_KEYS = ("min_borrow", "small_position", "dust_floor")
 COLLATERAL_KEYS = (
-    "name", "token", "feed", "facility", "compliance", "ltv", "threshold", "bonus",
+    "name", "token", "feed", "facility", "compliance", "subscription", "ltv", "threshold", "bonus",
     "supply_cap", "price_cap", "max_oracle_age",
 )  # fmt: skip
 
@@ -395,6 +409,14 @@ class _Reader:
             return 0
         return value
 
+    def flag(self, raw: Mapping[str, Any], path: str, key: str) -> bool:
+        """An optional true/false (false when absent)."""
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            self.fail(_join(path, key), f"must be true or false, got {value!r}")
+            return False
+        return value
+
     def duration(self, raw: Mapping[str, Any], path: str, key: str) -> int:
         value = self.required(raw, path, key)
         if value is None:
@@ -466,7 +488,16 @@ class _Reader:
         fees = Fees(*(self.fraction(fees_raw, "fees", key, BPS) for key in FEE_KEYS))
         limits_raw = self.sub_table(raw, "limits", LIMIT_KEYS)
         limits = Limits(*(self.whole(limits_raw, "limits", key) for key in LIMIT_KEYS))
+        leverage = self.flag(raw, "", "leverage")
         collateral = self.collaterals(raw, stablecoin)
+        if not leverage:
+            self.problems.extend(
+                Problem(
+                    f"collateral[{index}].subscription", "only Leverage uses it: set leverage = true"
+                )
+                for index, item in enumerate(collateral)
+                if item.subscription is not None
+            )
         if self.problems:
             return None
         return DeployConfig(
@@ -483,6 +514,7 @@ class _Reader:
             fees=fees,
             limits=limits,
             collateral=collateral,
+            leverage=leverage,
         )  # type: ignore[arg-type]  # every None was a problem, refused above
 
     def chain_id(self, raw: Mapping[str, Any], network: str | None) -> int:
@@ -543,6 +575,7 @@ class _Reader:
                     feed=self.source(item, path, "feed", optional=False) or Existing(""),
                     facility=self.source(item, path, "facility", optional=True),
                     compliance=self.source(item, path, "compliance", optional=True),
+                    subscription=self.source(item, path, "subscription", optional=True),
                     ltv=self.fraction(item, path, "ltv", BPS),
                     threshold=self.fraction(item, path, "threshold", BPS),
                     bonus=self.fraction(item, path, "bonus", BPS),

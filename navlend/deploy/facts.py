@@ -21,7 +21,7 @@ from eth_utils import to_checksum_address
 
 from navlend import abi
 from navlend.constants import ZERO_ADDRESS
-from navlend.deploy.config import Collateral, DeployConfig, Existing, NewAdapter
+from navlend.deploy.config import ROLES, Collateral, DeployConfig, Existing, NewAdapter
 
 log = structlog.get_logger(__name__)
 
@@ -84,8 +84,8 @@ class FeedFacts:
 
 @dataclass(frozen=True)
 class FacilityFacts:
-    """The share and payout tokens of the facility (or of the adapter
-    still to deploy, from the issuer's contract)."""
+    """The share and payout tokens of a redemption or subscription facility
+    (or of the adapter still to deploy, from the issuer's contract)."""
 
     share_token: str | None
     payout_token: str | None
@@ -114,6 +114,8 @@ class CollateralFacts:
     # The token answers them itself (the market then uses it as its source).
     token_answers_compliance: bool
     admissions: tuple[Admission, ...] = ()
+    # The subscription facility's tokens (None: no subscription configured).
+    subscription: FacilityFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def config_addresses(config: DeployConfig) -> list[tuple[str, str]]:
     for index, item in enumerate(config.collateral):
         path = f"collateral[{index}]"
         out.append((f"{path}.token", item.token))
-        for role in ("feed", "facility", "compliance"):
+        for role in ROLES:
             source = item.source(role)
             if isinstance(source, Existing):
                 out.append((f"{path}.{role}", source.address))
@@ -185,6 +187,7 @@ def _collateral_facts(
         symbol=probe.one(item.token, "ERC20", "symbol"),
         feed=_feed_facts(item, probe, now),
         facility=_facility_facts(item, config, probe),
+        subscription=_subscription_facts(item, config, probe),
         compliance_answers=None
         if existing_compliance is None
         else answers_compliance(probe, existing_compliance),
@@ -262,10 +265,37 @@ def _facility_facts(item: Collateral, config: DeployConfig, probe: Probe) -> Fac
     else:
         # SuperstateRedemption takes both in its constructor: the config's.
         share, payout = item.token, config.stablecoin
+    return _tokens(share, payout)
+
+
+def _tokens(share: Any, payout: Any) -> FacilityFacts:
     return FacilityFacts(
         None if share is None else to_checksum_address(share),
         None if payout is None else to_checksum_address(payout),
     )
+
+
+def _subscription_facts(
+    item: Collateral, config: DeployConfig, probe: Probe
+) -> FacilityFacts | None:
+    """The tokens the subscription facility sells and takes: an existing
+    one's own ``share_token``/``payout_token``, OndoSubscription's from the
+    instant manager (``ousg()``, ``usdc()``), SuperstateSubscription's
+    from the config (its constructor takes the token and the stablecoin)."""
+    source = item.subscription
+    if source is None:
+        return None
+    if isinstance(source, Existing):
+        return _tokens(
+            probe.one(source.address, "ISubscriptionFacility", "share_token"),
+            probe.one(source.address, "ISubscriptionFacility", "payout_token"),
+        )
+    if source.kind == "OndoSubscription":
+        return _tokens(
+            probe.one(source.target, "IOusgInstantManager", "ousg"),
+            probe.one(source.target, "IOusgInstantManager", "usdc"),
+        )
+    return _tokens(item.token, config.stablecoin)
 
 
 def read_admissions(

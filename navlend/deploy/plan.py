@@ -3,12 +3,13 @@ the table printed before anything is sent.
 
 The order, one transaction per step:
 
-1. the adapters (each collateral's feed, facility and compliance adapters
-   the config asks for);
+1. the adapters (each collateral's feed, facility, compliance and
+   subscription adapters the config asks for);
 2. the market as ``navlend.market.deploy_market`` deploys it (MarketAdmin,
    MarketViews in front of it, Market in front of both, with the
    guardian and the treasury), the Lens the keeper reads it through and
-   the FlashLiquidator it liquidates with (no capital, no allowlisting);
+   the FlashLiquidator it liquidates with (no capital, no allowlisting),
+   and, when the config asks for it, the Leverage helper;
 3. each collateral listed, its facility and compliance source set;
 4. the rate curve, the fees, the borrow limits;
 5. the two-step ownership transfer to the owner begun (the owner accepts).
@@ -31,7 +32,7 @@ import rlp
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 from rich.table import Table
 
-from navlend.deploy.config import Collateral, DeployConfig, Existing, NewAdapter
+from navlend.deploy.config import ROLES, Collateral, DeployConfig, Existing, NewAdapter
 from navlend.deploy.facts import ChainFacts, CollateralFacts
 
 
@@ -105,8 +106,10 @@ def _adapter_args(
         return (source.target, source.description or f"{symbol} / USD")
     if source.kind == "SuperstateRedemption":
         return (source.target, item.token, config.stablecoin)
-    if source.kind == "OndoRedemption":
+    if source.kind in ("OndoRedemption", "OndoSubscription"):
         return (source.target,)
+    if source.kind == "SuperstateSubscription":
+        return (item.token, config.stablecoin)
     return (item.token,)  # the compliance adapters wrap the token
 
 
@@ -117,7 +120,7 @@ def build_plan(config: DeployConfig, facts: ChainFacts) -> Plan:
     steps: list[Step] = []
     sources: dict[tuple[str, str], Any] = {}
     for name, item, found in zip(names, config.collateral, facts.collateral):
-        for role in ("feed", "facility", "compliance"):
+        for role in ROLES:
             source = item.source(role)
             if isinstance(source, NewAdapter):
                 record = f"{name}_{role}"
@@ -177,6 +180,17 @@ def build_plan(config: DeployConfig, facts: ChainFacts) -> Plan:
             record="flash_liquidator",
         ),
     ]
+    if config.leverage:
+        steps.append(
+            Step(
+                "leverage",
+                "deploy",
+                "Leverage",
+                (Ref("market"),),
+                "deploy Leverage",
+                record="leverage",
+            )
+        )
     for name, item, found in zip(names, config.collateral, facts.collateral):
         steps.append(
             _call(

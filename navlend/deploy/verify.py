@@ -15,7 +15,7 @@ from typing import Any
 import ape
 
 from navlend.constants import YEAR, ZERO_ADDRESS
-from navlend.deploy.config import DeployConfig, NewAdapter
+from navlend.deploy.config import MARKET_ROLES, ROLES, DeployConfig, NewAdapter
 from navlend.deploy.facts import ChainFacts
 from navlend.deploy.plan import Plan, listing_args
 from navlend.market import market_at
@@ -28,6 +28,8 @@ TARGET_GETTER = {
     "OndoRedemption": "manager",
     "SuperstateCompliance": "token",
     "OndoCompliance": "token",
+    "SuperstateSubscription": "share_token",
+    "OndoSubscription": "manager",
 }
 # The market's control() outputs, in IMarketViews' order.
 CONTROL_FIELDS = (
@@ -100,7 +102,7 @@ def expected_settings(
         ltv, threshold, bonus, cap, price_cap, age = listing_args(item, found)
         sources = {
             role: _address(item.source(role), addresses, f"{name}_{role}")
-            for role in ("feed", "facility", "compliance")
+            for role in MARKET_ROLES
         }
         compliance = sources["compliance"] or (
             item.token if found.token_answers_compliance else ZERO_ADDRESS
@@ -118,11 +120,18 @@ def expected_settings(
             f"{path}.max_oracle_age": age,
             f"{path}.frozen": False,
         }
-        for role in ("feed", "facility", "compliance"):
+        for role in ROLES:
             source = item.source(role)
             if isinstance(source, NewAdapter):
                 target = source.target or item.token
                 out[f"{path}.{role}.{TARGET_GETTER[source.kind]}"] = target
+        if item.subscription is not None:
+            # What Leverage checks before it subscribes.
+            out[f"{path}.subscription.share_token"] = item.token
+            out[f"{path}.subscription.payout_token"] = config.stablecoin
+    if config.leverage:
+        out["leverage.MARKET"] = addresses["market"]
+        out["leverage.BASE"] = config.stablecoin
     return out
 
 
@@ -197,12 +206,22 @@ def read_settings(
             f"{path}.max_oracle_age": cfg.max_oracle_age,
             f"{path}.frozen": cfg.frozen,
         }
-        for role in ("feed", "facility", "compliance"):
+        for role in ROLES:
             source = item.source(role)
             if isinstance(source, NewAdapter):
                 adapter = getattr(project, source.kind).at(addresses[f"{name}_{role}"])
                 getter = TARGET_GETTER[source.kind]
                 out[f"{path}.{role}.{getter}"] = getattr(adapter, getter)()
+        subscription = _address(item.subscription, addresses, f"{name}_subscription")
+        if subscription is not None:
+            # Any ISubscriptionFacility: SuperstateSubscription's ABI has its views.
+            facility = project.SuperstateSubscription.at(subscription)
+            out[f"{path}.subscription.share_token"] = facility.share_token()
+            out[f"{path}.subscription.payout_token"] = facility.payout_token()
+    if config.leverage and "leverage" in addresses:
+        leverage = project.Leverage.at(addresses["leverage"])
+        out["leverage.MARKET"] = leverage.MARKET()
+        out["leverage.BASE"] = leverage.BASE()
     return out
 
 

@@ -10,6 +10,8 @@ from dataclasses import replace
 import pytest
 import tomllib
 
+from eth_utils import to_checksum_address
+
 from navlend.deploy.checks import check
 from navlend.deploy.config import parse
 from navlend.deploy.facts import (
@@ -310,3 +312,61 @@ def test_check__price_cap_below_the_price__a_warning_above_it_none():
     )
     high = config(cap=('max_oracle_age = "100h"', 'max_oracle_age = "100h"\nprice_cap = "10.60"'))
     assert check(high, facts(high)).warnings == ()
+
+
+# ---- Leverage and the subscription facility ----
+
+MANAGER = "0x" + "99" * 20
+WITH_LEVERAGE = {
+    "leverage": ('symbol = "nUSDC"', 'symbol = "nUSDC"\nleverage = true'),
+    "subscription": (
+        f'compliance = "{COMPLIANCE}"',
+        f'compliance = "{COMPLIANCE}"\nsubscription = {{ adapter = "OndoSubscription", manager = "{MANAGER}" }}',
+    ),
+}
+
+
+def test_check__subscription_selling_the_collateral_for_the_stablecoin__accepted():
+    cfg = config(**WITH_LEVERAGE)
+    found = facts(cfg, subscription=FacilityFacts(cfg.collateral[0].token, cfg.stablecoin))
+    report = check(cfg, found)
+    assert report.ok and report.warnings == ()
+    assert ("collateral[0].subscription.target", to_checksum_address(MANAGER)) in config_addresses(cfg)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "message"),
+    [
+        (lambda token, coin: (None, None), "answers no share or payout token"),
+        (lambda token, coin: (coin, coin), "sells {coin}, not the collateral {token}"),
+        (lambda token, coin: (token, token), "takes {token}, not the stablecoin"),
+    ],
+)
+def test_check__subscription_of_another_token__refused(tokens, message):
+    cfg = config(**WITH_LEVERAGE)
+    token, coin = cfg.collateral[0].token, cfg.stablecoin
+    problems = problems_of(cfg, facts(cfg, subscription=FacilityFacts(*tokens(token, coin))))
+    assert problems == {"collateral[0].subscription": message.format(token=token, coin=coin)}
+
+
+def test_check__subscription_without_code__refused_once_as_missing_code():
+    cfg = config(**WITH_LEVERAGE)
+    found = facts(cfg, subscription=FacilityFacts(None, None))
+    codes = tuple(
+        replace(c, has_code=False) if c.path == "collateral[0].subscription.target" else c
+        for c in found.codes
+    )
+    problems = problems_of(cfg, replace(found, codes=codes))
+    assert problems == {"collateral[0].subscription.target": f"no contract at {to_checksum_address(MANAGER)}"}
+
+
+def test_check__leverage_not_admitted__a_warning_naming_it():
+    cfg = config(**WITH_LEVERAGE)
+    missing = Admission("Leverage", "0xL", False, "Ondo must add 0xL (Leverage) to KYC requirement group 1")
+    found = facts(
+        cfg,
+        subscription=FacilityFacts(cfg.collateral[0].token, cfg.stablecoin),
+        admissions=(missing,),
+    )
+    report = check(cfg, found)
+    assert report.ok and report.warnings == (f"collateral[0]: {missing.action}",)

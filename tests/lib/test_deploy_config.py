@@ -178,3 +178,57 @@ def test_example_configs__refused_only_for_their_placeholders(example, tmp_path)
     filled.write_text(text)
     config = load(filled)
     assert config.collateral
+
+
+# ---- Leverage and the subscription facility ----
+
+MANAGER = "0x" + "99" * 20
+SUBSCRIBED = GOOD.replace('symbol = "nUSDC"', 'symbol = "nUSDC"\nleverage = true').replace(
+    'compliance = { adapter = "SuperstateCompliance" }',
+    'compliance = { adapter = "SuperstateCompliance" }\nsubscription = { adapter = "SuperstateSubscription" }',
+) + f'subscription = {{ adapter = "OndoSubscription", manager = "{MANAGER}" }}\n'
+
+
+def test_parse__leverage_and_subscriptions__typed():
+    config = parse(tomllib.loads(SUBSCRIBED))
+    first, second = config.collateral
+    assert config.leverage is True
+    assert first.subscription == NewAdapter("SuperstateSubscription")
+    assert second.subscription == NewAdapter("OndoSubscription", to_checksum_address(MANAGER))
+    assert parse(tomllib.loads(GOOD)).leverage is False
+
+
+def test_parse__existing_subscription_address__kept():
+    text = SUBSCRIBED.replace(
+        'subscription = { adapter = "SuperstateSubscription" }', f'subscription = "{FEED}"'
+    )
+    assert parse(tomllib.loads(text)).collateral[0].subscription == Existing(
+        to_checksum_address(FEED)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (("leverage = true", "leverage = false"), "collateral[0].subscription", "set leverage = true"),
+        (("leverage = true", 'leverage = "yes"'), "leverage", "must be true or false"),
+        (
+            ('adapter = "SuperstateSubscription"', 'adapter = "OndoRedemption"'),
+            "collateral[0].subscription.adapter",
+            "not a subscription adapter (one of SuperstateSubscription, OndoSubscription)",
+        ),
+        (
+            ('adapter = "SuperstateSubscription"', f'adapter = "SuperstateSubscription", manager = "{MANAGER}"'),
+            "collateral[0].subscription.manager",
+            "unknown key",
+        ),
+        (
+            (f'manager = "{MANAGER}"', 'manager = "0x_OUSG_INSTANT_MANAGER"'),
+            "collateral[1].subscription.manager",
+            "replace the placeholder",
+        ),
+    ],
+)
+def test_parse__bad_subscription_or_leverage__refused_at_its_path(change, path, message):
+    problems = refused(SUBSCRIBED.replace(*change))
+    assert message in problems[path]

@@ -225,3 +225,32 @@ def test_confirmed__live_network_asks_unless_yes(is_local, is_fork, yes, answer,
     hook = None if answer == "no confirm" else confirm
     assert confirmed(is_local, is_fork, yes, hook, "deploy?") is sends
     assert asked == (["deploy?"] if hook and not (is_local or is_fork or yes) else [])
+
+
+def test_build_plan__leverage_and_subscription__adapter_first_leverage_after_the_flash_liquidator():
+    cfg = config(
+        TEXT.replace('symbol = "nUSDC"', 'symbol = "nUSDC"\nleverage = true').replace(
+            "ltv = ", 'subscription = { adapter = "SuperstateSubscription" }\nltv = '
+        )
+    )
+    plan = build_plan(cfg, facts(cfg))
+    keys = [s.key for s in plan.steps]
+    assert keys[:3] == ["ustb_feed", "ustb_facility", "ustb_subscription"]
+    assert keys[keys.index("flash_liquidator") + 1] == "leverage"
+    assert plan.step("ustb_subscription").args == (cfg.collateral[0].token, cfg.stablecoin)
+    assert plan.step("leverage").args == (Ref("market"),)
+    # The subscription is no market setting: nothing sets it on the market.
+    assert not [k for k in keys if k.startswith("set_asset_subscription")]
+    addresses = predict(plan, DEPLOYER, 40, {})
+    expected = expected_settings(cfg, facts(cfg), plan, addresses)
+    assert expected["leverage.MARKET"] == addresses["market"]
+    assert expected["collateral[0].subscription.share_token"] == cfg.collateral[0].token
+    assert expected["collateral[0].subscription.payout_token"] == cfg.stablecoin
+
+
+def test_build_plan__without_leverage__no_leverage_step_nor_setting():
+    cfg = config()
+    plan = build_plan(cfg, facts(cfg))
+    assert "leverage" not in [s.key for s in plan.steps]
+    expected = expected_settings(cfg, facts(cfg), plan, predict(plan, DEPLOYER, 40, {}))
+    assert not [path for path in expected if "leverage" in path or "subscription" in path]
