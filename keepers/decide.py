@@ -359,9 +359,24 @@ def _priced(
     net = proceeds - amounts.repaid - flash_fee - gas - policy.safety_buffer
     if net < policy.min_profit and not policy.cleanup_mode:
         return Rejection(asset.token, route, SkipReason.UNPROFITABLE, f"net {net} < min profit {policy.min_profit}")
+    return _plan_of(
+        health, asset.token, route, amounts,
+        max_repay=max_repay, proceeds=proceeds, flash_fee=flash_fee, redemption_fee=redemption_fee, gas=gas,
+        safety_buffer=policy.safety_buffer, net=net, min_profit=min_profit, min_out=min_out,
+        partial_for_liquidity=partial, cleanup=policy.cleanup_mode and net < policy.min_profit, note=note,
+    )
+
+
+def _plan_of(
+    health: AccountHealth, token: str, route: Route, amounts: Amounts, *, max_repay: int, proceeds: int,
+    flash_fee: int, redemption_fee: int, gas: int, safety_buffer: int, net: int, min_profit: int, min_out: int,
+    partial_for_liquidity: bool = False, cleanup: bool = False, note: str = "",
+) -> Plan:
+    """A :class:`Plan` of ``health``'s position from the market's
+    ``amounts`` and the route's figures."""
     return Plan(
         borrower=health.account,
-        token=asset.token,
+        token=token,
         route=route,
         max_repay=max_repay,
         repaid=amounts.repaid,
@@ -372,13 +387,13 @@ def _priced(
         flash_fee=flash_fee,
         redemption_fee=redemption_fee,
         gas_cost=gas,
-        safety_buffer=policy.safety_buffer,
+        safety_buffer=safety_buffer,
         net_profit=net,
         min_profit=min_profit,
         min_out=min_out,
         health_factor=health.health_factor,
-        partial_for_liquidity=partial,
-        cleanup=policy.cleanup_mode and net < policy.min_profit,
+        partial_for_liquidity=partial_for_liquidity,
+        cleanup=cleanup,
         note=note,
     )
 
@@ -837,25 +852,12 @@ def _gathered_member(
     a = member.amounts
     proceeds = mul_div(payout, a.sent, group.shares, False)
     member_fee = mul_div(fee, a.repaid, group.repaid, False) if group.repaid else 0
-    return Plan(
-        borrower=member.health.account,
-        token=group.token,
-        route=Route.GATHERED,
-        max_repay=MAX_UINT256,
-        repaid=a.repaid,
-        seized=a.seized,
-        taken=a.taken,
-        sent=a.sent,
-        proceeds=proceeds,
-        flash_fee=member_fee,
-        redemption_fee=0,
-        gas_cost=gas // n,
+    return _plan_of(
+        member.health, group.token, Route.GATHERED, a,
+        max_repay=MAX_UINT256, proceeds=proceeds, flash_fee=member_fee, redemption_fee=0, gas=gas // n,
         safety_buffer=policy.safety_buffer // n,
-        net_profit=proceeds - a.repaid - member_fee - gas // n - policy.safety_buffer // n,
-        min_profit=0,
-        min_out=0,
-        health_factor=member.health.health_factor,
-        note=f"gathered: {n} positions, {group.shares} shares",
+        net=proceeds - a.repaid - member_fee - gas // n - policy.safety_buffer // n,
+        min_profit=0, min_out=0, note=f"gathered: {n} positions, {group.shares} shares",
     )
 
 

@@ -260,23 +260,19 @@ def one(book):
 
 
 @pytest.mark.parametrize("allowlisted", [False, True])
-def test_decide__token_paused__skips_token_paused_on_every_route(one, gctx, policy, allowlisted):
+@pytest.mark.parametrize(
+    "bar, reason",
+    [({"paused": True}, SkipReason.TOKEN_PAUSED), ({"market_admitted": False}, SkipReason.MARKET_NOT_ADMITTED)],
+)
+def test_decide__issuer_paused_or_market_not_admitted__skips_with_it_on_every_route(
+    one, gctx, policy, allowlisted, bar, reason
+):
     m, healths, balances = one
     ctx = replace(gctx, allowlisted_tokens=frozenset({FUND_A}) if allowlisted else frozenset(),
                   stable_balance=10**12)
-    terms = terms_of(m, PRICES, paused=True)
-    (decision,) = d.decide_block(healths, balances, terms, ctx, policy)
-    assert decision.reason is SkipReason.TOKEN_PAUSED and "paused" in decision.detail
-
-
-@pytest.mark.parametrize("allowlisted", [False, True])
-def test_decide__market_not_admitted__skips_market_not_admitted(one, gctx, policy, allowlisted):
-    m, healths, balances = one
-    ctx = replace(gctx, allowlisted_tokens=frozenset({FUND_A}) if allowlisted else frozenset(),
-                  stable_balance=10**12)
-    terms = terms_of(m, PRICES, market_admitted=False)
-    (decision,) = d.decide_block(healths, balances, terms, ctx, policy)
-    assert decision.reason is SkipReason.MARKET_NOT_ADMITTED
+    (decision,) = d.decide_block(healths, balances, terms_of(m, PRICES, **bar), ctx, policy)
+    assert decision.plan is None and decision.reason is reason
+    assert [r.route for r in decision.rejected] == [None]
 
 
 def test_decide__token_unpaused_market_admitted__redeem_route_planned(one, gctx, policy):
