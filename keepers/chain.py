@@ -394,8 +394,7 @@ class ChainReader:
             threshold_bps=cfg.threshold_bps,
             stale=stale,
             ratio=ratio,
-            paused=self.is_paused(token, block),
-            market_admitted=self.market_admitted(token, block),
+            **self._issuer_bars(token, block),
         )
         if facility == ZERO_ADDRESS:
             return AssetTerms(**terms)
@@ -455,11 +454,14 @@ class ChainReader:
         answer False)."""
         return self._compliance(_IS_FROZEN, token, account, block)
 
-    def _compliance(self, view: abi.Function, token: str, account: str | None, block: int | str) -> bool:
+    def _compliance(
+        self, view: abi.Function, token: str, account: str | None, block: int | str, *, source: Any = ...
+    ) -> bool:
         """``view`` (of ``account``, or of nothing) asked of the asset's
-        compliance source, else of the token, else of a wrapper's fund;
-        False where none answers."""
-        source = self.compliance_source(token, block)
+        compliance source (``source`` when the caller has read it), else
+        of the token, else of a wrapper's fund; False where none answers."""
+        if source is ...:
+            source = self.compliance_source(token, block)
         candidates = [source] if source is not None else [token]
         if source is None:
             try:
@@ -474,13 +476,22 @@ class ChainReader:
                 log.debug("no compliance view", view=view.label, holder=holder, token=token)
         return False
 
+    def _issuer_bars(self, token: str, block: int | str) -> dict[str, bool]:
+        """``paused`` and ``market_admitted`` of ``token``'s terms, the
+        compliance source read once for both."""
+        source = self.compliance_source(token, block)
+        return {
+            "paused": self._compliance(_PAUSED, token, None, block, source=source),
+            "market_admitted": self._admits_market(source, token, block),
+        }
+
     def is_paused(self, token: str, block: int | str = "latest") -> bool:
         """Whether the issuer has paused ``token``'s transfers: the
         ``paused()`` of the market's compliance source (SuperstateCompliance
         and OndoCompliance pass on the token's), else of the token or a
         wrapper's fund, as :meth:`is_allowlisted` reads; False where none
         has the view (nothing to pause)."""
-        return self._compliance(_PAUSED, token, None, block)
+        return self._compliance(_PAUSED, to_address(token), None, block)
 
     def market_admitted(self, token: str, block: int | str = "latest") -> bool:
         """Whether the market's compliance source for ``token`` admits the
@@ -490,7 +501,11 @@ class ChainReader:
         asked: without one (a wrapper, whose fund admits the wrapper, not
         the market) the market is taken as admitted, and so when the source
         does not answer."""
-        source = self.compliance_source(token, block)
+        token = to_address(token)
+        return self._admits_market(self.compliance_source(token, block), token, block)
+
+    def _admits_market(self, source: str | None, token: str, block: int | str) -> bool:
+        """:meth:`market_admitted` with the compliance source read."""
         if source is None:
             return True
         try:
@@ -532,7 +547,7 @@ class ChainReader:
         :meth:`facility_gathers`): it returned a word, or reverted with a
         reason (``Error(string)``)."""
         try:
-            out = self._call(to, data, block, probe=True)
+            out = self._call(to_address(to), data, block, probe=True)
         except CallReverted as err:
             return err.data[:4] == _ERROR_STRING
         return len(out) >= 32
@@ -541,12 +556,12 @@ class ChainReader:
         """Whether the FlashLiquidator ``flash`` has ``liquidate_gathered``
         (probed as :meth:`facility_gathers` probes: an empty batch is
         refused with a reason, by its owner check or its batch check)."""
-        return self.answers(flash, _FLASH_LIQUIDATE_GATHERED.encode(ZERO_ADDRESS, [], [], 0, 0))
+        return self.answers(to_address(flash), _FLASH_LIQUIDATE_GATHERED.encode(ZERO_ADDRESS, [], [], 0, 0))
 
     def preview_redeem(self, facility: str, shares: int, block: int | str = "latest") -> int:
         """The facility's payout for ``shares`` in one redemption (0 when
         it would refuse it)."""
-        return int(self._read(_PREVIEW_REDEEM, facility, block, shares)[0])
+        return int(self._read(_PREVIEW_REDEEM, to_address(facility), block, shares)[0])
 
     def owner_of(self, contract: str) -> str:
         """The ``owner()`` of an ownable contract (snekmate's, as the

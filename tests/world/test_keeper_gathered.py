@@ -98,3 +98,18 @@ def test_keeper__one_position_under_the_minimum_alone__skipped_facility_below_mi
     k = keeper()
 
     assert the_event(k.block(), "skip", alone)["reason"] == SkipReason.FACILITY_BELOW_MINIMUM.value
+
+
+def test_reader__gathering_probes__the_adapters_and_the_flash_liquidator_yes_contracts_without_no(
+    project, ousg_market, ustb, keeper, outsider  # noqa: F811
+):
+    """``redeem_received(0, 0x0)`` and an empty ``liquidate_gathered``,
+    both by ``eth_call``: a reason means the function is there, a revert
+    without data that it is not."""
+    market, feed, adapter, compliance = ousg_market
+    reader = keeper().keeper.reader
+    lens = outsider.deploy(project.Lens)
+    assert reader.facility_gathers(adapter) and reader.facility_gathers(ustb.adapter)
+    assert not reader.facility_gathers(compliance) and not reader.facility_gathers(feed)
+    assert reader.has_liquidate_gathered(outsider.deploy(project.FlashLiquidator, market))
+    assert not reader.has_liquidate_gathered(lens)

@@ -113,8 +113,9 @@ def test_ustb_paused__borrowing_against_it__open_until_the_guardian_freezes_the_
 
 def test_ustb_paused__keeper_not_allowlisted__skips_token_paused(ss_unhealthy, ustb, deployer, keeper):
     k = keeper()
+    assert not k.keeper.reader.is_paused(ustb.token)
     ustb.token.pause(sender=deployer)
-    assert ustb.compliance.paused()
+    assert ustb.compliance.paused() and k.keeper.reader.is_paused(ustb.token)
     events = k.block()
     skip = the_event(events, "skip", ss_unhealthy)
     assert skip["reason"] == SkipReason.TOKEN_PAUSED.value
@@ -210,7 +211,7 @@ def test_market_removed_from_allow_list__keeper__skips_market_not_admitted(
 ):
     k = keeper()
     ustb.allow_list.setProtocolAddressPermission(ss_market, "USTB", False, sender=deployer)
-    assert not ustb.compliance.is_allowlisted(ss_market)
+    assert not ustb.compliance.is_allowlisted(ss_market) and not k.keeper.reader.market_admitted(ustb.token)
     events = k.block()
     skip = the_event(events, "skip", ss_unhealthy)
     assert skip["reason"] == SkipReason.MARKET_NOT_ADMITTED.value
@@ -228,6 +229,7 @@ def test_market_readmitted__keeper__plans_the_redeem_route_again(
     k = keeper()
     ustb.allow_list.setProtocolAddressPermission(ss_market, "USTB", False, sender=deployer)
     ustb.allow_list.setProtocolAddressPermission(ss_market, "USTB", True, sender=deployer)
+    assert k.keeper.reader.market_admitted(ustb.token)
     would = the_event(k.block(), "dry run: would liquidate", ss_unhealthy)
     assert would["route"] == Route.REDEEM.value
 
