@@ -79,6 +79,8 @@ class KeeperConfig:
     # --- who ---
     signer_alias: str = ""
     # --- index ---
+    # A new index's first block; load_config takes the deployments file's
+    # ``block`` when neither the file nor the environment sets it.
     start_block: Annotated[int, Ge(0)] = 0
     backfill_chunk_blocks: Annotated[int, Ge(1)] = 2_000
     finality_depth: Annotated[int, Ge(1)] = 64
