@@ -383,7 +383,13 @@ class Keeper:
         for group in groups:
             asset = terms.asset(group.token)
             assert asset is not None
-            payout = self.reader.preview_redeem(asset.facility, group.shares, head.number)
+            try:
+                payout = self.reader.preview_redeem(asset.facility, group.shares, head.number)
+            except CallReverted as err:
+                # The facility's quote never reverts by its interface; one
+                # that does costs its group only (the others still go).
+                self.fault("gather", err, block=head.number, token=group.token)
+                continue
             priced = plan_gathered(group, payout, terms, ctx, self.profit_policy)
             if isinstance(priced, GatheredBatch):
                 batches.append(priced)
