@@ -3,7 +3,7 @@ issuer-action runbook (``docs/operations.md``) and its tests.
 
 ``KeeperUnderTest`` is the real :class:`keepers.keeper.Keeper` (its chain
 reader, position index, decisions and transaction manager) built the way
-``keepers.wiring`` builds it, in dry run: a block's work simulates every
+``keepers.wiring`` builds it, in dry run (by default): a block's work simulates every
 plan and sends nothing. ``block()`` runs one block and returns the
 structlog events it logged, which is what an operator reads.
 
@@ -35,15 +35,18 @@ from keepers.wiring import fee_policy, make_reader
 
 @dataclass
 class KeeperUnderTest:
-    """One keeper over ``market`` signing as ``signer`` (dry run)."""
+    """One keeper over ``market`` signing as ``signer`` (dry run unless built otherwise)."""
 
     keeper: Keeper
     signer: Any
 
     @classmethod
-    def build(cls, project: Any, chain: Any, market: Any, signer: Any, workdir: Path) -> KeeperUnderTest:
+    def build(
+        cls, project: Any, chain: Any, market: Any, signer: Any, workdir: Path, *, dry_run: bool = True
+    ) -> KeeperUnderTest:
         """Deploys the signer's Lens and FlashLiquidator, checks the setup
-        and backfills the index from block 0."""
+        and backfills the index from block 0. ``dry_run=False``: a block's
+        work sends what passes its simulation (the chain mines it)."""
         lens = signer.deploy(project.Lens)
         flash = signer.deploy(project.FlashLiquidator, market)
         config = KeeperConfig(
@@ -51,12 +54,12 @@ class KeeperUnderTest:
             lens=lens.address,
             flash_liquidator=flash.address,
             db_path=workdir / "index.sqlite",
-            dry_run=True,
+            dry_run=dry_run,
             liquidation_batch_size=1,
         )
         provider = chain.provider
         tx = TxManager(
-            provider.web3, signer, provider.network.ecosystem, provider.chain_id, fee_policy(config), dry_run=True
+            provider.web3, signer, provider.network.ecosystem, provider.chain_id, fee_policy(config), dry_run=dry_run
         )
         keeper = Keeper(
             config=config,
@@ -64,7 +67,7 @@ class KeeperUnderTest:
             index=PositionIndex(config.db_path, config.market),
             tx=tx,
             metrics=KeeperMetrics(),
-            health=HealthState(dry_run=True),
+            health=HealthState(dry_run=dry_run),
             signer=signer.address,
         )
         keeper.check_setup()

@@ -126,17 +126,16 @@ def test_ousg_paused__deposits_and_withdrawals__revert_in_ousg(ondo, market, ope
         market.withdraw_collateral(ondo.ousg, OUSG, borrower, borrower, sender=borrower)
 
 
-def test_ousg_paused__keeper__facility_dry_or_a_seize_plan_whose_simulation_reverts(
-    large, ondo, keeper, kyc_keeper
-):
+def test_ousg_paused__keeper__skips_token_paused_kyc_or_not(large, ondo, keeper, kyc_keeper):
     outsider_keeper, kyc = keeper(), kyc_keeper()
     ondo.ousg.pause(sender=ondo.admin)
-    skip = the_event(outsider_keeper.block(), "skip", large)
-    assert skip["reason"] == SkipReason.FACILITY_DRY.value
+    for k in (outsider_keeper, kyc):
+        events = k.block()
+        assert the_event(events, "skip", large)["reason"] == SkipReason.TOKEN_PAUSED.value
+        assert not [e for e in events if e.get("event") == "simulation reverted; not sending"]
+        assert k.skipped("token_paused") == 1
     (decision,) = kyc.decide_as_allowlisted(large)
-    assert decision.plan.route is Route.SEIZE
-    simulation = kyc.simulate_seize(decision.plan)
-    assert not simulation.ok and "ousg: paused" in simulation.revert_message
+    assert decision.reason is SkipReason.TOKEN_PAUSED
 
 
 def test_ousg_unpaused__redeem_route__open_again(large, ondo, market, adapter, outsider):
@@ -160,11 +159,14 @@ def test_market_removed_from_kyc__seize_and_redeem__revert_in_ousg(
         redeem(market, ondo, large, outsider)
 
 
-def test_market_removed_from_kyc__keeper__simulation_reverted_with_ousgs_reason(large, market, ondo, keeper):
+def test_market_removed_from_kyc__keeper__skips_market_not_admitted(large, market, ondo, compliance, keeper):
     k = keeper()
     remove_kyc(ondo, market)
-    reverted = the_event(k.block(), "simulation reverted; not sending", large)
-    assert reverted["route"] == Route.REDEEM.value and "ousg: sender not KYC" in reverted["reason"]
+    assert not compliance.is_allowlisted(market)
+    events = k.block()
+    assert the_event(events, "skip", large)["reason"] == SkipReason.MARKET_NOT_ADMITTED.value
+    assert not [e for e in events if e.get("event") == "simulation reverted; not sending"]
+    assert k.skipped("market_not_admitted") == 1
 
 
 def test_adapter_removed_from_kyc__max_redeem_zero__redeem_reverts_seize_open(

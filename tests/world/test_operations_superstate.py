@@ -111,24 +111,29 @@ def test_ustb_paused__borrowing_against_it__open_until_the_guardian_freezes_the_
         ss_market.borrow(100 * USD, lender, lender, sender=lender)
 
 
-def test_ustb_paused__keeper_not_allowlisted__skips_facility_dry(ss_unhealthy, ustb, deployer, keeper):
+def test_ustb_paused__keeper_not_allowlisted__skips_token_paused(ss_unhealthy, ustb, deployer, keeper):
     k = keeper()
+    assert not k.keeper.reader.is_paused(ustb.token)
     ustb.token.pause(sender=deployer)
-    skip = the_event(k.block(), "skip", ss_unhealthy)
-    assert skip["reason"] == SkipReason.FACILITY_DRY.value
-    assert "facility takes 0 shares" in skip["detail"]
-    assert k.skipped("facility_dry") == 1
+    assert ustb.compliance.paused() and k.keeper.reader.is_paused(ustb.token)
+    events = k.block()
+    skip = the_event(events, "skip", ss_unhealthy)
+    assert skip["reason"] == SkipReason.TOKEN_PAUSED.value
+    assert "paused" in skip["detail"]
+    assert k.skipped("token_paused") == 1
+    assert not [e for e in events if e.get("event") == "simulation reverted; not sending"]
 
 
-def test_ustb_paused__keeper_allowlisted__seize_plan_simulation_reverts_in_the_token(
+def test_ustb_paused__keeper_allowlisted__skips_token_paused_nothing_simulated(
     ss_unhealthy, ustb, deployer, allowlisted_keeper
 ):
     k = allowlisted_keeper()
     ustb.token.pause(sender=deployer)
     (decision,) = k.decide_as_allowlisted(ss_unhealthy)
-    assert decision.plan is not None and decision.plan.route is Route.SEIZE
-    simulation = k.simulate_seize(decision.plan)
-    assert not simulation.ok and "Pausable: paused" in simulation.revert_message
+    assert decision.plan is None and decision.reason is SkipReason.TOKEN_PAUSED
+    events = k.block()
+    assert the_event(events, "skip", ss_unhealthy)["reason"] == SkipReason.TOKEN_PAUSED.value
+    assert not [e for e in events if e.get("event") == "simulation reverted; not sending"]
 
 
 def test_ustb_unpaused__seize_route__open_again(
@@ -201,20 +206,32 @@ def test_market_removed_from_allow_list__adapter_still_quotes__redeem_route_reve
         redeem(ss_market, ustb, ss_unhealthy, outsider, stablecoin, deployer)
 
 
-def test_market_removed_from_allow_list__keeper__simulation_reverted_with_the_tokens_reason(
+def test_market_removed_from_allow_list__keeper__skips_market_not_admitted(
     ss_unhealthy, ss_market, ustb, chain, deployer, keeper
 ):
     k = keeper()
     ustb.allow_list.setProtocolAddressPermission(ss_market, "USTB", False, sender=deployer)
-    reverted = the_event(k.block(), "simulation reverted; not sending", ss_unhealthy)
-    assert reverted["route"] == Route.REDEEM.value
-    assert "InsufficientPermissions" in reverted["reason"]
-    assert reverted["log_level"] == "warning"
-    assert k.skipped("simulation_reverted") == 1
-    # Nothing was sent: the next block plans and simulates it again.
+    assert not ustb.compliance.is_allowlisted(ss_market) and not k.keeper.reader.market_admitted(ustb.token)
+    events = k.block()
+    skip = the_event(events, "skip", ss_unhealthy)
+    assert skip["reason"] == SkipReason.MARKET_NOT_ADMITTED.value
+    assert not [e for e in events if e.get("event") == "simulation reverted; not sending"]
+    assert k.skipped("market_not_admitted") == 1
+    # Every block says the same, and nothing is simulated or sent.
     chain.mine(1)
-    the_event(k.block(), "simulation reverted; not sending", ss_unhealthy)
-    assert k.skipped("simulation_reverted") == 2
+    assert the_event(k.block(), "skip", ss_unhealthy)["reason"] == SkipReason.MARKET_NOT_ADMITTED.value
+    assert k.skipped("market_not_admitted") == 2
+
+
+def test_market_readmitted__keeper__plans_the_redeem_route_again(
+    ss_unhealthy, ss_market, ustb, deployer, keeper
+):
+    k = keeper()
+    ustb.allow_list.setProtocolAddressPermission(ss_market, "USTB", False, sender=deployer)
+    ustb.allow_list.setProtocolAddressPermission(ss_market, "USTB", True, sender=deployer)
+    assert k.keeper.reader.market_admitted(ustb.token)
+    would = the_event(k.block(), "dry run: would liquidate", ss_unhealthy)
+    assert would["route"] == Route.REDEEM.value
 
 
 def test_market_readmitted__liquidation__open_again(
