@@ -108,8 +108,10 @@ bench-property: setup
 demo: compile
 	$(BIN)/ape run demo
 
+# The local world (mocks) on a local anvil; a market over real issuers'
+# contracts is `ape run deploy-market --config deploy/<name>.toml` (docs/deploy.md).
 deploy: compile
-	$(BIN)/ape run deploy
+	$(BIN)/ape run deploy-local-world
 
 gas: compile
 	$(BIN)/ape run gas_report

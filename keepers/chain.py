@@ -38,6 +38,7 @@ from keepers.types import (
     LENS_MAX_ACCOUNTS,
     AccountHealth,
     AssetTerms,
+    GatheredBatch,
     LogRecord,
     MarketTerms,
     Plan,
@@ -67,6 +68,7 @@ _ASSET_AT = _VIEWS.function("asset_at")
 _ASSET_CONFIG = _VIEWS.function("asset_config")
 _ASSET_PRICE = _VIEWS.function("asset_price")
 _ASSET_RATIO = _VIEWS.function("asset_ratio")
+_ASSET_COMPLIANCE = _VIEWS.function("asset_compliance")
 # Tokens (ERC-20 with its metadata) and price feeds.
 _TOKEN_DECIMALS = abi.function("ERC20", "decimals")
 _BALANCE_OF = abi.function("ERC20", "balanceOf")
@@ -81,9 +83,16 @@ _PAYOUT_TOKEN = _FACILITY.function("payout_token")
 _CASH_FACILITY = abi.function("WrappedFacility", "facility")
 _MIN_REDEEM = abi.function("RedemptionFacility", "min_redeem")
 _REMAINING_LIMIT = abi.function("RedemptionFacility", "remaining_limit")
-# A fund's compliance views, and a wrapper's fund (ERC-4626 ``asset``).
+# A compliance source's views (a fund token, or an issuer's adapter such as
+# SuperstateCompliance / OndoCompliance), and a wrapper's fund (ERC-4626
+# ``asset``).
 _IS_ALLOWLISTED = abi.function("IFundToken", "is_allowlisted")
 _IS_FROZEN = abi.function("IFundToken", "is_frozen")
+_PAUSED = abi.function("IFundToken", "paused")
+# A facility that redeems, in one redemption, the shares the seize route
+# sent it (the gathered batch's second half), probed (see
+# ChainReader.facility_gathers).
+_REDEEM_RECEIVED = abi.function("IGatheredRedemption", "redeem_received")
 _WRAPPED_FUND = abi.function("IERC4626", "asset")
 # snekmate's ownable, as the FlashLiquidator exports it.
 _OWNER = _FLASH.function("owner")
@@ -91,6 +100,7 @@ _OWNER = _FLASH.function("owner")
 # max_repay, min_profit), its batch, and Market.liquidate (the seize route).
 _FLASH_LIQUIDATE = _FLASH.function("liquidate", arity=4)
 _FLASH_LIQUIDATE_MANY = _FLASH.function("liquidate_many")
+_FLASH_LIQUIDATE_GATHERED = _FLASH.function("liquidate_gathered")
 _MARKET_LIQUIDATE = abi.function("IMarket", "liquidate", arity=6)
 # What a mined FlashLiquidator transaction logs (keeper.mined_result).
 _LIQUIDATED = _FLASH.event("Liquidated")
@@ -284,6 +294,8 @@ class ChainReader:
         self._topics = list(event_topics)
         self._pool = ThreadPoolExecutor(max_workers=max(parallel, 1), thread_name_prefix="lens")
         self._on_call = on_call or (lambda method: None)
+        # facility -> whether it gathers (probed once per facility).
+        self._gathers: dict[str, bool] = {}
 
     # ---- blocks
 
@@ -382,6 +394,7 @@ class ChainReader:
             threshold_bps=cfg.threshold_bps,
             stale=stale,
             ratio=ratio,
+            **self._issuer_bars(token, block),
         )
         if facility == ZERO_ADDRESS:
             return AssetTerms(**terms)
@@ -410,34 +423,145 @@ class ChainReader:
             facility_min_redeem=min_redeem,
             facility_liquidity=liquidity,
             facility_remaining_limit=remaining,
+            facility_gathers=self.facility_gathers(facility, block),
         )
 
     def erc20_balance(self, token: str, account: str, block: int | str = "latest") -> int:
         return self._read(_BALANCE_OF, token, block, account)[0]
 
-    def is_allowlisted(self, fund: str, account: str, block: int | str = "latest") -> bool:
-        """FundToken's allowlist (a wrapper defers to its fund's; a token
-        without one answers False)."""
+    def compliance_source(self, token: str, block: int | str = "latest") -> str | None:
+        """The market's compliance source for the listed ``token``: the
+        fund token itself, a wrapper's fund, or an issuer's adapter
+        (SuperstateCompliance, OndoCompliance) for a token with another
+        interface; None when the market has none (or predates the view)."""
         try:
-            return bool(self._read(_IS_ALLOWLISTED, fund, block, account, probe=True)[0])
+            (source,) = self._read(_ASSET_COMPLIANCE, self.market, block, token, probe=True)
         except Exception:
-            try:
-                (underlying,) = self._read(_WRAPPED_FUND, fund, block, probe=True)
-                return bool(self._read(_IS_ALLOWLISTED, underlying, block, account)[0])
-            except Exception:
-                return False
+            return None
+        source = to_address(source)
+        return None if source == ZERO_ADDRESS else source
 
-    def is_frozen(self, fund: str, account: str, block: int | str = "latest") -> bool:
-        """FundToken's freeze (a wrapper defers to its fund's; a token
-        without one answers False: nothing to freeze)."""
-        try:
-            return bool(self._read(_IS_FROZEN, fund, block, account, probe=True)[0])
-        except Exception:
+    def is_allowlisted(self, token: str, account: str, block: int | str = "latest") -> bool:
+        """Whether ``account`` may hold ``token``: the market's compliance
+        source's answer, else the token's own (a wrapper defers to its
+        fund's); a token that answers neither way: False."""
+        return self._compliance(_IS_ALLOWLISTED, token, account, block)
+
+    def is_frozen(self, token: str, account: str, block: int | str = "latest") -> bool:
+        """Whether ``account`` is frozen for ``token``, read as
+        :meth:`is_allowlisted` reads (False where nothing answers: nothing
+        to freeze; Superstate and Ondo have no freeze, their adapters
+        answer False)."""
+        return self._compliance(_IS_FROZEN, token, account, block)
+
+    def _compliance(
+        self, view: abi.Function, token: str, account: str | None, block: int | str, *, source: Any = ...
+    ) -> bool:
+        """``view`` (of ``account``, or of nothing) asked of the asset's
+        compliance source (``source`` when the caller has read it), else
+        of the token, else of a wrapper's fund; False where none answers."""
+        if source is ...:
+            source = self.compliance_source(token, block)
+        candidates = [source] if source is not None else [token]
+        if source is None:
             try:
-                (underlying,) = self._read(_WRAPPED_FUND, fund, block, probe=True)
-                return bool(self._read(_IS_FROZEN, underlying, block, account)[0])
+                candidates.append(self._read(_WRAPPED_FUND, token, block, probe=True)[0])
             except Exception:
-                return False
+                pass
+        for holder in candidates:
+            try:
+                args = () if account is None else (account,)
+                return bool(self._read(view, holder, block, *args, probe=True)[0])
+            except Exception:
+                log.debug("no compliance view", view=view.label, holder=holder, token=token)
+        return False
+
+    def _issuer_bars(self, token: str, block: int | str) -> dict[str, bool]:
+        """``paused`` and ``market_admitted`` of ``token``'s terms, the
+        compliance source read once for both."""
+        source = self.compliance_source(token, block)
+        return {
+            "paused": self._compliance(_PAUSED, token, None, block, source=source),
+            "market_admitted": self._admits_market(source, token, block),
+        }
+
+    def is_paused(self, token: str, block: int | str = "latest") -> bool:
+        """Whether the issuer has paused ``token``'s transfers: the
+        ``paused()`` of the market's compliance source (SuperstateCompliance
+        and OndoCompliance pass on the token's), else of the token or a
+        wrapper's fund, as :meth:`is_allowlisted` reads; False where none
+        has the view (nothing to pause)."""
+        return self._compliance(_PAUSED, to_address(token), None, block)
+
+    def market_admitted(self, token: str, block: int | str = "latest") -> bool:
+        """Whether the market's compliance source for ``token`` admits the
+        market itself (``is_allowlisted(market)``): the market sends the
+        shares in both routes, so the issuer's token refuses every
+        liquidation when it does not. Only the market's own source is
+        asked: without one (a wrapper, whose fund admits the wrapper, not
+        the market) the market is taken as admitted, and so when the source
+        does not answer."""
+        token = to_address(token)
+        return self._admits_market(self.compliance_source(token, block), token, block)
+
+    def _admits_market(self, source: str | None, token: str, block: int | str) -> bool:
+        """:meth:`market_admitted` with the compliance source read."""
+        if source is None:
+            return True
+        try:
+            return bool(self._read(_IS_ALLOWLISTED, source, block, self.market, probe=True)[0])
+        except Exception:
+            log.debug("compliance source without is_allowlisted", source=source, token=token)
+            return True
+
+    def facility_gathers(self, facility: str, block: int | str = "latest") -> bool:
+        """Whether ``facility`` implements ``IGatheredRedemption`` (the
+        redemption half of ``FlashLiquidator.liquidate_gathered``), probed
+        once per facility and remembered.
+
+        No flag names it on chain (no ERC-165 in the adapters), and a
+        config list would go stale when the owner changes a facility; an
+        ``eth_call`` of ``redeem_received(0, receiver)`` to a real receiver
+        would answer what redeeming the facility's holdings pays, or an
+        issuer's refusal, neither of which says whether the function
+        exists. So the probe calls it with the zero receiver, which every
+        implementation refuses first, with a reason ("adapter: zero
+        address", "adapter: bad receiver"), before it reads anything: a
+        revert *with a reason* (or a uint256 answer) means the function is
+        there; a revert without data (a Vyper contract without the
+        selector and no fallback) or a success with no return data (a
+        fallback that takes anything) means it is not. An ``eth_call``
+        changes nothing. A facility that a fallback answers with a reason
+        would be taken as gathering: the batch's simulation then reverts
+        and nothing is sent."""
+        facility = to_address(facility)
+        known = self._gathers.get(facility)
+        if known is None:
+            known = self.answers(facility, _REDEEM_RECEIVED.encode(0, ZERO_ADDRESS), block)
+            self._gathers[facility] = known
+            log.info("facility probed for gathered redemptions", facility=facility, gathers=known)
+        return known
+
+    def answers(self, to: str, data: bytes, block: int | str = "latest") -> bool:
+        """Whether ``to`` has the function ``data`` calls (see
+        :meth:`facility_gathers`): it returned a word, or reverted with a
+        reason (``Error(string)``)."""
+        try:
+            out = self._call(to_address(to), data, block, probe=True)
+        except CallReverted as err:
+            return err.data[:4] == _ERROR_STRING
+        return len(out) >= 32
+
+    def has_liquidate_gathered(self, flash: str) -> bool:
+        """Whether the FlashLiquidator ``flash`` has ``liquidate_gathered``
+        (probed as :meth:`facility_gathers` probes: an empty batch is
+        refused with a reason, by its owner check or its batch check)."""
+        return self.answers(to_address(flash), _FLASH_LIQUIDATE_GATHERED.encode(ZERO_ADDRESS, [], [], 0, 0))
+
+    def preview_redeem(self, facility: str, shares: int, block: int | str = "latest") -> int:
+        """The facility's payout for ``shares`` in one redemption (0 when
+        it would refuse it)."""
+        return int(self._read(_PREVIEW_REDEEM, to_address(facility), block, shares)[0])
 
     def owner_of(self, contract: str) -> str:
         """The ``owner()`` of an ownable contract (snekmate's, as the
@@ -638,6 +762,14 @@ def encode_flash_liquidate_many(plans: Sequence[Plan], loan: int, min_profit: in
         raise ValueError(f"a batch is on one collateral, not {sorted(tokens)}")
     return _FLASH_LIQUIDATE_MANY.encode(
         plans[0].token, [p.borrower for p in plans], [p.max_repay for p in plans], loan, min_profit
+    )
+
+
+def encode_flash_liquidate_gathered(batch: GatheredBatch) -> bytes:
+    """Calldata of ``FlashLiquidator.liquidate_gathered(token, borrowers,
+    max_repays, loan, min_profit)``."""
+    return _FLASH_LIQUIDATE_GATHERED.encode(
+        batch.token, list(batch.borrowers), [p.max_repay for p in batch.plans], batch.loan, batch.min_profit
     )
 
 

@@ -12,7 +12,10 @@ Sources, lowest precedence first:
 
 Addresses left unset are read from the deployments file
 (``deployments/<network>.json``, see ``navlend/deployments.py``):
-``market``, ``lens``, ``flash_liquidator`` and every ``NavOracle``.
+``market``, ``lens``, ``flash_liquidator`` and every ``NavOracle``; so is
+``start_block`` (the backfill's first block: the deployment's ``block``,
+before which the market has no log) when neither the file nor the
+environment sets it.
 
 Type coercion and bounds are pydantic's (a ``TypeAdapter`` over the plain
 dataclass); this module adds the source overlay, the deployments lookup and
@@ -76,6 +79,8 @@ class KeeperConfig:
     # --- who ---
     signer_alias: str = ""
     # --- index ---
+    # A new index's first block; load_config takes the deployments file's
+    # ``block`` when neither the file nor the environment sets it.
     start_block: Annotated[int, Ge(0)] = 0
     backfill_chunk_blocks: Annotated[int, Ge(1)] = 2_000
     finality_depth: Annotated[int, Ge(1)] = 64
@@ -188,7 +193,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     if problems:
         raise ConfigError(problems)
 
-    config = _resolve_addresses(config, origin, problems)
+    deployment = _DeploymentOnce(config, problems)
+    config = _resolve_addresses(config, origin, problems, deployment)
+    if "start_block" not in raw:
+        config = _start_at_deployment(config, deployment)
     problems.extend(_cross_checks(config))
     if problems:
         raise ConfigError(problems)
@@ -252,7 +260,38 @@ def _suggest(key: str) -> str:
 # ---------------------------------------------------------------- #
 
 
-def _resolve_addresses(config: KeeperConfig, origin: dict[str, str], problems: list[str]) -> KeeperConfig:
+class _DeploymentOnce:
+    """The deployments file, read at most once for all the fields that
+    fall back on it (a problem with it is listed once)."""
+
+    def __init__(self, config: KeeperConfig, problems: list[str]) -> None:
+        self._config, self._problems = config, problems
+        self._read = False
+        self._deployment: Any = None
+
+    def __call__(self, required: bool) -> Any:
+        """The deployment, or None; ``required``: its absence is a problem
+        (the addresses ask first, so a required read is never preceded by
+        an optional one)."""
+        if not self._read:
+            self._read = True
+            self._deployment = _load_deployment(self._config, self._problems, required)
+        return self._deployment
+
+
+def _start_at_deployment(config: KeeperConfig, deployment: _DeploymentOnce) -> KeeperConfig:
+    """``start_block`` from the deployments file's ``block`` (the block of
+    the deployment's first transaction), when the file is there; the
+    default (0: from genesis) otherwise."""
+    record = deployment(required=False)
+    if record is None or not record.block:
+        return config
+    return replace(config, start_block=int(record.block))
+
+
+def _resolve_addresses(
+    config: KeeperConfig, origin: dict[str, str], problems: list[str], deployment: _DeploymentOnce
+) -> KeeperConfig:
     """Checksums the given addresses and fills the missing ones from the
     deployments file."""
     values: dict[str, Any] = {}
@@ -264,7 +303,7 @@ def _resolve_addresses(config: KeeperConfig, origin: dict[str, str], problems: l
 
     missing = [k for k in _ADDRESS_FIELDS if getattr(config, k) is None]
     if missing or not oracles:
-        deployment = _load_deployment(config, problems, required=bool(missing))
+        deployment = deployment(required=bool(missing))
         if deployment is not None:
             for key in missing:
                 record = deployment.get(key)

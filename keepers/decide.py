@@ -28,6 +28,13 @@ redeem and the seize route. Across assets: the highest net profit.
 Bundling (:func:`batch_plans`): a block's redeem-route plans on one
 collateral go out as ``FlashLiquidator.liquidate_many`` batches, one flash
 loan each (its loan: :func:`batch_loan`; its floor: :func:`batch_min_profit`).
+
+Gathered batches (:func:`gather_members`, :func:`gather_groups`,
+:func:`plan_gathered`): positions skipped because their seizure is under
+the facility's minimum (Ondo's $50,000) are grouped per collateral until
+their shares together reach it, and go out as one
+``FlashLiquidator.liquidate_gathered``: each seized to the facility, one
+redemption of the total, priced by the facility's quote for the total.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from keepers.types import (
     AssetTerms,
     Decision,
     ExecutionContext,
+    GatheredBatch,
     MarketTerms,
     Plan,
     Rejection,
@@ -138,11 +146,26 @@ def liquidation_amounts(
 
 
 def redeem_payout(asset: AssetTerms, shares: int) -> tuple[int, int]:
-    """The facility's payout for ``shares`` and its fee, in base units, at
-    its own NAV (the market's price when it reports none): the rules'
-    ``redemption_payout``, both rounded down."""
-    nav = asset.redeem_price or asset.price
+    """The facility's payout for ``shares`` (real units) and its fee, in
+    base units, at its own NAV: the rules' ``redemption_payout``, both
+    rounded down. When the facility reports no price (Ondo's adapter quotes
+    0 for one share, under its minimum) the market's price stands in; it
+    is per booked unit, so for a short asset (``ratio`` below one, after an
+    issuer's burn or seizure was synced) it is taken back to a real share,
+    rounded down (valuing real shares at the booked price counted the
+    ratio twice: a redeem route that pays was skipped as
+    "payout_below_cost")."""
+    nav = asset.redeem_price or _real_unit_price(asset)
     return redemption_payout(shares, nav, asset.value_exponent, asset.redemption_fee_bps)
+
+
+def _real_unit_price(asset: AssetTerms) -> int:
+    """The market's price of one real unit: ``price`` (per booked unit)
+    over the ratio, rounded down; the price itself for a whole asset, or
+    one with nothing left (no real unit to price)."""
+    if asset.ratio in (0, WAD):
+        return asset.price
+    return mul_div(asset.price, WAD, asset.ratio, False)
 
 
 def gas_cost(gas_units: int, gas_price_wei: int, eth_usd_base: int) -> int:
@@ -336,9 +359,24 @@ def _priced(
     net = proceeds - amounts.repaid - flash_fee - gas - policy.safety_buffer
     if net < policy.min_profit and not policy.cleanup_mode:
         return Rejection(asset.token, route, SkipReason.UNPROFITABLE, f"net {net} < min profit {policy.min_profit}")
+    return _plan_of(
+        health, asset.token, route, amounts,
+        max_repay=max_repay, proceeds=proceeds, flash_fee=flash_fee, redemption_fee=redemption_fee, gas=gas,
+        safety_buffer=policy.safety_buffer, net=net, min_profit=min_profit, min_out=min_out,
+        partial_for_liquidity=partial, cleanup=policy.cleanup_mode and net < policy.min_profit, note=note,
+    )
+
+
+def _plan_of(
+    health: AccountHealth, token: str, route: Route, amounts: Amounts, *, max_repay: int, proceeds: int,
+    flash_fee: int, redemption_fee: int, gas: int, safety_buffer: int, net: int, min_profit: int, min_out: int,
+    partial_for_liquidity: bool = False, cleanup: bool = False, note: str = "",
+) -> Plan:
+    """A :class:`Plan` of ``health``'s position from the market's
+    ``amounts`` and the route's figures."""
     return Plan(
         borrower=health.account,
-        token=asset.token,
+        token=token,
         route=route,
         max_repay=max_repay,
         repaid=amounts.repaid,
@@ -349,13 +387,13 @@ def _priced(
         flash_fee=flash_fee,
         redemption_fee=redemption_fee,
         gas_cost=gas,
-        safety_buffer=policy.safety_buffer,
+        safety_buffer=safety_buffer,
         net_profit=net,
         min_profit=min_profit,
         min_out=min_out,
         health_factor=health.health_factor,
-        partial_for_liquidity=partial,
-        cleanup=policy.cleanup_mode and net < policy.min_profit,
+        partial_for_liquidity=partial_for_liquidity,
+        cleanup=cleanup,
         note=note,
     )
 
@@ -407,6 +445,12 @@ def decide(
         balance = balances.get(asset.token, 0)
         if balance == 0:
             rejected.append(Rejection(asset.token, None, SkipReason.NO_COLLATERAL, "no balance in the index"))
+            continue
+        barred = _issuer_bar(asset)
+        if barred is not None:
+            # Every route moves the token: none can pass (planning one only
+            # had its simulation revert in the token, every block).
+            rejected.append(barred)
             continue
         redeem = plan_redeem(health, balance, asset, terms, ctx, policy)
         if isinstance(redeem, Plan) and not redeem.partial_for_liquidity:
@@ -465,6 +509,9 @@ def still_liquidatable(plans: Iterable[Plan], healths: Iterable[AccountHealth]) 
 
 
 def _consume(plan: Plan, terms: MarketTerms, ctx: ExecutionContext) -> tuple[MarketTerms, ExecutionContext]:
+    """What ``plan`` leaves of the keeper's stablecoin (seize route) or of
+    its facility's capacity (redeem route, and a gathered batch's member:
+    the facility redeems its shares)."""
     if plan.route is Route.SEIZE:
         return terms, replace(ctx, stable_balance=max(0, ctx.stable_balance - plan.repaid))
     assets = tuple(
@@ -472,6 +519,20 @@ def _consume(plan: Plan, terms: MarketTerms, ctx: ExecutionContext) -> tuple[Mar
         for a in terms.assets
     )
     return replace(terms, assets=assets), ctx
+
+
+def _issuer_bar(asset: AssetTerms) -> Rejection | None:
+    """Why no route can move ``asset`` now, by the issuer's act read from
+    its compliance source: the token paused, or the market itself taken
+    off the issuer's allowlist / KYC (the market sends the shares in
+    every route); None when neither."""
+    if asset.paused:
+        return Rejection(asset.token, None, SkipReason.TOKEN_PAUSED, "the issuer has paused the token")
+    if not asset.market_admitted:
+        return Rejection(
+            asset.token, None, SkipReason.MARKET_NOT_ADMITTED, "the issuer does not admit the market"
+        )
+    return None
 
 
 def _assets_of(health: AccountHealth, terms: MarketTerms, rejected: list[Rejection]) -> list[AssetTerms]:
@@ -503,10 +564,15 @@ def _with_lens_check(plan: Plan, health: AccountHealth) -> Plan:
 # what blocks the seize route it would fall back on, and the one reason an
 # operator must act on (a dry facility refills by itself); under
 # "facility_dry" it went unseen.
+# The issuer's pause of the token and its removal of the market come
+# before the facility's state too: they are what the operator acts on (the
+# facility answers 0 while the token is paused).
 _REASON_RANK = (
     SkipReason.UNPROFITABLE,
     SkipReason.PAYOUT_BELOW_COST,
     SkipReason.KEEPER_FROZEN,
+    SkipReason.TOKEN_PAUSED,
+    SkipReason.MARKET_NOT_ADMITTED,
     SkipReason.FACILITY_DRY,
     SkipReason.FACILITY_BELOW_MINIMUM,
     SkipReason.FLASH_UNAVAILABLE,
@@ -544,8 +610,7 @@ def batch_loan(plans: Iterable[Plan]) -> int:
     """The flash loan of a ``liquidate_many`` over ``plans``: their
     repayments plus ``LOAN_MARGIN_BPS``, rounded up (the unused part goes
     back with the loan, at the cost of its flash fee)."""
-    repaid = sum(plan.repaid for plan in plans)
-    return ceil_div(repaid * (BPS + LOAN_MARGIN_BPS), BPS)
+    return _loan(sum(plan.repaid for plan in plans))
 
 
 def batch_min_profit(plans: Iterable[Plan]) -> int:
@@ -585,3 +650,234 @@ def batch_plans(plans: Iterable[Plan], batch_size: int, max_loan: int) -> list[t
             open_group[plan.token] = group
         group.append(plan)
     return [tuple(group) for group in groups]
+
+
+# ---------------------------------------------------------------- #
+#                          GATHERED BATCHES                         #
+# ---------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class GatherMember:
+    """A position the keeper skips as ``facility_below_minimum`` on
+    ``token``, with what the seize route would take of it (the whole
+    liquidation the market allows: the facility is the receiver, so no
+    capacity of the keeper's limits it)."""
+
+    health: AccountHealth
+    token: str
+    amounts: Amounts
+
+
+@dataclass(frozen=True)
+class GatherGroup:
+    """Members on one collateral whose seized shares together reach the
+    facility's minimum and fit its capacity, the flash-loan capacity and
+    ``MAX_BATCH``: a gathered batch once priced (:func:`plan_gathered`)."""
+
+    token: str
+    members: tuple[GatherMember, ...]
+
+    @property
+    def shares(self) -> int:
+        return sum(m.amounts.sent for m in self.members)
+
+    @property
+    def repaid(self) -> int:
+        return sum(m.amounts.repaid for m in self.members)
+
+    @property
+    def loan(self) -> int:
+        return _loan(self.repaid)
+
+
+def _loan(repaid: int) -> int:
+    """A batch's flash loan for ``repaid`` (:func:`batch_loan`'s margin)."""
+    return ceil_div(repaid * (BPS + LOAN_MARGIN_BPS), BPS)
+
+
+def gather_members(
+    decisions: Iterable[Decision],
+    healths: Iterable[AccountHealth],
+    balances: Mapping[str, Mapping[str, int]],
+    terms: MarketTerms,
+    ctx: ExecutionContext,
+) -> list[GatherMember]:
+    """The skipped positions a gathered batch could take: the redeem route
+    refused as under the facility's minimum on a collateral whose facility
+    gathers (``AssetTerms.facility_gathers``), with a FlashLiquidator that
+    has ``liquidate_gathered``. A position joins on its first such
+    collateral only. A position with a plan keeps it (an allowlisted
+    keeper's seize route does not wait for others)."""
+    if not (ctx.flash_liquidator_ready and ctx.flash_gathers) or terms.max_flash_loan == 0:
+        return []
+    by_account = {h.account: h for h in healths}
+    members = []
+    for decision in decisions:
+        health = by_account.get(decision.borrower)
+        if decision.plan is not None or health is None:
+            continue
+        for rejection in decision.rejected:
+            if rejection.route is not Route.REDEEM or rejection.reason is not SkipReason.FACILITY_BELOW_MINIMUM:
+                continue
+            asset = terms.asset(rejection.token)
+            if asset is None or not asset.facility_gathers:
+                continue
+            balance = balances.get(decision.borrower, {}).get(asset.token, 0)
+            amounts = liquidation_amounts(health, balance, asset, terms, MAX_UINT256)
+            if amounts is not None and amounts.sent > 0:
+                members.append(GatherMember(health, asset.token, amounts))
+                break
+    return members
+
+
+def gather_groups(
+    members: Iterable[GatherMember],
+    terms: MarketTerms,
+    drawn: Iterable[Plan] = (),
+    batch_size: int = MAX_BATCH,
+) -> tuple[list[GatherGroup], list[GatherMember]]:
+    """``members`` grouped per collateral into gathered batches, and the
+    members left out (their group stays under the facility's minimum).
+
+    The largest seizures first, so that the fewest positions reach the
+    minimum; a group closes when the next member would take it past
+    ``batch_size`` (``FlashLiquidator.MAX_BATCH``), past the facility's
+    capacity (``facility_max_redeem`` less what ``drawn``, the block's and
+    the in-flight redeem-route and gathered plans, already takes) or past
+    the market's flash-loan capacity. A group whose shares stay under
+    ``facility_min_redeem`` is no batch: the manager would refuse it."""
+    if batch_size < 1:
+        raise ValueError("batch size must be at least 1")
+    taken: dict[str, int] = {}
+    for plan in drawn:
+        if plan.route is not Route.SEIZE:
+            taken[plan.token] = taken.get(plan.token, 0) + plan.sent
+    by_token: dict[str, list[GatherMember]] = {}
+    for member in members:
+        by_token.setdefault(member.token, []).append(member)
+    groups: list[GatherGroup] = []
+    left: list[GatherMember] = []
+    for token, pool in by_token.items():
+        asset = terms.asset(token)
+        if asset is None:
+            left += pool
+            continue
+        capacity = max(0, asset.facility_max_redeem - taken.get(token, 0))
+        current: list[GatherMember] = []
+
+        def close(group: list[GatherMember]) -> int:
+            """Keeps ``group`` as a batch (its shares drawn) or leaves its
+            members out when under the minimum; the shares drawn."""
+            shares = sum(m.amounts.sent for m in group)
+            if not group or shares < asset.facility_min_redeem:
+                left.extend(group)
+                return 0
+            groups.append(GatherGroup(token, tuple(group)))
+            return shares
+
+        for member in sorted(pool, key=lambda m: (-m.amounts.sent, m.health.account)):
+            shares = sum(m.amounts.sent for m in current) + member.amounts.sent
+            repaid = sum(m.amounts.repaid for m in current) + member.amounts.repaid
+            if len(current) < batch_size and shares <= capacity and _loan(repaid) <= terms.max_flash_loan:
+                current.append(member)
+                continue
+            capacity -= close(current)
+            if member.amounts.sent <= capacity and _loan(member.amounts.repaid) <= terms.max_flash_loan:
+                current = [member]
+            else:
+                current = []
+                left.append(member)
+        close(current)
+    return groups, left
+
+
+def gathered_gas_units(positions: int, policy: ProfitPolicy) -> int:
+    """The gas of a gathered batch of ``positions``: one flash-loan
+    redemption (``gas_limit_redeem``) and a seizure for each other
+    position (``gas_limit_seize``)."""
+    return policy.gas_limit_redeem + (positions - 1) * policy.gas_limit_seize
+
+
+def plan_gathered(
+    group: GatherGroup,
+    payout: int,
+    terms: MarketTerms,
+    ctx: ExecutionContext,
+    policy: ProfitPolicy,
+) -> GatheredBatch | Rejection:
+    """The gathered batch of ``group``, priced by ``payout``: the
+    facility's ``preview_redeem`` of the group's total shares (one quote:
+    the issuer's minimum, fee and limits apply to the one redemption). The
+    payout must cover the repayments, the flash fee on the loan and the
+    gas (the contract itself reverts below repayments + fee: the adapter's
+    ``min_out``); the net profit must reach the minimum outside cleanup
+    mode."""
+
+    def reject(reason: SkipReason, detail: str) -> Rejection:
+        return Rejection(group.token, Route.GATHERED, reason, detail)
+
+    n = len(group.members)
+    shares, repaid, loan = group.shares, group.repaid, group.loan
+    fee = flash_fee(loan, terms.flash_fee_bps)
+    gas = gas_cost(gathered_gas_units(n, policy), ctx.gas_price_wei, policy.eth_usd_base)
+    detail = f"{n} positions, {shares} shares: payout {payout}, repaid {repaid}, flash fee {fee}, gas {gas}"
+    if payout == 0:
+        return reject(SkipReason.FACILITY_DRY, f"the facility quotes nothing for {shares} shares")
+    if payout < repaid + fee + gas:
+        return reject(SkipReason.PAYOUT_BELOW_COST, detail)
+    net = payout - repaid - fee - gas - policy.safety_buffer
+    if net < policy.min_profit and not policy.cleanup_mode:
+        return reject(SkipReason.UNPROFITABLE, f"net {net} < min profit {policy.min_profit} ({detail})")
+    plans = tuple(_gathered_member(m, group, payout, fee, gas, policy, n) for m in group.members)
+    return GatheredBatch(
+        token=group.token,
+        plans=plans,
+        shares=shares,
+        repaid=repaid,
+        loan=loan,
+        payout=payout,
+        flash_fee=fee,
+        gas_cost=gas,
+        net_profit=net,
+        min_profit=0 if policy.cleanup_mode else gas + policy.min_profit,
+    )
+
+
+def _gathered_member(
+    member: GatherMember, group: GatherGroup, payout: int, fee: int, gas: int, policy: ProfitPolicy, n: int
+) -> Plan:
+    """One member's plan, its shares of the batch's payout, fee and gas
+    pro rata (rounded down: for the logs and the in-flight draw only)."""
+    a = member.amounts
+    proceeds = mul_div(payout, a.sent, group.shares, False)
+    member_fee = mul_div(fee, a.repaid, group.repaid, False) if group.repaid else 0
+    return _plan_of(
+        member.health, group.token, Route.GATHERED, a,
+        max_repay=MAX_UINT256, proceeds=proceeds, flash_fee=member_fee, redemption_fee=0, gas=gas // n,
+        safety_buffer=policy.safety_buffer // n,
+        net=proceeds - a.repaid - member_fee - gas // n - policy.safety_buffer // n,
+        min_profit=0, min_out=0, note=f"gathered: {n} positions, {group.shares} shares",
+    )
+
+
+def with_gathered(
+    decisions: Iterable[Decision], batches: Iterable[GatheredBatch], refused: Iterable[tuple[GatherGroup, Rejection]]
+) -> list[Decision]:
+    """The block's decisions once gathered: a position in a batch becomes
+    that batch's member plan; one in a group priced out (payout below
+    cost, unprofitable) is skipped with the group's reason; the rest are
+    unchanged (a group under the minimum keeps ``facility_below_minimum``)."""
+    planned = {p.borrower: p for b in batches for p in b.plans}
+    dropped = {m.health.account: r for group, r in refused for m in group.members}
+    out = []
+    for d in decisions:
+        if d.borrower in planned:
+            out.append(Decision(borrower=d.borrower, plan=planned[d.borrower], rejected=d.rejected))
+        elif d.borrower in dropped and d.plan is None:
+            r = dropped[d.borrower]
+            out.append(Decision(borrower=d.borrower, reason=r.reason, detail=f"gathered: {r.detail}",
+                                rejected=(*d.rejected, r)))
+        else:
+            out.append(d)
+    return out

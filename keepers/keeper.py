@@ -34,6 +34,7 @@ from keepers.chain import (
     decode_liquidated_profit,
     decode_skipped_reason,
     encode_flash_liquidate,
+    encode_flash_liquidate_gathered,
     encode_flash_liquidate_many,
     encode_market_liquidate,
 )
@@ -46,7 +47,11 @@ from keepers.decide import (
     batch_min_profit,
     batch_plans,
     decide_block,
+    gather_groups,
+    gather_members,
+    plan_gathered,
     still_liquidatable,
+    with_gathered,
 )
 from keepers.index import PositionIndex
 from keepers.metrics import HealthState, KeeperMetrics
@@ -56,7 +61,9 @@ from keepers.types import (
     AccountHealth,
     Decision,
     ExecutionContext,
+    GatheredBatch,
     LogRecord,
+    MarketTerms,
     Plan,
     Route,
     ScanRecord,
@@ -120,6 +127,8 @@ class Keeper:
     base_token: str = ""
     forward: Callable[[int, list[AccountHealth]], None] | None = None
     flash_ready: bool = False
+    # The FlashLiquidator has liquidate_gathered (check_setup probes it).
+    flash_gathers: bool = False
     last: dict[str, ScanRecord] = field(default_factory=dict)
     _nav_trigger: bool = True
     _touched: set[str] = field(default_factory=set)
@@ -157,6 +166,11 @@ class Keeper:
         if problems and require_flash:
             raise StartupError("; ".join(problems))
         self.flash_ready = not problems
+        if self.flash_ready:
+            self.flash_gathers = self.reader.has_liquidate_gathered(flash)
+            if not self.flash_gathers:
+                log.warning("the FlashLiquidator has no liquidate_gathered: no gathered batches",
+                            flash_liquidator=flash)
         if self.flash_ready and self.batch_size > 1:
             self.batch_size = self._flash_batch_limit(flash, self.batch_size)
         self.base_token = self.reader.read_address(self.reader.market, abi.function("IMarketViews", "asset"))
@@ -337,19 +351,53 @@ class Keeper:
         terms = self.reader.market_terms(head.number)
         ctx = self._execution_context(head, terms)
         balances = self.index.balances_many([h.account for h in liquidatable])
+        reserved = self._in_flight_plans()
         decisions = decide_block(liquidatable, balances, terms, ctx, self.profit_policy,
-                                 in_flight=self.tx.in_flight_positions(), reserved=self._in_flight_plans())
+                                 in_flight=self.tx.in_flight_positions(), reserved=reserved)
+        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, reserved)
         plans = []
         for decision in decisions:
             if decision.plan is None:
                 self._skip(head, decision)
                 report.skipped += 1
-            else:
+            elif decision.plan.route is not Route.GATHERED:
                 plans.append(decision.plan)
-        log.debug("decided", block=head.number, plans=len(plans), skipped=report.skipped,
+        log.debug("decided", block=head.number, plans=len(plans), gathered=len(gathered), skipped=report.skipped,
                   seconds=round(time.perf_counter() - started, 4))
-        if plans:
-            report.sent += self._execute(plans, terms.max_flash_loan)
+        if plans or gathered:
+            report.sent += self._execute(plans, terms.max_flash_loan, gathered)
+
+    def _gather(self, head: BlockRef, decisions: list[Decision], healths: list[AccountHealth],
+                balances: dict[str, dict[str, int]], terms: MarketTerms, ctx: ExecutionContext,
+                reserved: list[Plan]) -> tuple[list[Decision], list[GatheredBatch]]:
+        """The skipped positions under a facility's minimum, grouped into
+        gathered batches (``decide.gather_groups``), each priced by the
+        facility's quote for its total shares (one ``preview_redeem`` per
+        group) and kept when it pays (``decide.plan_gathered``)."""
+        members = gather_members(decisions, healths, balances, terms, ctx)
+        if not members:
+            return decisions, []
+        drawn = [*reserved, *(d.plan for d in decisions if d.plan is not None)]
+        groups, left = gather_groups(members, terms, drawn)
+        batches, refused = [], []
+        for group in groups:
+            asset = terms.asset(group.token)
+            assert asset is not None
+            try:
+                payout = self.reader.preview_redeem(asset.facility, group.shares, head.number)
+            except CallReverted as err:
+                # The facility's quote never reverts by its interface; one
+                # that does costs its group only (the others still go).
+                self.fault("gather", err, block=head.number, token=group.token)
+                continue
+            priced = plan_gathered(group, payout, terms, ctx, self.profit_policy)
+            if isinstance(priced, GatheredBatch):
+                batches.append(priced)
+            else:
+                refused.append((group, priced))
+        log.debug("gathered", block=head.number, candidates=len(members), batches=len(batches),
+                  refused=len(refused), under_minimum=len(left))
+        return with_gathered(decisions, batches, refused), batches
 
     def _in_flight_plans(self) -> list[Plan]:
         """The plans of the keeper's own transactions not mined yet: their
@@ -363,6 +411,9 @@ class Keeper:
     def _execution_context(self, head: BlockRef, terms: Any) -> ExecutionContext:
         sc = self._signer_ctx
         if head.number - sc.refreshed_at >= CONTEXT_REFRESH_BLOCKS:
+            # Asked of the market's compliance source for each asset (an
+            # issuer's adapter for USTB or OUSG, whose tokens have no such
+            # views), the token itself when the market has none.
             sc.allowlisted = frozenset(
                 a.token for a in terms.assets if self.reader.is_allowlisted(a.token, self.signer, head.number)
             )
@@ -378,6 +429,7 @@ class Keeper:
             allowlisted_tokens=sc.allowlisted,
             frozen_tokens=sc.frozen,
             flash_liquidator_ready=self.flash_ready,
+            flash_gathers=self.flash_gathers,
         )
 
     def _skip(self, head: BlockRef, decision: Decision) -> None:
@@ -385,7 +437,7 @@ class Keeper:
         self.metrics.skipped.labels(reason=reason).inc()
         log.info("skip", block=head.number, borrower=decision.borrower, reason=reason, detail=decision.detail[:400])
 
-    def _execute(self, plans: list[Plan], max_loan: int) -> int:
+    def _execute(self, plans: list[Plan], max_loan: int, gathered: list[GatheredBatch] | None = None) -> int:
         """One block's plans, pipelined: one Lens call re-checks them all at
         the latest block; the redeem-route plans are bundled into
         ``liquidate_many`` batches (``decide.batch_plans``); every
@@ -394,7 +446,11 @@ class Keeper:
         consecutive nonces (``TxManager.submit_many``). A batch whose
         simulation reverts is retried at once as one transaction per
         position, so that one position's trouble costs only its own
-        liquidation. Returns how many positions were sent."""
+        liquidation. A gathered batch (``liquidate_gathered``) goes as one
+        transaction, or not at all this block when one of its positions is
+        no longer liquidatable or its simulation reverts (the others alone
+        may be under the facility's minimum: the next block regroups).
+        Returns how many positions were sent."""
         assert self.tx is not None
         clock = [time.perf_counter()]
 
@@ -404,20 +460,26 @@ class Keeper:
 
         latest = self.reader.head()
         blog = log.bind(block=latest.number)
-        healths = self._recheck(plans, latest.number)
-        kept, gone = still_liquidatable(plans, healths)
+        gathered = gathered or []
+        members = [p for batch in gathered for p in batch.plans]
+        healths = self._recheck(plans + members, latest.number)
+        kept, gone = still_liquidatable(plans + members, healths)
+        gone_borrowers = {plan.borrower for plan in gone}
         for plan in gone:
             self.metrics.skipped.labels(reason="recheck_healthy").inc()
             blog.info("no longer liquidatable at the latest block; not sending", borrower=plan.borrower,
                       route=plan.route.value, token=plan.token)
+        kept = [plan for plan in kept if plan.route is not Route.GATHERED]
+        whole = [b for b in gathered if not gone_borrowers & set(b.borrowers)]
         recheck_seconds = lap()
-        groups = batch_plans(kept, self.batch_size, max_loan)
-        outcomes = self.tx.submit_many([self._request(g) for g in groups], latest.number, latest.base_fee,
-                                       latest.number)
+        groups: list[tuple[Plan, ...]] = batch_plans(kept, self.batch_size, max_loan)
+        requests = [self._request(g) for g in groups] + [self._gathered_request(b) for b in whole]
+        groups += [b.plans for b in whole]
+        outcomes = self.tx.submit_many(requests, latest.number, latest.base_fee, latest.number)
         results: list[tuple[tuple[Plan, ...], TxOutcome]] = []
         singles: list[tuple[Plan, ...]] = []
         for group, outcome in zip(groups, outcomes):
-            if len(group) > 1 and outcome.status is TxStatus.SIMULATION_REVERTED:
+            if len(group) > 1 and outcome.status is TxStatus.SIMULATION_REVERTED and group[0].route is Route.REDEEM:
                 blog.info("batch simulation reverted; one transaction per position", positions=len(group),
                           reason=outcome.reason, token=group[0].token)
                 singles += [(plan,) for plan in group]
@@ -475,6 +537,15 @@ class Keeper:
             except CallReverted as err:
                 self.fault("execute", err, block=block, borrower=account)
         return out
+
+    def _gathered_request(self, batch: GatheredBatch) -> TxRequest:
+        """The ``liquidate_gathered`` transaction of ``batch``."""
+        return TxRequest(
+            key="gathered:" + ",".join(batch.borrowers), to=self.config.flash_liquidator,
+            data=encode_flash_liquidate_gathered(batch),
+            label=f"liquidate:gathered:{batch.token}:batch{len(batch.plans)}", positions=batch.borrowers,
+            context={**batch.log_fields(), "loan": batch.loan, "expected_profit": batch.net_profit},
+        )
 
     def _request(self, group: tuple[Plan, ...]) -> TxRequest:
         """The transaction of one plan, or of a batch of redeem-route plans

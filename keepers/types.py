@@ -141,6 +141,18 @@ class AssetTerms:
     facility_liquidity: int = 0
     facility_remaining_limit: int = 0
     stale: bool = False
+    # The facility redeems, in one redemption, the shares the seize route
+    # sent it (``IGatheredRedemption.redeem_received``): positions each
+    # under its ``min_redeem`` can be liquidated together
+    # (``FlashLiquidator.liquidate_gathered``). Probed once per facility.
+    facility_gathers: bool = False
+    # The compliance source's ``paused()`` (the token's transfers stopped:
+    # every route reverts in the token). A source without the view: False.
+    paused: bool = False
+    # The compliance source's ``is_allowlisted(market)``: False when the
+    # issuer has taken the market off its allowlist / KYC (every route
+    # reverts in the token). True when the market has no compliance source.
+    market_admitted: bool = True
     # Real units per booked unit (``asset_ratio``, WAD): below one after
     # ``sync_asset`` recognised an issuer's seizure or burn of the market's
     # shares. ``price`` is then per booked unit; what leaves the market, and
@@ -221,6 +233,9 @@ class ExecutionContext:
     allowlisted_tokens: frozenset[str] = frozenset()
     frozen_tokens: frozenset[str] = frozenset()
     flash_liquidator_ready: bool = True
+    # The keeper's FlashLiquidator has ``liquidate_gathered`` (one deployed
+    # before it existed has not: no gathered batches then).
+    flash_gathers: bool = False
 
 
 # ---------------------------------------------------------------- #
@@ -235,6 +250,10 @@ class Route(enum.Enum):
     REDEEM = "redeem"
     # The keeper's own stablecoin repays; the fund shares come to the keeper.
     SEIZE = "seize"
+    # FlashLiquidator.liquidate_gathered: flash loan, the seize route of
+    # several positions with the facility as receiver, one redemption of
+    # them all (an issuer's minimum no single seizure reaches), repay.
+    GATHERED = "gathered"
 
 
 class SkipReason(enum.Enum):
@@ -259,6 +278,11 @@ class SkipReason(enum.Enum):
     INSUFFICIENT_BALANCE = "insufficient_balance"
     GAS_PRICE_ABOVE_CAP = "gas_price_above_cap"
     UNPROFITABLE = "unprofitable"
+    # The token's transfers are paused by the issuer: every route reverts.
+    TOKEN_PAUSED = "token_paused"
+    # The issuer has taken the market off its allowlist / KYC: every route
+    # reverts in the token.
+    MARKET_NOT_ADMITTED = "market_not_admitted"
 
 
 @dataclass(frozen=True)
@@ -279,7 +303,9 @@ class Plan:
     Transaction arguments: the redeem route calls
     ``FlashLiquidator.liquidate(borrower, token, max_repay, min_profit)``;
     the seize route calls ``Market.liquidate(borrower, token, max_repay,
-    min_out, False, receiver)``."""
+    min_out, False, receiver)``; a gathered plan is one member of a
+    :class:`GatheredBatch` (its ``proceeds``, flash fee and gas are its
+    pro-rata share of the batch's, for the logs)."""
 
     borrower: str
     token: str
@@ -321,6 +347,47 @@ class Plan:
             "partial_for_liquidity": self.partial_for_liquidity,
             "cleanup": self.cleanup,
             "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class GatheredBatch:
+    """One ``FlashLiquidator.liquidate_gathered(token, borrowers,
+    max_repays, loan, min_profit)``: positions each under the facility's
+    minimum, seized to the facility and redeemed together. ``shares`` is
+    the real units the facility receives (the sum of the plans' ``sent``),
+    ``payout`` the facility's ``preview_redeem(shares)`` (one quote for the
+    total: a minimum, a fee floor or a limit applies to the redemption,
+    not to each part), ``flash_fee`` the fee on ``loan``, ``gas`` the
+    batch's gas in base units. ``net_profit`` = payout - repaid - flash fee
+    - gas - safety buffer; ``min_profit`` is the on-chain floor."""
+
+    token: str
+    plans: tuple[Plan, ...]
+    shares: int
+    repaid: int
+    loan: int
+    payout: int
+    flash_fee: int
+    gas_cost: int
+    net_profit: int
+    min_profit: int
+
+    @property
+    def borrowers(self) -> tuple[str, ...]:
+        return tuple(p.borrower for p in self.plans)
+
+    def log_fields(self) -> dict[str, Any]:
+        """Flat fields for a structlog event."""
+        return {
+            "token": self.token,
+            "route": Route.GATHERED.value,
+            "positions": len(self.plans),
+            "shares": self.shares,
+            "repaid": self.repaid,
+            "payout": self.payout,
+            "net_profit": self.net_profit,
+            "min_profit": self.min_profit,
         }
 
 

@@ -9,12 +9,21 @@ file is plain JSON so that non-Python tools can read it too::
       "chain_id": 31337,
       "deployer": "0x...",
       "created_at": 1700000000,
+      "block": 0,
       "contracts": {
         "fund_a": {"name": "fund_a", "contract_type": "FundToken",
                    "address": "0x...", "params": {"decimals": 6, ...}},
         ...
-      }
+      },
+      "steps": {}
     }
+
+``block`` is the block of the deployment's first transaction (0 when not
+known): the keeper's backfill of the market's events starts there.
+``steps`` is the production deployment's log (``navlend.deploy``): each
+step of its plan, recorded as it is sent and again when it is mined, so
+that an interrupted deployment resumes from it; ``plan`` identifies the
+plan the steps belong to. The local world's deployment has neither.
 
 The directory defaults to ``<repo>/deployments`` (the repository this
 package sits in) and can be moved with ``NAVLEND_DEPLOYMENTS_DIR``.
@@ -49,6 +58,29 @@ class ContractRecord:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of a production deployment's plan.
+
+    ``nonce`` is the deployer's nonce the step was sent with. A step is
+    ``sent`` when recorded before sending and ``mined`` once its receipt
+    is in: then ``tx_hash`` and ``block`` are set, and ``address`` for a
+    contract it created. A step found already done on chain when resuming
+    (a send whose record was lost) is ``mined`` with ``tx_hash`` empty.
+    """
+
+    key: str
+    status: str
+    nonce: int
+    address: str = ""
+    tx_hash: str = ""
+    block: int = 0
+
+    @property
+    def mined(self) -> bool:
+        return self.status == "mined"
+
+
 @dataclass
 class Deployment:
     """Every contract deployed on one network."""
@@ -58,6 +90,16 @@ class Deployment:
     deployer: str
     created_at: int = field(default_factory=lambda: int(time.time()))
     contracts: dict[str, ContractRecord] = field(default_factory=dict)
+    block: int = 0
+    plan: str = ""
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+
+    def record_step(self, step: StepRecord) -> None:
+        """Adds or replaces the step ``step.key``; the deployment block is
+        the earliest block of a mined step."""
+        self.steps[step.key] = step
+        if step.mined and step.block and (self.block == 0 or step.block < self.block):
+            self.block = step.block
 
     def add(self, record: ContractRecord) -> None:
         """Adds or replaces the record named ``record.name``."""
@@ -75,6 +117,7 @@ class Deployment:
         """The JSON document written to disk."""
         data = asdict(self)
         data["contracts"] = {name: asdict(rec) for name, rec in self.contracts.items()}
+        data["steps"] = {key: asdict(step) for key, step in self.steps.items()}
         return data
 
     @classmethod
@@ -89,12 +132,26 @@ class Deployment:
             )
             for name, rec in data.get("contracts", {}).items()
         }
+        steps = {
+            key: StepRecord(
+                key=step.get("key", key),
+                status=step["status"],
+                nonce=int(step["nonce"]),
+                address=step.get("address", ""),
+                tx_hash=step.get("tx_hash", ""),
+                block=int(step.get("block", 0)),
+            )
+            for key, step in data.get("steps", {}).items()
+        }
         return cls(
             network=data["network"],
             chain_id=int(data["chain_id"]),
             deployer=data["deployer"],
             created_at=int(data.get("created_at", 0)),
             contracts=contracts,
+            block=int(data.get("block", 0)),
+            plan=data.get("plan", ""),
+            steps=steps,
         )
 
 

@@ -1,5 +1,7 @@
 """Prints the gas of every operation of the reference scenario on this
-market, beside the peers' reference figures (``make gas``).
+market, beside the peers' reference figures, then a liquidation through
+each route (seize, redeem) on the native market and over the Superstate
+and Ondo adapters (``make gas``).
 
     ape run gas_report [--network ethereum:local:foundry] [--json]
 
@@ -20,7 +22,8 @@ from ape.logging import logger
 from devkit.gasbench.scenario import Actors, deploy_tokens, run_scenario
 from devkit.gasbench.bench import reference_comparison
 from devkit.gasbench.navlend_adapter import NavlendAdapter
-from devkit.gasbench.table import gas_table, summary, wide_console
+from devkit.gasbench.routes import run_routes
+from devkit.gasbench.table import gas_table, route_markets, route_table, summary, wide_console
 from devkit.gasbench.sizes import contract_sizes, size_table, sizes_json
 
 
@@ -41,12 +44,18 @@ def cli(network, as_json, collateral_decimals):
     tokens = deploy_tokens(actors.owner, project, collateral_decimals)
     adapter = NavlendAdapter(project)
     comparison = reference_comparison(run_scenario(adapter, actors, chain, tokens))
-    sizes = contract_sizes(project, chain.provider, adapter.deployed_addresses())
+    routes = run_routes(actors, chain, project)
+    sizes = contract_sizes(project, chain.provider, adapter.deployed_addresses() | routes.adapters)
     if as_json:
         document = comparison.as_json()
         click.echo(
             json.dumps(
-                {"gas": document["gas"]["navlend"], "ratios": document["ratios"], "sizes": sizes_json(sizes)},
+                {
+                    "gas": document["gas"]["navlend"],
+                    "ratios": document["ratios"],
+                    "liquidation_routes": routes.as_json(),
+                    "sizes": sizes_json(sizes),
+                },
                 indent=2,
             )
         )
@@ -56,6 +65,9 @@ def cli(network, as_json, collateral_decimals):
         gas_table(comparison, "navlend gas per operation (receipt gasUsed, reference scenario)")
     )
     console.print(summary(comparison))
+    console.print(route_table(routes, "liquidation by route: native market and issuer adapters"))
+    for line in route_markets(routes):
+        console.print(f"  {line}")
     console.print(size_table(sizes))
     console.print(
         "Peer columns: the reference's own figures (docs/gas-scenario.md; anvil 1.7.1), measured over "

@@ -22,6 +22,15 @@
         as a whole: below `min_profit`, payout below cost, nothing
         liquidated, or a liquidation that reverts without a reason (out
         of gas).
+        `liquidate_gathered` is the batch for an issuer with a redemption
+        minimum (Ondo's $50,000): each position goes through the seize
+        route with the collateral's facility (the market's own listing)
+        as the receiver of the shares, and the facility then redeems all
+        it received in one redemption (`IGatheredRedemption`), paying
+        this contract. Shares seized from positions each too small for
+        the minimum are redeemed together. This contract never holds the
+        shares: the market sends them to the facility, which the issuer
+        admits.
         Only the owner can use it, and it holds no funds between calls:
         every call ends by sweeping its whole stablecoin balance to the
         owner.
@@ -37,6 +46,7 @@
 from ethereum.ercs import IERC20
 
 from ..interfaces import IERC3156FlashBorrower
+from ..interfaces import IGatheredRedemption
 from ..interfaces import IMarket
 from ..interfaces import IMarketViews
 
@@ -52,10 +62,15 @@ exports: (ownable.owner, ownable.transfer_ownership)
 
 # @dev What an ERC-3156 borrower's callback returns.
 CALLBACK_SUCCESS: constant(bytes32) = keccak256("ERC3156FlashBorrower.onFlashLoan")
-# @dev Most positions one `liquidate_many` takes. Its flash-loan data,
-#      abi_encode(bool, address, address[], uint256[]), is 192 + 64 x
-#      MAX_BATCH bytes and must fit the market's 2,048.
+# @dev Most positions one `liquidate_many` or `liquidate_gathered` takes.
+#      Its flash-loan data, abi_encode(uint256, address, address[],
+#      uint256[]), is 192 + 64 x MAX_BATCH bytes and must fit the market's
+#      2,048.
 MAX_BATCH: public(constant(uint256)) = 24
+# @dev The flash-loan data's first word: what the callback does.
+_ONE: constant(uint256) = 0
+_MANY: constant(uint256) = 1
+_GATHERED: constant(uint256) = 2
 # @dev Bytes kept of a skipped liquidation's revert data: an Error(string)
 #      of up to 64 characters.
 MAX_REASON: constant(uint256) = 132
@@ -82,8 +97,10 @@ event Liquidated:
     profit: uint256
 
 
-# @dev One `liquidate_many`: the totals of the positions liquidated (each
-#      also has the market's `Liquidate` event) and the batch's profit.
+# @dev One `liquidate_many` or `liquidate_gathered`: the totals of the
+#      positions liquidated (each also has the market's `Liquidate` event)
+#      and the batch's profit. For a gathered batch `payout` is the one
+#      redemption's (the facility's `Redeemed` event has the shares).
 event BatchLiquidated:
     token: indexed(address)
     liquidated: uint256
@@ -132,7 +149,7 @@ def liquidate(borrower: address, token: address, max_repay: uint256, min_profit:
     assert repay != 0, "flash liquidator: nothing to liquidate"
     borrowers: DynArray[address, MAX_BATCH] = [borrower]
     repays: DynArray[uint256, MAX_BATCH] = [repay]
-    self._flash(repay, abi_encode(False, token, borrowers, repays))
+    self._flash(repay, abi_encode(_ONE, token, borrowers, repays))
     return self._pay_owner(min_profit)
 
 
@@ -164,11 +181,44 @@ def liquidate_many(
            or it reverts.
     @return uint256 The profit sent to the owner.
     """
-    ownable._check_owner()
-    assert len(borrowers) != 0 and len(borrowers) == len(max_repays), "flash liquidator: bad batch"
-    assert loan != 0, "flash liquidator: nothing to liquidate"
-    self._flash(loan, abi_encode(True, token, borrowers, max_repays))
-    return self._pay_owner(min_profit)
+    return self._batch(_MANY, token, borrowers, max_repays, loan, min_profit)
+
+
+@external
+def liquidate_gathered(
+    token: address,
+    borrowers: DynArray[address, MAX_BATCH],
+    max_repays: DynArray[uint256, MAX_BATCH],
+    loan: uint256,
+    min_profit: uint256,
+) -> uint256:
+    """
+    @notice Liquidates `borrowers` against `token` under one flash loan of
+            `loan` through the seize route, the shares going to the
+            collateral's facility, then has the facility redeem them all
+            at once (for an issuer's redemption minimum that no single
+            seizure reaches), and sends the profit to the owner. A
+            position the market refuses is skipped with
+            `LiquidationSkipped`, as in `liquidate_many`.
+    @dev The facility is the one the market lists for `token`; it must
+         implement `IGatheredRedemption` and be admitted by the issuer
+         (the seize route sends it the shares: the token checks it as the
+         receiver). The redemption's `min_out` is the batch's cost (the
+         repayments and the flash fee), so a redemption that would not
+         repay the loan reverts with the facility's reason; the issuer's
+         own refusals (a total still under its minimum, a pause, its
+         limit) come through with the issuer's reasons. Loan sizing as in
+         `liquidate_many`.
+    @param token The collateral to seize and redeem.
+    @param borrowers The positions, at most `MAX_BATCH`.
+    @param max_repays The most to repay of each (max_value: as much as
+           allowed).
+    @param loan The stablecoin to flash-borrow for the repayments.
+    @param min_profit The least profit of the whole batch, in base units,
+           or it reverts.
+    @return uint256 The profit sent to the owner.
+    """
+    return self._batch(_GATHERED, token, borrowers, max_repays, loan, min_profit)
 
 
 @external
@@ -181,28 +231,29 @@ def onFlashLoan(initiator: address, token: address, amount: uint256, fee: uint25
     @param token Must be the base asset.
     @param amount The amount lent.
     @param fee The fee owed.
-    @param data abi_encode(batch, collateral, borrowers, repays): one
-           position (`liquidate`) or a batch (`liquidate_many`).
+    @param data abi_encode(mode, collateral, borrowers, repays): one
+           position (`liquidate`), a batch (`liquidate_many`) or a
+           gathered batch (`liquidate_gathered`).
     @return bytes32 The ERC-3156 success value.
     """
     assert msg.sender == MARKET.address, "flash liquidator: not the market"
     assert initiator == self and self._active, "flash liquidator: not initiated here"
     assert token == BASE.address, "flash liquidator: wrong token"
-    batch: bool = False
+    mode: uint256 = _ONE
     collateral: address = empty(address)
     borrowers: DynArray[address, MAX_BATCH] = []
     repays: DynArray[uint256, MAX_BATCH] = []
-    batch, collateral, borrowers, repays = abi_decode(
-        data, (bool, address, DynArray[address, MAX_BATCH], DynArray[uint256, MAX_BATCH])
+    mode, collateral, borrowers, repays = abi_decode(
+        data, (uint256, address, DynArray[address, MAX_BATCH], DynArray[uint256, MAX_BATCH])
     )
 
     # One approval per pull, so that no allowance outlives the call: the
     # liquidations pull what they repay (<= amount), the loan `amount + fee`.
     self._approve(amount)
-    if batch:
-        self._liquidate_batch(collateral, borrowers, repays, fee)
-    else:
+    if mode == _ONE:
         self._liquidate_one(collateral, borrowers[0], repays[0], fee)
+    else:
+        self._liquidate_batch(collateral, borrowers, repays, fee, mode == _GATHERED)
     self._approve(amount + fee)
     return CALLBACK_SUCCESS
 
@@ -213,11 +264,38 @@ def _flash(amount: uint256, data: Bytes[2_048]):
     @dev Flash-borrows `amount` of the base asset; `onFlashLoan` receives
          `data`. The transient flag admits the callback.
     @param amount The loan.
-    @param data abi_encode(batch, collateral, borrowers, repays).
+    @param data abi_encode(mode, collateral, borrowers, repays).
     """
     self._active = True
     extcall MARKET.flashLoan(IERC3156FlashBorrower(self), BASE.address, amount, data)
     self._active = False
+
+
+@internal
+def _batch(
+    mode: uint256,
+    token: address,
+    borrowers: DynArray[address, MAX_BATCH],
+    max_repays: DynArray[uint256, MAX_BATCH],
+    loan: uint256,
+    min_profit: uint256,
+) -> uint256:
+    """
+    @dev `liquidate_many` and `liquidate_gathered`: checks the owner and
+         the batch, flash-borrows `loan` and pays the owner.
+    @param mode `_MANY` or `_GATHERED`.
+    @param token The collateral.
+    @param borrowers The positions.
+    @param max_repays The most to repay of each.
+    @param loan The stablecoin to flash-borrow.
+    @param min_profit The least profit, or it reverts.
+    @return uint256 The profit sent to the owner.
+    """
+    ownable._check_owner()
+    assert len(borrowers) != 0 and len(borrowers) == len(max_repays), "flash liquidator: bad batch"
+    assert loan != 0, "flash liquidator: nothing to liquidate"
+    self._flash(loan, abi_encode(mode, token, borrowers, max_repays))
+    return self._pay_owner(min_profit)
 
 
 @internal
@@ -261,12 +339,20 @@ def _liquidate_one(collateral: address, borrower: address, repay: uint256, fee: 
 
 @internal
 def _liquidate_batch(
-    collateral: address, borrowers: DynArray[address, MAX_BATCH], repays: DynArray[uint256, MAX_BATCH], fee: uint256
+    collateral: address,
+    borrowers: DynArray[address, MAX_BATCH],
+    repays: DynArray[uint256, MAX_BATCH],
+    fee: uint256,
+    gathered: bool,
 ):
     """
     @dev Liquidates each position; one the market refuses with a reason
          ("market: position healthy", a facility's "insufficient
-         liquidity") is skipped. A revert with no data is not a refusal:
+         liquidity") is skipped. Not gathered: through the redeem route,
+         each paying this contract. Gathered: through the seize route,
+         each sending its shares to the collateral's facility, which then
+         redeems them all in one `redeem_received` whose payout (measured
+         here) must cover the cost. A revert with no data is not a refusal:
          it is what running out of gas looks like at any depth (a frame
          out of gas returns nothing, and every Vyper frame above passes
          that on), so the whole batch reverts rather than skip positions
@@ -277,7 +363,12 @@ def _liquidate_batch(
     @param borrowers The positions.
     @param repays The most to repay of each.
     @param fee The flash fee owed.
+    @param gathered Whether the shares are gathered at the facility.
     """
+    receiver: address = self
+    if gathered:
+        receiver = (staticcall IMarketViews(MARKET.address).asset_config(collateral)).facility
+        assert receiver != empty(address), "flash liquidator: no facility"
     repaid: uint256 = 0
     payout: uint256 = 0
     liquidated: uint256 = 0
@@ -286,7 +377,9 @@ def _liquidate_batch(
         response: Bytes[MAX_REASON] = b""
         ok, response = raw_call(
             MARKET.address,
-            abi_encode(borrowers[i], collateral, repays[i], empty(uint256), True, self, method_id=LIQUIDATE_SELECTOR),
+            abi_encode(
+                borrowers[i], collateral, repays[i], empty(uint256), not gathered, receiver, method_id=LIQUIDATE_SELECTOR
+            ),
             max_outsize=MAX_REASON,
             revert_on_failure=False,
         )
@@ -302,6 +395,12 @@ def _liquidate_batch(
         payout += one_payout
         liquidated += 1
     assert liquidated != 0, "flash liquidator: nothing to liquidate"
+    if gathered:
+        # `payout` summed shares sent to the facility; what counts is the
+        # stablecoin this contract is paid for them.
+        before: uint256 = staticcall BASE.balanceOf(self)
+        extcall IGatheredRedemption(receiver).redeem_received(repaid + fee, self)
+        payout = staticcall BASE.balanceOf(self) - before
     assert payout >= repaid + fee, "flash liquidator: payout below cost"
     log BatchLiquidated(
         token=collateral,

@@ -18,15 +18,26 @@
         The user authorises this contract on the market
         (`set_authorization`) and approves it for the stablecoin; this
         contract must be allowlisted by the fund, since shares pass through
-        it. It holds nothing between calls.
+        it (Superstate: a protocol permission for the fund's symbol; Ondo:
+        KYC in OUSG's group). It holds nothing between calls.
+        The facility is anything that speaks `ISubscriptionFacility`: the
+        local issuer's RedemptionFacility, or an adapter over an issuer's
+        own subscribe path (SuperstateSubscription over the fund token's
+        `subscribe`, OndoSubscription over the instant manager's `mint`).
+        An asset without one cannot be opened here (the caller has no
+        facility to name); `unwind` needs only the market's redemption
+        facility.
 @custom:security `onFlashLoan` acts only on a loan this contract started
         (the market as caller, this contract as initiator, a transient flag
         set by `open` or `unwind`), so no one can make it borrow for a user.
         It is `@reentrant` because it runs inside `open`/`unwind`, which
         hold this contract's lock. Shares pass through this contract, whom
-        the issuer allowlists, so it checks the fund's allowlist and freeze
-        on the user itself: it must not become a way around the issuer's
-        KYC. Users bound every outcome: minimum collateral and maximum LTV
+        the issuer allowlists, so it checks the user itself against the
+        market's compliance source for the asset (the fund token, or the
+        adapter over an issuer's registry, as the market checks it): it
+        must not become a way around the issuer's KYC. An asset whose
+        market has no compliance source is refused, since this contract
+        cannot tell a permissionless asset from an unconfigured one. Users bound every outcome: minimum collateral and maximum LTV
         on `open`, minimum stablecoin back on `unwind`.
 @custom:kill Users stop calling it and revoke its market authorisation.
 """
@@ -39,13 +50,9 @@ from ..interfaces import IFundToken
 from ..interfaces import IMarket
 from ..interfaces import IMarketViews
 from ..interfaces import IRedemptionFacility
+from ..interfaces import ISubscriptionFacility
 
 implements: IERC3156FlashBorrower
-
-
-interface ISubscriptionFacility:
-    def subscribe(assets: uint256, min_shares: uint256, receiver: address) -> uint256: nonpayable
-    def share_token() -> address: view
 
 
 # @dev What an ERC-3156 borrower's callback returns.
@@ -119,7 +126,9 @@ def open(
     assert max_ltv_bps >= target_ltv_bps, "leverage: max ltv below target"
     share: address = staticcall ISubscriptionFacility(facility).share_token()
     assert self._fund_of(token) == share, "leverage: facility for another fund"
-    self._check_investor(share, msg.sender)
+    assert staticcall ISubscriptionFacility(facility).payout_token() == BASE.address, \
+        "leverage: facility takes another coin"
+    self._check_investor(token, msg.sender)
 
     flash: uint256 = self._flash_for(equity, target_ltv_bps)
     assert flash != 0, "leverage: nothing to borrow"
@@ -155,7 +164,7 @@ def unwind(token: address, min_out: uint256) -> uint256:
     debt: uint256 = staticcall IMarketViews(MARKET.address).debt_of(msg.sender)
     facility: address = (staticcall IMarketViews(MARKET.address).asset_config(token)).facility
     assert facility != empty(address), "leverage: no facility"
-    self._check_investor(self._fund_of(token), msg.sender)
+    self._check_investor(token, msg.sender)
 
     self._active = True
     if debt != 0:
@@ -290,14 +299,21 @@ def _fund_of(token: address) -> address:
 
 @internal
 @view
-def _check_investor(fund: address, user: address):
+def _check_investor(token: address, user: address):
     """
-    @dev Reverts unless the fund allowlists `user` and has not frozen it.
-    @param fund The fund share.
+    @dev Reverts unless the market's compliance source for `token` admits
+         `user`: allowlisted and not frozen. The source is what the market
+         itself checks: the fund token when it answers the compliance
+         views, the wrapper's fund, or an issuer's adapter
+         (SuperstateCompliance, OndoCompliance) for a token with another
+         interface. No source: refused (see @custom:security).
+    @param token The collateral (listed on the market).
     @param user The investor.
     """
-    assert staticcall IFundToken(fund).is_allowlisted(user), "leverage: user not allowlisted"
-    assert not staticcall IFundToken(fund).is_frozen(user), "leverage: user frozen"
+    source: address = staticcall IMarketViews(MARKET.address).asset_compliance(token)
+    assert source != empty(address), "leverage: asset has no compliance source"
+    assert staticcall IFundToken(source).is_allowlisted(user), "leverage: user not allowlisted"
+    assert not staticcall IFundToken(source).is_frozen(user), "leverage: user frozen"
 
 
 @internal

@@ -7,6 +7,8 @@ on one chain, through one adapter per protocol.
   :mod:`~devkit.gasbench.aave`: the three adapters.
 - :mod:`devkit.gasbench.solc`, :mod:`~devkit.gasbench.artifacts`: building
   the peers from their npm packages.
+- :mod:`devkit.gasbench.routes`: liquidation by route (seize, redeem) on
+  the native market and over the Superstate and Ondo adapters.
 - :mod:`devkit.gasbench.bench`: the run, its typed result and its JSON.
 - :mod:`devkit.gasbench.table`: the rich table.
 """

@@ -30,6 +30,7 @@ from devkit.gasbench.machine import MachineInfo, Versions
 from devkit.gasbench.morpho import MorphoAdapter
 from devkit.gasbench.navlend_adapter import NavlendAdapter
 from devkit.gasbench.peer_build import SETTINGS, build_peer_contracts
+from devkit.gasbench.routes import RouteComparison, run_routes
 from devkit.gasbench.solc import solc_version
 from devkit.gasbench.sizes import ContractSize, contract_sizes, sizes_json
 
@@ -104,6 +105,8 @@ class BenchResult:
     collateral_decimals: int
     setups: dict[str, str]
     tokens: TokenProfile
+    # Liquidation by route on the native market and the issuers' markets.
+    routes: RouteComparison
     # Each navlend deployable's size against EIP-170 (``sizes.contract_sizes``).
     sizes: tuple[ContractSize, ...] = ()
 
@@ -126,6 +129,7 @@ class BenchResult:
             "machine": self.machine.as_json(),
             "versions": self.versions.as_json(),
             "operations": list(OPERATIONS),
+            "liquidation_routes": self.routes.as_json(),
         } | self.comparison.as_json()
 
 
@@ -148,7 +152,8 @@ def run_bench(
     tokens: TokenProfile = gas_scenario.TOKEN_PROFILES[gas_scenario.DEFAULT_TOKENS],
 ) -> BenchResult:
     """Runs the scenario on the three protocols in turn on ``chain``, each
-    over fresh tokens of the ``tokens`` profile's types."""
+    over fresh tokens of the ``tokens`` profile's types, then liquidation by
+    route on the native and the issuers' markets (``routes.run_routes``)."""
     results: dict[str, ScenarioResult] = {}
     setups: dict[str, str] = {}
     built = adapters(project)
@@ -157,7 +162,9 @@ def run_bench(
         results[key] = run_scenario(adapter, actors, chain, fresh)
         setups[key] = adapter.describe()
     subject = results.pop(SUBJECT)
-    sizes = contract_sizes(project, chain.provider, built[SUBJECT].deployed_addresses())
+    routes = run_routes(actors, chain, project)
+    deployed = built[SUBJECT].deployed_addresses() | routes.adapters
+    sizes = contract_sizes(project, chain.provider, deployed)
     return BenchResult(
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         machine=MachineInfo.collect(chain.provider.web3.client_version),
@@ -167,6 +174,7 @@ def run_bench(
         collateral_decimals=collateral_decimals,
         setups=setups,
         tokens=tokens,
+        routes=routes,
         sizes=tuple(sizes),
     )
 

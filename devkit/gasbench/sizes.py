@@ -15,8 +15,18 @@ from typing import Any
 from rich.table import Table
 
 EIP170_LIMIT = 24_576
-# The contracts a deployment puts on a live network (the simulated issuer's
-# contracts and the mocks are never deployed there).
+# navlend's adapters over the issuers' own contracts (contracts/adapters/).
+ISSUER_ADAPTERS = (
+    "SuperstateNavFeed",
+    "SuperstateRedemption",
+    "SuperstateCompliance",
+    "OndoNavFeed",
+    "OndoRedemption",
+    "OndoCompliance",
+)
+# The contracts a deployment puts on a live network, the issuer adapters
+# included (the simulated issuer's contracts, the issuers' doubles and the
+# mocks are never deployed there).
 DEPLOYABLES = (
     "Market",
     "MarketViews",
@@ -27,6 +37,7 @@ DEPLOYABLES = (
     "AccumulatingWrapper",
     "WrapperNavOracle",
     "WrappedFacility",
+    *ISSUER_ADAPTERS,
 )
 
 

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from devkit.gasbench.scenario import OPERATIONS
 from devkit.gasbench.bench import SUBJECT, TARGETS, BenchResult, GasComparison
+from devkit.gasbench.routes import NATIVE, REDEEM_REPAY, SEIZE_REPAY, RouteComparison
 
 # The table's natural width (a pipe's default of 80 columns would squeeze it).
 TABLE_WIDTH = 100
@@ -34,6 +35,55 @@ def gas_table(comparison: GasComparison, title: str) -> Table:
         ]
         table.add_row(*cells)
     return table
+
+
+ROUTE_HEAD = (
+    "market",
+    "route",
+    "gasUsed",
+    f"vs {NATIVE}",
+    "navlend side",
+    "adapters",
+    "issuer contracts",
+    "refund",
+)
+ROUTE_CAPTION = (
+    f"seize repays {SEIZE_REPAY:,}, redeem {REDEEM_REPAY:,} (Ondo's minimum). gasUsed = "
+    "navlend side (market, loan token, 21,000 base) + adapters (their own code) + issuer "
+    "contracts (here the doubles: not the real issuers' gas) - refund"
+)
+
+
+def route_cells(routes: RouteComparison) -> list[list[str]]:
+    """One row of cells per liquidation, in :data:`ROUTE_HEAD`'s order."""
+    return [
+        [
+            row.market,
+            row.route,
+            f"{row.gas:,}",
+            f"{routes.ratio(row.market, row.route):.3f}x",
+            f"{row.navlend_side:,}",
+            f"{row.adapters:,}",
+            f"{row.issuer_contracts:,}",
+            f"{row.refund:,}",
+        ]
+        for row in routes.rows
+    ]
+
+
+def route_table(routes: RouteComparison, title: str) -> Table:
+    """Liquidation by route on the native market and the issuers' markets."""
+    table = Table(title=title, caption=ROUTE_CAPTION)
+    for index, head in enumerate(ROUTE_HEAD):
+        table.add_column(head, justify="left" if index < 2 else "right", no_wrap=index < 2)
+    for cells in route_cells(routes):
+        table.add_row(*cells)
+    return table
+
+
+def route_markets(routes: RouteComparison) -> list[str]:
+    """One line per market: what its collateral's issuer side is."""
+    return [f"{key}: {name}" for key, name in routes.markets.items()]
 
 
 def summary(comparison: GasComparison) -> str:
@@ -85,7 +135,16 @@ def markdown_table(result: BenchResult) -> str:
         if not failures
         else "Over target: " + ", ".join(f"{op} {ratio:.3f}x {peer}" for peer, op, ratio in failures) + "."
     )
-    return "\n".join(lines + ["", verdict])
+    routes = [
+        "",
+        "Liquidation by route, on the native market and over the issuers' doubles "
+        f"({ROUTE_CAPTION}):",
+        "",
+        "| " + " | ".join(ROUTE_HEAD) + " |",
+        "| --- | --- |" + " ---: |" * (len(ROUTE_HEAD) - 2),
+    ]
+    routes += ["| " + " | ".join(cells) + " |" for cells in route_cells(result.routes)]
+    return "\n".join(lines + ["", verdict] + routes)
 
 
 def replace_block(text: str, content: str) -> str:

@@ -201,6 +201,9 @@ def leverage(
     control = nl.control()
     facility = nl.subscription_facility(a)
     flash, fee = checks.leverage_flash(units, target, control.flash_fee_bps)
+    checks.check_subscription(
+        a.name, nl.compliance_source(a) is not None, units + flash, nl.min_subscription(facility), base
+    )
     shares = int(facility.preview_subscribe(units + flash))
     collateral = int(a.token.previewDeposit(shares)) if a.is_wrapper and shares else shares
     quote = LeverageQuote(units, flash, fee, collateral)

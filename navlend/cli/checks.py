@@ -253,6 +253,22 @@ def leverage_flash(equity: int, target_ltv_bps: int, flash_fee_bps: int) -> tupl
     return flash, flash_fee(flash, flash_fee_bps)
 
 
+def check_subscription(asset: str, has_source: bool, exposure: int, minimum: int, base: Token) -> None:
+    """``leverage``: the Leverage helper refuses an asset whose market has
+    no compliance source (it cannot check the investor), and the issuer
+    refuses a subscription under its minimum (Ondo: $100,000)."""
+    if not has_source:
+        raise Refusal(
+            f"the market has no compliance source for {asset}: the Leverage helper refuses an asset "
+            "whose investors it cannot check (the market's owner sets one with set_asset_compliance)"
+        )
+    if exposure < minimum:
+        raise Refusal(
+            f"{asset}'s issuer takes at least {fmt(minimum, base)} per subscription; this one would be "
+            f"{fmt(exposure, base)}: add equity or raise --ltv"
+        )
+
+
 def check_leverage(
     control: Control,
     position: Position,
@@ -282,7 +298,10 @@ def check_leverage(
             f"{format_bps(asset.ltv_bps)}: choose a lower --ltv"
         )
     if quote.collateral == 0:
-        raise Refusal("the facility would mint no shares (its NAV may be stale): nothing sent")
+        raise Refusal(
+            "the facility would mint no shares now (a stale or unusable price, or the issuer's "
+            "subscriptions paused): nothing sent"
+        )
     check_balance(balance, quote.equity, base)
     others = tuple(h for h in position.holdings if h.name != asset.name)
     held = position.holding(asset.name)

@@ -15,8 +15,9 @@ of a view returning a bare tuple (``control``, ``market_state``,
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from ape import accounts, chain
@@ -24,10 +25,11 @@ from ape import project as ape_project
 from ape.contracts import ContractInstance
 from ape.exceptions import ContractLogicError
 from eth_utils import encode_hex, is_address, to_checksum_address
+from ethpm_types import ContractType
 
 from navlend import abi, deployments
 from navlend.cli.errors import Refusal
-from navlend.constants import WAD
+from navlend.constants import WAD, ZERO_ADDRESS
 from navlend.cli.records import (
     AssetListing,
     AssetView,
@@ -46,6 +48,13 @@ from navlend.market import market_at
 FUND_TYPE = "FundToken"
 WRAPPER_TYPE = "AccumulatingWrapper"
 FACILITY_TYPE = "RedemptionFacility"
+# Interfaces bound by their compiled ABI (navlend/abi), whatever contract
+# implements them: a compliance source (a fund token, or an issuer's
+# adapter such as SuperstateCompliance / OndoCompliance) and a subscription
+# facility (a RedemptionFacility, or SuperstateSubscription /
+# OndoSubscription over an issuer's own subscribe path).
+COMPLIANCE_ABI = "IFundToken"
+SUBSCRIPTION_ABI = "ISubscriptionFacility"
 
 
 # Integer figures copied by name from the structs the views return (Ape
@@ -170,6 +179,18 @@ def resolve_address(text: str | Any) -> str:
     raise Refusal(f"'{value}' is not an address, an account alias or TEST::n")
 
 
+@lru_cache(maxsize=None)
+def _interface_type(name: str) -> ContractType:
+    """An Ape contract type carrying only the compiled ABI ``name``
+    (``navlend/abi/<name>.json``)."""
+    entries = json.loads((abi.ABI_DIR / f"{name}.json").read_text())
+    return ContractType(contractName=name, abi=entries)
+
+
+def _function_names(contract_type: Any) -> set[str]:
+    return {entry.name for entry in contract_type.abi if entry.type == "function"}
+
+
 class Navlend:
     """The contracts of one deployment, on the connected chain."""
 
@@ -222,6 +243,20 @@ class Navlend:
         return ContractInstance(
             to_checksum_address(address), getattr(self.project, contract_type).contract_type
         )
+
+    def _as(self, address: str, interface: str) -> Any:
+        """The contract at ``address`` bound by the compiled interface
+        ``interface`` (navlend/abi), whatever implements it."""
+        return ContractInstance(to_checksum_address(address), _interface_type(interface))
+
+    def _speaks(self, contract_type: str | None, interface: str) -> bool:
+        """Whether the project's ``contract_type`` has every function of
+        the compiled ``interface``."""
+        try:
+            compiled = getattr(self.project, contract_type or "").contract_type
+        except Exception:  # noqa: BLE001 - not a contract of this project
+            return False
+        return _function_names(_interface_type(interface)) <= _function_names(compiled)
 
     @cached_property
     def market(self) -> Any:
@@ -376,16 +411,46 @@ class Navlend:
             return None
         return int(answer) if int(answer) > 0 else None
 
+    def compliance_source(self, asset: Asset) -> str | None:
+        """The market's compliance source for ``asset``: the fund token,
+        a wrapper's fund, or an issuer's adapter (SuperstateCompliance,
+        OndoCompliance) for a token without the compliance views; None
+        when the market checks nobody for it."""
+        source = to_checksum_address(str(self.market.asset_compliance(asset.address)))
+        return None if source == to_checksum_address(ZERO_ADDRESS) else source
+
     def compliance(self, asset: Asset, account: str) -> Compliance:
-        """What ``asset``'s fund says of ``account``."""
-        fund = asset.fund
+        """What the market's compliance source for ``asset`` says of
+        ``account`` (the market's own check); without a source, what the
+        fund token says, if it answers the compliance views at all: a
+        token that does not (USTB, OUSG with no adapter set) refuses
+        nothing here, and the transaction's simulation shows the token's
+        own refusal."""
+        fund_name = self.name_of(asset.share_token) or asset.symbol
+        source = self.compliance_source(asset)
+        views = self._as(source or asset.share_token, COMPLIANCE_ABI)
+        try:
+            allowlisted, frozen = bool(views.is_allowlisted(account)), bool(views.is_frozen(account))
+        except ContractLogicError:
+            if source is not None:
+                raise
+            return Compliance(fund=fund_name, account=account, allowlisted=True)
         return Compliance(
-            fund=self.name_of(asset.share_token) or str(fund.symbol()),
+            fund=fund_name,
             account=account,
-            allowlisted=bool(fund.is_allowlisted(account)),
-            frozen=bool(fund.is_frozen(account)),
-            fund_paused=bool(fund.paused()),
+            allowlisted=allowlisted,
+            frozen=frozen,
+            fund_paused=self._paused(views),
         )
+
+    @staticmethod
+    def _paused(views: Any) -> bool:
+        """The source's ``paused()``: a source without one (a registry that
+        answers only the two views the market needs) pauses nothing."""
+        try:
+            return bool(views.paused())
+        except ContractLogicError:
+            return False
 
     # ---- market state ----
 
@@ -473,11 +538,28 @@ class Navlend:
         )
 
     def subscription_facility(self, asset: Asset) -> Any:
-        """The issuer's facility that subscribes ``asset``'s fund shares."""
+        """The deployment's facility that subscribes ``asset``'s fund
+        shares: any contract speaking ``ISubscriptionFacility`` (the local
+        issuer's RedemptionFacility, SuperstateSubscription,
+        OndoSubscription), bound by that interface's ABI."""
         for record in self.deployment.contracts.values():
-            if record.contract_type != FACILITY_TYPE:
+            if not self._speaks(record.contract_type, SUBSCRIPTION_ABI):
                 continue
-            facility = self._at(record.address, FACILITY_TYPE)
+            facility = self._as(record.address, SUBSCRIPTION_ABI)
             if str(facility.share_token()).lower() == asset.share_token.lower():
                 return facility
-        raise Refusal(f"the deployment has no subscription facility for {asset.name}'s fund")
+        raise Refusal(
+            f"the deployment has no subscription facility for {asset.name}'s fund: Leverage cannot "
+            "open a position in it (unwind needs only the market's redemption facility)"
+        )
+
+    def min_subscription(self, facility: Any) -> int:
+        """The smallest subscription ``facility`` takes, in the stablecoin
+        (an issuer adapter's ``min_subscribe``; 0 for a facility without
+        one, as the local issuer's)."""
+        # Both issuer adapters declare the same `min_subscribe()`: either
+        # compiled type binds it.
+        try:
+            return int(self._at(str(facility.address), "OndoSubscription").min_subscribe())
+        except ContractLogicError:
+            return 0

@@ -45,3 +45,22 @@ def test_ape_run_sends_with_pure_json_and_refuses_in_one_line(
     assert "is not allowlisted by fund_a" in result.stderr and "Traceback" not in result.stderr
     assert outsider.nonce == nonce
     assert chain.provider.is_connected
+
+
+def test_ape_run_deploy__alias_of_the_local_world__deploys_and_records_it(chain, tmp_path):
+    """`ape run deploy` is `ape run deploy-local-world` under its old name
+    (README, Makefile and the demo keep working)."""
+    result = ape_run(chain, tmp_path, "deploy", "--world-only", "--account", "TEST::15")
+    assert result.returncode == 0, result.stderr
+    assert "deploying the navlend world" in result.stdout
+    recorded = json.loads((tmp_path / "local.json").read_text())
+    assert "fund_a" in recorded["contracts"] and "market" not in recorded["contracts"]
+    listed = ape_run(chain, tmp_path, "--help")
+    assert "deploy-local-world" in listed.stdout and "deploy-market" in listed.stdout
+
+
+def test_ape_run_deploy_market__missing_config__refused_in_one_line(chain, tmp_path):
+    result = ape_run(chain, tmp_path, "deploy-market", "--config", str(tmp_path / "none.toml"))
+    assert result.returncode == 1
+    assert "none.toml: 1 problem(s)" in result.stderr and "file: not found" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -326,27 +326,58 @@ def test_liquidate_many__gas_runs_out_inside_a_liquidation__whole_batch_reverts(
     assert all(market.position(who).health_factor < 10**18 for who in two_unhealthy)
 
 
+# The checks both batch entries share (liquidate_gathered's own path, the
+# seize route to the facility and one redemption, is tested end to end
+# over Ondo's doubles in tests/world/test_ondo_gathered.py).
+BATCH_ENTRIES = ["liquidate_many", "liquidate_gathered"]
+
+
+@pytest.mark.parametrize("entry", BATCH_ENTRIES)
 @pytest.mark.parametrize("shape", ["empty", "lengths differ"])
 def test_liquidate_many__malformed_batch__reverts(capitalless_liquidator, asset_a, borrower, borrower2, outsider,
-                                                  shape):
+                                                  shape, entry):
     borrowers, repays = ([], []) if shape == "empty" else ([borrower, borrower2], [MAX])
     with ape.reverts("flash liquidator: bad batch"):
-        capitalless_liquidator.liquidate_many(asset_a.token, borrowers, repays, USD, 0, sender=outsider)
+        getattr(capitalless_liquidator, entry)(asset_a.token, borrowers, repays, USD, 0, sender=outsider)
 
 
-def test_liquidate_many__zero_loan__nothing_to_liquidate(capitalless_liquidator, asset_a, borrower, outsider):
+@pytest.mark.parametrize("entry", BATCH_ENTRIES)
+def test_liquidate_many__zero_loan__nothing_to_liquidate(capitalless_liquidator, asset_a, borrower, outsider,
+                                                         entry):
     with ape.reverts("flash liquidator: nothing to liquidate"):
-        capitalless_liquidator.liquidate_many(asset_a.token, [borrower], [MAX], 0, 0, sender=outsider)
+        getattr(capitalless_liquidator, entry)(asset_a.token, [borrower], [MAX], 0, 0, sender=outsider)
 
 
-def test_liquidate_many__not_the_owner__reverts(flash_liquidator, two_unhealthy, asset_a, attacker):
+@pytest.mark.parametrize("entry", BATCH_ENTRIES)
+def test_liquidate_many__not_the_owner__reverts(flash_liquidator, two_unhealthy, asset_a, attacker, entry):
     with ape.reverts("ownable: caller is not the owner"):
-        flash_liquidator.liquidate_many(asset_a.token, list(two_unhealthy), [MAX, MAX], 1_000 * USD, 0,
-                                        sender=attacker)
+        getattr(flash_liquidator, entry)(asset_a.token, list(two_unhealthy), [MAX, MAX], 1_000 * USD, 0,
+                                         sender=attacker)
 
 
-def test_liquidate_many__more_than_max_batch__refused_by_the_abi(capitalless_liquidator, asset_a, outsider):
+@pytest.mark.parametrize("entry", BATCH_ENTRIES)
+def test_liquidate_many__more_than_max_batch__refused_by_the_abi(capitalless_liquidator, asset_a, outsider, entry):
     too_many = capitalless_liquidator.MAX_BATCH() + 1
     with pytest.raises(Exception):
-        capitalless_liquidator.liquidate_many(asset_a.token, [outsider] * too_many, [MAX] * too_many, USD, 0,
-                                              sender=outsider)
+        getattr(capitalless_liquidator, entry)(asset_a.token, [outsider] * too_many, [MAX] * too_many, USD, 0,
+                                               sender=outsider)
+
+
+def test_liquidate_gathered__facility_cannot_redeem_received__whole_batch_reverts(
+    market, capitalless_liquidator, two_unhealthy, asset_a, stablecoin, outsider
+):
+    """Fund A's issuer facility has no ``redeem_received``: the seizures
+    sent to it (the fund admits it) are undone when the call to it reverts
+    (with no reason: no such function), nothing is left at the facility."""
+    assert asset_a.token.is_allowlisted(asset_a.facility)
+    expected = [expected_liquidation(market, stablecoin, asset_a, who) for who in two_unhealthy]
+    loan = sum(e["repaid"] for e in expected)
+    held = asset_a.token.balanceOf(asset_a.facility)
+    debts = [market.debt_of(who) for who in two_unhealthy]
+
+    with ape.reverts():
+        capitalless_liquidator.liquidate_gathered(asset_a.token, list(two_unhealthy), [MAX, MAX], loan, 0,
+                                                  sender=outsider)
+
+    assert asset_a.token.balanceOf(asset_a.facility) == held
+    assert [market.debt_of(who) for who in two_unhealthy] == debts

@@ -271,6 +271,33 @@ def test_open__user_not_allowlisted__reverts(
         open_levered(asset_a, sender=outsider)
 
 
+def test_open__user_frozen__reverts(leverage, asset_a, user, deployer, open_levered):
+    asset_a.token.freeze(user, sender=deployer)
+    with ape.reverts("leverage: user frozen"):
+        open_levered(asset_a)
+
+
+def test_open__asset_without_compliance_source__refused(market, owner, asset_a, user, open_levered):
+    """The market's owner cleared the source: the market no longer checks
+    anyone, and Leverage, which cannot tell a permissionless asset from an
+    unconfigured one, refuses rather than pass shares to an unchecked user."""
+    market.set_asset_compliance(asset_a.token, "0x" + "00" * 20, sender=owner)
+    with ape.reverts("leverage: asset has no compliance source"):
+        open_levered(asset_a)
+
+
+def test_open__wrapper__checked_against_its_source_the_fund(
+    market, world, leverage, collaterals, user, deployer, open_levered
+):
+    """The wrapper answers no compliance views; the market's source for
+    it is fund B, which Leverage asks."""
+    wrapper = collaterals["wrapper"]
+    assert market.asset_compliance(wrapper.token) == world.fund_b.address
+    world.fund_b.set_allowlisted(user, False, sender=deployer)
+    with ape.reverts("leverage: user not allowlisted"):
+        open_levered(wrapper)
+
+
 # ---- unwind: refusals ----
 
 

@@ -81,6 +81,50 @@ def test_load_config__addresses_missing__read_from_deployments_file(deployments_
     assert config.nav_oracles == (ORACLE_A, ORACLE_B)  # NavOracles only
 
 
+def _with_block(path, block: int):
+    doc = json.loads(path.read_text())
+    doc["block"] = block
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_load_config__start_block_unset__the_deployments_block(deployments_file):
+    _with_block(deployments_file, 19_000_123)
+    env = {"NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0", "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(deployments_file)}
+    assert load_config(env=env).start_block == 19_000_123
+
+
+def test_load_config__start_block_unset_addresses_all_set__still_the_deployments_block(deployments_file):
+    _with_block(deployments_file, 19_000_123)
+    env = {**ADDRESSES, "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(deployments_file)}
+    assert load_config(env=env).start_block == 19_000_123
+
+
+@pytest.mark.parametrize("explicit", ["0", "18999999"])
+def test_load_config__start_block_set__wins_over_the_deployments_block(deployments_file, explicit):
+    _with_block(deployments_file, 19_000_123)
+    env = {"NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0", "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(deployments_file),
+           "NAVLEND_KEEPER_START_BLOCK": explicit}
+    assert load_config(env=env).start_block == int(explicit)
+
+
+def test_load_config__start_block_in_the_file__wins_over_the_deployments_block(deployments_file, tmp_path):
+    _with_block(deployments_file, 19_000_123)
+    path = tmp_path / "keeper.toml"
+    path.write_text(f'[keeper]\nstart_block = 7\ndeployments_file = "{deployments_file}"\n')
+    assert load_config(path, env={"NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0"}).start_block == 7
+
+
+def test_load_config__deployments_without_a_block__start_block_zero(deployments_file):
+    env = {"NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0", "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(deployments_file)}
+    assert load_config(env=env).start_block == 0
+
+
+def test_load_config__no_deployments_file_addresses_set__start_block_zero(tmp_path):
+    env = {**ADDRESSES, "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(tmp_path / "absent.json")}
+    assert load_config(env=env).start_block == 0
+
+
 def test_load_config__no_flash_liquidator_anywhere__refused(deployments_file):
     doc = json.loads(deployments_file.read_text())
     del doc["contracts"]["flash_liquidator"]
