@@ -1,0 +1,268 @@
+"""The fault proxy (``devkit.faultproxy``) in front of a real anvil: each
+fault it injects is seen by a plain HTTP client (httpx), and what it does
+not inject passes through untouched.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from eth_account import Account
+
+from devkit.devnet import Anvil, wait_for
+from devkit.faultproxy import (
+    DropSend,
+    EvictSend,
+    FaultError,
+    FaultProxy,
+    LogLimits,
+    RateLimit,
+    Timeout,
+)
+from devkit.processes import free_port
+from devkit.rpcwire import rpc
+
+# anvil's first dev account (its well-known test mnemonic).
+SENDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+RECEIVER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+# Runtime code that emits one LOG0 per call: PUSH1 0 PUSH1 0 LOG0 STOP.
+LOGGER_CODE = "0x60006000a000"
+LOGGER = "0x0000000000000000000000000000000000010661"
+
+
+@pytest.fixture(scope="module")
+def anvil(tmp_path_factory):
+    node = Anvil(free_port(), tmp_path_factory.mktemp("faultproxy-anvil"), persist=False).start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def proxy(anvil):
+    rpc(anvil.url, "evm_setAutomine", [True])
+    with FaultProxy(anvil.url, seed=7) as p:
+        yield p
+
+
+def call(url: str, method: str, *params, timeout: float = 5.0) -> httpx.Response:
+    return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=timeout)
+
+
+def signed_transfer(anvil_url: str, nonce_offset: int = 0) -> tuple[str, str]:
+    """A signed 1-wei transfer from the first dev account: (raw, hash)."""
+    sender = Account.from_key(SENDER_KEY)
+    nonce = int(rpc(anvil_url, "eth_getTransactionCount", [sender.address, "pending"]), 16) + nonce_offset
+    tx = {
+        "to": RECEIVER, "value": 1, "gas": 21_000, "nonce": nonce, "chainId": 31337,
+        "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9,
+    }
+    signed = sender.sign_transaction(tx)
+    return "0x" + signed.raw_transaction.hex().removeprefix("0x"), "0x" + signed.hash.hex().removeprefix("0x")
+
+
+def test_forward__single_and_batch__answered_as_upstream(anvil, proxy):
+    single = call(proxy.url, "eth_chainId").json()
+    batch = httpx.post(
+        proxy.url,
+        json=[{"jsonrpc": "2.0", "id": 5, "method": "eth_chainId"}, {"jsonrpc": "2.0", "id": 6, "method": "eth_blockNumber"}],
+    ).json()
+
+    assert single["result"] == rpc(anvil.url, "eth_chainId")
+    assert [r["id"] for r in batch] == [5, 6] and batch[0]["result"] == single["result"]
+    assert proxy.stats().forwarded["eth_chainId"] == 2 and proxy.stats().rate_limited == 0
+
+
+def test_rate_limit__next_two_calls__429_with_retry_after_then_passes(proxy):
+    proxy.add(RateLimit(calls=2, retry_after=3))
+
+    first, second, third = (call(proxy.url, "eth_blockNumber") for _ in range(3))
+
+    assert first.status_code == second.status_code == 429
+    assert first.headers["Retry-After"] == "3" and first.json()["error"]["code"] == 429
+    assert third.status_code == 200 and "result" in third.json()
+    assert proxy.stats().rate_limited == 2
+
+
+def test_rate_limit__per_method__other_methods_pass(proxy):
+    proxy.add(RateLimit(methods=frozenset({"eth_getLogs"})))
+
+    logs = call(proxy.url, "eth_getLogs", {"fromBlock": "0x0", "toBlock": "0x0"})
+    head = call(proxy.url, "eth_blockNumber")
+
+    assert logs.status_code == 429 and head.status_code == 200
+
+
+def test_rate_limit__fraction__deterministic_given_the_seed(anvil):
+    def hits(seed: int) -> list[int]:
+        with FaultProxy(anvil.url, seed=seed) as p:
+            p.add(RateLimit(fraction=0.3))
+            return [call(p.url, "eth_chainId").status_code for _ in range(20)]
+
+    first, again, other = hits(11), hits(11), hits(12)
+
+    assert first == again and 0 < first.count(429) < 20
+    assert other != first
+
+
+def test_timeout__held_past_the_client_timeout__client_times_out(proxy):
+    proxy.add(Timeout(seconds=1.0, calls=1))
+
+    with pytest.raises(httpx.ReadTimeout):
+        call(proxy.url, "eth_blockNumber", timeout=0.3)
+    late = call(proxy.url, "eth_blockNumber", timeout=0.3)
+
+    assert late.status_code == 200
+    wait_for(lambda: proxy.stats().timed_out == 1, 3, "the held call counted", 0.05)
+
+
+def test_timeout__hang_up__connection_closed_unanswered(proxy):
+    proxy.add(Timeout(seconds=0.0, hang_up=True, calls=1))
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        call(proxy.url, "eth_blockNumber")
+
+    assert call(proxy.url, "eth_blockNumber").status_code == 200
+    assert proxy.stats().hung_up == 1
+
+
+def test_drop_send__hash_answered__never_mined(anvil, proxy):
+    proxy.add(DropSend(calls=1))
+    raw, tx_hash = signed_transfer(anvil.url)
+
+    answered = call(proxy.url, "eth_sendRawTransaction", raw).json()
+    rpc(anvil.url, "anvil_mine", ["0x2"])
+
+    assert answered["result"] == tx_hash
+    assert rpc(anvil.url, "eth_getTransactionByHash", [tx_hash]) is None
+    assert proxy.stats().dropped_sends == (tx_hash,)
+    assert "eth_sendRawTransaction" not in proxy.stats().forwarded
+
+
+def test_drop_send__spent__the_next_send_mines(anvil, proxy):
+    proxy.add(DropSend(calls=1))
+    call(proxy.url, "eth_sendRawTransaction", signed_transfer(anvil.url)[0])
+    raw, tx_hash = signed_transfer(anvil.url)
+
+    assert call(proxy.url, "eth_sendRawTransaction", raw).json()["result"] == tx_hash
+    assert rpc(anvil.url, "eth_getTransactionReceipt", [tx_hash])["status"] == "0x1"
+
+
+def test_evict_send__forwarded_then_dropped_from_the_pool__never_mined(anvil, proxy):
+    rpc(anvil.url, "evm_setAutomine", [False])
+    proxy.add(EvictSend(after=0.2))
+    raw, tx_hash = signed_transfer(anvil.url)
+
+    call(proxy.url, "eth_sendRawTransaction", raw)
+    assert rpc(anvil.url, "eth_getTransactionByHash", [tx_hash]) is not None
+    wait_for(lambda: proxy.stats().evicted == (tx_hash,), 3, "the send evicted", 0.05)
+    rpc(anvil.url, "evm_mine")
+
+    assert rpc(anvil.url, "eth_getTransactionReceipt", [tx_hash]) is None
+    assert rpc(anvil.url, "eth_getTransactionByHash", [tx_hash]) is None
+
+
+def test_evict_send__mined_before_its_eviction__stays_mined(anvil, proxy):
+    proxy.add(EvictSend(after=0.2))
+    raw, tx_hash = signed_transfer(anvil.url)
+
+    call(proxy.url, "eth_sendRawTransaction", raw)
+    time.sleep(0.5)
+
+    assert rpc(anvil.url, "eth_getTransactionReceipt", [tx_hash])["status"] == "0x1"
+    assert proxy.stats().evicted == ()
+
+
+def test_log_limits__range_over_10000_blocks__refused_with_32005(proxy):
+    proxy.add(LogLimits())
+
+    over = call(proxy.url, "eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(10_000)}).json()
+    latest = call(proxy.url, "eth_getLogs", {"fromBlock": "earliest", "toBlock": "latest"}).json()
+
+    assert over["error"] == {"code": -32005, "message": "query exceeds max block range 10000"}
+    assert latest["result"] == []
+    assert proxy.stats().log_limit_refusals == 1
+
+
+def test_log_limits__range_at_the_limit__forwarded_one_over__refused(anvil, proxy):
+    rpc(anvil.url, "anvil_mine", ["0x6"])
+    head = int(rpc(anvil.url, "eth_blockNumber"), 16)
+    proxy.add(LogLimits(max_blocks=5))
+
+    at = call(proxy.url, "eth_getLogs", {"fromBlock": hex(head - 4), "toBlock": "latest"}).json()
+    over = call(proxy.url, "eth_getLogs", {"fromBlock": hex(head - 5), "toBlock": "latest"}).json()
+
+    assert at["result"] == [] and proxy.stats().forwarded["eth_getLogs"] == 1
+    assert over["error"]["code"] == -32005 and "5" in over["error"]["message"]
+
+
+def test_log_limits__result_over_max_logs__refused_under_it_answered(anvil, proxy):
+    rpc(anvil.url, "anvil_setCode", [LOGGER, LOGGER_CODE])
+    start = int(rpc(anvil.url, "eth_blockNumber"), 16) + 1
+    sender = Account.from_key(SENDER_KEY).address
+    for _ in range(4):
+        rpc(anvil.url, "eth_sendTransaction", [{"from": sender, "to": LOGGER}])
+    proxy.add(LogLimits(max_logs=3))
+
+    over = call(proxy.url, "eth_getLogs", {"fromBlock": hex(start), "toBlock": "latest", "address": LOGGER}).json()
+    under = call(proxy.url, "eth_getLogs", {"fromBlock": hex(start + 1), "toBlock": "latest", "address": LOGGER}).json()
+
+    assert over["error"] == {"code": -32005, "message": "query returned more than 3 results"}
+    assert len(under["result"]) == 3
+
+
+def test_outage__refused_while_down__answers_after(proxy):
+    proxy.outage(0.6)
+
+    with pytest.raises(httpx.ConnectError):
+        call(proxy.url, "eth_blockNumber")
+    wait_for(lambda: not proxy.down, 3, "the endpoint back", 0.05)
+
+    assert call(proxy.url, "eth_blockNumber").status_code == 200
+    assert proxy.stats().outages == 1
+
+
+def test_outage__until_restored__still_refused(proxy):
+    proxy.outage(None)
+    time.sleep(0.3)
+
+    with pytest.raises(httpx.ConnectError):
+        call(proxy.url, "eth_blockNumber")
+    proxy.restore()
+    assert call(proxy.url, "eth_blockNumber").status_code == 200
+
+
+def test_reorg__replaces_the_last_blocks__hashes_change_height_kept(anvil, proxy):
+    rpc(anvil.url, "anvil_mine", ["0x3"])
+    head = int(rpc(anvil.url, "eth_blockNumber"), 16)
+    before = [rpc(anvil.url, "eth_getBlockByNumber", [hex(n), False])["hash"] for n in (head - 2, head - 1, head)]
+
+    proxy.reorg(2)
+    after = [rpc(anvil.url, "eth_getBlockByNumber", [hex(n), False])["hash"] for n in (head - 2, head - 1, head)]
+
+    assert int(rpc(anvil.url, "eth_blockNumber"), 16) == head
+    assert after[0] == before[0] and after[1] != before[1] and after[2] != before[2]
+    assert proxy.stats().reorgs == 1
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RateLimit(fraction=0.0),
+        lambda: RateLimit(calls=0),
+        lambda: RateLimit(methods={"eth_call"}),
+        lambda: Timeout(seconds=-1),
+        lambda: EvictSend(after=-0.1),
+        lambda: LogLimits(max_blocks=0),
+    ],
+)
+def test_rules__bad_parameters__refused_with_a_clear_error(make):
+    with pytest.raises(FaultError):
+        make()
+
+
+def test_add__not_a_rule__refused(proxy):
+    with pytest.raises(FaultError, match="not a fault rule"):
+        proxy.add("429")
+
