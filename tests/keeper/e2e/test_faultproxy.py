@@ -9,7 +9,6 @@ import time
 
 import httpx
 import pytest
-from eth_account import Account
 
 from devkit.devnet import Anvil, wait_for
 from devkit.faultproxy import (
@@ -24,9 +23,6 @@ from devkit.faultproxy import (
 from devkit.processes import free_port
 from devkit.rpcwire import rpc
 
-# anvil's first dev account (its well-known test mnemonic).
-SENDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-RECEIVER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 # Runtime code that emits one LOG0 per call: PUSH1 0 PUSH1 0 LOG0 STOP.
 LOGGER_CODE = "0x60006000a000"
 LOGGER = "0x0000000000000000000000000000000000010661"
@@ -48,18 +44,6 @@ def proxy(anvil):
 
 def call(url: str, method: str, *params, timeout: float = 5.0) -> httpx.Response:
     return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=timeout)
-
-
-def signed_transfer(anvil_url: str, nonce_offset: int = 0) -> tuple[str, str]:
-    """A signed 1-wei transfer from the first dev account: (raw, hash)."""
-    sender = Account.from_key(SENDER_KEY)
-    nonce = int(rpc(anvil_url, "eth_getTransactionCount", [sender.address, "pending"]), 16) + nonce_offset
-    tx = {
-        "to": RECEIVER, "value": 1, "gas": 21_000, "nonce": nonce, "chainId": 31337,
-        "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9,
-    }
-    signed = sender.sign_transaction(tx)
-    return "0x" + signed.raw_transaction.hex().removeprefix("0x"), "0x" + signed.hash.hex().removeprefix("0x")
 
 
 def test_forward__single_and_batch__answered_as_upstream(anvil, proxy):
@@ -127,9 +111,9 @@ def test_timeout__hang_up__connection_closed_unanswered(proxy):
     assert proxy.stats().hung_up == 1
 
 
-def test_drop_send__hash_answered__never_mined(anvil, proxy):
+def test_drop_send__hash_answered__never_mined(anvil, proxy, sign_for):
     proxy.add(DropSend(calls=1))
-    raw, tx_hash = signed_transfer(anvil.url)
+    raw, tx_hash = sign_for(anvil.url)()
 
     answered = call(proxy.url, "eth_sendRawTransaction", raw).json()
     rpc(anvil.url, "anvil_mine", ["0x2"])
@@ -140,19 +124,19 @@ def test_drop_send__hash_answered__never_mined(anvil, proxy):
     assert "eth_sendRawTransaction" not in proxy.stats().forwarded
 
 
-def test_drop_send__spent__the_next_send_mines(anvil, proxy):
+def test_drop_send__spent__the_next_send_mines(anvil, proxy, sign_for):
     proxy.add(DropSend(calls=1))
-    call(proxy.url, "eth_sendRawTransaction", signed_transfer(anvil.url)[0])
-    raw, tx_hash = signed_transfer(anvil.url)
+    call(proxy.url, "eth_sendRawTransaction", sign_for(anvil.url)()[0])
+    raw, tx_hash = sign_for(anvil.url)()
 
     assert call(proxy.url, "eth_sendRawTransaction", raw).json()["result"] == tx_hash
     assert rpc(anvil.url, "eth_getTransactionReceipt", [tx_hash])["status"] == "0x1"
 
 
-def test_evict_send__forwarded_then_dropped_from_the_pool__never_mined(anvil, proxy):
+def test_evict_send__forwarded_then_dropped_from_the_pool__never_mined(anvil, proxy, sign_for):
     rpc(anvil.url, "evm_setAutomine", [False])
     proxy.add(EvictSend(after=0.2))
-    raw, tx_hash = signed_transfer(anvil.url)
+    raw, tx_hash = sign_for(anvil.url)()
 
     call(proxy.url, "eth_sendRawTransaction", raw)
     assert rpc(anvil.url, "eth_getTransactionByHash", [tx_hash]) is not None
@@ -163,9 +147,9 @@ def test_evict_send__forwarded_then_dropped_from_the_pool__never_mined(anvil, pr
     assert rpc(anvil.url, "eth_getTransactionByHash", [tx_hash]) is None
 
 
-def test_evict_send__mined_before_its_eviction__stays_mined(anvil, proxy):
+def test_evict_send__mined_before_its_eviction__stays_mined(anvil, proxy, sign_for):
     proxy.add(EvictSend(after=0.2))
-    raw, tx_hash = signed_transfer(anvil.url)
+    raw, tx_hash = sign_for(anvil.url)()
 
     call(proxy.url, "eth_sendRawTransaction", raw)
     time.sleep(0.5)
@@ -200,7 +184,7 @@ def test_log_limits__range_at_the_limit__forwarded_one_over__refused(anvil, prox
 def test_log_limits__result_over_max_logs__refused_under_it_answered(anvil, proxy):
     rpc(anvil.url, "anvil_setCode", [LOGGER, LOGGER_CODE])
     start = int(rpc(anvil.url, "eth_blockNumber"), 16) + 1
-    sender = Account.from_key(SENDER_KEY).address
+    sender = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # dev account 0
     for _ in range(4):
         rpc(anvil.url, "eth_sendTransaction", [{"from": sender, "to": LOGGER}])
     proxy.add(LogLimits(max_logs=3))
