@@ -41,6 +41,16 @@ Rules (frozen dataclasses) and where they act:
   ``anvil_reorg`` (anvil 1.x; the chain keeps its height, blocks change hash,
   the replaced blocks' transactions are dropped unless re-sent).
 
+Another process (a keeper run by hand, a shell) programs it through
+control methods on the same URL, JSON-RPC calls that are never forwarded:
+``faultproxy_add [kind, {fields}]`` (``["RateLimit", {"fraction": 0.05}]``,
+``methods`` as a list), ``faultproxy_clear``, ``faultproxy_outage
+[seconds]``, ``faultproxy_reorg [depth]``, ``faultproxy_stats``. From a
+shell::
+
+    python -m devkit.faultproxy --upstream http://127.0.0.1:8545 --port 8546 \
+        --rule 'RateLimit:{"fraction": 0.05}' --rule LogLimits
+
 Determinism: given the seed and the order of requests, the same requests
 are hit (the generator is drawn only for rules with ``fraction`` < 1).
 A client sending from several threads at once orders its requests itself.
@@ -51,6 +61,8 @@ imports it.
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import threading
 from collections import Counter
@@ -136,7 +148,9 @@ class DropSend(Selector):
 @dataclass(frozen=True, kw_only=True)
 class EvictSend(Selector):
     """``eth_sendRawTransaction`` forwarded, then ``after`` seconds later
-    removed from anvil's pool (unless it has mined by then)."""
+    removed from anvil's pool (unless it has mined by then: an automining
+    anvil mines it at once, so run anvil with ``--block-time`` or
+    ``--no-mining`` for an eviction to happen)."""
 
     methods: frozenset[str] = frozenset({SEND_RAW})
     after: float = 0.0
@@ -162,6 +176,10 @@ class LogLimits:
 
 
 Rule = RateLimit | Timeout | DropSend | EvictSend | LogLimits
+RULE_TYPES: Mapping[str, type] = MappingProxyType(
+    {t.__name__: t for t in (RateLimit, Timeout, DropSend, EvictSend, LogLimits)}
+)
+CONTROL_PREFIX = "faultproxy_"
 REQUEST_RULES = (RateLimit, Timeout)
 SEND_RULES = (DropSend, EvictSend)
 
@@ -206,6 +224,18 @@ class _Counts:
     outages: int = 0
     refused_while_down: int = 0
     reorgs: int = 0
+
+
+def rule_from_json(kind: str, fields: Mapping[str, Any] | None = None) -> Rule:
+    """A rule from its class name and fields (``methods`` a list), as the
+    control method ``faultproxy_add`` receives it."""
+    rule_type = RULE_TYPES.get(kind)
+    if rule_type is None:
+        raise FaultError(f"no fault rule {kind!r}; the rules: {', '.join(RULE_TYPES)}")
+    values = dict(fields or {})
+    if "methods" in values:
+        values["methods"] = frozenset(values["methods"])
+    return rule_type(**values)
 
 
 def _methods(body: Any) -> list[str]:
@@ -340,6 +370,31 @@ class FaultProxy:
             self._counts.reorgs += 1
         self._log.info("reorg", depth=depth)
 
+    # -- the control methods (another process programs the proxy) ----------
+    def _control(self, call: dict[str, Any]) -> dict[str, Any]:
+        """A ``faultproxy_*`` call: never forwarded, never faulted, not counted."""
+        call_id, method = call.get("id"), call["method"].removeprefix(CONTROL_PREFIX)
+        params = call.get("params") or []
+        try:
+            if method == "add":
+                self.add(rule_from_json(*params))
+            elif method == "clear":
+                self.clear()
+            elif method == "outage":
+                self.outage(*params)
+            elif method == "reorg":
+                self.reorg(*params)
+            elif method == "stats":
+                stats = self.stats()
+                return result_reply(call_id, {**stats.__dict__, "forwarded": dict(stats.forwarded)})
+            else:
+                return error_reply(call_id, -32601, f"no control method {call['method']!r}")
+        except (FaultError, TypeError) as err:
+            return error_reply(call_id, -32602, f"invalid params: {err}")
+        except RpcError as err:
+            return error_reply(call_id, -32000, f"upstream: {err}")
+        return result_reply(call_id, True)
+
     # -- the request path -------------------------------------------------
     def _fires(self, armed: _Armed, methods: list[str]) -> bool:
         """Under the lock: whether ``armed`` hits a request of ``methods``,
@@ -360,6 +415,8 @@ class FaultProxy:
         return None
 
     def _handle(self, body: Any) -> HttpAnswer:
+        if isinstance(body, dict) and str(body.get("method", "")).startswith(CONTROL_PREFIX):
+            return HttpAnswer(200, self._control(body))
         methods = _methods(body)
         with self._lock:
             self._counts.requests += 1
@@ -375,9 +432,8 @@ class FaultProxy:
             message = f"rate limited: too many requests, retry after {fault.retry_after} s"
             batch = body if isinstance(body, list) else [body]
             errors = [error_reply(c.get("id") if isinstance(c, dict) else None, 429, message) for c in batch]
-            return HttpAnswer(
-                429, errors if isinstance(body, list) else errors[0], (("Retry-After", str(fault.retry_after)),)
-            )
+            headers = (("Retry-After", str(fault.retry_after)),)
+            return HttpAnswer(429, errors if isinstance(body, list) else errors[0], headers)
         if isinstance(fault, Timeout):
             self._closing.wait(fault.seconds)
             with self._lock:
@@ -408,7 +464,8 @@ class FaultProxy:
                 replies = post_json(self.upstream, [c for _, c in passing], UPSTREAM_TIMEOUT)
                 by_id = {r.get("id"): r for r in replies} if isinstance(replies, list) else {}
                 for k, c in passing:
-                    answers[k] = by_id.get(c.get("id"), error_reply(c.get("id"), -32603, "no upstream answer"))
+                    missing = error_reply(c.get("id"), -32603, "no upstream answer")
+                    answers[k] = by_id.get(c.get("id"), missing)
             else:
                 answers[0] = post_json(self.upstream, calls[0], UPSTREAM_TIMEOUT)
             with self._lock:
@@ -426,10 +483,8 @@ class FaultProxy:
         method = call.get("method", "")
         if method == SEND_RAW:
             with self._lock:
-                rule = next(
-                    (a.rule for a in self._rules if isinstance(a.rule, SEND_RULES) and self._fires(a, [method])),
-                    None,
-                )
+                sends = (a for a in self._rules if isinstance(a.rule, SEND_RULES))
+                rule = next((a.rule for a in sends if self._fires(a, [method])), None)
             if isinstance(rule, DropSend):
                 raw = (call.get("params") or [""])[0]
                 tx_hash = "0x" + keccak(hexstr=raw).hex().removeprefix("0x")
@@ -460,7 +515,8 @@ class FaultProxy:
             except FaultError as err:
                 return error_reply(call_id, -32602, f"invalid params: {err}")
             if high - low + 1 > limits.max_blocks:
-                return self._refuse_logs(call_id, limits, f"query exceeds max block range {limits.max_blocks}")
+                message = f"query exceeds max block range {limits.max_blocks}"
+                return self._refuse_logs(call_id, limits, message)
         reply = post_json(self.upstream, call, UPSTREAM_TIMEOUT)
         with self._lock:
             self._counts.forwarded[GET_LOGS] += 1
@@ -491,3 +547,38 @@ class FaultProxy:
             self._log.info("send evicted", tx=tx_hash)
 
         threading.Thread(target=evict, daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m devkit.faultproxy``: a proxy in the foreground until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m devkit.faultproxy", description=main.__doc__)
+    parser.add_argument("--upstream", required=True, help="the node's URL, e.g. http://127.0.0.1:8545")
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on (0: a free one)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rule", action="append", default=[], metavar="KIND[:JSON]",
+        help=f"a rule to arm, e.g. 'RateLimit:{{\"calls\": 3}}' (kinds: {', '.join(RULE_TYPES)})",
+    )
+    args = parser.parse_args(argv)
+    proxy = FaultProxy(args.upstream, seed=args.seed, port=args.port)
+    try:
+        rules = [_rule_arg(text) for text in args.rule]
+    except (FaultError, TypeError, ValueError) as err:
+        parser.error(str(err))
+    for rule in rules:
+        proxy.add(rule)
+    proxy.start()
+    print(f"fault proxy on {proxy.url} -> {args.upstream}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        proxy.stop()
+
+
+def _rule_arg(text: str) -> Rule:
+    kind, _, fields = text.partition(":")
+    return rule_from_json(kind, json.loads(fields) if fields else None)
+
+
+if __name__ == "__main__":
+    main()

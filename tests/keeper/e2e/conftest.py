@@ -25,14 +25,17 @@ def signer(url: str) -> Callable[..., tuple[str, str]]:
     -> (raw, hash) of a 1-wei call from dev account ``account``, at its
     pending nonce plus ``nonce_offset``."""
 
-    def sign(account: int = 0, to: str = RECEIVER, data: str = "0x", nonce_offset: int = 0, gas: int = 100_000):
+    def sign(
+        account: int = 0, to: str = RECEIVER, data: str = "0x", nonce_offset: int = 0, gas: int = 100_000
+    ) -> tuple[str, str]:
         key = Account.from_key(DEV_KEYS[account])
         nonce = int(rpc(url, "eth_getTransactionCount", [key.address, "pending"]), 16) + nonce_offset
         signed = key.sign_transaction({
             "to": to, "value": 1, "data": data, "gas": gas, "nonce": nonce, "chainId": CHAIN_ID,
             "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9,
         })
-        return "0x" + signed.raw_transaction.hex().removeprefix("0x"), "0x" + signed.hash.hex().removeprefix("0x")
+        raw = "0x" + signed.raw_transaction.hex().removeprefix("0x")
+        return raw, "0x" + signed.hash.hex().removeprefix("0x")
 
     return sign
 

@@ -5,6 +5,9 @@ not inject passes through untouched.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 
 import httpx
@@ -43,14 +46,22 @@ def proxy(anvil):
 
 
 def call(url: str, method: str, *params, timeout: float = 5.0) -> httpx.Response:
-    return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=timeout)
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    return httpx.post(url, json=body, timeout=timeout)
+
+
+def block_hash(anvil, number: int) -> str:
+    return rpc(anvil.url, "eth_getBlockByNumber", [hex(number), False])["hash"]
 
 
 def test_forward__single_and_batch__answered_as_upstream(anvil, proxy):
     single = call(proxy.url, "eth_chainId").json()
     batch = httpx.post(
         proxy.url,
-        json=[{"jsonrpc": "2.0", "id": 5, "method": "eth_chainId"}, {"jsonrpc": "2.0", "id": 6, "method": "eth_blockNumber"}],
+        json=[
+            {"jsonrpc": "2.0", "id": 5, "method": "eth_chainId"},
+            {"jsonrpc": "2.0", "id": 6, "method": "eth_blockNumber"},
+        ],
     ).json()
 
     assert single["result"] == rpc(anvil.url, "eth_chainId")
@@ -189,8 +200,8 @@ def test_log_limits__result_over_max_logs__refused_under_it_answered(anvil, prox
         rpc(anvil.url, "eth_sendTransaction", [{"from": sender, "to": LOGGER}])
     proxy.add(LogLimits(max_logs=3))
 
-    over = call(proxy.url, "eth_getLogs", {"fromBlock": hex(start), "toBlock": "latest", "address": LOGGER}).json()
-    under = call(proxy.url, "eth_getLogs", {"fromBlock": hex(start + 1), "toBlock": "latest", "address": LOGGER}).json()
+    over = call(proxy.url, "eth_getLogs", {"fromBlock": hex(start), "address": LOGGER}).json()
+    under = call(proxy.url, "eth_getLogs", {"fromBlock": hex(start + 1), "address": LOGGER}).json()
 
     assert over["error"] == {"code": -32005, "message": "query returned more than 3 results"}
     assert len(under["result"]) == 3
@@ -220,10 +231,10 @@ def test_outage__until_restored__still_refused(proxy):
 def test_reorg__replaces_the_last_blocks__hashes_change_height_kept(anvil, proxy):
     rpc(anvil.url, "anvil_mine", ["0x3"])
     head = int(rpc(anvil.url, "eth_blockNumber"), 16)
-    before = [rpc(anvil.url, "eth_getBlockByNumber", [hex(n), False])["hash"] for n in (head - 2, head - 1, head)]
+    before = [block_hash(anvil, n) for n in (head - 2, head - 1, head)]
 
     proxy.reorg(2)
-    after = [rpc(anvil.url, "eth_getBlockByNumber", [hex(n), False])["hash"] for n in (head - 2, head - 1, head)]
+    after = [block_hash(anvil, n) for n in (head - 2, head - 1, head)]
 
     assert int(rpc(anvil.url, "eth_blockNumber"), 16) == head
     assert after[0] == before[0] and after[1] != before[1] and after[2] != before[2]
@@ -250,3 +261,96 @@ def test_add__not_a_rule__refused(proxy):
     with pytest.raises(FaultError, match="not a fault rule"):
         proxy.add("429")
 
+
+
+def test_reorg__a_tx_in_a_replaced_block__its_receipt_gone(anvil, proxy, sign_for):
+    raw, tx_hash = sign_for(anvil.url)()
+    rpc(anvil.url, "eth_sendRawTransaction", [raw])
+    rpc(anvil.url, "anvil_mine", ["0x1"])
+    assert rpc(anvil.url, "eth_getTransactionReceipt", [tx_hash]) is not None
+
+    proxy.reorg(2)
+
+    assert rpc(anvil.url, "eth_getTransactionReceipt", [tx_hash]) is None
+
+
+def test_drop_send__inside_a_batch__answered_in_place_the_rest_forwarded(anvil, proxy, sign_for):
+    proxy.add(DropSend())
+    raw, tx_hash = sign_for(anvil.url)()
+
+    replies = httpx.post(proxy.url, json=[
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_sendRawTransaction", "params": [raw]},
+        {"jsonrpc": "2.0", "id": 3, "method": "eth_blockNumber"},
+    ]).json()
+
+    assert [r["id"] for r in replies] == [1, 2, 3] and replies[1]["result"] == tx_hash
+    assert replies[0]["result"] == "0x7a69" and "result" in replies[2]
+    assert dict(proxy.stats().forwarded) == {"eth_chainId": 1, "eth_blockNumber": 1}
+    assert rpc(anvil.url, "eth_getTransactionByHash", [tx_hash]) is None
+
+
+def test_rate_limit__batch__every_call_answered_429(proxy):
+    proxy.add(RateLimit(calls=1, methods=frozenset({"eth_getLogs"})))
+
+    reply = httpx.post(proxy.url, json=[
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_getLogs", "params": [{}]},
+    ])
+
+    assert reply.status_code == 429 and [r["error"]["code"] for r in reply.json()] == [429, 429]
+
+
+def test_bad_body__not_json__parse_error(proxy):
+    reply = httpx.post(proxy.url, content=b"{not json", headers={"Content-Type": "application/json"})
+
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == -32700
+
+
+def test_control__add_from_another_process__rule_armed_and_stats_read(proxy):
+    added = call(proxy.url, "faultproxy_add", "RateLimit", {"calls": 1, "methods": ["eth_chainId"]}).json()
+
+    limited = call(proxy.url, "eth_chainId")
+    stats = call(proxy.url, "faultproxy_stats").json()["result"]
+
+    assert added["result"] is True and limited.status_code == 429
+    assert stats["rate_limited"] == 1 and stats["requests"] == 1  # control calls are not counted
+
+
+def test_control__unknown_rule_or_method__refused_with_a_clear_error(proxy):
+    kind = call(proxy.url, "faultproxy_add", "Meteor", {}).json()
+    field = call(proxy.url, "faultproxy_add", "RateLimit", {"burst": 3}).json()
+    method = call(proxy.url, "faultproxy_explode").json()
+
+    assert kind["error"]["code"] == -32602 and "no fault rule 'Meteor'" in kind["error"]["message"]
+    assert field["error"]["code"] == -32602 and "burst" in field["error"]["message"]
+    assert method["error"]["code"] == -32601
+    assert proxy.stats().requests == 0
+
+
+def test_cli__rules_from_the_command_line__proxy_serves_them(anvil, tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devkit.faultproxy", "--upstream", anvil.url, "--port", str(port),
+         "--rule", 'RateLimit:{"calls": 1, "retry_after": 4}'],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]  # the armed rule's log, the proxy's, its URL
+        assert any(line.startswith("fault proxy on") for line in lines), lines
+        first, second = (call(f"http://127.0.0.1:{port}", "eth_chainId") for _ in range(2))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+
+    assert first.status_code == 429 and first.headers["Retry-After"] == "4"
+    assert second.json()["result"] == "0x7a69"
+
+
+def test_cli__bad_rule__exits_with_the_reason():
+    done = subprocess.run(
+        [sys.executable, "-m", "devkit.faultproxy", "--upstream", "http://127.0.0.1:1", "--rule", "Nope"],
+        capture_output=True, text=True, timeout=30,
+    )
+
+    assert done.returncode == 2 and "no fault rule 'Nope'" in done.stderr

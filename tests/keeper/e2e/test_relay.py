@@ -57,7 +57,8 @@ def head(anvil) -> int:
 
 
 def send(url: str, method: str, *params) -> dict:
-    return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10).json()
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    return httpx.post(url, json=body, timeout=10).json()
 
 
 def receipt(anvil, tx_hash: str) -> dict | None:
@@ -106,7 +107,8 @@ def test_competing_bundle__wins_the_target_block__ours_left_out(anvil, relay, si
     ours, theirs = sign(0, to=prize), sign(1, to=prize)
     target = head(anvil) + 1
 
-    ours_hash = send(relay.url, "eth_sendBundle", {"txs": [ours[0]], "blockNumber": hex(target)})["result"]["bundleHash"]
+    reply = send(relay.url, "eth_sendBundle", {"txs": [ours[0]], "blockNumber": hex(target)})
+    ours_hash = reply["result"]["bundleHash"]
     competitor = relay.compete([theirs[0]], target)
     built = relay.build_block()
 
