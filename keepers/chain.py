@@ -45,6 +45,7 @@ from keepers.types import (
     chunks,
     to_address,
 )
+from keepers.rpc_policy import FailureKind, classify_exception
 from navlend import abi
 
 log = structlog.get_logger("keepers.chain")
@@ -823,6 +824,9 @@ def log_record(entry: Any) -> LogRecord:
 
 
 def _range_refused(err: BaseException) -> bool:
-    text = str(err).lower()
-    return any(s in text for s in ("range", "too many", "limit", "exceed", "timeout", "10000"))
+    """Whether the node refused a ``getLogs`` range as too large, as
+    :func:`keepers.rpc_policy.classify_exception` reads providers' words
+    (a 429 or a timeout is not a range refusal: halving on it shrank the
+    chunk for nothing)."""
+    return classify_exception(err).kind is FailureKind.LOG_RANGE
 
