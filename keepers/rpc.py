@@ -38,18 +38,32 @@ transaction to another endpoint after a timeout is safe (same hash; a
 second copy answers "already known", which is the caller's).
 
 :class:`SharedHead` is the head poller all handlers share: one
-``eth_blockNumber`` per interval, whoever asks.
+``eth_blockNumber`` per interval, whoever asks; :func:`watch_heads` is
+a listener's loop on it. How ``keepers.runner.ResilientPollingRunner``
+would use them (today each listener polls on its own, 4 a second)::
+
+    self._shared = SharedHead(lambda: self.provider.web3.eth.block_number, POLL_SECONDS)
+    # _heads (block tasks): every block once
+    last = None
+    async for head in watch_heads(self._shared, self.shutdown_event, poll_seconds=POLL_SECONDS):
+        step = new_heads(last, head)
+        last = step.last
+        for number in step.blocks: yield number
+    # _event_task: one getLogs for the step's range; ``last`` moves only
+    # when it succeeded, so a failed read (an oracle's NAV event) is asked
+    # again at the next head, never dropped
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -161,6 +175,7 @@ class EndpointPool:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
+        on_failure: Callable[[str, str, FailureKind], None] | None = None,
     ) -> None:
         urls = [str(u).strip() for u in urls]
         if not urls:
@@ -177,6 +192,7 @@ class EndpointPool:
         self._clock = clock
         self._sleep = sleep
         self._wall = wall_clock
+        self._on_failure = on_failure or (lambda pool, endpoint, kind: None)
         now = clock()
         self._states = [EndpointState(_label(u)) for u in urls]
         self._buckets = [TokenBucket.full(settings.rate, settings.burst, now) for _ in urls]
@@ -218,6 +234,7 @@ class EndpointPool:
                     self._states[index] = on_success(self._states[index])
             if not isinstance(outcome, Failure):
                 return outcome
+            self._on_failure(self.name, self._states[index].name, outcome.kind)
             last = outcome
         failure = last or Failure(FailureKind.OTHER, "no attempt made within max_wait")
         raise RpcUnavailable(
@@ -274,7 +291,8 @@ def _label(url: str) -> str:
 
 class RpcClient:
     """Reads through ``reads``, sends through ``sends`` (the reads' URLs
-    when none are given)."""
+    when none are given). ``on_failure(pool, endpoint, kind)`` is told of
+    each endpoint failure (the keeper's ``rpc_errors`` counter)."""
 
     def __init__(
         self,
@@ -286,12 +304,13 @@ class RpcClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
+        on_failure: Callable[[str, str, FailureKind], None] | None = None,
     ) -> None:
         settings = settings or RpcSettings()
         transport = transport or UrllibTransport()
-        self.reads = EndpointPool("read", reads, settings, transport, clock=clock, sleep=sleep, wall_clock=wall_clock)
-        self.sends = EndpointPool("send", sends or reads, settings, transport, clock=clock, sleep=sleep,
-                                  wall_clock=wall_clock)
+        shared = dict(clock=clock, sleep=sleep, wall_clock=wall_clock, on_failure=on_failure)
+        self.reads = EndpointPool("read", reads, settings, transport, **shared)
+        self.sends = EndpointPool("send", sends or reads, settings, transport, **shared)
 
     def pool_for(self, method: str) -> EndpointPool:
         return self.sends if method in SEND_METHODS else self.reads
@@ -363,3 +382,42 @@ class SharedHead:
     @classmethod
     def on_client(cls, client: RpcClient, interval: float, **kwargs: Any) -> SharedHead:
         return cls(lambda: int(client.request("eth_blockNumber", []), 16), interval, **kwargs)
+
+
+async def watch_heads(
+    shared: SharedHead,
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float,
+    max_backoff: float = 10.0,
+) -> AsyncIterator[int]:
+    """Yields the head each time it moves, until ``stop`` is set: every
+    listener runs this on the same :class:`SharedHead`, so they cost one
+    poll per interval between them. A failed poll is logged and retried
+    after a doubling back-off (``max_backoff`` at most); it never ends
+    the loop."""
+    if not (0 < poll_seconds <= max_backoff):
+        raise ValueError(f"need 0 < poll_seconds ({poll_seconds}) <= max_backoff ({max_backoff})")
+    seen: int | None = None
+    backoff = poll_seconds
+    while not stop.is_set():
+        try:
+            head = await asyncio.to_thread(shared.head)
+        except Exception as err:
+            backoff = min(backoff * 2, max_backoff)
+            log.warning("head poll failed; retrying", error=f"{type(err).__name__}: {err}"[:200], backoff=backoff)
+            await _wait(stop, backoff)
+            continue
+        backoff = poll_seconds
+        if head != seen:
+            seen = head
+            yield head
+        await _wait(stop, poll_seconds)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleeps ``seconds``, or less when ``stop`` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

@@ -158,6 +158,11 @@ def classify(
         data = error.get("data")
         if isinstance(data, str) and not data.startswith("0x"):
             message = f"{message} {data}".strip()
+        if retry_after is None and isinstance(data, Mapping):
+            # Infura's rate limit: {"rate": {..., "backoff_seconds": 30}}
+            hint = data.get("rate", data)
+            if isinstance(hint, Mapping):
+                retry_after = parse_retry_after(hint.get("backoff_seconds", hint.get("retry_after")), now)
     elif exception is not None:
         message = f"{type(exception).__name__}: {exception}"
     text = message.lower()

@@ -13,7 +13,7 @@ from navlend.constants import WAD
 
 from keepers.backfill import BackfillInterrupted, backfill_index, backfill_start, run_backfill
 from keepers.index import PositionIndex
-from keepers.rpc import RpcFailure
+from keepers.rpc import RpcFailure, RpcUnavailable
 from keepers.rpc_policy import ChunkPolicy, Failure, FailureKind, RangeUnsplittable
 from keepers.types import LogRecord, to_address
 
@@ -253,3 +253,21 @@ def test_backfill__bad_arguments__refused(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         run_backfill(**args)
+
+
+def test_backfill__process_restart__resumes_from_persisted_checkpoint(tmp_path):
+    logs = history()
+    path = tmp_path / "index.sqlite"
+    down = RpcUnavailable("gone", Failure(FailureKind.UNREACHABLE, "Connection refused"))
+    first = Provider(logs, faults={7_000: down})
+    index = PositionIndex(path, MARKET, start_block=DEPLOYED_AT)
+    with pytest.raises(BackfillInterrupted):
+        backfill_index(index, fetch=first, head=HEAD, head_hash=HEAD_HASH, policy=POLICY, retries=0)
+    index.close()
+    restarted = PositionIndex(path, MARKET, start_block=DEPLOYED_AT)
+    assert restarted.checkpoint() == 6_999
+    second = Provider(logs)
+    backfill_index(restarted, fetch=second, head=HEAD, head_hash=HEAD_HASH, policy=POLICY)
+    assert second.ranges == [(7_000, 8_999), (9_000, 9_999)]
+    assert snapshot(restarted) == reference(logs)
+    restarted.close()

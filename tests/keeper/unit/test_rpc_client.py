@@ -3,7 +3,9 @@ failover, Retry-After, timeouts, the read/send split, the shared head."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections import deque
 
 import pytest
@@ -18,6 +20,7 @@ from keepers.rpc import (
     RpcSettings,
     RpcUnavailable,
     SharedHead,
+    watch_heads,
 )
 from keepers.rpc_policy import FailureKind, HealthPolicy
 
@@ -78,9 +81,10 @@ SETTINGS = RpcSettings(timeout=3.0, rate=1000, burst=1000, max_attempts=6, max_w
                        health=HealthPolicy(down_after=1, cooldown=5.0, max_cooldown=60.0, rate_limit_backoff=1.0))
 
 
-def client(script, reads=(A, B), sends=(), settings=SETTINGS, clock=None):
+def client(script, reads=(A, B), sends=(), settings=SETTINGS, clock=None, on_failure=None):
     clock = clock or Clock()
-    return RpcClient(reads, sends, settings, script, clock=clock, sleep=clock.sleep, wall_clock=lambda: 1e9), clock
+    return RpcClient(reads, sends, settings, script, clock=clock, sleep=clock.sleep, wall_clock=lambda: 1e9,
+                     on_failure=on_failure), clock
 
 
 def test_client__healthy_first_endpoint__answers_with_timeout_on_call():
@@ -119,6 +123,26 @@ def test_client__429__other_endpoint_serves_meanwhile():
     clock.now = 10.0
     assert rpc.request("eth_blockNumber", []) == "0xa"
     assert clock.slept == []
+
+
+def test_client__failures__reported_by_pool_endpoint_and_kind():
+    seen = []
+    script = Script().on(A, too_many(retry_after=1), TimeoutError("timed out")).on(B, ok("0x1"), ok("0x1"))
+    rpc, clock = client(script, on_failure=lambda *event: seen.append(event))
+    rpc.request("eth_blockNumber", [])
+    clock.now = 1.0
+    rpc.request("eth_blockNumber", [])
+    assert seen == [("read", "http://node-a.test:8545", FailureKind.RATE_LIMITED),
+                    ("read", "http://node-a.test:8545", FailureKind.TIMEOUT)]
+
+
+def test_client__answers__no_failure_reported():
+    seen = []
+    script = Script().on(A, ok("0x1"), rpc_error(3, "execution reverted"))
+    rpc, _ = client(script, on_failure=lambda *event: seen.append(event))
+    rpc.request("eth_blockNumber", [])
+    rpc.exchange("eth_call", [{}, "latest"])
+    assert seen == []
 
 
 def test_client__429_as_json_rpc_error__rate_limited_not_returned():
@@ -253,3 +277,56 @@ def test_shared_head__failed_poll__next_caller_polls_again():
 def test_shared_head__bad_interval__refused():
     with pytest.raises(ValueError, match="positive"):
         SharedHead(lambda: 1, interval=0)
+
+
+def _watch(listeners: int, fetch, *, until: int, poll_seconds: float = 0.01):
+    """Runs ``listeners`` watch_heads loops on one SharedHead until each has
+    seen ``until``; returns what each saw."""
+    shared = SharedHead(fetch, interval=poll_seconds)
+
+    async def main():
+        stop = asyncio.Event()
+
+        async def listen():
+            seen = []
+            async for head in watch_heads(shared, stop, poll_seconds=poll_seconds, max_backoff=0.05):
+                seen.append(head)
+                if head >= until:
+                    break
+            return seen
+
+        return await asyncio.wait_for(asyncio.gather(*(listen() for _ in range(listeners))), timeout=10)
+
+    return shared, asyncio.run(main())
+
+
+def test_watch_heads__eleven_listeners__share_one_poll_per_interval():
+    heads = iter(range(1, 10_000))
+    started = time.monotonic()
+    shared, seen = _watch(11, lambda: next(heads) // 3, until=5)
+    elapsed = time.monotonic() - started
+    assert all(s == sorted(set(s)) and s[-1] == 5 for s in seen)
+    # one poll per interval between all of them (not 11)
+    assert shared.polls <= elapsed / 0.01 + 2
+
+
+def test_watch_heads__poll_fails__retried_never_ends():
+    answers = deque([ConnectionRefusedError("Connection refused"), TimeoutError("timed out"), 8, 9])
+
+    def fetch():
+        answer = answers.popleft() if answers else 9
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    _, seen = _watch(1, fetch, until=9)
+    assert seen == [[8, 9]]
+
+
+def test_watch_heads__bad_poll_seconds__refused():
+    async def main():
+        async for _ in watch_heads(SharedHead(lambda: 1, interval=1), asyncio.Event(), poll_seconds=0):
+            pass
+
+    with pytest.raises(ValueError, match="poll_seconds"):
+        asyncio.run(main())

@@ -103,6 +103,21 @@ def test_classify__provider_range_words__log_range(error):
     assert classify(error=error).kind is FailureKind.LOG_RANGE
 
 
+def test_classify__infura_backoff_seconds__read_as_retry_after():
+    error = {"code": -32005, "message": "project ID request rate exceeded",
+             "data": {"see": "https://infura.io/dashboard", "rate": {"allowed_rps": 1, "backoff_seconds": 30}}}
+    failure = classify(error=error)
+    assert failure.kind is FailureKind.RATE_LIMITED
+    assert failure.retry_after == 30.0
+
+
+def test_classify__header_wins_over_body_hint__and_range_error_has_no_wait():
+    error = {"code": -32005, "message": "request rate exceeded", "data": {"rate": {"backoff_seconds": 30}}}
+    assert classify(status=200, headers={"Retry-After": "2"}, error=error).retry_after == 2.0
+    ranged = {"code": -32005, "message": "query returned more than 10000 results", "data": {"backoff_seconds": 9}}
+    assert classify(error=ranged).retry_after is None
+
+
 def test_classify__revert__reverted_not_range():
     assert classify(error={"code": 3, "message": "execution reverted: market: healthy"}).kind is FailureKind.REVERTED
     assert classify(error={"code": -32000, "message": "execution reverted"}).kind is FailureKind.REVERTED
