@@ -15,17 +15,23 @@ and checkpointed before the next is fetched, so that
 are passed in); :func:`backfill_index` runs it on a
 :class:`keepers.index.PositionIndex`.
 
-Wiring (next to ``Keeper.backfill`` / ``Keeper.sync``, which fetch
-``start..head`` into one list and checkpoint at the end)::
+Wiring (not done: ``Keeper.backfill`` and ``Keeper.sync`` in
+``keepers/keeper.py`` fetch ``start..head`` into one list with
+``reader.market_logs`` and checkpoint at the end). ``Keeper.backfill``
+becomes::
 
-    head = reader.head()
-    backfill_index(index, fetch=lambda lo, hi: reader.market_logs(lo, hi, hi - lo + 1),
-                   head=head.number, head_hash=head.hash, policy=ChunkPolicy(...))
+    head = self.reader.head()
+    size = self.config.backfill_chunk_blocks
+    result = backfill_index(
+        self.index, fetch=self.reader.market_logs_once, head=head.number, head_hash=head.hash,
+        policy=ChunkPolicy(initial=size, maximum=size),
+        on_applied=lambda applied: self._touched.update(applied.touched))
 
-``reader.market_logs`` with a chunk as large as the range fetches it in
-one ``getLogs`` (its own halving only comes into play on a refusal, and
-its refusal test should become ``classify_exception(err).kind is
-FailureKind.LOG_RANGE``; see the report of issue 16's RPC part).
+and ``Keeper.sync`` calls the same once its reorg check is done (a
+keeper back from a long outage then catches up in bounded chunks too).
+``reader.market_logs_once`` is one ``getLogs`` whose refusal raises, so
+the chunk policy sees it (``market_logs`` halves by itself, and grows
+nothing back).
 """
 
 from __future__ import annotations

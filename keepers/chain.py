@@ -595,15 +595,20 @@ class ChainReader:
         while lo <= end:
             hi = min(lo + size - 1, end)
             try:
-                raw = self._get_logs(lo, hi)
+                part = self.market_logs_once(lo, hi)
             except Exception as err:
                 if size > 1 and _range_refused(err):
                     size = max(size // 2, 1)
                     continue
                 raise
-            records.extend(log_record(entry) for entry in self._decode_logs(raw))
+            records.extend(part)
             lo = hi + 1
         return records
+
+    def market_logs_once(self, start: int, end: int) -> list[LogRecord]:
+        """The position events of blocks ``start..end`` in one ``getLogs``
+        (a refusal raises: ``keepers.backfill`` sizes its chunks itself)."""
+        return [log_record(entry) for entry in self._decode_logs(self._get_logs(start, end))]
 
     def _get_logs(self, start: int, end: int) -> list[dict[str, Any]]:
         self._on_call("eth_getLogs")

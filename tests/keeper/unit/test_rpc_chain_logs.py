@@ -11,9 +11,11 @@ from web3 import Web3
 
 from navlend.constants import WAD
 
+from keepers.backfill import backfill_index
 from keepers.chain import ChainReader, _range_refused
+from keepers.index import PositionIndex
 from keepers.rpc import FailoverProvider, HttpReply, RpcClient, RpcSettings
-from keepers.rpc_policy import HealthPolicy
+from keepers.rpc_policy import ChunkPolicy, FailureKind, HealthPolicy, classify_exception
 from keepers.types import to_address
 
 from conftest import BORROWER, MARKET
@@ -101,3 +103,25 @@ def test_range_refused__rate_limit_and_timeout__not_range():
     assert not _range_refused(TimeoutError("timed out"))
     assert not _range_refused(RuntimeError("rate limit exceeded"))
     assert _range_refused(RuntimeError("query returned more than 10000 results"))
+
+
+def test_market_logs_once__range_refused__raises_log_range_for_the_backfill():
+    node = LogsNode(max_range=500)
+    reader, _ = reader_on(node)
+    with pytest.raises(Exception) as info:
+        reader.market_logs_once(0, 999)
+    assert classify_exception(info.value).kind is FailureKind.LOG_RANGE
+    assert [r.block_number for r in reader.market_logs_once(0, 499)] == list(range(500))
+
+
+def test_backfill_on_reader__provider_limit__chunks_follow_the_policy():
+    node = LogsNode(max_range=200)
+    reader, _ = reader_on(node)
+    index = PositionIndex(":memory:", MARKET, start_block=0)
+    result = backfill_index(index, fetch=reader.market_logs_once, head=999, head_hash="0x" + "ee" * 32,
+                            policy=ChunkPolicy(initial=800, maximum=800, grow_after=2, probe_after=100))
+    # refused twice, then 200 blocks a chunk (400 was refused: not probed again within 100)
+    assert [hi - lo + 1 for lo, hi in node.ranges] == [800, 400] + [200] * 5
+    assert result.range_errors == 2 and result.final_chunk == 200
+    assert index.checkpoint() == 999
+    assert index.position(BORROWER).scaled_debt == 5
