@@ -170,13 +170,17 @@ def classify(
     def failure(kind: FailureKind) -> Failure:
         return Failure(kind, message, retry_after if kind is FailureKind.RATE_LIMITED else None, code, status)
 
-    if status == 429 or code == 429 or (error is not None and _has(text, _RATE_WORDS)):
+    if status == 429 or code == 429:
         return failure(FailureKind.RATE_LIMITED)
     if exception is not None and error is None:
         return failure(_exception_kind(exception, text))
     if error is not None:
+        # A contract's reason may say anything ("rate limit exceeded"):
+        # a revert is read first.
         if code == 3 or "revert" in text:
             return failure(FailureKind.REVERTED)
+        if _has(text, _RATE_WORDS):
+            return failure(FailureKind.RATE_LIMITED)
         if _has(text, _RANGE_WORDS) or code == -32005:
             # -32005 without rate-limit words: Infura's "query returned
             # more than 10000 results" family.
@@ -202,14 +206,14 @@ def _exception_kind(exception: BaseException, text: str) -> FailureKind:
             return FailureKind.UNREACHABLE
         reason = getattr(current, "reason", None)  # urllib's URLError
         current = reason if isinstance(reason, BaseException) else (current.__cause__ or current.__context__)
+    if "revert" in text:
+        return FailureKind.REVERTED
     if _has(text, _RATE_WORDS) or "429" in text:
         return FailureKind.RATE_LIMITED
     if _has(text, _TIMEOUT_WORDS):
         return FailureKind.TIMEOUT
     if _has(text, _UNREACHABLE_WORDS):
         return FailureKind.UNREACHABLE
-    if "revert" in text:
-        return FailureKind.REVERTED
     if _has(text, _RANGE_WORDS):
         return FailureKind.LOG_RANGE
     return FailureKind.OTHER

@@ -123,6 +123,15 @@ def test_classify__revert__reverted_not_range():
     assert classify(error={"code": -32000, "message": "execution reverted"}).kind is FailureKind.REVERTED
 
 
+def test_classify__revert_reason_with_rate_words__reverted_not_rate_limited():
+    error = {"code": 3, "message": "execution reverted: facility: daily request count exceeded", "data": "0x08c379a0"}
+    assert classify(error=error).kind is FailureKind.REVERTED
+
+
+def test_classify_exception__revert_text_with_rate_words__reverted():
+    assert classify_exception(RuntimeError("execution reverted: rate limit of the facility")).kind is FailureKind.REVERTED
+
+
 def test_classify__other_rpc_error__other():
     failure = classify(error={"code": -32601, "message": "the method eth_foo does not exist"})
     assert failure.kind is FailureKind.OTHER
