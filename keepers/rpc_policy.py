@@ -168,7 +168,8 @@ def classify(
     text = message.lower()
 
     def failure(kind: FailureKind) -> Failure:
-        return Failure(kind, message, retry_after if kind is FailureKind.RATE_LIMITED else None, code, status)
+        said = message or (f"HTTP {status}" if status is not None else "")
+        return Failure(kind, said, retry_after if kind is FailureKind.RATE_LIMITED else None, code, status)
 
     if status == 429 or code == 429:
         return failure(FailureKind.RATE_LIMITED)

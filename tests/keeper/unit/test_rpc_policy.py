@@ -72,6 +72,7 @@ def test_classify__http_429_with_retry_after__rate_limited_with_wait():
     failure = classify(status=429, headers={"Retry-After": "4"}, now=NOW)
     assert failure.kind is FailureKind.RATE_LIMITED
     assert failure.retry_after == 4.0
+    assert failure.message == "HTTP 429"
 
 
 def test_classify__http_429_with_http_date__rate_limited_with_wait():
