@@ -45,6 +45,7 @@ from keepers.types import (
     chunks,
     to_address,
 )
+from keepers.rpc_policy import FailureKind, classify_exception
 from navlend import abi
 
 log = structlog.get_logger("keepers.chain")
@@ -594,15 +595,20 @@ class ChainReader:
         while lo <= end:
             hi = min(lo + size - 1, end)
             try:
-                raw = self._get_logs(lo, hi)
+                part = self.market_logs_once(lo, hi)
             except Exception as err:
                 if size > 1 and _range_refused(err):
                     size = max(size // 2, 1)
                     continue
                 raise
-            records.extend(log_record(entry) for entry in self._decode_logs(raw))
+            records.extend(part)
             lo = hi + 1
         return records
+
+    def market_logs_once(self, start: int, end: int) -> list[LogRecord]:
+        """The position events of blocks ``start..end`` in one ``getLogs``
+        (a refusal raises: ``keepers.backfill`` sizes its chunks itself)."""
+        return [log_record(entry) for entry in self._decode_logs(self._get_logs(start, end))]
 
     def _get_logs(self, start: int, end: int) -> list[dict[str, Any]]:
         self._on_call("eth_getLogs")
@@ -823,6 +829,9 @@ def log_record(entry: Any) -> LogRecord:
 
 
 def _range_refused(err: BaseException) -> bool:
-    text = str(err).lower()
-    return any(s in text for s in ("range", "too many", "limit", "exceed", "timeout", "10000"))
+    """Whether the node refused a ``getLogs`` range as too large, as
+    :func:`keepers.rpc_policy.classify_exception` reads providers' words
+    (a 429 or a timeout is not a range refusal: halving on it shrank the
+    chunk for nothing)."""
+    return classify_exception(err).kind is FailureKind.LOG_RANGE
 
