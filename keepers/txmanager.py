@@ -92,7 +92,12 @@ CANCEL_LABEL = "cancel"
 # Node answers to a send that mean the bytes (or their nonce) are already
 # settled: not errors for a rebroadcast.
 BENIGN_SEND_ERRORS = ("already known", "known transaction", "nonce too low", "already imported",
-                      "replacement transaction underpriced", "transaction underpriced")
+                      "replacement transaction underpriced")
+# Node answers meaning the fees are below what it takes now (the base fee
+# rose past the max fee): expected for a transaction that is stuck, which
+# the expiry's cancel settles; not an RPC fault.
+UNDERPRICED_SEND_ERRORS = ("less than block base fee", "transaction underpriced", "fee cap too low",
+                           "max fee per gas less than")
 
 
 class RevertKind(str, Enum):
@@ -893,6 +898,10 @@ class TxManager:
             if any(benign in text for benign in BENIGN_SEND_ERRORS):
                 log.debug("node already has it", op=op, key=pending.request.key, nonce=pending.nonce,
                           answer=str(err)[:200])
+            elif any(low in text for low in UNDERPRICED_SEND_ERRORS):
+                log.info("node refuses its fees for now; it waits for a bump or its expiry", op=op,
+                         key=pending.request.key, nonce=pending.nonce, max_fee=pending.fees.max_fee,
+                         answer=str(err)[:200])
             else:
                 self._on_rpc_error(op)
                 log.warning("send failed", op=op, key=pending.request.key, nonce=pending.nonce,

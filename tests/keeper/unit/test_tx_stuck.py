@@ -98,6 +98,19 @@ def test_rebroadcast__node_answers_already_known__not_an_rpc_error():
     assert errors == [] and len(tx.pending) == 1
 
 
+def test_rebroadcast__node_refuses_fees_below_the_base_fee__not_an_rpc_error():
+    node = Node()
+    errors: list[str] = []
+    tx = _one_sent(node, policy=FeePolicy(max_bumps=0), on_rpc_error=errors.append)
+
+    def low(raw: bytes) -> str:
+        raise ValueError("max fee per gas less than block base fee")
+
+    tx._broadcast = low  # type: ignore[method-assign]
+    _poll_to(tx, 102)
+    assert errors == [] and len(tx.pending) == 1
+
+
 def test_rebroadcast__node_refuses_for_another_reason__counted_as_an_rpc_error():
     node = Node()
     errors: list[str] = []
