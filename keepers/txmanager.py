@@ -476,6 +476,12 @@ class TxManager:
         """Every position a transaction in flight acts on."""
         return {position for p in self.pending.values() for position in p.request.covers}
 
+    def expired_count(self) -> int:
+        """Transactions the keeper gave up on (past their expiry, a cancel
+        sent or impossible) whose nonce is not used yet: what ``/healthz``
+        should fail on while it is above zero."""
+        return sum(1 for p in self.pending.values() if p.cancelling and not p.gap_fill)
+
     def oldest_pending_age(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
         return max((now - p.sent_at for p in self.pending.values()), default=0.0)

@@ -54,6 +54,14 @@ _COLUMNS = (
 )
 
 
+def tx_store_path(index_path: str | Path) -> Path:
+    """The store's file beside the position index's (``index.sqlite`` ->
+    ``index.txs.sqlite``): its own file, so neither changes the other's
+    journal mode or locks."""
+    path = Path(index_path)
+    return path.with_name(f"{path.stem}.txs{path.suffix or '.sqlite'}")
+
+
 class TxStoreError(ValueError):
     """A stored row cannot be read back (the message says which and why)."""
 

@@ -175,6 +175,15 @@ def test_expiry__cancel_sits__cancel_bumped():
     assert tx.signed[tx.broadcasts[-1]][0] == f"cancel:{BORROWERS[0]}"
 
 
+def test_expired_count__cancel_in_flight__counted_until_the_nonce_is_used():
+    node = Node()
+    tx = _one_sent(node)
+    _poll_to(tx, 107)
+    assert tx.expired_count() == 0
+    _poll_to(tx, 108)
+    assert tx.expired_count() == 1
+
+
 def test_expiry__before_deadline__no_cancel():
     node = Node()
     tx = _one_sent(node)

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from keepers.txstore import StoredRequest, StoredTx, TxStore, TxStoreError
+from keepers.txstore import StoredRequest, StoredTx, TxStore, TxStoreError, tx_store_path
 
 KEEPER = "0x" + "5e" * 20
 FLASH = "0x" + "f1" * 20
@@ -81,3 +81,9 @@ def test_stored_tx__without_signed_bytes__refused():
 def test_txstore__bad_identity__refused(tmp_path, chain_id, signer, match):
     with pytest.raises(ValueError, match=match):
         TxStore(tmp_path / "tx.sqlite", chain_id, signer)
+
+
+def test_tx_store_path__beside_the_index__its_own_file(tmp_path):
+    assert tx_store_path(tmp_path / ".keeper" / "index.sqlite") == tmp_path / ".keeper" / "index.txs.sqlite"
+    assert str(tx_store_path("keeper.db")) == "keeper.txs.db"
+    assert str(tx_store_path("state/index")) == "state/index.txs.sqlite"
