@@ -440,8 +440,6 @@ class TxManager:
         self.stuck = stuck or StuckPolicy()
         self.store = store
         self.clock = clock
-        # The head of the last nonce audit (see poll).
-        self._audited_at: int | None = None
         if store is not None:
             self.resume()
 
@@ -698,7 +696,10 @@ class TxManager:
         read_from = head if self._receipts_read_to is None else self._receipts_read_to + 1
         if not self.pending:
             self._receipts_read_to = head
-            if self._audit_due(head):
+            # Nothing in flight: no gap can hold anything up, and a nonce
+            # used outside is read from the chain at the next send. Only a
+            # hole left by a failed send is worth a look.
+            if self.nonces.holes and not self.dry_run:
                 self.audit(head, base_fee)
             return outcomes
         mined_nonce = int(self.rpc.request("eth_getTransactionCount", [self.address, hex(head)]), 16)
@@ -917,16 +918,11 @@ class TxManager:
 
     # ---- nonce audit
 
-    def _audit_due(self, head: int) -> bool:
-        return (not self.dry_run
-                and (self._audited_at is None or head - self._audited_at >= self.stuck.audit_every_blocks))
-
     def audit(self, head: int, base_fee: int, *, mined: int | None = None) -> NonceAudit:
         """Compares the account's mined and pending counts with the nonces
         in flight (:func:`txrules.audit_nonces`): a gap is filled with a
         cancel, a nonce used outside the keeper resets the local counter,
         a transaction the node no longer holds is sent again."""
-        self._audited_at = head
         if mined is None:
             mined = int(self.rpc.request("eth_getTransactionCount", [self.address, hex(head)]), 16)
         result = audit_nonces(mined, self._pending_count(), frozenset(p.nonce for p in self.pending.values()),

@@ -131,11 +131,9 @@ class StuckPolicy:
     # may outbid the liquidation's own cap: it has to, to replace a
     # liquidation that was bumped to that cap.
     cancel_fee_cap: int = 1_000 * GWEI
-    # Blocks between two nonce audits when nothing is in flight.
-    audit_every_blocks: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("rebroadcast_blocks", "expiry_blocks", "audit_every_blocks"):
+        for name in ("rebroadcast_blocks", "expiry_blocks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.expiry_seconds <= 0:

@@ -25,8 +25,7 @@ from test_txmanager_node import BORROWERS, FLASH, KEEPER, Node, RecordingTxManag
 GWEI = 10**9
 T0 = 1_800_000_000.0
 POLICY = FeePolicy(priority_fee=1 * GWEI, max_fee_cap=100 * GWEI, bump=1.125, max_bumps=2, stuck_after_blocks=2)
-STUCK = StuckPolicy(rebroadcast_blocks=2, expiry_blocks=8, expiry_seconds=3_600, cancel_fee_cap=500 * GWEI,
-                    audit_every_blocks=5)
+STUCK = StuckPolicy(rebroadcast_blocks=2, expiry_blocks=8, expiry_seconds=3_600, cancel_fee_cap=500 * GWEI)
 
 
 class StuckManager(RecordingTxManager):
@@ -269,16 +268,20 @@ def test_nonce_audit__nonces_used_outside_the_keeper__counter_resynchronised():
     node = Node()
     tx = StuckManager(node)
     tx.submit_many([_request(BORROWERS[0], "0x01")], block=100, base_fee=10 * GWEI, head=100)
-    node.count = 1
-    node.receipts[101] = [_receipt_of(tx.pending[BORROWERS[0]].hashes[0], 101)]
+    assert tx.nonces.next_nonce == 1
+    node.held = 3  # the keeper's nonce 0, and 1 and 2 from another process on the key
+    tx.poll(101, 10 * GWEI)
+    assert tx.nonces.next_nonce is None and list(tx.pending) == [BORROWERS[0]]
+    outcome = tx.submit_many([_request(BORROWERS[1], "0x02")], block=101, base_fee=10 * GWEI, head=101)[0]
+    assert outcome.nonce == 3
+
+
+def test_poll__nothing_in_flight__no_nonce_audit():
+    node = Node()
+    tx = StuckManager(node)
     tx.poll(100, 10 * GWEI)
     tx.poll(101, 10 * GWEI)
-    assert tx.nonces.next_nonce == 1
-    node.count = 4  # three transactions of the same key from elsewhere
-    tx.poll(106, 10 * GWEI)  # the audit is due (every 5 blocks when nothing is in flight)
-    assert tx.nonces.next_nonce is None
-    outcome = tx.submit_many([_request(BORROWERS[1], "0x02")], block=106, base_fee=10 * GWEI, head=106)[0]
-    assert outcome.nonce == 4
+    assert node.requests == []
 
 
 def test_restart__node_lost_the_transaction__sent_again_at_once(tmp_path):

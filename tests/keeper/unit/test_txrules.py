@@ -62,7 +62,7 @@ def test_expired__within_both_deadlines__false():
 
 
 @pytest.mark.parametrize("field, value", [("rebroadcast_blocks", 0), ("expiry_blocks", 0), ("expiry_seconds", 0),
-                                          ("cancel_fee_cap", 0), ("audit_every_blocks", 0)])
+                                          ("cancel_fee_cap", 0)])
 def test_stuck_policy__non_positive_setting__refused(field, value):
     with pytest.raises(ValueError, match=field):
         StuckPolicy(**{field: value})
