@@ -242,7 +242,7 @@ class Keeper:
             self.health.last_rpc_ok_at = time.time()
             self.sync(head)
             if self.tx is not None:
-                self.follow(head)
+                self._follow_guarded(head)
             self._scan_and_act(head, report)
             self.health.last_block = head.number
             self.health.last_block_at = time.time()
@@ -571,6 +571,15 @@ class Keeper:
         return TxRequest(key=plan.borrower, to=to, data=data, label=f"liquidate:{plan.route.value}:{plan.token}",
                          context={"route": plan.route.value, "token": plan.token,
                                   "expected_profit": plan.net_profit})
+
+    def _follow_guarded(self, head: BlockRef) -> None:
+        """Follows the transactions in flight in a step of its own: a
+        receipt or send error there is a handled fault, and the block's
+        scan and liquidations still run."""
+        try:
+            self.follow(head)
+        except Exception as err:
+            self.fault("follow", err, block=head.number)
 
     def follow(self, head: BlockRef) -> None:
         assert self.tx is not None

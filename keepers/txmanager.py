@@ -4,8 +4,10 @@ per position.
 
 The module is split in two:
 
-- pure rules (no RPC, unit-tested): :func:`initial_fees`, :func:`bumped_fees`,
-  :func:`replacement_due`, :func:`classify_revert`, :class:`NonceManager`;
+- pure rules (no RPC, unit-tested): :func:`classify_revert`,
+  :class:`NonceManager`, :func:`poll_verdict`, and in ``keepers.txrules``
+  (re-exported here) fees, replacement, rebroadcast, expiry and cancel,
+  the profit check of a bump and the nonce audit;
 - :class:`TxManager`, the I/O edge: sizes the gas of each kind of
   transaction once (``eth_estimateGas``), then simulates every transaction
   with one ``eth_call`` at the gas limit it will be sent with, at a pinned
@@ -13,7 +15,11 @@ The module is split in two:
   account, sends a block's transactions back to back with consecutive
   nonces (never waiting for a receipt, so a stuck transaction blocks
   nothing), and polls its transactions once per block (one
-  ``eth_getBlockReceipts`` per new block).
+  ``eth_getBlockReceipts`` per new block). A transaction that does not
+  mine is bumped, sent again, and past its expiry cancelled at the same
+  nonce; nonce gaps are filled; with a :class:`keepers.txstore.TxStore`,
+  every transaction in flight is stored before it is sent, and a restart
+  follows it again (:meth:`TxManager.resume`).
 
 Why not Ape's ``contract.method(..., sender=...)``: it waits for the receipt
 and owns the nonce, which rules out same-nonce replacement and several
@@ -33,9 +39,27 @@ from typing import Any
 
 import structlog
 from eth_account._utils.legacy_transactions import encode_transaction, serializable_unsigned_transaction_from_dict
-from eth_utils import to_int
+from eth_utils import keccak, to_int
 
 from keepers.chain import CallReverted, Rpc
+from keepers.txrules import (
+    CANCEL_GAS,
+    Action,
+    FeePolicy,
+    Fees,
+    InFlight,
+    NonceAudit,
+    StuckPolicy,
+    audit_nonces,
+    bump_keeps_profit,
+    bumped_fees,
+    cancel_fees,
+    gap_fees,
+    initial_fees,
+    next_action,
+    replacement_due,
+)
+from keepers.txstore import StoredRequest, StoredTx, TxStore
 
 log = structlog.get_logger("keepers.tx")
 
@@ -62,6 +86,18 @@ PAUSED_MESSAGES = ("market: liquidation paused", "market: liquidation grace peri
 RECEIPT_BLOCKS_MAX = 8
 # Blocks a kind's gas size is trusted before it is estimated again.
 GAS_SIZE_TTL_BLOCKS = 300
+# The label of a cancel that fills a nonce gap, and of a cancel request.
+GAP_LABEL = "gap_fill"
+CANCEL_LABEL = "cancel"
+# Node answers to a send that mean the bytes (or their nonce) are already
+# settled: not errors for a rebroadcast.
+BENIGN_SEND_ERRORS = ("already known", "known transaction", "nonce too low", "already imported",
+                      "replacement transaction underpriced")
+# Node answers meaning the fees are below what it takes now (the base fee
+# rose past the max fee): expected for a transaction that is stuck, which
+# the expiry's cancel settles; not an RPC fault.
+UNDERPRICED_SEND_ERRORS = ("less than block base fee", "transaction underpriced", "fee cap too low",
+                           "max fee per gas less than")
 
 
 class RevertKind(str, Enum):
@@ -88,67 +124,6 @@ def classify_revert(message: str | None) -> RevertKind:
     return RevertKind.OTHER
 
 
-# ---------------------------------------------------------------- fees
-
-
-@dataclass(frozen=True)
-class Fees:
-    """EIP-1559 fee caps of one transaction, wei per gas."""
-
-    max_fee: int
-    priority_fee: int
-
-
-@dataclass(frozen=True)
-class FeePolicy:
-    """How the keeper prices and re-prices its transactions."""
-
-    # Tip offered on the first send.
-    priority_fee: int = 1_000_000_000
-    # Hard cap on max_fee (and so on the tip): the "gas cap".
-    max_fee_cap: int = 200_000_000_000
-    # Multiplier per replacement step (geth and anvil need >= 1.10).
-    bump: float = 1.125
-    # Most replacements of one nonce.
-    max_bumps: int = 10
-    # max_fee = base_fee x this + tip on the first send.
-    base_fee_multiplier: int = 2
-    # Blocks without a receipt before the transaction counts as stuck.
-    stuck_after_blocks: int = 2
-
-    def __post_init__(self) -> None:
-        if self.bump < 1.1:
-            raise ValueError(f"fee bump {self.bump} is below 1.1: nodes refuse such replacements")
-        if self.priority_fee > self.max_fee_cap:
-            raise ValueError("priority fee above the max fee cap")
-
-
-def initial_fees(base_fee: int, policy: FeePolicy) -> Fees:
-    """Fees of a first send: ``base x multiplier + tip``, capped."""
-    tip = min(policy.priority_fee, policy.max_fee_cap)
-    return Fees(max_fee=min(base_fee * policy.base_fee_multiplier + tip, policy.max_fee_cap), priority_fee=tip)
-
-
-def bumped_fees(previous: Fees, base_fee: int, policy: FeePolicy) -> Fees | None:
-    """Fees of the next same-nonce replacement: both caps x ``bump``
-    (rounded up), the max fee at least covering the current base fee plus
-    the tip; None when the cap leaves no room for a valid replacement."""
-    tip = math.ceil(previous.priority_fee * policy.bump)
-    max_fee = max(math.ceil(previous.max_fee * policy.bump), base_fee + tip)
-    max_fee = min(max_fee, policy.max_fee_cap)
-    tip = min(tip, max_fee)
-    # A replacement must raise both caps by the node's minimum (10 %).
-    if max_fee * 10 < previous.max_fee * 11 or tip * 10 < previous.priority_fee * 11:
-        return None
-    return Fees(max_fee=max_fee, priority_fee=tip)
-
-
-def replacement_due(sent_block: int, head: int, bumps: int, policy: FeePolicy) -> bool:
-    """Whether a transaction sent at ``sent_block`` and still unmined at
-    ``head`` should be replaced now."""
-    return bumps < policy.max_bumps and head - sent_block >= policy.stuck_after_blocks
-
-
 # ---------------------------------------------------------------- nonces
 
 
@@ -167,6 +142,11 @@ class NonceManager:
         # failed in the middle of a block's batch): handed out first, or the
         # transactions after them would wait behind the gap for ever.
         self.holes: set[int] = set()
+
+    @property
+    def next_nonce(self) -> int | None:
+        """The next new nonce it would hand out (None before the first)."""
+        return self._next
 
     def next(self, chain_pending: int) -> int:
         """The nonce to use for a new transaction; marks it in flight."""
@@ -251,6 +231,8 @@ class TxStatus(str, Enum):
     MINED = "mined"
     REVERTED = "reverted"
     DROPPED = "dropped"
+    # Expired, and the same-nonce cancel mined: the positions are free.
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -267,6 +249,11 @@ class TxRequest:
     label: str = "liquidate"
     context: dict[str, Any] = field(default_factory=dict)
     positions: tuple[str, ...] = ()
+    # The plan's net profit in wei, net of its gas at ``planned_gas_price``
+    # (wei per gas): a fee bump that would eat it is not sent
+    # (``txrules.bump_keeps_profit``). None: bumps are not checked.
+    net_profit_wei: int | None = None
+    planned_gas_price: int = 0
 
     @property
     def kind(self) -> str:
@@ -320,7 +307,13 @@ def record_size(sizes: dict[str, GasSize], kind: str, limit: int, block: int,
 
 @dataclass
 class PendingTx:
-    """A transaction in flight and every hash sent under its nonce."""
+    """A transaction in flight and every hash sent under its nonce.
+
+    ``sent_block`` is the block of the last newly signed transaction (the
+    first send, a bump or a cancel), ``first_block`` and ``sent_at`` those
+    of the first send; ``raw`` the last signed bytes, what a rebroadcast
+    sends again; ``fees`` their fees. Once ``cancelling``, ``raw`` and
+    ``fees`` are the cancel's, whose hashes are in ``cancel_hashes``."""
 
     request: TxRequest
     nonce: int
@@ -332,6 +325,60 @@ class PendingTx:
     bumps: int = 0
     # The head at which its nonce was first seen used with no receipt found.
     unaccounted_since: int | None = None
+    raw: bytes = b""
+    first_block: int = -1
+    last_broadcast_block: int = -1
+    bumps_exhausted: bool = False
+    cancelling: bool = False
+    cancel_hashes: list[str] = field(default_factory=list)
+    cancel_capped: bool = False
+
+    def __post_init__(self) -> None:
+        if self.first_block < 0:
+            self.first_block = self.sent_block
+        if self.last_broadcast_block < 0:
+            self.last_broadcast_block = self.sent_block
+
+    @property
+    def all_hashes(self) -> list[str]:
+        return self.hashes + self.cancel_hashes
+
+    @property
+    def gap_fill(self) -> bool:
+        """A cancel the keeper sent to fill a nonce gap (no request behind it)."""
+        return self.request.label == GAP_LABEL
+
+    def state(self) -> InFlight:
+        return InFlight(first_block=self.first_block, first_at=self.sent_at, last_signed_block=self.sent_block,
+                        last_broadcast_block=self.last_broadcast_block, bumps=self.bumps,
+                        cancelling=self.cancelling, bumps_exhausted=self.bumps_exhausted,
+                        cancel_capped=self.cancel_capped)
+
+    def stored(self) -> StoredTx:
+        r = self.request
+        return StoredTx(
+            request=StoredRequest(key=r.key, to=r.to, data=bytes(r.data), label=r.label, positions=r.positions,
+                                  context=dict(r.context), net_profit_wei=r.net_profit_wei,
+                                  planned_gas_price=r.planned_gas_price),
+            nonce=self.nonce, gas_limit=self.gas_limit, max_fee=self.fees.max_fee,
+            priority_fee=self.fees.priority_fee, hashes=tuple(self.hashes), raw=self.raw,
+            first_block=self.first_block, first_at=self.sent_at, last_signed_block=self.sent_block,
+            last_broadcast_block=self.last_broadcast_block, bumps=self.bumps, bumps_exhausted=self.bumps_exhausted,
+            cancelling=self.cancelling, cancel_hashes=tuple(self.cancel_hashes), cancel_capped=self.cancel_capped,
+        )
+
+    @classmethod
+    def from_stored(cls, row: StoredTx) -> PendingTx:
+        r = row.request
+        request = TxRequest(key=r.key, to=r.to, data=r.data, label=r.label, context=dict(r.context),
+                            positions=r.positions, net_profit_wei=r.net_profit_wei,
+                            planned_gas_price=r.planned_gas_price)
+        return cls(request=request, nonce=row.nonce, gas_limit=row.gas_limit,
+                   fees=Fees(max_fee=row.max_fee, priority_fee=row.priority_fee), hashes=list(row.hashes),
+                   sent_block=row.last_signed_block, sent_at=row.first_at, bumps=row.bumps, raw=row.raw,
+                   first_block=row.first_block, last_broadcast_block=row.last_broadcast_block,
+                   bumps_exhausted=row.bumps_exhausted, cancelling=row.cancelling,
+                   cancel_hashes=list(row.cancel_hashes), cancel_capped=row.cancel_capped)
 
 
 @dataclass(frozen=True)
@@ -369,6 +416,9 @@ class TxManager:
         on_rpc_error: Callable[[str], None] | None = None,
         on_call: Callable[[str], None] | None = None,
         parallel: int = 4,
+        stuck: StuckPolicy | None = None,
+        store: TxStore | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.w3 = w3
         self.rpc = Rpc(w3, on_call)
@@ -387,6 +437,33 @@ class TxManager:
         # Gas limit per kind of request (see submit_many).
         self.gas_sizes: dict[str, GasSize] = {}
         self._on_rpc_error = on_rpc_error or (lambda op: None)
+        self.stuck = stuck or StuckPolicy()
+        self.store = store
+        self.clock = clock
+        if store is not None:
+            self.resume()
+
+    def resume(self) -> int:
+        """Takes back the transactions in flight the store holds (after a
+        restart): followed from the next poll, their nonces and positions
+        busy, never sent again as new. Returns how many."""
+        assert self.store is not None
+        rows = self.store.load()
+        for row in rows:
+            pending = PendingTx.from_stored(row)
+            self.pending[pending.request.key] = pending
+            self.nonces.in_flight.add(pending.nonce)
+        if rows:
+            log.info("resumed transactions in flight", count=len(rows), nonces=[r.nonce for r in rows])
+        return len(rows)
+
+    def _persist(self, pending: PendingTx) -> None:
+        if self.store is not None:
+            self.store.save(pending.stored())
+
+    def _forget(self, key: str) -> None:
+        if self.store is not None:
+            self.store.delete(key)
 
     # ---- queries
 
@@ -396,6 +473,12 @@ class TxManager:
     def in_flight_positions(self) -> set[str]:
         """Every position a transaction in flight acts on."""
         return {position for p in self.pending.values() for position in p.request.covers}
+
+    def expired_count(self) -> int:
+        """Transactions the keeper gave up on (past their expiry, a cancel
+        sent or impossible) whose nonce is not used yet: what ``/healthz``
+        should fail on while it is above zero."""
+        return sum(1 for p in self.pending.values() if p.cancelling and not p.gap_fill)
 
     def oldest_pending_age(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
@@ -531,12 +614,19 @@ class TxManager:
         return simulation
 
     def _sign_and_send(self, request: TxRequest, nonce: int, gas_limit: int, fees: Fees, head: int) -> TxOutcome:
+        """Signs, stores (before the bytes leave: a crash after the send
+        resumes following it), then broadcasts."""
         try:
-            tx_hash = self._send(request, nonce, gas_limit, fees)
+            raw = self._sign(request, nonce, gas_limit, fees)
+            tx_hash = self._tx_hash(raw)
+            pending = PendingTx(request=request, nonce=nonce, gas_limit=gas_limit, fees=fees, hashes=[tx_hash],
+                                sent_block=head, sent_at=self.clock(), raw=raw)
+            self._persist(pending)
+            self._broadcast(raw)
         except Exception as err:
+            self._forget(request.key)
             return self._send_failed(request, nonce, err)
-        self.pending[request.key] = PendingTx(request=request, nonce=nonce, gas_limit=gas_limit, fees=fees,
-                                              hashes=[tx_hash], sent_block=head, sent_at=time.time())
+        self.pending[request.key] = pending
         log.info("sent", label=request.label, key=request.key, tx=tx_hash, nonce=nonce,
                  max_fee=fees.max_fee, tip=fees.priority_fee, gas=gas_limit)
         return TxOutcome(TxStatus.SENT, request, tx_hash=tx_hash, nonce=nonce)
@@ -555,11 +645,14 @@ class TxManager:
     def _pending_count(self) -> int:
         return int(self.w3.eth.get_transaction_count(self.address, "pending"))
 
-    def _send(self, request: TxRequest, nonce: int, gas_limit: int, fees: Fees) -> str:
-        return self._broadcast(self._sign(request, nonce, gas_limit, fees))
-
     def _broadcast(self, raw: bytes) -> str:
         return str(self.rpc.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
+
+    @staticmethod
+    def _tx_hash(raw: bytes) -> str:
+        """The hash of a signed transaction: keccak of its bytes (the typed
+        envelope included), known before the node answers."""
+        return "0x" + keccak(raw).hex()
 
     def _sign(self, request: TxRequest, nonce: int, gas_limit: int, fees: Fees) -> bytes:
         """The raw signed transaction. Ape signs; the bytes are encoded as
@@ -590,16 +683,24 @@ class TxManager:
 
     def poll(self, head: int, base_fee: int) -> list[TxOutcome]:
         """Checks every transaction in flight once, as of block ``head``:
-        mined (success or revert), replaced outside the keeper (dropped),
-        or stuck (bumped). Only a nonce below the account's mined count can
-        have a receipt; those are looked up in the receipts of the blocks
-        since the last poll (one ``eth_getBlockReceipts`` each: anvil's
-        ``eth_getTransactionReceipt`` is slow on full blocks), by hash
-        when not found there (after a gap or a restart)."""
+        mined (success or revert), cancelled, replaced outside the keeper
+        (dropped), or not mined yet, in which case :func:`txrules.next_action`
+        says whether to bump it, send its bytes again, or cancel it
+        (expired). Then the account's nonces are audited (gaps filled,
+        outside use resynchronised). Only a nonce below the account's mined
+        count can have a receipt; those are looked up in the receipts of
+        the blocks since the last poll (one ``eth_getBlockReceipts`` each:
+        anvil's ``eth_getTransactionReceipt`` is slow on full blocks), by
+        hash when not found there (after a gap or a restart)."""
         outcomes: list[TxOutcome] = []
         read_from = head if self._receipts_read_to is None else self._receipts_read_to + 1
         if not self.pending:
             self._receipts_read_to = head
+            # Nothing in flight: no gap can hold anything up, and a nonce
+            # used outside is read from the chain at the next send. Only a
+            # hole left by a failed send is worth a look.
+            if self.nonces.holes and not self.dry_run:
+                self.audit(head, base_fee)
             return outcomes
         mined_nonce = int(self.rpc.request("eth_getTransactionCount", [self.address, hex(head)]), 16)
         mined = [p for p in self.pending.values() if p.nonce < mined_nonce]
@@ -610,30 +711,46 @@ class TxManager:
         # every transaction of a block when the count races ahead).
         covered = bool(mined) and self._receipts_read_to is not None and head - read_from < RECEIPT_BLOCKS_MAX
         receipts = self._block_receipts(read_from, head) if mined else {}
+        now = self.clock()
         for key, pending in list(self.pending.items()):
             if pending.nonce < mined_nonce:
-                receipt = next((receipts[h] for h in reversed(pending.hashes) if h in receipts), None)
+                receipt = next((receipts[h] for h in reversed(pending.all_hashes) if h in receipts), None)
                 if receipt is None and not covered:
                     receipt = self._find_receipt(pending)
                 receipt_block = int(receipt["blockNumber"]) if receipt is not None else None
                 verdict = poll_verdict(receipt_block, head, pending.unaccounted_since)
                 if verdict is PollVerdict.FINISHED:
-                    outcomes.append(self._finish(key, pending, receipt))
+                    outcome = self._finish(key, pending, receipt)
+                    if not pending.gap_fill:
+                        outcomes.append(outcome)
                 elif verdict is PollVerdict.DROPPED:
                     # The nonce was used by a transaction the keeper did not send.
-                    del self.pending[key]
-                    self.nonces.release(pending.nonce, broadcast=True)
-                    outcomes.append(TxOutcome(TxStatus.DROPPED, pending.request, nonce=pending.nonce,
-                                              reason="nonce used by another transaction"))
+                    self._release(key, pending)
+                    if not pending.gap_fill:
+                        outcomes.append(TxOutcome(TxStatus.DROPPED, pending.request, nonce=pending.nonce,
+                                                  reason="nonce used by another transaction"))
                 elif receipt_block is None:
                     pending.unaccounted_since = head
                 else:
                     log.debug("receipt from a block after the head; still pending", key=key,
                               receipt_block=receipt_block, head=head)
-            elif replacement_due(pending.sent_block, head, pending.bumps, self.policy):
-                self._replace(pending, head, base_fee)
+            else:
+                self._advance(pending, head, base_fee, now)
         self._receipts_read_to = head
+        self.audit(head, base_fee, mined=mined_nonce)
         return outcomes
+
+    def _advance(self, pending: PendingTx, head: int, base_fee: int, now: float) -> None:
+        """Does what the rules say to a transaction not mined at ``head``."""
+        action = next_action(pending.state(), head, now, self.policy, self.stuck)
+        if action is Action.BUMP:
+            self._replace(pending, head, base_fee)
+        elif action is Action.CANCEL:
+            self._cancel(pending, head, base_fee)
+        elif action is Action.BUMP_CANCEL:
+            self._bump_cancel(pending, head, base_fee)
+        elif action is Action.REBROADCAST:
+            self._rebroadcast(pending, head)
 
     def _block_receipts(self, first: int, last: int) -> dict[str, Any]:
         """Receipts of blocks ``first..last`` by transaction hash (none when
@@ -647,7 +764,7 @@ class TxManager:
         return out
 
     def _find_receipt(self, pending: PendingTx) -> Any:
-        for tx_hash in reversed(pending.hashes):
+        for tx_hash in reversed(pending.all_hashes):
             try:
                 receipt = self.w3.eth.get_transaction_receipt(tx_hash)
             except Exception as err:
@@ -658,11 +775,23 @@ class TxManager:
                 return receipt
         return None
 
-    def _finish(self, key: str, pending: PendingTx, receipt: Any) -> TxOutcome:
+    def _release(self, key: str, pending: PendingTx) -> None:
+        """The nonce is used: forgets ``pending`` (memory and store)."""
         del self.pending[key]
+        self._forget(key)
         self.nonces.release(pending.nonce, broadcast=True)
+
+    def _finish(self, key: str, pending: PendingTx, receipt: Any) -> TxOutcome:
+        self._release(key, pending)
         tx_hash = "0x" + bytes(receipt["transactionHash"]).hex().removeprefix("0x")
         gas_cost = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
+        if tx_hash in pending.cancel_hashes:
+            if pending.gap_fill:
+                log.info("nonce gap filled", nonce=pending.nonce, tx=tx_hash)
+            else:
+                log.info("cancel mined; positions released", key=key, nonce=pending.nonce, tx=tx_hash)
+            return TxOutcome(TxStatus.CANCELLED, pending.request, tx_hash=tx_hash, nonce=pending.nonce,
+                             reason="expired; cancelled", receipt=receipt, gas_cost=gas_cost)
         if int(receipt["status"]) == 1:
             return TxOutcome(TxStatus.MINED, pending.request, tx_hash=tx_hash, nonce=pending.nonce,
                              receipt=receipt, gas_cost=gas_cost)
@@ -676,25 +805,164 @@ class TxManager:
                          reason=reason, kind=kind, receipt=receipt, gas_cost=gas_cost)
 
     def _replace(self, pending: PendingTx, head: int, base_fee: int) -> None:
+        """A same-nonce replacement at bumped fees, when the cap allows one
+        and it leaves the plan a profit; else no more bumps (the
+        transaction waits for its expiry, then is cancelled)."""
         fees = bumped_fees(pending.fees, base_fee, self.policy)
+        request = pending.request
         if fees is None:
-            log.warning("stuck at the fee cap", key=pending.request.key, nonce=pending.nonce,
-                        max_fee=pending.fees.max_fee)
-            pending.bumps = self.policy.max_bumps
+            log.warning("stuck at the fee cap", key=request.key, nonce=pending.nonce, max_fee=pending.fees.max_fee)
+            pending.bumps_exhausted = True
+            self._persist(pending)
+            return
+        if request.net_profit_wei is not None and not bump_keeps_profit(
+                request.net_profit_wei, request.planned_gas_price, pending.gas_limit, fees, base_fee):
+            log.warning("fee bump would make the plan unprofitable; not bumped", key=request.key,
+                        nonce=pending.nonce, max_fee=fees.max_fee, tip=fees.priority_fee,
+                        net_profit_wei=request.net_profit_wei)
+            pending.bumps_exhausted = True
+            self._persist(pending)
             return
         try:
-            tx_hash = self._send(pending.request, pending.nonce, pending.gas_limit, fees)
+            raw = self._sign(request, pending.nonce, pending.gas_limit, fees)
         except Exception as err:
             self._on_rpc_error("replace")
-            log.warning("replacement failed", key=pending.request.key, nonce=pending.nonce, error=str(err)[:200])
+            log.warning("replacement not signed", key=request.key, nonce=pending.nonce, error=str(err)[:200])
             pending.sent_block = head
             return
+        tx_hash = self._tx_hash(raw)
         pending.hashes.append(tx_hash)
-        pending.fees = fees
+        pending.fees, pending.raw = fees, raw
         pending.bumps += 1
-        pending.sent_block = head
-        log.info("replaced", key=pending.request.key, nonce=pending.nonce, tx=tx_hash,
-                 max_fee=fees.max_fee, tip=fees.priority_fee, step=pending.bumps)
+        pending.sent_block = pending.last_broadcast_block = head
+        self._persist(pending)
+        if self._send_raw(raw, "replace", pending):
+            log.info("replaced", key=request.key, nonce=pending.nonce, tx=tx_hash,
+                     max_fee=fees.max_fee, tip=fees.priority_fee, step=pending.bumps)
+
+    def _cancel(self, pending: PendingTx, head: int, base_fee: int) -> None:
+        """Expired: a 0-value transfer to the signer at the same nonce,
+        priced to replace it. The positions stay busy until the nonce is
+        used (by the cancel or by the original)."""
+        fees = cancel_fees(pending.fees, base_fee, self.policy, self.stuck)
+        pending.cancelling = True
+        if fees is None:
+            pending.cancel_capped = True
+            self._persist(pending)
+            log.error("expired but no cancel fits under the cancel fee cap; sending it again as it is",
+                      key=pending.request.key, nonce=pending.nonce, max_fee=pending.fees.max_fee,
+                      cancel_fee_cap=self.stuck.cancel_fee_cap)
+            return
+        self._sign_cancel(pending, fees, head, "cancel")
+        log.warning("expired; cancel sent", key=pending.request.key, nonce=pending.nonce,
+                    tx=pending.cancel_hashes[-1], max_fee=fees.max_fee, tip=fees.priority_fee,
+                    first_block=pending.first_block, blocks=head - pending.first_block, bumps=pending.bumps)
+
+    def _bump_cancel(self, pending: PendingTx, head: int, base_fee: int) -> None:
+        fees = cancel_fees(pending.fees, base_fee, self.policy, self.stuck)
+        if fees is None:
+            pending.cancel_capped = True
+            self._persist(pending)
+            log.error("cancel stuck at the cancel fee cap", key=pending.request.key, nonce=pending.nonce,
+                      max_fee=pending.fees.max_fee)
+            return
+        self._sign_cancel(pending, fees, head, "bump_cancel")
+        log.info("cancel bumped", key=pending.request.key, nonce=pending.nonce, tx=pending.cancel_hashes[-1],
+                 max_fee=fees.max_fee, tip=fees.priority_fee)
+
+    def _sign_cancel(self, pending: PendingTx, fees: Fees, head: int, op: str) -> None:
+        cancel = TxRequest(key=f"cancel:{pending.request.key}", to=self.address, data=b"", label=CANCEL_LABEL)
+        try:
+            raw = self._sign(cancel, pending.nonce, CANCEL_GAS, fees)
+        except Exception as err:
+            self._on_rpc_error(op)
+            log.warning("cancel not signed", key=pending.request.key, nonce=pending.nonce, error=str(err)[:200])
+            return
+        pending.cancel_hashes.append(self._tx_hash(raw))
+        pending.fees, pending.raw = fees, raw
+        pending.sent_block = pending.last_broadcast_block = head
+        self._persist(pending)
+        self._send_raw(raw, op, pending)
+
+    def _rebroadcast(self, pending: PendingTx, head: int) -> None:
+        """The same signed bytes again: a node that lost them (evicted,
+        restarted, never relayed) gets them back; one that has them says
+        so, which is not an error."""
+        pending.last_broadcast_block = head
+        self._persist(pending)
+        if self._send_raw(pending.raw, "rebroadcast", pending):
+            log.info("rebroadcast", key=pending.request.key, nonce=pending.nonce, tx=pending.all_hashes[-1],
+                     cancelling=pending.cancelling)
+
+    def _send_raw(self, raw: bytes, op: str, pending: PendingTx) -> bool:
+        """Broadcasts ``raw``; False (logged) when the node refused it. An
+        answer saying the bytes or the nonce are already settled is not
+        counted as an RPC error: the next poll finds where it went."""
+        try:
+            self._broadcast(raw)
+        except Exception as err:
+            text = str(err).lower()
+            if any(benign in text for benign in BENIGN_SEND_ERRORS):
+                log.debug("node already has it", op=op, key=pending.request.key, nonce=pending.nonce,
+                          answer=str(err)[:200])
+            elif any(low in text for low in UNDERPRICED_SEND_ERRORS):
+                log.info("node refuses its fees for now; it waits for a bump or its expiry", op=op,
+                         key=pending.request.key, nonce=pending.nonce, max_fee=pending.fees.max_fee,
+                         answer=str(err)[:200])
+            else:
+                self._on_rpc_error(op)
+                log.warning("send failed", op=op, key=pending.request.key, nonce=pending.nonce,
+                            error=str(err)[:200])
+            return False
+        return True
+
+    # ---- nonce audit
+
+    def audit(self, head: int, base_fee: int, *, mined: int | None = None) -> NonceAudit:
+        """Compares the account's mined and pending counts with the nonces
+        in flight (:func:`txrules.audit_nonces`): a gap is filled with a
+        cancel, a nonce used outside the keeper resets the local counter,
+        a transaction the node no longer holds is sent again."""
+        if mined is None:
+            mined = int(self.rpc.request("eth_getTransactionCount", [self.address, hex(head)]), 16)
+        result = audit_nonces(mined, self._pending_count(), frozenset(p.nonce for p in self.pending.values()),
+                              self.nonces.next_nonce)
+        if result.foreign:
+            log.warning("nonces used outside the keeper; counter read again from the chain", mined=mined,
+                        local=self.nonces.next_nonce)
+            self.nonces.reset()
+        by_nonce = {p.nonce: p for p in self.pending.values()}
+        for nonce in result.unheld:
+            pending = by_nonce[nonce]
+            if pending.last_broadcast_block != head:
+                log.info("node no longer holds it; sending it again", key=pending.request.key, nonce=nonce)
+                self._rebroadcast(pending, head)
+        for nonce in result.gaps:
+            self._fill_gap(nonce, head, base_fee)
+        return result
+
+    def _fill_gap(self, nonce: int, head: int, base_fee: int) -> None:
+        """A cancel at ``nonce``, which nothing occupies while later nonces
+        wait behind it; followed like any transaction in flight."""
+        self.nonces.holes.discard(nonce)
+        self.nonces.in_flight.add(nonce)
+        request = TxRequest(key=f"gap:{nonce}", to=self.address, data=b"", label=GAP_LABEL)
+        fees = gap_fees(base_fee, self.policy)
+        try:
+            raw = self._sign(request, nonce, CANCEL_GAS, fees)
+        except Exception as err:
+            self.nonces.release(nonce, broadcast=False)
+            self._on_rpc_error("gap_fill")
+            log.warning("gap cancel not signed", nonce=nonce, error=str(err)[:200])
+            return
+        pending = PendingTx(request=request, nonce=nonce, gas_limit=CANCEL_GAS, fees=fees, hashes=[],
+                            sent_block=head, sent_at=self.clock(), raw=raw, cancelling=True,
+                            cancel_hashes=[self._tx_hash(raw)])
+        self.pending[request.key] = pending
+        self._persist(pending)
+        self._send_raw(raw, "gap_fill", pending)
+        log.warning("nonce gap: cancel sent to fill it", nonce=nonce, tx=pending.cancel_hashes[-1],
+                    max_fee=fees.max_fee)
 
 
 def revert_message(err: BaseException) -> str | None:

@@ -19,6 +19,7 @@ from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
 from keepers.txmanager import FeePolicy, TxManager
+from keepers.txstore import TxStore, tx_store_path
 from keepers.types import AccountHealth
 from navlend.market import market_at
 
@@ -96,6 +97,8 @@ def build_keeper(
             fee_policy(config),
             dry_run=config.dry_run,
             on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
+            # Transactions in flight survive a restart (followed, not sent again).
+            store=TxStore(tx_store_path(config.db_path), provider.chain_id, str(bot.signer.address)),
         )
     index = PositionIndex(config.db_path, config.market, config.start_block)
     keeper = Keeper(

@@ -108,15 +108,40 @@ class Signer:
 
 
 class RecordingTxManager(TxManager):
-    """Sends nothing: each send is recorded with its nonce and gas limit."""
+    """Sends nothing: each newly signed transaction is recorded in ``sent``
+    with its nonce and gas limit, every broadcast (rebroadcasts too) in
+    ``broadcasts``. The "signed bytes" name the request, nonce, gas and
+    fees; the first transaction signed at a nonce has the hash
+    ``0x<nonce>`` (so receipts are easy to write), later ones (bumps,
+    cancels) a hash with the version above it."""
 
-    def __init__(self, node: Node, **kwargs: Any) -> None:
-        super().__init__(W3(node), Signer(), ecosystem=None, chain_id=31337, policy=FeePolicy(), **kwargs)
+    def __init__(self, node: Node, policy: FeePolicy | None = None, **kwargs: Any) -> None:
+        super().__init__(W3(node), Signer(), ecosystem=None, chain_id=31337, policy=policy or FeePolicy(), **kwargs)
         self.sent: list[tuple[str, int, int]] = []
+        self.signed: dict[bytes, tuple[str, int, int, Any, str]] = {}
+        self.broadcasts: list[bytes] = []
+        self.refuse: Exception | None = None
+        self._versions: dict[int, int] = {}
 
-    def _send(self, request: TxRequest, nonce: int, gas_limit: int, fees: Any) -> str:
-        self.sent.append((request.key, nonce, gas_limit))
-        return "0x" + f"{nonce:064x}"
+    def _sign(self, request: TxRequest, nonce: int, gas_limit: int, fees: Any) -> bytes:
+        raw = f"{request.key}|{request.to}|{nonce}|{gas_limit}|{fees.max_fee}|{fees.priority_fee}".encode()
+        if raw not in self.signed:
+            version = self._versions.get(nonce, 0)
+            self._versions[nonce] = version + 1
+            self.signed[raw] = (request.key, nonce, gas_limit, fees, "0x" + f"{nonce + (version << 128):064x}")
+        return raw
+
+    def _tx_hash(self, raw: bytes) -> str:
+        return self.signed[raw][4]
+
+    def _broadcast(self, raw: bytes) -> str:
+        if self.refuse is not None:
+            raise self.refuse
+        key, nonce, gas_limit, _, tx_hash = self.signed[raw]
+        if raw not in self.broadcasts:
+            self.sent.append((key, nonce, gas_limit))
+        self.broadcasts.append(raw)
+        return tx_hash
 
     def _pending_count(self) -> int:
         return self.w3.provider.count
