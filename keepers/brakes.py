@@ -27,10 +27,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
+
+if TYPE_CHECKING:
+    from keepers.config import KeeperConfig
 
 HOUR = 3_600
 DAY = 86_400
@@ -97,6 +100,19 @@ class BrakeLimits:
             problems.append(f"max_hour_wei {hour} is above max_day_wei {day}")
         if problems:
             raise ValueError("; ".join(problems))
+
+
+def limits_from_config(config: KeeperConfig) -> BrakeLimits:
+    """The brakes of ``config`` (``max_gas_per_*_eth``,
+    ``max_consecutive_failures``, ``balance_floor_eth``, ``kill_file``)."""
+    return BrakeLimits(
+        max_tx_wei=config.budget_wei("max_gas_per_tx_eth"),
+        max_hour_wei=config.budget_wei("max_gas_per_hour_eth"),
+        max_day_wei=config.budget_wei("max_gas_per_day_eth"),
+        max_consecutive_failures=config.max_consecutive_failures,
+        balance_floor_wei=config.balance_floor_wei,
+        kill_file=config.kill_file,
+    )
 
 
 # ---------------------------------------------------------------- #

@@ -34,6 +34,7 @@ from eth_utils import keccak
 from navlend.constants import BPS
 from navlend.rules.arith import ceil_div
 
+from keepers.config import GWEI, MAX_LIQUIDATION_BATCH, KeeperConfig
 from keepers.decide import ProfitPolicy
 from keepers.types import Plan, Route, to_address
 
@@ -402,3 +403,40 @@ def decision_policy(
         gas_limit_redeem=model.per_position(Route.REDEEM, size) + l1_redeem,
         gas_limit_seize=model.per_position(Route.SEIZE, 1) + l1_seize,
     )
+
+
+# ---------------------------------------------------------------- #
+#                            FROM CONFIG                            #
+# ---------------------------------------------------------------- #
+
+
+def feed_policy_from_config(config: KeeperConfig) -> PriceFeedPolicy:
+    return PriceFeedPolicy(
+        max_age_seconds=config.eth_usd_max_age_seconds,
+        fallback_base_per_eth=config.eth_usd_base,
+        base_decimals=config.base_decimals,
+    )
+
+
+def gas_model_from_config(config: KeeperConfig) -> GasModel:
+    """The redeem route from ``gas_redeem_fixed`` / ``_per_position``; the
+    seize and gathered routes from ``gas_limit_seize`` / ``_redeem``."""
+    if config.gas_limit_redeem < config.gas_limit_seize:
+        raise ValueError(f"gas_limit_redeem {config.gas_limit_redeem} is below gas_limit_seize {config.gas_limit_seize}")
+    return GasModel(
+        {
+            Route.REDEEM: GasCoefficients(config.gas_redeem_fixed, config.gas_redeem_per_position),
+            Route.SEIZE: GasCoefficients(0, config.gas_limit_seize),
+            Route.GATHERED: GasCoefficients(config.gas_limit_redeem - config.gas_limit_seize, config.gas_limit_seize),
+        },
+        MAX_LIQUIDATION_BATCH,
+        config.gas_margin_bps,
+    )
+
+
+def tip_policy_from_config(config: KeeperConfig) -> TipPolicy:
+    """``tip_share_bps`` of the profit, at most ``tip_cap_gwei``, at least
+    ``priority_fee_gwei`` (share 0: the fixed priority fee, as before)."""
+    cap = int(config.tip_cap_gwei * GWEI)
+    return TipPolicy(share_bps=config.tip_share_bps, cap_wei=max(cap, config.priority_fee_wei),
+                     min_wei=config.priority_fee_wei)

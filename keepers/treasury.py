@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from keepers.types import to_address
+
+if TYPE_CHECKING:
+    from keepers.config import KeeperConfig
 
 
 @dataclass(frozen=True)
@@ -93,3 +98,25 @@ def approval_action(allowance: int, needed: int, policy: ApprovalPolicy) -> Appr
         return ApprovalAction(ApprovalKind.REFUSE, 0, f"need {needed} > approval bound {policy.bound}")
     kind = ApprovalKind.RESET_THEN_APPROVE if policy.reset_first and allowance > 0 else ApprovalKind.APPROVE
     return ApprovalAction(kind, policy.bound, f"allowance {allowance} < need {needed}")
+
+
+def sweep_policy_from_config(config: KeeperConfig, signer: str) -> SweepPolicy | None:
+    """The stablecoin sweep to ``profit_receiver``; None when none is set
+    (profit stays on the key, as before: the keeper warns at start)."""
+    if config.profit_receiver is None:
+        return None
+    return SweepPolicy(
+        receiver=config.profit_receiver,
+        signer=signer,
+        float_amount=_base(config.sweep_float_usd, config.base_unit),
+        min_sweep=_base(config.min_sweep_usd, config.base_unit),
+    )
+
+
+def approval_policy_from_config(config: KeeperConfig) -> ApprovalPolicy:
+    return ApprovalPolicy(bound=_base(config.seize_approval_usd, config.base_unit),
+                          reset_first=config.approval_reset_first)
+
+
+def _base(amount: Decimal, unit: int) -> int:
+    return int(amount * unit)

@@ -20,6 +20,7 @@ from keepers.profit import (
     GasModel,
     PriceFeedPolicy,
     PriceSource,
+    Tip,
     TipPolicy,
     base_to_wei,
     bump_verdict,
@@ -284,3 +285,50 @@ def test_decision_policy__l1_fee__folded_into_gas_per_position():
 def test_decision_policy__zero_gas_price__refused():
     with pytest.raises(ValueError):
         decision_policy(BASE_POLICY, EthPrice(USD, PriceSource.FEED), MODEL, 10, gas_price_wei=0)
+
+
+# ------------------------------ CONFIG --------------------------------- #
+
+from keepers.config import ConfigError, load_config  # noqa: E402
+from keepers.profit import feed_policy_from_config, gas_model_from_config, tip_policy_from_config  # noqa: E402
+
+ENV = {
+    "NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0",
+    "NAVLEND_KEEPER_MARKET": "0x" + "3a" * 20,
+    "NAVLEND_KEEPER_LENS": "0x" + "1e" * 20,
+    "NAVLEND_KEEPER_FLASH_LIQUIDATOR": "0x" + "f1" * 20,
+    "NAVLEND_KEEPER_NAV_ORACLES": "0x" + "0a" * 20,
+}
+
+
+def test_config__defaults__measured_gas_fallback_price_and_fixed_tip():
+    config = load_config(env=ENV)
+    assert gas_model_from_config(config).per_position(Route.REDEEM, 10) == 70_309
+    assert feed_policy_from_config(config) == FEED
+    assert config.eth_usd_feed is None and config.l1_fee_oracle is None
+    tips = tip_policy_from_config(config)
+    assert tips.share_bps == 0  # by default the fixed priority fee, as before
+    assert tip_per_gas(10**6 * USD, 100_000, 2_500 * USD, tips).per_gas_wei == GWEI
+    shared = replace(tips, share_bps=1_000)
+    assert tip_per_gas(10**6 * USD, 100_000, 2_500 * USD, shared) == Tip(50 * GWEI, True)
+
+
+def test_config__feed_and_oracle_addresses__checksummed():
+    env = {**ENV, "NAVLEND_KEEPER_ETH_USD_FEED": "0x" + "ab" * 20,
+           "NAVLEND_KEEPER_L1_FEE_ORACLE": "0x420000000000000000000000000000000000000f"}
+    config = load_config(env=env)
+    assert config.eth_usd_feed == to_address("0x" + "ab" * 20) and config.l1_fee_oracle == GAS_PRICE_ORACLE
+
+
+def test_config__bad_profit_fields__named():
+    env = {**ENV, "NAVLEND_KEEPER_ETH_USD_FEED": "0x12", "NAVLEND_KEEPER_GAS_MARGIN_BPS": "9000",
+           "NAVLEND_KEEPER_TIP_SHARE_BPS": "10001"}
+    with pytest.raises(ConfigError) as err:
+        load_config(env=env)
+    keys = {p.split(":")[0] for p in err.value.problems}
+    assert keys == {"eth_usd_feed", "gas_margin_bps", "tip_share_bps"}
+
+
+def test_config__tip_cap_above_max_fee__refused():
+    with pytest.raises(ConfigError, match="tip_cap_gwei"):
+        load_config(env={**ENV, "NAVLEND_KEEPER_TIP_CAP_GWEI": "500"})
