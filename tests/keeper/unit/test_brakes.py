@@ -9,6 +9,7 @@ import signal
 from dataclasses import replace
 
 import pytest
+from conftest import CONFIG_ENV
 import structlog
 from prometheus_client import CollectorRegistry
 
@@ -31,6 +32,8 @@ from keepers.brakes import (
     receipt_cost_wei,
     window_spent,
 )
+from keepers.config import ConfigError, load_config
+from keepers.brakes import limits_from_config
 
 GWEI = 10**9
 ETH = 10**18
@@ -289,34 +292,25 @@ def test_dry_run__empty_network__clear_error():
 
 # ------------------------------ CONFIG --------------------------------- #
 
-from keepers.config import ConfigError, load_config  # noqa: E402
-from keepers.brakes import limits_from_config  # noqa: E402
 
-ENV = {
-    "NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0",
-    "NAVLEND_KEEPER_MARKET": "0x" + "3a" * 20,
-    "NAVLEND_KEEPER_LENS": "0x" + "1e" * 20,
-    "NAVLEND_KEEPER_FLASH_LIQUIDATOR": "0x" + "f1" * 20,
-    "NAVLEND_KEEPER_NAV_ORACLES": "0x" + "0a" * 20,
-}
 
 
 def test_config__default_brakes__on_in_wei():
-    limits = limits_from_config(load_config(env=ENV))
+    limits = limits_from_config(load_config(env=CONFIG_ENV))
     assert (limits.max_tx_wei, limits.max_hour_wei, limits.max_day_wei) == (ETH // 10, ETH, 5 * ETH)
     assert limits.max_consecutive_failures == 5 and limits.balance_floor_wei == ETH // 100
     assert str(limits.kill_file) == ".keeper/STOP"
 
 
 def test_config__empty_variable__turns_a_budget_and_the_kill_file_off():
-    env = {**ENV, "NAVLEND_KEEPER_MAX_GAS_PER_DAY_ETH": "", "NAVLEND_KEEPER_KILL_FILE": ""}
+    env = {**CONFIG_ENV, "NAVLEND_KEEPER_MAX_GAS_PER_DAY_ETH": "", "NAVLEND_KEEPER_KILL_FILE": ""}
     limits = limits_from_config(load_config(env=env))
     assert limits.max_day_wei is None and limits.kill_file is None and limits.max_hour_wei == ETH
 
 
 def test_config__bad_brakes__every_problem_named():
     env = {
-        **ENV,
+        **CONFIG_ENV,
         "NAVLEND_KEEPER_MAX_GAS_PER_TX_ETH": "2",  # above the hour's 1
         "NAVLEND_KEEPER_BALANCE_FLOOR_ETH": "1",  # above the 0.05 alert
         "NAVLEND_KEEPER_MAX_CONSECUTIVE_FAILURES": "0",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from conftest import CONFIG_ENV
 from eth_abi import decode as abi_decode
 
 from keepers.decide import ProfitPolicy, gas_cost
@@ -35,6 +36,8 @@ from keepers.profit import (
     wei_to_base,
 )
 from keepers.types import Plan, Route, to_address
+from keepers.config import ConfigError, load_config
+from keepers.profit import feed_policy_from_config, gas_model_from_config, tip_policy_from_config
 
 USD = 10**6
 GWEI = 10**9
@@ -289,20 +292,11 @@ def test_decision_policy__zero_gas_price__refused():
 
 # ------------------------------ CONFIG --------------------------------- #
 
-from keepers.config import ConfigError, load_config  # noqa: E402
-from keepers.profit import feed_policy_from_config, gas_model_from_config, tip_policy_from_config  # noqa: E402
 
-ENV = {
-    "NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0",
-    "NAVLEND_KEEPER_MARKET": "0x" + "3a" * 20,
-    "NAVLEND_KEEPER_LENS": "0x" + "1e" * 20,
-    "NAVLEND_KEEPER_FLASH_LIQUIDATOR": "0x" + "f1" * 20,
-    "NAVLEND_KEEPER_NAV_ORACLES": "0x" + "0a" * 20,
-}
 
 
 def test_config__defaults__measured_gas_fallback_price_and_fixed_tip():
-    config = load_config(env=ENV)
+    config = load_config(env=CONFIG_ENV)
     assert gas_model_from_config(config).per_position(Route.REDEEM, 10) == 70_309
     assert feed_policy_from_config(config) == FEED
     assert config.eth_usd_feed is None and config.l1_fee_oracle is None
@@ -314,14 +308,14 @@ def test_config__defaults__measured_gas_fallback_price_and_fixed_tip():
 
 
 def test_config__feed_and_oracle_addresses__checksummed():
-    env = {**ENV, "NAVLEND_KEEPER_ETH_USD_FEED": "0x" + "ab" * 20,
+    env = {**CONFIG_ENV, "NAVLEND_KEEPER_ETH_USD_FEED": "0x" + "ab" * 20,
            "NAVLEND_KEEPER_L1_FEE_ORACLE": "0x420000000000000000000000000000000000000f"}
     config = load_config(env=env)
     assert config.eth_usd_feed == to_address("0x" + "ab" * 20) and config.l1_fee_oracle == GAS_PRICE_ORACLE
 
 
 def test_config__bad_profit_fields__named():
-    env = {**ENV, "NAVLEND_KEEPER_ETH_USD_FEED": "0x12", "NAVLEND_KEEPER_GAS_MARGIN_BPS": "9000",
+    env = {**CONFIG_ENV, "NAVLEND_KEEPER_ETH_USD_FEED": "0x12", "NAVLEND_KEEPER_GAS_MARGIN_BPS": "9000",
            "NAVLEND_KEEPER_TIP_SHARE_BPS": "10001"}
     with pytest.raises(ConfigError) as err:
         load_config(env=env)
@@ -331,4 +325,4 @@ def test_config__bad_profit_fields__named():
 
 def test_config__tip_cap_above_max_fee__refused():
     with pytest.raises(ConfigError, match="tip_cap_gwei"):
-        load_config(env={**ENV, "NAVLEND_KEEPER_TIP_CAP_GWEI": "500"})
+        load_config(env={**CONFIG_ENV, "NAVLEND_KEEPER_TIP_CAP_GWEI": "500"})

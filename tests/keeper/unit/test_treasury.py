@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from conftest import CONFIG_ENV
 
 from keepers.treasury import (
     ApprovalAction,
@@ -15,6 +16,8 @@ from keepers.treasury import (
     sweep_amount,
 )
 from keepers.types import to_address
+from keepers.config import ConfigError, load_config
+from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
 
 USD = 10**6
 SIGNER = to_address("0x" + "1a" * 20)
@@ -90,20 +93,11 @@ def test_approval__bad_values__clear_error():
 
 # ------------------------------ CONFIG --------------------------------- #
 
-from keepers.config import ConfigError, load_config  # noqa: E402
-from keepers.treasury import approval_policy_from_config, sweep_policy_from_config  # noqa: E402
 
-ENV = {
-    "NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0",
-    "NAVLEND_KEEPER_MARKET": "0x" + "3a" * 20,
-    "NAVLEND_KEEPER_LENS": "0x" + "1e" * 20,
-    "NAVLEND_KEEPER_FLASH_LIQUIDATOR": "0x" + "f1" * 20,
-    "NAVLEND_KEEPER_NAV_ORACLES": "0x" + "0a" * 20,
-}
 
 
 def test_config__receiver_set__sweep_policy_in_base_units():
-    config = load_config(env={**ENV, "NAVLEND_KEEPER_PROFIT_RECEIVER": COLD.lower(),
+    config = load_config(env={**CONFIG_ENV, "NAVLEND_KEEPER_PROFIT_RECEIVER": COLD.lower(),
                               "NAVLEND_KEEPER_SWEEP_FLOAT_USD": "5000"})
     policy = sweep_policy_from_config(config, SIGNER)
     assert policy == SweepPolicy(COLD, SIGNER, 5_000 * USD, 100 * USD)
@@ -111,16 +105,16 @@ def test_config__receiver_set__sweep_policy_in_base_units():
 
 
 def test_config__no_receiver__no_sweep():
-    assert sweep_policy_from_config(load_config(env=ENV), SIGNER) is None
+    assert sweep_policy_from_config(load_config(env=CONFIG_ENV), SIGNER) is None
 
 
 def test_config__receiver_is_signer__refused_at_start():
-    config = load_config(env={**ENV, "NAVLEND_KEEPER_PROFIT_RECEIVER": SIGNER})
+    config = load_config(env={**CONFIG_ENV, "NAVLEND_KEEPER_PROFIT_RECEIVER": SIGNER})
     with pytest.raises(ValueError, match="signing key"):
         sweep_policy_from_config(config, SIGNER)
 
 
 def test_config__bad_receiver_or_bound__named():
     with pytest.raises(ConfigError) as err:
-        load_config(env={**ENV, "NAVLEND_KEEPER_PROFIT_RECEIVER": "cold", "NAVLEND_KEEPER_SEIZE_APPROVAL_USD": "0"})
+        load_config(env={**CONFIG_ENV, "NAVLEND_KEEPER_PROFIT_RECEIVER": "cold", "NAVLEND_KEEPER_SEIZE_APPROVAL_USD": "0"})
     assert {p.split(":")[0] for p in err.value.problems} == {"profit_receiver", "seize_approval_usd"}
