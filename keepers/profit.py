@@ -116,6 +116,26 @@ class PriceFeedPolicy:
             raise ValueError("future_tolerance_seconds must be >= 0")
 
 
+# AggregatorV3Interface: the two reads an ETH/USD price needs.
+LATEST_ROUND_DATA_SELECTOR = keccak(text="latestRoundData()")[:4]
+DECIMALS_SELECTOR = keccak(text="decimals()")[:4]
+
+
+def decode_round(latest_round_data: bytes, decimals_data: bytes) -> FeedRound:
+    """A :class:`FeedRound` from the raw answers of ``latestRoundData()``
+    (five words: uint80, int256, uint256, uint256, uint80) and
+    ``decimals()`` (one word); ValueError on anything else."""
+    if len(latest_round_data) != 5 * 32 or len(decimals_data) != 32:
+        raise ValueError(
+            f"latestRoundData returns 160 bytes and decimals 32, got {len(latest_round_data)} and {len(decimals_data)}"
+        )
+    round_id, answer, started, updated, answered_in = abi_decode(
+        ["uint80", "int256", "uint256", "uint256", "uint80"], bytes(latest_round_data)
+    )
+    (decimals,) = abi_decode(["uint8"], bytes(decimals_data))
+    return FeedRound(round_id, answer, started, updated, answered_in, decimals)
+
+
 def eth_usd(latest: FeedRound | None, now: int, policy: PriceFeedPolicy) -> EthPrice:
     """ETH/USD in base units per ETH from the feed's latest round at time
     ``now`` (the block's timestamp), or the configured fallback with the

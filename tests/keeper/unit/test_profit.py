@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import CONFIG_ENV
+from conftest import BORROWER, CONFIG_ENV, balances_of, lens_health, model_market, open_position, terms_of
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 
-from keepers.decide import ProfitPolicy, gas_cost
+from keepers.decide import ProfitPolicy, decide, gas_cost
 from keepers.profit import (
     GAS_PRICE_ORACLE,
     GET_L1_FEE_SELECTOR,
+    LATEST_ROUND_DATA_SELECTOR,
     MEASURED_REDEEM,
     EthPrice,
     FallbackReason,
@@ -27,6 +29,7 @@ from keepers.profit import (
     bump_verdict,
     cost_wei,
     decode_l1_fee,
+    decode_round,
     decision_policy,
     effective_gas_price,
     eth_usd,
@@ -35,7 +38,7 @@ from keepers.profit import (
     tip_per_gas,
     wei_to_base,
 )
-from keepers.types import Plan, Route, to_address
+from keepers.types import ExecutionContext, Plan, Route, SkipReason, to_address
 from keepers.config import ConfigError, load_config
 from keepers.profit import feed_policy_from_config, gas_model_from_config, tip_policy_from_config
 
@@ -87,6 +90,19 @@ def test_eth_price__answered_in_older_round__falls_back_incomplete():
 def test_eth_price__stamped_in_the_future__falls_back():
     assert eth_usd(round_at(updated_at=NOW + 61), NOW, FEED).reason is FallbackReason.FROM_FUTURE
     assert eth_usd(round_at(updated_at=NOW + 60), NOW, FEED).source is PriceSource.FEED
+
+
+def test_decode_round__raw_answers__feed_round_with_signed_answer():
+    words = abi_encode(["uint80", "int256", "uint256", "uint256", "uint80"], [9, -5, NOW - 5, NOW - 4, 9])
+    decoded = decode_round(words, (8).to_bytes(32, "big"))
+    assert decoded == FeedRound(9, -5, NOW - 5, NOW - 4, 9, 8)
+    assert eth_usd(decoded, NOW, FEED).reason is FallbackReason.NON_POSITIVE
+    assert LATEST_ROUND_DATA_SELECTOR == bytes.fromhex("feaf968c")
+
+
+def test_decode_round__short_answer__clear_error():
+    with pytest.raises(ValueError, match="160 bytes"):
+        decode_round(b"\x00" * 128, (8).to_bytes(32, "big"))
 
 
 @pytest.mark.parametrize("bad", [dict(max_age_seconds=0), dict(fallback_base_per_eth=0), dict(base_decimals=37)])
@@ -326,3 +342,32 @@ def test_config__bad_profit_fields__named():
 def test_config__tip_cap_above_max_fee__refused():
     with pytest.raises(ConfigError, match="tip_cap_gwei"):
         load_config(env={**CONFIG_ENV, "NAVLEND_KEEPER_TIP_CAP_GWEI": "500"})
+
+
+# --------------------------- WIRED INTO decide -------------------------- #
+
+
+def _small_position():
+    """$180 of debt on 30 fund A shares after a NAV drop to $6: ~$5 of bonus."""
+    m = model_market()
+    open_position(m, BORROWER, {0: 30 * USD}, 170 * USD)
+    prices = {0: 6 * 10**8, 1: 10**8}
+    return lens_health(m, BORROWER, prices), balances_of(m, BORROWER), terms_of(m, prices)
+
+
+def test_decide__fixed_450k_gas__skips_a_position_a_batch_makes_pay():
+    health, balances, terms = _small_position()
+    ctx = ExecutionContext(gas_price_wei=10 * GWEI)
+    fixed = decide(health, balances, terms, ctx, BASE_POLICY)  # 450,000 gas at $3,000: $13.50
+    assert fixed.reason is SkipReason.UNPROFITABLE
+    live = decision_policy(BASE_POLICY, EthPrice(3_000 * USD, PriceSource.FEED), MODEL, 10, 10 * GWEI)
+    plan = decide(health, balances, terms, ctx, live).plan  # 70,309 gas: $2.11
+    assert plan is not None and plan.route is Route.REDEEM
+    assert plan.gas_cost == gas_cost(70_309, 10 * GWEI, 3_000 * USD) and plan.net_profit >= USD
+
+
+def test_decide__live_eth_price_doubles__the_same_plan_no_longer_pays():
+    health, balances, terms = _small_position()
+    ctx = ExecutionContext(gas_price_wei=10 * GWEI)
+    dear = decision_policy(BASE_POLICY, EthPrice(6_000 * USD, PriceSource.FEED), MODEL, 10, 10 * GWEI)
+    assert decide(health, balances, terms, ctx, dear).reason is SkipReason.UNPROFITABLE
