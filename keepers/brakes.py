@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -251,8 +252,11 @@ class Brakes:
     failure halt and the operator's halt. ``check`` before each send;
     ``record_receipt`` / ``record_outcome`` after each settles.
 
-    The operator flags are plain attributes set by :meth:`halt` /
-    :meth:`resume`, so a signal handler may call them (no lock taken)."""
+    Thread-safe (the keeper checks from its send pool): the spends are
+    behind a lock. The operator flag is a plain attribute that :meth:`halt`
+    / :meth:`resume` set and nothing else, so a signal handler may call
+    them (no lock, no metric, no log there: :meth:`check` exports and
+    reports the halt)."""
 
     def __init__(
         self,
@@ -264,6 +268,7 @@ class Brakes:
         self.metrics = metrics
         self._clock = clock
         self._spends: deque[Spend] = deque()
+        self._lock = threading.Lock()
         self.consecutive_failures = 0
         self.failure_halted = False
         self.operator_halted = False
@@ -275,6 +280,7 @@ class Brakes:
         switches, the failure halt, the balance floor, the budgets."""
         now = self._clock()
         decision = self._decide(now, tx_cost_wei, balance_wei)
+        self._export_halted()
         if not decision.allowed and self.metrics is not None:
             self.metrics.refused.labels(reason=decision.reason.value).inc()  # type: ignore[union-attr]
         return decision
@@ -292,8 +298,10 @@ class Brakes:
         floor = balance_decision(balance_wei, tx_cost_wei, self.limits.balance_floor_wei)
         if not floor.allowed:
             return floor
-        self._forget(now)
-        return budget_decision(self._spends, now, tx_cost_wei, self.limits)
+        with self._lock:
+            self._forget(now)
+            spends = list(self._spends)
+        return budget_decision(spends, now, tx_cost_wei, self.limits)
 
     # -- after a send settles --
 
@@ -305,11 +313,13 @@ class Brakes:
         if wei < 0:
             raise ValueError(f"a spend is >= 0 wei, got {wei}")
         now = self._clock()
-        self._spends.append(Spend(now, wei))
-        self._forget(now)
+        with self._lock:
+            self._spends.append(Spend(now, wei))
+            self._forget(now)
+            spends = list(self._spends)
         if self.metrics is not None:
-            self.metrics.spent_hour.set(window_spent(self._spends, now, HOUR))
-            self.metrics.spent_day.set(window_spent(self._spends, now, DAY))
+            self.metrics.spent_hour.set(window_spent(spends, now, HOUR))
+            self.metrics.spent_day.set(window_spent(spends, now, DAY))
         return wei
 
     def record_outcome(self, outcome: SendOutcome, **context: Any) -> None:
@@ -344,19 +354,20 @@ class Brakes:
         self._export_halted()
 
     def halt(self) -> None:
+        """The operator's halt (safe in a signal handler: a flag only)."""
         self.operator_halted = True
-        self._export_halted()
 
     def resume(self) -> None:
         self.operator_halted = False
-        self._export_halted()
 
     @property
     def halted(self) -> bool:
         return self.operator_halted or self.failure_halted
 
     def spent(self, window: float) -> int:
-        return window_spent(self._spends, self._clock(), window)
+        with self._lock:
+            spends = list(self._spends)
+        return window_spent(spends, self._clock(), window)
 
     def _forget(self, now: float) -> None:
         while self._spends and self._spends[0].at <= now - DAY:

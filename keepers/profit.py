@@ -375,6 +375,13 @@ class BatchPrice:
     pays: bool
 
 
+def gross_of(plans: Sequence[Plan]) -> int:
+    """What ``plans`` net before gas (each plan's net with its gas given
+    back): the ``gross_base`` of :func:`bump_verdict` for their
+    transaction."""
+    return sum(p.net_profit + p.gas_cost for p in plans)
+
+
 def price_batch(
     plans: Sequence[Plan],
     model: GasModel,
@@ -394,7 +401,7 @@ def price_batch(
         raise ValueError(f"a batch is on one route, got {sorted(r.value for r in routes)}")
     gas = model.batch_gas(routes.pop(), len(plans))
     cost = wei_to_base(cost_wei(gas, gas_price_wei, l1_fee_wei), base_per_eth)
-    net = sum(p.net_profit + p.gas_cost for p in plans) - cost
+    net = gross_of(plans) - cost
     return BatchPrice(len(plans), gas, cost, net, net >= min_profit_base * len(plans))
 
 

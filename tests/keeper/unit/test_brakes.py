@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pytest
 from conftest import CONFIG_ENV
@@ -107,6 +111,21 @@ def test_budget__daily_spent__refuses_with_reason():
     decision = budget_decision(spends, NOW, 1, LIMITS)
     assert decision.reason is Refusal.DAILY_BUDGET
     assert budget_decision(spends, NOW + DAY, 1, LIMITS) == ALLOWED
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 2 * DAY), st.integers(0, ETH // 50)), max_size=40),
+    st.integers(0, ETH // 50),
+)
+def test_budget__allowed__never_takes_a_window_past_its_limit(spent, cost):
+    spends = [Spend(NOW - age, wei) for age, wei in spent]
+    decision = budget_decision(spends, NOW, cost, LIMITS)
+    over = [
+        cost > LIMITS.max_tx_wei,
+        window_spent(spends, NOW, HOUR) + cost > LIMITS.max_hour_wei,
+        window_spent(spends, NOW, DAY) + cost > LIMITS.max_day_wei,
+    ]
+    assert decision.allowed == (not any(over))
 
 
 def test_budget__none_limits__off():
@@ -215,6 +234,7 @@ def test_kill_switch__operator_halt_and_resume__refuses_then_allows():
     assert sample(registry, "keeper_brakes_halted") == 1
     b.resume()
     assert b.check(1, RICH).allowed
+    assert sample(registry, "keeper_brakes_halted") == 0
 
 
 def test_kill_switch__resume__does_not_clear_a_failure_halt():
@@ -324,3 +344,19 @@ def test_config__bad_brakes__every_problem_named():
     problems = " | ".join(err.value.problems)
     assert "max_gas_per_tx_eth: 2 is above max_gas_per_hour_eth" in problems
     assert "balance_floor_eth: 1 is above low_balance_eth" in problems
+
+
+def test_brakes__concurrent_sends__every_spend_counted():
+    b, _, _, _ = brakes(replace(LIMITS, max_hour_wei=None, max_day_wei=None))
+
+    def work() -> None:
+        for _ in range(500):
+            b.record_spend(3)
+            b.check(1, RICH)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert b.spent(HOUR) == 4 * 500 * 3

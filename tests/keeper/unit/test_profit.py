@@ -33,6 +33,7 @@ from keepers.profit import (
     decision_policy,
     effective_gas_price,
     eth_usd,
+    gross_of,
     l1_fee_call,
     price_batch,
     tip_per_gas,
@@ -371,3 +372,12 @@ def test_decide__live_eth_price_doubles__the_same_plan_no_longer_pays():
     ctx = ExecutionContext(gas_price_wei=10 * GWEI)
     dear = decision_policy(BASE_POLICY, EthPrice(6_000 * USD, PriceSource.FEED), MODEL, 10, 10 * GWEI)
     assert decide(health, balances, terms, ctx, dear).reason is SkipReason.UNPROFITABLE
+
+
+def test_bump__batch_in_flight__rechecked_on_its_plans_gross():
+    per = gas_cost(70_309, 10 * GWEI, 2_500 * USD)
+    plans = [plan(i, 2 * USD, per) for i in range(10)]
+    assert gross_of(plans) == 10 * (2 * USD + per)
+    ok = bump_verdict(gross_of(plans), 703_090, 12 * GWEI, 0, 2_500 * USD, 10 * USD)
+    too_dear = bump_verdict(gross_of(plans), 703_090, 30 * GWEI, 0, 2_500 * USD, 10 * USD)
+    assert ok.allowed and not too_dear.allowed
