@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Annotated, Any, Mapping
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AfterValidator, TypeAdapter, ValidationError
 
 from navlend import deployments
 from navlend.constants import BPS, WAD
@@ -51,6 +51,11 @@ MAX_FEE_BUMP = Decimal("2")
 GWEI = 10**9
 # FlashLiquidator.MAX_BATCH.
 MAX_LIQUIDATION_BATCH = 24
+
+
+def _address_or_none(value: str | None) -> str | None:
+    """A checksummed address, or None; ValueError names a bad one."""
+    return None if value is None or value == "" else to_address(value)
 
 
 class ConfigError(ValueError):
@@ -118,6 +123,34 @@ class KeeperConfig:
     metrics_port: Annotated[int, Ge(0), Le(65_535)] = 9_108
     low_balance_eth: Annotated[Decimal, Ge(0)] = Decimal("0.05")
     redis_url: str | None = None
+    # --- brakes and profit model (keepers/brakes.py, profit.py, treasury.py) ---
+    # Gas budgets in ETH actually paid (receipts); None turns one off.
+    max_gas_per_tx_eth: Annotated[Decimal, Gt(0)] | None = Decimal("0.1")
+    max_gas_per_hour_eth: Annotated[Decimal, Gt(0)] | None = Decimal("1")
+    max_gas_per_day_eth: Annotated[Decimal, Gt(0)] | None = Decimal("5")
+    max_consecutive_failures: Annotated[int, Ge(1)] = 5
+    balance_floor_eth: Annotated[Decimal, Ge(0)] = Decimal("0.01")
+    # Its presence halts every send while the keeper runs.
+    kill_file: Path | None = Path(".keeper/STOP")
+    # Chainlink AggregatorV3 ETH/USD; eth_usd is the fallback only.
+    eth_usd_feed: Annotated[str | None, AfterValidator(_address_or_none)] = None
+    eth_usd_max_age_seconds: Annotated[int, Gt(0)] = 3_600
+    # Redeem-route gas per transaction: fixed + per position (measured).
+    gas_redeem_fixed: Annotated[int, Ge(0)] = 177_260
+    gas_redeem_per_position: Annotated[int, Gt(0)] = 52_583
+    gas_margin_bps: Annotated[int, Ge(BPS), Le(4 * BPS)] = BPS
+    # OP-stack GasPriceOracle (0x420000000000000000000000000000000000000F); unset elsewhere.
+    l1_fee_oracle: Annotated[str | None, AfterValidator(_address_or_none)] = None
+    # The tip: this share of the expected profit, at most tip_cap_gwei a gas.
+    tip_share_bps: Annotated[int, Ge(0), Le(BPS)] = 0
+    tip_cap_gwei: Annotated[Decimal, Ge(0)] = Decimal("50")
+    # Profit above the float goes to the receiver (never the signer).
+    profit_receiver: Annotated[str | None, AfterValidator(_address_or_none)] = None
+    sweep_float_usd: Annotated[Decimal, Ge(0)] = Decimal("0")
+    min_sweep_usd: Annotated[Decimal, Ge(0)] = Decimal("100")
+    # The market's stablecoin allowance for the seize route, at most.
+    seize_approval_usd: Annotated[Decimal, Gt(0)] = Decimal("100000")
+    approval_reset_first: bool = False
 
     # -- chain units --
 
@@ -157,6 +190,15 @@ class KeeperConfig:
     @property
     def low_balance_wei(self) -> int:
         return _scale(self.low_balance_eth, 10**18)
+
+    @property
+    def balance_floor_wei(self) -> int:
+        return _scale(self.balance_floor_eth, 10**18)
+
+    def budget_wei(self, field_name: str) -> int | None:
+        """A ``max_gas_per_*_eth`` budget in wei, or None when off."""
+        value = getattr(self, field_name)
+        return None if value is None else _scale(value, 10**18)
 
     def log_fields(self) -> dict[str, Any]:
         """The settings worth logging at start (nothing secret is held here)."""
@@ -247,7 +289,10 @@ def _read_env(env: Mapping[str, str], raw: dict[str, Any], origin: dict[str, str
 
 
 def _optional(key: str) -> bool:
-    return _FIELDS[key].default is None
+    """The field takes None (an empty variable sets it so: an unset
+    address, or a brake turned off)."""
+    field = _FIELDS[key]
+    return field.default is None or "None" in str(field.type)
 
 
 def _suggest(key: str) -> str:
@@ -352,6 +397,19 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
         problems.append(f"fee_bump: {config.fee_bump} must be between {MIN_FEE_BUMP} and {MAX_FEE_BUMP} (nodes need +10 %)")
     if config.priority_fee_gwei > config.max_fee_gwei:
         problems.append(f"priority_fee_gwei: {config.priority_fee_gwei} is above max_fee_gwei {config.max_fee_gwei}")
+    if config.balance_floor_eth > config.low_balance_eth:
+        problems.append(
+            f"balance_floor_eth: {config.balance_floor_eth} is above low_balance_eth {config.low_balance_eth} "
+            "(the low-balance alert must come before sending stops)"
+        )
+    budgets = [(k, getattr(config, k)) for k in ("max_gas_per_tx_eth", "max_gas_per_hour_eth", "max_gas_per_day_eth")]
+    for (small, a), (large, b) in zip(budgets, budgets[1:]):
+        if a is not None and b is not None and a > b:
+            problems.append(f"{small}: {a} is above {large} {b}")
+    if config.tip_cap_gwei > config.max_fee_gwei:
+        problems.append(f"tip_cap_gwei: {config.tip_cap_gwei} is above max_fee_gwei {config.max_fee_gwei}")
+    if config.tip_share_bps and config.priority_fee_gwei > config.tip_cap_gwei:
+        problems.append(f"priority_fee_gwei: {config.priority_fee_gwei} (the tip's floor) is above tip_cap_gwei {config.tip_cap_gwei}")
     return problems
 
 

@@ -173,3 +173,14 @@ def underwater():
     open_position(m, BORROWER, {0: 1_000 * USD}, 6_000 * USD)
     prices = {0: 6 * 10**8, 1: 10**8}
     return m, prices
+
+
+# The least environment ``load_config`` accepts without a deployments file
+# (the brakes', profit model's and treasury's config tests add to it).
+CONFIG_ENV = {
+    "NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0",
+    "NAVLEND_KEEPER_MARKET": MARKET,
+    "NAVLEND_KEEPER_LENS": "0x" + "1e" * 20,
+    "NAVLEND_KEEPER_FLASH_LIQUIDATOR": "0x" + "f1" * 20,
+    "NAVLEND_KEEPER_NAV_ORACLES": "0x" + "0a" * 20,
+}
