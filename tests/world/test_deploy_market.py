@@ -29,6 +29,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -880,15 +881,22 @@ def test_keeper__liquidates_ustb_and_ousg_through_the_issuers_redemption_with_th
     gained = usdc.balanceOf(navlend_deployer)
     first = keeper.on_block()
     assert (first.error, first.sent) == ("", 2)
-    for _ in range(2):  # the next blocks: the receipts read (anvil mines one per transaction)
+    # The next blocks read the receipts. Anvil's automine mines each sent
+    # transaction in its own task, after the send has answered, so follow
+    # until both are read (a bounded wait, not a fixed count of blocks).
+    succeeded = None
+    for _ in range(20):
         assert keeper.on_block().error == ""
+        succeeded = keeper.metrics.registry.get_sample_value(
+            "keeper_liquidations_succeeded_total", {"route": "redeem"}
+        )
+        if succeeded == 2:
+            break
+        time.sleep(0.25)
+    assert succeeded == 2
     for who, debt in debts.items():
         assert market.debt_of(who) < debt
     assert usdc.balanceOf(navlend_deployer) > gained
-    succeeded = keeper.metrics.registry.get_sample_value(
-        "keeper_liquidations_succeeded_total", {"route": "redeem"}
-    )
-    assert succeeded == 2
     flash = outcome.deployment.address("flash_liquidator")
     for name in ("ustb_facility", "ousg_facility"):
         (redeemed,) = adapters[name].Redeemed.range(first.block, chain.blocks.head.number + 1)

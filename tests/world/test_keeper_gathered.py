@@ -38,7 +38,7 @@ def _previews(market, ondo, borrowers) -> list[tuple[int, int]]:
 
 
 def test_keeper__three_positions_each_under_the_minimum__one_gathered_batch_sent_and_mined(
-    ondo, ousg_market, open_positions, keeper, outsider  # noqa: F811
+    chain, ondo, ousg_market, open_positions, keeper, outsider  # noqa: F811
 ):
     market, feed, adapter, compliance = ousg_market
     borrowers = open_positions(SMALL, SMALL, SMALL)
@@ -57,6 +57,9 @@ def test_keeper__three_positions_each_under_the_minimum__one_gathered_batch_sent
     sent = [the_event(events, "liquidation sent", who) for who in borrowers]
     assert {e["route"] for e in sent} == {Route.GATHERED.value}
     assert {e["batch"] for e in sent} == {3} and len({e["tx"] for e in sent}) == 1
+    # Anvil's automine mines a sent transaction in its own task, after the
+    # send has answered: wait for the receipt before reading the state.
+    chain.provider.web3.eth.wait_for_transaction_receipt(sent[0]["tx"], timeout=30)
     assert [(e["repaid"], e["seized"]) for e in sent] == previews
     assert not [e for e in events if e.get("event") == "skip"]
     assert [market.debt_of(who) for who in borrowers] == [d - r for d, (r, _) in zip(debts, previews)]
