@@ -15,23 +15,12 @@ and checkpointed before the next is fetched, so that
 are passed in); :func:`backfill_index` runs it on a
 :class:`keepers.index.PositionIndex`.
 
-Wiring (not done: ``Keeper.backfill`` and ``Keeper.sync`` in
-``keepers/keeper.py`` fetch ``start..head`` into one list with
-``reader.market_logs`` and checkpoint at the end). ``Keeper.backfill``
-becomes::
-
-    head = self.reader.head()
-    size = self.config.backfill_chunk_blocks
-    result = backfill_index(
-        self.index, fetch=self.reader.market_logs_once, head=head.number, head_hash=head.hash,
-        policy=ChunkPolicy(initial=size, maximum=size),
-        on_applied=lambda applied: self._touched.update(applied.touched))
-
-and ``Keeper.sync`` calls the same once its reorg check is done (a
-keeper back from a long outage then catches up in bounded chunks too).
-``reader.market_logs_once`` is one ``getLogs`` whose refusal raises, so
-the chunk policy sees it (``market_logs`` halves by itself, and grows
-nothing back).
+Wiring: ``Keeper.backfill`` (at start) and ``Keeper.sync`` (every block,
+after its reorg check) both call :func:`backfill_index` through
+``Keeper._catch_up``, with ``reader.market_logs_once`` (one ``getLogs``
+whose refusal raises, so the chunk policy sees it) and the chunk state of
+the previous call (a keeper back from a long outage catches up in bounded
+chunks too, at the size the provider takes).
 """
 
 from __future__ import annotations
@@ -76,6 +65,9 @@ class BackfillResult:
     range_errors: int
     waits: int
     final_chunk: int
+    # The chunk size and its streak, for the next run (Keeper.sync keeps
+    # what the provider taught the backfill).
+    chunk_state: ChunkState | None = None
 
 
 def backfill_start(checkpoint: int | None, deployment_block: int) -> int:
@@ -151,7 +143,7 @@ def run_backfill(
         state = chunk_after_success(state, policy)
         lo = hi + 1
     return BackfillResult(start=start, end=end, chunks=chunks, logs=logs, range_errors=range_errors,
-                          waits=waits, final_chunk=state.size)
+                          waits=waits, final_chunk=state.size, chunk_state=state)
 
 
 class IndexLike(Protocol):
@@ -193,6 +185,7 @@ def backfill_index(
 
     result = run_backfill(start=start, end=head, fetch=fetch, apply=apply, checkpoint=checkpoint,
                           policy=policy, **options)
-    log.info("backfilled", start=start, head=head, chunks=result.chunks, logs=result.logs,
-             range_errors=result.range_errors, waits=result.waits, chunk=result.final_chunk)
+    if result.chunks > 1 or result.range_errors or result.waits:
+        log.info("index caught up", start=start, head=head, chunks=result.chunks, logs=result.logs,
+                 range_errors=result.range_errors, waits=result.waits, chunk=result.final_chunk)
     return result

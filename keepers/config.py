@@ -151,6 +151,18 @@ class KeeperConfig:
     # The market's stablecoin allowance for the seize route, at most.
     seize_approval_usd: Annotated[Decimal, Gt(0)] = Decimal("100000")
     approval_reset_first: bool = False
+    # --- rpc endpoints (keepers/rpc.py; wired in keepers/wiring.py) ---
+    # Read endpoints in failover order; empty: the Ape provider's URI.
+    rpc_urls: tuple[str, ...] = ()
+    # Where eth_sendRawTransaction goes; unset: the read endpoints.
+    send_rpc_url: str | None = None
+    # Seconds per HTTP call, every call.
+    rpc_timeout_seconds: Annotated[Decimal, Gt(0)] = Decimal("10")
+    # Requests a second per endpoint (and at once), below the provider's limit.
+    rpc_rate_per_second: Annotated[Decimal, Gt(0)] = Decimal("100")
+    rpc_burst: Annotated[int, Ge(1)] = 200
+    # A call gives up after this long waiting for endpoints (429s, outages).
+    rpc_max_wait_seconds: Annotated[Decimal, Ge(0)] = Decimal("60")
 
     # -- chain units --
 
@@ -208,7 +220,7 @@ class KeeperConfig:
 _ADAPTER = TypeAdapter(KeeperConfig)
 _FIELDS = {f.name: f for f in fields(KeeperConfig)}
 _ADDRESS_FIELDS = ("market", "lens", "flash_liquidator")
-_TUPLE_FIELDS = ("nav_oracles",)
+_TUPLE_FIELDS = ("nav_oracles", "rpc_urls")
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> KeeperConfig:
@@ -410,7 +422,28 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
         problems.append(f"tip_cap_gwei: {config.tip_cap_gwei} is above max_fee_gwei {config.max_fee_gwei}")
     if config.tip_share_bps and config.priority_fee_gwei > config.tip_cap_gwei:
         problems.append(f"priority_fee_gwei: {config.priority_fee_gwei} (the tip's floor) is above tip_cap_gwei {config.tip_cap_gwei}")
+    problems.extend(_rpc_checks(config))
     return problems
+
+
+def _rpc_checks(config: KeeperConfig) -> list[str]:
+    """The endpoints are http(s) URLs, none listed twice."""
+    problems = []
+    urls = [("rpc_urls", url) for url in config.rpc_urls]
+    if config.send_rpc_url is not None:
+        urls.append(("send_rpc_url", config.send_rpc_url))
+    for key, url in urls:
+        if not url.startswith(("http://", "https://")) or "://" == url[-3:]:
+            problems.append(f"{key}: {_mask_url(url)!r} is not an http(s) URL")
+    if len(set(config.rpc_urls)) != len(config.rpc_urls):
+        problems.append("rpc_urls: an endpoint is listed twice")
+    return problems
+
+
+def _mask_url(url: str) -> str:
+    """A URL's scheme and host only (keys in paths stay out of messages)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}/..." if rest else url
 
 
 def _scale(amount: Decimal, unit: int) -> int:

@@ -38,6 +38,7 @@ from keepers.chain import (
     encode_flash_liquidate_many,
     encode_market_liquidate,
 )
+from keepers.backfill import backfill_index
 from keepers.config import KeeperConfig
 from keepers.decide import (
     MAX_BATCH,
@@ -55,6 +56,7 @@ from keepers.decide import (
 )
 from keepers.index import PositionIndex
 from keepers.metrics import HealthState, KeeperMetrics
+from keepers.rpc_policy import ChunkPolicy, ChunkState
 from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
 from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus
 from keepers.types import (
@@ -138,6 +140,8 @@ class Keeper:
     _sent_plans: dict[str, Plan] = field(default_factory=dict)
     # Positions per FlashLiquidator.liquidate_many (1: one per transaction).
     batch_size: int = 1
+    # The getLogs chunk size the provider takes, kept from call to call.
+    _chunk: ChunkState | None = None
 
     def __post_init__(self) -> None:
         self.scan_policy = ScanPolicy.from_config(self.config)
@@ -194,16 +198,34 @@ class Keeper:
         resumes, it does not rescan). Returns the logs applied."""
         head = self.reader.head()
         start = self.index.resume_block()
-        records = self.reader.market_logs(start, head.number, self.config.backfill_chunk_blocks)
-        result = self.index.apply(records)
-        self.index.set_checkpoint(head.number, head.hash)
+        logs, applied = self._catch_up(head)
         self._recent_hashes[head.number] = head.hash
-        self._touched |= result.touched
         self.metrics.index_checkpoint.set(head.number)
         self.metrics.positions_tracked.set(len(self.index.open_accounts()))
-        log.info("backfilled", start=start, head=head.number, logs=len(records), applied=result.applied,
+        log.info("backfilled", start=start, head=head.number, logs=logs, applied=applied,
                  open=len(self.index.open_accounts()))
-        return result.applied
+        return applied
+
+    def _catch_up(self, head: BlockRef) -> tuple[int, int]:
+        """The index brought from its checkpoint to ``head`` in ``getLogs``
+        chunks (``keepers.backfill``): each chunk applied and checkpointed
+        before the next is fetched, the chunk halved on a range refusal
+        only and grown back, a 429 waited out. An error leaves the
+        checkpoint at the last chunk applied (the next call resumes
+        there). Returns (logs read, logs applied)."""
+        size = self.config.backfill_chunk_blocks
+        applied = [0]
+
+        def on_applied(result: Any) -> None:
+            self._touched |= result.touched
+            applied[0] += result.applied
+
+        result = backfill_index(
+            self.index, fetch=self.reader.market_logs_once, head=head.number, head_hash=head.hash,
+            policy=ChunkPolicy(initial=size, maximum=size), on_applied=on_applied, state=self._chunk,
+        )
+        self._chunk = result.chunk_state
+        return result.logs, applied[0]
 
     # ---------------------------------------------------------------- events
 
@@ -264,12 +286,7 @@ class Keeper:
             stored = self.index.checkpoint_hash() or self._recent_hashes.get(checkpoint)
             if stored is not None and self.reader.block_hash(checkpoint) != stored:
                 self._rewind_to(self._common_ancestor(checkpoint), "checkpoint block replaced")
-        start = self.index.resume_block()
-        if start <= head.number:
-            records = self.reader.market_logs(start, head.number, self.config.backfill_chunk_blocks)
-            result = self.index.apply(records)
-            self._touched |= result.touched
-            self.index.set_checkpoint(head.number, head.hash)
+        self._catch_up(head)
         self._recent_hashes[head.number] = head.hash
         for old in [n for n in self._recent_hashes if n < head.number - self.config.finality_depth]:
             del self._recent_hashes[old]

@@ -39,19 +39,13 @@ second copy answers "already known", which is the caller's).
 
 :class:`SharedHead` is the head poller all handlers share: one
 ``eth_blockNumber`` per interval, whoever asks; :func:`watch_heads` is
-a listener's loop on it. How ``keepers.runner.ResilientPollingRunner``
-would use them (today each listener polls on its own, 4 a second)::
-
-    self._shared = SharedHead(lambda: self.provider.web3.eth.block_number, POLL_SECONDS)
-    # _heads (block tasks): every block once
-    last = None
-    async for head in watch_heads(self._shared, self.shutdown_event, poll_seconds=POLL_SECONDS):
-        step = new_heads(last, head)
-        last = step.last
-        for number in step.blocks: yield number
-    # _event_task: one getLogs for the step's range; ``last`` moves only
-    # when it succeeded, so a failed read (an oracle's NAV event) is asked
-    # again at the next head, never dropped
+a listener's loop on it, and :func:`follow_logs` an event listener's
+(a range whose ``getLogs`` failed is asked again, never skipped).
+``keepers.runner.ResilientPollingRunner`` runs every listener on one
+``SharedHead`` (one ``eth_blockNumber`` per poll period, whatever the
+number of listeners), through :func:`installed_client` once the keeper
+has made the process's client (:func:`process_client`, from
+``keepers.wiring.keeper_web3``).
 """
 
 from __future__ import annotations
@@ -68,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from web3 import Web3
 from web3.providers.base import JSONBaseProvider
 
 from keepers.rpc_policy import (
@@ -311,6 +306,7 @@ class RpcClient:
         shared = dict(clock=clock, sleep=sleep, wall_clock=wall_clock, on_failure=on_failure)
         self.reads = EndpointPool("read", reads, settings, transport, **shared)
         self.sends = EndpointPool("send", sends or reads, settings, transport, **shared)
+        self._web3: Any = None  # web3_on's
 
     def pool_for(self, method: str) -> EndpointPool:
         return self.sends if method in SEND_METHODS else self.reads
@@ -327,6 +323,54 @@ class RpcClient:
             failure = classify(error=error if isinstance(error, Mapping) else {"message": str(error)})
             raise RpcFailure(f"{method}: {failure.message}", failure)
         return response.get("result")
+
+
+_clients: dict[tuple[Any, ...], RpcClient] = {}
+_clients_lock = threading.Lock()
+_latest: list[RpcClient] = []
+
+
+def process_client(
+    reads: Sequence[str],
+    sends: Sequence[str] = (),
+    settings: RpcSettings | None = None,
+    *,
+    on_failure: Callable[[str, str, FailureKind], None] | None = None,
+) -> RpcClient:
+    """The process's client on these endpoints: made on the first call,
+    the same one after (a sharded process builds a keeper per shard, and
+    the runner polls heads: they share the endpoints' health and rate
+    limits, as the provider sees one client). The last one made is
+    :func:`installed_client`."""
+    settings = settings or RpcSettings()
+    key = (tuple(reads), tuple(sends), settings)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = RpcClient(reads, sends, settings, on_failure=on_failure)
+            _clients[key] = client
+            log.info("rpc endpoints", reads=[_label(u) for u in client.reads.urls],
+                     sends=[_label(u) for u in client.sends.urls], timeout=settings.timeout,
+                     rate=settings.rate, burst=settings.burst, max_wait=settings.max_wait)
+        _latest[:] = [client]
+    return client
+
+
+def installed_client() -> RpcClient | None:
+    """The client :func:`process_client` made last in this process (the
+    runner's listeners use it once the keeper is built), or None."""
+    with _clients_lock:
+        return _latest[0] if _latest else None
+
+
+def web3_on(client: RpcClient) -> Any:
+    """A ``Web3`` whose every request goes through ``client`` (one per client)."""
+    with _clients_lock:
+        w3 = client._web3
+        if w3 is None:
+            w3 = Web3(FailoverProvider(client))
+            client._web3 = w3
+        return w3
 
 
 class FailoverProvider(JSONBaseProvider):
@@ -413,6 +457,65 @@ async def watch_heads(
             seen = head
             yield head
         await _wait(stop, poll_seconds)
+
+
+@dataclass(frozen=True)
+class LogRange:
+    """The logs of blocks ``start..end`` (inclusive), read in one go."""
+
+    start: int
+    end: int
+    logs: tuple[Any, ...]
+
+
+async def follow_logs(
+    shared: SharedHead,
+    stop: asyncio.Event,
+    fetch: Callable[[int, int], Sequence[Any]],
+    *,
+    poll_seconds: float,
+    max_range: int = 1_000,
+    max_backoff: float = 10.0,
+    reset_depth: int = 64,
+) -> AsyncIterator[LogRange]:
+    """Yields the logs of every block from the first head on, range by
+    range, until ``stop`` is set: ``fetch(start, end)`` reads a range (a
+    ``getLogs``), at most ``max_range`` blocks. A range whose read fails is
+    asked again, from the same first block, after a doubling back-off: a
+    block is never skipped (an oracle's NAV event is read late, not lost).
+    A head far below the next block (``reset_depth``: a new chain) starts
+    again at the head; a head a little below it (a reorg to a shorter
+    chain) waits for the chain to grow back."""
+    if not (0 < poll_seconds <= max_backoff):
+        raise ValueError(f"need 0 < poll_seconds ({poll_seconds}) <= max_backoff ({max_backoff})")
+    if max_range < 1:
+        raise ValueError(f"max_range must be at least 1 block, not {max_range}")
+    next_block: int | None = None
+    backoff = poll_seconds
+    while not stop.is_set():
+        failed = False
+        try:
+            head = await asyncio.to_thread(shared.head)
+        except Exception as err:
+            failed = True
+            log.warning("head poll failed; retrying", error=f"{type(err).__name__}: {err}"[:200])
+            head = None
+        if head is not None:
+            if next_block is None or head < next_block - reset_depth:
+                next_block = head
+            while next_block <= head and not stop.is_set():
+                end = min(head, next_block + max_range - 1)
+                try:
+                    logs = tuple(await asyncio.to_thread(fetch, next_block, end))
+                except Exception as err:
+                    failed = True
+                    log.warning("logs unavailable; the same blocks asked again", start=next_block, end=end,
+                                error=f"{type(err).__name__}: {err}"[:200])
+                    break
+                yield LogRange(next_block, end, logs)
+                next_block = end + 1
+        backoff = min(backoff * 2, max_backoff) if failed else poll_seconds
+        await _wait(stop, backoff)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -13,7 +13,7 @@ new frozen value, so each rule is unit-tested without a node or a clock.
 - :class:`EndpointState` with :func:`on_success` / :func:`on_failure`:
   health (consecutive faults, a cool-down that doubles up to a cap,
   recovery on the first success after it); :func:`failover_order`: which
-  endpoints of a pool to try, in configured order (the read pool and the
+  endpoints of a pool to try, in configured order, a rested one probed (the read pool and the
   send pool are separate pools).
 - :class:`ChunkPolicy` / :class:`ChunkState`: the ``getLogs`` chunk size,
   halved on a range error only, grown back (doubled) after ``grow_after``
@@ -347,10 +347,13 @@ def on_failure(state: EndpointState, failure: Failure, now: float, policy: Healt
 
 def failover_order(states: Sequence[EndpointState], now: float) -> tuple[int, ...]:
     """The endpoints to try now, by index: the available ones in
-    configured order, healthy ones first (one that just came back from a
-    rest is tried after them). Empty when all rest (see :func:`next_ready`)."""
-    ready = [i for i, s in enumerate(states) if s.available(now)]
-    return tuple(sorted(ready, key=lambda i: (not states[i].healthy, i)))
+    configured order (the operator's preference). One back from a rest
+    is tried in its place again (a probe): it answers and is healthy, or
+    fails and rests longer (:func:`on_failure` doubles the rest), so a
+    primary endpoint that came back serves again instead of being passed
+    over for as long as a backup answers. Empty when all rest (see
+    :func:`next_ready`)."""
+    return tuple(i for i, s in enumerate(states) if s.available(now))
 
 
 def next_ready(states: Sequence[EndpointState]) -> float:

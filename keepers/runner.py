@@ -6,11 +6,15 @@ Why not Silverback's own runners: ``PollingRunner`` iterates Ape's
 an RPC error (the node restarting, a dropped socket) raises out of either
 iterator into the runner's task group and shuts the bot down, and on anvil
 interval-mined blocks did not reach the websocket subscription at all. This
-runner polls ``eth_blockNumber`` itself, hands every block number it has not
-seen yet to the block tasks (no gap after an outage) and fetches each event
-task's logs for exactly those blocks; an RPC error is logged and retried
-after a back-off. The keeper's own index sync (``eth_getLogs`` from its
-checkpoint every block) makes a missed log harmless in any case.
+runner polls ``eth_blockNumber`` itself, ONCE per period for all its
+listeners (``keepers.rpc.SharedHead``: eleven listeners cost one poll, not
+eleven), hands every block number it has not seen yet to the block tasks,
+and fetches each event task's logs range by range
+(``keepers.rpc.follow_logs``): a range whose ``getLogs`` failed is asked
+again, never skipped, so a NAV oracle's event is read late but never lost.
+Once the keeper has built the process's RPC client (``rpc_urls``,
+failover, rate limits, timeouts: ``keepers.wiring.keeper_web3``), the
+listeners read through it too; before that, through Ape's provider.
 
 ``NAVLEND_POLL_SECONDS`` sets the polling period (default 0.25 s).
 """
@@ -26,38 +30,50 @@ from silverback.exceptions import Halt
 from silverback.runner import PollingRunner
 from silverback.utils import decode_topics_from_string
 
+from keepers.rpc import SharedHead, follow_logs, installed_client, watch_heads, web3_on
+from keepers.rpc_policy import new_heads
+
 POLL_SECONDS = float(os.environ.get("NAVLEND_POLL_SECONDS", "0.25"))
 MAX_BACKOFF = 10.0
 
 
 class ResilientPollingRunner(PollingRunner):
-    """Polling runner whose listeners never die on RPC errors."""
+    """Polling runner whose listeners never die on RPC errors and share
+    one head poll."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.heads = SharedHead(self._head_number, POLL_SECONDS)
+
+    def _head_number(self) -> int:
+        client = installed_client()
+        if client is not None:
+            return int(client.request("eth_blockNumber", []), 16)
+        return int(self.provider.web3.eth.block_number)
+
+    def _web3(self):
+        client = installed_client()
+        return web3_on(client) if client is not None else self.provider.web3
+
+    def _block(self, number: int):
+        return self.provider.network.ecosystem.decode_block(dict(self._web3().eth.get_block(number)))
 
     async def _heads(self, name: str):
-        """Yields each new block number once, forever, across node outages."""
-        web3 = self.provider.web3
+        """Yields each new block number once, across node outages (the
+        latest 256 after a long one: the keeper's index sync reads the
+        logs of the rest)."""
         last = None
-        backoff = POLL_SECONDS
-        while not self.shutdown_event.is_set():
-            try:
-                head = await asyncio.to_thread(lambda: web3.eth.block_number)
-                if last is None or head < last - 64:
-                    last = head - 1  # first poll, or a new chain: start at the head
-                for number in range(last + 1, head + 1):
-                    yield number
-                last = max(last, head)
-                backoff = POLL_SECONDS
-            except Exception as err:
-                logger.warning(f"{name}: RPC error while polling ({type(err).__name__}: {err}); retrying")
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                await asyncio.sleep(backoff)
-                continue
-            await asyncio.sleep(POLL_SECONDS)
+        async for head in watch_heads(self.heads, self.shutdown_event, poll_seconds=POLL_SECONDS,
+                                      max_backoff=MAX_BACKOFF):
+            step = new_heads(last, head)
+            last = step.last
+            for number in step.blocks:
+                yield number
 
     async def _block_task(self, task_data):
         async for number in self._heads(task_data.name):
             try:
-                block = await asyncio.to_thread(self.chain_manager.blocks.__getitem__, number)
+                block = await asyncio.to_thread(self._block, number)
             except Exception as err:
                 logger.warning(f"{task_data.name}: block {number} unavailable ({err}); skipped")
                 continue
@@ -68,18 +84,17 @@ class ResilientPollingRunner(PollingRunner):
         event = EventABI.from_signature(task_data.labels["event"])
         topics = decode_topics_from_string(task_data.labels.get("topics", "")) or None
         ecosystem = self.provider.network.ecosystem
-        web3 = self.provider.web3
-        async for number in self._heads(task_data.name):
-            query = {"fromBlock": number, "toBlock": number, "topics": topics}
+
+        def fetch(start: int, end: int) -> list:
+            query = {"fromBlock": start, "toBlock": end, "topics": topics}
             if address:
                 query["address"] = address
-            try:
-                raw = await asyncio.to_thread(web3.eth.get_logs, query)
-                logs = list(ecosystem.decode_logs([dict(r) for r in raw], event))
-            except Exception as err:
-                logger.warning(f"{task_data.name}: logs of block {number} unavailable ({err}); skipped")
-                continue
-            for entry in logs:
+            raw = self._web3().eth.get_logs(query)
+            return list(ecosystem.decode_logs([dict(r) for r in raw], event))
+
+        async for read in follow_logs(self.heads, self.shutdown_event, fetch, poll_seconds=POLL_SECONDS,
+                                      max_backoff=MAX_BACKOFF):
+            for entry in read.logs:
                 self._runtime_task_group.create_task(self._guarded(task_data, entry))
 
     async def _guarded(self, task_data, *args):

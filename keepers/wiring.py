@@ -18,6 +18,7 @@ from keepers.config import ConfigError, KeeperConfig, load_config
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
+from keepers.rpc import RpcSettings, process_client, web3_on
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.txstore import TxStore, tx_store_path
 from keepers.types import AccountHealth
@@ -45,13 +46,16 @@ def contracts_for(config: KeeperConfig) -> tuple[Any, list[Any]]:
     return market, oracles
 
 
-def make_reader(config: KeeperConfig, provider: Any, on_call: Callable[[str], None] | None = None) -> ChainReader:
-    """A :class:`ChainReader` on ``provider``'s web3 for the configured market."""
+def make_reader(
+    config: KeeperConfig, provider: Any, on_call: Callable[[str], None] | None = None, w3: Any = None
+) -> ChainReader:
+    """A :class:`ChainReader` for the configured market on ``w3`` (by
+    default ``provider``'s web3)."""
     market, _ = contracts_for(config)
     abis = list(market.contract_type.events)
     ecosystem = provider.network.ecosystem
     return ChainReader(
-        provider.web3,
+        w3 if w3 is not None else provider.web3,
         config.market,
         config.lens,
         decode_logs=lambda raw: list(ecosystem.decode_logs(raw, *abis)),
@@ -59,6 +63,32 @@ def make_reader(config: KeeperConfig, provider: Any, on_call: Callable[[str], No
         batch_size=config.scan_batch_size,
         on_call=on_call,
     )
+
+
+def keeper_web3(config: KeeperConfig, provider: Any, metrics: KeeperMetrics) -> Any:
+    """The keeper's web3: every call through the process's
+    :class:`keepers.rpc.RpcClient` on ``rpc_urls`` (default: the Ape
+    provider's URI) and ``send_rpc_url``, with failover, rate limits and
+    a timeout; endpoint failures counted in ``keeper_rpc_errors_total``
+    (``op`` = ``rpc_<pool>_<kind>``)."""
+    reads = config.rpc_urls or (provider_uri(provider),)
+    sends = (config.send_rpc_url,) if config.send_rpc_url else ()
+    settings = RpcSettings(timeout=float(config.rpc_timeout_seconds), rate=float(config.rpc_rate_per_second),
+                           burst=float(config.rpc_burst), max_wait=float(config.rpc_max_wait_seconds))
+    client = process_client(reads, sends, settings, on_failure=lambda pool, endpoint, kind: metrics.rpc_errors.labels(
+        op=f"rpc_{pool}_{kind.value}").inc())
+    return web3_on(client)
+
+
+def provider_uri(provider: Any) -> str:
+    """The HTTP URI of Ape's provider (the one endpoint when no
+    ``rpc_urls`` are configured)."""
+    uri = getattr(provider, "http_uri", None) or getattr(provider, "uri", None)
+    if not uri:
+        uri = getattr(provider.web3.provider, "endpoint_uri", None)
+    if not uri:
+        raise ConfigError([f"rpc_urls: not set, and the provider {type(provider).__name__} has no HTTP URI"])
+    return str(uri)
 
 
 def fee_policy(config: KeeperConfig) -> FeePolicy:
@@ -86,11 +116,12 @@ def build_keeper(
     provider = bot.provider
     metrics = metrics or KeeperMetrics()
     health = HealthState(dry_run=config.dry_run)
-    reader = make_reader(config, provider)
+    w3 = keeper_web3(config, provider, metrics)
+    reader = make_reader(config, provider, w3=w3)
     tx = None
     if with_tx:
         tx = TxManager(
-            provider.web3,
+            w3,
             bot.signer,
             provider.network.ecosystem,
             provider.chain_id,

@@ -96,16 +96,30 @@ def test_client__healthy_first_endpoint__answers_with_timeout_on_call():
 
 def test_failover__endpoint_down__next_one_then_back():
     script = Script().on(A, ConnectionRefusedError(111, "Connection refused"), ok("0x2"), ok("0x3"))
-    script.on(B, ok("0x1"), ok("0x1"), TimeoutError("timed out"))
+    script.on(B, ok("0x1"), ok("0x1"))
     rpc, clock = client(script)
     assert rpc.request("eth_blockNumber", []) == "0x1"  # A refused, B answered
     assert rpc.request("eth_blockNumber", []) == "0x1"  # A rests: B alone
-    clock.now = 5.0  # A's rest is over: tried after the healthy B
-    assert rpc.request("eth_blockNumber", []) == "0x2"  # B timed out, A answered and recovered
-    assert rpc.request("eth_blockNumber", []) == "0x3"  # A first again (B rests)
-    assert [url for url, _, _ in script.calls] == [A, B, B, B, A, A]
-    assert [s.faults for s in rpc.reads.states()] == [0, 1]
+    clock.now = 5.0  # A's rest is over: probed first again, it answers
+    assert rpc.request("eth_blockNumber", []) == "0x2"
+    assert rpc.request("eth_blockNumber", []) == "0x3"  # A serves again, recovered
+    assert [url for url, _, _ in script.calls] == [A, B, B, A, A]
+    assert [s.faults for s in rpc.reads.states()] == [0, 0]
     assert clock.slept == []
+
+
+def test_failover__endpoint_back_but_still_failing__backup_serves_probe_rests_longer():
+    script = Script().on(A, ConnectionRefusedError(111, "Connection refused"),
+                         ConnectionRefusedError(111, "Connection refused"))
+    script.on(B, ok("0x1"), ok("0x1"), ok("0x1"))
+    rpc, clock = client(script)
+    assert rpc.request("eth_blockNumber", []) == "0x1"
+    clock.now = 5.0  # A probed: still refused, B answers
+    assert rpc.request("eth_blockNumber", []) == "0x1"
+    clock.now = 5.5  # A rests again, longer
+    assert rpc.request("eth_blockNumber", []) == "0x1"
+    assert [url for url, _, _ in script.calls] == [A, B, A, B, B]
+    assert rpc.reads.states()[0].faults == 2
 
 
 def test_client__429_with_retry_after__single_endpoint_waits_then_retries():

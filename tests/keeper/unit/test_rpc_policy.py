@@ -293,10 +293,21 @@ def test_failover__endpoint_down__next_one_then_back():
     for _ in range(2):
         states[0] = on_failure(states[0], TIMEOUT, 0.0, POLICY)
     assert failover_order(states, 0.5) == (1,)
-    # back after its rest, tried after the healthy one until it answers
-    assert failover_order(states, 1.0) == (1, 0)
+    # back after its rest: probed in its configured place, first
+    assert failover_order(states, 1.0) == (0, 1)
     states[0] = on_success(states[0])
     assert failover_order(states, 1.0) == (0, 1)
+
+
+def test_failover__probe_after_rest_fails__rests_longer_backup_serves():
+    states = [EndpointState("a"), EndpointState("b")]
+    for _ in range(2):
+        states[0] = on_failure(states[0], TIMEOUT, 0.0, POLICY)
+    assert failover_order(states, 1.0) == (0, 1)  # probed
+    states[0] = on_failure(states[0], TIMEOUT, 1.0, POLICY)
+    assert states[0].down_until == 3.0  # the rest doubled
+    assert failover_order(states, 2.5) == (1,)
+    assert failover_order(states, 3.0) == (0, 1)
 
 
 def test_failover__all_resting__empty_and_next_ready():

@@ -353,7 +353,7 @@ class Reader:
     def block_hash(self, number: int) -> str:
         return "0x" + "11" * 32
 
-    def market_logs(self, start: int, end: int, chunk: int) -> list[Any]:
+    def market_logs_once(self, start: int, end: int) -> list[Any]:
         return []
 
     def healths(self, accounts, block):
