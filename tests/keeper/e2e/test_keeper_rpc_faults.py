@@ -55,7 +55,10 @@ def test_faults__429_bursts_timeouts_log_limits__backfill_completes_each_positio
         _all_liquidated(devnet)
 
         stats = proxy.stats()
-        # One head poll per period for the runner's eleven listeners.
+        # Faults off: one head poll per period (0.25 s) for the runner's
+        # eleven listeners together.
+        proxy.clear()
+        time.sleep(2)
         proxy.reset_stats()
         time.sleep(4)
         head_polls = proxy.stats().forwarded.get("eth_blockNumber", 0) / 4
@@ -71,7 +74,7 @@ def test_faults__429_bursts_timeouts_log_limits__backfill_completes_each_positio
     failed = {e["kind"] for e in bot.events("rpc endpoint failed")}
     assert {"rate_limited", "timeout"} <= failed, failed
     assert stats.rate_limited > 0 and stats.timed_out > 0 and stats.log_limit_refusals > 0
-    assert head_polls <= 6, head_polls  # ~44 a second before: one poll per listener
+    assert 1 <= head_polls <= 6, head_polls  # one poll per listener before (44 a second in the unit test)
     assert stats.forwarded.get("eth_getLogs", 0) > 0
     assert bot.alive
 
@@ -108,12 +111,12 @@ def test_faults__oracle_getlogs_refused_for_a_while__the_navs_full_scan_still_ha
         bot, _ = devnet.start_keeper(APE_FOUNDRY_HOST=proxy.url, NAVLEND_KEEPER_RPC_MAX_WAIT_SECONDS="0.5")
         first_block = devnet.anvil.block_number()
         # Every getLogs (the keeper's and the runner's listeners') refused
-        # for 4 s, longer than a call may wait: the NAV's events are not read
-        # in their block.
+        # for 8 s, longer than a call may wait (and than web3's own retries
+        # last): the NAV's events are not read in their block.
         proxy.add(RateLimit(retry_after=2, methods=frozenset({"eth_getLogs"})))
         devnet.drop_nav(DROP_BPS)
         nav_block = devnet.anvil.block_number()
-        time.sleep(4)
+        time.sleep(8)
         refused = proxy.stats().rate_limited
         proxy.clear()
         _all_liquidated(devnet)
