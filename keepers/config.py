@@ -40,6 +40,7 @@ from pydantic import AfterValidator, TypeAdapter, ValidationError
 from navlend import deployments
 from navlend.constants import BPS, WAD
 
+from keepers.submit import route_problems
 from keepers.types import LENS_MAX_ACCOUNTS, to_address
 
 ENV_PREFIX = "NAVLEND_KEEPER_"
@@ -151,6 +152,19 @@ class KeeperConfig:
     # The market's stablecoin allowance for the seize route, at most.
     seize_approval_usd: Annotated[Decimal, Gt(0)] = Decimal("100000")
     approval_reset_first: bool = False
+    # --- submission routes (keepers/submit.py) ---
+    # Fallback order: public (the node), private (private_rpc_url), bundle
+    # (eth_sendBundle to builder_urls), sequencer (sequencer_url).
+    submit_routes: tuple[str, ...] = ("public",)
+    private_rpc_url: str | None = None
+    builder_urls: tuple[str, ...] = ()
+    sequencer_url: str | None = None
+    # Blocks after the head each bundle is offered for.
+    bundle_blocks: Annotated[int, Ge(1), Le(25)] = 3
+    submit_timeout_seconds: Annotated[Decimal, Gt(0)] = Decimal("10")
+    # On a pending NAV: plan the positions it would sink, send them in the
+    # confirmation's block (bundled behind it where bundles are a route).
+    pending_nav_plans: bool = True
 
     # -- chain units --
 
@@ -209,6 +223,7 @@ _ADAPTER = TypeAdapter(KeeperConfig)
 _FIELDS = {f.name: f for f in fields(KeeperConfig)}
 _ADDRESS_FIELDS = ("market", "lens", "flash_liquidator")
 _TUPLE_FIELDS = ("nav_oracles",)
+_TUPLE_FIELDS += ("submit_routes", "builder_urls")  # submission routes
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> KeeperConfig:
@@ -410,7 +425,14 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
         problems.append(f"tip_cap_gwei: {config.tip_cap_gwei} is above max_fee_gwei {config.max_fee_gwei}")
     if config.tip_share_bps and config.priority_fee_gwei > config.tip_cap_gwei:
         problems.append(f"priority_fee_gwei: {config.priority_fee_gwei} (the tip's floor) is above tip_cap_gwei {config.tip_cap_gwei}")
+    problems.extend(_route_checks(config))
     return problems
+
+
+def _route_checks(config: KeeperConfig) -> list[str]:
+    """The submission routes (keepers/submit.py): known names, each with its URL."""
+    return route_problems(config.submit_routes, config.private_rpc_url, config.builder_urls,
+                          config.sequencer_url, config.bundle_blocks)
 
 
 def _scale(amount: Decimal, unit: int) -> int:

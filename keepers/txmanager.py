@@ -42,6 +42,7 @@ from eth_account._utils.legacy_transactions import encode_transaction, serializa
 from eth_utils import keccak, to_int
 
 from keepers.chain import CallReverted, Rpc
+from keepers.submit import Sender
 from keepers.txrules import (
     CANCEL_GAS,
     Action,
@@ -54,6 +55,7 @@ from keepers.txrules import (
     bump_keeps_profit,
     bumped_fees,
     cancel_fees,
+    fees_with_tip,
     gap_fees,
     initial_fees,
     next_action,
@@ -419,8 +421,15 @@ class TxManager:
         stuck: StuckPolicy | None = None,
         store: TxStore | None = None,
         clock: Callable[[], float] = time.time,
+        sender: Sender | None = None,
+        tip: Callable[[TxRequest, int], int | None] | None = None,
     ) -> None:
         self.w3 = w3
+        # Submission routes (keepers/submit.py); None: the node's
+        # eth_sendRawTransaction. ``tip``: a request's priority fee from its
+        # expected profit and gas (keepers/tipping.py); None: the policy's.
+        self.sender = sender
+        self.tip = tip
         self.rpc = Rpc(w3, on_call)
         self._pool = ThreadPoolExecutor(max_workers=max(parallel, 1), thread_name_prefix="simulate")
         # The last block whose receipts poll() has read.
@@ -587,8 +596,8 @@ class TxManager:
                 if chain_pending is None:
                     chain_pending = self._pending_count()
                 send_started = time.perf_counter()
-                outcomes[i] = self._sign_and_send(request, self.nonces.next(chain_pending), simulation.gas, fees,
-                                                  head)
+                outcomes[i] = self._sign_and_send(request, self.nonces.next(chain_pending), simulation.gas,
+                                                  self._request_fees(request, simulation.gas, base_fee, fees), head)
                 sending += time.perf_counter() - send_started
         log.debug("submitted", block=block, requests=len(requests), seconds=round(time.perf_counter() - started, 4),
                   sign_send_seconds=round(sending, 4))
@@ -631,6 +640,11 @@ class TxManager:
                  max_fee=fees.max_fee, tip=fees.priority_fee, gas=gas_limit)
         return TxOutcome(TxStatus.SENT, request, tx_hash=tx_hash, nonce=nonce)
 
+    def _request_fees(self, request: TxRequest, gas: int, base_fee: int, fees: Fees) -> Fees:
+        """``fees``, with the tip rule's tip for ``request`` when there is one."""
+        tip = self.tip(request, gas) if self.tip is not None else None
+        return fees if tip is None else fees_with_tip(base_fee, self.policy, tip)
+
     def _gas_limit(self, estimate: int) -> int:
         return math.ceil(estimate * self.gas_margin)
 
@@ -646,6 +660,8 @@ class TxManager:
         return int(self.w3.eth.get_transaction_count(self.address, "pending"))
 
     def _broadcast(self, raw: bytes) -> str:
+        if self.sender is not None:
+            return self.sender.send(raw).tx_hash
         return str(self.rpc.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
 
     @staticmethod
@@ -734,6 +750,8 @@ class TxManager:
                 else:
                     log.debug("receipt from a block after the head; still pending", key=key,
                               receipt_block=receipt_block, head=head)
+            elif self.sender is not None and self.sender.lapsed(pending.all_hashes, head):
+                outcomes.append(self._lapsed(key, pending))
             else:
                 self._advance(pending, head, base_fee, now)
         self._receipts_read_to = head
@@ -774,6 +792,17 @@ class TxManager:
             if receipt is not None:
                 return receipt
         return None
+
+    def _lapsed(self, key: str, pending: PendingTx) -> TxOutcome:
+        """Sent only as bundles, none included by its last target block:
+        its nonce was never used (handed out again), nothing was paid."""
+        del self.pending[key]
+        self._forget(key)
+        self.nonces.release(pending.nonce, broadcast=False)
+        log.info("bundle not included by its last target block; released", key=key, nonce=pending.nonce,
+                 tx=pending.all_hashes[-1])
+        return TxOutcome(TxStatus.DROPPED, pending.request, nonce=pending.nonce,
+                         reason="bundle not included by its last target block")
 
     def _release(self, key: str, pending: PendingTx) -> None:
         """The nonce is used: forgets ``pending`` (memory and store)."""
