@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from hexbytes import HexBytes
 
+from keepers import backrun
 from keepers.chain import (
     BATCH_LIQUIDATED_TOPIC,
     LIQUIDATED_TOPIC,
@@ -138,6 +139,8 @@ class Keeper:
     _sent_plans: dict[str, Plan] = field(default_factory=dict)
     # Positions per FlashLiquidator.liquidate_many (1: one per transaction).
     batch_size: int = 1
+    # Candidates prepared on a pending NAV (keepers/backrun.py).
+    pending_book: backrun.PendingBook = field(default_factory=backrun.PendingBook)
 
     def __post_init__(self) -> None:
         self.scan_policy = ScanPolicy.from_config(self.config)
@@ -223,6 +226,38 @@ class Keeper:
         """A NAV oracle moved: the next scan reads every open position."""
         self._nav_trigger = True
         log.info("nav update: full scan on the next block", block=block_number)
+
+    # ---------------------------------------------------------------- pending NAV (keepers/backrun.py)
+
+    def on_nav_pending(self, oracle: str, block_number: int | None = None) -> None:
+        """A NAV oracle parked a large move: the positions it would sink are
+        prepared, to be sent when the guardian confirms it."""
+        if self.tx is None or not self.config.pending_nav_plans:
+            return
+        try:
+            block = block_number if block_number is not None else self.reader.head().number
+            backrun.on_nav_pending(self, self.pending_book, oracle, block)
+        except Exception as err:
+            self.fault("nav_pending", err, block=block_number, oracle=oracle)
+
+    def on_pending_confirmed(self, oracle: str, block_number: int | None = None) -> ScanReport:
+        """The pending NAV applied: a full scan on the next block, as for any
+        NAV update, and the prepared candidates re-read and sent now."""
+        self.on_nav_update(block_number)
+        report = ScanReport(block=block_number if block_number is not None else -1)
+        if self.tx is None or not self.config.pending_nav_plans:
+            return report
+        with self._busy:
+            try:
+                backrun.on_pending_confirmed(self, self.pending_book, oracle, block_number, report)
+            except Exception as err:
+                report.error = str(err)[:300]
+                self.fault("pending_confirmed", err, block=block_number, oracle=oracle)
+            self._update_pending_metrics()
+        return report
+
+    def on_pending_rejected(self, oracle: str) -> None:
+        backrun.rejected(self.pending_book, oracle)
 
     # ---------------------------------------------------------------- blocks
 

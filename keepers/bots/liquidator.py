@@ -17,7 +17,10 @@ Handlers (the engine is ``keepers/keeper.py``):
   transactions, scan, decisions, sends;
 - each market position event, ``removed`` logs included: the index;
 - each NAV oracle ``NavPublished`` / ``PendingConfirmed``: a full scan on
-  the next block.
+  the next block;
+- each NAV oracle ``NavPending``: the positions the pending NAV would sink
+  are prepared; its ``PendingConfirmed`` sends them at once, its
+  ``PendingRejected`` drops them (``keepers/backrun.py``).
 
 With ``NAVLEND_KEEPER_SHARD_COUNT`` > 1 the bot only scans: one block task
 per shard, so ``silverback worker`` processes on a Redis broker share them
@@ -114,8 +117,33 @@ for _event in INDEXED_EVENTS:
     bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
 
 for _i, _oracle in enumerate(oracles):
-    for _event in ("NavPublished", "PendingConfirmed"):
-        bot.on_(getattr(_oracle, _event))(_named(f"nav_{_event}_{_i}", _on_nav))
+    bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
+
+
+# ---- pending NAV (keepers/backrun.py): prepared on NavPending, sent on PendingConfirmed
+
+
+def _on_pending(log_entry):
+    for keeper in keepers_by_shard.values():
+        keeper.on_nav_pending(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
+
+
+def _on_confirmed(log_entry):
+    for keeper in keepers_by_shard.values():
+        keeper.on_pending_confirmed(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
+
+
+def _on_rejected(log_entry):
+    for keeper in keepers_by_shard.values():
+        keeper.on_pending_rejected(str(log_entry.contract_address))
+
+
+for _i, _oracle in enumerate(oracles):
+    for _event, _target in (("PendingConfirmed", _on_confirmed), ("NavPending", _on_pending),
+                            ("PendingRejected", _on_rejected)):
+        _abi_event = getattr(_oracle, _event, None)
+        if _abi_event is not None:
+            bot.on_(_abi_event)(_named(f"nav_{_event}_{_i}", _target))
 
 
 if SHARDED:
