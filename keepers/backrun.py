@@ -25,27 +25,38 @@ Pure (unit-tested): :class:`PendingAsset`, :func:`pending_liquidation_value`,
 handlers, which the keeper's ``on_nav_pending`` / ``on_pending_confirmed``
 call (the bot subscribes them to each oracle's events).
 
-Not done yet: the bundle back-run (``[guardian's confirm tx, our
-liquidations]`` at its target block, ``Sender.behind``), which needs the
-plans decided at the post-confirmation state before it is mined.
+4. where the bundle route is configured (:func:`backrun_confirmation`,
+   called on each block while candidates are prepared): when the
+   guardian's ``confirm_pending`` transaction is in the node's pending
+   pool (:func:`confirm_in_pool`), the candidates are decided at the
+   pending prices (:func:`health_at_pending`, :func:`terms_at_pending`:
+   the state after the confirmation, which no node can simulate yet) and
+   sent unsimulated as ONE bundle ``[confirm tx, our liquidations]`` for
+   the next block (``Sender.behind``): they land in the confirmation's
+   own block, or the bundle is left out and costs nothing (a liquidation
+   that would revert fails the whole bundle) and its transactions lapse.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
 
+from eth_utils import function_signature_to_4byte_selector
+
 from navlend import abi
-from navlend.constants import BPS
+from navlend.constants import BPS, WAD
 from navlend.rules.arith import at_ratio
 from navlend.rules.health import liquidatable
 from navlend.rules.valuation import value
 
-from keepers.types import AccountHealth, AssetTerms, to_address
+from keepers.decide import batch_plans, decide_block
+from keepers.profit import gas_model_from_config
+from keepers.types import AccountHealth, AssetTerms, MarketTerms, Route, to_address
 
 # The handlers take the keeper (keepers.keeper.Keeper, which imports this
 # module) and its ScanReport as ``Any``.
@@ -55,6 +66,10 @@ log = structlog.get_logger("keepers.backrun")
 
 _PENDING_ANSWER = abi.function("IPendingNav", "pending_answer")
 _ASSET_CONFIG = abi.function("IMarketViews", "asset_config")
+CONFIRM_SELECTOR = "0x" + function_signature_to_4byte_selector("confirm_pending()").hex()
+# Gas limit of an unsimulated back-run transaction: the profit model's
+# estimate of its batch times this (only the gas used is paid).
+BACKRUN_GAS_MARGIN_BPS = 15_000
 
 
 # ---------------------------------------------------------------- pure rules
@@ -115,6 +130,43 @@ def pending_candidates(healths: Sequence[AccountHealth], balances: Mapping[str, 
     return tuple(account for _, account in sorted(scored))
 
 
+def health_at_pending(health: AccountHealth, balances: Mapping[str, int],
+                      assets: Sequence[PendingAsset]) -> AccountHealth:
+    """``health`` as the market will see it once the pending prices apply
+    (its liquidation value, health factor and liquidatable flag)."""
+    after = pending_liquidation_value(health, balances, assets)
+    factor = after * WAD // health.debt if health.debt else health.health_factor
+    return replace(health, liquidation_value=after, health_factor=factor,
+                   liquidatable=liquidatable(after, health.debt))
+
+
+def terms_at_pending(terms: MarketTerms, assets: Sequence[PendingAsset]) -> MarketTerms:
+    """``terms`` with each pending asset at its pending price; its
+    facility's redemption price scaled by the same move."""
+    by_token = {a.token: a for a in assets}
+    moved = []
+    for asset in terms.assets:
+        pending = by_token.get(asset.token)
+        if pending is None or asset.price == 0:
+            moved.append(asset)
+            continue
+        moved.append(replace(asset, price=pending.pending_price,
+                             redeem_price=asset.redeem_price * pending.pending_price // asset.price))
+    return replace(terms, assets=tuple(moved))
+
+
+def confirm_in_pool(pool: Mapping[str, Any], oracle: str) -> str | None:
+    """The hash of a ``confirm_pending()`` call to ``oracle`` in a
+    ``txpool_content`` answer's ``pending`` transactions, or None."""
+    oracle = oracle.lower()
+    for by_nonce in (pool.get("pending") or {}).values():
+        for tx in by_nonce.values():
+            data = str(tx.get("input") or tx.get("data") or "")
+            if str(tx.get("to") or "").lower() == oracle and data.lower().startswith(CONFIRM_SELECTOR):
+                return str(tx["hash"])
+    return None
+
+
 @dataclass(frozen=True)
 class Prepared:
     """The candidates of one oracle's pending answer, found at ``block``."""
@@ -136,6 +188,10 @@ class PendingBook:
         with self._lock:
             self.prepared[to_address(prepared.oracle)] = prepared
 
+    def get(self, oracle: str) -> Prepared | None:
+        with self._lock:
+            return self.prepared.get(to_address(oracle))
+
     def take(self, oracle: str) -> Prepared | None:
         """The oracle's candidates, removed (its round is settled)."""
         with self._lock:
@@ -143,6 +199,15 @@ class PendingBook:
 
 
 # ---------------------------------------------------------------- the edge
+
+
+def _pending_assets(keeper: Keeper, terms: MarketTerms, oracle: str, answer: int, block: int) -> list[PendingAsset]:
+    assets = []
+    for asset in terms.assets:
+        source, cap = _asset_oracle(keeper, asset.token, block)
+        if source == oracle:
+            assets.append(PendingAsset.of(asset, answer, cap))
+    return assets
 
 
 def pending_answer(keeper: Keeper, oracle: str, block: int) -> int:
@@ -168,11 +233,7 @@ def on_nav_pending(keeper: Keeper, book: PendingBook, oracle: str, block: int) -
         log.info("nav pending: nothing pending any more", oracle=oracle, block=block)
         return None
     terms = keeper.reader.market_terms(block)
-    assets = []
-    for asset in terms.assets:
-        source, cap = _asset_oracle(keeper, asset.token, block)
-        if source == oracle:
-            assets.append(PendingAsset.of(asset, answer, cap))
+    assets = _pending_assets(keeper, terms, oracle, answer, block)
     accounts = sorted(keeper.index.open_accounts())
     healths: list[AccountHealth] = []
     step = keeper.config.scan_batch_size
@@ -215,3 +276,48 @@ def rejected(book: PendingBook, oracle: str) -> Any:
     if dropped is not None:
         log.info("pending rejected: candidates dropped", oracle=dropped.oracle, candidates=len(dropped.accounts))
     return dropped
+
+
+def backrun_confirmation(keeper: Keeper, book: PendingBook, oracle: str) -> int:
+    """If the guardian's confirmation of ``oracle``'s pending round is in
+    the node's pool and the bundle route is configured, the prepared
+    candidates, decided at the pending prices, go as one bundle behind it
+    for the next block. Returns how many positions were sent."""
+    tx, prepared = keeper.tx, book.get(oracle)
+    sender = getattr(tx, "sender", None)
+    if tx is None or prepared is None or not prepared.accounts or sender is None or not sender.bundles:
+        return 0
+    rpc = keeper.reader.rpc
+    confirm = confirm_in_pool(rpc.request("txpool_content", []), prepared.oracle)
+    if confirm is None:
+        return 0
+    raw = rpc.request("eth_getRawTransactionByHash", [confirm])
+    head = keeper.reader.head()
+    blog = log.bind(block=head.number, oracle=prepared.oracle, confirm=confirm)
+    terms = keeper.reader.market_terms(head.number)
+    assets = _pending_assets(keeper, terms, prepared.oracle, prepared.answer, head.number)
+    balances = keeper.index.balances_many(prepared.accounts)
+    healths = [health_at_pending(h, balances.get(h.account, {}), assets)
+               for h in keeper.reader.healths(prepared.accounts, head.number) if not h.failed]
+    ready = [h for h in healths if h.liquidatable and h.debt > 0]
+    if not ready:
+        blog.info("back-run: no candidate liquidatable at the pending prices")
+        return 0
+    moved = terms_at_pending(terms, assets)
+    ctx = keeper._execution_context(head, moved)
+    decisions = decide_block(ready, balances, moved, ctx, keeper.profit_policy,
+                             in_flight=tx.in_flight_positions(), reserved=keeper._in_flight_plans())
+    plans = [d.plan for d in decisions if d.plan is not None and d.plan.route is not Route.GATHERED]
+    if not plans:
+        blog.info("back-run: no plan pays at the pending prices", candidates=len(ready))
+        return 0
+    groups = batch_plans(plans, keeper.batch_size, moved.max_flash_loan)
+    model = gas_model_from_config(keeper.config)
+    gas = [model.batch_gas(g[0].route, len(g)) * BACKRUN_GAS_MARGIN_BPS // BPS for g in groups]
+    with sender.behind([raw]):
+        outcomes = tx.send_unsimulated([keeper._request(g) for g in groups], gas, head.base_fee, head.number)
+    sent = sum(keeper._sent(blog, plan, outcome, len(group))
+               for group, outcome in zip(groups, outcomes) for plan in group)
+    blog.info("back-run: liquidations bundled behind the confirmation", positions=sent,
+              transactions=len(groups), target=head.number + 1)
+    return sent

@@ -259,6 +259,23 @@ class Keeper:
     def on_pending_rejected(self, oracle: str) -> None:
         backrun.rejected(self.pending_book, oracle)
 
+    def backrun_pending(self) -> int:
+        """While candidates are prepared and the bundle route is set: a
+        guardian's confirmation seen in the pool gets the candidates bundled
+        right behind it (``backrun.backrun_confirmation``). Returns how many
+        positions were sent."""
+        if self.tx is None or not self.pending_book.prepared:
+            return 0
+        sent = 0
+        with self._busy:
+            for oracle in list(self.pending_book.prepared):
+                try:
+                    sent += backrun.backrun_confirmation(self, self.pending_book, oracle)
+                except Exception as err:
+                    self.fault("backrun", err, oracle=oracle)
+            self._update_pending_metrics()
+        return sent
+
     # ---------------------------------------------------------------- blocks
 
     def on_block(self, number: int | None = None) -> ScanReport:

@@ -304,7 +304,7 @@ class Sender:
         self._transport = transport or UrllibTransport()
         self._lock = threading.Lock()
         self.book = BundleBook()
-        self._behind: tuple[str, ...] = ()
+        self._collected: list[str] | None = None
         self._log = log.bind(routes=[n.value for n in routes.names])
 
     @classmethod
@@ -319,7 +319,11 @@ class Sender:
         raw_hex = raw if isinstance(raw, str) else "0x" + bytes(raw).hex()
         tx = tx_hash(raw_hex)
         attempts: list[Attempt] = []
-        for route in self.routes.order:
+        with self._lock:
+            collecting = self._collected is not None
+        # A back-run's transactions go only in its bundle (see behind()).
+        order = tuple(r for r in self.routes.order if r.name is RouteName.BUNDLE) if collecting else self.routes.order
+        for route in order:
             try:
                 targets = self._via(route, raw_hex, tx)
             except Exception as err:  # the route failed: the next one
@@ -357,11 +361,23 @@ class Sender:
         head = self._head()
         with self._lock:
             until = self.book.open_until(tx, head)
-            behind = self._behind
-        if until is not None and not behind:
+            if self._collected is not None:
+                # Behind someone's transaction: sent as one bundle on leaving.
+                self._collected.append(raw)
+                self.book.offered(tx, head + 1)
+                return (head + 1,)
+        if until is not None:
             return tuple(range(head + 1, until + 1))
-        targets = bundle_targets(head, 1 if behind else self.routes.bundle_blocks)
-        txs = [*behind, raw]
+        targets = bundle_targets(head, self.routes.bundle_blocks)
+        self._post_bundle(route, [raw], targets, tx)
+        with self._lock:
+            self.book.offered(tx, targets[-1])
+            self.book.forget_before(head)
+        return targets
+
+    def _post_bundle(self, route: Route, txs: list[str], targets: Sequence[int], tx: str) -> None:
+        """``txs`` as a bundle for each of ``targets`` to every builder;
+        ConnectionError when no builder took any."""
         taken, errors = 0, []
         for target in targets:
             params = bundle_params(txs, target)
@@ -375,10 +391,6 @@ class Sender:
             raise ConnectionError("no builder took the bundle: " + "; ".join(errors))
         if errors:
             self._log.warning("some builders refused the bundle", tx=tx, errors=errors)
-        with self._lock:
-            self.book.offered(tx, targets[-1])
-            self.book.forget_before(head)
-        return targets
 
     def _post(self, url: str, method: str, params: list[Any]) -> Any:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
@@ -387,17 +399,39 @@ class Sender:
     # -- back-running
 
     @contextmanager
-    def behind(self, raws: Sequence[str]) -> Iterator[None]:
-        """While inside, the bundle route puts ``raws`` (someone else's
-        signed transactions, e.g. the oracle's confirmation seen in the
-        pool) before each transaction it sends, for the next block only."""
+    def behind(self, raws: Sequence[str]) -> Iterator[list[str]]:
+        """A back-run: the transactions sent inside (through the bundle
+        route, which must be configured) are collected, and on leaving go
+        as ONE bundle ``[*raws, *collected]`` for the next block to every
+        builder (``raws``: someone else's signed transactions, e.g. the
+        oracle's confirmation seen in the pool). Yields the collected list.
+        If no builder takes it, the transactions lapse after that block."""
+        route = self.routes.get(RouteName.BUNDLE)
+        if route is None:
+            raise ValueError("a back-run needs the bundle route")
+        if not raws:
+            raise ValueError("a back-run is behind at least one transaction")
+        collected: list[str] = []
         with self._lock:
-            self._behind = tuple(raws)
+            if self._collected is not None:
+                raise RuntimeError("a back-run is already being collected")
+            self._collected = collected
         try:
-            yield
+            yield collected
         finally:
             with self._lock:
-                self._behind = ()
+                self._collected = None
+        if not collected:
+            return
+        target = self._head() + 1
+        try:
+            self._post_bundle(route, [*raws, *collected], (target,), tx_hash(collected[0]))
+        except ConnectionError as err:
+            self._log.warning("back-run bundle not taken; its transactions lapse", target=target,
+                              txs=len(collected), error=str(err)[:300])
+            return
+        self._log.info("back-run bundle sent", route=RouteName.BUNDLE.value, target=target,
+                       behind=[tx_hash(r) for r in raws], txs=[tx_hash(r) for r in collected])
 
     @property
     def bundles(self) -> bool:

@@ -603,6 +603,36 @@ class TxManager:
                   sign_send_seconds=round(sending, 4))
         return outcomes  # type: ignore[return-value]
 
+    def send_unsimulated(self, requests: Sequence[TxRequest], gas_limits: Sequence[int], base_fee: int,
+                         head: int) -> list[TxOutcome]:
+        """Signs and sends ``requests`` with the given gas limits and no
+        simulation: only inside a bundle back-run (``Sender.behind``),
+        where the state they need comes from a transaction not mined yet,
+        and a transaction that would revert leaves the bundle out at no
+        cost (keepers/backrun.py). In-flight positions and dry run as in
+        :meth:`submit_many`."""
+        if len(requests) != len(gas_limits):
+            raise ValueError(f"{len(requests)} requests but {len(gas_limits)} gas limits")
+        busy = self.in_flight_positions() | set(self.pending)
+        fees = initial_fees(base_fee, self.policy)
+        outcomes: list[TxOutcome] = []
+        chain_pending: int | None = None
+        for request, gas in zip(requests, gas_limits):
+            covers = {request.key, *request.covers}
+            if covers & busy:
+                outcomes.append(TxOutcome(TxStatus.IN_FLIGHT, request, reason="already in flight"))
+                continue
+            busy |= covers
+            if self.dry_run:
+                log.info("dry run: not sending", label=request.label, key=request.key, gas=gas, **request.context)
+                outcomes.append(TxOutcome(TxStatus.DRY_RUN, request))
+                continue
+            if chain_pending is None:
+                chain_pending = self._pending_count()
+            outcomes.append(self._sign_and_send(request, self.nonces.next(chain_pending), gas,
+                                                self._request_fees(request, gas, base_fee, fees), head))
+        return outcomes
+
     def _settle(self, request: TxRequest, future: Future[Simulation], block: int,
                 outcomes: list[TxOutcome | None], i: int) -> Simulation | None:
         """A finished simulation: the passing one (its estimate, if any,

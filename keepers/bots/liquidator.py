@@ -160,3 +160,9 @@ else:
     def scan(block):
         """Sync, follow, scan, act: every fault is handled inside."""
         return keepers_by_shard[0].on_block(block.number).as_metrics()
+
+    @bot.on_(chain.blocks)
+    def backrun(block):
+        """A pending NAV's candidates bundled behind its confirmation when
+        it shows in the pool (nothing to do without candidates)."""
+        return {"backrun_sent": keepers_by_shard[0].backrun_pending()}

@@ -1,25 +1,46 @@
 """End to end: a NAV drop the oracle parks as pending (a move above its
 1 % limit) is planned for when announced, and the positions it sinks are
-sent from the confirmation's own handler: they are mined in the block right
-after the guardian's confirmation, with no scan of the book in between.
+sent at the confirmation:
 
-The keeper runs in the test's process (``build_keeper``, as the bot builds
-it) on the seeded book of ``devkit.seeding.SEEDS``: a 12 % fall of fund A
-sinks borrowers 1-4 and leaves 0 and the wrapper positions healthy.
+- from the confirmation's own handler: mined in the block right after the
+  guardian's confirmation, with no scan of the book in between (anvil
+  automining; the keeper in the test's process, built as the bot builds
+  it, on the seeded book of ``devkit.seeding.SEEDS``: a 12 % fall of fund
+  A sinks borrowers 1-4 and leaves 0 and the wrapper positions healthy);
+- bundled right behind the confirmation, in its own block: anvil keeps its
+  pool in arrival order and does not mine by itself, the stand-in relay
+  (devkit.relay) builds the blocks; the guardian's ``confirm_pending``
+  waits in the public pool, the keeper sees it there and sends ONE bundle
+  ``[confirmation, its liquidations]`` for the next block, decided at the
+  pending price (no node can simulate them before the confirmation).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
-from devkit.processes import free_port
+import pytest
+from eth_account import Account
+
+from devkit import seeding
+from devkit.devnet import Anvil, connect, deploy_local
+from devkit.processes import free_port, keeper_env
+from devkit.relay import Relay, tx_hash
+from keepers.backrun import CONFIRM_SELECTOR
 from keepers.config import load_config
+from keepers.submit import sender_from_config
 from keepers.wiring import build_keeper
-from navlend.timeutil import next_business_day_strike
+from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike
+
+from conftest import CHAIN_ID, DEV_KEYS
 
 DROP_BPS = 1_200
 FUND_A_UNHEALTHY = (1, 2, 3, 4)
 HEALTHY = (0, 5, 6)
+FUND_A_SEEDS = seeding.SEEDS[:5]
 
 
 def _keeper(devnet, **overrides):
@@ -33,17 +54,16 @@ def _keeper(devnet, **overrides):
     return keeper
 
 
-def _publish_pending(devnet, bps: int):
-    """The updater strikes a NAV ``bps`` lower: parked as pending."""
-    oracle, anvil = devnet.lm.world.oracle_a, devnet.anvil
+def _publish_pending(anvil, oracle, updater) -> int:
+    """The updater strikes a NAV ``DROP_BPS`` lower: parked as pending; its block."""
     _, answer, _, as_of, _ = oracle.latestRoundData()
     strike = next_business_day_strike(as_of)
     if anvil.timestamp() < strike + 60:
         anvil.rpc("evm_setNextBlockTimestamp", hex(strike + 60))
         anvil.mine(1)
-    receipt = oracle.publish(answer * (10_000 - bps) // 10_000, strike, sender=devnet.deployer)
+    receipt = oracle.publish(answer * (10_000 - DROP_BPS) // 10_000, strike, sender=updater)
     assert oracle.pending_round().answer != 0
-    return receipt
+    return receipt.block_number
 
 
 def test_pending_nav__prepared_on_announce__liquidated_in_the_block_after_the_confirmation(devnet):
@@ -54,8 +74,8 @@ def test_pending_nav__prepared_on_announce__liquidated_in_the_block_after_the_co
     scans = keeper.metrics.registry.get_sample_value("keeper_accounts_scanned_total")
     assert scans == len(devnet.borrowers)
 
-    announced = _publish_pending(devnet, DROP_BPS)
-    keeper.on_nav_pending(str(oracle.address), announced.block_number)
+    announced = _publish_pending(anvil, oracle, devnet.deployer)
+    keeper.on_nav_pending(str(oracle.address), announced)
     prepared = keeper.pending_book.prepared[str(oracle.address)]
     confirmed = oracle.confirm_pending(sender=devnet.deployer)
     anvil.rpc("evm_setAutomine", False)  # the next block holds whatever the handler sends
@@ -80,11 +100,11 @@ def test_pending_nav__rejected__candidates_dropped_nothing_sent(devnet):
     anvil.set_interval_mining(0)
     keeper = _keeper(devnet)
 
-    announced = _publish_pending(devnet, DROP_BPS)
-    keeper.on_nav_pending(str(oracle.address), announced.block_number)
+    announced = _publish_pending(anvil, oracle, devnet.deployer)
+    keeper.on_nav_pending(str(oracle.address), announced)
     oracle.reject_pending(sender=devnet.deployer)
     keeper.on_pending_rejected(str(oracle.address))
-    report = keeper.on_pending_confirmed(str(oracle.address), announced.block_number + 2)
+    report = keeper.on_pending_confirmed(str(oracle.address), announced + 2)
 
     assert report.sent == 0 and keeper.pending_book.prepared == {} and devnet.liquidations() == []
 
@@ -94,7 +114,114 @@ def test_pending_nav__plans_off__nothing_prepared(devnet):
     anvil.set_interval_mining(0)
     keeper = _keeper(devnet, NAVLEND_KEEPER_PENDING_NAV_PLANS="false")
 
-    announced = _publish_pending(devnet, DROP_BPS)
-    keeper.on_nav_pending(str(oracle.address), announced.block_number)
+    announced = _publish_pending(anvil, oracle, devnet.deployer)
+    keeper.on_nav_pending(str(oracle.address), announced)
 
     assert keeper.pending_book.prepared == {}
+
+
+# ---------------------------------------------------------------- bundled behind the confirmation
+
+
+def _wednesday_evening(now: int) -> int:
+    day = time.gmtime(now + 86_400)
+    start = now + 86_400 + ((2 - day.tm_wday) % 7) * 86_400
+    midnight = start - start % 86_400
+    return midnight + STRIKE_HOUR_UTC * 3_600 + 1_800
+
+
+@pytest.fixture
+def world(tmp_path):
+    anvil = Anvil(port=free_port(), state_dir=tmp_path / "anvil", start_time=_wednesday_evening(int(time.time())),
+                  extra_args=("--order", "fifo")).start()
+    try:
+        with connect(anvil.url):
+            from ape import accounts, chain
+
+            test = accounts.test_accounts
+            lm = deploy_local(test[0], test[5], tmp_path / "deployments")
+            borrowers = [test[9 + i] for i in range(len(FUND_A_SEEDS))]
+            lm.world.allowlist(*borrowers, sender=test[0])
+            seeding.lend(lm.world, lm.market, test[0], test[3], 5_000_000)
+            for who, seed in zip(borrowers, FUND_A_SEEDS):
+                seeding.open_seeded(lm.world, lm.market, test[0], who, seed)
+            yield SimpleNamespace(anvil=anvil, lm=lm, test=test, borrowers=borrowers, provider=chain.provider,
+                                  tmp=tmp_path)
+    finally:
+        anvil.stop()
+
+
+def _guardian_confirm(w) -> tuple[str, str]:
+    """The guardian (TEST::0) signs confirm_pending() into the public pool."""
+    key = Account.from_key(DEV_KEYS[0])
+    nonce = int(w.anvil.rpc("eth_getTransactionCount", key.address, "pending"), 16)
+    signed = key.sign_transaction({"to": str(w.lm.world.oracle_a.address), "data": CONFIRM_SELECTOR, "value": 0,
+                                   "gas": 300_000, "nonce": nonce, "chainId": CHAIN_ID,
+                                   "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9})
+    raw = "0x" + signed.raw_transaction.hex().removeprefix("0x")
+    w.anvil.rpc("eth_sendRawTransaction", raw)
+    return raw, tx_hash(raw)
+
+
+def _relay_keeper(w, relay: Relay):
+    env = keeper_env(w.anvil.url, w.lm.deployment_path, w.tmp / "index.sqlite",
+                     NAVLEND_KEEPER_SIGNER_ALIAS="TEST::5", NAVLEND_KEEPER_SUBMIT_ROUTES="bundle,public",
+                     NAVLEND_KEEPER_BUILDER_URLS=relay.url)
+    config = load_config(env=env)
+    keeper = build_keeper(config, SimpleNamespace(provider=w.provider, signer=w.test[5]), with_tx=True,
+                          serve_metrics=False)
+    keeper.tx.sender = sender_from_config(config, keeper.tx.rpc.request)
+    keeper.check_setup()
+    keeper.backfill()
+    return keeper
+
+
+@contextmanager
+def _announced(w) -> Iterator[tuple[Relay, object]]:
+    """The pending strike published, then the relay mining, and a keeper
+    with the bundle route that prepared the candidates."""
+    oracle = w.lm.world.oracle_a
+    announced = _publish_pending(w.anvil, oracle, w.test[0])
+    w.anvil.rpc("evm_setAutomine", False)
+    with Relay(w.anvil.url) as relay:
+        keeper = _relay_keeper(w, relay)
+        assert keeper.on_block().error == ""
+        keeper.on_nav_pending(str(oracle.address), announced)
+        yield relay, keeper
+
+
+def test_backrun__confirmation_in_the_pool__liquidations_bundled_behind_it_in_its_block(world):
+    w, oracle = world, world.lm.world.oracle_a
+    with _announced(w) as (relay, keeper):
+        nothing_yet = keeper.backrun_pending()  # no confirmation in the pool yet
+
+        confirm_raw, confirm_hash = _guardian_confirm(w)
+        sent = keeper.backrun_pending()
+        built = relay.build_block()
+        follow = keeper.on_block()
+
+    unhealthy = {str(w.borrowers[i].address) for i in FUND_A_UNHEALTHY}
+    liquidations = list(w.lm.market.Liquidate.range(0, built.number + 1))
+    bundles = [r for r in relay.received() if r.method == "eth_sendBundle"]
+    assert nothing_yet == 0 and sent == len(FUND_A_UNHEALTHY)
+    assert len(bundles) == 1 and bundles[0].params[0]["txs"][0] == confirm_raw
+    assert bundles[0].params[0]["blockNumber"] == hex(built.number)
+    assert built.tx_hashes[0] == confirm_hash and len(built.included) == 1
+    assert {entry.block_number for entry in liquidations} == {built.number}
+    assert {entry.borrower for entry in liquidations} == unhealthy
+    assert oracle.pending_round().answer == 0
+    assert follow.error == "" and keeper.tx.pending == {}
+    assert keeper.metrics.registry.get_sample_value(
+        "keeper_liquidations_succeeded_total", {"route": "redeem"}) == len(FUND_A_UNHEALTHY)
+
+
+def test_backrun__no_bundle_route__nothing_sent_confirmation_mined_alone(world):
+    w = world
+    with _announced(w) as (relay, keeper):
+        keeper.tx.sender = None  # the public route only, as before
+        _, confirm_hash = _guardian_confirm(w)
+        sent = keeper.backrun_pending()
+        built = relay.build_block()
+
+    assert sent == 0 and built.tx_hashes == (confirm_hash,)
+    assert list(w.lm.market.Liquidate.range(0, built.number + 1)) == []

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from keepers.backrun import PendingAsset, PendingBook, Prepared, pending_candidates, pending_liquidation_value
-from keepers.types import AccountHealth, AssetTerms, to_address
+from keepers.backrun import (
+    CONFIRM_SELECTOR,
+    PendingAsset,
+    PendingBook,
+    Prepared,
+    confirm_in_pool,
+    health_at_pending,
+    pending_candidates,
+    pending_liquidation_value,
+    terms_at_pending,
+)
+from keepers.types import AccountHealth, AssetTerms, MarketTerms, to_address
 
 USD = 10**6
 SHARE = 10**18
@@ -106,3 +116,50 @@ def test_pending_book__taken_once_by_oracle_any_case():
 
 def test_pending_book__unknown_oracle__none():
     assert PendingBook().take(ORACLE) is None
+
+
+def test_health_at_pending__sunk__liquidatable_with_the_new_value_and_factor():
+    h = health(account(1), 85_000, 90_000)
+
+    after = health_at_pending(h, {FUND: 100_000 * SHARE}, [fund_at(NAV * 90 // 100)])
+
+    assert after.liquidatable and not h.liquidatable and after.liquidation_value == 81_000 * USD
+    assert after.health_factor == 81_000 * 10**18 // 85_000 and after.debt == h.debt
+
+
+def test_health_at_pending__stays_healthy__not_liquidatable():
+    after = health_at_pending(health(account(1), 60_000, 90_000), {FUND: 100_000 * SHARE}, [fund_at(NAV * 90 // 100)])
+
+    assert not after.liquidatable and after.liquidation_value == 81_000 * USD
+
+
+def _market(*assets: AssetTerms) -> MarketTerms:
+    return MarketTerms(base_decimals=6, small_position=0, dust_floor=0, liquidation_fee_bps=0, flash_fee_bps=0,
+                       max_flash_loan=10**15, liquidation_open=True, assets=assets)
+
+
+def test_terms_at_pending__pending_asset_repriced_and_its_redemption_scaled_others_kept():
+    fund = AssetTerms(token=FUND, asset_id=0, value_exponent=EXPONENT, price=NAV, bonus_bps=500,
+                      threshold_bps=THRESHOLD, redeem_price=NAV * 99 // 100)
+    other = AssetTerms(token=OTHER, asset_id=1, value_exponent=EXPONENT, price=NAV * 3, bonus_bps=500,
+                       threshold_bps=THRESHOLD, redeem_price=NAV * 3)
+
+    moved = terms_at_pending(_market(fund, other), [fund_at(NAV * 80 // 100)])
+
+    assert moved.asset(FUND).price == NAV * 80 // 100
+    assert moved.asset(FUND).redeem_price == (NAV * 99 // 100) * 80 // 100
+    assert moved.asset(OTHER) == other
+
+
+def _pool(to: str, data: str) -> dict:
+    return {"pending": {"0xguardian": {"7": {"hash": "0xc0", "to": to, "input": data}}}}
+
+
+def test_confirm_in_pool__guardian_call_to_the_oracle__its_hash():
+    assert confirm_in_pool(_pool(ORACLE.lower(), CONFIRM_SELECTOR), ORACLE) == "0xc0"
+
+
+@pytest.mark.parametrize("to, data", [(OTHER, CONFIRM_SELECTOR), (ORACLE, "0xdeadbeef"), (None, CONFIRM_SELECTOR)])
+def test_confirm_in_pool__other_calls__none(to, data):
+    assert confirm_in_pool(_pool(to, data), ORACLE) is None
+    assert confirm_in_pool({}, ORACLE) is None

@@ -315,14 +315,34 @@ def test_lapsed__bundle_failed_then_public_took_it__never_lapsed():
     assert not s.lapsed([tx_hash(RAW)], 500)
 
 
-def test_behind__bundle_back_runs_the_given_tx_for_the_next_block_only():
+def test_behind__sends_inside_collected__one_bundle_behind_the_given_tx_for_the_next_block():
     node, wire = Node(head=100), Wire()
-    s = sender(["bundle"], wire, node, blocks=3)
+    s = sender(["private", "bundle", "public"], wire, node, blocks=3)
     theirs = "0x02aa"
 
     with s.behind([theirs]):
-        sent = s.send(RAW)
-    after = s.send("0x02bb")
+        first, second = s.send(RAW), s.send("0x02bb")
+        posted_inside = len(wire.posts)
+    after = s.send("0x02cc")
 
-    assert sent.targets == (101,) and {tuple(b["params"][0]["txs"]) for _, b in wire.posts[:2]} == {(theirs, RAW)}
-    assert after.targets == (101, 102, 103) and wire.posts[-1][1]["params"][0]["txs"] == ["0x02bb"]
+    bundles = [b["params"][0] for _, b in wire.posts[:2]]
+    assert posted_inside == 0 and first.targets == second.targets == (101,) and node.sent == []
+    assert bundles[:2] == [{"txs": [theirs, RAW, "0x02bb"], "blockNumber": "0x65"}] * 2  # each builder
+    assert after.route is RouteName.PRIVATE and wire.posts[-1][0] == PRIVATE
+    assert s.lapsed([tx_hash(RAW)], 101) and not s.lapsed([tx_hash(RAW)], 100)
+
+
+def test_behind__no_bundle_route__refused():
+    with pytest.raises(ValueError, match="needs the bundle route"):
+        with sender(["public"], Wire(), Node()).behind(["0x02aa"]):
+            pass
+
+
+def test_behind__builders_down__nothing_raised_transactions_lapse():
+    node, wire = Node(head=100), Wire({BUILDER_A: ConnectionRefusedError("x"), BUILDER_B: ConnectionRefusedError("y")})
+    s = sender(["bundle", "public"], wire, node)
+
+    with s.behind(["0x02aa"]):
+        s.send(RAW)
+
+    assert node.sent == [] and s.lapsed([tx_hash(RAW)], 101)
