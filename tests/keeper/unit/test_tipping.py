@@ -1,6 +1,7 @@
 """Each request's tip from its expected profit (keepers/tipping.py,
-txrules.fees_with_tip) and the transaction manager's use of it and of the
-submission routes' bundle window (a lapsed bundle frees its nonce)."""
+txrules.fees_with_tip) and the transaction manager's use of it, of the
+submission routes' bundle window (a lapsed bundle frees its nonce), and its
+unsimulated sends (a back-run's bundle)."""
 
 from __future__ import annotations
 
@@ -122,3 +123,40 @@ def test_poll__sent_on_a_route_that_is_not_a_bundle__never_lapses():
     outcomes = tx.poll(140, 0)
 
     assert all(o.status is not TxStatus.DROPPED for o in outcomes) and len(tx.pending) == 1
+
+
+# ---------------------------------------------------------------- unsimulated sends (back-run)
+
+
+def test_send_unsimulated__sent_with_the_given_gas_nothing_simulated():
+    node = Node()
+    tx = RecordingTxManager(node)
+    requests = [_request(BORROWERS[0], None, "0x01"), _request(BORROWERS[1], None, "0x02")]
+
+    outcomes = tx.send_unsimulated(requests, [400_000, 500_000], base_fee=GWEI, head=100)
+
+    assert [o.status for o in outcomes] == [TxStatus.SENT] * 2
+    assert tx.sent == [(BORROWERS[0], 0, 400_000), (BORROWERS[1], 1, 500_000)]
+    assert node.of("eth_call") == [] and node.of("eth_estimateGas") == []
+
+
+def test_send_unsimulated__position_in_flight__not_sent_again():
+    tx = RecordingTxManager(Node())
+    tx.send_unsimulated([_request(BORROWERS[0], None)], [400_000], base_fee=GWEI, head=100)
+
+    again = tx.send_unsimulated([_request(BORROWERS[0], None)], [400_000], base_fee=GWEI, head=101)
+
+    assert [o.status for o in again] == [TxStatus.IN_FLIGHT] and len(tx.sent) == 1
+
+
+def test_send_unsimulated__dry_run__nothing_sent():
+    tx = RecordingTxManager(Node(), dry_run=True)
+
+    outcomes = tx.send_unsimulated([_request(BORROWERS[0], None)], [400_000], base_fee=GWEI, head=100)
+
+    assert [o.status for o in outcomes] == [TxStatus.DRY_RUN] and tx.sent == []
+
+
+def test_send_unsimulated__gas_limits_missing__refused():
+    with pytest.raises(ValueError, match="2 requests but 1 gas limits"):
+        RecordingTxManager(Node()).send_unsimulated([_request("a", None), _request("b", None)], [1], 0, 100)
