@@ -13,6 +13,10 @@ sent at the confirmation:
   waits in the public pool, the keeper sees it there and sends ONE bundle
   ``[confirmation, its liquidations]`` for the next block, decided at the
   pending price (no node can simulate them before the confirmation).
+
+The same relay world also carries the keeper's ordinary liquidations (after
+a confirmed drop) through its private route, or, with the private endpoint
+down, through the public pool.
 """
 
 from __future__ import annotations
@@ -163,10 +167,10 @@ def _guardian_confirm(w) -> tuple[str, str]:
     return raw, tx_hash(raw)
 
 
-def _relay_keeper(w, relay: Relay):
+def _relay_keeper(w, relay: Relay, **routes: str):
+    routes = routes or {"NAVLEND_KEEPER_SUBMIT_ROUTES": "bundle,public", "NAVLEND_KEEPER_BUILDER_URLS": relay.url}
     env = keeper_env(w.anvil.url, w.lm.deployment_path, w.tmp / "index.sqlite",
-                     NAVLEND_KEEPER_SIGNER_ALIAS="TEST::5", NAVLEND_KEEPER_SUBMIT_ROUTES="bundle,public",
-                     NAVLEND_KEEPER_BUILDER_URLS=relay.url)
+                     NAVLEND_KEEPER_SIGNER_ALIAS="TEST::5", **routes)
     config = load_config(env=env)
     keeper = build_keeper(config, SimpleNamespace(provider=w.provider, signer=w.test[5]), with_tx=True,
                           serve_metrics=False)
@@ -225,3 +229,32 @@ def test_backrun__no_bundle_route__nothing_sent_confirmation_mined_alone(world):
 
     assert sent == 0 and built.tx_hashes == (confirm_hash,)
     assert list(w.lm.market.Liquidate.range(0, built.number + 1)) == []
+
+
+# ---------------------------------------------------------------- the keeper's routes, end to end
+
+
+@pytest.mark.parametrize("private_up", [True, False], ids=["private_route", "private_down_public_fallback"])
+def test_routes__nav_drop__keepers_liquidations_through_the_private_route_or_the_public_fallback(world, private_up):
+    w, oracle = world, world.lm.world.oracle_a
+    _publish_pending(w.anvil, oracle, w.test[0])
+    oracle.confirm_pending(sender=w.test[0])
+    w.anvil.rpc("evm_setAutomine", False)
+    with Relay(w.anvil.url) as relay:
+        private = relay.url if private_up else f"http://127.0.0.1:{free_port()}"
+        keeper = _relay_keeper(w, relay, NAVLEND_KEEPER_SUBMIT_ROUTES="private,public",
+                               NAVLEND_KEEPER_PRIVATE_RPC_URL=private)
+        report = keeper.on_block()
+        hashes = [p.hashes[0] for p in keeper.tx.pending.values()]
+        in_pool = [w.anvil.rpc("eth_getTransactionByHash", h) is not None for h in hashes]
+        built = relay.build_block()
+        follow = keeper.on_block()
+
+    liquidations = list(w.lm.market.Liquidate.range(0, built.number + 1))
+    assert report.error == "" and report.sent == len(FUND_A_UNHEALTHY) and hashes
+    assert in_pool == [not private_up] * len(hashes)
+    assert built.private == (tuple(hashes) if private_up else ())
+    assert set(hashes) <= set(built.tx_hashes)
+    assert {entry.block_number for entry in liquidations} == {built.number}
+    assert {entry.borrower for entry in liquidations} == {str(w.borrowers[i].address) for i in FUND_A_UNHEALTHY}
+    assert follow.error == "" and keeper.tx.pending == {}
