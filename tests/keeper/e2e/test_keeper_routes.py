@@ -14,9 +14,12 @@ sent at the confirmation:
   ``[confirmation, its liquidations]`` for the next block, decided at the
   pending price (no node can simulate them before the confirmation).
 
-The same relay world also carries the keeper's ordinary liquidations (after
-a confirmed drop) through its private route, or, with the private endpoint
-down, through the public pool.
+The same relay world carries the keeper's ordinary liquidations (after a
+confirmed drop) through its private route, or, with the private endpoint
+down, through the public pool; and with the bundle route, a competitor's
+bundle that wins: the keeper's bundle is left out at both its target
+blocks, costs nothing, lapses (reported dropped), and the positions, now
+healthy, are not sent again.
 """
 
 from __future__ import annotations
@@ -258,3 +261,54 @@ def test_routes__nav_drop__keepers_liquidations_through_the_private_route_or_the
     assert {entry.block_number for entry in liquidations} == {built.number}
     assert {entry.borrower for entry in liquidations} == {str(w.borrowers[i].address) for i in FUND_A_UNHEALTHY}
     assert follow.error == "" and keeper.tx.pending == {}
+
+
+def _competitor_liquidations(w) -> list[str]:
+    """A competitor (TEST::6, allowlisted, with stablecoin) signs a market
+    liquidation of each unhealthy position, to win them in a bundle."""
+    comp, market, world_ = w.test[6], w.lm.market, w.lm.world
+    world_.allowlist(comp, sender=w.test[0])
+    world_.stablecoin.mint(comp, 10_000_000 * 10**6, sender=w.test[0])
+    world_.stablecoin.approve(market, 2**256 - 1, sender=comp)
+    nonce = comp.nonce
+    raws = []
+    for k, i in enumerate(FUND_A_UNHEALTHY):
+        txn = market.liquidate.as_transaction(w.borrowers[i], world_.fund_a, 2**256 - 1, 0, False, comp,
+                                              sender=comp, gas_limit=800_000, nonce=nonce + k,
+                                              max_fee=10**11, max_priority_fee=5 * 10**9)
+        raws.append("0x" + comp.sign_transaction(txn).serialize_transaction().hex().removeprefix("0x"))
+    return raws
+
+
+def test_routes__competitors_bundle_wins__ours_unmined_unpaid_lapses_not_sent_again(world):
+    w, oracle = world, world.lm.world.oracle_a
+    _publish_pending(w.anvil, oracle, w.test[0])
+    oracle.confirm_pending(sender=w.test[0])
+    theirs = _competitor_liquidations(w)
+    keeper_address = str(w.test[5].address)
+    eth = w.provider.web3.eth
+    w.anvil.rpc("evm_setAutomine", False)
+    with Relay(w.anvil.url) as relay:
+        keeper = _relay_keeper(w, relay, NAVLEND_KEEPER_SUBMIT_ROUTES="bundle", NAVLEND_KEEPER_BUILDER_URLS=relay.url,
+                               NAVLEND_KEEPER_BUNDLE_BLOCKS="2")
+        balance, nonce = eth.get_balance(keeper_address), eth.get_transaction_count(keeper_address)
+        head = keeper.reader.head().number
+        sent = keeper.on_block()
+        relay.compete(theirs, head + 1)
+        won = relay.build_block()
+        waiting = keeper.on_block()
+        left_out = relay.build_block()
+        lapsed = keeper.on_block()
+        relay.build_block()
+        after = keeper.on_block()
+        bundles = [r for r in relay.received() if r.method == "eth_sendBundle"]
+
+    failed = keeper.metrics.registry.get_sample_value("keeper_liquidations_failed_total", {"outcome": "dropped"})
+    assert sent.sent == len(FUND_A_UNHEALTHY) and len(won.included) == 1 and len(won.failed) == 1
+    assert won.tx_hashes == tuple(tx_hash(raw) for raw in theirs)  # theirs, all of them; none of ours
+    assert left_out.failed == won.failed and left_out.tx_hashes == ()  # our bundle's second target: left out
+    assert (waiting.sent, lapsed.sent, after.sent) == (0, 0, 0) and keeper.tx.pending == {}
+    assert failed == len(FUND_A_UNHEALTHY)  # the lapsed batch, reported dropped
+    assert [int(b.params[0]["blockNumber"], 16) for b in bundles] == [head + 1, head + 2]  # never sent again
+    assert eth.get_balance(keeper_address) == balance and eth.get_transaction_count(keeper_address) == nonce
+    assert all(not w.lm.lens.health(w.lm.market, w.borrowers[i]).liquidatable for i in FUND_A_UNHEALTHY)
