@@ -39,7 +39,7 @@ from keepers.chain import log_record
 from keepers.logs import configure_logging
 from keepers.scale import candidate_queue
 from keepers.types import INDEXED_EVENTS
-from keepers.wiring import build_keeper, contracts_for, load_bot_config
+from keepers.wiring import build_keeper, contracts_for, load_bot_config, process_brakes
 
 configure_logging()
 log = structlog.get_logger("keepers.bots.liquidator")
@@ -47,6 +47,7 @@ log = structlog.get_logger("keepers.bots.liquidator")
 config = load_bot_config()
 
 bot = SilverbackBot(signer_required=True)
+brakes = process_brakes(config)
 market, oracles = contracts_for(config)
 SHARDED = config.shard_count > 1
 keepers_by_shard: dict[int, object] = {}
@@ -69,7 +70,7 @@ def build(state):
                 replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False
             )
     else:
-        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True)
+        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
 
 
 @bot.on_startup()
