@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Sequence
 
 import structlog
+from prometheus_client import CollectorRegistry, Gauge
 
 from navlend import abi
 
@@ -149,6 +150,16 @@ def split_by_allowance(plans: Sequence[Plan], allowance: int, reserved: int, pol
     return AllowanceSplit(tuple(fit), tuple(rest), action)
 
 
+class SpendingMetrics:
+    """The price the keeper decides on, on the keeper's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.eth_usd = Gauge("keeper_eth_usd_base_per_eth", "ETH/USD the keeper decides on, stablecoin base units.",
+                             registry=registry)
+        self.fallback = Gauge("keeper_eth_usd_fallback", "1 while ETH/USD is the configured fallback.",
+                              registry=registry)
+
+
 @dataclass
 class Spending:
     """The keeper's spending state for one signer (see the module doc)."""
@@ -167,6 +178,7 @@ class Spending:
     l1_fee_oracle: str | None = None
     price: EthPrice | None = None
     balance_wei: int = 0
+    metrics: SpendingMetrics | None = None
     _price_block: int = -(10**9)
     _fallback_logged: object = None
     _l1_quotes: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -194,6 +206,9 @@ class Spending:
             log.info("eth/usd from the feed again", feed=self.feed, base_per_eth=price.base_per_eth, block=head)
         self._fallback_logged = price.reason if price.fallback else None
         self.price, self._price_block = price, head
+        if self.metrics is not None:
+            self.metrics.eth_usd.set(price.base_per_eth)
+            self.metrics.fallback.set(1 if price.fallback else 0)
         return price
 
     def l1_fee(self, data: bytes, head: int) -> int:
@@ -306,6 +321,6 @@ def with_profit(request: TxRequest, spending: Spending | None, gas_price_wei: in
 
 
 __all__ = [
-    "APPROVAL_LABEL", "SWEEP_LABEL", "AllowanceSplit", "Spending", "representative_tx", "seize_need",
+    "APPROVAL_LABEL", "SWEEP_LABEL", "AllowanceSplit", "Spending", "SpendingMetrics", "representative_tx", "seize_need",
     "seize_repayments", "split_by_allowance", "with_profit", "worst_cost",
 ]

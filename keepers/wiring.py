@@ -20,7 +20,7 @@ from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
 from keepers.profit import feed_policy_from_config, gas_model_from_config
-from keepers.spending import Spending
+from keepers.spending import Spending, SpendingMetrics
 from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
 from keepers.decide import ProfitPolicy
 from keepers.txmanager import FeePolicy, TxManager
@@ -169,4 +169,5 @@ def make_spending(
         approval_policy=approval_policy_from_config(config),
         sweep_policy=sweep,
         l1_fee_oracle=config.l1_fee_oracle,
+        metrics=SpendingMetrics(metrics.registry),
     )

@@ -122,6 +122,23 @@ def test_eth_price__fresh_feed__feed_price_in_base_units(tmp_path):
     assert (price.source, price.base_per_eth) == (PriceSource.FEED, 2_500 * USD)
 
 
+def test_eth_price__exported__price_and_fallback_flag(tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from keepers.spending import SpendingMetrics
+
+    registry = CollectorRegistry()
+    reader = Reader()
+    spending = _spending(tmp_path, reader)
+    spending.metrics = SpendingMetrics(registry)
+    spending.eth_price(100, NOW)
+    assert registry.get_sample_value("keeper_eth_usd_base_per_eth") == 2_500 * USD
+    assert registry.get_sample_value("keeper_eth_usd_fallback") == 0
+    reader.fail_feed = True
+    spending.eth_price(100 + PRICE_REFRESH_BLOCKS, NOW)
+    assert registry.get_sample_value("keeper_eth_usd_fallback") == 1
+
+
 def test_eth_price__refreshed_every_n_blocks__not_every_block(tmp_path):
     reader = Reader()
     spending = _spending(tmp_path, reader)
