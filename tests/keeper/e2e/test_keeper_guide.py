@@ -9,14 +9,17 @@ passphrase file, paths, port) overridden by ``NAVLEND_KEEPER_*`` variables.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from devkit.devnet import metric_value, wait_for
-from devkit.processes import KEEPER_READY, BotProcess, free_port
+from devkit.processes import KEEPER_READY, BotError, BotProcess, free_port
 from devkit.paths import ROOT
 
 GUIDE = ROOT / "docs" / "keeper-mainnet.md"
@@ -106,3 +109,12 @@ def test_guide__followed_on_the_rehearsal_chain__check_dry_run_then_live_liquida
     flash = str(rehearsal.lm.flash_liquidator.address)
     assert all(entry.liquidator == flash for entry in rehearsal.liquidations())
     assert live.alive
+
+
+def test_start__deployments_file_of_another_chain__refused_with_both_chain_ids(devnet):
+    path = devnet.lm.deployment_path
+    path.write_text(json.dumps({**json.loads(path.read_text()), "chain_id": 1}))
+    with pytest.raises(BotError, match=r"chain id: the node answers 31337 but the deployments file \S+ was written "
+                                       r"for chain 1 "):
+        devnet.start_keeper()
+    assert devnet.liquidations() == []
