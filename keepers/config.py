@@ -583,7 +583,8 @@ def check_node(config: KeeperConfig, node_network: str, node_chain_id: int) -> N
     if bare_network(node_network) != bare_network(config.network):
         problems.append(
             f"network: the node is on {node_network!r} but the configuration says {config.network!r} "
-            "(run with --network of the configured network, or change the override)"
+            "(start it with `python -m keepers.run --network ...`, which hands the network to the "
+            "configuration, or fix the network override)"
         )
     path = Path(config.deployments_file or deployments.deployments_path(config.network))
     expected = None

@@ -95,6 +95,7 @@ def test_guide__followed_on_the_rehearsal_chain__check_dry_run_then_live_liquida
     dry = _start(rehearsal, steps["dry-run"], env, "dry")
     assert dry.events("node checked")[0]["chain_id"] == 11155111
     assert dry.events("dry run")[0]["why"] == "sepolia is not local and --live was not given"
+    assert dry.events("keeper started")[0]["dry_run"] is True
     rehearsal.drop_nav(DROP_BPS)
     wait_for(lambda: metric_value(port, "keeper_liquidations_skipped_total", reason="dry_run") >= 1, 90,
              "a dry-run liquidation")
@@ -104,6 +105,7 @@ def test_guide__followed_on_the_rehearsal_chain__check_dry_run_then_live_liquida
     # 7. Live: the positions the dry run found are liquidated.
     live = _start(rehearsal, steps["live"], env, "live")
     assert live.events("sending live")[0]["why"] == "--live on sepolia"
+    assert live.events("keeper started")[0]["dry_run"] is False
     wait_for(lambda: not any(rehearsal.health(rehearsal.borrowers[i]).liquidatable for i in FUND_A_UNHEALTHY),
              120, "every unhealthy position liquidated")
     flash = str(rehearsal.lm.flash_liquidator.address)
