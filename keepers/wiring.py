@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
 from ape import project
 
-from keepers.brakes import BrakeMetrics, Brakes, install_signal_handlers, limits_from_config
+from keepers.brakes import BrakeMetrics, Brakes, effective_dry_run, install_signal_handlers, limits_from_config
 from keepers.chain import ChainReader, event_topics
-from keepers.config import ConfigError, KeeperConfig, load_config
+from keepers.config import ConfigError, KeeperConfig, bot_problems, load_config
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
@@ -31,12 +32,21 @@ from navlend.market import market_at
 log = structlog.get_logger("keepers.wiring")
 
 
+# Silverback's own record of ``--network`` (set by ``keepers.run``, or by
+# ``silverback run --network`` when the option comes before the bot).
+NETWORK_CHOICE_ENV = "SILVERBACK_NETWORK_CHOICE"
+
+
 def load_bot_config() -> KeeperConfig:
     """The validated configuration for a bot module, exiting with every
-    problem listed when it is bad; also hands the signer alias to
-    Silverback (``SILVERBACK_SIGNER_ALIAS``) unless ``--account`` set one."""
+    problem listed when it is bad; the network is Silverback's
+    ``--network`` (``keepers.config.load_config``); also hands the signer
+    alias to Silverback (``SILVERBACK_SIGNER_ALIAS``) unless ``--account``
+    set one."""
     try:
-        config = load_config()
+        config = load_config(network_choice=os.environ.get(NETWORK_CHOICE_ENV))
+        if problems := bot_problems(config):
+            raise ConfigError(problems)
     except ConfigError as err:
         raise SystemExit(str(err)) from None
     os.environ.setdefault("SILVERBACK_SIGNER_ALIAS", config.signer_alias)
@@ -78,6 +88,15 @@ def make_reader(config: KeeperConfig, provider: Any, on_call: Callable[[str], No
     )
 
 
+def with_effective_dry_run(config: KeeperConfig) -> KeeperConfig:
+    """``config`` with the dry run the keeper runs with: off local networks
+    nothing is sent without ``live`` (``python -m keepers.run --live``);
+    logged with the reason."""
+    decision = effective_dry_run(config.network, config.live, config.dry_run)
+    log.info("dry run" if decision.dry_run else "sending live", network=config.network, why=decision.why)
+    return replace(config, dry_run=decision.dry_run)
+
+
 def fee_policy(config: KeeperConfig) -> FeePolicy:
     return FeePolicy(
         priority_fee=config.priority_fee_wei,
@@ -104,6 +123,7 @@ def build_keeper(
     makes them at import, in the main thread, to install the kill-switch
     signals); new ones otherwise."""
     provider = bot.provider
+    config = with_effective_dry_run(config)
     metrics = metrics or KeeperMetrics()
     health = HealthState(dry_run=config.dry_run)
     reader = make_reader(config, provider)
