@@ -305,7 +305,7 @@ def backrun_confirmation(keeper: Keeper, book: PendingBook, oracle: str) -> int:
         return 0
     moved = terms_at_pending(terms, assets)
     ctx = keeper._execution_context(head, moved)
-    decisions = decide_block(ready, balances, moved, ctx, keeper.profit_policy,
+    decisions = decide_block(ready, balances, moved, ctx, keeper._policy(head, ctx),
                              in_flight=tx.in_flight_positions(), reserved=keeper._in_flight_plans())
     plans = [d.plan for d in decisions if d.plan is not None and d.plan.route is not Route.GATHERED]
     if not plans:

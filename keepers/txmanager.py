@@ -222,6 +222,11 @@ def poll_verdict(receipt_block: int | None, head: int, unaccounted_since: int | 
 # ---------------------------------------------------------------- records
 
 
+# ``gate(request, gas_limit, fees, reserved_wei, head)``: an answer with
+# ``allowed``, ``reason`` and ``detail`` (``keepers.brakes.BrakeDecision``).
+Gate = Callable[["TxRequest", int, Fees, int, int], Any]
+
+
 class TxStatus(str, Enum):
     """What became of a submission."""
 
@@ -235,6 +240,8 @@ class TxStatus(str, Enum):
     DROPPED = "dropped"
     # Expired, and the same-nonce cancel mined: the positions are free.
     CANCELLED = "cancelled"
+    # A brake (keepers.brakes) refused it: nothing signed, nothing sent.
+    BRAKED = "braked"
 
 
 @dataclass(frozen=True)
@@ -421,6 +428,7 @@ class TxManager:
         stuck: StuckPolicy | None = None,
         store: TxStore | None = None,
         clock: Callable[[], float] = time.time,
+        gate: Gate | None = None,
         sender: Sender | None = None,
         tip: Callable[[TxRequest, int], int | None] | None = None,
     ) -> None:
@@ -449,6 +457,8 @@ class TxManager:
         self.stuck = stuck or StuckPolicy()
         self.store = store
         self.clock = clock
+        # Asked before every new send and every fee bump (the brakes).
+        self.gate = gate
         if store is not None:
             self.resume()
 
@@ -488,6 +498,24 @@ class TxManager:
         sent or impossible) whose nonce is not used yet: what ``/healthz``
         should fail on while it is above zero."""
         return sum(1 for p in self.pending.values() if p.cancelling and not p.gap_fill)
+
+    def reserved_wei(self, exclude: PendingTx | None = None) -> int:
+        """What the transactions in flight may still cost: each one's gas
+        limit at its current max fee (``exclude``: the one being bumped,
+        whose new cost replaces it)."""
+        return sum(p.gas_limit * p.fees.max_fee for p in self.pending.values() if p is not exclude)
+
+    def _braked(self, request: TxRequest, gas_limit: int, fees: Fees, head: int,
+                exclude: PendingTx | None = None) -> str | None:
+        """The gate's refusal of a send as a reason, or None (allowed, or no
+        gate)."""
+        if self.gate is None:
+            return None
+        decision = self.gate(request, gas_limit, fees, self.reserved_wei(exclude), head)
+        if decision.allowed:
+            return None
+        reason = getattr(decision.reason, "value", str(decision.reason))
+        return f"{reason}: {decision.detail}" if decision.detail else reason
 
     def oldest_pending_age(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
@@ -588,6 +616,11 @@ class TxManager:
                     start(j)
                 if simulation is None:
                     continue
+                request_fees = self._request_fees(request, simulation.gas, base_fee, fees)
+                braked = self._braked(request, simulation.gas, request_fees, head)
+                if braked is not None:
+                    outcomes[i] = TxOutcome(TxStatus.BRAKED, request, reason=braked)
+                    continue
                 if self.dry_run:
                     log.info("dry run: not sending", label=request.label, key=request.key, gas=simulation.gas,
                              **request.context)
@@ -597,7 +630,7 @@ class TxManager:
                     chain_pending = self._pending_count()
                 send_started = time.perf_counter()
                 outcomes[i] = self._sign_and_send(request, self.nonces.next(chain_pending), simulation.gas,
-                                                  self._request_fees(request, simulation.gas, base_fee, fees), head)
+                                                  request_fees, head)
                 sending += time.perf_counter() - send_started
         log.debug("submitted", block=block, requests=len(requests), seconds=round(time.perf_counter() - started, 4),
                   sign_send_seconds=round(sending, 4))
@@ -609,8 +642,8 @@ class TxManager:
         simulation: only inside a bundle back-run (``Sender.behind``),
         where the state they need comes from a transaction not mined yet,
         and a transaction that would revert leaves the bundle out at no
-        cost (keepers/backrun.py). In-flight positions and dry run as in
-        :meth:`submit_many`."""
+        cost (keepers/backrun.py). In-flight positions, the brakes and dry
+        run as in :meth:`submit_many`."""
         if len(requests) != len(gas_limits):
             raise ValueError(f"{len(requests)} requests but {len(gas_limits)} gas limits")
         busy = self.in_flight_positions() | set(self.pending)
@@ -623,14 +656,18 @@ class TxManager:
                 outcomes.append(TxOutcome(TxStatus.IN_FLIGHT, request, reason="already in flight"))
                 continue
             busy |= covers
+            request_fees = self._request_fees(request, gas, base_fee, fees)
+            braked = self._braked(request, gas, request_fees, head)
+            if braked is not None:
+                outcomes.append(TxOutcome(TxStatus.BRAKED, request, reason=braked))
+                continue
             if self.dry_run:
                 log.info("dry run: not sending", label=request.label, key=request.key, gas=gas, **request.context)
                 outcomes.append(TxOutcome(TxStatus.DRY_RUN, request))
                 continue
             if chain_pending is None:
                 chain_pending = self._pending_count()
-            outcomes.append(self._sign_and_send(request, self.nonces.next(chain_pending), gas,
-                                                self._request_fees(request, gas, base_fee, fees), head))
+            outcomes.append(self._sign_and_send(request, self.nonces.next(chain_pending), gas, request_fees, head))
         return outcomes
 
     def _settle(self, request: TxRequest, future: Future[Simulation], block: int,
@@ -881,6 +918,11 @@ class TxManager:
                         net_profit_wei=request.net_profit_wei)
             pending.bumps_exhausted = True
             self._persist(pending)
+            return
+        braked = self._braked(request, pending.gas_limit, fees, head, exclude=pending)
+        if braked is not None:
+            # Not bumped this block; asked again at the next (a budget rolls, a halt ends).
+            log.warning("fee bump refused by a brake", key=request.key, nonce=pending.nonce, reason=braked)
             return
         try:
             raw = self._sign(request, pending.nonce, pending.gas_limit, fees)

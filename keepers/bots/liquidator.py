@@ -39,17 +39,25 @@ from silverback.exceptions import CircuitBreaker
 from silverback.main import SharedState
 
 from keepers.chain import log_record
+from keepers.config import check_node
 from keepers.logs import configure_logging
+from keepers.passphrase import PassphraseError, signer_passphrase
 from keepers.scale import candidate_queue
 from keepers.types import INDEXED_EVENTS
-from keepers.wiring import build_keeper, contracts_for, load_bot_config
+from keepers.wiring import build_keeper, contracts_for, load_bot_config, process_brakes
 
 configure_logging()
 log = structlog.get_logger("keepers.bots.liquidator")
 
 config = load_bot_config()
 
-bot = SilverbackBot(signer_required=True)
+try:
+    # Silverback unlocks a keyfile signer while the bot is built.
+    with signer_passphrase(config.signer_alias, config.passphrase_file):
+        bot = SilverbackBot(signer_required=True)
+except PassphraseError as err:
+    raise SystemExit(str(err)) from None
+brakes = process_brakes(config)
 market, oracles = contracts_for(config)
 SHARDED = config.shard_count > 1
 keepers_by_shard: dict[int, object] = {}
@@ -72,7 +80,7 @@ def build(state):
                 replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False
             )
     else:
-        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True)
+        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
 
 
 @bot.on_startup()
@@ -80,12 +88,15 @@ def startup(startup_state):
     """Checks the signer and the FlashLiquidator, then backfills."""
     first = keepers_by_shard[0]
     try:
+        node = check_node(config, bot.provider.network.name, bot.provider.chain_id)
+        log.info("node checked", network=node.node_network, chain_id=node.node_chain_id,
+                 deployment_chain_id=node.deployment_chain_id)
         first.check_setup(require_flash=not SHARDED)
         first.backfill()
     except Exception as err:
         raise CircuitBreaker(f"keeper cannot start: {err}") from None
     log.info("keeper started", signer=first.signer, market=config.market, shards=config.shard_count,
-             dry_run=config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
+             dry_run=first.config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
 
 
 def _on_market_log(log_entry):

@@ -19,6 +19,7 @@ Actors (anvil's accounts, as in tests/conftest.py):
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -143,11 +144,14 @@ def _open(lm: LocalMarket, issuer: Any, who: Any, seed: seeding.Seed) -> None:
     market.borrow(seed.collateral_usd * seed.ltv_bps // 10_000 * USD, who, who, sender=who)
 
 
-@pytest.fixture
-def devnet(tmp_path):
+@contextmanager
+def running_devnet(tmp_path: Path, network: str = "local", chain_id: int | None = None):
     """A fresh anvil with the world, the market, the keeper's
-    FlashLiquidator, a lender and the seeded borrowers; blocks every second
-    once seeded."""
+    FlashLiquidator, a lender and the seeded borrowers, its deployments file
+    ``<network>.json``; blocks every second once seeded. With ``chain_id``,
+    anvil is restarted on that chain id once everything is deployed (the
+    mock stablecoin mints on local chain ids only), and the deployments file
+    says so."""
     anvil = Anvil(port=free_port(), state_dir=tmp_path / "anvil", start_time=_wednesday_evening(int(time.time())))
     anvil.start()
     net = None
@@ -156,15 +160,52 @@ def devnet(tmp_path):
             from ape import accounts
 
             test = accounts.test_accounts
-            lm = deploy_local(test[0], test[5], tmp_path / "deployments")
+            lm = deploy_local(test[0], test[5], tmp_path / "deployments", network=network)
             net = Devnet(anvil=anvil, lm=lm, workdir=tmp_path, accounts=test)
             lm.world.allowlist(*net.borrowers, net.liquidator, sender=net.deployer)
             seeding.lend(lm.world, lm.market, net.deployer, test[3], 5_000_000)
             for who, seed in zip(net.borrowers, seeding.SEEDS):
                 _open(lm, net.deployer, who, seed)
+            if chain_id is not None:
+                _move_to_chain_id(net, chain_id)
             anvil.set_interval_mining(1)
             yield net
     finally:
         for bot in net.bots if net else []:
             bot.stop(timeout=15)
         anvil.stop()
+
+
+def _move_to_chain_id(net: Devnet, chain_id: int) -> None:
+    """Restarts ``net``'s anvil with its state on ``chain_id``, reconnects
+    Ape to it and records the chain id in the deployments file."""
+    from ape import chain
+
+    net.anvil.stop()
+    net.anvil.extra_args = ("--chain-id", str(chain_id))
+    net.anvil.start(load_state=True)
+    chain.provider.disconnect()
+    chain.provider.cached_chain_id = None  # ape-foundry keeps the first one it read
+    chain.provider.connect()
+    path = net.lm.deployment_path
+    path.write_text(json.dumps({**json.loads(path.read_text()), "chain_id": chain_id}, indent=2) + "\n")
+
+
+@pytest.fixture
+def devnet(tmp_path):
+    """The seeded local chain (:func:`running_devnet`)."""
+    with running_devnet(tmp_path) as net:
+        yield net
+
+
+# The rehearsal chain of docs/keeper-mainnet.md: anvil answering Sepolia's
+# chain id, so that the keeper connects to it as ``ethereum:sepolia:<url>``
+# (a network that is not local) while the deployment uses the local tools.
+REHEARSAL_CHAIN_ID = 11155111
+
+
+@pytest.fixture
+def rehearsal(tmp_path):
+    """The seeded chain as a "sepolia": deployments file ``sepolia.json``."""
+    with running_devnet(tmp_path, network="sepolia", chain_id=REHEARSAL_CHAIN_ID) as net:
+        yield net
