@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 
 from devkit import seeding
-from devkit.devnet import Anvil, LocalMarket, connect, deploy_local
+from devkit.devnet import LocalMarket, connect, deploy_local, start_node
+from devkit.nodes import ANVIL, JsonRpcNode, ape_attachment
 from devkit.processes import BotProcess, free_port, keeper_env, keeper_process
 from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike
 
@@ -50,9 +51,10 @@ def _wednesday_evening(now: int) -> int:
 
 @dataclass
 class Devnet:
-    """One test's chain, market, actors and bots."""
+    """One test's chain, market, actors and bots. ``anvil`` is the node,
+    anvil's or Hardhat's (``node_kind``; their chain control is the same)."""
 
-    anvil: Anvil
+    anvil: JsonRpcNode
     lm: LocalMarket
     workdir: Path
     accounts: Any
@@ -74,6 +76,10 @@ class Devnet:
     def borrowers(self) -> list[Any]:
         return [self.accounts[i] for i in range(9, 9 + len(seeding.SEEDS))]
 
+    @property
+    def node_kind(self) -> str:
+        return self.anvil.kind
+
     def env(self, metrics_port: int, **overrides: str) -> dict[str, str]:
         return keeper_env(
             self.anvil.url,
@@ -83,12 +89,13 @@ class Devnet:
             NAVLEND_KEEPER_METRICS_PORT=str(metrics_port),
             NAVLEND_KEEPER_HEALTHY_SCAN_INTERVAL="2",
             SILVERBACK_BOT_NAME=f"keeper-{self.anvil.port}",
-            **overrides,
+            **{**ape_attachment(self.node_kind, self.anvil.url).bot_env, **overrides},
         )
 
     def start_keeper(self, name: str = "keeper", **overrides: str) -> tuple[BotProcess, int]:
         port = free_port()
-        bot = keeper_process(self.env(port, **overrides), self.workdir / f"{name}.log").start()
+        network = ape_attachment(self.node_kind, self.anvil.url).network
+        bot = keeper_process(self.env(port, **overrides), self.workdir / f"{name}.log", network=network).start()
         self.bots.append(bot)
         bot.wait_ready(timeout=90)
         return bot, port
@@ -144,15 +151,21 @@ def _open(lm: LocalMarket, issuer: Any, who: Any, seed: seeding.Seed) -> None:
 
 
 @pytest.fixture
-def devnet(tmp_path):
-    """A fresh anvil with the world, the market, the keeper's
-    FlashLiquidator, a lender and the seeded borrowers; blocks every second
-    once seeded."""
-    anvil = Anvil(port=free_port(), state_dir=tmp_path / "anvil", start_time=_wednesday_evening(int(time.time())))
-    anvil.start()
+def node_kind(request) -> str:
+    """The node a ``devnet`` runs on: anvil, unless a test is parametrized
+    with Hardhat (tests/keeper/e2e/conftest.py's ``both_nodes`` marker)."""
+    return getattr(request, "param", ANVIL)
+
+
+@pytest.fixture
+def devnet(tmp_path, node_kind):
+    """A fresh node (anvil, or Hardhat's for ``node_kind`` hardhat) with the
+    world, the market, the keeper's FlashLiquidator, a lender and the
+    seeded borrowers; blocks every second once seeded."""
+    anvil = start_node(node_kind, tmp_path / node_kind, start_time=_wednesday_evening(int(time.time())))
     net = None
     try:
-        with connect(anvil.url):
+        with connect(anvil.url, node_kind):
             from ape import accounts
 
             test = accounts.test_accounts
