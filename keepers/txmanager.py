@@ -42,6 +42,7 @@ from eth_account._utils.legacy_transactions import encode_transaction, serializa
 from eth_utils import keccak, to_int
 
 from keepers.chain import CallReverted, Rpc
+from keepers.rpc_policy import classify_exception
 from keepers.submit import Sender
 from keepers.txrules import (
     CANCEL_GAS,
@@ -95,6 +96,11 @@ CANCEL_LABEL = "cancel"
 # settled: not errors for a rebroadcast.
 BENIGN_SEND_ERRORS = ("already known", "known transaction", "nonce too low", "already imported",
                       "replacement transaction underpriced")
+# JSON-RPC codes and words of a node that does not serve a method (-32601
+# "method not found"; -32004 "method not supported", Hardhat's answer to
+# eth_getBlockReceipts).
+UNSUPPORTED_METHOD_CODES = (-32601, -32004)
+UNSUPPORTED_METHOD_WORDS = ("not supported", "method not found", "unsupported method")
 # Node answers meaning the fees are below what it takes now (the base fee
 # rose past the max fee): expected for a transaction that is stuck, which
 # the expiry's cancel settles; not an RPC fault.
@@ -404,6 +410,14 @@ class TxOutcome:
     gas_cost: int = 0
 
 
+def method_unsupported(err: BaseException) -> bool:
+    """Whether ``err`` is a node saying it does not serve the method called
+    (not a fault of the call: asking again gets the same answer)."""
+    failure = classify_exception(err)
+    text = failure.message.lower()
+    return failure.code in UNSUPPORTED_METHOD_CODES or any(word in text for word in UNSUPPORTED_METHOD_WORDS)
+
+
 class TxManager:
     """Sends and follows the keeper's transactions from one signer.
 
@@ -442,6 +456,9 @@ class TxManager:
         self._pool = ThreadPoolExecutor(max_workers=max(parallel, 1), thread_name_prefix="simulate")
         # The last block whose receipts poll() has read.
         self._receipts_read_to: int | None = None
+        # False once the node said it has no eth_getBlockReceipts: receipts
+        # are then looked up by hash.
+        self.block_receipts_served = True
         self.signer = signer
         self.address = str(signer.address)
         self.ecosystem = ecosystem
@@ -792,8 +809,9 @@ class TxManager:
         # all read, a transaction not among them has no receipt up to the
         # head, and is not looked up by hash (slow on anvil, and done for
         # every transaction of a block when the count races ahead).
-        covered = bool(mined) and self._receipts_read_to is not None and head - read_from < RECEIPT_BLOCKS_MAX
         receipts = self._block_receipts(read_from, head) if mined else {}
+        covered = (bool(mined) and self.block_receipts_served and self._receipts_read_to is not None
+                   and head - read_from < RECEIPT_BLOCKS_MAX)
         now = self.clock()
         for key, pending in list(self.pending.items()):
             if pending.nonce < mined_nonce:
@@ -840,11 +858,20 @@ class TxManager:
     def _block_receipts(self, first: int, last: int) -> dict[str, Any]:
         """Receipts of blocks ``first..last`` by transaction hash (none when
         the range is longer than a few blocks: looked up by hash then)."""
-        if last - first >= RECEIPT_BLOCKS_MAX:
+        if last - first >= RECEIPT_BLOCKS_MAX or not self.block_receipts_served:
             return {}
         out: dict[str, Any] = {}
         for number in range(max(first, 0), last + 1):
-            for receipt in self.w3.eth.get_block_receipts(number) or []:
+            try:
+                receipts = self.w3.eth.get_block_receipts(number) or []
+            except Exception as err:
+                if not method_unsupported(err):
+                    raise
+                # Not every node serves it (Hardhat's does not): by hash from now on.
+                log.warning("node has no eth_getBlockReceipts; receipts looked up by hash", error=str(err))
+                self.block_receipts_served = False
+                return {}
+            for receipt in receipts:
                 out["0x" + bytes(receipt["transactionHash"]).hex().removeprefix("0x")] = receipt
         return out
 

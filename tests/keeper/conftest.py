@@ -30,7 +30,8 @@ from typing import Any
 import pytest
 
 from devkit import seeding
-from devkit.devnet import Anvil, LocalMarket, connect, deploy_local
+from devkit.devnet import LocalMarket, connect, deploy_local, start_node
+from devkit.nodes import ANVIL, JsonRpcNode, ape_attachment
 from devkit.processes import BotProcess, free_port, keeper_env, keeper_process
 from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike
 
@@ -51,9 +52,10 @@ def _wednesday_evening(now: int) -> int:
 
 @dataclass
 class Devnet:
-    """One test's chain, market, actors and bots."""
+    """One test's chain, market, actors and bots. ``anvil`` is the node,
+    anvil's or Hardhat's (``node_kind``; their chain control is the same)."""
 
-    anvil: Anvil
+    anvil: JsonRpcNode
     lm: LocalMarket
     workdir: Path
     accounts: Any
@@ -75,6 +77,10 @@ class Devnet:
     def borrowers(self) -> list[Any]:
         return [self.accounts[i] for i in range(9, 9 + len(seeding.SEEDS))]
 
+    @property
+    def node_kind(self) -> str:
+        return self.anvil.kind
+
     def env(self, metrics_port: int, **overrides: str) -> dict[str, str]:
         return keeper_env(
             self.anvil.url,
@@ -84,12 +90,13 @@ class Devnet:
             NAVLEND_KEEPER_METRICS_PORT=str(metrics_port),
             NAVLEND_KEEPER_HEALTHY_SCAN_INTERVAL="2",
             SILVERBACK_BOT_NAME=f"keeper-{self.anvil.port}",
-            **overrides,
+            **{**ape_attachment(self.node_kind, self.anvil.url).bot_env, **overrides},
         )
 
     def start_keeper(self, name: str = "keeper", **overrides: str) -> tuple[BotProcess, int]:
         port = free_port()
-        bot = keeper_process(self.env(port, **overrides), self.workdir / f"{name}.log").start()
+        network = ape_attachment(self.node_kind, self.anvil.url).network
+        bot = keeper_process(self.env(port, **overrides), self.workdir / f"{name}.log", network=network).start()
         self.bots.append(bot)
         bot.wait_ready(timeout=90)
         return bot, port
@@ -144,19 +151,25 @@ def _open(lm: LocalMarket, issuer: Any, who: Any, seed: seeding.Seed) -> None:
     market.borrow(seed.collateral_usd * seed.ltv_bps // 10_000 * USD, who, who, sender=who)
 
 
+@pytest.fixture
+def node_kind(request) -> str:
+    """The node a ``devnet`` runs on: anvil, unless a test is parametrized
+    with Hardhat (tests/keeper/e2e/conftest.py's ``both_nodes`` marker)."""
+    return getattr(request, "param", ANVIL)
+
+
 @contextmanager
-def running_devnet(tmp_path: Path, network: str = "local", chain_id: int | None = None):
-    """A fresh anvil with the world, the market, the keeper's
-    FlashLiquidator, a lender and the seeded borrowers, its deployments file
-    ``<network>.json``; blocks every second once seeded. With ``chain_id``,
-    anvil is restarted on that chain id once everything is deployed (the
-    mock stablecoin mints on local chain ids only), and the deployments file
-    says so."""
-    anvil = Anvil(port=free_port(), state_dir=tmp_path / "anvil", start_time=_wednesday_evening(int(time.time())))
-    anvil.start()
+def running_devnet(tmp_path: Path, node_kind: str = ANVIL, network: str = "local", chain_id: int | None = None):
+    """A fresh node (anvil, or Hardhat's for ``node_kind`` hardhat) with the
+    world, the market, the keeper's FlashLiquidator, a lender and the
+    seeded borrowers, its deployments file ``<network>.json``; blocks every
+    second once seeded. With ``chain_id`` (anvil only), anvil is restarted
+    on that chain id once everything is deployed (the mock stablecoin mints
+    on local chain ids only), and the deployments file says so."""
+    anvil = start_node(node_kind, tmp_path / node_kind, start_time=_wednesday_evening(int(time.time())))
     net = None
     try:
-        with connect(anvil.url):
+        with connect(anvil.url, node_kind):
             from ape import accounts
 
             test = accounts.test_accounts
@@ -192,9 +205,9 @@ def _move_to_chain_id(net: Devnet, chain_id: int) -> None:
 
 
 @pytest.fixture
-def devnet(tmp_path):
-    """The seeded local chain (:func:`running_devnet`)."""
-    with running_devnet(tmp_path) as net:
+def devnet(tmp_path, node_kind):
+    """The seeded local chain (:func:`running_devnet`) on ``node_kind``."""
+    with running_devnet(tmp_path, node_kind) as net:
         yield net
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hexbytes import HexBytes
 
 from devkit.devnet import metric_value, wait_for
@@ -37,6 +38,7 @@ def _wait_for_succeeded(port: int, count: int, route: str = "redeem") -> None:
     )
 
 
+@pytest.mark.both_nodes
 def test_nav_drop__liquidates_every_unhealthy_position__leaves_healthy_ones(devnet):
     bot, port = devnet.start_keeper()
     devnet.drop_nav(DROP_BPS)
@@ -70,6 +72,7 @@ def test_nav_drop__dry_run__sends_nothing(devnet):
     assert all(_liquidatable(devnet, i) for i in FUND_A_UNHEALTHY)
 
 
+@pytest.mark.both_nodes
 def test_restart__resumes_from_checkpoint__liquidates_what_happened_while_down(devnet):
     bot, _ = devnet.start_keeper("first")
     first_checkpoint = bot.events("backfilled")[0]["head"]
@@ -98,6 +101,7 @@ def test_node_killed_and_restarted__bot_keeps_running_and_liquidates(devnet):
     assert bot.alive
 
 
+@pytest.mark.both_nodes
 def test_competing_liquidator__gets_there_first__lost_race_is_quiet(devnet):
     bot, port = devnet.start_keeper()
     target = devnet.borrowers[2]  # LTV 84.9 %: health 0.93 after the drop, closable in full

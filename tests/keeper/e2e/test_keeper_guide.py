@@ -25,8 +25,10 @@ from devkit.paths import ROOT
 GUIDE = ROOT / "docs" / "keeper-mainnet.md"
 EXAMPLE = ROOT / "deploy" / "keeper" / "keeper.example.toml"
 # The steps this test knows how to follow, in the guide's order.
-STEPS = ("check", "dry-run", "live")
+STEPS = ("check", "dry-run", "live", "kill", "resume")
 DROP_BPS = 1_200
+# After the first drop, fund A at 0.88 x 0.70 of its NAV: borrower 0 (LTV 60 %) passes its threshold.
+SECOND_DROP_BPS = 3_000
 FUND_A_UNHEALTHY = (1, 2, 3, 4)
 
 _STEP = re.compile(r"<!-- rehearsal: ([a-z-]+) -->\n```sh\n(.*?)```", re.DOTALL)
@@ -62,6 +64,7 @@ def _environment(rehearsal, metrics_port: int) -> dict[str, str]:
         "NAVLEND_KEEPER_DEPLOYMENTS_FILE": str(rehearsal.lm.deployment_path),
         "NAVLEND_KEEPER_DB_PATH": str(rehearsal.workdir / "index.sqlite"),
         "NAVLEND_KEEPER_KILL_FILE": str(rehearsal.workdir / "STOP"),
+        "KILL_FILE": str(rehearsal.workdir / "STOP"),
         "NAVLEND_KEEPER_METRICS_PORT": str(metrics_port),
         "NAVLEND_KEEPER_HEALTHY_SCAN_INTERVAL": "2",
         "SILVERBACK_BOT_NAME": f"guide-{rehearsal.anvil.port}",
@@ -111,6 +114,33 @@ def test_guide__followed_on_the_rehearsal_chain__check_dry_run_then_live_liquida
     flash = str(rehearsal.lm.flash_liquidator.address)
     assert all(entry.liquidator == flash for entry in rehearsal.liquidations())
     assert live.alive
+
+    # 8. The kill switch while it runs: a second, deeper drop sinks borrower 0; nothing is sent until resumed.
+    _run(steps["kill"], env)
+    wait_for(lambda: _pending(rehearsal) == 0, 30, "the live run's transactions mined")
+    nonce, before = _nonce(rehearsal), len(rehearsal.liquidations())
+    rehearsal.drop_nav(SECOND_DROP_BPS)
+    assert rehearsal.health(rehearsal.borrowers[0]).liquidatable
+    wait_for(lambda: metric_value(port, "keeper_brakes_refused_total", reason="kill_file") >= 1, 90,
+             "a send refused by the kill file")
+    assert _nonce(rehearsal) == nonce and len(rehearsal.liquidations()) == before
+    _run(steps["resume"], env)
+    wait_for(lambda: not rehearsal.health(rehearsal.borrowers[0]).liquidatable, 90, "borrower 0 liquidated on resume")
+    assert live.alive
+
+
+def _run(command: str, env: dict[str, str]) -> None:
+    done = subprocess.run(["bash", "-c", command], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+
+
+def _nonce(rehearsal) -> int:
+    return int(rehearsal.anvil.rpc("eth_getTransactionCount", str(rehearsal.keeper.address), "latest"), 16)
+
+
+def _pending(rehearsal) -> int:
+    address = str(rehearsal.keeper.address)
+    return int(rehearsal.anvil.rpc("eth_getTransactionCount", address, "pending"), 16) - _nonce(rehearsal)
 
 
 def test_start__deployments_file_of_another_chain__refused_with_both_chain_ids(devnet):
