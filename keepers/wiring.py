@@ -26,6 +26,7 @@ from keepers.treasury import approval_policy_from_config, sweep_policy_from_conf
 from keepers.decide import ProfitPolicy
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.txstore import TxStore, tx_store_path
+from keepers.wiring_routes import request_tip, submission_sender
 from keepers.types import AccountHealth
 from navlend.market import market_at
 
@@ -142,6 +143,9 @@ def build_keeper(
             # Transactions in flight survive a restart (followed, not sent again).
             store=TxStore(tx_store_path(config.db_path), provider.chain_id, str(bot.signer.address)),
             gate=spending.gate,
+            # Submission routes and each request's tip (keepers/submit.py, keepers/tipping.py).
+            sender=submission_sender(config, provider.web3),
+            tip=request_tip(config, spending),
         )
     index = PositionIndex(config.db_path, config.market, config.start_block)
     keeper = Keeper(

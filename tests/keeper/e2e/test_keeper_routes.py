@@ -38,7 +38,6 @@ from devkit.processes import free_port, keeper_env
 from devkit.relay import Relay, tx_hash
 from keepers.backrun import CONFIRM_SELECTOR
 from keepers.config import load_config
-from keepers.submit import sender_from_config
 from keepers.wiring import build_keeper
 from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike
 
@@ -177,7 +176,7 @@ def _relay_keeper(w, relay: Relay, **routes: str):
     config = load_config(env=env)
     keeper = build_keeper(config, SimpleNamespace(provider=w.provider, signer=w.test[5]), with_tx=True,
                           serve_metrics=False)
-    keeper.tx.sender = sender_from_config(config, keeper.tx.rpc.request)
+    assert keeper.tx.sender is not None  # build_keeper made the configured routes
     keeper.check_setup()
     keeper.backfill()
     return keeper

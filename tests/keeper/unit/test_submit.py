@@ -25,6 +25,7 @@ from keepers.submit import (
     tx_hash,
 )
 from keepers.types import to_address
+from keepers.wiring_routes import request_tip, submission_sender
 
 ADDRESSES = {
     "NAVLEND_KEEPER_MARKET": to_address("0x" + "3a" * 20),
@@ -346,3 +347,33 @@ def test_behind__builders_down__nothing_raised_transactions_lapse():
         s.send(RAW)
 
     assert node.sent == [] and s.lapsed([tx_hash(RAW)], 101)
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def test_submission_sender__default_public__none_the_managers_own_send():
+    assert submission_sender(load_config(env=ADDRESSES), w3=None) is None
+
+
+def test_submission_sender__routes_configured__a_sender_in_that_order():
+    config = load_config(env={**ADDRESSES, "NAVLEND_KEEPER_SUBMIT_ROUTES": "private,public",
+                              "NAVLEND_KEEPER_PRIVATE_RPC_URL": PRIVATE})
+
+    made = submission_sender(config, w3=None)
+
+    assert made is not None and made.routes.names == (RouteName.PRIVATE, RouteName.PUBLIC)
+
+
+@dataclass(frozen=True)
+class _Price:
+    base_per_eth: int
+
+
+@pytest.mark.parametrize("price, expected", [(None, 3_000 * 10**6), (_Price(2_000 * 10**6), 2_000 * 10**6)])
+def test_request_tip__eth_price_live_else_the_configs(price, expected):
+    config = load_config(env={**ADDRESSES, "NAVLEND_KEEPER_TIP_SHARE_BPS": "500"})
+
+    tip = request_tip(config, type("Spending", (), {"price": price})())
+
+    assert tip.base_per_eth() == expected and tip.policy.share_bps == 500
