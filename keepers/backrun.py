@@ -35,6 +35,8 @@ call (the bot subscribes them to each oracle's events).
    the next block (``Sender.behind``): they land in the confirmation's
    own block, or the bundle is left out and costs nothing (a liquidation
    that would revert fails the whole bundle) and its transactions lapse.
+   Redeem-route plans only; the node must answer ``txpool_content`` and
+   ``eth_getRawTransactionByHash`` (anvil, geth with the txpool API).
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
-
 from eth_utils import function_signature_to_4byte_selector
 
 from navlend import abi
@@ -307,7 +308,10 @@ def backrun_confirmation(keeper: Keeper, book: PendingBook, oracle: str) -> int:
     ctx = keeper._execution_context(head, moved)
     decisions = decide_block(ready, balances, moved, ctx, keeper._policy(head, ctx),
                              in_flight=tx.in_flight_positions(), reserved=keeper._in_flight_plans())
-    plans = [d.plan for d in decisions if d.plan is not None and d.plan.route is not Route.GATHERED]
+    # The redeem route only (FlashLiquidator): one transaction that reverts
+    # fails the whole bundle, and the seize route needs an allowance and
+    # stablecoin the plan cannot check before the confirmation is mined.
+    plans = [d.plan for d in decisions if d.plan is not None and d.plan.route is Route.REDEEM]
     if not plans:
         blog.info("back-run: no plan pays at the pending prices", candidates=len(ready))
         return 0
