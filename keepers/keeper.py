@@ -54,7 +54,7 @@ from keepers.decide import (
     with_gathered,
 )
 from keepers.index import PositionIndex
-from keepers.metrics import HealthState, KeeperMetrics
+from keepers.metrics import HealthState, KeeperMetrics, replacement_marks, replacements_between
 from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
 from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus
 from keepers.types import (
@@ -583,10 +583,16 @@ class Keeper:
 
     def follow(self, head: BlockRef) -> None:
         assert self.tx is not None
-        for outcome in self.tx.poll(head.number, head.base_fee):
-            self._record(head, outcome)
+        marks = replacement_marks(self.tx.pending)
+        try:
+            for outcome in self.tx.poll(head.number, head.base_fee):
+                self._record(head, outcome)
+        finally:
+            # poll signs the fee bumps and cancels: counted from the pending set.
+            self.metrics.count_replacements(replacements_between(marks, replacement_marks(self.tx.pending)))
         self._update_pending_metrics()
         balance = self.reader.native_balance(self.signer)
+        self.health.set_balance(balance)
         self.metrics.signer_balance.set(balance)
         low = balance < self.config.low_balance_wei
         self.metrics.signer_balance_low.set(1 if low else 0)
@@ -627,9 +633,11 @@ class Keeper:
     def _update_pending_metrics(self) -> None:
         if self.tx is None:
             return
+        expired, age = self.tx.expired_count(), self.tx.oldest_pending_age(self.tx.clock())
         self.metrics.pending_txs.set(len(self.tx.pending))
-        self.metrics.oldest_pending_age.set(self.tx.oldest_pending_age())
-        self.health.pending = len(self.tx.pending)
+        self.metrics.oldest_pending_age.set(age)
+        self.metrics.stuck_txs.set(expired)
+        self.health.set_pending(len(self.tx.pending), expired, age)
 
     def fault(self, op: str, err: BaseException, **context: Any) -> None:
         self.metrics.rpc_errors.labels(op=op).inc()

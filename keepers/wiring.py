@@ -17,7 +17,7 @@ from keepers.chain import ChainReader, event_topics
 from keepers.config import ConfigError, KeeperConfig, load_config
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
-from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
+from keepers.metrics import HealthPolicy, HealthState, KeeperMetrics, MetricsServer, build_info, keeper_labels
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.txstore import TxStore, tx_store_path
 from keepers.types import AccountHealth
@@ -71,6 +71,14 @@ def fee_policy(config: KeeperConfig) -> FeePolicy:
     )
 
 
+def keeper_metrics(config: KeeperConfig, bot: Any, **labels: str) -> KeeperMetrics:
+    """Metrics labelled with the market and the chain id (and ``labels``:
+    ``shard``), with ``keeper_build_info`` set."""
+    metrics = KeeperMetrics(labels=keeper_labels(config.market, bot.provider.chain_id, **labels))
+    metrics.set_build_info(build_info(str(bot.signer.address)))
+    return metrics
+
+
 def build_keeper(
     config: KeeperConfig,
     bot: Any,
@@ -79,13 +87,15 @@ def build_keeper(
     forward: Callable[[int, list[AccountHealth]], None] | None = None,
     serve_metrics: bool = True,
     metrics: KeeperMetrics | None = None,
+    health: HealthState | None = None,
 ) -> Keeper:
     """A keeper on ``bot.provider`` signing with ``bot.signer``.
     ``with_tx=False`` builds a scan-only keeper that hands liquidatable
-    accounts to ``forward``."""
+    accounts to ``forward``. ``health``: shared by the scan keepers of one
+    process."""
     provider = bot.provider
-    metrics = metrics or KeeperMetrics()
-    health = HealthState(dry_run=config.dry_run)
+    metrics = metrics or keeper_metrics(config, bot)
+    health = health or HealthState(dry_run=config.dry_run)
     reader = make_reader(config, provider)
     tx = None
     if with_tx:
@@ -112,7 +122,8 @@ def build_keeper(
         forward=forward,
     )
     if serve_metrics:
-        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port).start()
+        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
+                               policy=HealthPolicy.from_config(config)).start()
         log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
                  health=f"http://{config.metrics_host}:{server.port}/healthz")
     return keeper
