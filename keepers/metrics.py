@@ -356,6 +356,13 @@ class HealthState:
             raise ValueError(f"bad pending figures: count={count} expired={expired} oldest_age={oldest_age}")
         self.pending, self.expired, self.oldest_pending_age = count, expired, float(oldest_age)
 
+    def mark_block(self, number: int, head: int, now: float | None = None) -> None:
+        """Block ``number`` was processed with the chain at ``head``."""
+        if number < 0 or head < number:
+            raise ValueError(f"bad block figures: block={number} head={head}")
+        self.last_block, self.head = number, head
+        self.last_block_at = self.last_rpc_ok_at = time.time() if now is None else now
+
     def set_balance(self, wei: int) -> None:
         if not isinstance(wei, int) or wei < 0:
             raise ValueError(f"a balance is a wei amount >= 0, not {wei!r}")

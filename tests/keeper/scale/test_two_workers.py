@@ -20,10 +20,13 @@ when it cannot be installed or started.
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devkit.devnet import wait_for
 from devkit.processes import NETWORK, BotProcess, free_port, keeper_process, silverback_bin
@@ -161,14 +164,16 @@ def test_two_workers__every_unhealthy_position_liquidated__no_double_submission(
             if name == "keeper_accounts_scanned_total":
                 scanned[labels["shard"]] += value
     assert scanned["0"] > 0 and scanned["1"] > 0, scanned
+    # The submitter keeps its own endpoint, and its /healthz follows its blocks.
+    announced = submitter.events("metrics and health endpoint")
+    assert len(announced) == 1, tail(submitter)
+    with urllib.request.urlopen(announced[0]["health"], timeout=10) as answer:
+        health = json.loads(answer.read())
+    assert health["ok"] and health["last_block"] > start_block, health
 
 
 def _scrape(announced: list[dict]) -> list[tuple[str, dict[str, str], float]]:
     """The samples of the /metrics a worker announced in its log."""
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-
     assert len(announced) == 1, announced
     with urllib.request.urlopen(announced[0]["url"], timeout=10) as answer:
         text = answer.read().decode()

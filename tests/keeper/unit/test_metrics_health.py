@@ -182,6 +182,14 @@ def test_health__silent_and_lagging__both_reasons():
         "no block processed for 200 s", "10 blocks behind the head (max 5)"]
 
 
+def test_health__block_marked__following_again():
+    state = _following(last_block_at=NOW - 500)
+    assert state.problems(NOW, HealthPolicy()) == ["no block processed for 500 s"]
+    state.mark_block(11, 12, now=NOW)
+    assert (state.last_block, state.head, state.last_block_at) == (11, 12, NOW)
+    assert state.problems(NOW, HealthPolicy()) == []
+
+
 def test_health__bad_figures__clear_errors():
     state = HealthState()
     with pytest.raises(ValueError, match="pending"):
@@ -190,6 +198,8 @@ def test_health__bad_figures__clear_errors():
         state.set_pending(count=1, expired=0, oldest_age=-1)
     with pytest.raises(ValueError, match="balance"):
         state.set_balance(-1)
+    with pytest.raises(ValueError, match="block figures"):
+        state.mark_block(10, 9)
     with pytest.raises(ValueError, match="max_pending_age"):
         HealthPolicy(max_pending_age=0)
     with pytest.raises(ValueError, match="balance_floor_wei"):
