@@ -55,7 +55,18 @@ from keepers.decide import (
 )
 from keepers.index import PositionIndex
 from keepers.metrics import HealthState, KeeperMetrics, replacement_marks, replacements_between
+from keepers.profit import price_batch
 from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
+from keepers.spending import (
+    APPROVAL_LABEL,
+    SWEEP_LABEL,
+    Spending,
+    seize_need,
+    seize_repayments,
+    split_by_allowance,
+    with_profit,
+)
+from keepers.treasury import ApprovalKind
 from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus
 from keepers.types import (
     AccountHealth,
@@ -138,6 +149,9 @@ class Keeper:
     _sent_plans: dict[str, Plan] = field(default_factory=dict)
     # Positions per FlashLiquidator.liquidate_many (1: one per transaction).
     batch_size: int = 1
+    # Brakes, the live profit model and the treasury (None: the config's
+    # fixed figures and no brake, as a scan-only worker needs).
+    spending: Spending | None = None
 
     def __post_init__(self) -> None:
         self.scan_policy = ScanPolicy.from_config(self.config)
@@ -174,6 +188,8 @@ class Keeper:
         if self.flash_ready and self.batch_size > 1:
             self.batch_size = self._flash_batch_limit(flash, self.batch_size)
         self.base_token = self.reader.read_address(self.reader.market, abi.function("IMarketViews", "asset"))
+        if self.spending is not None:
+            self.spending.base_token = self.base_token
 
     def _flash_batch_limit(self, flash: str, wanted: int) -> int:
         """The batch size the FlashLiquidator takes: ``wanted``, capped at
@@ -350,11 +366,12 @@ class Keeper:
         started = time.perf_counter()
         terms = self.reader.market_terms(head.number)
         ctx = self._execution_context(head, terms)
+        policy = self._policy(head, ctx)
         balances = self.index.balances_many([h.account for h in liquidatable])
         reserved = self._in_flight_plans()
-        decisions = decide_block(liquidatable, balances, terms, ctx, self.profit_policy,
+        decisions = decide_block(liquidatable, balances, terms, ctx, policy,
                                  in_flight=self.tx.in_flight_positions(), reserved=reserved)
-        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, reserved)
+        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, reserved, policy)
         plans = []
         for decision in decisions:
             if decision.plan is None:
@@ -362,14 +379,53 @@ class Keeper:
                 report.skipped += 1
             elif decision.plan.route is not Route.GATHERED:
                 plans.append(decision.plan)
+        plans, waiting = self._approved(head, plans, reserved)
+        report.skipped += waiting
         log.debug("decided", block=head.number, plans=len(plans), gathered=len(gathered), skipped=report.skipped,
                   seconds=round(time.perf_counter() - started, 4))
         if plans or gathered:
             report.sent += self._execute(plans, terms.max_flash_loan, gathered)
 
+    def _policy(self, head: BlockRef, ctx: ExecutionContext) -> ProfitPolicy:
+        """The profit rule of this block: the live ETH price and the gas a
+        position pays in a full batch (``Spending.decision_policy``), or
+        the configuration's fixed figures without a spending model."""
+        if self.spending is None:
+            return self.profit_policy
+        return self.spending.decision_policy(head.number, head.timestamp, self.batch_size, ctx.gas_price_wei)
+
+    def _approved(self, head: BlockRef, plans: list[Plan], reserved: list[Plan]) -> tuple[list[Plan], int]:
+        """The plans that can go this block: a seize-route plan pulls the
+        keeper's stablecoin through the market's allowance, which the
+        keeper grants itself up to a bound (``spending.split_by_allowance``):
+        the seize plans that fit the allowance go; the others wait, while
+        the bounded approval is sent, or until those in flight settle.
+        Returns the plans kept and the count held back."""
+        seize = [p for p in plans if p.route is Route.SEIZE]
+        if self.spending is None or not seize or self.tx is None:
+            return plans, 0
+        try:
+            allowance = self.spending.allowance(head.number)
+        except Exception as err:
+            self.fault("allowance", err, block=head.number)
+            allowance = 0
+        split = split_by_allowance(seize, allowance, seize_repayments(reserved), self.spending.approval_policy)
+        request = self.spending.approval_request(split.action)
+        if request is not None and not self.tx.in_flight(request.key):
+            (outcome,) = self.tx.submit_many([request], head.number, head.base_fee, head.number)
+            log.info("seize route: approval", block=head.number, status=outcome.status.value, tx=outcome.tx_hash,
+                     reason=outcome.reason, allowance=allowance, **request.context)
+        reason = "approval_bound" if split.action.kind is ApprovalKind.REFUSE else "awaiting_approval"
+        for plan in split.rest:
+            self.metrics.skipped.labels(reason=reason).inc()
+            log.info("skip", block=head.number, borrower=plan.borrower, reason=reason, allowance=allowance,
+                     need=seize_need(plan), detail=split.action.detail)
+        held = {p.borrower for p in split.rest}
+        return [p for p in plans if p.borrower not in held], len(split.rest)
+
     def _gather(self, head: BlockRef, decisions: list[Decision], healths: list[AccountHealth],
                 balances: dict[str, dict[str, int]], terms: MarketTerms, ctx: ExecutionContext,
-                reserved: list[Plan]) -> tuple[list[Decision], list[GatheredBatch]]:
+                reserved: list[Plan], policy: ProfitPolicy | None = None) -> tuple[list[Decision], list[GatheredBatch]]:
         """The skipped positions under a facility's minimum, grouped into
         gathered batches (``decide.gather_groups``), each priced by the
         facility's quote for its total shares (one ``preview_redeem`` per
@@ -390,7 +446,7 @@ class Keeper:
                 # that does costs its group only (the others still go).
                 self.fault("gather", err, block=head.number, token=group.token)
                 continue
-            priced = plan_gathered(group, payout, terms, ctx, self.profit_policy)
+            priced = plan_gathered(group, payout, terms, ctx, policy or self.profit_policy)
             if isinstance(priced, GatheredBatch):
                 batches.append(priced)
             else:
@@ -473,7 +529,10 @@ class Keeper:
         whole = [b for b in gathered if not gone_borrowers & set(b.borrowers)]
         recheck_seconds = lap()
         groups: list[tuple[Plan, ...]] = batch_plans(kept, self.batch_size, max_loan)
-        requests = [self._request(g) for g in groups] + [self._gathered_request(b) for b in whole]
+        groups = self._priced_batches(blog, groups, latest)
+        gas_price = latest.base_fee + self.tx.policy.priority_fee
+        requests = [with_profit(r, self.spending, gas_price)
+                    for r in [self._request(g) for g in groups] + [self._gathered_request(b) for b in whole]]
         groups += [b.plans for b in whole]
         outcomes = self.tx.submit_many(requests, latest.number, latest.base_fee, latest.number)
         results: list[tuple[tuple[Plan, ...], TxOutcome]] = []
@@ -486,8 +545,8 @@ class Keeper:
             else:
                 results.append((group, outcome))
         if singles:
-            retried = self.tx.submit_many([self._request(g) for g in singles], latest.number, latest.base_fee,
-                                          latest.number)
+            retried = self.tx.submit_many([with_profit(self._request(g), self.spending, gas_price) for g in singles],
+                                          latest.number, latest.base_fee, latest.number)
             results += list(zip(singles, retried))
         blog.debug("executed", plans=len(plans), transactions=len(results), recheck_seconds=recheck_seconds,
                    simulate_sign_send_seconds=lap())
@@ -497,6 +556,29 @@ class Keeper:
                 sent += self._sent(blog, plan, outcome, len(group))
         self._update_pending_metrics()
         return sent
+
+    def _priced_batches(self, blog: Any, groups: list[tuple[Plan, ...]], latest: BlockRef) -> list[tuple[Plan, ...]]:
+        """Each redeem-route batch priced at its real size
+        (``profit.price_batch``): a position was decided at its share of a
+        full batch's gas, so a short batch may not pay; it is not sent."""
+        if self.spending is None or self.spending.price is None:
+            return groups
+        kept = []
+        gas_price = latest.base_fee + self.tx.policy.priority_fee if self.tx else latest.base_fee
+        for group in groups:
+            if group[0].route is not Route.REDEEM:
+                kept.append(group)
+                continue
+            price = price_batch(group, self.spending.gas_model, max(gas_price, 1), self.spending.price.base_per_eth,
+                                self.config.min_profit_base)
+            if price.pays or self.config.cleanup_mode:
+                kept.append(group)
+                continue
+            for plan in group:
+                self.metrics.skipped.labels(reason="unprofitable").inc()
+            blog.info("batch does not pay at its real size; not sending", positions=len(group), token=group[0].token,
+                      gas=price.gas_units, cost=price.cost_base, net=price.net_base)
+        return kept
 
     def _sent(self, blog: Any, plan: Plan, outcome: TxOutcome, batch: int) -> int:
         """Records what became of ``plan``'s transaction; 1 if it was sent."""
@@ -585,14 +667,21 @@ class Keeper:
         assert self.tx is not None
         marks = replacement_marks(self.tx.pending)
         try:
-            for outcome in self.tx.poll(head.number, head.base_fee):
-                self._record(head, outcome)
+            outcomes = self.tx.poll(head.number, head.base_fee)
         finally:
             # poll signs the fee bumps and cancels: counted from the pending set.
             self.metrics.count_replacements(replacements_between(marks, replacement_marks(self.tx.pending)))
+        for outcome in outcomes:
+            self._record(head, outcome)
+            if self.spending is not None:
+                self.spending.settle(outcome)
         self._update_pending_metrics()
         balance = self.reader.native_balance(self.signer)
         self.health.set_balance(balance)
+        if self.spending is not None:
+            self.spending.balance_wei = balance
+            if any(o.status is TxStatus.MINED for o in outcomes):
+                self._sweep(head)
         self.metrics.signer_balance.set(balance)
         low = balance < self.config.low_balance_wei
         self.metrics.signer_balance_low.set(1 if low else 0)
@@ -600,8 +689,29 @@ class Keeper:
             log.warning("signer balance low", block=head.number, balance_wei=balance,
                         threshold_wei=self.config.low_balance_wei)
 
+    def _sweep(self, head: BlockRef) -> None:
+        """Profit above the float goes to the profit receiver (after a
+        mined liquidation, when one is configured)."""
+        assert self.spending is not None and self.tx is not None
+        if self.spending.sweep_policy is None or not self.base_token:
+            return
+        stable = self.reader.erc20_balance(self.base_token, self.signer, head.number)
+        request = self.spending.sweep(stable, seize_repayments(self._in_flight_plans()))
+        if request is None or self.tx.in_flight(request.key):
+            return
+        (outcome,) = self.tx.submit_many([request], head.number, head.base_fee, head.number)
+        log.info("profit sweep", block=head.number, status=outcome.status.value, tx=outcome.tx_hash,
+                 reason=outcome.reason, **request.context)
+
     def _record(self, head: BlockRef, outcome: TxOutcome) -> None:
         route = str(outcome.request.context.get("route", "?"))
+        if outcome.request.label in (APPROVAL_LABEL, SWEEP_LABEL):
+            if outcome.gas_cost:
+                self.metrics.gas_spent.inc(outcome.gas_cost)
+            (log.info if outcome.status is TxStatus.MINED else log.warning)(
+                f"{outcome.request.label} {outcome.status.value}", block=head.number, tx=outcome.tx_hash,
+                reason=outcome.reason, **outcome.request.context)
+            return
         positions = outcome.request.covers
         blog = log.bind(block=head.number, tx=outcome.tx_hash, nonce=outcome.nonce)
         if len(positions) == 1:

@@ -220,6 +220,11 @@ def poll_verdict(receipt_block: int | None, head: int, unaccounted_since: int | 
 # ---------------------------------------------------------------- records
 
 
+# ``gate(request, gas_limit, fees, reserved_wei, head)``: an answer with
+# ``allowed``, ``reason`` and ``detail`` (``keepers.brakes.BrakeDecision``).
+Gate = Callable[["TxRequest", int, Fees, int, int], Any]
+
+
 class TxStatus(str, Enum):
     """What became of a submission."""
 
@@ -233,6 +238,8 @@ class TxStatus(str, Enum):
     DROPPED = "dropped"
     # Expired, and the same-nonce cancel mined: the positions are free.
     CANCELLED = "cancelled"
+    # A brake (keepers.brakes) refused it: nothing signed, nothing sent.
+    BRAKED = "braked"
 
 
 @dataclass(frozen=True)
@@ -419,6 +426,7 @@ class TxManager:
         stuck: StuckPolicy | None = None,
         store: TxStore | None = None,
         clock: Callable[[], float] = time.time,
+        gate: Gate | None = None,
     ) -> None:
         self.w3 = w3
         self.rpc = Rpc(w3, on_call)
@@ -440,6 +448,8 @@ class TxManager:
         self.stuck = stuck or StuckPolicy()
         self.store = store
         self.clock = clock
+        # Asked before every new send and every fee bump (the brakes).
+        self.gate = gate
         if store is not None:
             self.resume()
 
@@ -479,6 +489,24 @@ class TxManager:
         sent or impossible) whose nonce is not used yet: what ``/healthz``
         should fail on while it is above zero."""
         return sum(1 for p in self.pending.values() if p.cancelling and not p.gap_fill)
+
+    def reserved_wei(self, exclude: PendingTx | None = None) -> int:
+        """What the transactions in flight may still cost: each one's gas
+        limit at its current max fee (``exclude``: the one being bumped,
+        whose new cost replaces it)."""
+        return sum(p.gas_limit * p.fees.max_fee for p in self.pending.values() if p is not exclude)
+
+    def _braked(self, request: TxRequest, gas_limit: int, fees: Fees, head: int,
+                exclude: PendingTx | None = None) -> str | None:
+        """The gate's refusal of a send as a reason, or None (allowed, or no
+        gate)."""
+        if self.gate is None:
+            return None
+        decision = self.gate(request, gas_limit, fees, self.reserved_wei(exclude), head)
+        if decision.allowed:
+            return None
+        reason = getattr(decision.reason, "value", str(decision.reason))
+        return f"{reason}: {decision.detail}" if decision.detail else reason
 
     def oldest_pending_age(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
@@ -578,6 +606,10 @@ class TxManager:
                 for j in waiting.pop(request.kind, []):
                     start(j)
                 if simulation is None:
+                    continue
+                braked = self._braked(request, simulation.gas, fees, head)
+                if braked is not None:
+                    outcomes[i] = TxOutcome(TxStatus.BRAKED, request, reason=braked)
                     continue
                 if self.dry_run:
                     log.info("dry run: not sending", label=request.label, key=request.key, gas=simulation.gas,
@@ -822,6 +854,11 @@ class TxManager:
                         net_profit_wei=request.net_profit_wei)
             pending.bumps_exhausted = True
             self._persist(pending)
+            return
+        braked = self._braked(request, pending.gas_limit, fees, head, exclude=pending)
+        if braked is not None:
+            # Not bumped this block; asked again at the next (a budget rolls, a halt ends).
+            log.warning("fee bump refused by a brake", key=request.key, nonce=pending.nonce, reason=braked)
             return
         try:
             raw = self._sign(request, pending.nonce, pending.gas_limit, fees)

@@ -13,11 +13,16 @@ from typing import Any
 import structlog
 from ape import project
 
+from keepers.brakes import BrakeMetrics, Brakes, install_signal_handlers, limits_from_config
 from keepers.chain import ChainReader, event_topics
 from keepers.config import ConfigError, KeeperConfig, load_config
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.metrics import HealthPolicy, HealthState, KeeperMetrics, MetricsServer, build_info, keeper_labels
+from keepers.profit import feed_policy_from_config, gas_model_from_config
+from keepers.spending import Spending, SpendingMetrics
+from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
+from keepers.decide import ProfitPolicy
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.txstore import TxStore, tx_store_path
 from keepers.types import AccountHealth
@@ -36,6 +41,18 @@ def load_bot_config() -> KeeperConfig:
         raise SystemExit(str(err)) from None
     os.environ.setdefault("SILVERBACK_SIGNER_ALIAS", config.signer_alias)
     return config
+
+
+def process_brakes(config: KeeperConfig) -> Brakes:
+    """The brakes of a signing process, made at import, in the main thread,
+    so that the operator's signals reach them (SIGUSR1 halts sending,
+    SIGUSR2 resumes); the kill file works from any thread."""
+    brakes = Brakes(limits_from_config(config))
+    try:
+        install_signal_handlers(brakes)
+    except ValueError as err:  # imported outside the main thread (a test harness)
+        log.warning("kill-switch signals not installed; the kill file still works", error=str(err))
+    return brakes
 
 
 def contracts_for(config: KeeperConfig) -> tuple[Any, list[Any]]:
@@ -88,17 +105,22 @@ def build_keeper(
     serve_metrics: bool = True,
     metrics: KeeperMetrics | None = None,
     health: HealthState | None = None,
+    brakes: Brakes | None = None,
 ) -> Keeper:
     """A keeper on ``bot.provider`` signing with ``bot.signer``.
     ``with_tx=False`` builds a scan-only keeper that hands liquidatable
     accounts to ``forward``. ``health``: shared by the scan keepers of one
-    process."""
+    process. ``brakes``: the process's brakes (the bot makes them at
+    import, in the main thread, to install the kill-switch signals); new
+    ones otherwise."""
     provider = bot.provider
     metrics = metrics or keeper_metrics(config, bot)
     health = health or HealthState(dry_run=config.dry_run)
     reader = make_reader(config, provider)
     tx = None
+    spending = None
     if with_tx:
+        spending = make_spending(config, reader, str(bot.signer.address), metrics, brakes)
         tx = TxManager(
             provider.web3,
             bot.signer,
@@ -109,6 +131,7 @@ def build_keeper(
             on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
             # Transactions in flight survive a restart (followed, not sent again).
             store=TxStore(tx_store_path(config.db_path), provider.chain_id, str(bot.signer.address)),
+            gate=spending.gate,
         )
     index = PositionIndex(config.db_path, config.market, config.start_block)
     keeper = Keeper(
@@ -120,6 +143,7 @@ def build_keeper(
         health=health,
         signer=str(bot.signer.address),
         forward=forward,
+        spending=spending,
     )
     if serve_metrics:
         server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
@@ -127,3 +151,34 @@ def build_keeper(
         log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
                  health=f"http://{config.metrics_host}:{server.port}/healthz")
     return keeper
+
+
+def make_spending(
+    config: KeeperConfig, reader: ChainReader, signer: str, metrics: KeeperMetrics, brakes: Brakes | None = None
+) -> Spending:
+    """The brakes, the live profit model and the treasury rules of
+    ``config`` for ``signer``, their metrics on the keeper's registry."""
+    brakes = brakes or Brakes(limits_from_config(config))
+    brakes.metrics = BrakeMetrics(metrics.registry)
+    sweep = sweep_policy_from_config(config, signer)
+    if sweep is None:
+        log.warning("no profit_receiver: profit stays on the signing key", signer=signer)
+    limits = brakes.limits
+    log.info("brakes", max_tx_wei=limits.max_tx_wei, max_hour_wei=limits.max_hour_wei,
+             max_day_wei=limits.max_day_wei, max_consecutive_failures=limits.max_consecutive_failures,
+             balance_floor_wei=limits.balance_floor_wei, kill_file=str(limits.kill_file) if limits.kill_file else None)
+    return Spending(
+        reader=reader,
+        signer=signer,
+        market=config.market,
+        base_token="",  # the market's asset, read at check_setup
+        brakes=brakes,
+        base_policy=ProfitPolicy.from_config(config),
+        gas_model=gas_model_from_config(config),
+        feed=config.eth_usd_feed,
+        feed_policy=feed_policy_from_config(config),
+        approval_policy=approval_policy_from_config(config),
+        sweep_policy=sweep,
+        l1_fee_oracle=config.l1_fee_oracle,
+        metrics=SpendingMetrics(metrics.registry),
+    )

@@ -40,7 +40,7 @@ from keepers.logs import configure_logging
 from keepers.metrics import HealthState
 from keepers.scale import candidate_queue, serve_scanner_metrics
 from keepers.types import INDEXED_EVENTS
-from keepers.wiring import build_keeper, contracts_for, keeper_metrics, load_bot_config
+from keepers.wiring import build_keeper, contracts_for, keeper_metrics, load_bot_config, process_brakes
 
 configure_logging()
 log = structlog.get_logger("keepers.bots.liquidator")
@@ -48,6 +48,7 @@ log = structlog.get_logger("keepers.bots.liquidator")
 config = load_bot_config()
 
 bot = SilverbackBot(signer_required=True)
+brakes = process_brakes(config)
 market, oracles = contracts_for(config)
 SHARDED = config.shard_count > 1
 keepers_by_shard: dict[int, object] = {}
@@ -73,7 +74,7 @@ def build(state):
             )
         serve_scanner_metrics(config, [k.metrics for k in keepers_by_shard.values()], health)
     else:
-        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True)
+        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
 
 
 @bot.on_startup()

@@ -22,19 +22,20 @@ from silverback.exceptions import CircuitBreaker
 from keepers.keeper import ScanReport
 from keepers.logs import configure_logging
 from keepers.scale import candidate_queue
-from keepers.wiring import build_keeper, load_bot_config
+from keepers.wiring import build_keeper, load_bot_config, process_brakes
 
 configure_logging()
 
 config = load_bot_config()
 bot = SilverbackBot(signer_required=True)
+brakes = process_brakes(config)
 state: dict = {}
 
 
 @bot.on_startup()
 def startup(startup_state):
     try:
-        keeper = build_keeper(config, bot, with_tx=True, serve_metrics=True)
+        keeper = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
         keeper.check_setup()
         keeper.backfill()
     except Exception as err:
