@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ape import chain, networks, project
+from prometheus_client.parser import text_string_to_metric_families
 
 from devkit.nodes import ANVIL, HARDHAT, NODE_KINDS, HardhatNode, JsonRpcNode, NodeError, adapt_provider, ape_attachment
 from devkit.processes import anvil_binary, free_port, spawn
@@ -170,15 +171,12 @@ def metrics_text(port: int) -> str:
 
 
 def metric_value(port: int, name: str, **labels: str) -> float:
-    """One sample of the keeper's metrics endpoint (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in metrics_text(port).splitlines():
-        if line.startswith("#"):
-            continue
-        key, _, value = line.rpartition(" ")
-        if key == name and not want or key == f"{name}{{{want}}}":
-            return float(value)
-    return 0.0
+    """The keeper's metric ``name`` at its endpoint, summed over the
+    samples whose labels include ``labels`` (every sample also carries the
+    constant ``market`` and ``chain`` labels); 0 when absent."""
+    return sum(sample.value for family in text_string_to_metric_families(metrics_text(port))
+               for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> None:

@@ -174,6 +174,14 @@ class KeeperConfig:
     allow_no_nav_oracles: bool = False
     # A file holding the signer's Ape keyfile passphrase; mode 0600 or stricter.
     passphrase_file: Path | None = None
+    # --- operations: metrics and health (i16-ops) ---
+    # /healthz fails while a transaction has been in flight longer than
+    # this (or is past its expiry: a cancel not mined yet).
+    stuck_tx_max_age_seconds: Annotated[int, Gt(0)] = 600
+    # Sharded scan workers (shard_count > 1): each process serves /metrics
+    # and /healthz on the first free port of this range.
+    scan_metrics_port: Annotated[int, Ge(1), Le(65_535)] = 9_120
+    scan_metrics_ports: Annotated[int, Ge(1), Le(1_024)] = 16
     # --- submission routes (keepers/submit.py) ---
     # Fallback order: public (the node), private (private_rpc_url), bundle
     # (eth_sendBundle to builder_urls), sequencer (sequencer_url).
@@ -552,6 +560,19 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
     if config.tip_share_bps and config.priority_fee_gwei > config.tip_cap_gwei:
         problems.append(f"priority_fee_gwei: {config.priority_fee_gwei} (the tip's floor) is above tip_cap_gwei {config.tip_cap_gwei}")
     problems.extend(_route_checks(config))
+    problems += _ops_checks(config)
+    return problems
+
+
+def _ops_checks(config: KeeperConfig) -> list[str]:
+    """The scan workers' metrics port range (i16-ops)."""
+    problems = []
+    last = config.scan_metrics_port + config.scan_metrics_ports - 1
+    if last > 65_535:
+        problems.append(f"scan_metrics_ports: {config.scan_metrics_port}-{last} goes past port 65535")
+    if config.scan_metrics_port <= config.metrics_port <= last:
+        problems.append(f"metrics_port: {config.metrics_port} is inside the scan workers' range "
+                        f"{config.scan_metrics_port}-{last} (scan_metrics_port, scan_metrics_ports)")
     return problems
 
 

@@ -55,7 +55,7 @@ from keepers.decide import (
     with_gathered,
 )
 from keepers.index import PositionIndex
-from keepers.metrics import HealthState, KeeperMetrics
+from keepers.metrics import HealthState, KeeperMetrics, replacement_marks, replacements_between
 from keepers.profit import price_batch
 from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
 from keepers.spending import (
@@ -717,13 +717,19 @@ class Keeper:
 
     def follow(self, head: BlockRef) -> None:
         assert self.tx is not None
-        outcomes = self.tx.poll(head.number, head.base_fee)
+        marks = replacement_marks(self.tx.pending)
+        try:
+            outcomes = self.tx.poll(head.number, head.base_fee)
+        finally:
+            # poll signs the fee bumps and cancels: counted from the pending set.
+            self.metrics.count_replacements(replacements_between(marks, replacement_marks(self.tx.pending)))
         for outcome in outcomes:
             self._record(head, outcome)
             if self.spending is not None:
                 self.spending.settle(outcome)
         self._update_pending_metrics()
         balance = self.reader.native_balance(self.signer)
+        self.health.set_balance(balance)
         if self.spending is not None:
             self.spending.balance_wei = balance
             if any(o.status is TxStatus.MINED for o in outcomes):
@@ -789,9 +795,11 @@ class Keeper:
     def _update_pending_metrics(self) -> None:
         if self.tx is None:
             return
+        expired, age = self.tx.expired_count(), self.tx.oldest_pending_age(self.tx.clock())
         self.metrics.pending_txs.set(len(self.tx.pending))
-        self.metrics.oldest_pending_age.set(self.tx.oldest_pending_age())
-        self.health.pending = len(self.tx.pending)
+        self.metrics.oldest_pending_age.set(age)
+        self.metrics.stuck_txs.set(expired)
+        self.health.set_pending(len(self.tx.pending), expired, age)
 
     def fault(self, op: str, err: BaseException, **context: Any) -> None:
         self.metrics.rpc_errors.labels(op=op).inc()

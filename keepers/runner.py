@@ -13,6 +13,9 @@ after a back-off. The keeper's own index sync (``eth_getLogs`` from its
 checkpoint every block) makes a missed log harmless in any case.
 
 ``NAVLEND_POLL_SECONDS`` sets the polling period (default 0.25 s).
+
+It logs through structlog (``keepers/logs.py``), each line bound to the
+task's name and, where there is one, the block.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from ape.logging import logger
+import structlog
 from ethpm_types import EventABI
 from silverback.exceptions import Halt
 from silverback.runner import PollingRunner
@@ -28,6 +31,8 @@ from silverback.utils import decode_topics_from_string
 
 POLL_SECONDS = float(os.environ.get("NAVLEND_POLL_SECONDS", "0.25"))
 MAX_BACKOFF = 10.0
+
+log = structlog.get_logger("keepers.runner")
 
 
 class ResilientPollingRunner(PollingRunner):
@@ -48,7 +53,8 @@ class ResilientPollingRunner(PollingRunner):
                 last = max(last, head)
                 backoff = POLL_SECONDS
             except Exception as err:
-                logger.warning(f"{name}: RPC error while polling ({type(err).__name__}: {err}); retrying")
+                log.warning("RPC error while polling; retrying", task=name, error=str(err)[:300],
+                            error_type=type(err).__name__, retry_in=min(backoff * 2, MAX_BACKOFF))
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 await asyncio.sleep(backoff)
                 continue
@@ -59,7 +65,8 @@ class ResilientPollingRunner(PollingRunner):
             try:
                 block = await asyncio.to_thread(self.chain_manager.blocks.__getitem__, number)
             except Exception as err:
-                logger.warning(f"{task_data.name}: block {number} unavailable ({err}); skipped")
+                log.warning("block unavailable; skipped", task=task_data.name, block=number,
+                            error=str(err)[:300], error_type=type(err).__name__)
                 continue
             self._runtime_task_group.create_task(self._guarded(task_data, block))
 
@@ -77,7 +84,8 @@ class ResilientPollingRunner(PollingRunner):
                 raw = await asyncio.to_thread(web3.eth.get_logs, query)
                 logs = list(ecosystem.decode_logs([dict(r) for r in raw], event))
             except Exception as err:
-                logger.warning(f"{task_data.name}: logs of block {number} unavailable ({err}); skipped")
+                log.warning("logs of block unavailable; skipped", task=task_data.name, block=number,
+                            error=str(err)[:300], error_type=type(err).__name__)
                 continue
             for entry in logs:
                 self._runtime_task_group.create_task(self._guarded(task_data, entry))
@@ -92,4 +100,16 @@ class ResilientPollingRunner(PollingRunner):
         except Halt:
             raise
         except Exception as err:
-            logger.warning(f"{task_data.name}: task not run ({type(err).__name__}: {err})")
+            log.warning("task not run", task=task_data.name, block=_block_of(args), error=str(err)[:300],
+                        error_type=type(err).__name__)
+
+
+def _block_of(args: tuple) -> int | None:
+    """The block a task was run for: a block's number, or a log's
+    ``block_number``; None when there is neither."""
+    for arg in args:
+        for attr in ("number", "block_number"):
+            value = getattr(arg, attr, None)
+            if isinstance(value, int):
+                return value
+    return None

@@ -19,7 +19,7 @@ from keepers.chain import ChainReader, event_topics
 from keepers.config import ConfigError, KeeperConfig, bot_problems, load_config
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
-from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
+from keepers.metrics import HealthPolicy, HealthState, KeeperMetrics, MetricsServer, build_info, keeper_labels
 from keepers.profit import feed_policy_from_config, gas_model_from_config
 from keepers.spending import Spending, SpendingMetrics
 from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
@@ -108,6 +108,14 @@ def fee_policy(config: KeeperConfig) -> FeePolicy:
     )
 
 
+def keeper_metrics(config: KeeperConfig, bot: Any, **labels: str) -> KeeperMetrics:
+    """Metrics labelled with the market and the chain id (and ``labels``:
+    ``shard``), with ``keeper_build_info`` set."""
+    metrics = KeeperMetrics(labels=keeper_labels(config.market, bot.provider.chain_id, **labels))
+    metrics.set_build_info(build_info(str(bot.signer.address)))
+    return metrics
+
+
 def build_keeper(
     config: KeeperConfig,
     bot: Any,
@@ -116,17 +124,19 @@ def build_keeper(
     forward: Callable[[int, list[AccountHealth]], None] | None = None,
     serve_metrics: bool = True,
     metrics: KeeperMetrics | None = None,
+    health: HealthState | None = None,
     brakes: Brakes | None = None,
 ) -> Keeper:
     """A keeper on ``bot.provider`` signing with ``bot.signer``.
     ``with_tx=False`` builds a scan-only keeper that hands liquidatable
-    accounts to ``forward``. ``brakes``: the process's brakes (the bot
-    makes them at import, in the main thread, to install the kill-switch
-    signals); new ones otherwise."""
+    accounts to ``forward``. ``health``: shared by the scan keepers of one
+    process. ``brakes``: the process's brakes (the bot makes them at
+    import, in the main thread, to install the kill-switch signals); new
+    ones otherwise."""
     provider = bot.provider
     config = with_effective_dry_run(config)
-    metrics = metrics or KeeperMetrics()
-    health = HealthState(dry_run=config.dry_run)
+    metrics = metrics or keeper_metrics(config, bot)
+    health = health or HealthState(dry_run=config.dry_run)
     reader = make_reader(config, provider)
     tx = None
     spending = None
@@ -160,7 +170,8 @@ def build_keeper(
         spending=spending,
     )
     if serve_metrics:
-        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port).start()
+        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
+                               policy=HealthPolicy.from_config(config)).start()
         log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
                  health=f"http://{config.metrics_host}:{server.port}/healthz")
     return keeper

@@ -41,10 +41,11 @@ from silverback.main import SharedState
 from keepers.chain import log_record
 from keepers.config import check_node
 from keepers.logs import configure_logging
+from keepers.metrics import HealthState
 from keepers.passphrase import PassphraseError, signer_passphrase
-from keepers.scale import candidate_queue
+from keepers.scale import candidate_queue, serve_scanner_metrics
 from keepers.types import INDEXED_EVENTS
-from keepers.wiring import build_keeper, contracts_for, load_bot_config, process_brakes
+from keepers.wiring import build_keeper, contracts_for, keeper_metrics, load_bot_config, process_brakes
 
 configure_logging()
 log = structlog.get_logger("keepers.bots.liquidator")
@@ -75,10 +76,13 @@ def build(state):
         if not hasattr(bot, "state"):
             bot.state = SharedState()
         queue = candidate_queue(config)
+        health = HealthState(dry_run=config.dry_run)
         for shard in range(config.shard_count):
             keepers_by_shard[shard] = build_keeper(
-                replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False
+                replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False,
+                metrics=keeper_metrics(config, bot, shard=str(shard)), health=health,
             )
+        serve_scanner_metrics(config, [k.metrics for k in keepers_by_shard.values()], health)
     else:
         keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
 

@@ -63,6 +63,8 @@ def submit(block):
             healths = [h for h in keeper.reader.healths(accounts, head.number) if h.liquidatable]
             if healths:
                 keeper.act(head, healths, report)
+        # Its /healthz follows the blocks it processed, as the keeper's does.
+        keeper.health.mark_block(head.number, head.number)
     except Exception as err:
         keeper.fault("submit", err, block=block.number)
     return {"sent": report.sent, "skipped": report.skipped}

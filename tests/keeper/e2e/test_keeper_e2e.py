@@ -7,7 +7,9 @@ leaves borrower 0 and the wrapper positions healthy.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 
 import pytest
 from hexbytes import HexBytes
@@ -59,6 +61,14 @@ def test_nav_drop__liquidates_every_unhealthy_position__leaves_healthy_ones(devn
     # come a poll after the chain shows the position closed.
     _wait_for_succeeded(port, len(FUND_A_UNHEALTHY))
     assert metric_value(port, "keeper_profit_stable_units_total") > 0
+    # Every series names the market and the chain; the build is reported.
+    market = str(devnet.lm.market.address)
+    assert metric_value(port, "keeper_build_info", market=market, chain="31337",
+                        signer=str(devnet.keeper.address)) == 1
+    assert metric_value(port, "keeper_positions_tracked", market=market, chain="31337") > 0
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+        health = json.loads(answer.read())
+    assert health["ok"] and health["problems"] == [] and health["signer_balance_wei"] > 0, health
     assert bot.alive
 
 
