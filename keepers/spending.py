@@ -52,7 +52,7 @@ from keepers.profit import (
 from navlend.constants import BPS
 
 from keepers.treasury import ApprovalAction, ApprovalKind, ApprovalPolicy, SweepPolicy, approval_action, sweep_amount
-from keepers.txmanager import TxOutcome, TxRequest, TxStatus
+from keepers.txmanager import RevertKind, TxOutcome, TxRequest, TxStatus
 from keepers.txrules import Fees
 from keepers.types import Plan, Route
 
@@ -272,7 +272,9 @@ class Spending:
             self.brakes.record_outcome(SendOutcome.SUCCEEDED, **context)
         elif outcome.status is TxStatus.REVERTED:
             self.brakes.record_outcome(SendOutcome.REVERTED, reason=outcome.reason, **context)
-        elif outcome.status is TxStatus.DROPPED:
+        elif outcome.status is TxStatus.DROPPED and outcome.kind is not RevertKind.LOST_RACE:
+            # (A bundle that lapsed, another one winning its block, paid
+            # nothing and says nothing about the keeper: not a failure.)
             self.brakes.record_outcome(SendOutcome.DROPPED, reason=outcome.reason, **context)
 
     # ---------------------------------------------------------------- treasury

@@ -895,8 +895,10 @@ class TxManager:
         self.nonces.release(pending.nonce, broadcast=False)
         log.info("bundle not included by its last target block; released", key=key, nonce=pending.nonce,
                  tx=pending.all_hashes[-1])
+        # A lost race that cost nothing (another bundle won the block): not a
+        # failed send for the brakes' streak.
         return TxOutcome(TxStatus.DROPPED, pending.request, nonce=pending.nonce,
-                         reason="bundle not included by its last target block")
+                         reason="bundle not included by its last target block", kind=RevertKind.LOST_RACE)
 
     def _release(self, key: str, pending: PendingTx) -> None:
         """The nonce is used: forgets ``pending`` (memory and store)."""

@@ -489,3 +489,17 @@ def test_keeper__sent_requests_carry_net_profit__bump_rechecked(tmp_path):
     (pending,) = tx.pending.values()
     # 3 plans x 25 USD at 2,500 USD per ETH.
     assert pending.request.net_profit_wei == 3 * 25 * ETH // 2_500
+
+
+def test_settle__lapsed_bundles__not_failures(tmp_path):
+    from keepers.txmanager import RevertKind
+
+    spending = _spending(tmp_path)
+    lapsed = TxOutcome(TxStatus.DROPPED, TxRequest(key="a", to=MARKET, data=b""), nonce=0,
+                       reason="bundle not included by its last target block", kind=RevertKind.LOST_RACE)
+    for _ in range(5):
+        spending.settle(lapsed)
+    assert spending.brakes.consecutive_failures == 0 and not spending.brakes.failure_halted
+    spending.settle(TxOutcome(TxStatus.DROPPED, TxRequest(key="a", to=MARKET, data=b""), nonce=0,
+                              reason="nonce used by another transaction"))
+    assert spending.brakes.consecutive_failures == 1
