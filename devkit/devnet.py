@@ -1,6 +1,6 @@
 """A local chain for the keeper's end-to-end tests, its benchmark and demos:
 an anvil process the caller owns (start, kill, restart on the same port with
-its state), and the world + market + periphery + the keeper's own
+its state) or Hardhat's node (:mod:`devkit.nodes`, :func:`start_node`), and the world + market + periphery + the keeper's own
 FlashLiquidator deployed on it, recorded in a deployments file the bots read.
 
 Why an own process and not ape-foundry's: the tests kill and restart the node
@@ -10,18 +10,20 @@ The bots that run against it are started by :mod:`devkit.processes`.
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ape import chain, networks, project
+from prometheus_client.parser import text_string_to_metric_families
 
-from devkit.processes import NETWORK, anvil_binary, spawn, stop_process
+from devkit.nodes import ANVIL, HARDHAT, NODE_KINDS, HardhatNode, JsonRpcNode, NodeError, adapt_provider, ape_attachment
+from devkit.processes import anvil_binary, free_port, spawn
 from devkit.world import deploy_world
 from navlend import deployments
 from navlend.deployments import ContractRecord
@@ -32,9 +34,10 @@ ANVIL_ACCOUNTS = 16
 
 
 @dataclass
-class Anvil:
+class Anvil(JsonRpcNode):
     """An anvil process on ``port`` whose state survives a restart
-    (``--dump-state`` on exit, ``--load-state`` on start)."""
+    (``--dump-state`` on exit, ``--load-state`` on start). Its JSON-RPC and
+    the chain control both nodes share come from :class:`devkit.nodes.JsonRpcNode`."""
 
     port: int
     state_dir: Path
@@ -42,11 +45,8 @@ class Anvil:
     extra_args: tuple[str, ...] = ()
     # Dump the state on exit (for restart); a 10,000-position chain dumps gigabytes.
     persist: bool = True
+    kind: str = field(default=ANVIL, init=False)
     proc: subprocess.Popen | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def state_file(self) -> Path:
@@ -72,23 +72,11 @@ class Anvil:
         return self
 
     def wait_ready(self, timeout: float = 300.0) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                self.rpc("eth_blockNumber")
-                return
-            except Exception:
-                if self.proc is not None and self.proc.poll() is not None:
-                    raise RuntimeError(f"anvil on {self.port} exited with {self.proc.returncode}")
-                time.sleep(0.1)
-        raise TimeoutError(f"anvil on {self.port} did not answer in {timeout} s")
+        self.wait_answering(self.proc, "anvil", timeout)
 
     def stop(self) -> None:
         """Stops the node; SIGTERM lets anvil dump its state."""
-        if self.proc is None:
-            return
-        stop_process(self.proc, signal.SIGTERM, timeout=180)
-        self.proc = None
+        self.terminate(timeout=180)
 
     def restart(self, down_seconds: float = 0.0) -> None:
         """Stops the node, waits ``down_seconds``, starts it again on the
@@ -96,27 +84,6 @@ class Anvil:
         self.stop()
         time.sleep(down_seconds)
         self.start(load_state=True)
-
-    def rpc(self, method: str, *params: Any) -> Any:
-        reply = self._post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=30)
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply.get("result")
-
-    def rpc_batch(self, calls: list[tuple[str, list[Any]]], timeout: float = 600) -> list[Any]:
-        """One JSON-RPC batch of ``(method, params)`` calls; their results in
-        order. RuntimeError with the first error if any call failed."""
-        body = [{"jsonrpc": "2.0", "id": k, "method": m, "params": p} for k, (m, p) in enumerate(calls)]
-        replies = sorted(self._post(body, timeout), key=lambda r: r["id"])
-        errors = [r["error"] for r in replies if "error" in r]
-        if errors:
-            raise RuntimeError(f"{len(errors)} of {len(calls)} calls failed, first: {errors[0]}")
-        return [r.get("result") for r in replies]
-
-    def _post(self, body: Any, timeout: float) -> Any:
-        request = urllib.request.Request(self.url, json.dumps(body).encode(), {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
 
     # ---- chain control
 
@@ -132,18 +99,16 @@ class Anvil:
             self.rpc("evm_setIntervalMining", 0)
             self.rpc("evm_setAutomine", True)
 
-    def snapshot(self) -> str:
-        return self.rpc("evm_snapshot")
 
-    def revert(self, snapshot_id: str) -> None:
-        if not self.rpc("evm_revert", snapshot_id):
-            raise RuntimeError(f"evm_revert {snapshot_id} refused")
-
-    def block_number(self) -> int:
-        return int(self.rpc("eth_blockNumber"), 16)
-
-    def timestamp(self) -> int:
-        return int(self.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+def start_node(kind: str, state_dir: Path, *, start_time: int | None = None, persist: bool = True) -> JsonRpcNode:
+    """A started ``kind`` node (:data:`devkit.nodes.NODE_KINDS`) on a free
+    port, its genesis at ``start_time``; ``persist`` keeps anvil's state
+    over a restart (Hardhat cannot)."""
+    if kind == ANVIL:
+        return Anvil(port=free_port(), state_dir=state_dir, start_time=start_time, persist=persist).start()
+    if kind == HARDHAT:
+        return HardhatNode(port=free_port(), state_dir=state_dir, start_time=start_time).start()
+    raise NodeError(f"unknown node kind {kind!r}; expected one of {NODE_KINDS}")
 
 
 @dataclass
@@ -191,9 +156,13 @@ def keeper_deployment(
     return deployment
 
 
-def connect(url: str) -> Any:
-    """An Ape provider context on the anvil at ``url`` (enter it with ``with``)."""
-    return networks.parse_network_choice(NETWORK, provider_settings={"host": url})
+@contextmanager
+def connect(url: str, kind: str = ANVIL) -> Iterator[Any]:
+    """An Ape provider context on the ``kind`` node (anvil unless told) at
+    ``url`` (enter it with ``with``; it yields the provider)."""
+    attach = ape_attachment(kind, url)
+    with networks.parse_network_choice(attach.network, provider_settings=attach.provider_settings) as provider:
+        yield adapt_provider(provider, kind)
 
 
 def metrics_text(port: int) -> str:
@@ -202,15 +171,12 @@ def metrics_text(port: int) -> str:
 
 
 def metric_value(port: int, name: str, **labels: str) -> float:
-    """One sample of the keeper's metrics endpoint (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in metrics_text(port).splitlines():
-        if line.startswith("#"):
-            continue
-        key, _, value = line.rpartition(" ")
-        if key == name and not want or key == f"{name}{{{want}}}":
-            return float(value)
-    return 0.0
+    """The keeper's metric ``name`` at its endpoint, summed over the
+    samples whose labels include ``labels`` (every sample also carries the
+    constant ``market`` and ``chain`` labels); 0 when absent."""
+    return sum(sample.value for family in text_string_to_metric_families(metrics_text(port))
+               for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> None:

@@ -184,9 +184,10 @@ class BotProcess:
         return found
 
 
-def silverback_command(target: str, *extra: str) -> list[str]:
-    """``silverback run <target> --network ethereum:local:foundry [extra]``."""
-    return [silverback_bin(), "run", target, "--network", NETWORK, *extra]
+def silverback_command(target: str, *extra: str, network: str = NETWORK) -> list[str]:
+    """``silverback run <target> --network <network> [extra]`` (anvil's
+    ``ethereum:local:foundry`` unless told; devkit.nodes has Hardhat's)."""
+    return [silverback_bin(), "run", target, "--network", network, *extra]
 
 
 def keeper_env(node_url: str, deployments_file: Path, db_path: Path, **overrides: str) -> dict[str, str]:
@@ -205,9 +206,10 @@ def keeper_process(
     log_path: Path,
     module: str = "keepers.bots.liquidator:bot",
     ready_marker: str | None = KEEPER_READY,
+    network: str = NETWORK,
 ) -> BotProcess:
     """The keeper (or another bot ``module`` of it, such as the submitter)
-    on the resilient runner, at most 10 concurrent tasks."""
-    args = silverback_command(module, "-x", "10", "--runner", RUNNER)
+    on the resilient runner, at most 10 concurrent tasks, on ``network``."""
+    args = silverback_command(module, "-x", "10", "--runner", RUNNER, network=network)
     name = module.split(":")[0].rsplit(".", 1)[-1]
     return BotProcess(args, env, log_path, name=name, ready_marker=ready_marker)

@@ -151,11 +151,16 @@ def window_spent(spends: Iterable[Spend], now: float, window: float) -> int:
     return sum(s.wei for s in spends if now - window < s.at <= now)
 
 
-def budget_decision(spends: Iterable[Spend], now: float, tx_cost_wei: int, limits: BrakeLimits) -> BrakeDecision:
+def budget_decision(
+    spends: Iterable[Spend], now: float, tx_cost_wei: int, limits: BrakeLimits, reserved_wei: int = 0
+) -> BrakeDecision:
     """Whether a transaction that may cost ``tx_cost_wei`` (its gas limit
-    at its max fee, plus the L1 fee) fits the budgets."""
-    if tx_cost_wei < 0:
-        raise ValueError(f"tx_cost_wei must be >= 0, got {tx_cost_wei}")
+    at its max fee, plus the L1 fee) fits the budgets. ``reserved_wei`` is
+    what the keeper's transactions in flight may still cost (not mined, so
+    not in ``spends``): a block's sends count against the hour before
+    their receipts arrive, so one block cannot overrun a budget."""
+    if tx_cost_wei < 0 or reserved_wei < 0:
+        raise ValueError(f"tx_cost_wei and reserved_wei must be >= 0, got {tx_cost_wei}, {reserved_wei}")
     if limits.max_tx_wei is not None and tx_cost_wei > limits.max_tx_wei:
         return refused(Refusal.TX_BUDGET, f"may cost {tx_cost_wei} wei > {limits.max_tx_wei} per transaction")
     spends = list(spends)
@@ -165,9 +170,11 @@ def budget_decision(spends: Iterable[Spend], now: float, tx_cost_wei: int, limit
     ):
         if limit is None:
             continue
-        spent = window_spent(spends, now, window)
+        spent = window_spent(spends, now, window) + reserved_wei
         if spent + tx_cost_wei > limit:
-            return refused(reason, f"spent {spent} wei in the last {name} + {tx_cost_wei} > {limit}")
+            return refused(
+                reason, f"spent {spent} wei in the last {name} (in flight included) + {tx_cost_wei} > {limit}"
+            )
     return ALLOWED
 
 
@@ -275,17 +282,19 @@ class Brakes:
 
     # -- before a send --
 
-    def check(self, tx_cost_wei: int, balance_wei: int) -> BrakeDecision:
+    def check(self, tx_cost_wei: int, balance_wei: int, reserved_wei: int = 0) -> BrakeDecision:
         """The first brake that refuses, or allowed. Order: the operator's
-        switches, the failure halt, the balance floor, the budgets."""
+        switches, the failure halt, the balance floor, the budgets.
+        ``reserved_wei``: what the transactions in flight may still cost;
+        it comes off the balance and counts against the budgets."""
         now = self._clock()
-        decision = self._decide(now, tx_cost_wei, balance_wei)
+        decision = self._decide(now, tx_cost_wei, balance_wei, reserved_wei)
         self._export_halted()
         if not decision.allowed and self.metrics is not None:
             self.metrics.refused.labels(reason=decision.reason.value).inc()  # type: ignore[union-attr]
         return decision
 
-    def _decide(self, now: float, tx_cost_wei: int, balance_wei: int) -> BrakeDecision:
+    def _decide(self, now: float, tx_cost_wei: int, balance_wei: int, reserved_wei: int) -> BrakeDecision:
         if self.limits.kill_file is not None and self.limits.kill_file.exists():
             return refused(Refusal.KILL_FILE, f"{self.limits.kill_file} exists")
         if self.operator_halted:
@@ -295,13 +304,13 @@ class Brakes:
                 Refusal.FAILURE_HALT,
                 f"{self.consecutive_failures} failed sends in a row (reset() after looking into it)",
             )
-        floor = balance_decision(balance_wei, tx_cost_wei, self.limits.balance_floor_wei)
+        floor = balance_decision(balance_wei - reserved_wei, tx_cost_wei, self.limits.balance_floor_wei)
         if not floor.allowed:
             return floor
         with self._lock:
             self._forget(now)
             spends = list(self._spends)
-        return budget_decision(spends, now, tx_cost_wei, self.limits)
+        return budget_decision(spends, now, tx_cost_wei, self.limits, reserved_wei)
 
     # -- after a send settles --
 

@@ -628,6 +628,11 @@ class ChainReader:
         not asked again)."""
         return function.decode(self._call(to, function.encode(*args), block, probe=probe))
 
+    def call_data(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
+        """The raw answer of an ``eth_call`` of ``data`` on ``to`` at
+        ``block`` (a price feed, a token's allowance, an L1 fee oracle)."""
+        return self._call(to, data, block)
+
     def optional_uint(self, to: str, function: abi.Function, block: int | str = "latest") -> int:
         """A ``uint`` view without arguments that ``to`` may not have (0 then),
         e.g. ``FlashLiquidator.MAX_BATCH`` of one deployed before batches."""

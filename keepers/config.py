@@ -17,6 +17,13 @@ Addresses left unset are read from the deployments file
 before which the market has no log) when neither the file nor the
 environment sets it.
 
+The network: ``network`` is an override only. The bot runs under
+``silverback run ... --network ecosystem:network:provider``; its network
+part (``network_choice``, from ``SILVERBACK_NETWORK_CHOICE``) is the
+network, and a configured ``network`` that names another one is refused.
+At start the bot checks the connected node (:func:`check_node`): its
+network, and its chain id against the deployments file's ``chain_id``.
+
 Type coercion and bounds are pydantic's (a ``TypeAdapter`` over the plain
 dataclass); this module adds the source overlay, the deployments lookup and
 the cross-field rules, and turns every problem into one :class:`ConfigError`
@@ -28,6 +35,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import runpy
 import tomllib
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
@@ -40,6 +48,7 @@ from pydantic import AfterValidator, TypeAdapter, ValidationError
 from navlend import deployments
 from navlend.constants import BPS, WAD
 
+from keepers.submit import route_problems
 from keepers.types import LENS_MAX_ACCOUNTS, to_address
 
 ENV_PREFIX = "NAVLEND_KEEPER_"
@@ -51,6 +60,12 @@ MAX_FEE_BUMP = Decimal("2")
 GWEI = 10**9
 # FlashLiquidator.MAX_BATCH.
 MAX_LIQUIDATION_BATCH = 24
+# Where a value came from (``load_config_traced``'s origins).
+FROM_DEFAULT = "default"
+FROM_DEPLOYMENTS = "deployments file"
+FROM_NETWORK_CHOICE = "silverback --network"
+# What a boolean may be written as in the environment (any case).
+BOOL_WORDS = frozenset({"true", "false", "1", "0", "yes", "no", "on", "off"})
 
 
 def _address_or_none(value: str | None) -> str | None:
@@ -151,6 +166,35 @@ class KeeperConfig:
     # The market's stablecoin allowance for the seize route, at most.
     seize_approval_usd: Annotated[Decimal, Gt(0)] = Decimal("100000")
     approval_reset_first: bool = False
+    # --- running (keepers/run.py, keepers/configcli.py, keepers/passphrase.py) ---
+    # Send on a network that is not local (``python -m keepers.run --live``);
+    # dry run there otherwise (keepers.brakes.effective_dry_run).
+    live: bool = False
+    # Run with no NAV oracle (no NAV-triggered full scan); refused unless set.
+    allow_no_nav_oracles: bool = False
+    # A file holding the signer's Ape keyfile passphrase; mode 0600 or stricter.
+    passphrase_file: Path | None = None
+    # --- operations: metrics and health (i16-ops) ---
+    # /healthz fails while a transaction has been in flight longer than
+    # this (or is past its expiry: a cancel not mined yet).
+    stuck_tx_max_age_seconds: Annotated[int, Gt(0)] = 600
+    # Sharded scan workers (shard_count > 1): each process serves /metrics
+    # and /healthz on the first free port of this range.
+    scan_metrics_port: Annotated[int, Ge(1), Le(65_535)] = 9_120
+    scan_metrics_ports: Annotated[int, Ge(1), Le(1_024)] = 16
+    # --- submission routes (keepers/submit.py) ---
+    # Fallback order: public (the node), private (private_rpc_url), bundle
+    # (eth_sendBundle to builder_urls), sequencer (sequencer_url).
+    submit_routes: tuple[str, ...] = ("public",)
+    private_rpc_url: str | None = None
+    builder_urls: tuple[str, ...] = ()
+    sequencer_url: str | None = None
+    # Blocks after the head each bundle is offered for.
+    bundle_blocks: Annotated[int, Ge(1), Le(25)] = 3
+    submit_timeout_seconds: Annotated[Decimal, Gt(0)] = Decimal("10")
+    # On a pending NAV: plan the positions it would sink, send them in the
+    # confirmation's block (bundled behind it where bundles are a route).
+    pending_nav_plans: bool = True
     # --- rpc endpoints (keepers/rpc.py; wired in keepers/wiring.py) ---
     # Read endpoints in failover order; empty: the Ape provider's URI.
     rpc_urls: tuple[str, ...] = ()
@@ -220,12 +264,40 @@ class KeeperConfig:
 _ADAPTER = TypeAdapter(KeeperConfig)
 _FIELDS = {f.name: f for f in fields(KeeperConfig)}
 _ADDRESS_FIELDS = ("market", "lens", "flash_liquidator")
-_TUPLE_FIELDS = ("nav_oracles", "rpc_urls")
+_TUPLE_FIELDS = ("nav_oracles",)
+_TUPLE_FIELDS += ("submit_routes", "builder_urls")  # submission routes
+_TUPLE_FIELDS += ("rpc_urls",)  # rpc endpoints
 
 
-def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> KeeperConfig:
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    network_choice: str | None = None,
+) -> KeeperConfig:
     """Reads, merges and validates the configuration (module docstring).
-    Raises :class:`ConfigError` listing every problem found."""
+    ``network_choice`` is Silverback's ``--network`` (``ethereum:sepolia:node``)
+    when known. Raises :class:`ConfigError` listing every problem found."""
+    return load_config_traced(path, env, network_choice=network_choice).config
+
+
+@dataclass(frozen=True)
+class TracedConfig:
+    """A validated configuration and where each field's value came from:
+    ``default``, the file's path, ``$NAVLEND_KEEPER_<FIELD>``, ``deployments
+    file`` or ``silverback --network``."""
+
+    config: KeeperConfig
+    origins: Mapping[str, str]
+
+
+def load_config_traced(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    network_choice: str | None = None,
+) -> TracedConfig:
+    """:func:`load_config`, with each field's origin."""
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     origin: dict[str, str] = {}
@@ -235,6 +307,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     if path is not None:
         _read_file(Path(path), raw, origin, problems)
     _read_env(env, raw, origin, problems)
+    problems.extend(_type_problems(raw, origin))
+    _take_network(network_choice, raw, origin, problems)
 
     try:
         config = _ADAPTER.validate_python(raw)
@@ -242,19 +316,23 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         for err in exc.errors():
             key = str(err["loc"][0]) if err["loc"] else "?"
             got = raw.get(key, "<missing>")
-            problems.append(f"{key}: {err['msg']} (got {got!r} from {origin.get(key, 'defaults')})")
+            problems.append(f"{key}: {err['msg']} (got {got!r} from {origin.get(key, FROM_DEFAULT)})")
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
 
     deployment = _DeploymentOnce(config, problems)
+    before = config
     config = _resolve_addresses(config, origin, problems, deployment)
     if "start_block" not in raw:
         config = _start_at_deployment(config, deployment)
+    for f in fields(config):
+        if f.name not in origin and getattr(config, f.name) != getattr(before, f.name):
+            origin[f.name] = FROM_DEPLOYMENTS
     problems.extend(_cross_checks(config))
     if problems:
         raise ConfigError(problems)
-    return config
+    return TracedConfig(config, {f.name: origin.get(f.name, FROM_DEFAULT) for f in fields(config)})
 
 
 # ---------------------------------------------------------------- #
@@ -310,6 +388,77 @@ def _optional(key: str) -> bool:
 def _suggest(key: str) -> str:
     close = difflib.get_close_matches(key, list(_FIELDS), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _kind(key: str) -> str:
+    """The value kind a field takes: bool, int, decimal, path, tuple or str."""
+    text = str(_FIELDS[key].type)
+    for kind, marker in (("bool", "bool"), ("tuple", "tuple["), ("decimal", "Decimal"), ("path", "Path")):
+        if marker in text:
+            return kind
+    return "int" if text == "int" or text.startswith("Annotated[int") else "str"
+
+
+def _type_problems(raw: dict[str, Any], origin: Mapping[str, str]) -> list[str]:
+    """The type mistakes pydantic's lax mode lets through: ``true`` for a
+    number, ``1`` (a number) or ``"maybe"`` for a boolean, an empty value for
+    a name or a path. A TOML float for a decimal field is read from its text
+    (``0.1``, not the binary ``0.1000000000000000055...``). A bad value is
+    taken out of ``raw``, so that pydantic still reports the other fields."""
+    problems = []
+    for key, value in list(raw.items()):
+        kind, where = _kind(key), origin.get(key, FROM_DEFAULT)
+        if kind == "bool":
+            ok = isinstance(value, bool) or (isinstance(value, str) and value.strip().lower() in BOOL_WORDS)
+            if not ok:
+                problems.append(f"{key}: must be true or false (got {value!r} from {where})")
+                del raw[key]
+        elif kind in ("int", "decimal") and isinstance(value, bool):
+            problems.append(f"{key}: must be a number, not a boolean (got {value!r} from {where})")
+            del raw[key]
+        elif kind == "decimal" and isinstance(value, float):
+            raw[key] = repr(value)
+        elif (kind in ("str", "path") and isinstance(value, str) and not value.strip() and not _optional(key)
+              and key != "signer_alias"):  # _cross_checks says how to set the alias
+            problems.append(f"{key}: must not be empty (got {value!r} from {where})")
+            del raw[key]
+    return problems
+
+
+def _take_network(choice: str | None, raw: dict[str, Any], origin: dict[str, str], problems: list[str]) -> None:
+    """The network from Silverback's ``--network``: a configured ``network``
+    is only an override that must agree with it."""
+    derived = network_of_choice(choice)
+    if derived is None:
+        return
+    configured = raw.get("network")
+    if isinstance(configured, str) and configured.strip():
+        if bare_network(configured) != derived:
+            problems.append(
+                f"network: {configured!r} (from {origin['network']}) disagrees with silverback --network "
+                f"{choice!r} ({derived}); remove the override or run on that network"
+            )
+        return
+    raw["network"] = derived
+    origin["network"] = FROM_NETWORK_CHOICE
+
+
+def bare_network(network: str) -> str:
+    """A configured network's name: ``ethereum:sepolia`` -> ``sepolia``; a
+    bare name is itself (lower case)."""
+    return network_of_choice(network) or network.strip().lower()
+
+
+def network_of_choice(choice: str | None) -> str | None:
+    """The network part of an Ape network choice (``ethereum:sepolia:node``
+    and ``ethereum:sepolia:https://...`` -> ``sepolia``); None when it does
+    not name one (unset, ``auto``, a bare URL or ecosystem)."""
+    if not choice or not choice.strip():
+        return None
+    parts = choice.strip().split(":", 2)
+    if len(parts) < 2 or parts[0].lower() in ("http", "https", "ws", "wss") or not parts[1].strip():
+        return None
+    return parts[1].strip().lower()
 
 
 # ---------------------------------------------------------------- #
@@ -405,6 +554,7 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
         problems.append(f"signer_alias: required (an Ape account alias, e.g. TEST::0; set {ENV_PREFIX}SIGNER_ALIAS)")
     if config.shard_id >= config.shard_count:
         problems.append(f"shard_id: {config.shard_id} must be below shard_count {config.shard_count}")
+    problems.extend(_running_checks(config))
     if not MIN_FEE_BUMP <= config.fee_bump <= MAX_FEE_BUMP:
         problems.append(f"fee_bump: {config.fee_bump} must be between {MIN_FEE_BUMP} and {MAX_FEE_BUMP} (nodes need +10 %)")
     if config.priority_fee_gwei > config.max_fee_gwei:
@@ -422,8 +572,93 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
         problems.append(f"tip_cap_gwei: {config.tip_cap_gwei} is above max_fee_gwei {config.max_fee_gwei}")
     if config.tip_share_bps and config.priority_fee_gwei > config.tip_cap_gwei:
         problems.append(f"priority_fee_gwei: {config.priority_fee_gwei} (the tip's floor) is above tip_cap_gwei {config.tip_cap_gwei}")
+    problems.extend(_route_checks(config))
+    problems += _ops_checks(config)
     problems.extend(_rpc_checks(config))
     return problems
+
+
+def _ops_checks(config: KeeperConfig) -> list[str]:
+    """The scan workers' metrics port range (i16-ops)."""
+    problems = []
+    last = config.scan_metrics_port + config.scan_metrics_ports - 1
+    if last > 65_535:
+        problems.append(f"scan_metrics_ports: {config.scan_metrics_port}-{last} goes past port 65535")
+    if config.scan_metrics_port <= config.metrics_port <= last:
+        problems.append(f"metrics_port: {config.metrics_port} is inside the scan workers' range "
+                        f"{config.scan_metrics_port}-{last} (scan_metrics_port, scan_metrics_ports)")
+    return problems
+
+
+def _running_checks(config: KeeperConfig) -> list[str]:
+    """The rules of running it (keepers/run.py): shards need Redis."""
+    problems = []
+    if config.shard_count > 1 and not (config.redis_url or "").strip():
+        problems.append(
+            f"redis_url: required when shard_count is {config.shard_count} (the shards share a Redis broker; "
+            f"set {ENV_PREFIX}REDIS_URL, e.g. redis://127.0.0.1:6379/0)"
+        )
+    return problems
+
+
+def bot_problems(config: KeeperConfig) -> list[str]:
+    """What a running bot needs beyond a valid configuration (the library
+    and its tests build keepers without NAV oracles): at least one NAV
+    oracle, unless ``allow_no_nav_oracles`` says to run without."""
+    if config.nav_oracles or config.allow_no_nav_oracles:
+        return []
+    return [
+        "nav_oracles: empty: neither the configuration nor the deployments file names a NavOracle, so a NAV "
+        f"update would trigger no scan (set {ENV_PREFIX}NAV_ORACLES, or allow_no_nav_oracles = true to run "
+        "on the healthy-scan interval alone)"
+    ]
+
+
+@dataclass(frozen=True)
+class NodeCheck:
+    """What :func:`check_node` found: the deployments file's chain id
+    (None when there is no file to compare with)."""
+
+    node_network: str
+    node_chain_id: int
+    deployment_chain_id: int | None
+
+
+def check_node(config: KeeperConfig, node_network: str, node_chain_id: int) -> NodeCheck:
+    """The connected node against the configuration: its network (Ape's
+    name, ``sepolia``) must be ``config.network``, and its chain id the
+    deployments file's ``chain_id`` (checked whenever the file is there:
+    with every address set explicitly there may be none). Raises
+    :class:`ConfigError` naming both sides."""
+    problems = []
+    if bare_network(node_network) != bare_network(config.network):
+        problems.append(
+            f"network: the node is on {node_network!r} but the configuration says {config.network!r} "
+            "(start it with `python -m keepers.run --network ...`, which hands the network to the "
+            "configuration, or fix the network override)"
+        )
+    path = Path(config.deployments_file or deployments.deployments_path(config.network))
+    expected = None
+    try:
+        expected = int(json.loads(path.read_text())["chain_id"])
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problems.append(f"deployments file {path}: no readable chain_id ({exc})")
+    if expected is not None and expected != node_chain_id:
+        problems.append(
+            f"chain id: the node answers {node_chain_id} but the deployments file {path} was written for "
+            f"chain {expected} (wrong RPC URL, or the wrong deployments file)"
+        )
+    if problems:
+        raise ConfigError(problems)
+    return NodeCheck(node_network, node_chain_id, expected)
+
+
+def _route_checks(config: KeeperConfig) -> list[str]:
+    """The submission routes (keepers/submit.py): known names, each with its URL."""
+    return route_problems(config.submit_routes, config.private_rpc_url, config.builder_urls,
+                          config.sequencer_url, config.bundle_blocks)
 
 
 def _rpc_checks(config: KeeperConfig) -> list[str]:
@@ -455,3 +690,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (Decimal, Path)):
         return str(value)
     return value
+
+
+if __name__ == "__main__":
+    # ``python -m keepers.config``: the command line is keepers/configcli.py.
+    # It imports this file as ``keepers.config``; run as ``__main__`` here,
+    # this file is not that module, so running it (not importing it) keeps
+    # configcli -> config the only edge between the two.
+    runpy.run_module("keepers.configcli", run_name="__main__", alter_sys=True)

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from hexbytes import HexBytes
 
+from keepers import backrun
 from keepers.chain import (
     BATCH_LIQUIDATED_TOPIC,
     LIQUIDATED_TOPIC,
@@ -55,9 +56,20 @@ from keepers.decide import (
     with_gathered,
 )
 from keepers.index import PositionIndex
-from keepers.metrics import HealthState, KeeperMetrics
+from keepers.metrics import HealthState, KeeperMetrics, replacement_marks, replacements_between
+from keepers.profit import price_batch
 from keepers.rpc_policy import ChunkPolicy, ChunkState
 from keepers.schedule import ScanPolicy, accounts_to_scan, forget_closed, record_scan
+from keepers.spending import (
+    APPROVAL_LABEL,
+    SWEEP_LABEL,
+    Spending,
+    seize_need,
+    seize_repayments,
+    split_by_allowance,
+    with_profit,
+)
+from keepers.treasury import ApprovalKind
 from keepers.txmanager import RevertKind, TxManager, TxOutcome, TxRequest, TxStatus
 from keepers.types import (
     AccountHealth,
@@ -140,6 +152,11 @@ class Keeper:
     _sent_plans: dict[str, Plan] = field(default_factory=dict)
     # Positions per FlashLiquidator.liquidate_many (1: one per transaction).
     batch_size: int = 1
+    # Brakes, the live profit model and the treasury (None: the config's
+    # fixed figures and no brake, as a scan-only worker needs).
+    spending: Spending | None = None
+    # Candidates prepared on a pending NAV (keepers/backrun.py).
+    pending_book: backrun.PendingBook = field(default_factory=backrun.PendingBook)
     # The getLogs chunk size the provider takes, kept from call to call.
     _chunk: ChunkState | None = None
 
@@ -178,6 +195,8 @@ class Keeper:
         if self.flash_ready and self.batch_size > 1:
             self.batch_size = self._flash_batch_limit(flash, self.batch_size)
         self.base_token = self.reader.read_address(self.reader.market, abi.function("IMarketViews", "asset"))
+        if self.spending is not None:
+            self.spending.base_token = self.base_token
 
     def _flash_batch_limit(self, flash: str, wanted: int) -> int:
         """The batch size the FlashLiquidator takes: ``wanted``, capped at
@@ -245,6 +264,55 @@ class Keeper:
         """A NAV oracle moved: the next scan reads every open position."""
         self._nav_trigger = True
         log.info("nav update: full scan on the next block", block=block_number)
+
+    # ---------------------------------------------------------------- pending NAV (keepers/backrun.py)
+
+    def on_nav_pending(self, oracle: str, block_number: int | None = None) -> None:
+        """A NAV oracle parked a large move: the positions it would sink are
+        prepared, to be sent when the guardian confirms it."""
+        if self.tx is None or not self.config.pending_nav_plans:
+            return
+        try:
+            block = block_number if block_number is not None else self.reader.head().number
+            backrun.on_nav_pending(self, self.pending_book, oracle, block)
+        except Exception as err:
+            self.fault("nav_pending", err, block=block_number, oracle=oracle)
+
+    def on_pending_confirmed(self, oracle: str, block_number: int | None = None) -> ScanReport:
+        """The pending NAV applied: a full scan on the next block, as for any
+        NAV update, and the prepared candidates re-read and sent now."""
+        self.on_nav_update(block_number)
+        report = ScanReport(block=block_number if block_number is not None else -1)
+        if self.tx is None or not self.config.pending_nav_plans:
+            return report
+        with self._busy:
+            try:
+                backrun.on_pending_confirmed(self, self.pending_book, oracle, block_number, report)
+            except Exception as err:
+                report.error = str(err)[:300]
+                self.fault("pending_confirmed", err, block=block_number, oracle=oracle)
+            self._update_pending_metrics()
+        return report
+
+    def on_pending_rejected(self, oracle: str) -> None:
+        backrun.rejected(self.pending_book, oracle)
+
+    def backrun_pending(self) -> int:
+        """While candidates are prepared and the bundle route is set: a
+        guardian's confirmation seen in the pool gets the candidates bundled
+        right behind it (``backrun.backrun_confirmation``). Returns how many
+        positions were sent."""
+        if self.tx is None or not self.pending_book.prepared:
+            return 0
+        sent = 0
+        with self._busy:
+            for oracle in list(self.pending_book.prepared):
+                try:
+                    sent += backrun.backrun_confirmation(self, self.pending_book, oracle)
+                except Exception as err:
+                    self.fault("backrun", err, oracle=oracle)
+            self._update_pending_metrics()
+        return sent
 
     # ---------------------------------------------------------------- blocks
 
@@ -367,11 +435,12 @@ class Keeper:
         started = time.perf_counter()
         terms = self.reader.market_terms(head.number)
         ctx = self._execution_context(head, terms)
+        policy = self._policy(head, ctx)
         balances = self.index.balances_many([h.account for h in liquidatable])
         reserved = self._in_flight_plans()
-        decisions = decide_block(liquidatable, balances, terms, ctx, self.profit_policy,
+        decisions = decide_block(liquidatable, balances, terms, ctx, policy,
                                  in_flight=self.tx.in_flight_positions(), reserved=reserved)
-        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, reserved)
+        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, reserved, policy)
         plans = []
         for decision in decisions:
             if decision.plan is None:
@@ -379,14 +448,53 @@ class Keeper:
                 report.skipped += 1
             elif decision.plan.route is not Route.GATHERED:
                 plans.append(decision.plan)
+        plans, waiting = self._approved(head, plans, reserved)
+        report.skipped += waiting
         log.debug("decided", block=head.number, plans=len(plans), gathered=len(gathered), skipped=report.skipped,
                   seconds=round(time.perf_counter() - started, 4))
         if plans or gathered:
             report.sent += self._execute(plans, terms.max_flash_loan, gathered)
 
+    def _policy(self, head: BlockRef, ctx: ExecutionContext) -> ProfitPolicy:
+        """The profit rule of this block: the live ETH price and the gas a
+        position pays in a full batch (``Spending.decision_policy``), or
+        the configuration's fixed figures without a spending model."""
+        if self.spending is None:
+            return self.profit_policy
+        return self.spending.decision_policy(head.number, head.timestamp, self.batch_size, ctx.gas_price_wei)
+
+    def _approved(self, head: BlockRef, plans: list[Plan], reserved: list[Plan]) -> tuple[list[Plan], int]:
+        """The plans that can go this block: a seize-route plan pulls the
+        keeper's stablecoin through the market's allowance, which the
+        keeper grants itself up to a bound (``spending.split_by_allowance``):
+        the seize plans that fit the allowance go; the others wait, while
+        the bounded approval is sent, or until those in flight settle.
+        Returns the plans kept and the count held back."""
+        seize = [p for p in plans if p.route is Route.SEIZE]
+        if self.spending is None or not seize or self.tx is None:
+            return plans, 0
+        try:
+            allowance = self.spending.allowance(head.number)
+        except Exception as err:
+            self.fault("allowance", err, block=head.number)
+            allowance = 0
+        split = split_by_allowance(seize, allowance, seize_repayments(reserved), self.spending.approval_policy)
+        request = self.spending.approval_request(split.action)
+        if request is not None and not self.tx.in_flight(request.key):
+            (outcome,) = self.tx.submit_many([request], head.number, head.base_fee, head.number)
+            log.info("seize route: approval", block=head.number, status=outcome.status.value, tx=outcome.tx_hash,
+                     reason=outcome.reason, allowance=allowance, **request.context)
+        reason = "approval_bound" if split.action.kind is ApprovalKind.REFUSE else "awaiting_approval"
+        for plan in split.rest:
+            self.metrics.skipped.labels(reason=reason).inc()
+            log.info("skip", block=head.number, borrower=plan.borrower, reason=reason, allowance=allowance,
+                     need=seize_need(plan), detail=split.action.detail)
+        held = {p.borrower for p in split.rest}
+        return [p for p in plans if p.borrower not in held], len(split.rest)
+
     def _gather(self, head: BlockRef, decisions: list[Decision], healths: list[AccountHealth],
                 balances: dict[str, dict[str, int]], terms: MarketTerms, ctx: ExecutionContext,
-                reserved: list[Plan]) -> tuple[list[Decision], list[GatheredBatch]]:
+                reserved: list[Plan], policy: ProfitPolicy | None = None) -> tuple[list[Decision], list[GatheredBatch]]:
         """The skipped positions under a facility's minimum, grouped into
         gathered batches (``decide.gather_groups``), each priced by the
         facility's quote for its total shares (one ``preview_redeem`` per
@@ -407,7 +515,7 @@ class Keeper:
                 # that does costs its group only (the others still go).
                 self.fault("gather", err, block=head.number, token=group.token)
                 continue
-            priced = plan_gathered(group, payout, terms, ctx, self.profit_policy)
+            priced = plan_gathered(group, payout, terms, ctx, policy or self.profit_policy)
             if isinstance(priced, GatheredBatch):
                 batches.append(priced)
             else:
@@ -490,7 +598,10 @@ class Keeper:
         whole = [b for b in gathered if not gone_borrowers & set(b.borrowers)]
         recheck_seconds = lap()
         groups: list[tuple[Plan, ...]] = batch_plans(kept, self.batch_size, max_loan)
-        requests = [self._request(g) for g in groups] + [self._gathered_request(b) for b in whole]
+        groups = self._priced_batches(blog, groups, latest)
+        gas_price = latest.base_fee + self.tx.policy.priority_fee
+        requests = [with_profit(r, self.spending, gas_price)
+                    for r in [self._request(g) for g in groups] + [self._gathered_request(b) for b in whole]]
         groups += [b.plans for b in whole]
         outcomes = self.tx.submit_many(requests, latest.number, latest.base_fee, latest.number)
         results: list[tuple[tuple[Plan, ...], TxOutcome]] = []
@@ -503,8 +614,8 @@ class Keeper:
             else:
                 results.append((group, outcome))
         if singles:
-            retried = self.tx.submit_many([self._request(g) for g in singles], latest.number, latest.base_fee,
-                                          latest.number)
+            retried = self.tx.submit_many([with_profit(self._request(g), self.spending, gas_price) for g in singles],
+                                          latest.number, latest.base_fee, latest.number)
             results += list(zip(singles, retried))
         blog.debug("executed", plans=len(plans), transactions=len(results), recheck_seconds=recheck_seconds,
                    simulate_sign_send_seconds=lap())
@@ -514,6 +625,29 @@ class Keeper:
                 sent += self._sent(blog, plan, outcome, len(group))
         self._update_pending_metrics()
         return sent
+
+    def _priced_batches(self, blog: Any, groups: list[tuple[Plan, ...]], latest: BlockRef) -> list[tuple[Plan, ...]]:
+        """Each redeem-route batch priced at its real size
+        (``profit.price_batch``): a position was decided at its share of a
+        full batch's gas, so a short batch may not pay; it is not sent."""
+        if self.spending is None or self.spending.price is None:
+            return groups
+        kept = []
+        gas_price = latest.base_fee + self.tx.policy.priority_fee if self.tx else latest.base_fee
+        for group in groups:
+            if group[0].route is not Route.REDEEM:
+                kept.append(group)
+                continue
+            price = price_batch(group, self.spending.gas_model, max(gas_price, 1), self.spending.price.base_per_eth,
+                                self.config.min_profit_base)
+            if price.pays or self.config.cleanup_mode:
+                kept.append(group)
+                continue
+            for plan in group:
+                self.metrics.skipped.labels(reason="unprofitable").inc()
+            blog.info("batch does not pay at its real size; not sending", positions=len(group), token=group[0].token,
+                      gas=price.gas_units, cost=price.cost_base, net=price.net_base)
+        return kept
 
     def _sent(self, blog: Any, plan: Plan, outcome: TxOutcome, batch: int) -> int:
         """Records what became of ``plan``'s transaction; 1 if it was sent."""
@@ -600,10 +734,23 @@ class Keeper:
 
     def follow(self, head: BlockRef) -> None:
         assert self.tx is not None
-        for outcome in self.tx.poll(head.number, head.base_fee):
+        marks = replacement_marks(self.tx.pending)
+        try:
+            outcomes = self.tx.poll(head.number, head.base_fee)
+        finally:
+            # poll signs the fee bumps and cancels: counted from the pending set.
+            self.metrics.count_replacements(replacements_between(marks, replacement_marks(self.tx.pending)))
+        for outcome in outcomes:
             self._record(head, outcome)
+            if self.spending is not None:
+                self.spending.settle(outcome)
         self._update_pending_metrics()
         balance = self.reader.native_balance(self.signer)
+        self.health.set_balance(balance)
+        if self.spending is not None:
+            self.spending.balance_wei = balance
+            if any(o.status is TxStatus.MINED for o in outcomes):
+                self._sweep(head)
         self.metrics.signer_balance.set(balance)
         low = balance < self.config.low_balance_wei
         self.metrics.signer_balance_low.set(1 if low else 0)
@@ -611,8 +758,29 @@ class Keeper:
             log.warning("signer balance low", block=head.number, balance_wei=balance,
                         threshold_wei=self.config.low_balance_wei)
 
+    def _sweep(self, head: BlockRef) -> None:
+        """Profit above the float goes to the profit receiver (after a
+        mined liquidation, when one is configured)."""
+        assert self.spending is not None and self.tx is not None
+        if self.spending.sweep_policy is None or not self.base_token:
+            return
+        stable = self.reader.erc20_balance(self.base_token, self.signer, head.number)
+        request = self.spending.sweep(stable, seize_repayments(self._in_flight_plans()))
+        if request is None or self.tx.in_flight(request.key):
+            return
+        (outcome,) = self.tx.submit_many([request], head.number, head.base_fee, head.number)
+        log.info("profit sweep", block=head.number, status=outcome.status.value, tx=outcome.tx_hash,
+                 reason=outcome.reason, **request.context)
+
     def _record(self, head: BlockRef, outcome: TxOutcome) -> None:
         route = str(outcome.request.context.get("route", "?"))
+        if outcome.request.label in (APPROVAL_LABEL, SWEEP_LABEL):
+            if outcome.gas_cost:
+                self.metrics.gas_spent.inc(outcome.gas_cost)
+            (log.info if outcome.status is TxStatus.MINED else log.warning)(
+                f"{outcome.request.label} {outcome.status.value}", block=head.number, tx=outcome.tx_hash,
+                reason=outcome.reason, **outcome.request.context)
+            return
         positions = outcome.request.covers
         blog = log.bind(block=head.number, tx=outcome.tx_hash, nonce=outcome.nonce)
         if len(positions) == 1:
@@ -644,9 +812,11 @@ class Keeper:
     def _update_pending_metrics(self) -> None:
         if self.tx is None:
             return
+        expired, age = self.tx.expired_count(), self.tx.oldest_pending_age(self.tx.clock())
         self.metrics.pending_txs.set(len(self.tx.pending))
-        self.metrics.oldest_pending_age.set(self.tx.oldest_pending_age())
-        self.health.pending = len(self.tx.pending)
+        self.metrics.oldest_pending_age.set(age)
+        self.metrics.stuck_txs.set(expired)
+        self.health.set_pending(len(self.tx.pending), expired, age)
 
     def fault(self, op: str, err: BaseException, **context: Any) -> None:
         self.metrics.rpc_errors.labels(op=op).inc()

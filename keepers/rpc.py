@@ -434,12 +434,13 @@ async def watch_heads(
     *,
     poll_seconds: float,
     max_backoff: float = 10.0,
+    task: str = "",
 ) -> AsyncIterator[int]:
     """Yields the head each time it moves, until ``stop`` is set: every
     listener runs this on the same :class:`SharedHead`, so they cost one
     poll per interval between them. A failed poll is logged and retried
     after a doubling back-off (``max_backoff`` at most); it never ends
-    the loop."""
+    the loop. ``task`` names the listener in the logs."""
     if not (0 < poll_seconds <= max_backoff):
         raise ValueError(f"need 0 < poll_seconds ({poll_seconds}) <= max_backoff ({max_backoff})")
     seen: int | None = None
@@ -449,7 +450,8 @@ async def watch_heads(
             head = await asyncio.to_thread(shared.head)
         except Exception as err:
             backoff = min(backoff * 2, max_backoff)
-            log.warning("head poll failed; retrying", error=f"{type(err).__name__}: {err}"[:200], backoff=backoff)
+            log.warning("RPC error while polling; retrying", task=task, error=str(err)[:300],
+                        error_type=type(err).__name__, retry_in=backoff)
             await _wait(stop, backoff)
             continue
         backoff = poll_seconds
@@ -477,6 +479,7 @@ async def follow_logs(
     max_range: int = 1_000,
     max_backoff: float = 10.0,
     reset_depth: int = 64,
+    task: str = "",
 ) -> AsyncIterator[LogRange]:
     """Yields the logs of every block from the first head on, range by
     range, until ``stop`` is set: ``fetch(start, end)`` reads a range (a
@@ -498,7 +501,8 @@ async def follow_logs(
             head = await asyncio.to_thread(shared.head)
         except Exception as err:
             failed = True
-            log.warning("head poll failed; retrying", error=f"{type(err).__name__}: {err}"[:200])
+            log.warning("RPC error while polling; retrying", task=task, error=str(err)[:300],
+                        error_type=type(err).__name__)
             head = None
         if head is not None:
             if next_block is None or head < next_block - reset_depth:
@@ -509,8 +513,8 @@ async def follow_logs(
                     logs = tuple(await asyncio.to_thread(fetch, next_block, end))
                 except Exception as err:
                     failed = True
-                    log.warning("logs unavailable; the same blocks asked again", start=next_block, end=end,
-                                error=f"{type(err).__name__}: {err}"[:200])
+                    log.warning("logs unavailable; the same blocks asked again", task=task, start=next_block,
+                                end=end, error=str(err)[:300], error_type=type(err).__name__)
                     break
                 yield LogRange(next_block, end, logs)
                 next_block = end + 1

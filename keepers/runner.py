@@ -17,6 +17,9 @@ failover, rate limits, timeouts: ``keepers.wiring.keeper_web3``), the
 listeners read through it too; before that, through Ape's provider.
 
 ``NAVLEND_POLL_SECONDS`` sets the polling period (default 0.25 s).
+
+It logs through structlog (``keepers/logs.py``), each line bound to the
+task's name and, where there is one, the block.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from ape.logging import logger
+import structlog
 from ethpm_types import EventABI
 from silverback.exceptions import Halt
 from silverback.runner import PollingRunner
@@ -36,14 +39,20 @@ from keepers.rpc_policy import new_heads
 POLL_SECONDS = float(os.environ.get("NAVLEND_POLL_SECONDS", "0.25"))
 MAX_BACKOFF = 10.0
 
+log = structlog.get_logger("keepers.runner")
+
 
 class ResilientPollingRunner(PollingRunner):
     """Polling runner whose listeners never die on RPC errors and share
     one head poll."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.heads = SharedHead(self._head_number, POLL_SECONDS)
+    @property
+    def heads(self) -> SharedHead:
+        """The head poll all listeners share (made on first use)."""
+        shared = self.__dict__.get("_shared_head")
+        if shared is None:
+            shared = self.__dict__["_shared_head"] = SharedHead(self._head_number, POLL_SECONDS)
+        return shared
 
     def _head_number(self) -> int:
         client = installed_client()
@@ -64,7 +73,7 @@ class ResilientPollingRunner(PollingRunner):
         logs of the rest)."""
         last = None
         async for head in watch_heads(self.heads, self.shutdown_event, poll_seconds=POLL_SECONDS,
-                                      max_backoff=MAX_BACKOFF):
+                                      max_backoff=MAX_BACKOFF, task=name):
             step = new_heads(last, head)
             last = step.last
             for number in step.blocks:
@@ -75,7 +84,8 @@ class ResilientPollingRunner(PollingRunner):
             try:
                 block = await asyncio.to_thread(self._block, number)
             except Exception as err:
-                logger.warning(f"{task_data.name}: block {number} unavailable ({err}); skipped")
+                log.warning("block unavailable; skipped", task=task_data.name, block=number,
+                            error=str(err)[:300], error_type=type(err).__name__)
                 continue
             self._runtime_task_group.create_task(self._guarded(task_data, block))
 
@@ -93,7 +103,7 @@ class ResilientPollingRunner(PollingRunner):
             return list(ecosystem.decode_logs([dict(r) for r in raw], event))
 
         async for read in follow_logs(self.heads, self.shutdown_event, fetch, poll_seconds=POLL_SECONDS,
-                                      max_backoff=MAX_BACKOFF):
+                                      max_backoff=MAX_BACKOFF, task=task_data.name):
             for entry in read.logs:
                 self._runtime_task_group.create_task(self._guarded(task_data, entry))
 
@@ -107,4 +117,16 @@ class ResilientPollingRunner(PollingRunner):
         except Halt:
             raise
         except Exception as err:
-            logger.warning(f"{task_data.name}: task not run ({type(err).__name__}: {err})")
+            log.warning("task not run", task=task_data.name, block=_block_of(args), error=str(err)[:300],
+                        error_type=type(err).__name__)
+
+
+def _block_of(args: tuple) -> int | None:
+    """The block a task was run for: a block's number, or a log's
+    ``block_number``; None when there is neither."""
+    for arg in args:
+        for attr in ("number", "block_number"):
+            value = getattr(arg, attr, None)
+            if isinstance(value, int):
+                return value
+    return None

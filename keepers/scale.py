@@ -8,6 +8,23 @@ scanners to the single submitter.
   shard) push liquidatable accounts; the submitter (``keepers/bots/submitter.py``)
   pops them. A Redis list; duplicates are harmless because the submitter's
   transaction manager keeps one liquidation per position in flight.
+- :func:`serve_scanner_metrics`: each scan worker process serves its own
+  ``/metrics`` and ``/healthz`` on the first free port of
+  ``scan_metrics_port`` .. ``+ scan_metrics_ports - 1`` (the submitter keeps
+  ``metrics_port``). Every worker process builds a keeper for every shard
+  (any worker may receive any shard's task), so its exposition holds one
+  series per shard, told apart by a ``shard`` label, besides ``market`` and
+  ``chain``. Prometheus scrapes the whole range (``sum by (shard)`` across
+  workers for counters); a port without a worker is a target down.
+
+  Why not prometheus-client's multiprocess mode or a pushgateway: the
+  workers are separate ``silverback worker`` processes, possibly on other
+  hosts, not forks of one parent sharing a directory; multiprocess mode
+  needs that shared directory and cannot serve gauges per process the way
+  a scrape does, and a pushgateway keeps a dead worker's last values for
+  ever and is one more service to run. A port per process is what
+  Prometheus scrapes natively, and each worker's ``/healthz`` says whether
+  that worker is processing blocks.
 
 Workers on Redis (Silverback's documented set-up, taskiq-redis)::
 
@@ -31,6 +48,7 @@ import redis
 import structlog
 
 from keepers.config import KeeperConfig
+from keepers.metrics import HealthPolicy, HealthState, KeeperMetrics, MetricsServer, exposition
 from keepers.types import AccountHealth
 
 log = structlog.get_logger("keepers.scale")
@@ -104,3 +122,26 @@ def candidate_queue(config: KeeperConfig) -> CandidateQueue:
     if not config.redis_url:
         raise RuntimeError("shard_count > 1 needs redis_url (NAVLEND_KEEPER_REDIS_URL)")
     return CandidateQueue(redis.Redis.from_url(config.redis_url, decode_responses=True), config.market)
+
+
+def scanner_ports(config: KeeperConfig) -> range:
+    """The ports the scan workers' metrics servers may take."""
+    return range(config.scan_metrics_port, config.scan_metrics_port + config.scan_metrics_ports)
+
+
+def serve_scanner_metrics(config: KeeperConfig, metrics: list[KeeperMetrics], health: HealthState) -> MetricsServer:
+    """This scan worker's ``/metrics`` (every shard's keeper, each with its
+    ``shard`` label) and ``/healthz`` (blocks processed by any shard), on
+    the first free port of :func:`scanner_ports`; started. OSError when
+    every port of the range is taken."""
+    if not metrics:
+        raise ValueError("a scan worker without a keeper has no metrics to serve")
+    shards = [m.labels.get("shard") for m in metrics]
+    if None in shards or len(set(shards)) != len(shards):
+        raise ValueError(f"each scan keeper's metrics need a distinct shard label, got {shards}")
+    server = MetricsServer.on_first_free(exposition(metrics), health, host=config.metrics_host,
+                                         ports=scanner_ports(config), policy=HealthPolicy()).start()
+    log.info("scan worker metrics and health endpoint", shards=len(metrics),
+             url=f"http://{config.metrics_host}:{server.port}/metrics",
+             health=f"http://{config.metrics_host}:{server.port}/healthz")
+    return server

@@ -42,6 +42,8 @@ from eth_account._utils.legacy_transactions import encode_transaction, serializa
 from eth_utils import keccak, to_int
 
 from keepers.chain import CallReverted, Rpc
+from keepers.rpc_policy import classify_exception
+from keepers.submit import Sender
 from keepers.txrules import (
     CANCEL_GAS,
     Action,
@@ -54,6 +56,7 @@ from keepers.txrules import (
     bump_keeps_profit,
     bumped_fees,
     cancel_fees,
+    fees_with_tip,
     gap_fees,
     initial_fees,
     next_action,
@@ -93,6 +96,11 @@ CANCEL_LABEL = "cancel"
 # settled: not errors for a rebroadcast.
 BENIGN_SEND_ERRORS = ("already known", "known transaction", "nonce too low", "already imported",
                       "replacement transaction underpriced")
+# JSON-RPC codes and words of a node that does not serve a method (-32601
+# "method not found"; -32004 "method not supported", Hardhat's answer to
+# eth_getBlockReceipts).
+UNSUPPORTED_METHOD_CODES = (-32601, -32004)
+UNSUPPORTED_METHOD_WORDS = ("not supported", "method not found", "unsupported method")
 # Node answers meaning the fees are below what it takes now (the base fee
 # rose past the max fee): expected for a transaction that is stuck, which
 # the expiry's cancel settles; not an RPC fault.
@@ -220,6 +228,11 @@ def poll_verdict(receipt_block: int | None, head: int, unaccounted_since: int | 
 # ---------------------------------------------------------------- records
 
 
+# ``gate(request, gas_limit, fees, reserved_wei, head)``: an answer with
+# ``allowed``, ``reason`` and ``detail`` (``keepers.brakes.BrakeDecision``).
+Gate = Callable[["TxRequest", int, Fees, int, int], Any]
+
+
 class TxStatus(str, Enum):
     """What became of a submission."""
 
@@ -233,6 +246,8 @@ class TxStatus(str, Enum):
     DROPPED = "dropped"
     # Expired, and the same-nonce cancel mined: the positions are free.
     CANCELLED = "cancelled"
+    # A brake (keepers.brakes) refused it: nothing signed, nothing sent.
+    BRAKED = "braked"
 
 
 @dataclass(frozen=True)
@@ -395,6 +410,14 @@ class TxOutcome:
     gas_cost: int = 0
 
 
+def method_unsupported(err: BaseException) -> bool:
+    """Whether ``err`` is a node saying it does not serve the method called
+    (not a fault of the call: asking again gets the same answer)."""
+    failure = classify_exception(err)
+    text = failure.message.lower()
+    return failure.code in UNSUPPORTED_METHOD_CODES or any(word in text for word in UNSUPPORTED_METHOD_WORDS)
+
+
 class TxManager:
     """Sends and follows the keeper's transactions from one signer.
 
@@ -419,12 +442,23 @@ class TxManager:
         stuck: StuckPolicy | None = None,
         store: TxStore | None = None,
         clock: Callable[[], float] = time.time,
+        gate: Gate | None = None,
+        sender: Sender | None = None,
+        tip: Callable[[TxRequest, int], int | None] | None = None,
     ) -> None:
         self.w3 = w3
+        # Submission routes (keepers/submit.py); None: the node's
+        # eth_sendRawTransaction. ``tip``: a request's priority fee from its
+        # expected profit and gas (keepers/tipping.py); None: the policy's.
+        self.sender = sender
+        self.tip = tip
         self.rpc = Rpc(w3, on_call)
         self._pool = ThreadPoolExecutor(max_workers=max(parallel, 1), thread_name_prefix="simulate")
         # The last block whose receipts poll() has read.
         self._receipts_read_to: int | None = None
+        # False once the node said it has no eth_getBlockReceipts: receipts
+        # are then looked up by hash.
+        self.block_receipts_served = True
         self.signer = signer
         self.address = str(signer.address)
         self.ecosystem = ecosystem
@@ -440,6 +474,8 @@ class TxManager:
         self.stuck = stuck or StuckPolicy()
         self.store = store
         self.clock = clock
+        # Asked before every new send and every fee bump (the brakes).
+        self.gate = gate
         if store is not None:
             self.resume()
 
@@ -479,6 +515,24 @@ class TxManager:
         sent or impossible) whose nonce is not used yet: what ``/healthz``
         should fail on while it is above zero."""
         return sum(1 for p in self.pending.values() if p.cancelling and not p.gap_fill)
+
+    def reserved_wei(self, exclude: PendingTx | None = None) -> int:
+        """What the transactions in flight may still cost: each one's gas
+        limit at its current max fee (``exclude``: the one being bumped,
+        whose new cost replaces it)."""
+        return sum(p.gas_limit * p.fees.max_fee for p in self.pending.values() if p is not exclude)
+
+    def _braked(self, request: TxRequest, gas_limit: int, fees: Fees, head: int,
+                exclude: PendingTx | None = None) -> str | None:
+        """The gate's refusal of a send as a reason, or None (allowed, or no
+        gate)."""
+        if self.gate is None:
+            return None
+        decision = self.gate(request, gas_limit, fees, self.reserved_wei(exclude), head)
+        if decision.allowed:
+            return None
+        reason = getattr(decision.reason, "value", str(decision.reason))
+        return f"{reason}: {decision.detail}" if decision.detail else reason
 
     def oldest_pending_age(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
@@ -579,6 +633,11 @@ class TxManager:
                     start(j)
                 if simulation is None:
                     continue
+                request_fees = self._request_fees(request, simulation.gas, base_fee, fees)
+                braked = self._braked(request, simulation.gas, request_fees, head)
+                if braked is not None:
+                    outcomes[i] = TxOutcome(TxStatus.BRAKED, request, reason=braked)
+                    continue
                 if self.dry_run:
                     log.info("dry run: not sending", label=request.label, key=request.key, gas=simulation.gas,
                              **request.context)
@@ -587,12 +646,46 @@ class TxManager:
                 if chain_pending is None:
                     chain_pending = self._pending_count()
                 send_started = time.perf_counter()
-                outcomes[i] = self._sign_and_send(request, self.nonces.next(chain_pending), simulation.gas, fees,
-                                                  head)
+                outcomes[i] = self._sign_and_send(request, self.nonces.next(chain_pending), simulation.gas,
+                                                  request_fees, head)
                 sending += time.perf_counter() - send_started
         log.debug("submitted", block=block, requests=len(requests), seconds=round(time.perf_counter() - started, 4),
                   sign_send_seconds=round(sending, 4))
         return outcomes  # type: ignore[return-value]
+
+    def send_unsimulated(self, requests: Sequence[TxRequest], gas_limits: Sequence[int], base_fee: int,
+                         head: int) -> list[TxOutcome]:
+        """Signs and sends ``requests`` with the given gas limits and no
+        simulation: only inside a bundle back-run (``Sender.behind``),
+        where the state they need comes from a transaction not mined yet,
+        and a transaction that would revert leaves the bundle out at no
+        cost (keepers/backrun.py). In-flight positions, the brakes and dry
+        run as in :meth:`submit_many`."""
+        if len(requests) != len(gas_limits):
+            raise ValueError(f"{len(requests)} requests but {len(gas_limits)} gas limits")
+        busy = self.in_flight_positions() | set(self.pending)
+        fees = initial_fees(base_fee, self.policy)
+        outcomes: list[TxOutcome] = []
+        chain_pending: int | None = None
+        for request, gas in zip(requests, gas_limits):
+            covers = {request.key, *request.covers}
+            if covers & busy:
+                outcomes.append(TxOutcome(TxStatus.IN_FLIGHT, request, reason="already in flight"))
+                continue
+            busy |= covers
+            request_fees = self._request_fees(request, gas, base_fee, fees)
+            braked = self._braked(request, gas, request_fees, head)
+            if braked is not None:
+                outcomes.append(TxOutcome(TxStatus.BRAKED, request, reason=braked))
+                continue
+            if self.dry_run:
+                log.info("dry run: not sending", label=request.label, key=request.key, gas=gas, **request.context)
+                outcomes.append(TxOutcome(TxStatus.DRY_RUN, request))
+                continue
+            if chain_pending is None:
+                chain_pending = self._pending_count()
+            outcomes.append(self._sign_and_send(request, self.nonces.next(chain_pending), gas, request_fees, head))
+        return outcomes
 
     def _settle(self, request: TxRequest, future: Future[Simulation], block: int,
                 outcomes: list[TxOutcome | None], i: int) -> Simulation | None:
@@ -631,6 +724,11 @@ class TxManager:
                  max_fee=fees.max_fee, tip=fees.priority_fee, gas=gas_limit)
         return TxOutcome(TxStatus.SENT, request, tx_hash=tx_hash, nonce=nonce)
 
+    def _request_fees(self, request: TxRequest, gas: int, base_fee: int, fees: Fees) -> Fees:
+        """``fees``, with the tip rule's tip for ``request`` when there is one."""
+        tip = self.tip(request, gas) if self.tip is not None else None
+        return fees if tip is None else fees_with_tip(base_fee, self.policy, tip)
+
     def _gas_limit(self, estimate: int) -> int:
         return math.ceil(estimate * self.gas_margin)
 
@@ -646,6 +744,8 @@ class TxManager:
         return int(self.w3.eth.get_transaction_count(self.address, "pending"))
 
     def _broadcast(self, raw: bytes) -> str:
+        if self.sender is not None:
+            return self.sender.send(raw).tx_hash
         return str(self.rpc.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
 
     @staticmethod
@@ -709,8 +809,9 @@ class TxManager:
         # all read, a transaction not among them has no receipt up to the
         # head, and is not looked up by hash (slow on anvil, and done for
         # every transaction of a block when the count races ahead).
-        covered = bool(mined) and self._receipts_read_to is not None and head - read_from < RECEIPT_BLOCKS_MAX
         receipts = self._block_receipts(read_from, head) if mined else {}
+        covered = (bool(mined) and self.block_receipts_served and self._receipts_read_to is not None
+                   and head - read_from < RECEIPT_BLOCKS_MAX)
         now = self.clock()
         for key, pending in list(self.pending.items()):
             if pending.nonce < mined_nonce:
@@ -734,6 +835,8 @@ class TxManager:
                 else:
                     log.debug("receipt from a block after the head; still pending", key=key,
                               receipt_block=receipt_block, head=head)
+            elif self.sender is not None and self.sender.lapsed(pending.all_hashes, head):
+                outcomes.append(self._lapsed(key, pending))
             else:
                 self._advance(pending, head, base_fee, now)
         self._receipts_read_to = head
@@ -755,11 +858,20 @@ class TxManager:
     def _block_receipts(self, first: int, last: int) -> dict[str, Any]:
         """Receipts of blocks ``first..last`` by transaction hash (none when
         the range is longer than a few blocks: looked up by hash then)."""
-        if last - first >= RECEIPT_BLOCKS_MAX:
+        if last - first >= RECEIPT_BLOCKS_MAX or not self.block_receipts_served:
             return {}
         out: dict[str, Any] = {}
         for number in range(max(first, 0), last + 1):
-            for receipt in self.w3.eth.get_block_receipts(number) or []:
+            try:
+                receipts = self.w3.eth.get_block_receipts(number) or []
+            except Exception as err:
+                if not method_unsupported(err):
+                    raise
+                # Not every node serves it (Hardhat's does not): by hash from now on.
+                log.warning("node has no eth_getBlockReceipts; receipts looked up by hash", error=str(err))
+                self.block_receipts_served = False
+                return {}
+            for receipt in receipts:
                 out["0x" + bytes(receipt["transactionHash"]).hex().removeprefix("0x")] = receipt
         return out
 
@@ -774,6 +886,19 @@ class TxManager:
             if receipt is not None:
                 return receipt
         return None
+
+    def _lapsed(self, key: str, pending: PendingTx) -> TxOutcome:
+        """Sent only as bundles, none included by its last target block:
+        its nonce was never used (handed out again), nothing was paid."""
+        del self.pending[key]
+        self._forget(key)
+        self.nonces.release(pending.nonce, broadcast=False)
+        log.info("bundle not included by its last target block; released", key=key, nonce=pending.nonce,
+                 tx=pending.all_hashes[-1])
+        # A lost race that cost nothing (another bundle won the block): not a
+        # failed send for the brakes' streak.
+        return TxOutcome(TxStatus.DROPPED, pending.request, nonce=pending.nonce,
+                         reason="bundle not included by its last target block", kind=RevertKind.LOST_RACE)
 
     def _release(self, key: str, pending: PendingTx) -> None:
         """The nonce is used: forgets ``pending`` (memory and store)."""
@@ -822,6 +947,11 @@ class TxManager:
                         net_profit_wei=request.net_profit_wei)
             pending.bumps_exhausted = True
             self._persist(pending)
+            return
+        braked = self._braked(request, pending.gas_limit, fees, head, exclude=pending)
+        if braked is not None:
+            # Not bumped this block; asked again at the next (a budget rolls, a halt ends).
+            log.warning("fee bump refused by a brake", key=request.key, nonce=pending.nonce, reason=braked)
             return
         try:
             raw = self._sign(request, pending.nonce, pending.gas_limit, fees)

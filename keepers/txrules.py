@@ -80,7 +80,15 @@ class FeePolicy:
 
 def initial_fees(base_fee: int, policy: FeePolicy) -> Fees:
     """Fees of a first send: ``base x multiplier + tip``, capped."""
-    tip = min(policy.priority_fee, policy.max_fee_cap)
+    return fees_with_tip(base_fee, policy, policy.priority_fee)
+
+
+def fees_with_tip(base_fee: int, policy: FeePolicy, tip: int) -> Fees:
+    """Fees of a first send offering ``tip`` per gas (a request's own, from
+    its expected profit): ``base x multiplier + tip``, both capped."""
+    if tip < 0:
+        raise ValueError(f"a tip is >= 0 wei per gas, got {tip}")
+    tip = min(tip, policy.max_fee_cap)
     return Fees(max_fee=min(base_fee * policy.base_fee_multiplier + tip, policy.max_fee_cap), priority_fee=tip)
 
 

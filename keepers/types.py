@@ -507,15 +507,23 @@ class LogRecord:
         return cls(
             event=event,
             block_number=int(block_number),
-            # 0x-prefixed lowercase, whether Ape gave bytes, HexBytes or a str.
-            block_hash=HexBytes(block_hash).to_0x_hex(),
-            tx_hash=HexBytes(tx_hash).to_0x_hex(),
+            # 0x-prefixed lowercase, whether Ape gave bytes, HexBytes or a
+            # str, or the broker's round trip a list of byte values.
+            block_hash=_hash_hex(block_hash),
+            tx_hash=_hash_hex(tx_hash),
             log_index=int(log_index),
             account=to_address(fields.pop("account")),
             token=to_address(token) if token is not None else None,
             removed=bool(removed),
             **fields,
         )
+
+
+def _hash_hex(value: Any) -> str:
+    """A 32-byte hash as 0x-prefixed lowercase hex."""
+    if isinstance(value, (list, tuple)):
+        value = bytes(value)
+    return HexBytes(value).to_0x_hex()
 
 
 def chunks(items: Sequence[Any], size: int) -> list[list[Any]]:

@@ -8,35 +8,63 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
 from ape import project
 
+from keepers.brakes import BrakeMetrics, Brakes, effective_dry_run, install_signal_handlers, limits_from_config
 from keepers.chain import ChainReader, event_topics
-from keepers.config import ConfigError, KeeperConfig, load_config
+from keepers.config import ConfigError, KeeperConfig, bot_problems, load_config
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
-from keepers.metrics import HealthState, KeeperMetrics, MetricsServer
+from keepers.metrics import HealthPolicy, HealthState, KeeperMetrics, MetricsServer, build_info, keeper_labels
+from keepers.profit import feed_policy_from_config, gas_model_from_config
+from keepers.spending import Spending, SpendingMetrics
+from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
+from keepers.decide import ProfitPolicy
 from keepers.rpc import RpcSettings, process_client, web3_on
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.txstore import TxStore, tx_store_path
+from keepers.wiring_routes import request_tip, submission_sender
 from keepers.types import AccountHealth
 from navlend.market import market_at
 
 log = structlog.get_logger("keepers.wiring")
 
 
+# Silverback's own record of ``--network`` (set by ``keepers.run``, or by
+# ``silverback run --network`` when the option comes before the bot).
+NETWORK_CHOICE_ENV = "SILVERBACK_NETWORK_CHOICE"
+
+
 def load_bot_config() -> KeeperConfig:
     """The validated configuration for a bot module, exiting with every
-    problem listed when it is bad; also hands the signer alias to
-    Silverback (``SILVERBACK_SIGNER_ALIAS``) unless ``--account`` set one."""
+    problem listed when it is bad; the network is Silverback's
+    ``--network`` (``keepers.config.load_config``); also hands the signer
+    alias to Silverback (``SILVERBACK_SIGNER_ALIAS``) unless ``--account``
+    set one."""
     try:
-        config = load_config()
+        config = load_config(network_choice=os.environ.get(NETWORK_CHOICE_ENV))
+        if problems := bot_problems(config):
+            raise ConfigError(problems)
     except ConfigError as err:
         raise SystemExit(str(err)) from None
     os.environ.setdefault("SILVERBACK_SIGNER_ALIAS", config.signer_alias)
     return config
+
+
+def process_brakes(config: KeeperConfig) -> Brakes:
+    """The brakes of a signing process, made at import, in the main thread,
+    so that the operator's signals reach them (SIGUSR1 halts sending,
+    SIGUSR2 resumes); the kill file works from any thread."""
+    brakes = Brakes(limits_from_config(config))
+    try:
+        install_signal_handlers(brakes)
+    except ValueError as err:  # imported outside the main thread (a test harness)
+        log.warning("kill-switch signals not installed; the kill file still works", error=str(err))
+    return brakes
 
 
 def contracts_for(config: KeeperConfig) -> tuple[Any, list[Any]]:
@@ -63,6 +91,15 @@ def make_reader(
         batch_size=config.scan_batch_size,
         on_call=on_call,
     )
+
+
+def with_effective_dry_run(config: KeeperConfig) -> KeeperConfig:
+    """``config`` with the dry run the keeper runs with: off local networks
+    nothing is sent without ``live`` (``python -m keepers.run --live``);
+    logged with the reason."""
+    decision = effective_dry_run(config.network, config.live, config.dry_run)
+    log.info("dry run" if decision.dry_run else "sending live", network=config.network, why=decision.why)
+    return replace(config, dry_run=decision.dry_run)
 
 
 def keeper_web3(config: KeeperConfig, provider: Any, metrics: KeeperMetrics) -> Any:
@@ -101,6 +138,14 @@ def fee_policy(config: KeeperConfig) -> FeePolicy:
     )
 
 
+def keeper_metrics(config: KeeperConfig, bot: Any, **labels: str) -> KeeperMetrics:
+    """Metrics labelled with the market and the chain id (and ``labels``:
+    ``shard``), with ``keeper_build_info`` set."""
+    metrics = KeeperMetrics(labels=keeper_labels(config.market, bot.provider.chain_id, **labels))
+    metrics.set_build_info(build_info(str(bot.signer.address)))
+    return metrics
+
+
 def build_keeper(
     config: KeeperConfig,
     bot: Any,
@@ -109,17 +154,25 @@ def build_keeper(
     forward: Callable[[int, list[AccountHealth]], None] | None = None,
     serve_metrics: bool = True,
     metrics: KeeperMetrics | None = None,
+    health: HealthState | None = None,
+    brakes: Brakes | None = None,
 ) -> Keeper:
     """A keeper on ``bot.provider`` signing with ``bot.signer``.
     ``with_tx=False`` builds a scan-only keeper that hands liquidatable
-    accounts to ``forward``."""
+    accounts to ``forward``. ``health``: shared by the scan keepers of one
+    process. ``brakes``: the process's brakes (the bot makes them at
+    import, in the main thread, to install the kill-switch signals); new
+    ones otherwise."""
     provider = bot.provider
-    metrics = metrics or KeeperMetrics()
-    health = HealthState(dry_run=config.dry_run)
+    config = with_effective_dry_run(config)
+    metrics = metrics or keeper_metrics(config, bot)
+    health = health or HealthState(dry_run=config.dry_run)
     w3 = keeper_web3(config, provider, metrics)
     reader = make_reader(config, provider, w3=w3)
     tx = None
+    spending = None
     if with_tx:
+        spending = make_spending(config, reader, str(bot.signer.address), metrics, brakes)
         tx = TxManager(
             w3,
             bot.signer,
@@ -130,6 +183,10 @@ def build_keeper(
             on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
             # Transactions in flight survive a restart (followed, not sent again).
             store=TxStore(tx_store_path(config.db_path), provider.chain_id, str(bot.signer.address)),
+            gate=spending.gate,
+            # Submission routes and each request's tip (keepers/submit.py, keepers/tipping.py).
+            sender=submission_sender(config, w3),
+            tip=request_tip(config, spending),
         )
     index = PositionIndex(config.db_path, config.market, config.start_block)
     keeper = Keeper(
@@ -141,9 +198,42 @@ def build_keeper(
         health=health,
         signer=str(bot.signer.address),
         forward=forward,
+        spending=spending,
     )
     if serve_metrics:
-        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port).start()
+        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
+                               policy=HealthPolicy.from_config(config)).start()
         log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
                  health=f"http://{config.metrics_host}:{server.port}/healthz")
     return keeper
+
+
+def make_spending(
+    config: KeeperConfig, reader: ChainReader, signer: str, metrics: KeeperMetrics, brakes: Brakes | None = None
+) -> Spending:
+    """The brakes, the live profit model and the treasury rules of
+    ``config`` for ``signer``, their metrics on the keeper's registry."""
+    brakes = brakes or Brakes(limits_from_config(config))
+    brakes.metrics = BrakeMetrics(metrics.registry)
+    sweep = sweep_policy_from_config(config, signer)
+    if sweep is None:
+        log.warning("no profit_receiver: profit stays on the signing key", signer=signer)
+    limits = brakes.limits
+    log.info("brakes", max_tx_wei=limits.max_tx_wei, max_hour_wei=limits.max_hour_wei,
+             max_day_wei=limits.max_day_wei, max_consecutive_failures=limits.max_consecutive_failures,
+             balance_floor_wei=limits.balance_floor_wei, kill_file=str(limits.kill_file) if limits.kill_file else None)
+    return Spending(
+        reader=reader,
+        signer=signer,
+        market=config.market,
+        base_token="",  # the market's asset, read at check_setup
+        brakes=brakes,
+        base_policy=ProfitPolicy.from_config(config),
+        gas_model=gas_model_from_config(config),
+        feed=config.eth_usd_feed,
+        feed_policy=feed_policy_from_config(config),
+        approval_policy=approval_policy_from_config(config),
+        sweep_policy=sweep,
+        l1_fee_oracle=config.l1_fee_oracle,
+        metrics=SpendingMetrics(metrics.registry),
+    )

@@ -17,7 +17,10 @@ Handlers (the engine is ``keepers/keeper.py``):
   transactions, scan, decisions, sends;
 - each market position event, ``removed`` logs included: the index;
 - each NAV oracle ``NavPublished`` / ``PendingConfirmed``: a full scan on
-  the next block.
+  the next block;
+- each NAV oracle ``NavPending``: the positions the pending NAV would sink
+  are prepared; its ``PendingConfirmed`` sends them at once, its
+  ``PendingRejected`` drops them (``keepers/backrun.py``).
 
 With ``NAVLEND_KEEPER_SHARD_COUNT`` > 1 the bot only scans: one block task
 per shard, so ``silverback worker`` processes on a Redis broker share them
@@ -36,17 +39,26 @@ from silverback.exceptions import CircuitBreaker
 from silverback.main import SharedState
 
 from keepers.chain import log_record
+from keepers.config import check_node
 from keepers.logs import configure_logging
-from keepers.scale import candidate_queue
+from keepers.metrics import HealthState
+from keepers.passphrase import PassphraseError, signer_passphrase
+from keepers.scale import candidate_queue, serve_scanner_metrics
 from keepers.types import INDEXED_EVENTS
-from keepers.wiring import build_keeper, contracts_for, load_bot_config
+from keepers.wiring import build_keeper, contracts_for, keeper_metrics, load_bot_config, process_brakes
 
 configure_logging()
 log = structlog.get_logger("keepers.bots.liquidator")
 
 config = load_bot_config()
 
-bot = SilverbackBot(signer_required=True)
+try:
+    # Silverback unlocks a keyfile signer while the bot is built.
+    with signer_passphrase(config.signer_alias, config.passphrase_file):
+        bot = SilverbackBot(signer_required=True)
+except PassphraseError as err:
+    raise SystemExit(str(err)) from None
+brakes = process_brakes(config)
 market, oracles = contracts_for(config)
 SHARDED = config.shard_count > 1
 keepers_by_shard: dict[int, object] = {}
@@ -64,12 +76,15 @@ def build(state):
         if not hasattr(bot, "state"):
             bot.state = SharedState()
         queue = candidate_queue(config)
+        health = HealthState(dry_run=config.dry_run)
         for shard in range(config.shard_count):
             keepers_by_shard[shard] = build_keeper(
-                replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False
+                replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False,
+                metrics=keeper_metrics(config, bot, shard=str(shard)), health=health,
             )
+        serve_scanner_metrics(config, [k.metrics for k in keepers_by_shard.values()], health)
     else:
-        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True)
+        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
 
 
 @bot.on_startup()
@@ -77,12 +92,15 @@ def startup(startup_state):
     """Checks the signer and the FlashLiquidator, then backfills."""
     first = keepers_by_shard[0]
     try:
+        node = check_node(config, bot.provider.network.name, bot.provider.chain_id)
+        log.info("node checked", network=node.node_network, chain_id=node.node_chain_id,
+                 deployment_chain_id=node.deployment_chain_id)
         first.check_setup(require_flash=not SHARDED)
         first.backfill()
     except Exception as err:
         raise CircuitBreaker(f"keeper cannot start: {err}") from None
     log.info("keeper started", signer=first.signer, market=config.market, shards=config.shard_count,
-             dry_run=config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
+             dry_run=first.config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
 
 
 def _on_market_log(log_entry):
@@ -114,8 +132,33 @@ for _event in INDEXED_EVENTS:
     bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
 
 for _i, _oracle in enumerate(oracles):
-    for _event in ("NavPublished", "PendingConfirmed"):
-        bot.on_(getattr(_oracle, _event))(_named(f"nav_{_event}_{_i}", _on_nav))
+    bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
+
+
+# ---- pending NAV (keepers/backrun.py): prepared on NavPending, sent on PendingConfirmed
+
+
+def _on_pending(log_entry):
+    for keeper in keepers_by_shard.values():
+        keeper.on_nav_pending(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
+
+
+def _on_confirmed(log_entry):
+    for keeper in keepers_by_shard.values():
+        keeper.on_pending_confirmed(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
+
+
+def _on_rejected(log_entry):
+    for keeper in keepers_by_shard.values():
+        keeper.on_pending_rejected(str(log_entry.contract_address))
+
+
+for _i, _oracle in enumerate(oracles):
+    for _event, _target in (("PendingConfirmed", _on_confirmed), ("NavPending", _on_pending),
+                            ("PendingRejected", _on_rejected)):
+        _abi_event = getattr(_oracle, _event, None)
+        if _abi_event is not None:
+            bot.on_(_abi_event)(_named(f"nav_{_event}_{_i}", _target))
 
 
 if SHARDED:
@@ -132,3 +175,9 @@ else:
     def scan(block):
         """Sync, follow, scan, act: every fault is handled inside."""
         return keepers_by_shard[0].on_block(block.number).as_metrics()
+
+    @bot.on_(chain.blocks)
+    def backrun(block):
+        """A pending NAV's candidates bundled behind its confirmation when
+        it shows in the pool (nothing to do without candidates)."""
+        return {"backrun_sent": keepers_by_shard[0].backrun_pending()}

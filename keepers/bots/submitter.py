@@ -21,20 +21,27 @@ from silverback.exceptions import CircuitBreaker
 
 from keepers.keeper import ScanReport
 from keepers.logs import configure_logging
+from keepers.passphrase import PassphraseError, signer_passphrase
 from keepers.scale import candidate_queue
-from keepers.wiring import build_keeper, load_bot_config
+from keepers.wiring import build_keeper, load_bot_config, process_brakes
 
 configure_logging()
 
 config = load_bot_config()
-bot = SilverbackBot(signer_required=True)
+try:
+    # Silverback unlocks a keyfile signer while the bot is built.
+    with signer_passphrase(config.signer_alias, config.passphrase_file):
+        bot = SilverbackBot(signer_required=True)
+except PassphraseError as err:
+    raise SystemExit(str(err)) from None
+brakes = process_brakes(config)
 state: dict = {}
 
 
 @bot.on_startup()
 def startup(startup_state):
     try:
-        keeper = build_keeper(config, bot, with_tx=True, serve_metrics=True)
+        keeper = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
         keeper.check_setup()
         keeper.backfill()
     except Exception as err:
@@ -56,6 +63,8 @@ def submit(block):
             healths = [h for h in keeper.reader.healths(accounts, head.number) if h.liquidatable]
             if healths:
                 keeper.act(head, healths, report)
+        # Its /healthz follows the blocks it processed, as the keeper's does.
+        keeper.health.mark_block(head.number, head.number)
     except Exception as err:
         keeper.fault("submit", err, block=block.number)
     return {"sent": report.sent, "skipped": report.skipped}

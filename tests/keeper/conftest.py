@@ -19,6 +19,7 @@ Actors (anvil's accounts, as in tests/conftest.py):
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from typing import Any
 import pytest
 
 from devkit import seeding
-from devkit.devnet import Anvil, LocalMarket, connect, deploy_local
+from devkit.devnet import LocalMarket, connect, deploy_local, start_node
+from devkit.nodes import ANVIL, JsonRpcNode, ape_attachment
 from devkit.processes import BotProcess, free_port, keeper_env, keeper_process
 from navlend.timeutil import STRIKE_HOUR_UTC, next_business_day_strike
 
@@ -50,9 +52,10 @@ def _wednesday_evening(now: int) -> int:
 
 @dataclass
 class Devnet:
-    """One test's chain, market, actors and bots."""
+    """One test's chain, market, actors and bots. ``anvil`` is the node,
+    anvil's or Hardhat's (``node_kind``; their chain control is the same)."""
 
-    anvil: Anvil
+    anvil: JsonRpcNode
     lm: LocalMarket
     workdir: Path
     accounts: Any
@@ -74,6 +77,10 @@ class Devnet:
     def borrowers(self) -> list[Any]:
         return [self.accounts[i] for i in range(9, 9 + len(seeding.SEEDS))]
 
+    @property
+    def node_kind(self) -> str:
+        return self.anvil.kind
+
     def env(self, metrics_port: int, **overrides: str) -> dict[str, str]:
         return keeper_env(
             self.anvil.url,
@@ -83,12 +90,13 @@ class Devnet:
             NAVLEND_KEEPER_METRICS_PORT=str(metrics_port),
             NAVLEND_KEEPER_HEALTHY_SCAN_INTERVAL="2",
             SILVERBACK_BOT_NAME=f"keeper-{self.anvil.port}",
-            **overrides,
+            **{**ape_attachment(self.node_kind, self.anvil.url).bot_env, **overrides},
         )
 
     def start_keeper(self, name: str = "keeper", **overrides: str) -> tuple[BotProcess, int]:
         port = free_port()
-        bot = keeper_process(self.env(port, **overrides), self.workdir / f"{name}.log").start()
+        network = ape_attachment(self.node_kind, self.anvil.url).network
+        bot = keeper_process(self.env(port, **overrides), self.workdir / f"{name}.log", network=network).start()
         self.bots.append(bot)
         bot.wait_ready(timeout=90)
         return bot, port
@@ -144,27 +152,73 @@ def _open(lm: LocalMarket, issuer: Any, who: Any, seed: seeding.Seed) -> None:
 
 
 @pytest.fixture
-def devnet(tmp_path):
-    """A fresh anvil with the world, the market, the keeper's
-    FlashLiquidator, a lender and the seeded borrowers; blocks every second
-    once seeded."""
-    anvil = Anvil(port=free_port(), state_dir=tmp_path / "anvil", start_time=_wednesday_evening(int(time.time())))
-    anvil.start()
+def node_kind(request) -> str:
+    """The node a ``devnet`` runs on: anvil, unless a test is parametrized
+    with Hardhat (tests/keeper/e2e/conftest.py's ``both_nodes`` marker)."""
+    return getattr(request, "param", ANVIL)
+
+
+@contextmanager
+def running_devnet(tmp_path: Path, node_kind: str = ANVIL, network: str = "local", chain_id: int | None = None):
+    """A fresh node (anvil, or Hardhat's for ``node_kind`` hardhat) with the
+    world, the market, the keeper's FlashLiquidator, a lender and the
+    seeded borrowers, its deployments file ``<network>.json``; blocks every
+    second once seeded. With ``chain_id`` (anvil only), anvil is restarted
+    on that chain id once everything is deployed (the mock stablecoin mints
+    on local chain ids only), and the deployments file says so."""
+    anvil = start_node(node_kind, tmp_path / node_kind, start_time=_wednesday_evening(int(time.time())))
     net = None
     try:
-        with connect(anvil.url):
+        with connect(anvil.url, node_kind):
             from ape import accounts
 
             test = accounts.test_accounts
-            lm = deploy_local(test[0], test[5], tmp_path / "deployments")
+            lm = deploy_local(test[0], test[5], tmp_path / "deployments", network=network)
             net = Devnet(anvil=anvil, lm=lm, workdir=tmp_path, accounts=test)
             lm.world.allowlist(*net.borrowers, net.liquidator, sender=net.deployer)
             seeding.lend(lm.world, lm.market, net.deployer, test[3], 5_000_000)
             for who, seed in zip(net.borrowers, seeding.SEEDS):
                 _open(lm, net.deployer, who, seed)
+            if chain_id is not None:
+                _move_to_chain_id(net, chain_id)
             anvil.set_interval_mining(1)
             yield net
     finally:
         for bot in net.bots if net else []:
             bot.stop(timeout=15)
         anvil.stop()
+
+
+def _move_to_chain_id(net: Devnet, chain_id: int) -> None:
+    """Restarts ``net``'s anvil with its state on ``chain_id``, reconnects
+    Ape to it and records the chain id in the deployments file."""
+    from ape import chain
+
+    net.anvil.stop()
+    net.anvil.extra_args = ("--chain-id", str(chain_id))
+    net.anvil.start(load_state=True)
+    chain.provider.disconnect()
+    chain.provider.cached_chain_id = None  # ape-foundry keeps the first one it read
+    chain.provider.connect()
+    path = net.lm.deployment_path
+    path.write_text(json.dumps({**json.loads(path.read_text()), "chain_id": chain_id}, indent=2) + "\n")
+
+
+@pytest.fixture
+def devnet(tmp_path, node_kind):
+    """The seeded local chain (:func:`running_devnet`) on ``node_kind``."""
+    with running_devnet(tmp_path, node_kind) as net:
+        yield net
+
+
+# The rehearsal chain of docs/keeper-mainnet.md: anvil answering Sepolia's
+# chain id, so that the keeper connects to it as ``ethereum:sepolia:<url>``
+# (a network that is not local) while the deployment uses the local tools.
+REHEARSAL_CHAIN_ID = 11155111
+
+
+@pytest.fixture
+def rehearsal(tmp_path):
+    """The seeded chain as a "sepolia": deployments file ``sepolia.json``."""
+    with running_devnet(tmp_path, network="sepolia", chain_id=REHEARSAL_CHAIN_ID) as net:
+        yield net

@@ -1,6 +1,14 @@
-"""Helpers of the fault-proxy and relay tests: signed transactions from
-anvil's dev accounts (its well-known test mnemonic), with explicit gas so
-nothing is estimated against a chain the test is about to change."""
+"""Helpers of the keeper's end-to-end tests.
+
+- A second node: a test marked ``both_nodes`` runs twice, its ``devnet``
+  on anvil and on Hardhat's node (``devkit.nodes``), so that no
+  anvil-only behaviour hides in the keeper. Tests that need what only
+  anvil does (a restart that keeps the state, the fault proxy's and the
+  relay's anvil-specific setups) stay on anvil.
+- For the fault-proxy and relay tests: signed transactions from anvil's dev
+  accounts (its well-known test mnemonic), with explicit gas so nothing is
+  estimated against a chain the test is about to change.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,23 @@ from collections.abc import Callable
 import pytest
 from eth_account import Account
 
+from devkit.nodes import NODE_KINDS
 from devkit.rpcwire import rpc
+
+BOTH_NODES = "both_nodes"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", f"{BOTH_NODES}: run the test on anvil and on Hardhat's node")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker(BOTH_NODES) is None:
+        return
+    if "node_kind" not in metafunc.fixturenames:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} is marked {BOTH_NODES} but uses no node_kind fixture")
+    metafunc.parametrize("node_kind", NODE_KINDS, indirect=True)
+
 
 # anvil's dev accounts 0 and 1.
 DEV_KEYS = (

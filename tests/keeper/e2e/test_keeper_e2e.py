@@ -7,8 +7,11 @@ leaves borrower 0 and the wrapper positions healthy.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 
+import pytest
 from hexbytes import HexBytes
 
 from devkit.devnet import metric_value, wait_for
@@ -37,6 +40,7 @@ def _wait_for_succeeded(port: int, count: int, route: str = "redeem") -> None:
     )
 
 
+@pytest.mark.both_nodes
 def test_nav_drop__liquidates_every_unhealthy_position__leaves_healthy_ones(devnet):
     bot, port = devnet.start_keeper()
     devnet.drop_nav(DROP_BPS)
@@ -57,6 +61,14 @@ def test_nav_drop__liquidates_every_unhealthy_position__leaves_healthy_ones(devn
     # come a poll after the chain shows the position closed.
     _wait_for_succeeded(port, len(FUND_A_UNHEALTHY))
     assert metric_value(port, "keeper_profit_stable_units_total") > 0
+    # Every series names the market and the chain; the build is reported.
+    market = str(devnet.lm.market.address)
+    assert metric_value(port, "keeper_build_info", market=market, chain="31337",
+                        signer=str(devnet.keeper.address)) == 1
+    assert metric_value(port, "keeper_positions_tracked", market=market, chain="31337") > 0
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+        health = json.loads(answer.read())
+    assert health["ok"] and health["problems"] == [] and health["signer_balance_wei"] > 0, health
     assert bot.alive
 
 
@@ -70,6 +82,7 @@ def test_nav_drop__dry_run__sends_nothing(devnet):
     assert all(_liquidatable(devnet, i) for i in FUND_A_UNHEALTHY)
 
 
+@pytest.mark.both_nodes
 def test_restart__resumes_from_checkpoint__liquidates_what_happened_while_down(devnet):
     bot, _ = devnet.start_keeper("first")
     first_checkpoint = bot.events("backfilled")[0]["head"]
@@ -98,6 +111,7 @@ def test_node_killed_and_restarted__bot_keeps_running_and_liquidates(devnet):
     assert bot.alive
 
 
+@pytest.mark.both_nodes
 def test_competing_liquidator__gets_there_first__lost_race_is_quiet(devnet):
     bot, port = devnet.start_keeper()
     target = devnet.borrowers[2]  # LTV 84.9 %: health 0.93 after the drop, closable in full

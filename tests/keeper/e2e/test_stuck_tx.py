@@ -1,9 +1,9 @@
-"""End to end against anvil: a transaction that never mines does not stop
-the keeper's transaction manager.
+"""End to end against anvil and Hardhat's node (``both_nodes``): a
+transaction that never mines does not stop the keeper's transaction manager.
 
-anvil mines only on ``evm_mine`` here (automine off, no interval), and each
+The node mines only on ``evm_mine`` here (automine off, no interval), and each
 block's base fee is set above the liquidation's fee cap
-(``anvil_setNextBlockBaseFeePerGas``), so the keeper's transaction stays in
+(``anvil_``/``hardhat_setNextBlockBaseFeePerGas``), so the keeper's transaction stays in
 the pool while blocks go by: the manager bumps it to its cap, sends the same
 bytes again, and at its expiry sends a same-nonce cancel (allowed a higher
 cap: it costs 21,000 gas) that the node takes in its place and mines. Then
@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-from devkit.devnet import Anvil, connect
-from devkit.processes import free_port
+from devkit.devnet import connect, start_node
+from devkit.nodes import JsonRpcNode
 from keepers.txmanager import TxManager, TxRequest, TxStatus
 from keepers.txrules import FeePolicy, StuckPolicy
 from keepers.txstore import TxStore
@@ -33,11 +33,10 @@ STUCK = StuckPolicy(rebroadcast_blocks=2, expiry_blocks=8, expiry_seconds=3_600,
 
 
 @pytest.fixture
-def chain(tmp_path):
-    anvil = Anvil(port=free_port(), state_dir=tmp_path / "anvil", persist=False)
-    anvil.start()
+def chain(tmp_path, node_kind):
+    anvil = start_node(node_kind, tmp_path / node_kind, persist=False)
     try:
-        with connect(anvil.url):
+        with connect(anvil.url, node_kind):
             from ape import accounts, chain as ape_chain
 
             anvil.rpc("evm_setAutomine", False)
@@ -51,24 +50,25 @@ def _manager(provider, signer, store: TxStore) -> TxManager:
                      stuck=STUCK, store=store)
 
 
-def _mine(anvil: Anvil, base_fee: int | None = None) -> tuple[int, int]:
+def _mine(anvil: JsonRpcNode, base_fee: int | None = None) -> tuple[int, int]:
     """One block (at ``base_fee`` if given); its number and base fee."""
     if base_fee is not None:
-        anvil.rpc("anvil_setNextBlockBaseFeePerGas", hex(base_fee))
+        anvil.control("setNextBlockBaseFeePerGas", hex(base_fee))
     anvil.rpc("evm_mine")
     block = anvil.rpc("eth_getBlockByNumber", "latest", False)
     return int(block["number"], 16), int(block["baseFeePerGas"], 16)
 
 
-def _head(anvil: Anvil) -> tuple[int, int]:
+def _head(anvil: JsonRpcNode) -> tuple[int, int]:
     block = anvil.rpc("eth_getBlockByNumber", "latest", False)
     return int(block["number"], 16), int(block["baseFeePerGas"], 16)
 
 
-def _nonce(anvil: Anvil, address: str, tag: str) -> int:
+def _nonce(anvil: JsonRpcNode, address: str, tag: str) -> int:
     return int(anvil.rpc("eth_getTransactionCount", address, tag), 16)
 
 
+@pytest.mark.both_nodes
 def test_stuck_tx__never_mines__bumped_rebroadcast_cancelled_and_next_nonce_free(chain, tmp_path):
     anvil, test_accounts, provider = chain
     keeper, target = test_accounts[5], test_accounts[7]
@@ -124,6 +124,7 @@ def test_stuck_tx__never_mines__bumped_rebroadcast_cancelled_and_next_nonce_free
     assert [o.status for o in outcomes] == [TxStatus.MINED]
 
 
+@pytest.mark.both_nodes
 def test_stuck_tx__node_drops_it__sent_again_and_mined(chain, tmp_path):
     anvil, test_accounts, provider = chain
     keeper, target = test_accounts[5], test_accounts[7]
@@ -132,7 +133,7 @@ def test_stuck_tx__node_drops_it__sent_again_and_mined(chain, tmp_path):
     head, base_fee = _head(anvil)
     outcome = tx.submit_many([TxRequest(key="p", to=str(target.address), data=b"", label="dropped")], head,
                              base_fee, head)[0]
-    anvil.rpc("anvil_dropTransaction", outcome.tx_hash)
+    anvil.control("dropTransaction", outcome.tx_hash)
     assert _nonce(anvil, address, "pending") == outcome.nonce  # the node lost it
     head, base_fee = _mine(anvil)
     assert tx.poll(head, base_fee) == []  # the audit sees it unheld and sends the same bytes again

@@ -20,10 +20,13 @@ when it cannot be installed or started.
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devkit.devnet import wait_for
 from devkit.processes import NETWORK, BotProcess, free_port, keeper_process, silverback_bin
@@ -70,7 +73,9 @@ def test_two_workers__every_unhealthy_position_liquidated__no_double_submission(
     from keepers.scale import broker_env
 
     shard = {"NAVLEND_KEEPER_SHARD_COUNT": "2", "NAVLEND_KEEPER_REDIS_URL": redis_url}
-    scan_env = devnet.env(free_port(), **shard, **broker_env(redis_url))
+    # Each scan worker serves its metrics on the first free port from here.
+    scan_ports = {"NAVLEND_KEEPER_SCAN_METRICS_PORT": str(free_port()), "NAVLEND_KEEPER_SCAN_METRICS_PORTS": "8"}
+    scan_env = devnet.env(free_port(), **shard, **broker_env(redis_url), **scan_ports)
     workers = [_worker(scan_env, devnet.workdir / f"worker-{i}.log").start() for i in range(2)]
     devnet.bots += workers
     dispatcher = keeper_process(scan_env, devnet.workdir / "dispatcher.log")
@@ -145,3 +150,31 @@ def test_two_workers__every_unhealthy_position_liquidated__no_double_submission(
     keeper_nonce = devnet.anvil.rpc("eth_getTransactionCount", str(devnet.keeper.address), "latest")
     # The keeper account deployed its FlashLiquidator (nonce 0) and signed nothing else.
     assert int(keeper_nonce, 16) == 1 + len(nonce_of)
+
+    # Every scan worker exports its own metrics: a series per shard, with
+    # the market and chain labels, and the shards' scans counted.
+    expositions = [_scrape(w.events("scan worker metrics and health endpoint")) for w in workers]
+    market = str(devnet.lm.market.address)
+    for samples in expositions:
+        info = [labels for name, labels, _ in samples if name == "keeper_build_info"]
+        assert {i["shard"] for i in info} == {"0", "1"} and all(i["market"].lower() == market.lower() for i in info), info
+    scanned = Counter()
+    for samples in expositions:
+        for name, labels, value in samples:
+            if name == "keeper_accounts_scanned_total":
+                scanned[labels["shard"]] += value
+    assert scanned["0"] > 0 and scanned["1"] > 0, scanned
+    # The submitter keeps its own endpoint, and its /healthz follows its blocks.
+    announced = submitter.events("metrics and health endpoint")
+    assert len(announced) == 1, tail(submitter)
+    with urllib.request.urlopen(announced[0]["health"], timeout=10) as answer:
+        health = json.loads(answer.read())
+    assert health["ok"] and health["last_block"] > start_block, health
+
+
+def _scrape(announced: list[dict]) -> list[tuple[str, dict[str, str], float]]:
+    """The samples of the /metrics a worker announced in its log."""
+    assert len(announced) == 1, announced
+    with urllib.request.urlopen(announced[0]["url"], timeout=10) as answer:
+        text = answer.read().decode()
+    return [(s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples]

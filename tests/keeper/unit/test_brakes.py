@@ -277,6 +277,25 @@ def test_balance_floor__at_floor_after_cost__allowed():
     assert balance_decision(ETH // 20 + 100, 100, ETH // 20) == ALLOWED
 
 
+def test_budget__in_flight_reserved__counts_against_the_hour():
+    # 0.095 ETH in flight, not mined yet: a 0.005 ETH send fills the hour, one wei more is refused.
+    assert budget_decision([], NOW, ETH // 200, LIMITS, reserved_wei=ETH * 95 // 1000) == ALLOWED
+    decision = budget_decision([], NOW, ETH // 200 + 1, LIMITS, reserved_wei=ETH * 95 // 1000)
+    assert decision.reason is Refusal.HOURLY_BUDGET and "in flight" in decision.detail
+
+
+def test_budget__negative_reserved__clear_error():
+    with pytest.raises(ValueError, match="reserved_wei"):
+        budget_decision([], NOW, 1, LIMITS, reserved_wei=-1)
+
+
+def test_brakes__reserved_comes_off_the_balance__floor_refuses():
+    b, _, _, _ = brakes()
+    balance = ETH // 20 + ETH // 100  # floor + one send
+    assert b.check(ETH // 100, balance).allowed
+    assert b.check(ETH // 100, balance, reserved_wei=1).reason is Refusal.BALANCE_FLOOR
+
+
 def test_brakes__low_balance__refuses_before_budgets():
     b, _, _, registry = brakes()
     assert b.check(ETH, ETH // 100).reason is Refusal.BALANCE_FLOOR

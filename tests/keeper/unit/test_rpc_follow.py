@@ -104,7 +104,10 @@ def test_follow_logs__bad_arguments__refused():
         asyncio.run(main(poll_seconds=0.1, max_range=0))
 
 
-def test_process_client__same_endpoints__one_client_installed():
+def test_process_client__same_endpoints__one_client_installed(monkeypatch):
+    # This process's clients, for this test only (the runner tests need none).
+    monkeypatch.setattr("keepers.rpc._clients", {})
+    monkeypatch.setattr("keepers.rpc._latest", [])
     settings = RpcSettings(timeout=1.0)
     first = process_client(["http://127.0.0.1:1"], (), settings)
     again = process_client(["http://127.0.0.1:1"], (), settings)
