@@ -46,7 +46,10 @@ MASK = "***"
 # Name parts that make a field secret as a whole.
 SECRET_PARTS = frozenset({"key", "keys", "secret", "secrets", "token", "tokens", "password", "auth", "apikey"})
 # A path segment this long, of key characters, is taken for an API key.
-_KEYLIKE_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]{16,}$")
+# A path segment that may be a key: 8+ key characters with a digit among
+# them (Alchemy's and Infura's keys sit in the path; "mainnet",
+# "ethereum-sepolia" or "v2" do not look like one).
+_KEYLIKE_SEGMENT = re.compile(r"^(?=[A-Za-z_\-]*[0-9])[A-Za-z0-9_\-]{8,}$")
 
 # Meanings of the fields the dataclass does not comment.
 MEANINGS = {

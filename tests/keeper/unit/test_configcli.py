@@ -52,6 +52,8 @@ def _check(*argv: str) -> tuple[int, str, str]:
         ("https://rpc.example/?apikey=abc&chain=1", "https://rpc.example/?apikey=***&chain=***"),
         ("https://relay.example/rpc#frag", "https://relay.example/rpc#***"),
         ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("https://eth-mainnet.g.alchemy.com/v2/SECRETKEY123", "https://eth-mainnet.g.alchemy.com/v2/***"),
+        ("https://rpc.example/ethereum-sepolia/v2", "https://rpc.example/ethereum-sepolia/v2"),
         ("not a url", "not a url"),
     ],
 )
