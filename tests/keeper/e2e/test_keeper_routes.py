@@ -302,12 +302,13 @@ def test_routes__competitors_bundle_wins__ours_unmined_unpaid_lapses_not_sent_ag
         after = keeper.on_block()
         bundles = [r for r in relay.received() if r.method == "eth_sendBundle"]
 
-    failed = keeper.metrics.registry.get_sample_value("keeper_liquidations_failed_total", {"outcome": "dropped"})
+    failed = keeper.metrics.registry.get_sample_value("keeper_liquidations_failed_total", {"outcome": "lost_race"})
     assert sent.sent == len(FUND_A_UNHEALTHY) and len(won.included) == 1 and len(won.failed) == 1
     assert won.tx_hashes == tuple(tx_hash(raw) for raw in theirs)  # theirs, all of them; none of ours
     assert left_out.failed == won.failed and left_out.tx_hashes == ()  # our bundle's second target: left out
     assert (waiting.sent, lapsed.sent, after.sent) == (0, 0, 0) and keeper.tx.pending == {}
-    assert failed == len(FUND_A_UNHEALTHY)  # the lapsed batch, reported dropped
+    # The lapsed batch: a lost race that paid nothing, not a failed send for the brakes.
+    assert failed == len(FUND_A_UNHEALTHY) and keeper.spending.brakes.consecutive_failures == 0
     assert [int(b.params[0]["blockNumber"], 16) for b in bundles] == [head + 1, head + 2]  # never sent again
     assert eth.get_balance(keeper_address) == balance and eth.get_transaction_count(keeper_address) == nonce
     assert all(not w.lm.lens.health(w.lm.market, w.borrowers[i]).liquidatable for i in FUND_A_UNHEALTHY)
