@@ -34,31 +34,24 @@ from dataclasses import replace
 
 import structlog
 from ape import chain
-from silverback import SilverbackBot
 from silverback.exceptions import CircuitBreaker
 from silverback.main import SharedState
 
 from keepers.chain import log_record
 from keepers.config import check_node
+from keepers.bots.signing import signing_bot
 from keepers.logs import configure_logging
 from keepers.metrics import HealthState
-from keepers.passphrase import PassphraseError, signer_passphrase
 from keepers.scale import candidate_queue, serve_scanner_metrics
 from keepers.types import INDEXED_EVENTS
-from keepers.wiring import build_keeper, contracts_for, keeper_metrics, load_bot_config, process_brakes
+from keepers.wiring import build_keeper, contracts_for, keeper_metrics, load_bot_config
 
 configure_logging()
 log = structlog.get_logger("keepers.bots.liquidator")
 
 config = load_bot_config()
 
-try:
-    # Silverback unlocks a keyfile signer while the bot is built.
-    with signer_passphrase(config.signer_alias, config.passphrase_file):
-        bot = SilverbackBot(signer_required=True)
-except PassphraseError as err:
-    raise SystemExit(str(err)) from None
-brakes = process_brakes(config)
+bot, brakes = signing_bot(config)
 market, oracles = contracts_for(config)
 SHARDED = config.shard_count > 1
 keepers_by_shard: dict[int, object] = {}

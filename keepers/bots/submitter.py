@@ -16,25 +16,18 @@ so its block task never runs twice at once.
 from __future__ import annotations
 
 from ape import chain
-from silverback import SilverbackBot
 from silverback.exceptions import CircuitBreaker
 
+from keepers.bots.signing import signing_bot
 from keepers.keeper import ScanReport
 from keepers.logs import configure_logging
-from keepers.passphrase import PassphraseError, signer_passphrase
 from keepers.scale import candidate_queue
-from keepers.wiring import build_keeper, load_bot_config, process_brakes
+from keepers.wiring import build_keeper, load_bot_config
 
 configure_logging()
 
 config = load_bot_config()
-try:
-    # Silverback unlocks a keyfile signer while the bot is built.
-    with signer_passphrase(config.signer_alias, config.passphrase_file):
-        bot = SilverbackBot(signer_required=True)
-except PassphraseError as err:
-    raise SystemExit(str(err)) from None
-brakes = process_brakes(config)
+bot, brakes = signing_bot(config)
 state: dict = {}
 
 
