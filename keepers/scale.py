@@ -6,8 +6,14 @@ scanners to the single submitter.
   something already answers there;
 - :class:`CandidateQueue`: scanners (Silverback workers, one block task per
   shard) push liquidatable accounts; the submitter (``keepers/bots/submitter.py``)
-  pops them. A Redis list; duplicates are harmless because the submitter's
-  transaction manager keeps one liquidation per position in flight.
+  pops them. A Redis sorted set keyed by the account, scored by the block
+  it was last found at: a position found liquidatable on every block while
+  the submitter is slow or down is one entry, not one per block (the
+  Redis list it replaces grew without bound), and the set holds at most
+  ``max_size`` entries, the oldest dropped first (logged and counted).
+  The submitter pops the oldest first and drops those seen more than
+  ``max_age_blocks`` ago (a later scan finds them again if they still
+  are).
 - :func:`serve_scanner_metrics`: each scan worker process serves its own
   ``/metrics`` and ``/healthz`` on the first free port of
   ``scan_metrics_port`` .. ``+ scan_metrics_ports - 1`` (the submitter keeps
@@ -101,20 +107,63 @@ class Candidate:
     account: str
 
 
-class CandidateQueue:
-    """The scanners' hand-off to the submitter (a Redis list per market)."""
+# The most candidates a queue holds (a book's liquidatable positions after
+# a NAV shock are a few percent of it; 100,000 is a whole book twice over).
+MAX_CANDIDATES = 100_000
+# A candidate older than this many blocks is dropped at the drain: the scan
+# that found it is stale, and a later scan queues it again if it still is.
+MAX_CANDIDATE_AGE_BLOCKS = 20
 
-    def __init__(self, client: Any, market: str) -> None:
+
+class CandidateQueue:
+    """The scanners' hand-off to the submitter: one Redis sorted set per
+    market, member = account, score = the last block it was found at."""
+
+    def __init__(self, client: Any, market: str, max_size: int = MAX_CANDIDATES,
+                 max_age_blocks: int = MAX_CANDIDATE_AGE_BLOCKS) -> None:
+        if max_size < 1 or max_age_blocks < 0:
+            raise ValueError(f"max_size >= 1 and max_age_blocks >= 0, got {max_size}, {max_age_blocks}")
         self.client = client
         self.key = f"navlend:keeper:{market}:candidates"
+        self.max_size = max_size
+        self.max_age_blocks = max_age_blocks
 
-    def push(self, block: int, healths: list[AccountHealth]) -> None:
-        if healths:
-            self.client.rpush(self.key, *[json.dumps({"block": block, "account": h.account}) for h in healths])
+    def push(self, block: int, healths: list[AccountHealth]) -> int:
+        """Queues ``healths``' accounts at ``block`` (an account already
+        queued keeps one entry, at the later block); returns how many
+        entries the bound dropped (the oldest)."""
+        if not healths:
+            return 0
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zadd(self.key, {h.account: block for h in healths}, gt=True)
+        pipe.zcard(self.key)
+        _, size = pipe.execute()
+        excess = int(size) - self.max_size
+        if excess <= 0:
+            return 0
+        dropped = int(self.client.zremrangebyrank(self.key, 0, excess - 1))
+        log.warning("candidate queue full: oldest dropped", key=self.key, dropped=dropped, max_size=self.max_size,
+                    block=block)
+        return dropped
 
-    def drain(self, limit: int = 1_000) -> list[Candidate]:
-        raw = self.client.lpop(self.key, limit) or []
-        return [Candidate(**json.loads(item)) for item in raw]
+    def drain(self, head: int, limit: int = 1_000) -> list[Candidate]:
+        """Pops up to ``limit`` candidates, oldest first; those found more
+        than ``max_age_blocks`` before ``head`` are dropped (logged)."""
+        popped = self.client.zpopmin(self.key, limit) or []
+        fresh, stale = [], 0
+        for account, score in popped:
+            block = int(score)
+            if head - block > self.max_age_blocks:
+                stale += 1
+            else:
+                fresh.append(Candidate(block=block, account=str(account)))
+        if stale:
+            log.info("stale candidates dropped", key=self.key, dropped=stale, head=head,
+                     max_age_blocks=self.max_age_blocks)
+        return fresh
+
+    def size(self) -> int:
+        return int(self.client.zcard(self.key))
 
 
 def candidate_queue(config: KeeperConfig) -> CandidateQueue:

@@ -51,7 +51,7 @@ def submit(block):
         head = keeper.reader.head()
         keeper.sync(head)
         keeper.follow(head)
-        accounts = sorted({c.account for c in queue.drain()})
+        accounts = sorted({c.account for c in queue.drain(head.number)})
         if accounts:
             healths = [h for h in keeper.reader.healths(accounts, head.number) if h.liquidatable]
             if healths:

@@ -36,29 +36,6 @@ FUND_A_UNHEALTHY = (1, 2, 3, 4)
 HEALTHY = (0, 5, 6)
 
 
-@pytest.fixture
-def redis_url():
-    from keepers.scale import ensure_redis
-
-    port = free_port()
-    try:
-        url = ensure_redis(port)
-    except Exception as err:  # apt-get refused, no package, did not start
-        # `make setup` installs redis-server (keepers/install-redis.sh), so a
-        # missing one is a broken setup, not a reason to pass untested.
-        pytest.fail(f"redis-server unavailable (run `make setup`): {err}")
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        yield url
-    finally:
-        try:
-            client.shutdown(nosave=True)
-        except Exception:
-            pass  # shutdown closes the connection under the client
-
-
 def _worker(env: dict[str, str], log_path: Path) -> BotProcess:
     args = [silverback_bin(), "worker", "keepers.bots.liquidator:bot", "-w", "1", "--network", NETWORK]
     return BotProcess(args, env, log_path, name=log_path.stem)
