@@ -297,6 +297,11 @@ class ChainReader:
         self._on_call = on_call or (lambda method: None)
         # facility -> whether it gathers (probed once per facility).
         self._gathers: dict[str, bool] = {}
+        # token -> its compliance source, for one block number at a time
+        # (the keeper asks four views of one asset per block; an admin's
+        # set_asset_compliance takes effect in a later block).
+        self._sources: dict[str, str | None] = {}
+        self._sources_block: int | None = None
 
     # ---- blocks
 
@@ -434,13 +439,24 @@ class ChainReader:
         """The market's compliance source for the listed ``token``: the
         fund token itself, a wrapper's fund, or an issuer's adapter
         (SuperstateCompliance, OndoCompliance) for a token with another
-        interface; None when the market has none (or predates the view)."""
+        interface; None when the market has none (or predates the view).
+        Read once per token and block number (a tag such as "latest" is
+        read every time)."""
+        token = to_address(token)
+        pinned = isinstance(block, int)
+        if pinned and self._sources_block == block and token in self._sources:
+            return self._sources[token]
         try:
             (source,) = self._read(_ASSET_COMPLIANCE, self.market, block, token, probe=True)
+            source = to_address(source)
+            answer = None if source == ZERO_ADDRESS else source
         except Exception:
-            return None
-        source = to_address(source)
-        return None if source == ZERO_ADDRESS else source
+            answer = None
+        if pinned:
+            if self._sources_block != block:
+                self._sources, self._sources_block = {}, block
+            self._sources[token] = answer
+        return answer
 
     def is_allowlisted(self, token: str, account: str, block: int | str = "latest") -> bool:
         """Whether ``account`` may hold ``token``: the market's compliance

@@ -115,3 +115,27 @@ def test_is_allowlisted__no_source_token_without_views__false(reader, rpc):
     rpc.answer(MARKET, _ASSET_COMPLIANCE, ZERO)
     assert reader.is_allowlisted(USTB_LIKE, LIQUIDATOR) is False
     assert reader.is_frozen(USTB_LIKE, LIQUIDATOR) is False
+
+
+def test_compliance_source__read_once_per_asset_and_block(reader, rpc):
+    # The keeper asks allowlisted, frozen, paused and market-admitted of one
+    # asset in one block: the market's asset_compliance was read for each
+    # (3 times per asset per refresh, the issue-15 review found); once now.
+    rpc.answer(MARKET, _ASSET_COMPLIANCE, ADAPTER)
+    rpc.answer(ADAPTER, _IS_ALLOWLISTED, True)
+    rpc.answer(ADAPTER, _IS_FROZEN, False)
+    reader.is_allowlisted(USTB_LIKE, LIQUIDATOR, 100)
+    reader.is_frozen(USTB_LIKE, LIQUIDATOR, 100)
+    reader.market_admitted(USTB_LIKE, 100)
+    assert [name for _, name in rpc.calls].count("asset_compliance") == 1
+
+
+def test_compliance_source__next_block_or_latest__read_again(reader, rpc):
+    # A new block may carry the admin's set_asset_compliance: never reused across blocks.
+    rpc.answer(MARKET, _ASSET_COMPLIANCE, ADAPTER)
+    reader.compliance_source(USTB_LIKE, 100)
+    rpc.answer(MARKET, _ASSET_COMPLIANCE, ZERO)
+    assert reader.compliance_source(USTB_LIKE, 101) is None
+    reader.compliance_source(USTB_LIKE, "latest")
+    reader.compliance_source(USTB_LIKE, "latest")
+    assert [name for _, name in rpc.calls].count("asset_compliance") == 4
