@@ -11,10 +11,11 @@ Where each input comes from:
   ratio of real to booked units: WAD when whole, else the market is short
   and prices a booked unit at answer x ratio).
 - **Prices** (oracle events): the issuer's ``NavOracle`` emits
-  ``NavPublished`` and ``PendingConfirmed`` for every round it applies,
-  with the answer and its strike time ``as_of``, which is what
-  ``latestRoundData`` returns (answer, updatedAt). ``NavPending`` and
-  ``PendingRejected`` do not move the price liquidation uses.
+  ``NavPublished`` for every round it applies (``confirm_pending``'s too,
+  which ``PendingConfirmed`` then repeats), with the answer and its strike
+  time ``as_of``: what ``latestRoundData`` returns as (answer, updatedAt).
+  ``NavPending`` and ``PendingRejected`` do not move the price liquidation
+  uses (a pending round only lowers the value at LTV).
 - **The rate curve**: ``RatesSet`` (per-second rates, kink, reserve factor).
 - **The books** (index, last accrual, total scaled debt, cash, reserves):
   not from events alone (cash moves with lenders' deposits, flash fees are

@@ -183,18 +183,25 @@ class PositionArrays:
         column = {t: j for j, t in enumerate(tokens)}
         accounts, scaled, rows = [], [], []
         for account, debt, balances in positions:
-            row = [0] * len(tokens)
-            for token, amount in balances.items():
-                if token not in column:
-                    raise ValueError(f"{account} holds {token}, which is not among the market's listed assets")
-                row[column[token]] = amount
             accounts.append(account)
             scaled.append(debt)
-            rows.append(row)
+            rows.append(_row(account, debt, balances, column))
         return cls.build(accounts, scaled, rows, len(tokens))
 
     def __len__(self) -> int:
         return len(self.accounts)
+
+
+def _row(account: str, scaled: int, balances: Mapping[str, int], column: Mapping[str, int]) -> list[int]:
+    """A position's collateral as a row in column order, checked."""
+    row = [0] * len(column)
+    for token, amount in balances.items():
+        if token not in column:
+            raise ValueError(f"{account} holds {token}, which is not among the market's listed assets")
+        row[column[token]] = amount
+    if any(not isinstance(x, int) or x < 0 for x in (scaled, *row)):
+        raise ValueError(f"{account}: amounts must be non-negative ints")
+    return row
 
 
 class PositionTable:
@@ -223,13 +230,7 @@ class PositionTable:
     def upsert(self, account: str, scaled: int, balances: Mapping[str, int]) -> None:
         """Sets ``account``'s row: its scaled debt and collateral by token
         (a token the table does not list is an error; absent ones are 0)."""
-        row = [0] * len(self.tokens)
-        for token, amount in balances.items():
-            if token not in self._column:
-                raise ValueError(f"{account} holds {token}, which is not among the market's listed assets")
-            row[self._column[token]] = amount
-        if any(not isinstance(x, int) or x < 0 for x in (scaled, *row)):
-            raise ValueError(f"{account}: amounts must be non-negative ints")
+        row = _row(account, scaled, balances, self._column)
         i = self._rows.get(account)
         if i is None:
             i = len(self._accounts)
