@@ -1,7 +1,8 @@
 """Health from the index on a real chain: the local figures, built only from
-the market's and the NAV oracles' logs (plus the reads the design names:
-the books at the last accruing block, each asset's value exponent, and the
-wrapper's price, whose feed emits no event), equal the Lens's for every
+the market's and the NAV oracles' logs (plus the reads the design names,
+through the keeper's RPC reader: the books after each accruing block, each
+asset's value exponent, and the wrapper's price, whose feed emits no
+event), equal the Lens's for every
 seeded position, after random market events, NAV moves and time.
 
 No keeper runs: the positions a NAV drop makes liquidatable stay so."""
@@ -13,8 +14,9 @@ import random
 from ape import chain
 from hexbytes import HexBytes
 
-from keepers.chain import log_record
+from keepers.chain import ChainReader, log_record
 from keepers.healthinputs import ACCRUING_EVENTS, input_record
+from keepers.healthreads import ChainHealthReads
 from keepers.index import PositionIndex
 from keepers.localhealth import exact_healths, mismatches
 from keepers.localscan import LocalHealth
@@ -25,25 +27,6 @@ from devkit import seeding
 USD = 10**6
 INPUT_EVENTS = ("AssetListed", "AssetRiskSet", "AssetLimitsSet", "AssetOracleSet", "AssetSynced", "RatesSet")
 MARKET_EVENTS = tuple(sorted(set(INDEXED_EVENTS) | set(INPUT_EVENTS) | ACCRUING_EVENTS))
-
-
-class ApeReads:
-    """The reads of health from the index, through Ape at a block."""
-
-    def __init__(self, market, base_decimals: int):
-        self.market = market
-        self.base_decimals = base_decimals
-
-    def market_state(self, block: int) -> tuple[int, int, int, int, int]:
-        return tuple(int(v) for v in self.market.market_state(block_id=block))
-
-    def value_exponent(self, token: str, block: int) -> int:
-        oracle = self.market.asset_config(token, block_id=block).oracle
-        decimals = chain.contracts.instance_at(token).decimals() + chain.contracts.instance_at(oracle).decimals()
-        return decimals - self.base_decimals
-
-    def asset_price(self, token: str, block: int) -> int:
-        return int(self.market.asset_price(token, block_id=block)[0])
 
 
 class Follower:
@@ -60,7 +43,8 @@ class Follower:
                 read_priced.append(to_address(token))
         self.read_priced = read_priced
         self.index = PositionIndex(tmp_path / "local.sqlite", str(self.market.address))
-        self.local = LocalHealth(self.index, ApeReads(self.market, world.stablecoin.decimals()), read_priced)
+        self.reader = reader = ChainReader(chain.provider.web3, str(self.market.address), str(net.lm.lens.address), decode_logs=list, event_topics=[])
+        self.local = LocalHealth(self.index, ChainHealthReads(reader), read_priced)
         self.next = 0
 
     def follow(self, head: int) -> None:
@@ -84,6 +68,10 @@ class Follower:
             self.local.on_block(number, HexBytes(block.hash).to_0x_hex(), block.timestamp, names, inputs, applied.touched)
         self.next = head + 1
 
+    def close(self) -> None:
+        self.reader.close()
+        self.index.close()
+
 
 def check(net, follower: Follower) -> int:
     """Follows to the head; the local figures of every open position equal
@@ -104,9 +92,18 @@ def check(net, follower: Follower) -> int:
 
 def test_local_health__seeded_book_after_events_nav_moves_and_time__equals_the_lens(devnet, tmp_path):
     net = devnet
+    follower = Follower(net, tmp_path)
+    try:
+        steps(net, follower)
+    finally:
+        follower.close()
+
+
+def steps(net, follower: Follower) -> None:
+    """Random market events, NAV drops and time, checked after each, then
+    a drop that makes positions liquidatable."""
     lm, world = net.lm, net.lm.world
     rng = random.Random(17)
-    follower = Follower(net, tmp_path)
     check(net, follower)
     healthy = net.borrowers[0]  # 60 % LTV
     for step in range(6):
