@@ -20,6 +20,13 @@ Each position event carries the position's value *after* the operation
 ``compact(finalized_block)`` drops superseded facts at or below a block no
 reorg can reach, so the file grows with positions, not with history.
 
+Health from the index (``keepers/localhealth.py``) adds the table
+``health_inputs``: the market-wide inputs (risk parameters, oracle rounds,
+the rate curve, the books read after accruing blocks) as facts keyed by
+(block, hash, log index, kind, key), with ``apply_health_inputs``,
+``health_inputs``, ``rewind_health_inputs`` and ``compact_health_inputs``
+(to call beside ``rewind`` and ``compact``), created on first use.
+
 Not tracked: the treasury's share of liquidation bonuses
 (``_credit_treasury`` emits no event). The treasury carries no debt, so it
 never needs a scan.

@@ -95,6 +95,13 @@ class LocalHealth:
                 position = self.index.position(account)
                 self._table.upsert(position.account, position.scaled_debt, position.collateral)
 
+    def on_rewind(self, block: int) -> None:
+        """The keeper rewound the index to ``block`` (``PositionIndex.rewind``,
+        already done): the inputs above it go too, and the table is rebuilt
+        from the index on the next screen."""
+        self.index.rewind_health_inputs(block)
+        self._table = None
+
     def screen(self, number: int, timestamp: int) -> HealthScreen:
         """Every position screened at block ``number`` (its timestamp)."""
         inputs = self.inputs_at(number)

@@ -102,3 +102,16 @@ def test_local_health__touched_position__followed_by_the_table():
     applied = local.index.apply([supply(BORROWER, FUND_A, 200 * USD, 6)])
     local.on_block(6, _hash(6), NOW, ["SupplyCollateral"], touched=applied.touched)
     assert local.screen(6, NOW).candidates() == []
+
+
+def test_local_health__rewind__forgets_the_inputs_and_positions_above():
+    _m, _reads, local = setup()
+    local.on_block(6, _hash(6), NOW, [], [nav(ORACLE_A, 20 * 10**8, NOW - 10, 6)])
+    applied = local.index.apply([supply(BORROWER, FUND_A, 50 * USD, 6, 1)])
+    local.on_block(6, _hash(6), NOW, ["WithdrawCollateral"], touched=applied.touched)
+    assert local.screen(6, NOW).candidates() == [BORROWER]  # half the units at twice the price
+    assert local.inputs_at(6).prices_at(NOW)[0] == 20 * 10**8
+    local.index.rewind(5)
+    local.on_rewind(5)
+    assert local.inputs_at(5).prices_at(NOW)[0] == 10 * 10**8
+    assert local.screen(5, NOW).exact[BORROWER].liquidation_value == 900 * USD
