@@ -20,6 +20,13 @@ Each position event carries the position's value *after* the operation
 ``compact(finalized_block)`` drops superseded facts at or below a block no
 reorg can reach, so the file grows with positions, not with history.
 
+Health from the index (``keepers/localhealth.py``) adds the table
+``health_inputs``: the market-wide inputs (risk parameters, oracle rounds,
+the rate curve, the books read after accruing blocks) as facts keyed by
+(block, hash, log index, kind, key), with ``apply_health_inputs``,
+``health_inputs``, ``rewind_health_inputs`` and ``compact_health_inputs``
+(to call beside ``rewind`` and ``compact``), created on first use.
+
 Not tracked: the treasury's share of liquidation bonuses
 (``_credit_treasury`` emits no event). The treasury carries no debt, so it
 never needs a scan.
@@ -39,6 +46,7 @@ from typing import Iterable
 from navlend.constants import WAD
 from navlend.rules.interest import debt_of
 
+from keepers.healthinputs import READ_LOG_INDEX, InputFact, InputKind, InputRecord
 from keepers.types import LogRecord, MarketEvent, to_address
 
 # Fact kinds.
@@ -78,6 +86,23 @@ INSERT INTO state (account, kind, token, value, block_number, log_index) VALUES 
 ON CONFLICT (account, kind, token) DO UPDATE SET
     value = excluded.value, block_number = excluded.block_number, log_index = excluded.log_index
 WHERE (excluded.block_number, excluded.log_index) >= (state.block_number, state.log_index)
+"""
+
+
+# Health from the index (keepers/localhealth.py, keepers/healthinputs.py):
+# the market-wide inputs, one row per (log or read, kind, key), the current
+# value the latest by (block, log index). Kept apart from ``facts``.
+_HEALTH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS health_inputs (
+    block_number INTEGER NOT NULL,
+    block_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (block_number, block_hash, log_index, kind, key)
+);
+CREATE INDEX IF NOT EXISTS health_inputs_by_key ON health_inputs (kind, key, block_number, log_index);
 """
 
 
@@ -350,6 +375,105 @@ class PositionIndex:
                 "SELECT COUNT(*) FROM state WHERE kind = ? AND value != '0'", (DEBT,)
             ).fetchone()[0]
         return {"facts": facts, "open_positions": positions, "checkpoint": self.checkpoint() or -1}
+
+    # ------------------------------------------------------------ #
+    # health from the index (table ``health_inputs``)
+
+    def open_positions(self) -> list[IndexedPosition]:
+        """Every account with debt, with its scaled debt and non-zero
+        collateral, in account order (two queries)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT account, value FROM state WHERE kind = ? AND token = '' AND value != '0' ORDER BY account",
+                (DEBT,),
+            ).fetchall()
+            held = self._db.execute(
+                "SELECT account, token, value FROM state WHERE kind = ? AND value != '0'", (COLLATERAL,)
+            ).fetchall()
+        balances: dict[str, dict[str, int]] = {}
+        for account, token, value in held:
+            balances.setdefault(account, {})[token] = int(value)
+        return [IndexedPosition(a, int(v), balances.get(a, {})) for a, v in rows]
+
+    def apply_health_inputs(self, records: Iterable[InputRecord]) -> int:
+        """Stores the inputs each record sets, or forgets a removed log's
+        (and every read taken at its block, which the reorg orphaned). A
+        record at a block number drops what another hash of that number
+        set (a fork the node never reported as removed). Idempotent.
+        Returns the rows written or deleted."""
+        changed = 0
+        with self._lock, self._transaction():
+            self._health_schema()
+            for record in records:
+                if record.removed:
+                    cur = self._db.execute(
+                        "DELETE FROM health_inputs WHERE block_number = ? AND block_hash = ? "
+                        "AND (log_index = ? OR log_index = ?)",
+                        (record.block_number, record.block_hash, record.log_index, READ_LOG_INDEX),
+                    )
+                    changed += cur.rowcount
+                    continue
+                # One hash per block number: what another fork set there is gone.
+                cur = self._db.execute(
+                    "DELETE FROM health_inputs WHERE block_number = ? AND block_hash != ?",
+                    (record.block_number, record.block_hash),
+                )
+                changed += cur.rowcount
+                for fact in record.facts:
+                    cur = self._db.execute(
+                        "INSERT OR IGNORE INTO health_inputs VALUES (?, ?, ?, ?, ?, ?)",
+                        (record.block_number, record.block_hash, record.log_index, fact.kind.value, fact.key, fact.encoded()),
+                    )
+                    changed += cur.rowcount
+        return changed
+
+    def health_inputs(self) -> dict[tuple[InputKind, str], tuple[int, ...]]:
+        """The current value of every input: the latest by (block, log
+        index) per (kind, key)."""
+        with self._lock:
+            self._health_schema()
+            rows = self._db.execute(
+                """
+                SELECT kind, key, value FROM health_inputs AS f WHERE NOT EXISTS (
+                    SELECT 1 FROM health_inputs AS newer
+                    WHERE newer.kind = f.kind AND newer.key = f.key
+                      AND (newer.block_number, newer.log_index) > (f.block_number, f.log_index)
+                )
+                """
+            ).fetchall()
+        return {(InputKind(kind), key): InputFact.decode(value) for kind, key, value in rows}
+
+    def rewind_health_inputs(self, to_block: int) -> int:
+        """Forgets every input above ``to_block`` (with ``rewind``)."""
+        with self._lock, self._transaction():
+            self._health_schema()
+            return self._db.execute("DELETE FROM health_inputs WHERE block_number > ?", (to_block,)).rowcount
+
+    def compact_health_inputs(self, finalized_block: int) -> int:
+        """Drops inputs at or below ``finalized_block`` that a later one,
+        also final, supersedes (with ``compact``)."""
+        with self._lock, self._transaction():
+            self._health_schema()
+            return self._db.execute(
+                """
+                DELETE FROM health_inputs WHERE block_number <= ? AND EXISTS (
+                    SELECT 1 FROM health_inputs AS newer
+                    WHERE newer.kind = health_inputs.kind AND newer.key = health_inputs.key
+                      AND newer.block_number <= ?
+                      AND (newer.block_number, newer.log_index) > (health_inputs.block_number, health_inputs.log_index)
+                )
+                """,
+                (finalized_block, finalized_block),
+            ).rowcount
+
+    def _health_schema(self) -> None:
+        if not getattr(self, "_health_ready", False):
+            # One statement at a time: ``executescript`` would commit an
+            # open transaction.
+            for statement in _HEALTH_SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._health_ready = True
 
     # ------------------------------------------------------------ #
     # plumbing
