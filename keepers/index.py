@@ -222,43 +222,41 @@ class PositionIndex:
         transaction, so that no reader sees one without the other."""
         result = ApplyResult()
         with self._store.transaction():
+            run: list[LogRecord] = []
             for record in records:
                 if record.removed:
+                    self._apply_run(run, result)
+                    run = []
                     self._undo(record, result)
                 else:
-                    self._apply_one(record, result)
+                    run.append(record)
+            self._apply_run(run, result)
             if checkpoint is not None:
                 self.set_checkpoint(*checkpoint)
         return result
 
-    def _apply_one(self, record: LogRecord, result: ApplyResult) -> None:
-        inserted = 0
-        for fact in facts_of(record):
-            cur = self._store.execute(
-                _INSERT_FACT,
-                (
-                    record.block_number,
-                    record.block_hash,
-                    record.log_index,
-                    fact.kind,
-                    record.tx_hash,
-                    record.event.value,
-                    fact.account,
-                    fact.token,
-                    str(fact.value),
-                ),
-            )
-            if cur.rowcount:
-                inserted += 1
-                self._store.execute(
-                    _UPSERT_STATE,
-                    (fact.account, fact.kind, fact.token, str(fact.value), record.block_number, record.log_index),
-                )
-        if inserted:
-            result.applied += 1
-            result.touched.add(record.account)
-        else:
-            result.duplicates += 1
+    def _apply_run(self, records: list[LogRecord], result: ApplyResult) -> None:
+        """New logs between two removals, in two batched statements: their
+        order within the run does not matter (a fact is inserted once; the
+        state moves only to a later fact)."""
+        facts = [(i, record, fact) for i, record in enumerate(records) for fact in facts_of(record)]
+        rows = [
+            (r.block_number, r.block_hash, r.log_index, f.kind, r.tx_hash, r.event.value, f.account, f.token,
+             str(f.value))
+            for _, r, f in facts
+        ]
+        inserted = self._store.execute_many(_INSERT_FACT + " RETURNING 1", rows, returning=True)
+        new = [(i, r, f) for (i, r, f), got in zip(facts, inserted) if got]
+        self._store.execute_many(
+            _UPSERT_STATE, [(f.account, f.kind, f.token, str(f.value), r.block_number, r.log_index) for _, r, f in new]
+        )
+        fresh = {i for i, _, _ in new}
+        for i, record in enumerate(records):
+            if i in fresh:
+                result.applied += 1
+                result.touched.add(record.account)
+            else:
+                result.duplicates += 1
 
     def _undo(self, record: LogRecord, result: ApplyResult) -> None:
         key = (record.block_number, record.block_hash, record.log_index)

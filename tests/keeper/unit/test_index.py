@@ -90,6 +90,17 @@ def test_apply__same_log_twice__applied_once(index):
     assert index.position(BORROWER).scaled_debt == 600
 
 
+def test_apply__one_batch_with_repeats_and_a_removal__counted_per_log_in_order(index):
+    log = borrow(BORROWER, 600, 2)
+    index.apply([supply(BORROWER, FUND_A, 1_000, 1)])
+    result = index.apply([log, log, supply(BORROWER, FUND_A, 1_000, 1), removed(log), log, bad_debt(BORROWER, 3)])
+    # log applied, repeated, an old log again, undone, applied again; then BadDebt's debt of 0 (block 3).
+    assert (result.applied, result.duplicates, result.undone) == (3, 2, 1)
+    assert index.position(BORROWER).scaled_debt == 0 and index.open_accounts() == []
+    again = index.apply([log, bad_debt(BORROWER, 3)])
+    assert (again.applied, again.duplicates) == (0, 2)
+
+
 def test_apply__full_repay__position_closed(index):
     index.apply([supply(BORROWER, FUND_A, 1_000, 1), borrow(BORROWER, 600, 2), repay(BORROWER, 0, 3)])
     assert index.open_accounts() == []

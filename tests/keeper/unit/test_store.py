@@ -284,3 +284,15 @@ def test_config__log_fields__db_url_password_masked():
     config = load_config(env={**CONFIG_ENV, "NAVLEND_KEEPER_DB_URL": "postgresql://keeper:hunter2@db:5432/navlend"})
     assert config.log_fields()["db_url"] == "postgresql://keeper:***@db:5432/navlend"
     assert load_config(env=CONFIG_ENV).log_fields()["db_url"] is None
+
+
+def test_store__execute_many_returning__one_result_per_row_in_order(new_location):
+    store = Store(new_location(), "batches")
+    store.create("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v BIGINT NOT NULL)")
+    sql = "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING RETURNING v"
+    got = store.execute_many(sql, [("a", 1), ("b", 2), ("a", 3), ("c", 4)], returning=True)
+    assert got == [[(1,)], [(2,)], [], [(4,)]]
+    assert store.execute_many(sql, [], returning=True) == []
+    assert store.execute_many("UPDATE kv SET v = v + ? WHERE k = ?", [(10, "a"), (20, "c")]) == []
+    assert sorted(store.execute("SELECT k, v FROM kv").fetchall()) == [("a", 11), ("b", 2), ("c", 24)]
+    store.close()
