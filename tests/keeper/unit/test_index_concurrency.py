@@ -146,3 +146,29 @@ def test_concurrency__reorg_undone_by_one_connection__seen_by_another(new_locati
     finally:
         writer.close()
         reader.close()
+
+
+def test_concurrency__four_connections_open_a_new_index_at_once__one_schema_no_error(new_location):
+    where = new_location(persistent=True)
+    barrier = threading.Barrier(4)
+    opened: list[PositionIndex] = []
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            opened.append(PositionIndex(where, MARKET, start_block=7))
+        except BaseException as err:  # surfaced below
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == [] and len(opened) == 4
+        assert {index.start_block for index in opened} == {7}
+    finally:
+        for index in opened:
+            index.close()
