@@ -8,11 +8,9 @@ fund A's NAV makes borrowers 1-4 liquidatable (as in test_keeper_e2e.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import psycopg
-import pytest
 
 from devkit.devnet import wait_for
 
@@ -20,26 +18,13 @@ DROP_BPS = 1_200
 FUND_A_UNHEALTHY = (1, 2, 3, 4)
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    from keepers.store_server import PostgresUnavailable, ensure_postgres
-
-    try:
-        server = ensure_postgres()
-    except PostgresUnavailable as err:
-        message = f"PostgreSQL unavailable (`make setup` installs it: keepers/install-postgres.sh): {err}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    yield server.url
-    server.stop()
-
-
 def _none_liquidatable(devnet) -> bool:
     return not any(devnet.health(devnet.borrowers[i]).liquidatable for i in FUND_A_UNHEALTHY)
 
 
-def test_postgres__restart__resumes_from_the_stored_checkpoint_and_liquidates(postgres_url, devnet):
+def test_postgres__restart__resumes_from_the_stored_checkpoint_and_liquidates(postgres_server, devnet):
+    # postgres_server (tests/keeper/conftest.py) first: up before the devnet, down after its bots.
+    postgres_url = postgres_server.url
     bot, _ = devnet.start_keeper("first", NAVLEND_KEEPER_DB_URL=postgres_url)
     first_checkpoint = bot.events("backfilled")[0]["head"]
     time.sleep(3)

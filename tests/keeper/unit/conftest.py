@@ -13,7 +13,6 @@ tokens ``fund_a`` (6 decimals, NAV about $10.50, 8-decimal oracle) and
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import replace
 
 import pytest
@@ -197,29 +196,10 @@ STORES = ("sqlite", "postgresql")
 _DATABASES = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A throwaway PostgreSQL cluster on loopback for the session
-    (keepers/store_server.py), stopped and deleted after it. Skipped, with
-    the reason, when it cannot be installed or started; under CI (where
-    `make setup` installs it) that is a failure instead."""
-    from keepers.store_server import PostgresUnavailable, ensure_postgres
-
-    try:
-        server = ensure_postgres()
-    except PostgresUnavailable as err:
-        message = f"PostgreSQL unavailable (`make setup` installs it: keepers/install-postgres.sh): {err}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=STORES)
 def new_location(request, tmp_path):
     """A factory of empty store locations of one kind (each test runs on
-    both): ``new_location()`` is SQLite's ``:memory:`` or a new PostgreSQL
+    both; PostgreSQL: ``postgres_server`` of tests/keeper/conftest.py): ``new_location()`` is SQLite's ``:memory:`` or a new PostgreSQL
     schema prefix; ``new_location(persistent=True)`` a SQLite file
     (reopened, the same store) or a new PostgreSQL schema prefix."""
     if request.param == "sqlite":
