@@ -13,7 +13,7 @@ ANVIL_NATIVE := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup redis compile abi test test-fast demo deploy gas bench bench-keeper static property audit replay mutation bench-property clean
+.PHONY: help setup redis postgres compile abi test test-fast demo deploy gas bench bench-keeper static property audit replay mutation bench-property clean
 
 help:
 	@echo "make demo    run the main job: a local market under stress with the keeper"
@@ -53,7 +53,13 @@ $(STAMPS)/anvil: package.json package-lock.json $(STAMPS)/venv | $(STAMPS)
 redis:
 	bash keepers/install-redis.sh
 
-setup: $(STAMPS)/venv $(STAMPS)/anvil redis
+# Debian's PostgreSQL server for the keeper's shared index (the tests start a
+# throwaway cluster of their own, keepers/store_server.py): installed with
+# apt-get when its binaries are missing (sudo only when not root).
+postgres:
+	bash keepers/install-postgres.sh
+
+setup: $(STAMPS)/venv $(STAMPS)/anvil redis postgres
 
 # ape-vyper recompiles a contract only when its own file changes, not when a
 # module it imports does: always force, so nothing runs against stale bytecode.

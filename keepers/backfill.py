@@ -153,7 +153,7 @@ class IndexLike(Protocol):
 
     def checkpoint(self) -> int | None: ...
 
-    def apply(self, records: Sequence[LogRecord]) -> Any: ...
+    def apply(self, records: Sequence[LogRecord], checkpoint: tuple[int, str | None] | None = None) -> Any: ...
 
     def set_checkpoint(self, block: int, block_hash: str | None = None) -> bool: ...
 
@@ -174,14 +174,17 @@ def backfill_index(
     reorg). ``on_applied`` gets each chunk's ``ApplyResult`` (the keeper
     collects the touched accounts). ``options`` go to :func:`run_backfill`."""
     start = backfill_start(index.checkpoint(), index.start_block)
+    fetched: list[Sequence[LogRecord]] = []
 
     def apply(records: Sequence[LogRecord]) -> None:
-        result = index.apply(records)
-        if on_applied is not None:
-            on_applied(result)
+        fetched.append(records)  # applied with its checkpoint, below
 
     def checkpoint(block: int) -> None:
-        index.set_checkpoint(block, head_hash if block == head else None)
+        # A chunk's logs and its checkpoint in one transaction: a reader of
+        # the shared index never sees the checkpoint ahead of the logs.
+        result = index.apply(fetched.pop() if fetched else (), checkpoint=(block, head_hash if block == head else None))
+        if on_applied is not None:
+            on_applied(result)
 
     result = run_backfill(start=start, end=head, fetch=fetch, apply=apply, checkpoint=checkpoint,
                           policy=policy, **options)

@@ -48,6 +48,7 @@ from pydantic import AfterValidator, TypeAdapter, ValidationError
 from navlend import deployments
 from navlend.constants import BPS, WAD
 
+from keepers.store import StoreError, mask_url, parse_location
 from keepers.submit import route_problems
 from keepers.types import LENS_MAX_ACCOUNTS, to_address
 
@@ -207,6 +208,11 @@ class KeeperConfig:
     rpc_burst: Annotated[int, Ge(1)] = 200
     # A call gives up after this long waiting for endpoints (429s, outages).
     rpc_max_wait_seconds: Annotated[Decimal, Ge(0)] = Decimal("60")
+    # --- shared index store (keepers/store.py; i17-pg) ---
+    # The index and the transactions in flight in PostgreSQL, shared by
+    # several hosts (postgresql://user:password@host:5432/navlend); unset:
+    # SQLite at db_path, one host.
+    db_url: str | None = None
 
     # -- chain units --
 
@@ -257,8 +263,11 @@ class KeeperConfig:
         return None if value is None else _scale(value, 10**18)
 
     def log_fields(self) -> dict[str, Any]:
-        """The settings worth logging at start (nothing secret is held here)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        """The settings worth logging at start (db_url's password masked;
+        nothing else secret is held here)."""
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        out["db_url"] = None if self.db_url is None else mask_url(self.db_url)
+        return out
 
 
 _ADAPTER = TypeAdapter(KeeperConfig)
@@ -575,7 +584,19 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
     problems.extend(_route_checks(config))
     problems += _ops_checks(config)
     problems.extend(_rpc_checks(config))
+    problems.extend(_store_checks(config))
     return problems
+
+
+def _store_checks(config: KeeperConfig) -> list[str]:
+    """``db_url`` is a PostgreSQL (or sqlite:///) URL the driver can parse."""
+    if config.db_url is None:
+        return []
+    try:
+        parse_location(config.db_url)
+    except (ValueError, StoreError) as err:  # StoreError: the driver is missing (a broken setup)
+        return [f"db_url: {err}"]
+    return []
 
 
 def _ops_checks(config: KeeperConfig) -> list[str]:

@@ -1,5 +1,7 @@
 """The position index: every borrower's scaled debt and collateral,
-rebuilt from the market's events and persisted in SQLite.
+rebuilt from the market's events and persisted in SQLite (one process, the
+embedded default) or PostgreSQL (several hosts), through
+:mod:`keepers.store`: the same SQL runs on both.
 
 Each position event carries the position's value *after* the operation
 (``SupplyCollateral.collateral``, ``Borrow.scaled_debt``,
@@ -31,14 +33,39 @@ Not tracked: the treasury's share of liquidation bonuses
 (``_credit_treasury`` emits no event). The treasury carries no debt, so it
 never needs a scan.
 
-SQLite only; no RPC. The chain edge converts Ape logs with
-``LogRecord.from_event``.
+Several hosts (PostgreSQL; each market's tables in their own schema,
+``index_<market>``): **one writer per market, any number of readers.** The
+process that follows the market's logs (the keeper, or the dispatcher of
+the sharded scan workers) applies them and moves the checkpoint; the scan
+workers, on any host, only read (``open_accounts``, ``balances_many``,
+``position``), each its own range of positions. Why not each worker
+writing its own shard's rows: the logs are the market's, not a shard's
+(one ``getLogs`` per block whoever asks, and the borrow index, prices and
+risk parameters are global), so N writers would mean N times the RPC calls
+for the same rows. Correctness does not depend on that choice, though:
+
+- every write (``apply``, ``set_checkpoint``, ``rewind``, ``compact``) is
+  one transaction that first takes the index's write lock (SQLite's
+  ``BEGIN IMMEDIATE``; a transaction-scoped advisory lock on PostgreSQL),
+  so a second writer (a restarted process replaying a chunk) waits, then
+  finds every fact already there: facts are keyed by (block number, block
+  hash, log index, kind) and inserted ``ON CONFLICT DO NOTHING``; ``state``
+  only moves forward except through an undo, which runs under the same
+  lock;
+- ``apply(records, checkpoint=..)`` applies a chunk and moves the
+  checkpoint in the same transaction: a reader that sees checkpoint N sees
+  every log up to N;
+- readers never wait for the writer; ``with index.reading():`` makes their
+  reads one snapshot (the checkpoint and the positions of the same
+  instant).
+
+No RPC. The chain edge converts Ape logs with ``LogRecord.from_event``.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -47,6 +74,7 @@ from navlend.constants import WAD
 from navlend.rules.interest import debt_of
 
 from keepers.healthinputs import READ_LOG_INDEX, InputFact, InputKind, InputRecord
+from keepers.store import Store, StoreLocation
 from keepers.types import LogRecord, MarketEvent, to_address
 
 # Fact kinds.
@@ -57,9 +85,9 @@ BORROW_INDEX = "borrow_index"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS facts (
-    block_number INTEGER NOT NULL,
+    block_number BIGINT NOT NULL,
     block_hash TEXT NOT NULL,
-    log_index INTEGER NOT NULL,
+    log_index BIGINT NOT NULL,
     kind TEXT NOT NULL,
     tx_hash TEXT NOT NULL,
     event TEXT NOT NULL,
@@ -74,8 +102,8 @@ CREATE TABLE IF NOT EXISTS state (
     kind TEXT NOT NULL,
     token TEXT NOT NULL,
     value TEXT NOT NULL,
-    block_number INTEGER NOT NULL,
-    log_index INTEGER NOT NULL,
+    block_number BIGINT NOT NULL,
+    log_index BIGINT NOT NULL,
     PRIMARY KEY (account, kind, token)
 );
 CREATE INDEX IF NOT EXISTS open_debt ON state (kind, value);
@@ -87,6 +115,18 @@ ON CONFLICT (account, kind, token) DO UPDATE SET
     value = excluded.value, block_number = excluded.block_number, log_index = excluded.log_index
 WHERE (excluded.block_number, excluded.log_index) >= (state.block_number, state.log_index)
 """
+# After an undo: the latest remaining fact, whatever the current row says.
+_REPLACE_STATE = """
+INSERT INTO state (account, kind, token, value, block_number, log_index) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, kind, token) DO UPDATE SET
+    value = excluded.value, block_number = excluded.block_number, log_index = excluded.log_index
+"""
+_INSERT_FACT = """
+INSERT INTO facts (block_number, block_hash, log_index, kind, tx_hash, event, account, token, value)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (block_number, block_hash, log_index, kind) DO NOTHING
+"""
+_SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 
 
 # Health from the index (keepers/localhealth.py, keepers/healthinputs.py):
@@ -94,9 +134,9 @@ WHERE (excluded.block_number, excluded.log_index) >= (state.block_number, state.
 # value the latest by (block, log index). Kept apart from ``facts``.
 _HEALTH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS health_inputs (
-    block_number INTEGER NOT NULL,
+    block_number BIGINT NOT NULL,
     block_hash TEXT NOT NULL,
-    log_index INTEGER NOT NULL,
+    log_index BIGINT NOT NULL,
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -107,7 +147,7 @@ CREATE INDEX IF NOT EXISTS health_inputs_by_key ON health_inputs (kind, key, blo
 
 
 class IndexMismatch(ValueError):
-    """The database file belongs to another market."""
+    """The database file (or PostgreSQL schema) belongs to another market."""
 
 
 @dataclass(frozen=True)
@@ -157,117 +197,133 @@ def backfill_ranges(start_block: int, head: int, chunk: int) -> list[tuple[int, 
 
 
 class PositionIndex:
-    """The SQLite-backed index of one market's positions (module docstring).
-    ``path`` may be ``":memory:"``. Safe to share between threads."""
+    """The index of one market's positions (module docstring), in SQLite or
+    PostgreSQL. ``location``: a SQLite path (``":memory:"`` too), a
+    ``postgresql://`` URL or a :class:`keepers.store.StoreLocation`;
+    ``namespace``: the PostgreSQL schema (default ``index_<market>``).
+    Safe to share between threads."""
 
-    def __init__(self, path: str | Path, market: str, start_block: int = 0):
+    def __init__(self, location: str | Path | StoreLocation, market: str, start_block: int = 0,
+                 namespace: str | None = None):
         self.market = to_address(market)
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        self._store = Store(location, namespace or f"index_{self.market[2:].lower()}")
+        with self._store.transaction():
+            self._store.create(_SCHEMA)
+            self._store.create(_HEALTH_SCHEMA)
             stored = self._meta("market")
             if stored is None:
                 self._set_meta("market", self.market)
                 self._set_meta("start_block", str(start_block))
             elif stored != self.market:
-                raise IndexMismatch(f"{path} indexes market {stored}, not {self.market}")
+                raise IndexMismatch(f"{self._store.location} indexes market {stored}, not {self.market}")
         self.start_block = int(self._meta("start_block") or 0)
 
+    @property
+    def location(self) -> StoreLocation:
+        return self._store.location
+
+    @property
+    def store(self) -> Store:
+        """The index's store: more tables of the same market go in it
+        (``store.create``), their writes in ``store.transaction()``, which
+        joins an ``apply`` in progress."""
+        return self._store
+
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """The reads inside see one committed state (module docstring)."""
+        with self._store.reading():
+            yield
 
     # ------------------------------------------------------------ #
     # writes
 
-    def apply(self, records: Iterable[LogRecord]) -> ApplyResult:
+    def apply(self, records: Iterable[LogRecord], checkpoint: tuple[int, str | None] | None = None) -> ApplyResult:
         """Applies logs, undoing those marked ``removed``, in one
-        transaction. Idempotent per log."""
+        transaction. Idempotent per log. ``checkpoint=(block, hash)``
+        also moves the checkpoint (as :meth:`set_checkpoint`) in the same
+        transaction, so that no reader sees one without the other."""
         result = ApplyResult()
-        with self._lock, self._transaction():
+        with self._store.transaction():
+            run: list[LogRecord] = []
             for record in records:
                 if record.removed:
+                    self._apply_run(run, result)
+                    run = []
                     self._undo(record, result)
                 else:
-                    self._apply_one(record, result)
+                    run.append(record)
+            self._apply_run(run, result)
+            if checkpoint is not None:
+                self.set_checkpoint(*checkpoint)
         return result
 
-    def _apply_one(self, record: LogRecord, result: ApplyResult) -> None:
-        inserted = 0
-        for fact in facts_of(record):
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO facts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.block_number,
-                    record.block_hash,
-                    record.log_index,
-                    fact.kind,
-                    record.tx_hash,
-                    record.event.value,
-                    fact.account,
-                    fact.token,
-                    str(fact.value),
-                ),
-            )
-            if cur.rowcount:
-                inserted += 1
-                self._db.execute(
-                    _UPSERT_STATE,
-                    (fact.account, fact.kind, fact.token, str(fact.value), record.block_number, record.log_index),
-                )
-        if inserted:
-            result.applied += 1
-            result.touched.add(record.account)
-        else:
-            result.duplicates += 1
+    def _apply_run(self, records: list[LogRecord], result: ApplyResult) -> None:
+        """New logs between two removals, in two batched statements: their
+        order within the run does not matter (a fact is inserted once; the
+        state moves only to a later fact)."""
+        facts = [(i, record, fact) for i, record in enumerate(records) for fact in facts_of(record)]
+        rows = [
+            (r.block_number, r.block_hash, r.log_index, f.kind, r.tx_hash, r.event.value, f.account, f.token,
+             str(f.value))
+            for _, r, f in facts
+        ]
+        inserted = self._store.execute_many(_INSERT_FACT + " RETURNING 1", rows, returning=True)
+        new = [(i, r, f) for (i, r, f), got in zip(facts, inserted) if got]
+        self._store.execute_many(
+            _UPSERT_STATE, [(f.account, f.kind, f.token, str(f.value), r.block_number, r.log_index) for _, r, f in new]
+        )
+        fresh = {i for i, _, _ in new}
+        for i, record in enumerate(records):
+            if i in fresh:
+                result.applied += 1
+                result.touched.add(record.account)
+            else:
+                result.duplicates += 1
 
     def _undo(self, record: LogRecord, result: ApplyResult) -> None:
         key = (record.block_number, record.block_hash, record.log_index)
-        rows = self._db.execute(
+        rows = self._store.execute(
             "SELECT account, kind, token FROM facts WHERE block_number = ? AND block_hash = ? AND log_index = ?", key
         ).fetchall()
         if not rows:
             result.unknown_removed += 1
             return
-        self._db.execute("DELETE FROM facts WHERE block_number = ? AND block_hash = ? AND log_index = ?", key)
+        self._store.execute("DELETE FROM facts WHERE block_number = ? AND block_hash = ? AND log_index = ?", key)
         for account, kind, token in rows:
             self._recompute(account, kind, token)
         result.undone += 1
         result.touched.add(record.account)
 
     def _recompute(self, account: str, kind: str, token: str) -> None:
-        latest = self._db.execute(
+        latest = self._store.execute(
             "SELECT value, block_number, log_index FROM facts WHERE account = ? AND kind = ? AND token = ? "
             "ORDER BY block_number DESC, log_index DESC LIMIT 1",
             (account, kind, token),
         ).fetchone()
         if latest is None:
-            self._db.execute("DELETE FROM state WHERE account = ? AND kind = ? AND token = ?", (account, kind, token))
+            self._store.execute("DELETE FROM state WHERE account = ? AND kind = ? AND token = ?", (account, kind, token))
         else:
-            self._db.execute(
-                "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?)", (account, kind, token, *latest)
-            )
+            self._store.execute(_REPLACE_STATE, (account, kind, token, *latest))
 
     def rewind(self, to_block: int) -> set[str]:
         """Forgets every fact above ``to_block`` (a reorg the node did not
         report as removed logs, e.g. while the keeper was down) and moves
         the checkpoint back to it. Returns the accounts affected."""
-        with self._lock, self._transaction():
-            rows = self._db.execute(
+        with self._store.transaction():
+            rows = self._store.execute(
                 "SELECT DISTINCT account, kind, token FROM facts WHERE block_number > ?", (to_block,)
             ).fetchall()
-            self._db.execute("DELETE FROM facts WHERE block_number > ?", (to_block,))
+            self._store.execute("DELETE FROM facts WHERE block_number > ?", (to_block,))
             for account, kind, token in rows:
                 self._recompute(account, kind, token)
             checkpoint = self.checkpoint()
             if checkpoint is not None and checkpoint > to_block:
                 self._set_meta("checkpoint", str(to_block))
-                self._db.execute("DELETE FROM meta WHERE key = 'checkpoint_hash'")
+                self._store.execute("DELETE FROM meta WHERE key = 'checkpoint_hash'")
         return {a for a, _, _ in rows if a}
 
     def compact(self, finalized_block: int) -> int:
@@ -275,8 +331,8 @@ class PositionIndex:
         also at or below it, supersedes: the last final value of each
         position stays, so undoing any newer log still falls back to it.
         Returns the number of rows deleted."""
-        with self._lock, self._transaction():
-            cur = self._db.execute(
+        with self._store.transaction():
+            cur = self._store.execute(
                 """
                 DELETE FROM facts WHERE block_number <= ? AND EXISTS (
                     SELECT 1 FROM facts AS newer
@@ -292,7 +348,7 @@ class PositionIndex:
     def set_checkpoint(self, block: int, block_hash: str | None = None) -> bool:
         """Records that every log up to ``block`` is applied. Moves only
         forward (``rewind`` moves back); returns whether it moved."""
-        with self._lock, self._transaction():
+        with self._store.transaction():
             current = self.checkpoint()
             if current is not None and block <= current:
                 return False
@@ -300,7 +356,7 @@ class PositionIndex:
             if block_hash is not None:
                 self._set_meta("checkpoint_hash", block_hash)
             else:
-                self._db.execute("DELETE FROM meta WHERE key = 'checkpoint_hash'")
+                self._store.execute("DELETE FROM meta WHERE key = 'checkpoint_hash'")
             return True
 
     # ------------------------------------------------------------ #
@@ -320,11 +376,9 @@ class PositionIndex:
 
     def open_accounts(self) -> list[str]:
         """Accounts with debt, in a stable order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT account FROM state WHERE kind = ? AND value != '0' ORDER BY account", (DEBT,)
-            ).fetchall()
-        return [r[0] for r in rows]
+        rows = self._store.execute("SELECT account FROM state WHERE kind = ? AND value != '0'", (DEBT,)).fetchall()
+        # Sorted here: PostgreSQL's ORDER BY on text follows the database's collation.
+        return sorted(r[0] for r in rows)
 
     def balances(self, account: str) -> dict[str, int]:
         """The account's non-zero collateral by token."""
@@ -334,11 +388,11 @@ class PositionIndex:
         """Non-zero collateral by token for each account (absent: none)."""
         wanted = list(accounts)
         out: dict[str, dict[str, int]] = {}
-        with self._lock:
+        with self._store.reading():
             for i in range(0, len(wanted), 500):
                 part = wanted[i : i + 500]
                 marks = ",".join("?" * len(part))
-                rows = self._db.execute(
+                rows = self._store.execute(
                     f"SELECT account, token, value FROM state WHERE kind = ? AND value != '0' AND account IN ({marks})",
                     (COLLATERAL, *part),
                 ).fetchall()
@@ -348,33 +402,33 @@ class PositionIndex:
 
     def position(self, account: str) -> IndexedPosition:
         account = to_address(account)
-        with self._lock:
-            row = self._db.execute(
+        with self._store.reading():
+            row = self._store.execute(
                 "SELECT value FROM state WHERE account = ? AND kind = ? AND token = ''", (account, DEBT)
             ).fetchone()
-        return IndexedPosition(account, int(row[0]) if row else 0, self.balances(account))
+            return IndexedPosition(account, int(row[0]) if row else 0, self.balances(account))
 
     def borrow_index(self) -> int | None:
         """The borrow index of the latest Borrow or Repay seen."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT value FROM state WHERE account = '' AND kind = ? AND token = ''", (BORROW_INDEX,)
-            ).fetchone()
+        row = self._store.execute(
+            "SELECT value FROM state WHERE account = '' AND kind = ? AND token = ''", (BORROW_INDEX,)
+        ).fetchone()
         return int(row[0]) if row else None
 
     def debt_estimate(self, account: str) -> int:
         """The market's debt (scaled debt x index, rounded up) at the last
         known index (1.0 before any Borrow or Repay): a lower bound of the
         debt now (interest since that log is missing)."""
-        return debt_of(self.position(account).scaled_debt, self.borrow_index() or WAD)
+        with self._store.reading():
+            return debt_of(self.position(account).scaled_debt, self.borrow_index() or WAD)
 
     def stats(self) -> dict[str, int]:
-        with self._lock:
-            facts = self._db.execute("SELECT COUNT(*) FROM facts").fetchone()[0]
-            positions = self._db.execute(
+        with self._store.reading():
+            facts = self._store.execute("SELECT COUNT(*) FROM facts").fetchone()[0]
+            positions = self._store.execute(
                 "SELECT COUNT(*) FROM state WHERE kind = ? AND value != '0'", (DEBT,)
             ).fetchone()[0]
-        return {"facts": facts, "open_positions": positions, "checkpoint": self.checkpoint() or -1}
+            return {"facts": facts, "open_positions": positions, "checkpoint": self.checkpoint() or -1}
 
     # ------------------------------------------------------------ #
     # health from the index (table ``health_inputs``)
@@ -382,12 +436,14 @@ class PositionIndex:
     def open_positions(self) -> list[IndexedPosition]:
         """Every account with debt, with its scaled debt and non-zero
         collateral, in account order (two queries)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT account, value FROM state WHERE kind = ? AND token = '' AND value != '0' ORDER BY account",
+        with self._store.reading():
+            rows = self._store.execute(
+                "SELECT account, value FROM state WHERE kind = ? AND token = '' AND value != '0'",
                 (DEBT,),
             ).fetchall()
-            held = self._db.execute(
+            # Sorted here: PostgreSQL orders text by its collation.
+            rows = sorted(rows)
+            held = self._store.execute(
                 "SELECT account, token, value FROM state WHERE kind = ? AND value != '0'", (COLLATERAL,)
             ).fetchall()
         balances: dict[str, dict[str, int]] = {}
@@ -402,11 +458,10 @@ class PositionIndex:
         set (a fork the node never reported as removed). Idempotent.
         Returns the rows written or deleted."""
         changed = 0
-        with self._lock, self._transaction():
-            self._health_schema()
+        with self._store.transaction():
             for record in records:
                 if record.removed:
-                    cur = self._db.execute(
+                    cur = self._store.execute(
                         "DELETE FROM health_inputs WHERE block_number = ? AND block_hash = ? "
                         "AND (log_index = ? OR log_index = ?)",
                         (record.block_number, record.block_hash, record.log_index, READ_LOG_INDEX),
@@ -414,14 +469,16 @@ class PositionIndex:
                     changed += cur.rowcount
                     continue
                 # One hash per block number: what another fork set there is gone.
-                cur = self._db.execute(
+                cur = self._store.execute(
                     "DELETE FROM health_inputs WHERE block_number = ? AND block_hash != ?",
                     (record.block_number, record.block_hash),
                 )
                 changed += cur.rowcount
                 for fact in record.facts:
-                    cur = self._db.execute(
-                        "INSERT OR IGNORE INTO health_inputs VALUES (?, ?, ?, ?, ?, ?)",
+                    cur = self._store.execute(
+                        "INSERT INTO health_inputs (block_number, block_hash, log_index, kind, key, value) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (block_number, block_hash, log_index, kind, key) "
+                        "DO NOTHING",
                         (record.block_number, record.block_hash, record.log_index, fact.kind.value, fact.key, fact.encoded()),
                     )
                     changed += cur.rowcount
@@ -430,9 +487,8 @@ class PositionIndex:
     def health_inputs(self) -> dict[tuple[InputKind, str], tuple[int, ...]]:
         """The current value of every input: the latest by (block, log
         index) per (kind, key)."""
-        with self._lock:
-            self._health_schema()
-            rows = self._db.execute(
+        with self._store.reading():
+            rows = self._store.execute(
                 """
                 SELECT kind, key, value FROM health_inputs AS f WHERE NOT EXISTS (
                     SELECT 1 FROM health_inputs AS newer
@@ -445,16 +501,14 @@ class PositionIndex:
 
     def rewind_health_inputs(self, to_block: int) -> int:
         """Forgets every input above ``to_block`` (with ``rewind``)."""
-        with self._lock, self._transaction():
-            self._health_schema()
-            return self._db.execute("DELETE FROM health_inputs WHERE block_number > ?", (to_block,)).rowcount
+        with self._store.transaction():
+            return self._store.execute("DELETE FROM health_inputs WHERE block_number > ?", (to_block,)).rowcount
 
     def compact_health_inputs(self, finalized_block: int) -> int:
         """Drops inputs at or below ``finalized_block`` that a later one,
         also final, supersedes (with ``compact``)."""
-        with self._lock, self._transaction():
-            self._health_schema()
-            return self._db.execute(
+        with self._store.transaction():
+            return self._store.execute(
                 """
                 DELETE FROM health_inputs WHERE block_number <= ? AND EXISTS (
                     SELECT 1 FROM health_inputs AS newer
@@ -466,45 +520,12 @@ class PositionIndex:
                 (finalized_block, finalized_block),
             ).rowcount
 
-    def _health_schema(self) -> None:
-        if not getattr(self, "_health_ready", False):
-            # One statement at a time: ``executescript`` would commit an
-            # open transaction.
-            for statement in _HEALTH_SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._health_ready = True
-
     # ------------------------------------------------------------ #
     # plumbing
 
     def _meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._store.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
     def _set_meta(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    """BEGIN ... COMMIT, or ROLLBACK on an exception (the connection runs
-    in autocommit mode so that nesting is explicit). Re-entrant: an inner
-    block inside an open transaction joins it."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
-        self._outer = False
-
-    def __enter__(self) -> None:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._outer = True
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if not self._outer:
-            return
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        self._store.execute(_SET_META, (key, value))

@@ -1,5 +1,6 @@
-"""The keeper's transactions in flight, persisted in SQLite, so that a
-restart follows them again instead of sending again what is in flight.
+"""The keeper's transactions in flight, persisted in SQLite or PostgreSQL
+(:mod:`keepers.store`), so that a restart follows them again instead of
+sending again what is in flight.
 
 One row per transaction in flight (per request key), for one signer on one
 chain: the request (target, calldata, label, positions, context), its
@@ -10,39 +11,41 @@ bytes reach the node (a crash between the two leaves a row whose bytes the
 rebroadcast rule sends), updated on each bump, rebroadcast or cancel, and
 deleted once the nonce is used.
 
-Standard library only (``sqlite3``); no RPC.
+On PostgreSQL the table lives in the schema ``keeper_txs``, shared by
+every signer and chain (rows are keyed by them); each row is written by
+the single submitter of its signing key. No RPC.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keepers.store import Store, StoreLocation, configured_location
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending_txs (
-    chain_id INTEGER NOT NULL,
+    chain_id BIGINT NOT NULL,
     signer TEXT NOT NULL,
     key TEXT NOT NULL,
-    nonce INTEGER NOT NULL,
+    nonce BIGINT NOT NULL,
     request TEXT NOT NULL,
-    gas_limit INTEGER NOT NULL,
+    gas_limit BIGINT NOT NULL,
     max_fee TEXT NOT NULL,
     priority_fee TEXT NOT NULL,
     hashes TEXT NOT NULL,
     raw TEXT NOT NULL,
-    first_block INTEGER NOT NULL,
-    first_at REAL NOT NULL,
-    last_signed_block INTEGER NOT NULL,
-    last_broadcast_block INTEGER NOT NULL,
-    bumps INTEGER NOT NULL,
-    bumps_exhausted INTEGER NOT NULL,
-    cancelling INTEGER NOT NULL,
+    first_block BIGINT NOT NULL,
+    first_at DOUBLE PRECISION NOT NULL,
+    last_signed_block BIGINT NOT NULL,
+    last_broadcast_block BIGINT NOT NULL,
+    bumps BIGINT NOT NULL,
+    bumps_exhausted BIGINT NOT NULL,
+    cancelling BIGINT NOT NULL,
     cancel_hashes TEXT NOT NULL,
-    cancel_capped INTEGER NOT NULL,
+    cancel_capped BIGINT NOT NULL,
     PRIMARY KEY (chain_id, signer, key)
 );
 """
@@ -53,6 +56,13 @@ _COLUMNS = (
     "cancelling", "cancel_hashes", "cancel_capped",
 )
 
+_KEY = ("chain_id", "signer", "key")
+_SAVE = (
+    f"INSERT INTO pending_txs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEY)
+)
+
 
 def tx_store_path(index_path: str | Path) -> Path:
     """The store's file beside the position index's (``index.sqlite`` ->
@@ -60,6 +70,15 @@ def tx_store_path(index_path: str | Path) -> Path:
     journal mode or locks."""
     path = Path(index_path)
     return path.with_name(f"{path.stem}.txs{path.suffix or '.sqlite'}")
+
+
+def tx_store_location(db_url: str | None, db_path: str | Path) -> StoreLocation:
+    """The configured store of the transactions in flight: the database of
+    ``db_url`` when set (its own schema), else the SQLite file beside the
+    index's (:func:`tx_store_path`)."""
+    if db_url is not None and db_url.strip():
+        return configured_location(db_url, db_path)
+    return configured_location(None, tx_store_path(db_path))
 
 
 class TxStoreError(ValueError):
@@ -119,24 +138,23 @@ def _request_json(request: StoredRequest) -> str:
 
 class TxStore:
     """Transactions in flight of ``signer`` on ``chain_id``, in a SQLite
-    file (which may be the position index's: the table is its own)."""
+    file (which may be the position index's: the table is its own) or a
+    PostgreSQL database (``location``: a path, a URL or a
+    :class:`keepers.store.StoreLocation`)."""
 
-    def __init__(self, path: str | Path, chain_id: int, signer: str) -> None:
+    NAMESPACE = "keeper_txs"
+
+    def __init__(self, location: str | Path | StoreLocation, chain_id: int, signer: str) -> None:
         if chain_id <= 0:
             raise ValueError(f"chain id must be positive, not {chain_id}")
         if not signer:
             raise ValueError("a signer address is required")
         self.chain_id, self.signer = chain_id, signer.lower()
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._store = Store(location, self.NAMESPACE)
+        self._store.create(_SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()
 
     def save(self, tx: StoredTx) -> None:
         """Inserts or replaces the row of ``tx.request.key``."""
@@ -146,23 +164,18 @@ class TxStore:
             tx.first_at, tx.last_signed_block, tx.last_broadcast_block, tx.bumps, int(tx.bumps_exhausted),
             int(tx.cancelling), json.dumps(list(tx.cancel_hashes)), int(tx.cancel_capped),
         )
-        sql = f"INSERT OR REPLACE INTO pending_txs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-        with self._lock:
-            self._db.execute(sql, row)
+        self._store.execute(_SAVE, row)
 
     def delete(self, key: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM pending_txs WHERE chain_id = ? AND signer = ? AND key = ?",
-                             (self.chain_id, self.signer, key))
+        self._store.execute("DELETE FROM pending_txs WHERE chain_id = ? AND signer = ? AND key = ?",
+                            (self.chain_id, self.signer, key))
 
     def load(self) -> list[StoredTx]:
         """Every stored transaction of this signer and chain, by nonce."""
-        with self._lock:
-            cursor = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM pending_txs WHERE chain_id = ? AND signer = ? ORDER BY nonce",
-                (self.chain_id, self.signer),
-            )
-            rows = cursor.fetchall()
+        rows = self._store.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM pending_txs WHERE chain_id = ? AND signer = ? ORDER BY nonce",
+            (self.chain_id, self.signer),
+        ).fetchall()
         return [self._decode(dict(zip(_COLUMNS, row))) for row in rows]
 
     @staticmethod

@@ -25,8 +25,9 @@ from keepers.spending import Spending, SpendingMetrics
 from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
 from keepers.decide import ProfitPolicy
 from keepers.rpc import RpcSettings, process_client, web3_on
+from keepers.store import configured_location
 from keepers.txmanager import FeePolicy, TxManager
-from keepers.txstore import TxStore, tx_store_path
+from keepers.txstore import TxStore, tx_store_location
 from keepers.wiring_routes import request_tip, submission_sender
 from keepers.types import AccountHealth
 from navlend.market import market_at
@@ -182,13 +183,14 @@ def build_keeper(
             dry_run=config.dry_run,
             on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
             # Transactions in flight survive a restart (followed, not sent again).
-            store=TxStore(tx_store_path(config.db_path), provider.chain_id, str(bot.signer.address)),
+            store=TxStore(tx_store_location(config.db_url, config.db_path), provider.chain_id,
+                          str(bot.signer.address)),
             gate=spending.gate,
             # Submission routes and each request's tip (keepers/submit.py, keepers/tipping.py).
             sender=submission_sender(config, w3),
             tip=request_tip(config, spending),
         )
-    index = PositionIndex(config.db_path, config.market, config.start_block)
+    index = PositionIndex(configured_location(config.db_url, config.db_path), config.market, config.start_block)
     keeper = Keeper(
         config=config,
         reader=reader,

@@ -20,6 +20,7 @@ Actors (anvil's accounts, as in tests/conftest.py):
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -222,3 +223,23 @@ def rehearsal(tmp_path):
     """The seeded chain as a "sepolia": deployments file ``sepolia.json``."""
     with running_devnet(tmp_path, network="sepolia", chain_id=REHEARSAL_CHAIN_ID) as net:
         yield net
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster on loopback for the session
+    (keepers/store_server.py), stopped and deleted after it: the index's
+    second store (unit tests) and the keeper's on DB_URL (e2e). Skipped,
+    with the reason, when it cannot be installed or started; under CI
+    (where `make setup` installs it) that is a failure instead."""
+    from keepers.store_server import PostgresUnavailable, ensure_postgres
+
+    try:
+        server = ensure_postgres()
+    except PostgresUnavailable as err:
+        message = f"PostgreSQL unavailable (`make setup` installs it: keepers/install-postgres.sh): {err}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield server
+    server.stop()

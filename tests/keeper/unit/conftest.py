@@ -12,6 +12,7 @@ tokens ``fund_a`` (6 decimals, NAV about $10.50, 8-decimal oracle) and
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -20,6 +21,7 @@ from navlend import model
 from navlend.constants import MAX_UINT256
 
 from keepers.decide import ProfitPolicy
+from keepers.store import StoreKind, StoreLocation
 from keepers.types import AccountHealth, AssetTerms, ExecutionContext, MarketTerms, to_address
 
 USD = 10**6
@@ -184,3 +186,30 @@ CONFIG_ENV = {
     "NAVLEND_KEEPER_FLASH_LIQUIDATOR": "0x" + "f1" * 20,
     "NAVLEND_KEEPER_NAV_ORACLES": "0x" + "0a" * 20,
 }
+
+
+# ---------------------------------------------------------------- #
+#          the index's two stores: SQLite and PostgreSQL (i17)      #
+# ---------------------------------------------------------------- #
+
+STORES = ("sqlite", "postgresql")
+_DATABASES = itertools.count()
+
+
+@pytest.fixture(params=STORES)
+def new_location(request, tmp_path):
+    """A factory of empty store locations of one kind (each test runs on
+    both; PostgreSQL: ``postgres_server`` of tests/keeper/conftest.py): ``new_location()`` is SQLite's ``:memory:`` or a new PostgreSQL
+    schema prefix; ``new_location(persistent=True)`` a SQLite file
+    (reopened, the same store) or a new PostgreSQL schema prefix."""
+    if request.param == "sqlite":
+        files = itertools.count()
+        return lambda persistent=False: str(tmp_path / f"store-{next(files)}.sqlite") if persistent else ":memory:"
+    return request.getfixturevalue("postgres_location")
+
+
+@pytest.fixture
+def postgres_location(postgres_server):
+    """``new_location`` on PostgreSQL only: a new schema prefix per call,
+    in the one database (a CREATE DATABASE each is ten times slower)."""
+    return lambda persistent=False: StoreLocation(StoreKind.POSTGRESQL, postgres_server.url, f"t{next(_DATABASES)}_")
