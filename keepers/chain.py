@@ -842,23 +842,11 @@ def log_record(entry: Any) -> LogRecord:
         get("event_name"),
         dict(get("event_arguments")),
         block_number=get("block_number"),
-        block_hash=_hash_value(get("block_hash")),
-        tx_hash=_hash_value(get("transaction_hash")),
+        block_hash=get("block_hash"),
+        tx_hash=get("transaction_hash"),
         log_index=get("log_index"),
         removed=bool(get("removed", False) or False),
     )
-
-
-def _hash_value(value: Any) -> Any:
-    """A hash as Ape handed it: bytes, HexBytes or a str, or a list of
-    byte values (Silverback passes a ``ContractLog`` to the handler through
-    its ``model_dump()``, which makes a HexBytes a list of ints); a list
-    that is not 32 byte values raises ValueError."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != 32 or not all(isinstance(b, int) and 0 <= b < 256 for b in value):
-            raise ValueError(f"not a 32-byte hash: {str(value)[:80]}")
-        return bytes(value)
-    return value
 
 
 def _range_refused(err: BaseException) -> bool:

@@ -598,8 +598,8 @@ class Keeper:
         whole = [b for b in gathered if not gone_borrowers & set(b.borrowers)]
         recheck_seconds = lap()
         groups: list[tuple[Plan, ...]] = batch_plans(kept, self.batch_size, max_loan)
-        groups = self._priced_batches(blog, groups, latest)
         gas_price = latest.base_fee + self.tx.policy.priority_fee
+        groups = self._priced_batches(blog, groups, gas_price)
         requests = [with_profit(r, self.spending, gas_price)
                     for r in [self._request(g) for g in groups] + [self._gathered_request(b) for b in whole]]
         groups += [b.plans for b in whole]
@@ -626,14 +626,13 @@ class Keeper:
         self._update_pending_metrics()
         return sent
 
-    def _priced_batches(self, blog: Any, groups: list[tuple[Plan, ...]], latest: BlockRef) -> list[tuple[Plan, ...]]:
+    def _priced_batches(self, blog: Any, groups: list[tuple[Plan, ...]], gas_price: int) -> list[tuple[Plan, ...]]:
         """Each redeem-route batch priced at its real size
         (``profit.price_batch``): a position was decided at its share of a
         full batch's gas, so a short batch may not pay; it is not sent."""
         if self.spending is None or self.spending.price is None:
             return groups
         kept = []
-        gas_price = latest.base_fee + self.tx.policy.priority_fee if self.tx else latest.base_fee
         for group in groups:
             if group[0].route is not Route.REDEEM:
                 kept.append(group)

@@ -34,14 +34,17 @@ import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
 from navlend import abi
+from navlend.constants import BPS
+from navlend.rules.arith import ceil_div
 
-from keepers.brakes import ALLOWED, BrakeDecision, Brakes, SendOutcome, receipt_cost_wei
+from keepers.brakes import ALLOWED, BrakeDecision, Brakes, SendOutcome
 from keepers.decide import ProfitPolicy
 from keepers.profit import (
     DECIMALS_SELECTOR,
     LATEST_ROUND_DATA_SELECTOR,
     EthPrice,
     GasModel,
+    base_to_wei,
     PriceFeedPolicy,
     decision_policy,
     decode_l1_fee,
@@ -49,7 +52,6 @@ from keepers.profit import (
     eth_usd,
     l1_fee_call,
 )
-from navlend.constants import BPS
 
 from keepers.treasury import ApprovalAction, ApprovalKind, ApprovalPolicy, SweepPolicy, approval_action, sweep_amount
 from keepers.txmanager import RevertKind, TxOutcome, TxRequest, TxStatus
@@ -100,7 +102,7 @@ def seize_need(plan: Plan) -> int:
     """The stablecoin a seize-route plan may pull from the keeper: what it
     repays at the scanned block plus ``REPAY_MARGIN_BPS``, rounded up
     (the allowance errs high)."""
-    return -(-plan.repaid * (BPS + REPAY_MARGIN_BPS) // BPS)
+    return ceil_div(plan.repaid * (BPS + REPAY_MARGIN_BPS), BPS)
 
 
 def seize_repayments(plans: Sequence[Plan]) -> int:
@@ -237,7 +239,7 @@ class Spending:
         """A plan's net profit in wei at the current ETH price (the bump
         re-check compares it with the extra gas a bump would pay)."""
         price = self.price.base_per_eth if self.price else self.base_policy.eth_usd_base
-        return max(net_profit_base, 0) * 10**18 // price
+        return base_to_wei(net_profit_base, price)
 
     # ---------------------------------------------------------------- the gate
 

@@ -520,8 +520,13 @@ class LogRecord:
 
 
 def _hash_hex(value: Any) -> str:
-    """A 32-byte hash as 0x-prefixed lowercase hex."""
+    """A 32-byte hash as 0x-prefixed lowercase hex, from bytes, HexBytes or
+    a str, or a list of byte values (Silverback hands a handler the log's
+    ``model_dump()``, which makes a HexBytes a list of ints); ValueError
+    for a list that is not 32 byte values."""
     if isinstance(value, (list, tuple)):
+        if len(value) != 32 or not all(isinstance(b, int) and 0 <= b < 256 for b in value):
+            raise ValueError(f"not a 32-byte hash: {str(value)[:80]}")
         value = bytes(value)
     return HexBytes(value).to_0x_hex()
 

@@ -415,8 +415,6 @@ def test_with_profit__net_profit_in_wei_at_the_price(tmp_path):
 
 
 def test_keeper__seize_plans_without_allowance__approval_sent_plans_wait(tmp_path):
-    from dataclasses import replace
-
     from test_keeper_batches import Reader as BlockReader
 
     keeper, tx = _keeper(Node(), tmp_path)
@@ -433,8 +431,6 @@ def test_keeper__seize_plans_without_allowance__approval_sent_plans_wait(tmp_pat
 
 
 def test_keeper__seize_plans_with_allowance__all_kept(tmp_path):
-    from dataclasses import replace
-
     from test_keeper_batches import Reader as BlockReader
 
     keeper, tx = _keeper(Node(), tmp_path)
@@ -445,21 +441,17 @@ def test_keeper__seize_plans_with_allowance__all_kept(tmp_path):
 
 
 def test_keeper__short_batch_that_does_not_pay__not_sent(tmp_path):
-    from dataclasses import replace
-
-    from test_keeper_batches import Reader as BlockReader
-
     keeper, tx = _keeper(Node(), tmp_path)
     keeper.spending = _spending(tmp_path)
     keeper.spending.eth_price(100, NOW)
     # Decided at a full batch's per-position gas with a thin margin: alone, the batch's fixed gas eats it.
     thin = replace(_plan(0), net_profit=2 * USD, gas_cost=0, min_profit=USD)
-    head = replace(BlockReader().head(), base_fee=50 * GWEI)
+    gas_price = 50 * GWEI + keeper.tx.policy.priority_fee
     with capture_logs() as logs:
-        groups = keeper._priced_batches(keeper_log(), [(thin,)], head)
+        groups = keeper._priced_batches(keeper_log(), [(thin,)], gas_price)
     assert groups == [] and any(e["event"] == "batch does not pay at its real size; not sending" for e in logs)
     rich = replace(_plan(0), net_profit=500 * USD)
-    assert keeper._priced_batches(keeper_log(), [(rich,)], head) == [(rich,)]
+    assert keeper._priced_batches(keeper_log(), [(rich,)], gas_price) == [(rich,)]
 
 
 def keeper_log():

@@ -135,3 +135,9 @@ def test_chunks__sizes__split_in_order():
     assert chunks([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]
     with pytest.raises(ValueError):
         chunks([1], 0)
+
+
+def test_log_record_from_event__byte_list_not_32_long__refused():
+    with pytest.raises(ValueError, match="not a 32-byte hash"):
+        LogRecord.from_event("BadDebt", {"borrower": BORROWER}, block_number=1, block_hash=[1] * 31,
+                             tx_hash=b"\xab" * 32, log_index=0)
