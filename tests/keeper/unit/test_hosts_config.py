@@ -4,7 +4,13 @@ shards and Redis; scan_every_blocks only with shards; at most 256 ranges."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
+
+from devkit.paths import ROOT
 
 from keepers.config import ConfigError, load_config
 from keepers.hosts import SCANNER_SIGNER, markets_of, scanner_config, shard_tasks
@@ -55,3 +61,15 @@ def test_load_config__bad_hosts_settings__refused(env, problem):
     with pytest.raises(ConfigError) as err:
         load_config(env={**BASE, "NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0", **env})
     assert problem in str(err.value)
+
+
+@pytest.mark.parametrize("module, shards, message", [
+    ("keepers.bots.liquidator", "2", "keepers.bots.scanner (a dispatcher and workers) and keepers.bots.submitter"),
+    ("keepers.bots.scanner", "1", "the scanner workers need 2 or more"),
+])
+def test_bot_module__wrong_role_for_the_shard_count__exits_naming_the_right_one(module, shards, message):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAVLEND_KEEPER_")}
+    env.update(BASE, NAVLEND_KEEPER_SHARD_COUNT=shards, NAVLEND_KEEPER_SIGNER_ALIAS="TEST::0", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], env=env, cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0 and message in result.stderr, result.stderr[-2000:]
