@@ -19,6 +19,7 @@ health; queue the liquidatable ones for the submitter.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,19 +57,23 @@ class ShardIndexReader:
         self.location = location
         self.market = to_address(market)
         self.postgres = location.is_postgres
+        # A worker may run two tasks at once (threads): one statement at a time.
+        self._lock = threading.Lock()
         if self.postgres:
-            psycopg = psycopg_module()
-            self._conn: Any = psycopg.connect(location.target, autocommit=True, connect_timeout=10,
-                                              options="-c default_transaction_read_only=on")
-            schema = index_namespace(location, market)
-            self._conn.execute(f'SET search_path TO "{schema}"')
-            self._missing: tuple[type[BaseException], ...] = (psycopg.errors.UndefinedTable,)
+            self._conn: Any = self._connect_postgres()
+            self._missing: tuple[type[BaseException], ...] = (psycopg_module().errors.UndefinedTable,)
         else:
             try:
                 self._conn = sqlite3.connect(f"file:{location.target}?mode=ro", uri=True, check_same_thread=False)
             except sqlite3.OperationalError as err:
                 raise self._not_ready() from err
             self._missing = (sqlite3.OperationalError,)
+
+    def _connect_postgres(self) -> Any:
+        conn = psycopg_module().connect(self.location.target, autocommit=True, connect_timeout=10,
+                                        options="-c default_transaction_read_only=on")
+        conn.execute(f'SET search_path TO "{index_namespace(self.location, self.market)}"')
+        return conn
 
     def _not_ready(self) -> IndexNotReady:
         return IndexNotReady(f"no index of market {self.market} at {self.location.masked()} yet "
@@ -80,12 +85,17 @@ class ShardIndexReader:
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         if self.postgres:
             sql = sql.replace("?", "%s")
-        try:
-            return list(self._conn.execute(sql, params).fetchall())
-        except self._missing as err:
-            if self.postgres or "no such table" in str(err):
-                raise self._not_ready() from err
-            raise
+        with self._lock:
+            if self.postgres and (self._conn.closed or self._conn.broken):
+                # The server restarted or dropped an idle session: a new one.
+                log.warning("index connection lost; reconnecting", store=self.location.masked(), market=self.market)
+                self._conn = self._connect_postgres()
+            try:
+                return list(self._conn.execute(sql, params).fetchall())
+            except self._missing as err:
+                if self.postgres or "no such table" in str(err):
+                    raise self._not_ready() from err
+                raise
 
     def checkpoint(self) -> int | None:
         """The last block the writer applied, None before its first."""

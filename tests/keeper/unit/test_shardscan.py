@@ -147,3 +147,23 @@ def test_reader__sqlite_file_missing__index_not_ready(tmp_path):
     with pytest.raises(IndexNotReady):
         ShardIndexReader(parse_location(str(tmp_path / "none.sqlite")), MARKET)
     assert not (tmp_path / "none.sqlite").exists()  # a reader creates nothing
+
+
+def test_reader__postgres_session_dropped__reconnects_read_only(postgres_location):
+    location = postgres_location(persistent=True)
+    _written(location, {ACCOUNTS[0]: 100})
+    reader = ShardIndexReader(location, MARKET)
+    (task,) = plan_tasks([MARKET], 1)
+    reader._conn.close()  # as when the server drops the session
+    assert reader.open_accounts(task) == [ACCOUNTS[0]]
+    with pytest.raises(Exception, match="read-only"):
+        reader._conn.execute("DELETE FROM state")
+
+
+def test_reader__sqlite_closed_by_its_owner__not_reopened(tmp_path):
+    location = parse_location(str(tmp_path / "index.sqlite"))
+    _written(location, {ACCOUNTS[0]: 100})
+    reader = ShardIndexReader(location, MARKET)
+    reader.close()
+    with pytest.raises(Exception, match="closed"):
+        reader.checkpoint()
