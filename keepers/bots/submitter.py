@@ -12,6 +12,7 @@ index the scanners read (PostgreSQL on ``db_url``). A second submitter
 with another key sets ``NAVLEND_KEEPER_INDEX_WRITER=false`` and only reads.
 
     NAVLEND_KEEPER_SHARD_COUNT=2 NAVLEND_KEEPER_REDIS_URL=redis://127.0.0.1:6379/0 \\
+    NAVLEND_KEEPER_DB_URL=postgresql://keeper@pg-host:5432/navlend \\
     silverback run keepers.bots.submitter:bot --network ethereum:local:foundry \\
         --runner keepers.runner:ResilientPollingRunner
 

@@ -132,9 +132,12 @@ def test_several_hosts__worker_killed_and_restarted__every_position_liquidated_o
     first_block = devnet.anvil.block_number()
     workers[0].proc.send_signal(signal.SIGKILL)
     workers[0].proc.wait(timeout=10)
+    kill_block = devnet.anvil.block_number()
     devnet.bots.remove(workers[0])
     first = _liquidatable_at(devnet, first_block)
     assert first == {2, 3}, first
+    # The kill landed while they remained to be found (none liquidated yet).
+    assert _liquidatable_at(devnet, kill_block) == first, "the kill came after the liquidations"
     wait_for(lambda: not _liquidatable_at(devnet, devnet.anvil.block_number()), 120,
              "phase 1: liquidated by the surviving worker's scans")
     survivor_done = _tasks_done(workers[1], names)
