@@ -207,15 +207,22 @@ def test_scan__local_health__lens_asked_only_about_candidates():
     assert metric(keeper, "keeper_health_fallbacks_total") == 0
 
 
-def test_scan__local_health__nav_drop_in_the_logs__newly_sunk_position_rechecked():
+def after_fund_c_drop() -> tuple[Chain, Keeper, list[AccountHealth]]:
+    """Blocks 4 and 5, fund C's NAV halving at 5 (the other borrower's 450
+    against 500): both borrowers then go to the Lens."""
     chain = book()
     keeper, acted = keeper_on(chain)
     keeper.on_block()
     chain.head_number = 5
-    chain.prices[1] = 5 * 10**7  # fund C halves: the other borrower's 450 against 500
+    chain.prices[1] = 5 * 10**7
     chain.logs.append(nav(ORACLE_C, 5 * 10**7, 5))
     keeper.on_block()
     assert chain.lens_asked[-1] == (BORROWER, OTHER_BORROWER)
+    return chain, keeper, acted
+
+
+def test_scan__local_health__nav_drop_in_the_logs__newly_sunk_position_rechecked():
+    _chain, _keeper, acted = after_fund_c_drop()
     assert {h.account for h in acted} == {BORROWER, OTHER_BORROWER}
 
 
@@ -375,25 +382,27 @@ class BrokenRounds:
         return getattr(self.chain, name)
 
 
-def test_scan__local_health__oracle_not_followed__its_asset_read_each_block():
-    chain = book(oracle_c=ORACLE_X)
+def two_blocks(chain: Chain) -> tuple[Keeper, list[AccountHealth]]:
+    """Blocks 4 and 5 worked locally (no fallback); the borrower acted on at both."""
     keeper, acted = keeper_on(chain)
-    keeper.on_block()
-    chain.head_number = 5
-    keeper.on_block()
-    assert chain.calls["asset_price"] == 2  # fund C, once a block
+    for number in (4, 5):
+        chain.head_number = number
+        keeper.on_block()
     assert metric(keeper, "keeper_health_fallbacks_total") == 0
     assert [h.account for h in acted] == [BORROWER, BORROWER]
+    return keeper, acted
+
+
+def test_scan__local_health__oracle_not_followed__its_asset_read_each_block():
+    chain = book(oracle_c=ORACLE_X)
+    two_blocks(chain)
+    assert chain.calls["asset_price"] == 2  # fund C, once a block
 
 
 def test_scan__local_health__round_before_the_index__read_once():
     chain = book(navs=False)
-    keeper, acted = keeper_on(chain)
-    keeper.on_block()
-    chain.head_number = 5
-    keeper.on_block()
+    two_blocks(chain)
     assert chain.calls["latest_round"] == 2  # oracle A and oracle C, once
-    assert metric(keeper, "keeper_health_fallbacks_total") == 0
     assert chain.lens_asked == [(BORROWER,), (BORROWER,)]
 
 
@@ -457,14 +466,7 @@ def test_keeper__compaction_off__index_keeps_every_fact():
 
 
 def test_sync__local_health__reorg__inputs_above_forgotten_screen_follows():
-    chain = book()
-    keeper, acted = keeper_on(chain)
-    keeper.on_block()
-    chain.head_number = 5
-    chain.prices[1] = 5 * 10**7
-    chain.logs.append(nav(ORACLE_C, 5 * 10**7, 5))
-    keeper.on_block()
-    assert chain.lens_asked[-1] == (BORROWER, OTHER_BORROWER)
+    chain, keeper, _ = after_fund_c_drop()
     # Block 5 is replaced by one without the NAV drop; the head is now 6.
     chain.fork_from, chain.head_number = 5, 6
     chain.prices[1] = 10**8
