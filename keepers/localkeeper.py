@@ -7,10 +7,16 @@
   oracle, ratio, rates), its accruing events, and the oracles' applied
   rounds (``NavPublished``, ``PendingConfirmed``). The position logs go to
   the index as before; the rest become health inputs
-  (``healthinputs.input_record``), fed to :class:`keepers.localscan.LocalHealth`
-  once the range is applied (:meth:`LocalScanner.applied`). The books are
-  read at the last block of the range holding an accruing event (one
-  ``market_state``; a header read when that block is not the head).
+  (``healthinputs.input_record``), stored at once (before the range's
+  checkpoint moves, so that a crash cannot lose them), with the latest
+  block holding an accruing event (``InputKind.ACCRUAL``). No read there.
+- **Reads**, at the screen (:meth:`LocalScanner.scan`), only what is
+  stale: the books (``market_state`` at the latest accruing block, when
+  they were read below it: one call after such a block, and a header read
+  when that block is not the head), a value exponent per listing or oracle
+  change (at the head). A node keeps the state of recent blocks only: books
+  older than :data:`RECENT_STATE_BLOCKS` are not read; the keeper scans
+  through the Lens until the next accruing block.
 - **Screen** (:meth:`LocalScanner.scan`): every position screened locally
   (vectorised, ``keepers.localhealth.screen``); the Lens is asked only about
   ``accounts_to_recheck()`` (candidates and the ``health_edge_bps`` band),
@@ -40,7 +46,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,11 +55,13 @@ import structlog
 from keepers.chain import BlockRef
 from keepers.healthinputs import (
     ACCRUING_EVENTS,
+    READ_LOG_INDEX,
     ROUND_EVENTS,
     InputFact,
     InputKind,
     InputRecord,
     MissingInput,
+    book_fact,
     input_record,
     read_record,
 )
@@ -71,6 +79,11 @@ INPUT_EVENTS = ("AssetListed", "AssetRiskSet", "AssetLimitsSet", "AssetOracleSet
 MARKET_EVENTS = tuple(sorted(set(INDEXED_EVENTS) | set(INPUT_EVENTS) | ACCRUING_EVENTS))
 # The oracle events (what moves a price liquidation uses).
 ORACLE_EVENTS = tuple(sorted(ROUND_EVENTS))
+# The log index of the accrual marker (after the block's logs, before its reads).
+ACCRUAL_LOG_INDEX = READ_LOG_INDEX - 1
+# Blocks behind the head whose state a node still answers for (geth keeps
+# 128; the books are read at their accruing block only within this).
+RECENT_STATE_BLOCKS = 100
 
 
 class HealthChainReads(Protocol):
@@ -160,6 +173,19 @@ def unfollowed_assets(current: Mapping[tuple[InputKind, str], tuple[int, ...]], 
     return {key for (kind, key), values in current.items() if kind is InputKind.ORACLE and oracle_of(values) not in followed}
 
 
+def stale_exponents(current: Mapping[tuple[InputKind, str], tuple[int, ...]]) -> list[str]:
+    """The listed assets whose value exponent was never read, or was read
+    for another oracle than the one now set."""
+    out = []
+    for (kind, token), values in current.items():
+        if kind is not InputKind.ORACLE:
+            continue
+        exponent = current.get((InputKind.EXPONENT, token))
+        if exponent is None or (len(exponent) > 1 and exponent[1] != values[0]):
+            out.append(token)
+    return sorted(out)
+
+
 def unanswered_oracles(current: Mapping[tuple[InputKind, str], tuple[int, ...]], read_priced: Iterable[str]) -> set[str]:
     """The oracles of listed, event-priced assets with no round in the
     index yet (the round predates the index): read once."""
@@ -205,7 +231,7 @@ class LocalScanner:
     shard_id: int = 0
     clock: Callable[[], float] = time.monotonic
     block_of: Callable[[int], BlockRef] | None = None
-    _pending: list[BlockInputs] = field(default_factory=list)
+    _moved: bool = False
     _last_sweep: float | None = None
     _missing: str = ""
 
@@ -218,38 +244,35 @@ class LocalScanner:
 
     def fetch(self, start: int, end: int) -> list[LogRecord]:
         """The position records of blocks ``start..end`` for the index;
-        the blocks' health inputs kept for :meth:`applied`."""
+        the blocks' health inputs, and the latest accruing block, stored
+        now (idempotent: a range fetched again stores nothing new)."""
         positions, blocks = split_logs(self.fetch_logs(start, end), self.market)
-        self._pending.extend(blocks)
+        records = [r for b in blocks for r in b.inputs]
+        accruing = [b for b in blocks if b.accrues]
+        if accruing:
+            last = accruing[-1]
+            records.append(InputRecord(last.number, last.block_hash, ACCRUAL_LOG_INDEX,
+                                       (InputFact(InputKind.ACCRUAL, "", (last.number,)),)))
+        if records:
+            self.local.index.apply_health_inputs(records)
+        self._moved = self._moved or any(f.kind is InputKind.ANSWER for r in records for f in r.facts)
         return positions
 
     def applied(self, head: BlockRef) -> bool:
-        """The fetched range is in the index: its blocks' inputs go to
-        local health (the books read at the last accruing block). Returns
-        whether an oracle round moved a price."""
-        blocks, self._pending = self._pending, []
-        accruing = [b.number for b in blocks if b.accrues]
-        last_accruing = accruing[-1] if accruing else None
-        moved = False
-        for block in blocks:
-            books = block.number == last_accruing
-            if not block.inputs and not books:
-                continue
-            # The timestamp is the books' last accrual (read only with them).
-            timestamp = head.timestamp if not books or block.number == head.number else self._timestamp(block.number)
-            self.local.on_block(block.number, block.block_hash, timestamp,
-                                block.market_events if books else (), block.inputs)
-            moved = moved or any(f.kind is InputKind.ANSWER for r in block.inputs for f in r.facts)
+        """The fetched range is in the index. Returns whether an oracle
+        round moved a price since the last call."""
+        moved, self._moved = self._moved, False
         return moved
 
-    def _timestamp(self, number: int) -> int:
+    def _block(self, number: int, head: BlockRef) -> BlockRef:
+        if number == head.number:
+            return head
         if self.block_of is None:
-            raise ValueError(f"block {number}'s timestamp is needed and no block reader is set")
-        return self.block_of(number).timestamp
+            raise ValueError(f"block {number}'s header is needed and no block reader is set")
+        return self.block_of(number)
 
     def on_rewind(self, block: int) -> None:
         """The index was rewound to ``block``: inputs above it forgotten."""
-        self._pending = [b for b in self._pending if b.number <= block]
         self.local.on_rewind(block)
 
     # ---------------------------------------------------------------- screen
@@ -311,17 +334,53 @@ class LocalScanner:
         )
 
     def _inputs(self, head: BlockRef) -> tuple[Any, Any]:
-        """The inputs at ``head`` (read prices read, missing first rounds
-        read once) and the positions in their columns."""
+        """The inputs at ``head`` (the stale ones read first: the books,
+        exponents, first rounds; the read prices read) and the positions
+        in their columns. :class:`MissingInput` when one cannot be had."""
         current = self.local.index.health_inputs()
         self.local.read_priced = self.read_priced | unfollowed_assets(current, self.followed_oracles)
-        unanswered = unanswered_oracles(current, self.local.read_priced)
-        if unanswered:
-            facts = [InputFact(InputKind.ANSWER, o, self.reads.latest_round(o, head.number)) for o in sorted(unanswered)]
-            self.local.index.apply_health_inputs([read_record(head.number, head.hash, facts)])
-            log.info("local health: first rounds read", block=head.number, oracles=sorted(unanswered))
+        records = [r for r in (self._books(current, head), self._head_reads(current, head)) if r is not None]
+        if records:
+            self.local.index.apply_health_inputs(records)
         inputs = self.local.inputs_at(head.number)
         return inputs, self.local.positions(inputs)
+
+    def _books(self, current: Mapping[tuple[InputKind, str], tuple[int, ...]], head: BlockRef) -> InputRecord | None:
+        """The books read at the latest accruing block, when the stored
+        ones predate it (None: they are current)."""
+        accrual = current.get((InputKind.ACCRUAL, ""))
+        booked = current.get((InputKind.BOOKED, ""))
+        if accrual is None or (booked is not None and booked[0] >= accrual[0]):
+            return None
+        block = accrual[0]
+        if head.number - block > RECENT_STATE_BLOCKS:
+            raise MissingInput(f"the books at block {block} (older than the {RECENT_STATE_BLOCKS} blocks a node keeps; "
+                               "the next accruing block brings them)")
+        try:
+            ref = self._block(block, head)
+            state = self.reads.market_state(block)
+        except Exception as err:
+            if block == head.number:
+                raise
+            # A node without that block's state (pruned, or a chain loaded
+            # from a state dump): the next accruing block brings the books.
+            raise MissingInput(f"the books at block {block}: {type(err).__name__}: {str(err)[:200]}") from None
+        facts = (book_fact(state, ref.timestamp), InputFact(InputKind.BOOKED, "", (block,)))
+        return read_record(block, ref.hash, facts)
+
+    def _head_reads(self, current: Mapping[tuple[InputKind, str], tuple[int, ...]], head: BlockRef) -> InputRecord | None:
+        """Read at the head: the value exponent of each listed asset whose
+        oracle changed since it was read (or never read), and the first
+        round of each followed oracle with none in the index."""
+        stale = stale_exponents(current)
+        facts = [InputFact(InputKind.EXPONENT, token, (self.reads.value_exponent(token, head.number),
+                                                       current[(InputKind.ORACLE, token)][0])) for token in stale]
+        unanswered = sorted(unanswered_oracles(current, self.local.read_priced))
+        facts += [InputFact(InputKind.ANSWER, oracle, self.reads.latest_round(oracle, head.number)) for oracle in unanswered]
+        if not facts:
+            return None
+        log.info("local health: inputs read", block=head.number, exponents=stale, first_rounds=unanswered)
+        return read_record(head.number, head.hash, facts)
 
     def _compare(self, head: BlockRef, exact: Mapping[str, Any], lens: list[AccountHealth]) -> tuple[HealthMismatch, ...]:
         """The sweep's mismatches, each read again once before it counts."""

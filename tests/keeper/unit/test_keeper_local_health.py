@@ -24,6 +24,7 @@ from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.localhealth import DEFAULT_EDGE_BPS
 from keepers.localkeeper import (
+    RECENT_STATE_BLOCKS,
     LocalScanner,
     compaction_due,
     split_logs,
@@ -81,6 +82,7 @@ class Chain:
     lens_asked: list[tuple[str, ...]] = field(default_factory=list)
     lens_error: dict[str, int] = field(default_factory=dict)  # account -> a debt the Lens gets wrong
     market: str = MARKET
+    state_from: int = 0  # the node answers for blocks from here only (a loaded state dump)
 
     def fork(self, number: int) -> str:
         return "b" if self.fork_from is not None and number >= self.fork_from else "a"
@@ -118,6 +120,8 @@ class Chain:
     # the health reads
     def market_state(self, block: int) -> tuple[int, int, int, int, int]:
         self.calls["market_state"] += 1
+        if block < self.state_from:
+            raise RuntimeError(f"BlockOutOfRangeError: block height is {self.head_number} but requested was {block}")
         a = self.m.accrued(NOW)
         return (self.m.cash, self.m.total_scaled * a.index // WAD, a.reserves, a.index, self.m.total_scaled)
 
@@ -423,6 +427,62 @@ def test_scan__local_health__inputs_back__local_again():
     chain.lens_asked.clear()
     keeper.on_block()
     assert chain.lens_asked == [(BORROWER,)]
+
+
+def test_scan__local_health__books_older_than_a_node_keeps__lens_until_the_next_accruing_block():
+    chain = book()
+    keeper, _ = keeper_on(chain)
+    chain.head_number = 4 + RECENT_STATE_BLOCKS + 1  # the first screen, far from the accruing block
+    keeper.on_block()
+    assert chain.calls["market_state"] == 0
+    assert metric(keeper, "keeper_health_fallbacks_total") == 1
+    assert set(chain.lens_asked[0]) == {BORROWER, OTHER_BORROWER}  # the Lens path's full scan
+    # The next accruing block near the head: its books are read, local again.
+    chain.head_number += 1
+    chain.logs.append(entry("Deposit", {"sender": KEEPER, "owner": KEEPER, "assets": 1, "shares": 1},
+                            chain.head_number, 0))
+    chain.lens_asked.clear()
+    keeper.on_block()
+    assert chain.calls["market_state"] == 1
+    assert metric(keeper, "keeper_health_fallbacks_total") == 1
+    assert chain.lens_asked == [(BORROWER,)]
+
+
+def test_scan__local_health__node_without_the_books_block_state__lens_path_warned():
+    chain = book()
+    chain.state_from = chain.head_number = 10
+    keeper, _ = keeper_on(chain)
+    with capture_logs() as logs:
+        keeper.on_block()
+    assert metric(keeper, "keeper_health_fallbacks_total") == 1
+    (warning,) = [e for e in logs if e["event"].startswith("local health: an input is missing")]
+    assert "the books at block 4: RuntimeError: BlockOutOfRangeError" in warning["missing"]
+    assert set(chain.lens_asked[0]) == {BORROWER, OTHER_BORROWER}
+
+
+def test_scan__local_health__oracle_changed__exponent_read_again():
+    chain = book()
+    keeper, _ = keeper_on(chain)
+    keeper.on_block()
+    assert chain.calls["value_exponent"] == 2  # each listing, once
+    chain.head_number = 5
+    keeper.on_block()
+    assert chain.calls["value_exponent"] == 2
+    chain.head_number = 6
+    chain.logs.append(entry("AssetOracleSet", {"token": FUND_A, "oracle": ORACLE_C}, 6, 0))
+    keeper.on_block()
+    assert chain.calls["value_exponent"] == 3
+
+
+def test_fetch__inputs_stored_with_the_range_before_any_read():
+    chain = book()
+    keeper, _ = keeper_on(chain)
+    positions = keeper.local.fetch(1, 4)
+    assert len(positions) == 4
+    stored = keeper.index.health_inputs()
+    assert stored[(InputKind.ACCRUAL, "")] == (4,) and stored[(InputKind.ANSWER, ORACLE_A)] == (10 * 10**8, NOW - 100)
+    assert chain.calls["market_state"] == chain.calls["value_exponent"] == 0
+    assert keeper.local.applied(chain.head()) and not keeper.local.applied(chain.head())  # a round moved, once
 
 
 # ---------------------------------------------------------------- compaction
