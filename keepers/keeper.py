@@ -223,6 +223,9 @@ class Keeper:
         resumes, it does not rescan). Returns the logs applied."""
         head = self.reader.head()
         start = self.index.resume_block()
+        if self.local is not None:
+            # An index built before health inputs existed: its inputs read once.
+            self.local.backfill_inputs(self.index.start_block, start - 1, self.config.backfill_chunk_blocks)
         logs, applied = self._catch_up(head)
         self._recent_hashes[head.number] = head.hash
         self.metrics.index_checkpoint.set(head.number)

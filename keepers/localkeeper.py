@@ -32,11 +32,13 @@
   still differs is logged with its fields and counted
   (``keeper_health_mismatches_total``). The sweep's Lens read is acted on
   like any scan.
-- **Fallback**: a missing input (an index built before health inputs
-  existed, an asset listed with no round yet...) makes :meth:`scan` answer
+- **Fallback**: a missing input (an asset listed with no price yet, books
+  the node no longer has...) makes :meth:`scan` answer
   None: the keeper scans through the Lens as without local health, with a
   warning naming what is missing (once per cause) and
-  ``keeper_health_fallbacks_total``. No position is skipped.
+  ``keeper_health_fallbacks_total``. No position is skipped. An index
+  built before health inputs existed has them read once at start
+  (:meth:`LocalScanner.backfill_inputs`).
 
 Sharded scanners screen every position but ask the Lens only about their
 own shard's (``schedule.shard_of``).
@@ -52,6 +54,7 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 
+from keepers.backfill import run_backfill
 from keepers.chain import BlockRef
 from keepers.healthinputs import (
     ACCRUING_EVENTS,
@@ -68,6 +71,7 @@ from keepers.healthinputs import (
 from keepers.localhealth import HealthMismatch, HealthScreen, exact_healths, mismatches, screen
 from keepers.localscan import LocalHealth
 from keepers.metrics import KeeperMetrics
+from keepers.rpc_policy import ChunkPolicy
 from keepers.schedule import shard_of
 from keepers.types import INDEXED_EVENTS, AccountHealth, LogRecord, _hash_hex, to_address
 
@@ -257,6 +261,20 @@ class LocalScanner:
             self.local.index.apply_health_inputs(records)
         self._moved = self._moved or any(f.kind is InputKind.ANSWER for r in records for f in r.facts)
         return positions
+
+    def backfill_inputs(self, start: int, end: int, chunk: int) -> int:
+        """The health inputs of blocks ``start..end`` when the index holds
+        none (an index built before them, whose positions are already in
+        it): the same getLogs, ``chunk`` blocks at a time (halved on a
+        range refusal, a 429 waited out: ``keepers.backfill``), the position
+        logs left alone. Returns the blocks read (0: nothing to do)."""
+        if end < start or any(kind is InputKind.ASSET_ID for kind, _ in self.local.index.health_inputs()):
+            return 0
+        log.info("local health: reading the inputs of an index built before them", start=start, end=end)
+        result = run_backfill(start=start, end=end, fetch=self.fetch, apply=lambda records: None,
+                              checkpoint=lambda block: None, policy=ChunkPolicy(initial=chunk, maximum=chunk))
+        log.info("local health: inputs read", start=start, end=end, chunks=result.chunks)
+        return end - start + 1
 
     def applied(self, head: BlockRef) -> bool:
         """The fetched range is in the index. Returns whether an oracle

@@ -104,7 +104,8 @@ class Chain:
         return [e for e in self.logs if start <= e["block_number"] <= end and e["block_hash"][2] == self.fork(e["block_number"])]
 
     def market_logs_once(self, start: int, end: int):
-        raise AssertionError("local health reads the market's logs with the oracles'")
+        """The position logs alone (a keeper without local health)."""
+        return split_logs(self.fetch_logs(start, end), self.market)[0]
 
     def healths(self, accounts, block) -> list[AccountHealth]:
         self.calls["lens"] += 1
@@ -458,6 +459,27 @@ def test_scan__local_health__node_without_the_books_block_state__lens_path_warne
     (warning,) = [e for e in logs if e["event"].startswith("local health: an input is missing")]
     assert "the books at block 4: RuntimeError: BlockOutOfRangeError" in warning["missing"]
     assert set(chain.lens_asked[0]) == {BORROWER, OTHER_BORROWER}
+
+
+def test_backfill__index_built_before_health_inputs__inputs_read_once_then_local():
+    chain = book()
+    old, _ = keeper_on(chain)
+    old.local = None  # the index of a keeper without local health
+    old.backfill()
+    assert old.index.health_inputs() == {}
+    keeper, acted = keeper_on(chain)
+    keeper.index = keeper.local.local.index = old.index
+    chain.calls.clear()
+    keeper.backfill()
+    assert chain.calls["eth_getLogs"] == 1  # blocks 1-4, the checkpoint's range, inputs only
+    assert old.index.stats()["facts"] == 6  # the position facts untouched
+    chain.head_number = 5
+    keeper.on_block()
+    assert metric(keeper, "keeper_health_fallbacks_total") == 0
+    assert chain.lens_asked[-1] == (BORROWER,)
+    chain.calls.clear()
+    keeper.backfill()  # inputs already there: nothing read again
+    assert chain.calls["eth_getLogs"] == 0
 
 
 def test_scan__local_health__oracle_changed__exponent_read_again():
