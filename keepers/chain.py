@@ -254,6 +254,9 @@ class BlockRef:
     hash: str
     timestamp: int
     base_fee: int
+    # The previous block's hash ("" when unknown): a block whose parent is
+    # the checkpoint needs no look back for a reorg.
+    parent_hash: str = ""
 
 
 def whole_limits(small_position: int, dust_floor: int, base_decimals: int) -> tuple[int, int]:
@@ -316,6 +319,7 @@ class ChainReader:
             hash=HexBytes(b["hash"]).to_0x_hex(),
             timestamp=int(b["timestamp"]),
             base_fee=int(b.get("baseFeePerGas", 0) or 0),
+            parent_hash=HexBytes(b["parentHash"]).to_0x_hex() if b.get("parentHash") else "",
         )
 
     def block_hash(self, number: int) -> str | None:
@@ -625,6 +629,15 @@ class ChainReader:
         """The position events of blocks ``start..end`` in one ``getLogs``
         (a refusal raises: ``keepers.backfill`` sizes its chunks itself)."""
         return [log_record(entry) for entry in self._decode_logs(self._get_logs(start, end))]
+
+    def logs_of(self, start: int, end: int, addresses: Sequence[str], topics: Sequence[str]) -> list[dict[str, Any]]:
+        """The raw logs of blocks ``start..end`` emitted by any of
+        ``addresses`` with any of the topic0s ``topics``, in ONE ``getLogs``
+        (health from the index: the market's and the NAV oracles' logs
+        together; a refusal raises, as :meth:`market_logs_once`)."""
+        self._on_call("eth_getLogs")
+        return list(self.w3.eth.get_logs(
+            {"fromBlock": start, "toBlock": end, "address": list(addresses), "topics": [list(topics)]}))
 
     def _get_logs(self, start: int, end: int) -> list[dict[str, Any]]:
         self._on_call("eth_getLogs")

@@ -48,6 +48,7 @@ from pydantic import AfterValidator, TypeAdapter, ValidationError
 from navlend import deployments
 from navlend.constants import BPS, WAD
 
+from keepers.localhealth import DEFAULT_EDGE_BPS
 from keepers.shards import MAX_PARTS
 from keepers.store import StoreError, mask_url, parse_location
 from keepers.submit import route_problems
@@ -222,6 +223,23 @@ class KeeperConfig:
     # This submitter syncs the index from the chain's logs, the one writer
     # (false: a second submitter, with another signing key, only reads it).
     index_writer: bool = True
+    # --- local health (keepers/localkeeper.py; i17-local) ---
+    # Health factors computed from the index each block; the Lens is asked
+    # only about the candidates and the near-edge band (false: the Lens
+    # reads every position on the scan schedule).
+    local_health: bool = True
+    # Seconds between full Lens sweeps checking the local figures of every
+    # position (mismatches logged and counted); 0: never.
+    health_sweep_seconds: Annotated[int, Ge(0)] = 3_600
+    # Positions whose liquidation value is within this many basis points
+    # above their debt are re-checked with the Lens every block.
+    health_edge_bps: Annotated[int, Ge(0), Le(BPS)] = DEFAULT_EDGE_BPS
+    # Assets whose price is read every block (asset_price), besides those
+    # whose oracle is not among nav_oracles (always read).
+    read_priced_assets: tuple[Annotated[str, AfterValidator(to_address)], ...] = ()
+    # Blocks between compactions of the index below the finalized block
+    # (head - finality_depth); 0: never.
+    compact_every_blocks: Annotated[int, Ge(0)] = 1_000
 
     # -- chain units --
 
@@ -285,6 +303,7 @@ _ADDRESS_FIELDS = ("market", "lens", "flash_liquidator")
 _TUPLE_FIELDS = ("nav_oracles",)
 _TUPLE_FIELDS += ("submit_routes", "builder_urls")  # submission routes
 _TUPLE_FIELDS += ("rpc_urls",)  # rpc endpoints
+_TUPLE_FIELDS += ("read_priced_assets",)  # local health
 
 
 def load_config(
@@ -595,6 +614,7 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
     problems.extend(_rpc_checks(config))
     problems.extend(_store_checks(config))
     problems.extend(_hosts_checks(config))
+    problems.extend(_local_health_checks(config))
     return problems
 
 
@@ -607,6 +627,16 @@ def _hosts_checks(config: KeeperConfig) -> list[str]:
         problems.append(f"scan_every_blocks: {config.scan_every_blocks} needs the scanner workers (shard_count > 1); "
                         "the single-process keeper has its own schedule (healthy_scan_interval)")
     return problems
+
+
+def _local_health_checks(config: KeeperConfig) -> list[str]:
+    """Health from the index (keepers/localkeeper.py): each read-priced
+    asset named once (the bounds of the other fields are their types')."""
+    seen = list(config.read_priced_assets)
+    twice = sorted({a for a in seen if seen.count(a) > 1})
+    if twice:
+        return [f"read_priced_assets: listed more than once: {', '.join(twice)}"]
+    return []
 
 
 def _store_checks(config: KeeperConfig) -> list[str]:

@@ -70,10 +70,15 @@ class InputKind(enum.Enum):
     RISK = "risk"  # key token: (ltv, threshold)
     LIMITS = "limits"  # key token: (price cap, max oracle age)
     RATIO = "ratio"  # key token: (ratio,)
-    EXPONENT = "exponent"  # key token: (value exponent,), read
+    EXPONENT = "exponent"  # key token: (value exponent[, its oracle as an int]), read
     ANSWER = "answer"  # key oracle: (answer, updated_at)
     RATES = "rates"  # key "": (base, slope1, slope2, kink, reserve factor)
     BOOK = "book"  # key "": (index, last accrual, total scaled, cash, reserves), read
+    # The keeper's bookkeeping of the books (keepers/localkeeper.py): the
+    # latest block holding an accruing event, and the block the books were
+    # last read at; the books are current when the second is not below the first.
+    ACCRUAL = "accrual"  # key "": (block number,), from the logs
+    BOOKED = "booked"  # key "": (block number,), read with the books
 
 
 @dataclass(frozen=True)

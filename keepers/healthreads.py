@@ -19,6 +19,7 @@ _ASSET_PRICE = _VIEWS.function("asset_price")
 _BASE_ASSET = _VIEWS.function("asset")
 _TOKEN_DECIMALS = abi.function("ERC20", "decimals")
 _FEED_DECIMALS = abi.function("IAggregatorV3", "decimals")
+_LATEST_ROUND = abi.function("IAggregatorV3", "latestRoundData")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ class ChainHealthReads:
     def asset_price(self, token: str, block: int) -> int:
         price, _stale = self._read(_ASSET_PRICE, self.market, block, token)
         return int(price)
+
+    def latest_round(self, oracle: str, block: int) -> tuple[int, int]:
+        """A feed's latest applied round at ``block``: (answer, updatedAt),
+        for a followed oracle whose last round predates the index."""
+        _round, answer, _started, updated_at, _answered = self._read(_LATEST_ROUND, oracle, block)
+        return int(answer), int(updated_at)
 
     def base_decimals(self, block: int) -> int:
         """The base asset's decimals (read once)."""

@@ -56,6 +56,7 @@ from keepers.decide import (
     with_gathered,
 )
 from keepers.index import PositionIndex
+from keepers.localkeeper import LocalScanner, compaction_due
 from keepers.metrics import HealthState, KeeperMetrics, replacement_marks, replacements_between
 from keepers.profit import price_batch
 from keepers.rpc_policy import ChunkPolicy, ChunkState
@@ -159,6 +160,11 @@ class Keeper:
     pending_book: backrun.PendingBook = field(default_factory=backrun.PendingBook)
     # The getLogs chunk size the provider takes, kept from call to call.
     _chunk: ChunkState | None = None
+    # Health from the index (keepers/localkeeper.py; wiring attaches it
+    # when local_health is on): None scans every position through the Lens.
+    local: LocalScanner | None = None
+    _compacted_at: int | None = None
+    _balance_at: int | None = None
 
     def __post_init__(self) -> None:
         self.scan_policy = ScanPolicy.from_config(self.config)
@@ -217,6 +223,9 @@ class Keeper:
         resumes, it does not rescan). Returns the logs applied."""
         head = self.reader.head()
         start = self.index.resume_block()
+        if self.local is not None:
+            # An index built before health inputs existed: its inputs read once.
+            self.local.backfill_inputs(self.index.start_block, start - 1, self.config.backfill_chunk_blocks)
         logs, applied = self._catch_up(head)
         self._recent_hashes[head.number] = head.hash
         self.metrics.index_checkpoint.set(head.number)
@@ -239,9 +248,15 @@ class Keeper:
             self._touched |= result.touched
             applied[0] += result.applied
 
+        def on_chunk(result: Any) -> None:
+            on_applied(result)
+            if self.local is not None and self.local.applied(head):
+                self._nav_trigger = True  # a price moved (the Lens path's full scan, if it falls back)
+
         result = backfill_index(
-            self.index, fetch=self.reader.market_logs_once, head=head.number, head_hash=head.hash,
-            policy=ChunkPolicy(initial=size, maximum=size), on_applied=on_applied, state=self._chunk,
+            self.index, fetch=self.local.fetch if self.local is not None else self.reader.market_logs_once,
+            head=head.number, head_hash=head.hash, policy=ChunkPolicy(initial=size, maximum=size),
+            on_applied=on_chunk, state=self._chunk,
         )
         self._chunk = result.chunk_state
         return result.logs, applied[0]
@@ -328,16 +343,19 @@ class Keeper:
         try:
             head = self.reader.head()
             report.block = head.number
+            if self.health.last_block is not None:
+                # Blocks that came while the previous one was worked (no second head read).
+                self.metrics.block_lag.set(max(head.number - self.health.last_block - 1, 0))
             self.health.head = head.number
             self.health.last_rpc_ok_at = time.time()
             self.sync(head)
             if self.tx is not None:
                 self._follow_guarded(head)
             self._scan_and_act(head, report)
+            self._compact(head)
             self.health.last_block = head.number
             self.health.last_block_at = time.time()
             self.metrics.last_block.set(head.number)
-            self.metrics.block_lag.set(max(self.reader.head().number - head.number, 0))
         except Exception as err:
             report.error = str(err)[:300]
             self.fault("block", err, block=report.block)
@@ -352,13 +370,22 @@ class Keeper:
             self._rewind_to(head.number - 1, "the chain is shorter than the checkpoint")
         elif checkpoint is not None:
             stored = self.index.checkpoint_hash() or self._recent_hashes.get(checkpoint)
-            if stored is not None and self.reader.block_hash(checkpoint) != stored:
+            if stored is not None and self._hash_at(checkpoint, head) != stored:
                 self._rewind_to(self._common_ancestor(checkpoint), "checkpoint block replaced")
         self._catch_up(head)
         self._recent_hashes[head.number] = head.hash
         for old in [n for n in self._recent_hashes if n < head.number - self.config.finality_depth]:
             del self._recent_hashes[old]
         self.metrics.index_checkpoint.set(head.number)
+
+    def _hash_at(self, number: int, head: BlockRef) -> str | None:
+        """Block ``number``'s hash: the head's own or its parent's without
+        a call (a steady block's checkpoint is the head's parent)."""
+        if number == head.number:
+            return head.hash
+        if number == head.number - 1 and head.parent_hash:
+            return head.parent_hash
+        return self.reader.block_hash(number)
 
     def _common_ancestor(self, checkpoint: int) -> int:
         """The highest remembered block still canonical (else the
@@ -371,6 +398,8 @@ class Keeper:
     def _rewind_to(self, block: int, why: str) -> None:
         touched = self.index.rewind(block)
         self._touched |= touched
+        if self.local is not None:
+            self.local.on_rewind(block)
         for number in [n for n in self._recent_hashes if n > block]:
             del self._recent_hashes[number]
         self.metrics.reorgs.inc()
@@ -378,6 +407,8 @@ class Keeper:
         log.warning("reorg: index rewound", to_block=block, why=why, accounts=len(touched))
 
     def _scan_and_act(self, head: BlockRef, report: ScanReport) -> None:
+        if self.local is not None and self._scan_local(head, report):
+            return
         open_accounts = self.index.open_accounts()
         self.last = forget_closed(self.last, open_accounts)
         plan = accounts_to_scan(
@@ -395,10 +426,48 @@ class Keeper:
                                                < self.scan_policy.near_edge_hf_wad))
         self.metrics.positions_liquidatable.set(report.liquidatable)
 
+    def _scan_local(self, head: BlockRef, report: ScanReport) -> bool:
+        """Health from the index (keepers/localkeeper.py): every position
+        screened locally, the Lens asked about the candidates and the
+        near-edge band (every position in a sweep), the liquidatable ones
+        it confirms acted on. False when an input is missing (the caller
+        scans through the Lens)."""
+        assert self.local is not None
+        scan = self.local.scan(head, self._touched,
+                               lambda accounts, full: self._scan_stage(head, accounts, full, 0, report))
+        if scan is None:
+            return False
+        self._nav_trigger = False
+        self._touched = set()
+        report.scan_seconds += scan.screen_seconds
+        self.metrics.scan_seconds.observe(report.scan_seconds)
+        self.metrics.positions_tracked.set(scan.positions)
+        self.metrics.positions_at_risk.set(scan.at_risk)
+        self.metrics.positions_liquidatable.set(report.liquidatable)
+        return True
+
+    def _compact(self, head: BlockRef) -> None:
+        """The index compacted below the finalized block every
+        ``compact_every_blocks`` (a handled fault if it fails)."""
+        if not compaction_due(head.number, self._compacted_at, self.config.compact_every_blocks):
+            return
+        self._compacted_at = head.number
+        finalized = head.number - self.config.finality_depth
+        if finalized < self.index.start_block:
+            return
+        try:
+            facts, inputs = self.index.compact(finalized), self.index.compact_health_inputs(finalized)
+        except Exception as err:
+            self.fault("compact", err, block=head.number)
+            return
+        self.metrics.index_compactions.inc()
+        log.info("index compacted", block=head.number, finalized=finalized, facts=facts, health_inputs=inputs)
+
     def _scan_stage(self, head: BlockRef, accounts: tuple[str, ...], full: bool, stage: int,
-                    report: ScanReport) -> None:
+                    report: ScanReport) -> list[AccountHealth]:
         """Scans ``accounts`` at the head and acts on the liquidatable ones
-        before the plan's next stage is read (see ``ScanPlan.stages``)."""
+        before the plan's next stage is read (see ``ScanPlan.stages``).
+        Returns the healths read (those the Lens failed on left out)."""
         started = time.perf_counter()
         healths = self.reader.healths(accounts, head.number)
         seconds = time.perf_counter() - started
@@ -419,12 +488,13 @@ class Keeper:
         log.debug("scanned", block=head.number, accounts=len(healths), full=full, stage=stage,
                   at_risk=len(risky), liquidatable=len(liquidatable), seconds=round(seconds, 4))
         if not liquidatable:
-            return
+            return healths
         if self.tx is None:
             if self.forward is not None:
                 self.forward(head.number, liquidatable)
-            return
+            return healths
         self.act(head, liquidatable, report)
+        return healths
 
     # ---------------------------------------------------------------- acting
 
@@ -744,6 +814,10 @@ class Keeper:
             if self.spending is not None:
                 self.spending.settle(outcome)
         self._update_pending_metrics()
+        if not (outcomes or self.tx.pending or self._balance_at is None
+                or head.number - self._balance_at >= CONTEXT_REFRESH_BLOCKS):
+            return  # nothing of the keeper's moved it: read every CONTEXT_REFRESH_BLOCKS
+        self._balance_at = head.number
         balance = self.reader.native_balance(self.signer)
         self.health.set_balance(balance)
         if self.spending is not None:

@@ -95,6 +95,16 @@ class LocalHealth:
                 position = self.index.position(account)
                 self._table.upsert(position.account, position.scaled_debt, position.collateral)
 
+    def follow(self, accounts: Iterable[str]) -> None:
+        """Positions changed outside :meth:`on_block` (applied by another
+        path, e.g. a live log handler, before the block's logs were read):
+        their rows read back from the index."""
+        if self._table is None:
+            return
+        for account in accounts:
+            position = self.index.position(account)
+            self._table.upsert(position.account, position.scaled_debt, position.collateral)
+
     def on_rewind(self, block: int) -> None:
         """The keeper rewound the index to ``block`` (``PositionIndex.rewind``,
         already done): the inputs above it go too, and the table is rebuilt

@@ -251,6 +251,29 @@ class KeeperMetrics:
         self.skipped_blocks = Counter(
             "keeper_blocks_skipped_total", "Blocks skipped because the previous scan was still running.", registry=r
         )
+        # --- local health (keepers/localkeeper.py; i17-local) ---
+        self.local_screen_seconds = Histogram(
+            "keeper_local_screen_seconds", "Time of one block's local health screen (every position).",
+            buckets=SCAN_BUCKETS, registry=r,
+        )
+        self.health_rechecked = Counter(
+            "keeper_health_rechecked_total", "Positions the local screen sent to the Lens (candidates and the edge band).",
+            registry=r,
+        )
+        self.health_sweeps = Counter(
+            "keeper_health_sweeps_total", "Full Lens sweeps comparing the local figures with the chain.", registry=r
+        )
+        self.health_mismatches = Counter(
+            "keeper_health_mismatches_total", "Positions whose local figures differed from the Lens's in a sweep.",
+            registry=r,
+        )
+        self.health_fallbacks = Counter(
+            "keeper_health_fallbacks_total", "Blocks scanned through the Lens because a local input was missing.",
+            registry=r,
+        )
+        self.index_compactions = Counter(
+            "keeper_index_compactions_total", "Compactions of the index below the finalized block.", registry=r
+        )
         for name in self.labels:
             if any(name in getattr(m, "_labelnames", ()) for m in vars(self).values()):
                 raise ValueError(f"constant label {name!r} is also a label of one of the keeper's metrics")

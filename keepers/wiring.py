@@ -29,6 +29,7 @@ from keepers.store import configured_location
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.txstore import TxStore, tx_store_location
 from keepers.wiring_routes import request_tip, submission_sender
+from keepers.wiring_local import local_scanner
 from keepers.types import AccountHealth
 from navlend.market import market_at
 
@@ -202,6 +203,11 @@ def build_keeper(
         forward=forward,
         spending=spending,
     )
+    if config.local_health:
+        keeper.local = local_scanner(config, reader, index, metrics, list(market_at(config.market).contract_type.events),
+                                     list(project.NavOracle.contract_type.events), provider.network.ecosystem)
+        log.info("health from the index", edge_bps=config.health_edge_bps, sweep_seconds=config.health_sweep_seconds,
+                 read_priced=list(config.read_priced_assets))
     if serve_metrics:
         server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
                                policy=HealthPolicy.from_config(config)).start()
