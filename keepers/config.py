@@ -48,6 +48,7 @@ from pydantic import AfterValidator, TypeAdapter, ValidationError
 from navlend import deployments
 from navlend.constants import BPS, WAD
 
+from keepers.markets import markets_problems
 from keepers.store import StoreError, mask_url, parse_location
 from keepers.submit import route_problems
 from keepers.types import LENS_MAX_ACCOUNTS, to_address
@@ -213,6 +214,11 @@ class KeeperConfig:
     # several hosts (postgresql://user:password@host:5432/navlend); unset:
     # SQLite at db_path, one host.
     db_url: str | None = None
+    # --- several markets (keepers/markets.py, keepers/fleet.py; i17-multi) ---
+    # One deployments file per market (market, lens, flash_liquidator, NAV
+    # oracles each); empty: the one market of deployments_file / the
+    # addresses above. One signer, one transaction manager for them all.
+    deployments: tuple[Path, ...] = ()
 
     # -- chain units --
 
@@ -276,6 +282,7 @@ _ADDRESS_FIELDS = ("market", "lens", "flash_liquidator")
 _TUPLE_FIELDS = ("nav_oracles",)
 _TUPLE_FIELDS += ("submit_routes", "builder_urls")  # submission routes
 _TUPLE_FIELDS += ("rpc_urls",)  # rpc endpoints
+_TUPLE_FIELDS += ("deployments",)  # several markets
 
 
 def load_config(
@@ -330,6 +337,9 @@ def load_config_traced(
     if problems:
         raise ConfigError(problems)
 
+    if config.deployments and config.deployments_file is None:
+        # Several markets: the top-level addresses are the first market's.
+        config = replace(config, deployments_file=config.deployments[0])
     deployment = _DeploymentOnce(config, problems)
     before = config
     config = _resolve_addresses(config, origin, problems, deployment)
@@ -585,7 +595,14 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
     problems += _ops_checks(config)
     problems.extend(_rpc_checks(config))
     problems.extend(_store_checks(config))
+    problems.extend(_markets_checks(config))
     return problems
+
+
+def _markets_checks(config: KeeperConfig) -> list[str]:
+    """Several markets (keepers/markets.py): each file readable, no market
+    or FlashLiquidator twice, one chain."""
+    return markets_problems(config)
 
 
 def _store_checks(config: KeeperConfig) -> list[str]:

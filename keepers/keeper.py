@@ -316,28 +316,34 @@ class Keeper:
 
     # ---------------------------------------------------------------- blocks
 
-    def on_block(self, number: int | None = None) -> ScanReport:
+    def on_block(self, number: int | None = None, head: BlockRef | None = None,
+                 balance: int | None = None) -> ScanReport:
         """Index sync, pending-transaction follow-up, scan and execution
         for the chain head. A block that arrives while the previous one is
-        still being worked is skipped (the next one covers it)."""
+        still being worked is skipped (the next one covers it). ``head``
+        and ``balance`` (the signer's, at it): read once by a
+        several-market keeper (``keepers/fleet.py``) for all its markets;
+        read here when not given."""
         report = ScanReport(block=number if number is not None else -1)
         if not self._busy.acquire(blocking=False):
             self.metrics.skipped_blocks.inc()
             report.skipped_block = True
             return report
+        given = head is not None
         try:
-            head = self.reader.head()
+            head = head if head is not None else self.reader.head()
             report.block = head.number
             self.health.head = head.number
             self.health.last_rpc_ok_at = time.time()
             self.sync(head)
             if self.tx is not None:
-                self._follow_guarded(head)
+                self._follow_guarded(head, balance)
             self._scan_and_act(head, report)
             self.health.last_block = head.number
             self.health.last_block_at = time.time()
             self.metrics.last_block.set(head.number)
-            self.metrics.block_lag.set(max(self.reader.head().number - head.number, 0))
+            if not given:
+                self.metrics.block_lag.set(max(self.reader.head().number - head.number, 0))
         except Exception as err:
             report.error = str(err)[:300]
             self.fault("block", err, block=report.block)
@@ -722,16 +728,19 @@ class Keeper:
                          context={"route": plan.route.value, "token": plan.token,
                                   "expected_profit": plan.net_profit})
 
-    def _follow_guarded(self, head: BlockRef) -> None:
+    def _follow_guarded(self, head: BlockRef, balance: int | None = None) -> None:
         """Follows the transactions in flight in a step of its own: a
         receipt or send error there is a handled fault, and the block's
         scan and liquidations still run."""
         try:
-            self.follow(head)
+            self.follow(head, balance)
         except Exception as err:
             self.fault("follow", err, block=head.number)
 
-    def follow(self, head: BlockRef) -> None:
+    def follow(self, head: BlockRef, balance: int | None = None) -> None:
+        """The transactions in flight as of ``head`` (``tx.poll``), each
+        outcome recorded and settled; the signer's balance (``balance``
+        when the caller read it) into the health, metrics and brakes."""
         assert self.tx is not None
         marks = replacement_marks(self.tx.pending)
         try:
@@ -744,7 +753,7 @@ class Keeper:
             if self.spending is not None:
                 self.spending.settle(outcome)
         self._update_pending_metrics()
-        balance = self.reader.native_balance(self.signer)
+        balance = self.reader.native_balance(self.signer) if balance is None else balance
         self.health.set_balance(balance)
         if self.spending is not None:
             self.spending.balance_wei = balance

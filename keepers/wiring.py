@@ -17,9 +17,12 @@ from ape import project
 from keepers.brakes import BrakeMetrics, Brakes, effective_dry_run, install_signal_handlers, limits_from_config
 from keepers.chain import ChainReader, event_topics
 from keepers.config import ConfigError, KeeperConfig, bot_problems, load_config
+from keepers.fleet import Fleet, MarketTx
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
-from keepers.metrics import HealthPolicy, HealthState, KeeperMetrics, MetricsServer, build_info, keeper_labels
+from keepers.markets import market_configs
+from keepers.metrics import (HealthPolicy, HealthState, KeeperMetrics, MetricsServer, build_info, exposition,
+                             keeper_labels)
 from keepers.profit import feed_policy_from_config, gas_model_from_config
 from keepers.spending import Spending, SpendingMetrics
 from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
@@ -211,12 +214,16 @@ def build_keeper(
 
 
 def make_spending(
-    config: KeeperConfig, reader: ChainReader, signer: str, metrics: KeeperMetrics, brakes: Brakes | None = None
+    config: KeeperConfig, reader: ChainReader, signer: str, metrics: KeeperMetrics, brakes: Brakes | None = None,
+    *, brake_metrics: bool = True,
 ) -> Spending:
     """The brakes, the live profit model and the treasury rules of
-    ``config`` for ``signer``, their metrics on the keeper's registry."""
+    ``config`` for ``signer``, their metrics on the keeper's registry
+    (the brakes' too unless ``brake_metrics`` is False: brakes shared by
+    several markets report on the first market's registry only)."""
     brakes = brakes or Brakes(limits_from_config(config))
-    brakes.metrics = BrakeMetrics(metrics.registry)
+    if brake_metrics:
+        brakes.metrics = BrakeMetrics(metrics.registry)
     sweep = sweep_policy_from_config(config, signer)
     if sweep is None:
         log.warning("no profit_receiver: profit stays on the signing key", signer=signer)
@@ -239,3 +246,51 @@ def make_spending(
         l1_fee_oracle=config.l1_fee_oracle,
         metrics=SpendingMetrics(metrics.registry),
     )
+
+
+def build_fleet(config: KeeperConfig, bot: Any, *, serve_metrics: bool = True, brakes: Brakes | None = None) -> Fleet:
+    """A keeper over every market of ``config.deployments`` (``keepers/fleet.py``)
+    on ``bot.provider``, signing with ``bot.signer``: one reader, index,
+    metrics registry (labelled with its market) and Spending per market;
+    one web3 client, one :class:`TxManager` (one nonce sequence, one store
+    of the transactions in flight), one set of brakes and one health state
+    for them all; one ``/metrics`` exposing every market's registry."""
+    provider = bot.provider
+    config = with_effective_dry_run(config)
+    signer = str(bot.signer.address)
+    configs = market_configs(config)
+    metrics = [keeper_metrics(c, bot) for c in configs]
+    health = HealthState(dry_run=config.dry_run)
+    w3 = keeper_web3(config, provider, metrics[0])
+    readers = [make_reader(c, provider, w3=w3) for c in configs]
+    brakes = brakes or Brakes(limits_from_config(config))
+    spendings = [make_spending(c, r, signer, m, brakes, brake_metrics=i == 0)
+                 for i, (c, r, m) in enumerate(zip(configs, readers, metrics))]
+    tx = TxManager(
+        w3,
+        bot.signer,
+        provider.network.ecosystem,
+        provider.chain_id,
+        fee_policy(config),
+        dry_run=config.dry_run,
+        on_rpc_error=lambda op: metrics[0].rpc_errors.labels(op=op).inc(),
+        store=TxStore(tx_store_location(config.db_url, config.db_path), provider.chain_id, signer),
+        # The brakes are the signer's: any market's Spending asks the same ones.
+        gate=spendings[0].gate,
+        sender=submission_sender(config, w3),
+        tip=request_tip(config, spendings[0]),
+    )
+    keepers = tuple(
+        Keeper(config=c, reader=r, index=PositionIndex(configured_location(c.db_url, c.db_path), c.market,
+                                                       c.start_block),
+               tx=MarketTx(tx, c.market), metrics=m, health=health, signer=signer, spending=s)
+        for c, r, m, s in zip(configs, readers, metrics, spendings)
+    )
+    fleet = Fleet(keepers, tx, health)
+    if serve_metrics:
+        server = MetricsServer(exposition(metrics), health, host=config.metrics_host, port=config.metrics_port,
+                               policy=HealthPolicy.from_config(config)).start()
+        log.info("metrics and health endpoint", markets=len(keepers),
+                 url=f"http://{config.metrics_host}:{server.port}/metrics",
+                 health=f"http://{config.metrics_host}:{server.port}/healthz")
+    return fleet

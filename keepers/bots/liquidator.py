@@ -22,6 +22,13 @@ Handlers (the engine is ``keepers/keeper.py``):
   are prepared; its ``PendingConfirmed`` sends them at once, its
   ``PendingRejected`` drops them (``keepers/backrun.py``).
 
+With ``NAVLEND_KEEPER_DEPLOYMENTS=m0/local.json,m1/local.json,...`` the
+bot keeps several markets (``keepers/bots/liquidator_fleet.py``,
+``keepers/fleet.py``): one keeper per market, one transaction manager for
+the signer; each market's events go to its keeper, a NAV oracle's to
+every market listing it, and one block task works every market at the
+same head.
+
 With ``NAVLEND_KEEPER_SHARD_COUNT`` > 1 the bot only scans: one block task
 per shard, so ``silverback worker`` processes on a Redis broker share them
 (``keepers/scale.py``), and liquidatable accounts are queued in Redis for the
@@ -54,123 +61,130 @@ config = load_bot_config()
 bot, brakes = signing_bot(config)
 market, oracles = contracts_for(config)
 SHARDED = config.shard_count > 1
+# Several markets (deployments): handlers of keepers/bots/liquidator_fleet.py.
+FLEET = bool(config.deployments)
 keepers_by_shard: dict[int, object] = {}
 
+if FLEET:
+    from keepers.bots.liquidator_fleet import register
 
-@bot.on_worker_startup()
-def build(state):
-    """Builds this process's keeper(s); fails fast on a bad setup."""
-    if SHARDED:
-        # Silverback 0.7.38 sends its state snapshot (SYSTEM_LOAD_SNAPSHOT) as
-        # ONE task: on a Redis list broker only one worker receives it, and in
-        # every other worker each block task fails at its checkpoint
-        # ("'SilverbackBot' object has no attribute 'state'"). An empty state
-        # here; the snapshot, where it lands, replaces it.
-        if not hasattr(bot, "state"):
-            bot.state = SharedState()
-        queue = candidate_queue(config)
-        health = HealthState(dry_run=config.dry_run)
-        for shard in range(config.shard_count):
-            keepers_by_shard[shard] = build_keeper(
-                replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False,
-                metrics=keeper_metrics(config, bot, shard=str(shard)), health=health,
-            )
-        serve_scanner_metrics(config, [k.metrics for k in keepers_by_shard.values()], health)
-    else:
-        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
-
-
-@bot.on_startup()
-def startup(startup_state):
-    """Checks the signer and the FlashLiquidator, then backfills."""
-    first = keepers_by_shard[0]
-    try:
-        node = check_node(config, bot.provider.network.name, bot.provider.chain_id)
-        log.info("node checked", network=node.node_network, chain_id=node.node_chain_id,
-                 deployment_chain_id=node.deployment_chain_id)
-        first.check_setup(require_flash=not SHARDED)
-        first.backfill()
-    except Exception as err:
-        raise CircuitBreaker(f"keeper cannot start: {err}") from None
-    log.info("keeper started", signer=first.signer, market=config.market, shards=config.shard_count,
-             dry_run=first.config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
-
-
-def _on_market_log(log_entry):
-    try:
-        record = log_record(log_entry)
-    except ValueError as err:
-        log.warning("unreadable market log", error=str(err))
-        return
-    for keeper in keepers_by_shard.values():
-        keeper.on_log(record)
-
-
-def _on_nav(log_entry):
-    for keeper in keepers_by_shard.values():
-        keeper.on_nav_update(getattr(log_entry, "block_number", None))
-
-
-def _named(name, target):
-    """A distinct handler function (taskiq names tasks by function name)."""
-
-    def handler(log_entry):
-        target(log_entry)
-
-    handler.__name__ = handler.__qualname__ = name
-    return handler
-
-
-for _event in INDEXED_EVENTS:
-    bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
-
-for _i, _oracle in enumerate(oracles):
-    bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
-
-
-# ---- pending NAV (keepers/backrun.py): prepared on NavPending, sent on PendingConfirmed
-
-
-def _on_pending(log_entry):
-    for keeper in keepers_by_shard.values():
-        keeper.on_nav_pending(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
-
-
-def _on_confirmed(log_entry):
-    for keeper in keepers_by_shard.values():
-        keeper.on_pending_confirmed(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
-
-
-def _on_rejected(log_entry):
-    for keeper in keepers_by_shard.values():
-        keeper.on_pending_rejected(str(log_entry.contract_address))
-
-
-for _i, _oracle in enumerate(oracles):
-    for _event, _target in (("PendingConfirmed", _on_confirmed), ("NavPending", _on_pending),
-                            ("PendingRejected", _on_rejected)):
-        _abi_event = getattr(_oracle, _event, None)
-        if _abi_event is not None:
-            bot.on_(_abi_event)(_named(f"nav_{_event}_{_i}", _target))
-
-
-if SHARDED:
-    for _shard in range(config.shard_count):
-
-        def _scan(block, _shard=_shard):
-            return keepers_by_shard[_shard].on_block(block.number).as_metrics()
-
-        _scan.__name__ = _scan.__qualname__ = f"scan_shard_{_shard}"
-        bot.on_(chain.blocks)(_scan)
+    register(bot, config, brakes)
 else:
 
-    @bot.on_(chain.blocks)
-    def scan(block):
-        """Sync, follow, scan, act: every fault is handled inside."""
-        return keepers_by_shard[0].on_block(block.number).as_metrics()
+    @bot.on_worker_startup()
+    def build(state):
+        """Builds this process's keeper(s); fails fast on a bad setup."""
+        if SHARDED:
+            # Silverback 0.7.38 sends its state snapshot (SYSTEM_LOAD_SNAPSHOT) as
+            # ONE task: on a Redis list broker only one worker receives it, and in
+            # every other worker each block task fails at its checkpoint
+            # ("'SilverbackBot' object has no attribute 'state'"). An empty state
+            # here; the snapshot, where it lands, replaces it.
+            if not hasattr(bot, "state"):
+                bot.state = SharedState()
+            queue = candidate_queue(config)
+            health = HealthState(dry_run=config.dry_run)
+            for shard in range(config.shard_count):
+                keepers_by_shard[shard] = build_keeper(
+                    replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False,
+                    metrics=keeper_metrics(config, bot, shard=str(shard)), health=health,
+                )
+            serve_scanner_metrics(config, [k.metrics for k in keepers_by_shard.values()], health)
+        else:
+            keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
 
-    @bot.on_(chain.blocks)
-    def backrun(block):
-        """A pending NAV's candidates bundled behind its confirmation when
-        it shows in the pool (nothing to do without candidates)."""
-        return {"backrun_sent": keepers_by_shard[0].backrun_pending()}
+
+    @bot.on_startup()
+    def startup(startup_state):
+        """Checks the signer and the FlashLiquidator, then backfills."""
+        first = keepers_by_shard[0]
+        try:
+            node = check_node(config, bot.provider.network.name, bot.provider.chain_id)
+            log.info("node checked", network=node.node_network, chain_id=node.node_chain_id,
+                     deployment_chain_id=node.deployment_chain_id)
+            first.check_setup(require_flash=not SHARDED)
+            first.backfill()
+        except Exception as err:
+            raise CircuitBreaker(f"keeper cannot start: {err}") from None
+        log.info("keeper started", signer=first.signer, market=config.market, shards=config.shard_count,
+                 dry_run=first.config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
+
+
+    def _on_market_log(log_entry):
+        try:
+            record = log_record(log_entry)
+        except ValueError as err:
+            log.warning("unreadable market log", error=str(err))
+            return
+        for keeper in keepers_by_shard.values():
+            keeper.on_log(record)
+
+
+    def _on_nav(log_entry):
+        for keeper in keepers_by_shard.values():
+            keeper.on_nav_update(getattr(log_entry, "block_number", None))
+
+
+    def _named(name, target):
+        """A distinct handler function (taskiq names tasks by function name)."""
+
+        def handler(log_entry):
+            target(log_entry)
+
+        handler.__name__ = handler.__qualname__ = name
+        return handler
+
+
+    for _event in INDEXED_EVENTS:
+        bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
+
+    for _i, _oracle in enumerate(oracles):
+        bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
+
+
+    # ---- pending NAV (keepers/backrun.py): prepared on NavPending, sent on PendingConfirmed
+
+
+    def _on_pending(log_entry):
+        for keeper in keepers_by_shard.values():
+            keeper.on_nav_pending(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
+
+
+    def _on_confirmed(log_entry):
+        for keeper in keepers_by_shard.values():
+            keeper.on_pending_confirmed(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
+
+
+    def _on_rejected(log_entry):
+        for keeper in keepers_by_shard.values():
+            keeper.on_pending_rejected(str(log_entry.contract_address))
+
+
+    for _i, _oracle in enumerate(oracles):
+        for _event, _target in (("PendingConfirmed", _on_confirmed), ("NavPending", _on_pending),
+                                ("PendingRejected", _on_rejected)):
+            _abi_event = getattr(_oracle, _event, None)
+            if _abi_event is not None:
+                bot.on_(_abi_event)(_named(f"nav_{_event}_{_i}", _target))
+
+
+    if SHARDED:
+        for _shard in range(config.shard_count):
+
+            def _scan(block, _shard=_shard):
+                return keepers_by_shard[_shard].on_block(block.number).as_metrics()
+
+            _scan.__name__ = _scan.__qualname__ = f"scan_shard_{_shard}"
+            bot.on_(chain.blocks)(_scan)
+    else:
+
+        @bot.on_(chain.blocks)
+        def scan(block):
+            """Sync, follow, scan, act: every fault is handled inside."""
+            return keepers_by_shard[0].on_block(block.number).as_metrics()
+
+        @bot.on_(chain.blocks)
+        def backrun(block):
+            """A pending NAV's candidates bundled behind its confirmation when
+            it shows in the pool (nothing to do without candidates)."""
+            return {"backrun_sent": keepers_by_shard[0].backrun_pending()}
