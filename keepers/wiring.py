@@ -177,22 +177,7 @@ def build_keeper(
     spending = None
     if with_tx:
         spending = make_spending(config, reader, str(bot.signer.address), metrics, brakes)
-        tx = TxManager(
-            w3,
-            bot.signer,
-            provider.network.ecosystem,
-            provider.chain_id,
-            fee_policy(config),
-            dry_run=config.dry_run,
-            on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
-            # Transactions in flight survive a restart (followed, not sent again).
-            store=TxStore(tx_store_location(config.db_url, config.db_path), provider.chain_id,
-                          str(bot.signer.address)),
-            gate=spending.gate,
-            # Submission routes and each request's tip (keepers/submit.py, keepers/tipping.py).
-            sender=submission_sender(config, w3),
-            tip=request_tip(config, spending),
-        )
+        tx = make_tx_manager(config, bot, w3, spending, metrics)
     index = PositionIndex(configured_location(config.db_url, config.db_path), config.market, config.start_block)
     keeper = Keeper(
         config=config,
@@ -206,11 +191,40 @@ def build_keeper(
         spending=spending,
     )
     if serve_metrics:
-        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
-                               policy=HealthPolicy.from_config(config)).start()
-        log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
-                 health=f"http://{config.metrics_host}:{server.port}/healthz")
+        serve_keeper_metrics(config, metrics, health)
     return keeper
+
+
+def make_tx_manager(config: KeeperConfig, bot: Any, w3: Any, spending: Spending, metrics: KeeperMetrics) -> TxManager:
+    """The signer's transaction manager: its nonces, its store of the
+    transactions in flight, the brakes of ``spending`` before each send,
+    the submission routes; RPC faults counted on ``metrics``."""
+    provider = bot.provider
+    return TxManager(
+        w3,
+        bot.signer,
+        provider.network.ecosystem,
+        provider.chain_id,
+        fee_policy(config),
+        dry_run=config.dry_run,
+        on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
+        # Transactions in flight survive a restart (followed, not sent again).
+        store=TxStore(tx_store_location(config.db_url, config.db_path), provider.chain_id, str(bot.signer.address)),
+        gate=spending.gate,
+        # Submission routes and each request's tip (keepers/submit.py, keepers/tipping.py).
+        sender=submission_sender(config, w3),
+        tip=request_tip(config, spending),
+    )
+
+
+def serve_keeper_metrics(config: KeeperConfig, metrics: KeeperMetrics | Any, health: HealthState) -> MetricsServer:
+    """``/metrics`` (a keeper's metrics, or an ``exposition`` of several)
+    and ``/healthz`` on the configured host and port; started."""
+    server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
+                           policy=HealthPolicy.from_config(config)).start()
+    log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
+             health=f"http://{config.metrics_host}:{server.port}/healthz")
+    return server
 
 
 def make_spending(
@@ -266,20 +280,9 @@ def build_fleet(config: KeeperConfig, bot: Any, *, serve_metrics: bool = True, b
     brakes = brakes or Brakes(limits_from_config(config))
     spendings = [make_spending(c, r, signer, m, brakes, brake_metrics=i == 0)
                  for i, (c, r, m) in enumerate(zip(configs, readers, metrics))]
-    tx = TxManager(
-        w3,
-        bot.signer,
-        provider.network.ecosystem,
-        provider.chain_id,
-        fee_policy(config),
-        dry_run=config.dry_run,
-        on_rpc_error=lambda op: metrics[0].rpc_errors.labels(op=op).inc(),
-        store=TxStore(tx_store_location(config.db_url, config.db_path), provider.chain_id, signer),
-        # The brakes are the signer's: any market's Spending asks the same ones.
-        gate=spendings[0].gate,
-        sender=submission_sender(config, w3),
-        tip=request_tip(config, spendings[0]),
-    )
+    # One transaction manager: the brakes are the signer's, so any market's
+    # Spending asks the same ones; RPC faults counted on the first market.
+    tx = make_tx_manager(config, bot, w3, spendings[0], metrics[0])
     keepers = tuple(
         Keeper(config=c, reader=r, index=PositionIndex(configured_location(c.db_url, c.db_path), c.market,
                                                        c.start_block),
@@ -288,9 +291,5 @@ def build_fleet(config: KeeperConfig, bot: Any, *, serve_metrics: bool = True, b
     )
     fleet = Fleet(keepers, tx, health)
     if serve_metrics:
-        server = MetricsServer(exposition(metrics), health, host=config.metrics_host, port=config.metrics_port,
-                               policy=HealthPolicy.from_config(config)).start()
-        log.info("metrics and health endpoint", markets=len(keepers),
-                 url=f"http://{config.metrics_host}:{server.port}/metrics",
-                 health=f"http://{config.metrics_host}:{server.port}/healthz")
+        serve_keeper_metrics(config, exposition(metrics), health)
     return fleet
