@@ -267,6 +267,8 @@ class Fleet:
             keeper.on_nav_pending(oracle, block_number)
 
     def on_pending_confirmed(self, oracle: str, block_number: int | None = None) -> FleetReport:
+        """Every market listing ``oracle`` sends its prepared candidates,
+        under the fleet's lock (one transaction manager)."""
         report = FleetReport(block=block_number if block_number is not None else -1)
         with self._busy:
             for keeper in self.listing(oracle):
@@ -278,7 +280,14 @@ class Fleet:
             keeper.on_pending_rejected(oracle)
 
     def backrun_pending(self) -> int:
-        return sum(keeper.backrun_pending() for keeper in self.keepers)
+        """Each market's pending-NAV candidates bundled behind their
+        confirmation (``Keeper.backrun_pending``), under the fleet's lock:
+        the markets share one transaction manager, which is not
+        thread-safe. Nothing prepared: nothing waits."""
+        if not any(keeper.pending_book.prepared for keeper in self.keepers):
+            return 0
+        with self._busy:
+            return sum(keeper.backrun_pending() for keeper in self.keepers)
 
     # ---------------------------------------------------------------- blocks
 

@@ -284,3 +284,17 @@ def _request_of(borrower: str):
     from keepers.txmanager import TxRequest
 
     return TxRequest(key="batch:" + borrower, to=FLASH, data=b"\x01", positions=(borrower, OTHER))
+
+
+def test_on_pending_confirmed__an_oracle_two_markets_list__both_act_and_scan(tmp_path):
+    fleet, _, _ = _fleet(tmp_path)
+    fleet.on_block(100)
+    report = fleet.on_pending_confirmed(ORACLE_C, 100)
+    assert set(report.markets) == {MARKETS[0], MARKETS[2]}
+    assert [k._nav_trigger for k in fleet.keepers] == [True, False, True]
+
+
+def test_backrun_pending__nothing_prepared__returns_without_waiting_for_the_block(tmp_path):
+    fleet, _, _ = _fleet(tmp_path)
+    with fleet._busy:  # a block being worked
+        assert fleet.backrun_pending() == 0
