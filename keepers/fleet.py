@@ -273,6 +273,7 @@ class Fleet:
         with self._busy:
             for keeper in self.listing(oracle):
                 report.markets[keeper.reader.market] = keeper.on_pending_confirmed(oracle, block_number)
+            self._update_health()
         return report
 
     def on_pending_rejected(self, oracle: str) -> None:
@@ -287,7 +288,9 @@ class Fleet:
         if not any(keeper.pending_book.prepared for keeper in self.keepers):
             return 0
         with self._busy:
-            return sum(keeper.backrun_pending() for keeper in self.keepers)
+            sent = sum(keeper.backrun_pending() for keeper in self.keepers)
+            self._update_health()
+            return sent
 
     # ---------------------------------------------------------------- blocks
 
@@ -315,9 +318,18 @@ class Fleet:
             balance = self._balance(head)
             for keeper in self.keepers:
                 report.markets[keeper.reader.market] = keeper.on_block(head.number, head=head, balance=balance)
+            self._update_health()
             return report
         finally:
             self._busy.release()
+
+    def _update_health(self) -> None:
+        """``/healthz``'s transactions in flight: the signer's, every
+        market's (each market's keeper writes only its own into the shared
+        health state; the last one would hide a stuck transaction of
+        another)."""
+        tx = self.tx
+        self.health.set_pending(len(tx.pending), tx.expired_count(), tx.oldest_pending_age(tx.clock()))
 
     def follow(self, head: BlockRef) -> None:
         """The shared manager polled once as of ``head``; each outcome

@@ -298,3 +298,30 @@ def test_backrun_pending__nothing_prepared__returns_without_waiting_for_the_bloc
     fleet, _, _ = _fleet(tmp_path)
     with fleet._busy:  # a block being worked
         assert fleet.backrun_pending() == 0
+
+
+def test_on_block__a_transaction_in_flight_in_the_first_market__health_counts_it(tmp_path):
+    fleet, _, chain = _fleet(tmp_path)
+    fleet.keepers[0]._execute([_plan(BORROWER)], max_loan=10**30)
+    chain.number = 101
+    fleet.on_block(101)  # the last market has nothing in flight: it must not hide the first's
+    assert fleet.health.pending == 1
+
+
+def test_on_block__nothing_in_flight__health_counts_none(tmp_path):
+    fleet, _, _ = _fleet(tmp_path)
+    fleet.on_block(100)
+    assert fleet.health.pending == 0
+
+
+def test_tx_store__restart__each_market_takes_back_its_own_transactions(tmp_path):
+    from keepers.txstore import TxStore
+
+    def store() -> TxStore:
+        return TxStore(tmp_path / "txs.sqlite", 31337, KEEPER)
+
+    first = RecordingTxManager(Node(), store=store())
+    MarketTx(first, MARKETS[1]).submit_many([_request_of(BORROWER)], 100, 0, 100)
+    again = RecordingTxManager(Node(), store=store())
+    assert MarketTx(again, MARKETS[1]).in_flight_positions() == {BORROWER, OTHER}
+    assert MarketTx(again, MARKETS[0]).in_flight_positions() == set()
