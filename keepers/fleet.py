@@ -37,7 +37,9 @@ import structlog
 from keepers.chain import BlockRef
 from keepers.keeper import Keeper, ScanReport, StartupError
 from keepers.metrics import HealthState, replacement_marks, replacements_between
-from keepers.txmanager import PendingTx, TxManager, TxOutcome, TxRequest
+from keepers.spending import SWEEP_LABEL, seize_repayments
+from keepers.treasury import SweepPolicy
+from keepers.txmanager import PendingTx, TxManager, TxOutcome, TxRequest, TxStatus
 from keepers.types import LogRecord, to_address
 
 log = structlog.get_logger("keepers.fleet")
@@ -173,6 +175,9 @@ class Fleet:
     tx: TxManager
     health: HealthState
     _busy: threading.Lock = field(default_factory=threading.Lock)
+    # Stablecoin -> the market whose Spending sweeps it, and the policy
+    # (taken from the markets' Spending at check_setup: the fleet sweeps).
+    _sweeps: dict[str, tuple[Keeper, SweepPolicy]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keepers = tuple(self.keepers)
@@ -218,8 +223,7 @@ class Fleet:
         """Every market's FlashLiquidator owned by the signer and bound to
         that market (``Keeper.check_setup``); every problem of every market
         in one StartupError. The profit sweep of a stablecoin is left to
-        the first market settling in it (the sweep moves the signer's
-        balance, which the markets share)."""
+        the fleet (:meth:`_sweep`: the signer's balance is every market's)."""
         problems = []
         for keeper in self.keepers:
             try:
@@ -228,13 +232,13 @@ class Fleet:
                 problems.append(f"market {keeper.reader.market}: {err}")
         if problems:
             raise StartupError("; ".join(problems))
-        sweeping: set[str] = set()
         for keeper in self.keepers:
             if keeper.spending is None or keeper.spending.sweep_policy is None:
                 continue
-            if keeper.base_token in sweeping:
-                keeper.spending.sweep_policy = None
-            sweeping.add(keeper.base_token)
+            self._sweeps.setdefault(keeper.base_token, (keeper, keeper.spending.sweep_policy))
+            # The fleet sweeps: a market's keeper alone would leave only its
+            # own seize plans' stablecoin, not the other markets'.
+            keeper.spending.sweep_policy = None
         log.info("markets checked", markets=list(self.markets), signer=self.signer)
 
     def backfill(self) -> int:
@@ -314,10 +318,12 @@ class Fleet:
                     keeper.fault("block", err, block=number)
                 return report
             report.block = head.number
-            self.follow(head)
+            mined = self.follow(head)
             balance = self._balance(head)
             for keeper in self.keepers:
                 report.markets[keeper.reader.market] = keeper.on_block(head.number, head=head, balance=balance)
+            if mined:
+                self._sweep(head, mined)
             self._update_health()
             return report
         finally:
@@ -331,23 +337,28 @@ class Fleet:
         tx = self.tx
         self.health.set_pending(len(tx.pending), tx.expired_count(), tx.oldest_pending_age(tx.clock()))
 
-    def follow(self, head: BlockRef) -> None:
+    def follow(self, head: BlockRef) -> set[str]:
         """The shared manager polled once as of ``head``; each outcome
         handed to its market (recorded and settled by that market's keeper
-        in its ``follow``); the fee bumps and cancels counted per market."""
+        in its ``follow``); the fee bumps and cancels counted per market.
+        Returns the stablecoins of the markets with a transaction mined
+        (other than a sweep): the profit to sweep is in them."""
         marks = [replacement_marks(view.pending) for view in self.views]
+        mined: set[str] = set()
         try:
             outcomes = self.tx.poll(head.number, head.base_fee)
         except Exception as err:
             self.keepers[0].fault("follow", err, block=head.number)
-            return
+            return mined
         finally:
             for keeper, view, before in zip(self.keepers, self.views, marks):
                 keeper.metrics.count_replacements(replacements_between(before, replacement_marks(view.pending)))
         for outcome in outcomes:
-            view = next((v for v in self.views if v.owns(outcome.request.key)), None)
-            if view is not None:
-                view.deliver([outcome])
+            owner = next((k for k, v in zip(self.keepers, self.views) if v.owns(outcome.request.key)), None)
+            if owner is not None:
+                owner.tx.deliver([outcome])  # type: ignore[union-attr]
+                if outcome.status is TxStatus.MINED and outcome.request.label != SWEEP_LABEL:
+                    mined.add(owner.base_token)
                 continue
             # A transaction of no market (a store written by a one-market
             # keeper): its cost still counts against the brakes.
@@ -356,6 +367,35 @@ class Fleet:
             spending = self.keepers[0].spending
             if spending is not None:
                 spending.settle(outcome)
+        return mined
+
+    def _sweep(self, head: BlockRef, tokens: set[str]) -> None:
+        """The profit in each of ``tokens`` above the float goes to the
+        profit receiver, leaving what every market's seize plans in flight
+        may still pull from the signer (``Spending.sweep``), sent through
+        the market that sweeps that stablecoin."""
+        for token in sorted(tokens):
+            entry = self._sweeps.get(token)
+            if entry is None:
+                continue
+            keeper, policy = entry
+            spending = keeper.spending
+            assert spending is not None and keeper.tx is not None
+            try:
+                stable = keeper.reader.erc20_balance(token, self.signer, head.number)
+                in_flight = sum(seize_repayments(k._in_flight_plans()) for k in self.keepers if k.base_token == token)
+                spending.sweep_policy = policy
+                try:
+                    request = spending.sweep(stable, in_flight)
+                finally:
+                    spending.sweep_policy = None
+                if request is None or keeper.tx.in_flight(request.key):
+                    continue
+                (outcome,) = keeper.tx.submit_many([request], head.number, head.base_fee, head.number)
+                log.info("profit sweep", block=head.number, market=keeper.reader.market, status=outcome.status.value,
+                         tx=outcome.tx_hash, reason=outcome.reason, in_flight=in_flight, **request.context)
+            except Exception as err:
+                keeper.fault("sweep", err, block=head.number, token=token)
 
     def _balance(self, head: BlockRef) -> int | None:
         """The signer's balance at the head, read once for every market

@@ -325,3 +325,84 @@ def test_tx_store__restart__each_market_takes_back_its_own_transactions(tmp_path
     again = RecordingTxManager(Node(), store=store())
     assert MarketTx(again, MARKETS[1]).in_flight_positions() == {BORROWER, OTHER}
     assert MarketTx(again, MARKETS[0]).in_flight_positions() == set()
+
+
+# ---------------------------------------------------------------- the profit sweep: the signer's, every market's
+
+STABLE = to_address("0x" + "5c" * 20)  # every market's asset (Reader.read_address)
+RECEIVER = to_address("0x" + "7e" * 20)
+
+
+@dataclass
+class StableReader(Reader):
+    stable: int = 10_000 * USD
+
+    def erc20_balance(self, token, account, block="latest") -> int:
+        assert token == STABLE
+        return self.stable
+
+
+def _swept_fleet(tmp_path: Path, node: Node) -> tuple[Fleet, RecordingTxManager, Chain]:
+    from keepers.brakes import Brakes, limits_from_config
+    from keepers.decide import ProfitPolicy
+    from keepers.profit import feed_policy_from_config, gas_model_from_config
+    from keepers.spending import Spending
+    from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
+
+    chain = Chain(flashes={FLASHES[k]: (KEEPER, MARKETS[k]) for k in range(3)})
+    tx = RecordingTxManager(node)
+    health = HealthState()
+    base = {"NAVLEND_KEEPER_PROFIT_RECEIVER": RECEIVER, "NAVLEND_KEEPER_MIN_SWEEP_USD": "1",
+            "NAVLEND_KEEPER_KILL_FILE": str(tmp_path / "STOP")}
+    keepers = []
+    brakes = None
+    for k in range(3):
+        config = load_config(env={
+            "NAVLEND_KEEPER_MARKET": MARKETS[k], "NAVLEND_KEEPER_LENS": "0x" + "1e" * 20,
+            "NAVLEND_KEEPER_FLASH_LIQUIDATOR": FLASHES[k], "NAVLEND_KEEPER_SIGNER_ALIAS": "TEST::0",
+            "NAVLEND_KEEPER_LIQUIDATION_BATCH_SIZE": "1", **base})
+        brakes = brakes or Brakes(limits_from_config(config))
+        reader = StableReader(chain, MARKETS[k])
+        spending = Spending(reader=reader, signer=KEEPER, market=MARKETS[k], base_token="", brakes=brakes,
+                            base_policy=ProfitPolicy.from_config(config), gas_model=gas_model_from_config(config),
+                            feed=None, feed_policy=feed_policy_from_config(config),
+                            approval_policy=approval_policy_from_config(config),
+                            sweep_policy=sweep_policy_from_config(config, KEEPER))
+        keepers.append(Keeper(config=config, reader=reader,
+                              index=PositionIndex(tmp_path / f"index-{k}.sqlite", MARKETS[k]),
+                              tx=MarketTx(tx, MARKETS[k]), metrics=KeeperMetrics(), health=health, signer=KEEPER,
+                              spending=spending))
+    fleet = Fleet(tuple(keepers), tx, health)
+    fleet.check_setup()
+    return fleet, tx, chain
+
+
+def _sweeps(tx: RecordingTxManager) -> list:
+    return [p.request for p in tx.pending.values() if p.request.label == "sweep"]
+
+
+def test_sweep__mined_in_another_market__swept_once_leaving_every_markets_seize_plans(tmp_path):
+    from dataclasses import replace
+
+    node = Node()
+    fleet, tx, chain = _swept_fleet(tmp_path, node)
+    assert all(k.spending.sweep_policy is None for k in fleet.keepers)  # the fleet sweeps, not each market
+    fleet.keepers[1]._execute([_plan(BORROWER)], max_loan=10**30)  # nonce 0: a redeem liquidation
+    seize = replace(_plan(OTHER), route=Route.SEIZE)
+    fleet.keepers[2]._execute([seize], max_loan=10**30)  # nonce 1: a seize plan, in flight
+    node.count, chain.number = 1, 101
+    node.receipts[101] = [_receipt(0, 101)]
+    fleet.on_block(101)
+    (sweep,) = _sweeps(tx)
+    assert sweep.key == f"{MARKETS[0].lower()}/sweep:{STABLE}"
+    need = -(-seize.repaid * 10_010 // 10_000)  # the seize plan's pull, plus its margin
+    assert sweep.context["amount"] == 10_000 * USD - need and sweep.context["receiver"] == RECEIVER
+
+
+def test_sweep__nothing_mined__nothing_swept(tmp_path):
+    node = Node()
+    fleet, tx, chain = _swept_fleet(tmp_path, node)
+    fleet.keepers[1]._execute([_plan(BORROWER)], max_loan=10**30)
+    chain.number = 101
+    fleet.on_block(101)
+    assert _sweeps(tx) == []
