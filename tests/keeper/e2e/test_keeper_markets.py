@@ -7,8 +7,9 @@ ONE ``silverback run keepers.bots.liquidator:bot`` with
 
 Fund A's NAV falls 10 %: positions sink in every market; the keeper
 liquidates each exactly once, from one signer whose nonces stay
-consecutive (one nonce per transaction, none lost, none replaced), and
-``/metrics`` reports each market under its own ``market`` label."""
+consecutive (one nonce per transaction, none lost, none replaced), the
+profit is swept to the receiver, and ``/metrics`` reports each market
+under its own ``market`` label."""
 
 from __future__ import annotations
 
@@ -117,6 +118,8 @@ def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_
     world = attach_world(deployments.load("local", paths[0].parent))
     assert not any(_liquidatable(book, k) for k in range(3))
 
+    receiver = str(test[7].address)
+    received_before = world.stablecoin.balanceOf(receiver)
     port = free_port()
     attach = ape_attachment(ANVIL, anvil.url)
     env = keeper_env(
@@ -126,6 +129,7 @@ def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_
         NAVLEND_KEEPER_METRICS_PORT=str(port),
         NAVLEND_KEEPER_HEALTHY_SCAN_INTERVAL="2",
         NAVLEND_KEEPER_KILL_FILE=str(work / "STOP"),
+        NAVLEND_KEEPER_PROFIT_RECEIVER=receiver,
         SILVERBACK_BOT_NAME=f"keeper-markets-{anvil.port}",
         **attach.bot_env,
     )
@@ -168,6 +172,10 @@ def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_
         assert all(status == 1 for _, status in sent.values())
         assert bot.count("nonce moved outside the keeper") == 0
         assert bot.count("transaction of no market settled") == 0
+
+        # The profit, swept by the fleet (one transfer per mined block at most).
+        assert world.stablecoin.balanceOf(receiver) > received_before
+        assert bot.count('"event": "profit sweep"') >= 1
 
         text = metrics_text(port)
         for seeded in book.markets:
