@@ -340,6 +340,7 @@ def load_config_traced(
     if config.deployments and config.deployments_file is None:
         # Several markets: the top-level addresses are the first market's.
         config = replace(config, deployments_file=config.deployments[0])
+        origin["deployments_file"] = f"the first of deployments ({origin.get('deployments', FROM_DEFAULT)})"
     deployment = _DeploymentOnce(config, problems)
     before = config
     config = _resolve_addresses(config, origin, problems, deployment)

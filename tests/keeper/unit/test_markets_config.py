@@ -143,3 +143,12 @@ def test_read_market__the_files_market__its_addresses_and_oracles(tmp_path):
 def test_market_db_path__per_market_file_beside_the_configured_one():
     path = market_db_path(Path(".keeper/index.sqlite"), _addr("3a", 1))
     assert path.parent == Path(".keeper") and path.suffix == ".sqlite" and _addr("3a", 1)[2:].lower() in path.name
+
+
+def test_load_config_traced__deployments_file_from_deployments__its_origin_says_so(tmp_path):
+    from keepers.config import load_config_traced
+
+    paths = [_write(tmp_path, k) for k in range(2)]
+    traced = load_config_traced(env=_env(*paths))
+    assert traced.origins["deployments_file"] == "the first of deployments ($NAVLEND_KEEPER_DEPLOYMENTS)"
+    assert traced.origins["market"] == "deployments file"
