@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,7 +41,7 @@ from keepers.metrics import HealthState, replacement_marks, replacements_between
 from keepers.spending import SWEEP_LABEL, seize_repayments
 from keepers.treasury import SweepPolicy
 from keepers.txmanager import PendingTx, TxManager, TxOutcome, TxRequest, TxStatus
-from keepers.types import LogRecord, to_address
+from keepers.types import LogRecord, Plan, Route, to_address
 
 log = structlog.get_logger("keepers.fleet")
 
@@ -196,6 +197,17 @@ class Fleet:
                 raise ValueError(f"market {keeper.reader.market}: its keeper's tx must be MarketTx(fleet.tx, market)")
         self.views: tuple[MarketTx, ...] = tuple(k.tx for k in self.keepers)  # type: ignore[misc]
         self._by_market = {k.reader.market: k for k in self.keepers}
+        for keeper in self.keepers:
+            keeper.elsewhere = partial(self.in_flight_elsewhere, keeper)
+
+    def in_flight_elsewhere(self, keeper: Keeper) -> list[Plan]:
+        """The plans in flight of the markets other than ``keeper``'s that
+        draw on what it draws on: their redeem-route plans (a fund's
+        facility serves every market listing it; ``decide`` counts a plan
+        against the facility of its token) and their seize-route plans in
+        the same stablecoin (the signer's balance)."""
+        return [plan for other in self.keepers if other is not keeper for plan in other._in_flight_plans()
+                if plan.route is not Route.SEIZE or other.base_token == keeper.base_token]
 
     @property
     def markets(self) -> tuple[str, ...]:

@@ -159,6 +159,9 @@ class Keeper:
     pending_book: backrun.PendingBook = field(default_factory=backrun.PendingBook)
     # The getLogs chunk size the provider takes, kept from call to call.
     _chunk: ChunkState | None = None
+    # The plans in flight of the other markets sharing this signer, its
+    # stablecoin and the funds' facilities (keepers/fleet.py); None: one market.
+    elsewhere: Callable[[], list[Plan]] | None = None
 
     def __post_init__(self) -> None:
         self.scan_policy = ScanPolicy.from_config(self.config)
@@ -444,9 +447,12 @@ class Keeper:
         policy = self._policy(head, ctx)
         balances = self.index.balances_many([h.account for h in liquidatable])
         reserved = self._in_flight_plans()
+        # What the other markets' transactions in flight draw on the same
+        # facilities and stablecoin counts too (not on this market's allowance).
+        drawn = reserved + (self.elsewhere() if self.elsewhere is not None else [])
         decisions = decide_block(liquidatable, balances, terms, ctx, policy,
-                                 in_flight=self.tx.in_flight_positions(), reserved=reserved)
-        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, reserved, policy)
+                                 in_flight=self.tx.in_flight_positions(), reserved=drawn)
+        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, drawn, policy)
         plans = []
         for decision in decisions:
             if decision.plan is None:

@@ -406,3 +406,38 @@ def test_sweep__nothing_mined__nothing_swept(tmp_path):
     chain.number = 101
     fleet.on_block(101)
     assert _sweeps(tx) == []
+
+
+# ---------------------------------------------------------------- what the other markets' transactions draw
+
+
+def test_in_flight_elsewhere__other_markets_plans__counted_not_the_markets_own(tmp_path):
+    from dataclasses import replace
+
+    fleet, _, _ = _fleet(tmp_path)
+    for keeper in fleet.keepers:
+        keeper.base_token = STABLE
+    fleet.keepers[0]._execute([_plan(BORROWER)], max_loan=10**30)
+    fleet.keepers[2]._execute([replace(_plan(OTHER), route=Route.SEIZE)], max_loan=10**30)
+    drawn = fleet.keepers[1].elsewhere()
+    assert sorted((p.borrower, p.route) for p in drawn) == [(BORROWER, Route.REDEEM), (OTHER, Route.SEIZE)]
+    assert [p.borrower for p in fleet.keepers[0].elsewhere()] == [OTHER]
+
+
+def test_in_flight_elsewhere__a_seize_plan_in_another_stablecoin__not_counted(tmp_path):
+    from dataclasses import replace
+
+    fleet, _, _ = _fleet(tmp_path)
+    fleet.keepers[0].base_token, fleet.keepers[1].base_token = STABLE, to_address("0x" + "5d" * 20)
+    fleet.keepers[0]._execute([replace(_plan(OTHER), route=Route.SEIZE), _plan(BORROWER)], max_loan=10**30)
+    assert [(p.borrower, p.route) for p in fleet.keepers[1].elsewhere()] == [(BORROWER, Route.REDEEM)]
+
+
+def test_in_flight_elsewhere__mined__no_longer_counted(tmp_path):
+    node = Node()
+    fleet, _, chain = _fleet(tmp_path, node=node)
+    fleet.keepers[0]._execute([_plan(BORROWER)], max_loan=10**30)
+    node.count, chain.number = 1, 101
+    node.receipts[101] = [_receipt(0, 101)]
+    fleet.on_block(101)
+    assert fleet.keepers[1].elsewhere() == []
