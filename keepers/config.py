@@ -49,6 +49,7 @@ from navlend import deployments
 from navlend.constants import BPS, WAD
 
 from keepers.markets import markets_problems
+from keepers.shards import MAX_PARTS
 from keepers.store import StoreError, mask_url, parse_location
 from keepers.submit import route_problems
 from keepers.types import LENS_MAX_ACCOUNTS, to_address
@@ -214,6 +215,14 @@ class KeeperConfig:
     # several hosts (postgresql://user:password@host:5432/navlend); unset:
     # SQLite at db_path, one host.
     db_url: str | None = None
+    # --- several hosts ---
+    # Scanner workers (keepers/bots/scanner.py, shard_count > 1): each
+    # market's positions in shard_count address ranges, one block task each
+    # (keepers/shards.py); a range is scanned one block in scan_every_blocks.
+    scan_every_blocks: Annotated[int, Ge(1), Le(1_000)] = 1
+    # This submitter syncs the index from the chain's logs, the one writer
+    # (false: a second submitter, with another signing key, only reads it).
+    index_writer: bool = True
     # --- several markets (keepers/markets.py, keepers/fleet.py; i17-multi) ---
     # One deployments file per market (market, lens, flash_liquidator, NAV
     # oracles each); empty: the one market of deployments_file / the
@@ -596,7 +605,19 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
     problems += _ops_checks(config)
     problems.extend(_rpc_checks(config))
     problems.extend(_store_checks(config))
+    problems.extend(_hosts_checks(config))
     problems.extend(_markets_checks(config))
+    return problems
+
+
+def _hosts_checks(config: KeeperConfig) -> list[str]:
+    """The scanner workers' shards (several hosts, keepers/shards.py)."""
+    problems = []
+    if config.shard_count > MAX_PARTS:
+        problems.append(f"shard_count: {config.shard_count} is above {MAX_PARTS} ranges per market")
+    if config.scan_every_blocks > 1 and config.shard_count == 1:
+        problems.append(f"scan_every_blocks: {config.scan_every_blocks} needs the scanner workers (shard_count > 1); "
+                        "the single-process keeper has its own schedule (healthy_scan_interval)")
     return problems
 
 

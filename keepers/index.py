@@ -35,8 +35,8 @@ never needs a scan.
 
 Several hosts (PostgreSQL; each market's tables in their own schema,
 ``index_<market>``): **one writer per market, any number of readers.** The
-process that follows the market's logs (the keeper, or the dispatcher of
-the sharded scan workers) applies them and moves the checkpoint; the scan
+process that follows the market's logs (the keeper, or on several hosts
+the submitter, ``keepers/hosts.py``) applies them and moves the checkpoint; the scan
 workers, on any host, only read (``open_accounts``, ``balances_many``,
 ``position``), each its own range of positions. Why not each worker
 writing its own shard's rows: the logs are the market's, not a shard's

@@ -152,8 +152,8 @@ def markets_problems(config: MarketsSettings) -> list[str]:
         problems.append(f"deployments_file: {config.deployments_file} is set beside deployments and is not one of "
                         "them (unset it: the markets come from deployments)")
     if config.shard_count > 1:
-        problems.append(f"shard_count: {config.shard_count} with several markets (deployments); sharding runs "
-                        "one market (set shard_count = 1)")
+        problems.append(f"shard_count: {config.shard_count} with several markets (deployments); the keeper on "
+                        "several hosts (keepers/hosts.py) covers one market so far (set shard_count = 1)")
     if specs and specs[0].deployments_file == Path(config.deployments[0]):
         first = specs[0]
         for key in MARKET_KEYS:

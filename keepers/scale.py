@@ -4,8 +4,9 @@ scanners to the single submitter.
 - :func:`ensure_redis` installs Debian's ``redis-server`` if it is missing
   (``apt-get install -y redis-server``) and starts it on 127.0.0.1 unless
   something already answers there;
-- :class:`CandidateQueue`: scanners (Silverback workers, one block task per
-  shard) push liquidatable accounts; the submitter (``keepers/bots/submitter.py``)
+- :class:`CandidateQueue`: scanners (Silverback workers of
+  ``keepers/bots/scanner.py``, one block task per shard) push liquidatable
+  accounts; the submitter (``keepers/bots/submitter.py``)
   pops them. A Redis sorted set keyed by the account, scored by the block
   it was last found at: a position found liquidatable on every block while
   the submitter is slow or down is one entry, not one per block (the
@@ -17,8 +18,8 @@ scanners to the single submitter.
 - :func:`serve_scanner_metrics`: each scan worker process serves its own
   ``/metrics`` and ``/healthz`` on the first free port of
   ``scan_metrics_port`` .. ``+ scan_metrics_ports - 1`` (the submitter keeps
-  ``metrics_port``). Every worker process builds a keeper for every shard
-  (any worker may receive any shard's task), so its exposition holds one
+  ``metrics_port``). Every worker process can run every shard's task
+  (any worker may receive any of them), so its exposition holds one
   series per shard, told apart by a ``shard`` label, besides ``market`` and
   ``chain``. Prometheus scrapes the whole range (``sum by (shard)`` across
   workers for counters); a port without a worker is a target down.
@@ -169,7 +170,7 @@ class CandidateQueue:
 def candidate_queue(config: KeeperConfig) -> CandidateQueue:
     """The configured market's queue on ``config.redis_url``."""
     if not config.redis_url:
-        raise RuntimeError("shard_count > 1 needs redis_url (NAVLEND_KEEPER_REDIS_URL)")
+        raise RuntimeError("the scanners and the submitter need redis_url (NAVLEND_KEEPER_REDIS_URL)")
     return CandidateQueue(redis.Redis.from_url(config.redis_url, decode_responses=True), config.market)
 
 

@@ -67,6 +67,7 @@ import hashlib
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,6 +88,8 @@ _NOT_PORTABLE = re.compile(
     re.IGNORECASE,
 )
 _PG_SCHEMES = ("postgresql", "postgres")
+# How long a SQLite connection waits on another's lock before failing.
+SQLITE_BUSY_SECONDS = 30
 # Transaction modes.
 _WRITE, _READ = "write", "read"
 
@@ -253,6 +256,28 @@ def lock_key(namespace: str) -> int:
 # ---------------------------------------------------------------- #
 
 
+def _enable_wal(conn: Any, pause: float = 0.01) -> None:
+    """Switches a SQLite connection to WAL. The switch can answer "database
+    is locked" at once, without waiting on the busy timeout, while another
+    connection switches the same new file (several processes or threads
+    opening a fresh index together); it is asked again with a growing
+    pause, for about SQLITE_BUSY_SECONDS in all. Any other error is raised
+    at once."""
+    waited = 0.0
+    attempt = 0
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as err:
+            attempt += 1
+            if "locked" not in str(err) or waited >= SQLITE_BUSY_SECONDS:
+                raise
+            step = min(pause * attempt, 0.25)
+            waited += step if step > 0 else 0.01
+            time.sleep(step)
+
+
 class Store:
     """One connection to a SQLite file or a PostgreSQL schema (module
     docstring). ``namespace``: the PostgreSQL schema (created if missing)
@@ -286,10 +311,11 @@ class Store:
             if target != ":memory:":
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
             try:
-                conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
+                conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None,
+                                       timeout=SQLITE_BUSY_SECONDS)
+                conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+                _enable_wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=30000")
             except sqlite3.Error as err:
                 raise StoreError(f"cannot open the SQLite store {target}: {err}") from err
             self._conn = conn

@@ -29,39 +29,37 @@ the signer; each market's events go to its keeper, a NAV oracle's to
 every market listing it, and one block task works every market at the
 same head.
 
-With ``NAVLEND_KEEPER_SHARD_COUNT`` > 1 the bot only scans: one block task
-per shard, so ``silverback worker`` processes on a Redis broker share them
-(``keepers/scale.py``), and liquidatable accounts are queued in Redis for the
-single submitter (``keepers/bots/submitter.py``).
+With ``NAVLEND_KEEPER_SHARD_COUNT`` > 1 the keeper runs on several hosts
+instead (``keepers/hosts.py``): ``keepers.bots.scanner`` (a dispatcher and
+scanner workers on Redis) and ``keepers.bots.submitter``; this bot refuses
+to start.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import structlog
 from ape import chain
 from silverback.exceptions import CircuitBreaker
-from silverback.main import SharedState
 
 from keepers.chain import log_record
 from keepers.config import check_node
 from keepers.bots.signing import signing_bot
 from keepers.logs import configure_logging
-from keepers.metrics import HealthState
-from keepers.scale import candidate_queue, serve_scanner_metrics
 from keepers.types import INDEXED_EVENTS
-from keepers.wiring import build_keeper, contracts_for, keeper_metrics, load_bot_config
+from keepers.wiring import build_keeper, contracts_for, load_bot_config
 
 configure_logging()
 log = structlog.get_logger("keepers.bots.liquidator")
 
 config = load_bot_config()
+if config.shard_count > 1:
+    raise SystemExit(f"shard_count is {config.shard_count}: the keeper on several hosts runs as "
+                     "keepers.bots.scanner (a dispatcher and workers) and keepers.bots.submitter "
+                     "(keepers/README.md, \"When to scale out, and how\")")
 
 bot, brakes = signing_bot(config)
 market, oracles = contracts_for(config)
-SHARDED = config.shard_count > 1
-# Several markets (deployments): handlers of keepers/bots/liquidator_fleet.py.
+# Several markets (deployments): the handlers of keepers/bots/liquidator_fleet.py.
 FLEET = bool(config.deployments)
 keepers_by_shard: dict[int, object] = {}
 
@@ -73,26 +71,8 @@ else:
 
     @bot.on_worker_startup()
     def build(state):
-        """Builds this process's keeper(s); fails fast on a bad setup."""
-        if SHARDED:
-            # Silverback 0.7.38 sends its state snapshot (SYSTEM_LOAD_SNAPSHOT) as
-            # ONE task: on a Redis list broker only one worker receives it, and in
-            # every other worker each block task fails at its checkpoint
-            # ("'SilverbackBot' object has no attribute 'state'"). An empty state
-            # here; the snapshot, where it lands, replaces it.
-            if not hasattr(bot, "state"):
-                bot.state = SharedState()
-            queue = candidate_queue(config)
-            health = HealthState(dry_run=config.dry_run)
-            for shard in range(config.shard_count):
-                keepers_by_shard[shard] = build_keeper(
-                    replace(config, shard_id=shard), bot, with_tx=False, forward=queue.push, serve_metrics=False,
-                    metrics=keeper_metrics(config, bot, shard=str(shard)), health=health,
-                )
-            serve_scanner_metrics(config, [k.metrics for k in keepers_by_shard.values()], health)
-        else:
-            keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
-
+        """Builds this process's keeper; fails fast on a bad setup."""
+        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
 
     @bot.on_startup()
     def startup(startup_state):
@@ -102,13 +82,12 @@ else:
             node = check_node(config, bot.provider.network.name, bot.provider.chain_id)
             log.info("node checked", network=node.node_network, chain_id=node.node_chain_id,
                      deployment_chain_id=node.deployment_chain_id)
-            first.check_setup(require_flash=not SHARDED)
+            first.check_setup()
             first.backfill()
         except Exception as err:
             raise CircuitBreaker(f"keeper cannot start: {err}") from None
         log.info("keeper started", signer=first.signer, market=config.market, shards=config.shard_count,
                  dry_run=first.config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
-
 
     def _on_market_log(log_entry):
         try:
@@ -119,11 +98,9 @@ else:
         for keeper in keepers_by_shard.values():
             keeper.on_log(record)
 
-
     def _on_nav(log_entry):
         for keeper in keepers_by_shard.values():
             keeper.on_nav_update(getattr(log_entry, "block_number", None))
-
 
     def _named(name, target):
         """A distinct handler function (taskiq names tasks by function name)."""
@@ -134,31 +111,25 @@ else:
         handler.__name__ = handler.__qualname__ = name
         return handler
 
-
     for _event in INDEXED_EVENTS:
         bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
 
     for _i, _oracle in enumerate(oracles):
         bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
 
-
     # ---- pending NAV (keepers/backrun.py): prepared on NavPending, sent on PendingConfirmed
-
 
     def _on_pending(log_entry):
         for keeper in keepers_by_shard.values():
             keeper.on_nav_pending(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
 
-
     def _on_confirmed(log_entry):
         for keeper in keepers_by_shard.values():
             keeper.on_pending_confirmed(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
 
-
     def _on_rejected(log_entry):
         for keeper in keepers_by_shard.values():
             keeper.on_pending_rejected(str(log_entry.contract_address))
-
 
     for _i, _oracle in enumerate(oracles):
         for _event, _target in (("PendingConfirmed", _on_confirmed), ("NavPending", _on_pending),
@@ -167,24 +138,13 @@ else:
             if _abi_event is not None:
                 bot.on_(_abi_event)(_named(f"nav_{_event}_{_i}", _target))
 
+    @bot.on_(chain.blocks)
+    def scan(block):
+        """Sync, follow, scan, act: every fault is handled inside."""
+        return keepers_by_shard[0].on_block(block.number).as_metrics()
 
-    if SHARDED:
-        for _shard in range(config.shard_count):
-
-            def _scan(block, _shard=_shard):
-                return keepers_by_shard[_shard].on_block(block.number).as_metrics()
-
-            _scan.__name__ = _scan.__qualname__ = f"scan_shard_{_shard}"
-            bot.on_(chain.blocks)(_scan)
-    else:
-
-        @bot.on_(chain.blocks)
-        def scan(block):
-            """Sync, follow, scan, act: every fault is handled inside."""
-            return keepers_by_shard[0].on_block(block.number).as_metrics()
-
-        @bot.on_(chain.blocks)
-        def backrun(block):
-            """A pending NAV's candidates bundled behind its confirmation when
-            it shows in the pool (nothing to do without candidates)."""
-            return {"backrun_sent": keepers_by_shard[0].backrun_pending()}
+    @bot.on_(chain.blocks)
+    def backrun(block):
+        """A pending NAV's candidates bundled behind its confirmation when
+        it shows in the pool (nothing to do without candidates)."""
+        return {"backrun_sent": keepers_by_shard[0].backrun_pending()}

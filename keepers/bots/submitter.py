@@ -1,11 +1,18 @@
-"""Silverback bot: the single submitter of a sharded keeper. It is the only
-process that signs: on each block it drains the candidates the scanners
-queued in Redis (``keepers/scale.py``), re-reads their health at the latest
-block and decides and sends exactly as the single-process keeper does
-(``Keeper.act``), with one nonce manager and one liquidation in flight per
-position.
+"""Silverback bot: the submitter of the keeper on several hosts
+(``keepers/hosts.py``), one per signing key. It is the only process that
+signs with its key: on each block it drains the candidates the scanner
+workers (``keepers/bots/scanner.py``) queued in Redis (``keepers/scale.py``),
+re-reads their health at the latest block and decides and sends exactly as
+the single-process keeper does (``Keeper.act``), with one nonce manager and
+one liquidation in flight per position.
+
+With ``index_writer`` (the default) it is also the index writer: the only
+process that reads the chain's logs (``getLogs``, each block) into the
+index the scanners read (PostgreSQL on ``db_url``). A second submitter
+with another key sets ``NAVLEND_KEEPER_INDEX_WRITER=false`` and only reads.
 
     NAVLEND_KEEPER_SHARD_COUNT=2 NAVLEND_KEEPER_REDIS_URL=redis://127.0.0.1:6379/0 \\
+    NAVLEND_KEEPER_DB_URL=postgresql://keeper@pg-host:5432/navlend \\
     silverback run keepers.bots.submitter:bot --network ethereum:local:foundry \\
         --runner keepers.runner:ResilientPollingRunner
 
@@ -36,7 +43,8 @@ def startup(startup_state):
     try:
         keeper = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
         keeper.check_setup()
-        keeper.backfill()
+        if config.index_writer:
+            keeper.backfill()
     except Exception as err:
         raise CircuitBreaker(f"submitter cannot start: {err}") from None
     state["keeper"] = keeper
@@ -49,7 +57,8 @@ def submit(block):
     report = ScanReport(block=block.number)
     try:
         head = keeper.reader.head()
-        keeper.sync(head)
+        if config.index_writer:
+            keeper.sync(head)
         keeper.follow(head)
         accounts = sorted({c.account for c in queue.drain(head.number)})
         if accounts:
