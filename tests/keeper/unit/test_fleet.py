@@ -441,3 +441,67 @@ def test_in_flight_elsewhere__mined__no_longer_counted(tmp_path):
     node.receipts[101] = [_receipt(0, 101)]
     fleet.on_block(101)
     assert fleet.keepers[1].elsewhere() == []
+
+
+@dataclass
+class TermsReader(Reader):
+    """``Keeper.act``'s reads: the market's terms, no allowlisting."""
+
+    terms: object = None
+
+    def market_terms(self, block):
+        return self.terms
+
+    def is_allowlisted(self, token, account, block) -> bool:
+        return False
+
+    def is_frozen(self, token, account, block) -> bool:
+        return False
+
+
+@dataclass
+class Balances:
+    """The index's balances of the one position ``act`` decides on."""
+
+    balances: dict
+
+    def balances_many(self, accounts):
+        return {a: self.balances for a in accounts}
+
+
+def _act_in_market_1(tmp_path: Path, underwater, other_draws: bool) -> tuple[int, Keeper]:
+    """Market 1 acts on ``underwater``'s borrower, its fund's facility able
+    to redeem exactly that position's shares; market 0 has a redeem plan in
+    flight on the same fund drawing as much (``other_draws``) or nothing."""
+    from dataclasses import replace
+
+    from conftest import balances_of, lens_health, terms_of
+    from keepers.decide import ProfitPolicy, decide_block
+    from keepers.keeper import ScanReport
+    from keepers.types import ExecutionContext
+
+    m, prices = underwater
+    health = lens_health(m, BORROWER, prices)
+    need = decide_block([health], {BORROWER: balances_of(m, BORROWER)}, terms_of(m, prices),
+                        ExecutionContext(gas_price_wei=1), ProfitPolicy.from_config(_config(1, ())))[0].plan.sent
+    fleet, _, chain = _fleet(tmp_path)
+    market0, market1 = fleet.keepers[0], fleet.keepers[1]
+    market0._execute([replace(_plan(OTHER), sent=need if other_draws else 0)], max_loan=10**30)
+    market1.reader = TermsReader(chain, MARKETS[1], terms=terms_of(m, prices, facility_max_redeem=need))
+    market1.index = Balances(balances_of(m, BORROWER))
+    market1.flash_ready = True
+    report = ScanReport(block=100)
+    market1.act(chain.ref(), [health], report)
+    return report.sent, market1
+
+
+def test_act__another_market_draws_the_funds_facility__this_market_skips_facility_dry(tmp_path, underwater):
+    sent, keeper = _act_in_market_1(tmp_path, underwater, other_draws=True)
+    assert sent == 0
+    assert _sample(keeper, "keeper_liquidations_skipped_total", reason="facility_dry") == 1
+
+
+def test_act__another_markets_plan_draws_nothing__this_market_sends(tmp_path, underwater):
+    sent, keeper = _act_in_market_1(tmp_path, underwater, other_draws=False)
+    assert sent == 1
+    assert keeper.tx.in_flight_positions() == {BORROWER}
