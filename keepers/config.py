@@ -49,6 +49,7 @@ from navlend import deployments
 from navlend.constants import BPS, WAD
 
 from keepers.localhealth import DEFAULT_EDGE_BPS
+from keepers.markets import markets_problems
 from keepers.shards import MAX_PARTS
 from keepers.store import StoreError, mask_url, parse_location
 from keepers.submit import route_problems
@@ -240,6 +241,11 @@ class KeeperConfig:
     # Blocks between compactions of the index below the finalized block
     # (head - finality_depth); 0: never.
     compact_every_blocks: Annotated[int, Ge(0)] = 1_000
+    # --- several markets (keepers/markets.py, keepers/fleet.py; i17-multi) ---
+    # One deployments file per market (market, lens, flash_liquidator, NAV
+    # oracles each); empty: the one market of deployments_file / the
+    # addresses above. One signer, one transaction manager for them all.
+    deployments: tuple[Path, ...] = ()
 
     # -- chain units --
 
@@ -304,6 +310,7 @@ _TUPLE_FIELDS = ("nav_oracles",)
 _TUPLE_FIELDS += ("submit_routes", "builder_urls")  # submission routes
 _TUPLE_FIELDS += ("rpc_urls",)  # rpc endpoints
 _TUPLE_FIELDS += ("read_priced_assets",)  # local health
+_TUPLE_FIELDS += ("deployments",)  # several markets
 
 
 def load_config(
@@ -358,6 +365,10 @@ def load_config_traced(
     if problems:
         raise ConfigError(problems)
 
+    if config.deployments and config.deployments_file is None:
+        # Several markets: the top-level addresses are the first market's.
+        config = replace(config, deployments_file=config.deployments[0])
+        origin["deployments_file"] = f"the first of deployments ({origin.get('deployments', FROM_DEFAULT)})"
     deployment = _DeploymentOnce(config, problems)
     before = config
     config = _resolve_addresses(config, origin, problems, deployment)
@@ -615,6 +626,7 @@ def _cross_checks(config: KeeperConfig) -> list[str]:
     problems.extend(_store_checks(config))
     problems.extend(_hosts_checks(config))
     problems.extend(_local_health_checks(config))
+    problems.extend(_markets_checks(config))
     return problems
 
 
@@ -637,6 +649,10 @@ def _local_health_checks(config: KeeperConfig) -> list[str]:
     if twice:
         return [f"read_priced_assets: listed more than once: {', '.join(twice)}"]
     return []
+def _markets_checks(config: KeeperConfig) -> list[str]:
+    """Several markets (keepers/markets.py): each file readable, no market
+    or FlashLiquidator twice, one chain."""
+    return markets_problems(config)
 
 
 def _store_checks(config: KeeperConfig) -> list[str]:

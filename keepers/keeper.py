@@ -165,6 +165,9 @@ class Keeper:
     local: LocalScanner | None = None
     _compacted_at: int | None = None
     _balance_at: int | None = None
+    # The plans in flight of the other markets sharing this signer, its
+    # stablecoin and the funds' facilities (keepers/fleet.py); None: one market.
+    elsewhere: Callable[[], list[Plan]] | None = None
 
     def __post_init__(self) -> None:
         self.scan_policy = ScanPolicy.from_config(self.config)
@@ -331,17 +334,21 @@ class Keeper:
 
     # ---------------------------------------------------------------- blocks
 
-    def on_block(self, number: int | None = None) -> ScanReport:
+    def on_block(self, number: int | None = None, head: BlockRef | None = None,
+                 balance: int | None = None) -> ScanReport:
         """Index sync, pending-transaction follow-up, scan and execution
         for the chain head. A block that arrives while the previous one is
-        still being worked is skipped (the next one covers it)."""
+        still being worked is skipped (the next one covers it). ``head``
+        and ``balance`` (the signer's, at it): read once by a
+        several-market keeper (``keepers/fleet.py``) for all its markets;
+        read here when not given."""
         report = ScanReport(block=number if number is not None else -1)
         if not self._busy.acquire(blocking=False):
             self.metrics.skipped_blocks.inc()
             report.skipped_block = True
             return report
         try:
-            head = self.reader.head()
+            head = head if head is not None else self.reader.head()
             report.block = head.number
             if self.health.last_block is not None:
                 # Blocks that came while the previous one was worked (no second head read).
@@ -350,7 +357,7 @@ class Keeper:
             self.health.last_rpc_ok_at = time.time()
             self.sync(head)
             if self.tx is not None:
-                self._follow_guarded(head)
+                self._follow_guarded(head, balance)
             self._scan_and_act(head, report)
             self._compact(head)
             self.health.last_block = head.number
@@ -508,9 +515,12 @@ class Keeper:
         policy = self._policy(head, ctx)
         balances = self.index.balances_many([h.account for h in liquidatable])
         reserved = self._in_flight_plans()
+        # What the other markets' transactions in flight draw on the same
+        # facilities and stablecoin counts too (not on this market's allowance).
+        drawn = reserved + (self.elsewhere() if self.elsewhere is not None else [])
         decisions = decide_block(liquidatable, balances, terms, ctx, policy,
-                                 in_flight=self.tx.in_flight_positions(), reserved=reserved)
-        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, reserved, policy)
+                                 in_flight=self.tx.in_flight_positions(), reserved=drawn)
+        decisions, gathered = self._gather(head, decisions, liquidatable, balances, terms, ctx, drawn, policy)
         plans = []
         for decision in decisions:
             if decision.plan is None:
@@ -792,16 +802,19 @@ class Keeper:
                          context={"route": plan.route.value, "token": plan.token,
                                   "expected_profit": plan.net_profit})
 
-    def _follow_guarded(self, head: BlockRef) -> None:
+    def _follow_guarded(self, head: BlockRef, balance: int | None = None) -> None:
         """Follows the transactions in flight in a step of its own: a
         receipt or send error there is a handled fault, and the block's
         scan and liquidations still run."""
         try:
-            self.follow(head)
+            self.follow(head, balance)
         except Exception as err:
             self.fault("follow", err, block=head.number)
 
-    def follow(self, head: BlockRef) -> None:
+    def follow(self, head: BlockRef, balance: int | None = None) -> None:
+        """The transactions in flight as of ``head`` (``tx.poll``), each
+        outcome recorded and settled; the signer's balance (``balance``
+        when the caller read it) into the health, metrics and brakes."""
         assert self.tx is not None
         marks = replacement_marks(self.tx.pending)
         try:
@@ -814,11 +827,12 @@ class Keeper:
             if self.spending is not None:
                 self.spending.settle(outcome)
         self._update_pending_metrics()
-        if not (outcomes or self.tx.pending or self._balance_at is None
-                or head.number - self._balance_at >= CONTEXT_REFRESH_BLOCKS):
-            return  # nothing of the keeper's moved it: read every CONTEXT_REFRESH_BLOCKS
-        self._balance_at = head.number
-        balance = self.reader.native_balance(self.signer)
+        if balance is None:
+            if not (outcomes or self.tx.pending or self._balance_at is None
+                    or head.number - self._balance_at >= CONTEXT_REFRESH_BLOCKS):
+                return  # nothing of the keeper's moved it: read every CONTEXT_REFRESH_BLOCKS
+            self._balance_at = head.number
+            balance = self.reader.native_balance(self.signer)
         self.health.set_balance(balance)
         if self.spending is not None:
             self.spending.balance_wei = balance

@@ -17,9 +17,12 @@ from ape import project
 from keepers.brakes import BrakeMetrics, Brakes, effective_dry_run, install_signal_handlers, limits_from_config
 from keepers.chain import ChainReader, event_topics
 from keepers.config import ConfigError, KeeperConfig, bot_problems, load_config
+from keepers.fleet import Fleet, MarketTx
 from keepers.index import PositionIndex
 from keepers.keeper import Keeper
-from keepers.metrics import HealthPolicy, HealthState, KeeperMetrics, MetricsServer, build_info, keeper_labels
+from keepers.markets import market_configs
+from keepers.metrics import (HealthPolicy, HealthState, KeeperMetrics, MetricsServer, build_info, exposition,
+                             keeper_labels)
 from keepers.profit import feed_policy_from_config, gas_model_from_config
 from keepers.spending import Spending, SpendingMetrics
 from keepers.treasury import approval_policy_from_config, sweep_policy_from_config
@@ -29,7 +32,7 @@ from keepers.store import configured_location
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.txstore import TxStore, tx_store_location
 from keepers.wiring_routes import request_tip, submission_sender
-from keepers.wiring_local import local_scanner
+from keepers.wiring_local import SharedLogs, local_scanner
 from keepers.types import AccountHealth
 from navlend.market import market_at
 
@@ -175,22 +178,7 @@ def build_keeper(
     spending = None
     if with_tx:
         spending = make_spending(config, reader, str(bot.signer.address), metrics, brakes)
-        tx = TxManager(
-            w3,
-            bot.signer,
-            provider.network.ecosystem,
-            provider.chain_id,
-            fee_policy(config),
-            dry_run=config.dry_run,
-            on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
-            # Transactions in flight survive a restart (followed, not sent again).
-            store=TxStore(tx_store_location(config.db_url, config.db_path), provider.chain_id,
-                          str(bot.signer.address)),
-            gate=spending.gate,
-            # Submission routes and each request's tip (keepers/submit.py, keepers/tipping.py).
-            sender=submission_sender(config, w3),
-            tip=request_tip(config, spending),
-        )
+        tx = make_tx_manager(config, bot, w3, spending, metrics)
     index = PositionIndex(configured_location(config.db_url, config.db_path), config.market, config.start_block)
     keeper = Keeper(
         config=config,
@@ -203,26 +191,55 @@ def build_keeper(
         forward=forward,
         spending=spending,
     )
-    if config.local_health:
-        keeper.local = local_scanner(config, reader, index, metrics, list(market_at(config.market).contract_type.events),
-                                     list(project.NavOracle.contract_type.events), provider.network.ecosystem)
-        log.info("health from the index", edge_bps=config.health_edge_bps, sweep_seconds=config.health_sweep_seconds,
-                 read_priced=list(config.read_priced_assets))
+    attach_local_health(keeper, provider)
     if serve_metrics:
-        server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
-                               policy=HealthPolicy.from_config(config)).start()
-        log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
-                 health=f"http://{config.metrics_host}:{server.port}/healthz")
+        serve_keeper_metrics(config, metrics, health)
     return keeper
 
 
+def make_tx_manager(config: KeeperConfig, bot: Any, w3: Any, spending: Spending, metrics: KeeperMetrics) -> TxManager:
+    """The signer's transaction manager: its nonces, its store of the
+    transactions in flight, the brakes of ``spending`` before each send,
+    the submission routes; RPC faults counted on ``metrics``."""
+    provider = bot.provider
+    return TxManager(
+        w3,
+        bot.signer,
+        provider.network.ecosystem,
+        provider.chain_id,
+        fee_policy(config),
+        dry_run=config.dry_run,
+        on_rpc_error=lambda op: metrics.rpc_errors.labels(op=op).inc(),
+        # Transactions in flight survive a restart (followed, not sent again).
+        store=TxStore(tx_store_location(config.db_url, config.db_path), provider.chain_id, str(bot.signer.address)),
+        gate=spending.gate,
+        # Submission routes and each request's tip (keepers/submit.py, keepers/tipping.py).
+        sender=submission_sender(config, w3),
+        tip=request_tip(config, spending),
+    )
+
+
+def serve_keeper_metrics(config: KeeperConfig, metrics: KeeperMetrics | Any, health: HealthState) -> MetricsServer:
+    """``/metrics`` (a keeper's metrics, or an ``exposition`` of several)
+    and ``/healthz`` on the configured host and port; started."""
+    server = MetricsServer(metrics, health, host=config.metrics_host, port=config.metrics_port,
+                           policy=HealthPolicy.from_config(config)).start()
+    log.info("metrics and health endpoint", url=f"http://{config.metrics_host}:{server.port}/metrics",
+             health=f"http://{config.metrics_host}:{server.port}/healthz")
+    return server
+
+
 def make_spending(
-    config: KeeperConfig, reader: ChainReader, signer: str, metrics: KeeperMetrics, brakes: Brakes | None = None
+    config: KeeperConfig, reader: ChainReader, signer: str, metrics: KeeperMetrics, brakes: Brakes | None = None,
+    *, brake_metrics: bool = True,
 ) -> Spending:
     """The brakes, the live profit model and the treasury rules of
-    ``config`` for ``signer``, their metrics on the keeper's registry."""
+    ``config`` for ``signer``, their metrics on the keeper's registry
+    (the brakes' too unless ``brake_metrics`` is False: brakes shared by
+    several markets report on the first market's registry only)."""
     brakes = brakes or Brakes(limits_from_config(config))
-    brakes.metrics = BrakeMetrics(metrics.registry)
+    if brake_metrics:
+        brakes.metrics = BrakeMetrics(metrics.registry)
     sweep = sweep_policy_from_config(config, signer)
     if sweep is None:
         log.warning("no profit_receiver: profit stays on the signing key", signer=signer)
@@ -245,3 +262,53 @@ def make_spending(
         l1_fee_oracle=config.l1_fee_oracle,
         metrics=SpendingMetrics(metrics.registry),
     )
+
+
+def attach_local_health(keeper: Keeper, provider: Any, shared: SharedLogs | None = None) -> None:
+    """Health from the index on ``keeper`` when its config turns it on
+    (``keepers/wiring_local.py``); ``shared``: the one getLogs of a
+    several-market keeper."""
+    config = keeper.config
+    if not config.local_health:
+        return
+    keeper.local = local_scanner(config, keeper.reader, keeper.index, keeper.metrics,
+                                 list(market_at(config.market).contract_type.events),
+                                 list(project.NavOracle.contract_type.events), provider.network.ecosystem, shared)
+    log.info("health from the index", market=config.market, edge_bps=config.health_edge_bps,
+             sweep_seconds=config.health_sweep_seconds, read_priced=list(config.read_priced_assets))
+
+
+def build_fleet(config: KeeperConfig, bot: Any, *, serve_metrics: bool = True, brakes: Brakes | None = None) -> Fleet:
+    """A keeper over every market of ``config.deployments`` (``keepers/fleet.py``)
+    on ``bot.provider``, signing with ``bot.signer``: one reader, index,
+    metrics registry (labelled with its market) and Spending per market;
+    one web3 client, one :class:`TxManager` (one nonce sequence, one store
+    of the transactions in flight), one set of brakes and one health state
+    for them all; one ``/metrics`` exposing every market's registry."""
+    provider = bot.provider
+    config = with_effective_dry_run(config)
+    signer = str(bot.signer.address)
+    configs = market_configs(config)
+    metrics = [keeper_metrics(c, bot) for c in configs]
+    health = HealthState(dry_run=config.dry_run)
+    w3 = keeper_web3(config, provider, metrics[0])
+    readers = [make_reader(c, provider, w3=w3) for c in configs]
+    brakes = brakes or Brakes(limits_from_config(config))
+    spendings = [make_spending(c, r, signer, m, brakes, brake_metrics=i == 0)
+                 for i, (c, r, m) in enumerate(zip(configs, readers, metrics))]
+    # One transaction manager: the brakes are the signer's, so any market's
+    # Spending asks the same ones; RPC faults counted on the first market.
+    tx = make_tx_manager(config, bot, w3, spendings[0], metrics[0])
+    keepers = tuple(
+        Keeper(config=c, reader=r, index=PositionIndex(configured_location(c.db_url, c.db_path), c.market,
+                                                       c.start_block),
+               tx=MarketTx(tx, c.market), metrics=m, health=health, signer=signer, spending=s)
+        for c, r, m, s in zip(configs, readers, metrics, spendings)
+    )
+    shared = SharedLogs(readers[0], provider.network.ecosystem)
+    for keeper in keepers:
+        attach_local_health(keeper, provider, shared)
+    fleet = Fleet(keepers, tx, health, before_block=shared.reset)
+    if serve_metrics:
+        serve_keeper_metrics(config, exposition(metrics), health)
+    return fleet

@@ -22,6 +22,13 @@ Handlers (the engine is ``keepers/keeper.py``):
   are prepared; its ``PendingConfirmed`` sends them at once, its
   ``PendingRejected`` drops them (``keepers/backrun.py``).
 
+With ``NAVLEND_KEEPER_DEPLOYMENTS=m0/local.json,m1/local.json,...`` the
+bot keeps several markets (``keepers/bots/liquidator_fleet.py``,
+``keepers/fleet.py``): one keeper per market, one transaction manager for
+the signer; each market's events go to its keeper, a NAV oracle's to
+every market listing it, and one block task works every market at the
+same head.
+
 With ``NAVLEND_KEEPER_SHARD_COUNT`` > 1 the keeper runs on several hosts
 instead (``keepers/hosts.py``): ``keepers.bots.scanner`` (a dispatcher and
 scanner workers on Redis) and ``keepers.bots.submitter``; this bot refuses
@@ -52,97 +59,92 @@ if config.shard_count > 1:
 
 bot, brakes = signing_bot(config)
 market, oracles = contracts_for(config)
+# Several markets (deployments): the handlers of keepers/bots/liquidator_fleet.py.
+FLEET = bool(config.deployments)
 keepers_by_shard: dict[int, object] = {}
 
+if FLEET:
+    from keepers.bots.liquidator_fleet import register
 
-@bot.on_worker_startup()
-def build(state):
-    """Builds this process's keeper; fails fast on a bad setup."""
-    keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
+    register(bot, config, brakes)
+else:
 
+    @bot.on_worker_startup()
+    def build(state):
+        """Builds this process's keeper; fails fast on a bad setup."""
+        keepers_by_shard[0] = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
 
-@bot.on_startup()
-def startup(startup_state):
-    """Checks the signer and the FlashLiquidator, then backfills."""
-    first = keepers_by_shard[0]
-    try:
-        node = check_node(config, bot.provider.network.name, bot.provider.chain_id)
-        log.info("node checked", network=node.node_network, chain_id=node.node_chain_id,
-                 deployment_chain_id=node.deployment_chain_id)
-        first.check_setup()
-        first.backfill()
-    except Exception as err:
-        raise CircuitBreaker(f"keeper cannot start: {err}") from None
-    log.info("keeper started", signer=first.signer, market=config.market, shards=config.shard_count,
-             dry_run=first.config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
+    @bot.on_startup()
+    def startup(startup_state):
+        """Checks the signer and the FlashLiquidator, then backfills."""
+        first = keepers_by_shard[0]
+        try:
+            node = check_node(config, bot.provider.network.name, bot.provider.chain_id)
+            log.info("node checked", network=node.node_network, chain_id=node.node_chain_id,
+                     deployment_chain_id=node.deployment_chain_id)
+            first.check_setup()
+            first.backfill()
+        except Exception as err:
+            raise CircuitBreaker(f"keeper cannot start: {err}") from None
+        log.info("keeper started", signer=first.signer, market=config.market, shards=config.shard_count,
+                 dry_run=first.config.dry_run, snapshot=dict(startup_state) if isinstance(startup_state, dict) else str(startup_state))
 
+    def _on_market_log(log_entry):
+        try:
+            record = log_record(log_entry)
+        except ValueError as err:
+            log.warning("unreadable market log", error=str(err))
+            return
+        for keeper in keepers_by_shard.values():
+            keeper.on_log(record)
 
-def _on_market_log(log_entry):
-    try:
-        record = log_record(log_entry)
-    except ValueError as err:
-        log.warning("unreadable market log", error=str(err))
-        return
-    for keeper in keepers_by_shard.values():
-        keeper.on_log(record)
+    def _on_nav(log_entry):
+        for keeper in keepers_by_shard.values():
+            keeper.on_nav_update(getattr(log_entry, "block_number", None))
 
+    def _named(name, target):
+        """A distinct handler function (taskiq names tasks by function name)."""
 
-def _on_nav(log_entry):
-    for keeper in keepers_by_shard.values():
-        keeper.on_nav_update(getattr(log_entry, "block_number", None))
+        def handler(log_entry):
+            target(log_entry)
 
+        handler.__name__ = handler.__qualname__ = name
+        return handler
 
-def _named(name, target):
-    """A distinct handler function (taskiq names tasks by function name)."""
+    for _event in INDEXED_EVENTS:
+        bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
 
-    def handler(log_entry):
-        target(log_entry)
+    for _i, _oracle in enumerate(oracles):
+        bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
 
-    handler.__name__ = handler.__qualname__ = name
-    return handler
+    # ---- pending NAV (keepers/backrun.py): prepared on NavPending, sent on PendingConfirmed
 
+    def _on_pending(log_entry):
+        for keeper in keepers_by_shard.values():
+            keeper.on_nav_pending(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
 
-for _event in INDEXED_EVENTS:
-    bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
+    def _on_confirmed(log_entry):
+        for keeper in keepers_by_shard.values():
+            keeper.on_pending_confirmed(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
 
-for _i, _oracle in enumerate(oracles):
-    bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
+    def _on_rejected(log_entry):
+        for keeper in keepers_by_shard.values():
+            keeper.on_pending_rejected(str(log_entry.contract_address))
 
+    for _i, _oracle in enumerate(oracles):
+        for _event, _target in (("PendingConfirmed", _on_confirmed), ("NavPending", _on_pending),
+                                ("PendingRejected", _on_rejected)):
+            _abi_event = getattr(_oracle, _event, None)
+            if _abi_event is not None:
+                bot.on_(_abi_event)(_named(f"nav_{_event}_{_i}", _target))
 
-# ---- pending NAV (keepers/backrun.py): prepared on NavPending, sent on PendingConfirmed
+    @bot.on_(chain.blocks)
+    def scan(block):
+        """Sync, follow, scan, act: every fault is handled inside."""
+        return keepers_by_shard[0].on_block(block.number).as_metrics()
 
-
-def _on_pending(log_entry):
-    for keeper in keepers_by_shard.values():
-        keeper.on_nav_pending(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
-
-
-def _on_confirmed(log_entry):
-    for keeper in keepers_by_shard.values():
-        keeper.on_pending_confirmed(str(log_entry.contract_address), getattr(log_entry, "block_number", None))
-
-
-def _on_rejected(log_entry):
-    for keeper in keepers_by_shard.values():
-        keeper.on_pending_rejected(str(log_entry.contract_address))
-
-
-for _i, _oracle in enumerate(oracles):
-    for _event, _target in (("PendingConfirmed", _on_confirmed), ("NavPending", _on_pending),
-                            ("PendingRejected", _on_rejected)):
-        _abi_event = getattr(_oracle, _event, None)
-        if _abi_event is not None:
-            bot.on_(_abi_event)(_named(f"nav_{_event}_{_i}", _target))
-
-
-@bot.on_(chain.blocks)
-def scan(block):
-    """Sync, follow, scan, act: every fault is handled inside."""
-    return keepers_by_shard[0].on_block(block.number).as_metrics()
-
-
-@bot.on_(chain.blocks)
-def backrun(block):
-    """A pending NAV's candidates bundled behind its confirmation when
-    it shows in the pool (nothing to do without candidates)."""
-    return {"backrun_sent": keepers_by_shard[0].backrun_pending()}
+    @bot.on_(chain.blocks)
+    def backrun(block):
+        """A pending NAV's candidates bundled behind its confirmation when
+        it shows in the pool (nothing to do without candidates)."""
+        return {"backrun_sent": keepers_by_shard[0].backrun_pending()}
