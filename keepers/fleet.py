@@ -318,9 +318,10 @@ class Fleet:
 
     # ---------------------------------------------------------------- blocks
 
-    def on_block(self, number: int | None = None) -> FleetReport:
+    def on_block(self, number: int | None = None, head: BlockRef | None = None) -> FleetReport:
         """One block over every market: the head read once, the shared
-        transaction manager polled once and the signer's balance read once;
+        transaction manager polled once and the signer's balance read once
+        (``head``: the block the bot's block task was handed, not read again);
         then each market's keeper at that head. A block that arrives while
         the previous one is worked is skipped."""
         report = FleetReport(block=number if number is not None else -1)
@@ -331,7 +332,7 @@ class Fleet:
             return report
         try:
             try:
-                head = self.reader.head()
+                head = head if head is not None else self.reader.head()
             except Exception as err:
                 report.error = str(err)[:300]
                 for keeper in self.keepers:
