@@ -4,6 +4,8 @@ over the keeper's RPC reader (``keepers.chain.ChainReader``), each read an
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +31,33 @@ class _FeedOf:
     oracle: str
 
 
-class ChainHealthReads:
-    """The reads of one market at a block through ``reader``."""
+class RoundCache:
+    """The oracles' latest rounds read at one block, shared by the markets
+    of a fleet (a fund listed in three markets: one ``latestRoundData``
+    per block, not three). Only the newest block's rounds are kept."""
 
-    def __init__(self, reader: ChainReader):
+    def __init__(self) -> None:
+        self._block: int | None = None
+        self._rounds: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, oracle: str, block: int, read: Callable[[], tuple[int, int]]) -> tuple[int, int]:
+        with self._lock:
+            if block != self._block:
+                self._block, self._rounds = block, {}
+            if oracle not in self._rounds:
+                self._rounds[oracle] = read()
+            return self._rounds[oracle]
+
+
+class ChainHealthReads:
+    """The reads of one market at a block through ``reader``; ``rounds``:
+    the fleet's shared :class:`RoundCache` (None: every read asked)."""
+
+    def __init__(self, reader: ChainReader, rounds: RoundCache | None = None):
         self.reader = reader
         self.market = reader.market
+        self.rounds = rounds
         self._base_decimals: int | None = None
 
     def market_state(self, block: int) -> tuple[int, int, int, int, int]:
@@ -54,9 +77,13 @@ class ChainHealthReads:
 
     def latest_round(self, oracle: str, block: int) -> tuple[int, int]:
         """A feed's latest applied round at ``block``: (answer, updatedAt),
-        for a followed oracle whose last round predates the index."""
-        _round, answer, _started, updated_at, _answered = self._read(_LATEST_ROUND, oracle, block)
-        return int(answer), int(updated_at)
+        for a followed oracle whose last round predates the index, or an
+        unfollowed one at each block."""
+        def read() -> tuple[int, int]:
+            _round, answer, _started, updated_at, _answered = self._read(_LATEST_ROUND, oracle, block)
+            return int(answer), int(updated_at)
+
+        return read() if self.rounds is None else self.rounds.get(oracle, block, read)
 
     def base_decimals(self, block: int) -> int:
         """The base asset's decimals (read once)."""

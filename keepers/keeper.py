@@ -908,7 +908,20 @@ class Keeper:
     def fault(self, op: str, err: BaseException, **context: Any) -> None:
         self.metrics.rpc_errors.labels(op=op).inc()
         self.health.last_error = f"{op}: {str(err)[:200]}"
-        log.warning("handled fault", op=op, error=str(err)[:300], error_type=type(err).__name__, **context)
+        log.warning("handled fault", op=op, error=str(err)[:300], error_type=type(err).__name__,
+                    at=_raised_at(err), **context)
+
+
+def _raised_at(err: BaseException) -> str:
+    """Where an error was raised (the innermost frame: file:line function),
+    so that a handled fault's log line points at its cause."""
+    tb = err.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f"{code.co_filename.rsplit('/', 2)[-2:][-1]}:{tb.tb_lineno} {code.co_name}"
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,12 @@
   ``accounts_to_recheck()`` (candidates and the ``health_edge_bps`` band),
   and the keeper acts on what the Lens confirms liquidatable (the Lens stays
   the authority before sending). Prices: from the followed oracles' rounds;
-  an asset whose oracle is not followed, and the ``read_priced_assets``,
-  are read each block (``asset_price``); a followed oracle whose last round
-  predates the index is read once (``latestRoundData``).
+  an asset whose oracle is not followed has that oracle's latest round read
+  each block (``latestRoundData``, once per oracle and block for all the
+  markets of a fleet: ``healthreads.RoundCache``) and priced by the
+  market's rule; the ``read_priced_assets`` are read each block
+  (``asset_price``); a followed oracle whose last round predates the index
+  is read once (``latestRoundData``).
 - **Sweep**: every ``health_sweep_seconds`` (and at the first screen), the
   exact local figures of every position are compared with a full Lens read
   at the same block; the accounts that differ are read again once (anvil
@@ -172,7 +175,7 @@ def oracle_of(values: Sequence[int]) -> str:
 
 def unfollowed_assets(current: Mapping[tuple[InputKind, str], tuple[int, ...]], followed: Iterable[str]) -> set[str]:
     """The listed assets whose oracle the keeper does not follow (its
-    rounds are not in the keeper's logs): their price is read each block."""
+    rounds are not in the keeper's logs): their oracle's round is read each block."""
     followed = {to_address(o) for o in followed}
     return {key for (kind, key), values in current.items() if kind is InputKind.ORACLE and oracle_of(values) not in followed}
 
@@ -356,7 +359,9 @@ class LocalScanner:
         exponents, first rounds; the read prices read) and the positions
         in their columns. :class:`MissingInput` when one cannot be had."""
         current = self.local.index.health_inputs()
-        self.local.read_priced = self.read_priced | unfollowed_assets(current, self.followed_oracles)
+        unfollowed = unfollowed_assets(current, self.followed_oracles) - self.read_priced
+        self.local.read_priced = self.read_priced
+        self.local.read_rounds = frozenset(oracle_of(current[(InputKind.ORACLE, token)]) for token in unfollowed)
         records = [r for r in (self._books(current, head), self._head_reads(current, head)) if r is not None]
         if records:
             self.local.index.apply_health_inputs(records)
@@ -393,7 +398,7 @@ class LocalScanner:
         stale = stale_exponents(current)
         facts = [InputFact(InputKind.EXPONENT, token, (self.reads.value_exponent(token, head.number),
                                                        current[(InputKind.ORACLE, token)][0])) for token in stale]
-        unanswered = sorted(unanswered_oracles(current, self.local.read_priced))
+        unanswered = sorted(unanswered_oracles(current, self.local.read_priced) - self.local.read_rounds)
         facts += [InputFact(InputKind.ANSWER, oracle, self.reads.latest_round(oracle, head.number)) for oracle in unanswered]
         if not facts:
             return None

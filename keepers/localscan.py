@@ -52,6 +52,9 @@ class HealthReads(Protocol):
     def asset_price(self, token: str, block: int) -> int:
         """``MarketViews.asset_price(token)``'s price."""
 
+    def latest_round(self, oracle: str, block: int) -> tuple[int, int]:
+        """A feed's ``latestRoundData``: (answer, updatedAt)."""
+
 
 class LocalHealth:
     """One market's local health (module docstring). ``read_priced``: the
@@ -62,6 +65,10 @@ class LocalHealth:
         self.index = index
         self.reads = reads
         self.read_priced = frozenset(read_priced)
+        # Oracles whose latest round is read at each screened block (feeds
+        # that emit no event per answer: a wrapper's share price), priced
+        # then by the market's rule like an event-sourced round.
+        self.read_rounds: frozenset[str] = frozenset()
         self.edge_bps = edge_bps
         self._table: PositionTable | None = None
 
@@ -118,9 +125,13 @@ class LocalHealth:
         return screen(self.positions(inputs), inputs, timestamp, self.edge_bps)
 
     def inputs_at(self, number: int) -> MarketHealthInputs:
-        """The market's inputs at block ``number`` (the read prices read)."""
+        """The market's inputs at block ``number`` (the read prices and the
+        read rounds read)."""
+        current = dict(self.index.health_inputs())
+        for oracle in sorted(self.read_rounds):
+            current[(InputKind.ANSWER, oracle)] = self.reads.latest_round(oracle, number)
         prices = {token: self.reads.asset_price(token, number) for token in sorted(self.read_priced)}
-        return assemble(self.index.health_inputs(), prices)
+        return assemble(current, prices)
 
     def positions(self, inputs: MarketHealthInputs) -> PositionArrays:
         """The open positions in the inputs' columns (the table, rebuilt

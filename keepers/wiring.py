@@ -32,6 +32,7 @@ from keepers.store import configured_location
 from keepers.txmanager import FeePolicy, TxManager
 from keepers.txstore import TxStore, tx_store_location
 from keepers.wiring_routes import request_tip, submission_sender
+from keepers.healthreads import RoundCache
 from keepers.wiring_local import SharedLogs, local_scanner
 from keepers.types import AccountHealth
 from navlend.market import market_at
@@ -264,16 +265,18 @@ def make_spending(
     )
 
 
-def attach_local_health(keeper: Keeper, provider: Any, shared: SharedLogs | None = None) -> None:
+def attach_local_health(keeper: Keeper, provider: Any, shared: SharedLogs | None = None,
+                        rounds: RoundCache | None = None) -> None:
     """Health from the index on ``keeper`` when its config turns it on
-    (``keepers/wiring_local.py``); ``shared``: the one getLogs of a
-    several-market keeper."""
+    (``keepers/wiring_local.py``); ``shared``, ``rounds``: the one getLogs
+    and the oracle rounds read once per block of a several-market keeper."""
     config = keeper.config
     if not config.local_health:
         return
     keeper.local = local_scanner(config, keeper.reader, keeper.index, keeper.metrics,
                                  list(market_at(config.market).contract_type.events),
-                                 list(project.NavOracle.contract_type.events), provider.network.ecosystem, shared)
+                                 list(project.NavOracle.contract_type.events), provider.network.ecosystem, shared,
+                                 rounds)
     log.info("health from the index", market=config.market, edge_bps=config.health_edge_bps,
              sweep_seconds=config.health_sweep_seconds, read_priced=list(config.read_priced_assets))
 
@@ -306,8 +309,9 @@ def build_fleet(config: KeeperConfig, bot: Any, *, serve_metrics: bool = True, b
         for c, r, m, s in zip(configs, readers, metrics, spendings)
     )
     shared = SharedLogs(readers[0], provider.network.ecosystem)
+    rounds = RoundCache()
     for keeper in keepers:
-        attach_local_health(keeper, provider, shared)
+        attach_local_health(keeper, provider, shared, rounds)
     fleet = Fleet(keepers, tx, health, before_block=shared.reset)
     if serve_metrics:
         serve_keeper_metrics(config, exposition(metrics), health)

@@ -13,7 +13,7 @@ from eth_utils import keccak
 
 from keepers.chain import ChainReader, event_topics
 from keepers.config import KeeperConfig
-from keepers.healthreads import ChainHealthReads
+from keepers.healthreads import ChainHealthReads, RoundCache
 from keepers.index import PositionIndex
 from keepers.localkeeper import MARKET_EVENTS, ORACLE_EVENTS, LocalScanner
 from keepers.localscan import LocalHealth
@@ -66,6 +66,7 @@ class SharedLogs:
 def local_scanner(
     config: KeeperConfig, reader: ChainReader, index: PositionIndex, metrics: KeeperMetrics,
     market_events: list[Any], oracle_events: list[Any], ecosystem: Any, shared: SharedLogs | None = None,
+    round_cache: RoundCache | None = None,
 ) -> LocalScanner:
     """The keeper's :class:`LocalScanner` on ``reader``: its logs are the
     market's ``MARKET_EVENTS`` and the configured NAV oracles'
@@ -86,7 +87,7 @@ def local_scanner(
 
     fetch_logs = own_logs if shared is None else shared.fetcher(addresses, topics, abis)
 
-    reads = ChainHealthReads(reader)
+    reads = ChainHealthReads(reader, round_cache)
     return LocalScanner(
         local=LocalHealth(index, reads, edge_bps=config.health_edge_bps),
         reads=reads,
