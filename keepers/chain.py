@@ -259,6 +259,24 @@ class BlockRef:
     parent_hash: str = ""
 
 
+def block_ref(block: Any) -> BlockRef | None:
+    """The keeper's :class:`BlockRef` of a block Silverback hands a block
+    task (Ape's block: ``number``, ``hash``, ``timestamp``, ``base_fee``,
+    ``parent_hash``), so the keeper need not read the head again; None
+    when the block lacks a number or hash (the keeper reads the head)."""
+    number, block_hash = getattr(block, "number", None), getattr(block, "hash", None)
+    if not isinstance(number, int) or block_hash is None:
+        return None
+    parent = getattr(block, "parent_hash", None)
+    return BlockRef(
+        number=number,
+        hash=HexBytes(block_hash).to_0x_hex(),
+        timestamp=int(getattr(block, "timestamp", 0) or 0),
+        base_fee=int(getattr(block, "base_fee", 0) or 0),
+        parent_hash=HexBytes(parent).to_0x_hex() if parent else "",
+    )
+
+
 def whole_limits(small_position: int, dust_floor: int, base_decimals: int) -> tuple[int, int]:
     """``control()``'s small-position and dust-floor limits, which it returns
     in base units (``MarketAdmin.control`` multiplies the stored whole

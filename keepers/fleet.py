@@ -318,10 +318,11 @@ class Fleet:
 
     # ---------------------------------------------------------------- blocks
 
-    def on_block(self, number: int | None = None,
+    def on_block(self, number: int | None = None, head: BlockRef | None = None,
                  work: Callable[[Keeper, BlockRef, int | None], ScanReport] | None = None) -> FleetReport:
         """One block over every market: the head read once, the shared
-        transaction manager polled once and the signer's balance read once;
+        transaction manager polled once and the signer's balance read once
+        (``head``: the block the bot's block task was handed, not read again);
         then each market's keeper at that head (``work(keeper, head,
         balance)``; by default ``Keeper.on_block``: the keeper on several
         hosts' submitter drains the scanners' queue instead, keepers/hostsubmit.py).
@@ -334,7 +335,7 @@ class Fleet:
             return report
         try:
             try:
-                head = self.reader.head()
+                head = head if head is not None else self.reader.head()
             except Exception as err:
                 report.error = str(err)[:300]
                 for keeper in self.keepers:

@@ -105,16 +105,17 @@ class HostSubmitter:
         target: Any = self.fleet if self.fleet is not None else self.keeper
         return target.backfill()
 
-    def on_block(self, number: int) -> dict[str, float]:
-        """One block: Silverback's metrics of it (``sent``, ``skipped``)."""
+    def on_block(self, number: int, head: BlockRef | None = None) -> dict[str, float]:
+        """One block (``head``: the block the bot's task was handed, not
+        read again; None: the head is read): Silverback's metrics of it."""
         if self.fleet is not None:
-            fleet_report = self.fleet.on_block(number, work=self.work)
+            fleet_report = self.fleet.on_block(number, head=head, work=self.work)
             return {"sent": fleet_report.total("sent"), "skipped": fleet_report.total("skipped"),
                     "liquidatable": fleet_report.total("liquidatable")}
         keeper = self.keeper
         assert keeper is not None
         try:
-            head = keeper.reader.head()
+            head = head if head is not None else keeper.reader.head()
         except Exception as err:
             keeper.fault("submit", err, block=number)
             return {"sent": 0, "skipped": 0, "liquidatable": 0}

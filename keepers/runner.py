@@ -10,7 +10,8 @@ runner polls ``eth_blockNumber`` itself, ONCE per period for all its
 listeners (``keepers.rpc.SharedHead``: eleven listeners cost one poll, not
 eleven), hands every block number it has not seen yet to the block tasks,
 and fetches each event task's logs range by range
-(``keepers.rpc.follow_logs``): a range whose ``getLogs`` failed is asked
+(``keepers.rpc.follow_logs``), all the tasks' logs of a range in ONE
+``getLogs`` (``keepers.loghub``): a range whose ``getLogs`` failed is asked
 again, never skipped, so a NAV oracle's event is read late but never lost.
 Once the keeper has built the process's RPC client (``rpc_urls``,
 failover, rate limits, timeouts: ``keepers.wiring.keeper_web3``), the
@@ -33,6 +34,7 @@ from silverback.exceptions import Halt
 from silverback.runner import PollingRunner
 from silverback.utils import decode_topics_from_string
 
+from keepers.loghub import LogFilter, LogHub
 from keepers.rpc import SharedHead, follow_logs, installed_client, watch_heads, web3_on
 from keepers.rpc_policy import new_heads
 
@@ -53,6 +55,14 @@ class ResilientPollingRunner(PollingRunner):
         if shared is None:
             shared = self.__dict__["_shared_head"] = SharedHead(self._head_number, POLL_SECONDS)
         return shared
+
+    @property
+    def logs(self) -> LogHub:
+        """The getLogs all event listeners share (made on first use)."""
+        hub = self.__dict__.get("_log_hub")
+        if hub is None:
+            hub = self.__dict__["_log_hub"] = LogHub(lambda query: self._web3().eth.get_logs(query))
+        return hub
 
     def _head_number(self) -> int:
         client = installed_client()
@@ -95,12 +105,20 @@ class ResilientPollingRunner(PollingRunner):
         topics = decode_topics_from_string(task_data.labels.get("topics", "")) or None
         ecosystem = self.provider.network.ecosystem
 
+        if topics is not None and len(topics) == 1 and isinstance(topics[0], str):
+            # An event's logs, no argument filter: through the runner's one
+            # getLogs per range (keepers/loghub.py).
+            raw_of = self.logs.register(LogFilter(str(topics[0]), str(address) if address else None))
+        else:
+            def raw_of(start: int, end: int) -> list:
+                query = {"fromBlock": start, "toBlock": end, "topics": topics}
+                if address:
+                    query["address"] = address
+                return [dict(r) for r in self._web3().eth.get_logs(query)]
+
         def fetch(start: int, end: int) -> list:
-            query = {"fromBlock": start, "toBlock": end, "topics": topics}
-            if address:
-                query["address"] = address
-            raw = self._web3().eth.get_logs(query)
-            return list(ecosystem.decode_logs([dict(r) for r in raw], event))
+            raw = raw_of(start, end)
+            return list(ecosystem.decode_logs(raw, event)) if raw else []
 
         async for read in follow_logs(self.heads, self.shutdown_event, fetch, poll_seconds=POLL_SECONDS,
                                       max_backoff=MAX_BACKOFF, task=task_data.name):

@@ -41,7 +41,7 @@ import structlog
 from ape import chain
 from silverback.exceptions import CircuitBreaker
 
-from keepers.chain import log_record
+from keepers.chain import block_ref, log_record
 from keepers.config import check_node
 from keepers.bots.signing import signing_bot
 from keepers.logs import configure_logging
@@ -111,11 +111,15 @@ else:
         handler.__name__ = handler.__qualname__ = name
         return handler
 
-    for _event in INDEXED_EVENTS:
-        bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
+    # With health from the index, the keeper's own getLogs per block reads
+    # the market's and the NAV oracles' logs (keepers/localkeeper.py): a
+    # listener of its own for each would ask the node again for the same.
+    if not config.local_health:
+        for _event in INDEXED_EVENTS:
+            bot.on_(getattr(market, _event))(_named(f"index_{_event}", _on_market_log))
 
-    for _i, _oracle in enumerate(oracles):
-        bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
+        for _i, _oracle in enumerate(oracles):
+            bot.on_(_oracle.NavPublished)(_named(f"nav_NavPublished_{_i}", _on_nav))
 
     # ---- pending NAV (keepers/backrun.py): prepared on NavPending, sent on PendingConfirmed
 
@@ -131,7 +135,7 @@ else:
         for keeper in keepers_by_shard.values():
             keeper.on_pending_rejected(str(log_entry.contract_address))
 
-    for _i, _oracle in enumerate(oracles):
+    for _i, _oracle in enumerate(oracles if config.pending_nav_plans else ()):
         for _event, _target in (("PendingConfirmed", _on_confirmed), ("NavPending", _on_pending),
                                 ("PendingRejected", _on_rejected)):
             _abi_event = getattr(_oracle, _event, None)
@@ -140,11 +144,11 @@ else:
 
     @bot.on_(chain.blocks)
     def scan(block):
-        """Sync, follow, scan, act: every fault is handled inside."""
-        return keepers_by_shard[0].on_block(block.number).as_metrics()
-
-    @bot.on_(chain.blocks)
-    def backrun(block):
-        """A pending NAV's candidates bundled behind its confirmation when
-        it shows in the pool (nothing to do without candidates)."""
-        return {"backrun_sent": keepers_by_shard[0].backrun_pending()}
+        """Sync, follow, scan, act at the block handed in (not read again);
+        then a pending NAV's candidates bundled behind its confirmation
+        when it shows in the pool (nothing to do without candidates). One
+        block task: the runner reads each task's block. Every fault is
+        handled inside."""
+        keeper = keepers_by_shard[0]
+        metrics = keeper.on_block(block.number, head=block_ref(block)).as_metrics()
+        return {**metrics, "backrun_sent": keeper.backrun_pending()}

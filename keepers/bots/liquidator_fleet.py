@@ -24,7 +24,7 @@ import structlog
 from ape import chain, project
 from silverback.exceptions import CircuitBreaker
 
-from keepers.chain import log_record
+from keepers.chain import block_ref, log_record
 from keepers.config import KeeperConfig, check_node
 from keepers.fleet import Fleet
 from keepers.markets import market_configs
@@ -94,8 +94,11 @@ def register(bot: Any, config: KeeperConfig, brakes: Any) -> dict[str, Fleet]:
                 return
             holder["fleet"].on_log(_address, record)
 
-        for event in INDEXED_EVENTS:
-            bot.on_(getattr(market, event))(_named(f"index_m{k}_{event}", on_market_log))
+        # With health from the index each market's sync reads these logs in
+        # the fleet's one getLogs per block: no listener asks for them again.
+        if not config.local_health:
+            for event in INDEXED_EVENTS:
+                bot.on_(getattr(market, event))(_named(f"index_m{k}_{event}", on_market_log))
 
     def on_nav(entry):
         holder["fleet"].on_nav_update(str(entry.contract_address), getattr(entry, "block_number", None))
@@ -111,7 +114,10 @@ def register(bot: Any, config: KeeperConfig, brakes: Any) -> dict[str, Fleet]:
 
     for i, address in enumerate(oracles_of(configs)):
         oracle = project.NavOracle.at(address)
-        bot.on_(oracle.NavPublished)(_named(f"nav_NavPublished_{i}", on_nav))
+        if not config.local_health:
+            bot.on_(oracle.NavPublished)(_named(f"nav_NavPublished_{i}", on_nav))
+        if not config.pending_nav_plans:
+            continue
         for event, target in zip(PENDING_EVENTS, (on_confirmed, on_pending, on_rejected)):
             abi_event = getattr(oracle, event, None)
             if abi_event is not None:
@@ -119,13 +125,13 @@ def register(bot: Any, config: KeeperConfig, brakes: Any) -> dict[str, Fleet]:
 
     @bot.on_(chain.blocks)
     def scan(block):
-        """One head, one poll, every market: every fault is handled inside."""
-        return holder["fleet"].on_block(block.number).as_metrics()
-
-    @bot.on_(chain.blocks)
-    def backrun(block):
-        """Pending NAVs' candidates bundled behind their confirmations."""
-        return {"backrun_sent": holder["fleet"].backrun_pending()}
+        """One head (the block handed in), one poll, every market; then the
+        pending NAVs' candidates bundled behind their confirmations (one
+        block task: the runner reads each task's block). Every fault is
+        handled inside."""
+        fleet = holder["fleet"]
+        metrics = fleet.on_block(block.number, head=block_ref(block)).as_metrics()
+        return {**metrics, "backrun_sent": fleet.backrun_pending()}
 
     log.info("several markets", markets=[c.market for c in configs], oracles=len(oracles_of(configs)))
     return holder

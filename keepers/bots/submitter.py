@@ -32,6 +32,7 @@ from ape import chain
 from silverback.exceptions import CircuitBreaker
 
 from keepers.bots.signing import signing_bot
+from keepers.chain import block_ref
 from keepers.hostsubmit import HostSubmitter
 from keepers.logs import configure_logging
 from keepers.markets import market_configs
@@ -66,4 +67,5 @@ def startup(startup_state):
 
 @bot.on_(chain.blocks)
 def submit(block):
-    return state["submitter"].on_block(block.number)
+    # The block handed in is the head (no second read; keepers.chain.block_ref).
+    return state["submitter"].on_block(block.number, head=block_ref(block))

@@ -184,3 +184,22 @@ def test_rpc_call__probe_reverts_empty__never_asked_again():
 def test_rpc_request__node_refuses__rpc_error_not_a_revert():
     with pytest.raises(RpcError, match="BlockOutOfRange"):
         Rpc(W3(RacingAnvil())).request("eth_getBalance", [FUND_A, "0x99"])
+
+
+def test_block_ref__ape_block__the_keeper_block_without_a_read():
+    from types import SimpleNamespace
+
+    from keepers.chain import BlockRef, block_ref
+
+    block = SimpleNamespace(number=7, hash=bytes.fromhex("ab" * 32), timestamp=1_700_000_000, base_fee=9,
+                            parent_hash=bytes.fromhex("cd" * 32))
+    assert block_ref(block) == BlockRef(7, "0x" + "ab" * 32, 1_700_000_000, 9, "0x" + "cd" * 32)
+
+
+def test_block_ref__block_without_number_or_hash__none_so_the_keeper_reads_the_head():
+    from types import SimpleNamespace
+
+    from keepers.chain import block_ref
+
+    assert block_ref(SimpleNamespace(number=None, hash=b"\x01" * 32)) is None
+    assert block_ref(SimpleNamespace(number=7, hash=None)) is None

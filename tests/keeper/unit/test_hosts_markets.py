@@ -108,6 +108,29 @@ def test_submitter__three_markets_queues__each_markets_candidates_to_its_own_kee
     assert [k.index.checkpoint() for k in fleet.keepers] == [100] * 3
 
 
+def test_submitter__the_bots_block_handed_in__no_head_read_every_market_at_it(tmp_path):
+    fleet, _, chain = _fleet(tmp_path)
+    calls = _recording(fleet)
+    queues = {m: Queue([Candidate(100, _account(k))]) for k, m in enumerate(MARKETS)}
+    HostSubmitter(queues, index_writer=True, fleet=fleet).on_block(100, head=chain.ref())
+    assert chain.head_reads == 0
+    assert [calls[m] for m in MARKETS] == [[(100, [_account(k)])] for k in range(3)]
+
+
+def test_submitter__one_market_head_read_fails__counted_nothing_drained(tmp_path):
+    fleet, _, chain = _fleet(tmp_path, markets=1)
+    keeper = fleet.keepers[0]
+
+    def down():
+        raise ConnectionError("node down")
+
+    keeper.reader.head = down
+    queue = Queue([Candidate(100, _account(5))])
+    result = HostSubmitter({MARKETS[0]: queue}, index_writer=True, keeper=keeper).on_block(100)
+    assert result["sent"] == 0 and queue.drained_at == [] and len(queue.candidates) == 1
+    assert keeper.metrics.registry.get_sample_value("keeper_rpc_errors_total", {"op": "submit"}) == 1
+
+
 def test_submitter__not_the_index_writer__drains_and_acts_without_syncing(tmp_path):
     fleet, _, chain = _fleet(tmp_path)
     calls = _recording(fleet)
