@@ -63,4 +63,25 @@ def sent_by(anvil: Any, sender: str, start: int, end: int) -> dict[str, tuple[in
     return out
 
 
-__all__ = ["LIQUIDATE_TOPIC", "drop_fund_a", "liquidatable", "liquidations", "sent_by"]
+def nonce_of(anvil: Any, sender: str) -> int:
+    """``sender``'s next nonce at the latest block."""
+    return int(anvil.rpc("eth_getTransactionCount", sender, "latest"), 16)
+
+
+def sequence_problems(anvil: Any, sender: str, start_nonce: int, sent: dict[str, tuple[int, int]]) -> list[str]:
+    """What is wrong with ``sent`` (:func:`sent_by`) as ``sender``'s
+    transactions since ``start_nonce``: nonces not consecutive up to its
+    nonce now (one per send, none lost), or a transaction that failed."""
+    problems = []
+    nonces = [n for n, _ in sent.values()]
+    expected = list(range(start_nonce, nonce_of(anvil, sender)))
+    if nonces != expected:
+        problems.append(f"the signer's nonces {nonces} are not consecutive, one per send: {expected}")
+    failed = [h for h, (_, status) in sent.items() if status != 1]
+    if failed:
+        problems.append(f"transactions that failed: {failed}")
+    return problems
+
+
+__all__ = ["LIQUIDATE_TOPIC", "drop_fund_a", "liquidatable", "liquidations", "nonce_of", "sent_by",
+           "sequence_problems"]

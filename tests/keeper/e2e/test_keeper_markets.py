@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devkit.bigbook import anvil_args, build_book, seed_index
-from devkit.bigbook_checks import drop_fund_a, liquidatable, liquidations, sent_by
+from devkit.bigbook_checks import drop_fund_a, liquidatable, liquidations, nonce_of, sent_by, sequence_problems
 from devkit.bigbook_plan import BookSpec
 from devkit.devnet import Anvil, connect, metric_value, metrics_text
 from devkit.nodes import ANVIL, ape_attachment
@@ -86,7 +86,7 @@ def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_
     bot = keeper_process(env, work / "keeper.log", network=attach.network).start()
     try:
         bot.wait_ready(timeout=120)
-        start_nonce = int(anvil.rpc("eth_getTransactionCount", keeper, "latest"), 16)
+        start_nonce = nonce_of(anvil, keeper)
         start_block = anvil.block_number()
 
         drop_fund_a(anvil, world, 1_000, test[0])
@@ -116,10 +116,7 @@ def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_
             assert succeeded == len(liquidated), f"market {k}: {succeeded} counted, {len(liquidated)} on chain"
         assert bot.count("someone else liquidated first") == 0
 
-        nonces = [n for n, _ in sent.values()]
-        end_nonce = int(anvil.rpc("eth_getTransactionCount", keeper, "latest"), 16)
-        assert nonces == list(range(start_nonce, end_nonce)), "the signer's nonces are consecutive, one per send"
-        assert all(status == 1 for _, status in sent.values())
+        assert not sequence_problems(anvil, keeper, start_nonce, sent)
         assert bot.count("nonce moved outside the keeper") == 0
         assert bot.count("transaction of no market settled") == 0
 
