@@ -318,12 +318,15 @@ class Fleet:
 
     # ---------------------------------------------------------------- blocks
 
-    def on_block(self, number: int | None = None, head: BlockRef | None = None) -> FleetReport:
+    def on_block(self, number: int | None = None, head: BlockRef | None = None,
+                 work: Callable[[Keeper, BlockRef, int | None], ScanReport] | None = None) -> FleetReport:
         """One block over every market: the head read once, the shared
         transaction manager polled once and the signer's balance read once
         (``head``: the block the bot's block task was handed, not read again);
-        then each market's keeper at that head. A block that arrives while
-        the previous one is worked is skipped."""
+        then each market's keeper at that head (``work(keeper, head,
+        balance)``; by default ``Keeper.on_block``: the keeper on several
+        hosts' submitter drains the scanners' queue instead, keepers/hostsubmit.py).
+        A block that arrives while the previous one is worked is skipped."""
         report = FleetReport(block=number if number is not None else -1)
         if not self._busy.acquire(blocking=False):
             for keeper in self.keepers:
@@ -345,7 +348,10 @@ class Fleet:
             mined = self.follow(head)
             balance = self._balance(head, moved=pending_before or bool(self.tx.pending))
             for keeper in self.keepers:
-                report.markets[keeper.reader.market] = keeper.on_block(head.number, head=head, balance=balance)
+                if work is None:
+                    report.markets[keeper.reader.market] = keeper.on_block(head.number, head=head, balance=balance)
+                else:
+                    report.markets[keeper.reader.market] = work(keeper, head, balance)
             if mined:
                 self._sweep(head, mined)
             self._update_health()

@@ -1,13 +1,17 @@
 """The scanner role of the keeper on several hosts (``keepers/bots/scanner.py``
 is its Silverback bot; keepers/README.md, "When to scale out, and how").
 
-Three roles share only a Redis URL, a PostgreSQL URL and the node:
+Three roles share only a Redis URL, a PostgreSQL URL and the node; they
+cover every market of ``deployments`` (``keepers/markets.py``), else the
+configured market, each market's index in its own schema and its
+candidates in its own queue:
 
 - the **submitter** (``keepers/bots/submitter.py``, one per signing key,
   in-memory broker) is also the **index writer** (``index_writer``, true on
   exactly one of them): the only process that reads the chain's logs, on
-  each block, into every market's index in PostgreSQL; it drains the
-  candidate queue, re-reads health, decides and sends;
+  each block, into every market's index in PostgreSQL; it drains each
+  market's candidate queue, re-reads health, decides and sends (with
+  ``deployments``, through the fleet: ``keepers/hostsubmit.py``);
 - the **dispatcher** (``silverback run keepers.bots.scanner:bot`` on the
   Redis broker) only puts each block's shard tasks on the broker;
 - the **scanner workers** (``silverback worker keepers.bots.scanner:bot``,
@@ -30,12 +34,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from keepers.config import ConfigError, KeeperConfig, bot_problems, load_config
+from keepers.markets import market_configs
 from keepers.metrics import HealthState, KeeperMetrics, build_info, keeper_labels
 from keepers.scale import CandidateQueue, candidate_queue, serve_scanner_metrics
 from keepers.shards import ShardTask, due, plan_tasks
@@ -71,11 +76,20 @@ def scanner_config(env: Mapping[str, str] | None = None, network_choice: str | N
     return config
 
 
+def market_settings(config: KeeperConfig) -> tuple[KeeperConfig, ...]:
+    """Each market's configuration (``keepers.markets.market_configs``):
+    every market of ``deployments``, else the configured one."""
+    configs = market_configs(config)
+    missing = [str(c.deployments_file or "the configuration") for c in configs if not c.market]
+    if missing:
+        raise ValueError(f"no market configured ({', '.join(missing)})")
+    return configs
+
+
 def markets_of(config: KeeperConfig) -> tuple[str, ...]:
-    """The markets the scanners cover (the configured market)."""
-    if not config.market:
-        raise ValueError("no market configured")
-    return (to_address(config.market),)
+    """The markets the scanners cover: every market of ``deployments``
+    (in its order), else the configured market."""
+    return tuple(to_address(c.market) for c in market_settings(config))
 
 
 def shard_tasks(config: KeeperConfig) -> tuple[ShardTask, ...]:
@@ -140,11 +154,12 @@ def build_scanner(config: KeeperConfig, provider: Any, scan: ScanFn | None = Non
     health = HealthState(dry_run=True)
     location = configured_location(config.db_url, config.db_path)
     indexes, queues, readers = {}, {}, {}
-    for market in markets_of(config):
-        market_config = replace(config, market=market)
+    for market_config in market_settings(config):
+        market = to_address(market_config.market)
         first = next(metrics[t.name] for t in tasks if to_address(t.market) == market)
         readers[market] = make_reader(market_config, provider, w3=keeper_web3(market_config, provider, first))
-        indexes[market] = ShardIndexReader(location, market)
+        # The market's own index: its schema on PostgreSQL (its file on SQLite).
+        indexes[market] = ShardIndexReader(configured_location(market_config.db_url, market_config.db_path), market)
         queues[market] = candidate_queue(market_config)
     serve_scanner_metrics(config, list(metrics.values()), health)
     log.info("scanner worker ready", tasks=[t.name for t in tasks], store=location.masked(),

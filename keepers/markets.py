@@ -17,7 +17,11 @@ called by ``keepers.config``'s cross checks, every problem listed):
 - the top-level ``market``, ``lens``, ``flash_liquidator`` and
   ``nav_oracles``, when set, are the first file's (``keepers.config``
   resolves them from it): a market set beside ``deployments`` would be
-  ignored otherwise; no sharding (``shard_count`` 1).
+  ignored otherwise.
+
+``shard_count`` > 1 with ``deployments``: the keeper on several hosts
+over every market (``keepers/hosts.py``: each market's positions in
+``shard_count`` ranges; the submitter drives the fleet).
 
 On chain, at start, each market's keeper checks its FlashLiquidator is
 the signer's and bound to that market (``Keeper.check_setup``).
@@ -151,9 +155,6 @@ def markets_problems(config: MarketsSettings) -> list[str]:
     if config.deployments_file is not None and Path(config.deployments_file) not in set(map(Path, config.deployments)):
         problems.append(f"deployments_file: {config.deployments_file} is set beside deployments and is not one of "
                         "them (unset it: the markets come from deployments)")
-    if config.shard_count > 1:
-        problems.append(f"shard_count: {config.shard_count} with several markets (deployments); the keeper on "
-                        "several hosts (keepers/hosts.py) covers one market so far (set shard_count = 1)")
     if specs and specs[0].deployments_file == Path(config.deployments[0]):
         first = specs[0]
         for key in MARKET_KEYS:

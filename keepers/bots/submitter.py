@@ -11,6 +11,12 @@ process that reads the chain's logs (``getLogs``, each block) into the
 index the scanners read (PostgreSQL on ``db_url``). A second submitter
 with another key sets ``NAVLEND_KEEPER_INDEX_WRITER=false`` and only reads.
 
+With ``deployments`` (several markets) it builds the fleet
+(``keepers.wiring.build_fleet``: one transaction manager, one nonce
+sequence), writes every market's index and drains each market's queue into
+that market's keeper, every market at the fleet's one head
+(``keepers/hostsubmit.py``).
+
     NAVLEND_KEEPER_SHARD_COUNT=2 NAVLEND_KEEPER_REDIS_URL=redis://127.0.0.1:6379/0 \\
     NAVLEND_KEEPER_DB_URL=postgresql://keeper@pg-host:5432/navlend \\
     silverback run keepers.bots.submitter:bot --network ethereum:local:foundry \\
@@ -26,10 +32,12 @@ from ape import chain
 from silverback.exceptions import CircuitBreaker
 
 from keepers.bots.signing import signing_bot
-from keepers.keeper import ScanReport
+from keepers.chain import block_ref
+from keepers.hostsubmit import HostSubmitter
 from keepers.logs import configure_logging
+from keepers.markets import market_configs
 from keepers.scale import candidate_queue
-from keepers.wiring import build_keeper, load_bot_config
+from keepers.wiring import build_fleet, build_keeper, load_bot_config
 
 configure_logging()
 
@@ -41,32 +49,23 @@ state: dict = {}
 @bot.on_startup()
 def startup(startup_state):
     try:
-        keeper = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
-        keeper.check_setup()
+        queues = {c.market: candidate_queue(c) for c in market_configs(config)}
+        if config.deployments:
+            fleet = build_fleet(config, bot, serve_metrics=True, brakes=brakes)
+            fleet.check_setup()
+            submitter = HostSubmitter(queues, config.index_writer, fleet=fleet)
+        else:
+            keeper = build_keeper(config, bot, with_tx=True, serve_metrics=True, brakes=brakes)
+            keeper.check_setup()
+            submitter = HostSubmitter(queues, config.index_writer, keeper=keeper)
         if config.index_writer:
-            keeper.backfill()
+            submitter.backfill()
     except Exception as err:
         raise CircuitBreaker(f"submitter cannot start: {err}") from None
-    state["keeper"] = keeper
-    state["queue"] = candidate_queue(config)
+    state["submitter"] = submitter
 
 
 @bot.on_(chain.blocks)
 def submit(block):
-    keeper, queue = state["keeper"], state["queue"]
-    report = ScanReport(block=block.number)
-    try:
-        head = keeper.reader.head()
-        if config.index_writer:
-            keeper.sync(head)
-        keeper.follow(head)
-        accounts = sorted({c.account for c in queue.drain(head.number)})
-        if accounts:
-            healths = [h for h in keeper.reader.healths(accounts, head.number) if h.liquidatable]
-            if healths:
-                keeper.act(head, healths, report)
-        # Its /healthz follows the blocks it processed, as the keeper's does.
-        keeper.health.mark_block(head.number, head.number)
-    except Exception as err:
-        keeper.fault("submit", err, block=block.number)
-    return {"sent": report.sent, "skipped": report.skipped}
+    # The block handed in is the head (no second read; keepers.chain.block_ref).
+    return state["submitter"].on_block(block.number, head=block_ref(block))

@@ -19,21 +19,19 @@ from pathlib import Path
 import pytest
 
 from devkit.bigbook import anvil_args, build_book, seed_index
+from devkit.bigbook_checks import drop_fund_a, liquidatable, liquidations, nonce_of, sent_by, sequence_problems
 from devkit.bigbook_plan import BookSpec
 from devkit.devnet import Anvil, connect, metric_value, metrics_text
 from devkit.nodes import ANVIL, ape_attachment
 from devkit.processes import free_port, keeper_env, keeper_process
-from keepers.chain import event_topics
 from keepers.index import PositionIndex
 from keepers.markets import market_db_path
 from navlend import deployments
-from navlend.timeutil import next_business_day_strike
 
 # 100 positions a market, a tenth near the edge (health ~1.065), none
 # under water at the start: what sinks, the NAV drop sinks.
 SPEC = BookSpec(300, 3, min_usd=5_000, max_usd=20_000, risky_bps=1_000, underwater=0)
 KEEPER_ADDRESS_ACCOUNT = 5
-LIQUIDATE_TOPIC = event_topics(("Liquidate",))[0]
 
 
 @pytest.fixture(scope="module")
@@ -54,54 +52,6 @@ def chain3(tmp_path_factory):
         anvil.stop()
 
 
-def _liquidatable(book, k) -> set[str]:
-    from ape import project
-
-    seeded = book.markets[k]
-    accounts = [p.account for p in book.of_market(k)]
-    healths = project.Lens.at(seeded.lens).healths(seeded.market, accounts)
-    return {a for a, h in zip(accounts, healths) if h.liquidatable}
-
-
-def _drop_fund_a(anvil, world, bps: int, updater) -> None:
-    """Fund A's administrator strikes a NAV ``bps`` lower on the next
-    business day; the guardian confirms it (a move above 1 %)."""
-    oracle = world.oracle_a
-    _, answer, _, as_of, _ = oracle.latestRoundData()
-    strike = next_business_day_strike(as_of)
-    anvil.set_interval_mining(0)
-    try:
-        if anvil.timestamp() < strike + 60:
-            anvil.rpc("evm_setNextBlockTimestamp", hex(strike + 60))
-            anvil.mine(1)
-        oracle.publish(answer * (10_000 - bps) // 10_000, strike, sender=updater)
-        if oracle.pending_round().answer != 0:
-            oracle.confirm_pending(sender=updater)
-    finally:
-        anvil.set_interval_mining(1)
-
-
-def _liquidations(anvil, market: str, start: int) -> list[tuple[str, int, str]]:
-    """(borrower, block, transaction) of each Liquidate log of ``market``
-    from ``start``."""
-    logs = anvil.rpc("eth_getLogs", {"address": market, "fromBlock": hex(start), "toBlock": "latest",
-                                     "topics": [LIQUIDATE_TOPIC]})
-    return [("0x" + e["topics"][2][-40:], int(e["blockNumber"], 16), e["transactionHash"]) for e in logs]
-
-
-def _sent_by(anvil, sender: str, start: int, end: int) -> dict[str, tuple[int, int]]:
-    """Transaction hash -> (nonce, receipt status) of every transaction
-    ``sender`` got mined in blocks ``start..end``, in chain order."""
-    out = {}
-    for number in range(start, end + 1):
-        block = anvil.rpc("eth_getBlockByNumber", hex(number), True)
-        for tx in block["transactions"]:
-            if tx["from"].lower() == sender.lower():
-                receipt = anvil.rpc("eth_getTransactionReceipt", tx["hash"])
-                out[tx["hash"]] = (int(tx["nonce"], 16), int(receipt["status"], 16))
-    return out
-
-
 def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_once_one_nonce_sequence(chain3):
     from ape import accounts
 
@@ -116,7 +66,7 @@ def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_
     from devkit.world import attach_world
 
     world = attach_world(deployments.load("local", paths[0].parent))
-    assert not any(_liquidatable(book, k) for k in range(3))
+    assert not any(liquidatable(book, k) for k in range(3))
 
     receiver = str(test[7].address)
     received_before = world.stablecoin.balanceOf(receiver)
@@ -136,25 +86,25 @@ def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_
     bot = keeper_process(env, work / "keeper.log", network=attach.network).start()
     try:
         bot.wait_ready(timeout=120)
-        start_nonce = int(anvil.rpc("eth_getTransactionCount", keeper, "latest"), 16)
+        start_nonce = nonce_of(anvil, keeper)
         start_block = anvil.block_number()
 
-        _drop_fund_a(anvil, world, 1_000, test[0])
-        sunk = [_liquidatable(book, k) for k in range(3)]
+        drop_fund_a(anvil, world, 1_000, test[0])
+        sunk = [liquidatable(book, k) for k in range(3)]
         assert all(sunk), f"a market with nothing sunk: {[len(s) for s in sunk]}"
 
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and any(_liquidatable(book, k) for k in range(3)):
+        while time.monotonic() < deadline and any(liquidatable(book, k) for k in range(3)):
             time.sleep(1)
-        left = [len(_liquidatable(book, k)) for k in range(3)]
+        left = [len(liquidatable(book, k)) for k in range(3)]
         assert left == [0, 0, 0], f"still liquidatable per market: {left}\n{bot.tail(40)}"
         time.sleep(3)  # the last receipts followed
         end_block = anvil.block_number()
 
-        sent = _sent_by(anvil, keeper, start_block, end_block)
+        sent = sent_by(anvil, keeper, start_block, end_block)
         keeper_txs = set(sent)
         for k, seeded in enumerate(book.markets):
-            liquidated = _liquidations(anvil, seeded.market, start_block)
+            liquidated = liquidations(anvil, seeded.market, start_block)
             # Every sunk position, and only those, by the keeper's transactions.
             assert {b for b, _, _ in liquidated} == {a.lower() for a in sunk[k]}, f"market {k}"
             assert {t for _, _, t in liquidated} <= keeper_txs
@@ -166,10 +116,7 @@ def test_keeper_markets__nav_drop_on_a_fund_three_markets_list__each_liquidated_
             assert succeeded == len(liquidated), f"market {k}: {succeeded} counted, {len(liquidated)} on chain"
         assert bot.count("someone else liquidated first") == 0
 
-        nonces = [n for n, _ in sent.values()]
-        end_nonce = int(anvil.rpc("eth_getTransactionCount", keeper, "latest"), 16)
-        assert nonces == list(range(start_nonce, end_nonce)), "the signer's nonces are consecutive, one per send"
-        assert all(status == 1 for _, status in sent.values())
+        assert not sequence_problems(anvil, keeper, start_nonce, sent)
         assert bot.count("nonce moved outside the keeper") == 0
         assert bot.count("transaction of no market settled") == 0
 

@@ -2,7 +2,7 @@
 (``keepers/markets.py`` through ``keepers.config.load_config``): one
 deployments file per market, each market's own configuration, and the
 refusals (a market twice, a FlashLiquidator in two markets, mixed chains,
-an unreadable file, a market set beside the files, shards)."""
+an unreadable file, a market set beside the files; shards need Redis)."""
 
 from __future__ import annotations
 
@@ -128,10 +128,16 @@ def test_load_config__market_set_beside_deployments__refused(tmp_path):
     assert "market: " in problems and "set beside deployments" in problems
 
 
-def test_load_config__deployments_with_shards__refused(tmp_path):
+def test_load_config__deployments_with_shards_and_redis__accepted_every_market_sharded(tmp_path):
     a, b = _write(tmp_path, 0), _write(tmp_path, 1)
-    problems = _problems(_env(a, b, shard_count="2", redis_url="redis://127.0.0.1:6379/0"))
-    assert "shard_count: 2 with several markets" in problems
+    config = load_config(env=_env(a, b, shard_count="2", redis_url="redis://127.0.0.1:6379/0"))
+    assert config.shard_count == 2 and [m.shard_count for m in market_configs(config)] == [2, 2]
+
+
+def test_load_config__deployments_with_shards_without_redis__refused_with_the_fix(tmp_path):
+    a, b = _write(tmp_path, 0), _write(tmp_path, 1)
+    problems = _problems(_env(a, b, shard_count="2"))
+    assert "redis_url: required when shard_count is 2" in problems
 
 
 def test_read_market__the_files_market__its_addresses_and_oracles(tmp_path):
