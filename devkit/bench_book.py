@@ -58,6 +58,7 @@ from typing import Any
 import redis as redis_client
 import structlog
 from ape import accounts, project
+from eth_utils import keccak, to_checksum_address
 
 from devkit import bench_probe
 from devkit.bench_book_figures import (
@@ -80,6 +81,7 @@ from devkit.faultproxy import FaultProxy
 from devkit.paths import ROOT
 from devkit.processes import KEEPER_READY, NETWORK, RUNNER, bot_environment, free_port, silverback_bin
 from devkit.world import attach_world
+from keepers.chain import decode_healths
 from keepers.index import PositionIndex
 from keepers.scale import broker_env, ensure_redis
 from keepers.store_server import ensure_postgres
@@ -94,6 +96,8 @@ CACHE_VERSION = 1
 DEFAULT_CACHE = ROOT / ".build" / "bench_book"
 FRESH_SECONDS = 86_400
 LENS_CHUNK = 500
+LIQUIDATE_TOPIC = "0x" + keccak(
+    text="Liquidate(address,address,address,address,uint256,uint256,uint256,uint256,uint256,uint256)").hex()
 # Test accounts: the deployer (issuer, NAV updater and guardian) and the keepers' signers.
 DEPLOYER = 0
 FIRST_SIGNER = 5
@@ -241,16 +245,22 @@ class Launched:
                 raise BenchError(f"not ready after {timeout:.0f} s:\n" + "\n".join(self.tail(s) for s in waiting))
             time.sleep(0.5)
 
-    def peak_rss_mib(self) -> float:
-        """Sum of VmHWM over every launched process and its children."""
-        total = 0
-        for proc in self.procs:
+    def peak_rss_by_process(self) -> dict[str, float]:
+        """Each launched process's VmHWM plus its children's (MiB)."""
+        out = {}
+        for spec, proc in zip(self.specs, self.procs):
+            total = 0
             for pid in _tree(proc.pid):
                 try:
                     total += parse_vmhwm(Path(f"/proc/{pid}/status").read_text())
                 except (OSError, FiguresError):
                     continue
-        return round(total / 1024, 1)
+            out[spec.name] = round(total / 1024, 1)
+        return out
+
+    def peak_rss_mib(self) -> float:
+        """Sum of VmHWM over every launched process and its children."""
+        return round(sum(self.peak_rss_by_process().values()), 1)
 
     def stop(self, timeout: float = 30.0) -> None:
         for proc in self.procs:
@@ -469,17 +479,35 @@ class ChainDesk:
                 for p in self.book.positions]
 
     def liquidatable(self, accounts_by_market: Sequence[Sequence[str]], block: int | str = "latest") -> set[str]:
+        """``"<k>:<account>"`` of the accounts the Lens says are
+        liquidatable at ``block``: one batch of raw ``eth_call``s, read by
+        the keeper's own decoder (Ape's takes minutes at 100,000)."""
+        tag = hex(block) if isinstance(block, int) else block
+        calls, parts = [], []
+        for k, accounts_k in enumerate(accounts_by_market):
+            lens, market = str(self.lenses[k].address), str(self.markets[k].address)
+            for start in range(0, len(accounts_k), LENS_CHUNK):
+                part = list(accounts_k[start : start + LENS_CHUNK])
+                data = _hex(self.lenses[k].healths.encode_input(market, part))
+                calls.append(("eth_call", [{"to": lens, "data": data}, tag]))
+                parts.append((k, part))
         out = set()
-        for k, accounts in enumerate(accounts_by_market):
-            for start in range(0, len(accounts), LENS_CHUNK):
-                part = list(accounts[start : start + LENS_CHUNK])
-                healths = self.lenses[k].healths(self.markets[k], part, block_id=block)
+        for start in range(0, len(calls), 20):
+            answers = self.anvil.rpc_batch(calls[start : start + 20])
+            for (k, part), raw in zip(parts[start : start + 20], answers):
+                healths = decode_healths(bytes.fromhex(raw.removeprefix("0x")), part)
                 out |= {f"{k}:{a}" for a, h in zip(part, healths) if h.liquidatable}
         return out
 
-    def liquidations(self, since: int) -> list[Any]:
-        head = self.head()
-        return [e for m in self.markets for e in m.Liquidate.range(since, head + 1)]
+    def liquidations(self, since: int) -> list[Liquidation]:
+        """Every market's ``Liquidate`` logs from block ``since`` on (raw
+        ``eth_getLogs``: the borrower is the second indexed topic)."""
+        logs = self.anvil.rpc("eth_getLogs", {"fromBlock": hex(since), "toBlock": "latest",
+                                              "address": [str(m.address) for m in self.markets],
+                                              "topics": [LIQUIDATE_TOPIC]})
+        index_of = {str(m.address).lower(): k for k, m in enumerate(self.markets)}
+        return [Liquidation(index_of[entry["address"].lower()], to_checksum_address("0x" + entry["topics"][2][-40:]),
+                            int(entry["blockNumber"], 16), entry["transactionHash"]) for entry in logs]
 
     def gas_of(self, tx_hashes: Sequence[str], signers: Sequence[str]) -> tuple[int, int]:
         """(transactions from ``signers``, their gas used)."""
@@ -493,9 +521,12 @@ def _hex(data: Any) -> str:
     return data if isinstance(data, str) else "0x" + bytes(data).hex()
 
 
-def _tx_hash(event: Any) -> str:
-    h = event.transaction_hash
-    return h if isinstance(h, str) else "0x" + bytes(h).hex()
+@dataclass(frozen=True)
+class Liquidation:
+    market: int
+    borrower: str
+    block: int
+    tx_hash: str
 
 
 # ---- one run ----
@@ -595,15 +626,15 @@ def _drop(desk: ChainDesk, keeper: KeeperUnderTest, launched: Launched, mode: st
     events = desk.liquidations(nav_block)
     liquidatable = desk.liquidatable([[p.account for p in book.positions if p.market == k]
                                       for k in range(book.spec.markets)], nav_block)
-    liquidated = {f"{k}:{e.borrower}" for k, m in enumerate(desk.markets) for e in events
-                  if str(e.contract_address) == str(m.address)}
-    hashes = sorted({_tx_hash(e) for e in events})
+    liquidated = {f"{e.market}:{e.borrower}" for e in events}
+    hashes = sorted({e.tx_hash for e in events})
     sent, gas = desk.gas_of(hashes, keeper.signers)
+    print(f"  [{mode}] peak RSS (MiB) by process: {launched.peak_rss_by_process()}", flush=True)
     return DropFigures(
         mode=mode, keeper=keeper.label, drop_bps=choice.drop_bps, planned=choice.expected,
         liquidatable=len(liquidatable), liquidated=len(liquidated & liquidatable) if liquidatable else len(liquidated),
         liquidations=len(events), nav_block=nav_block,
-        last_block=max((e.block_number for e in events), default=None), keeper_transactions=sent,
+        last_block=max((e.block for e in events), default=None), keeper_transactions=sent,
         gas_per_position=gas // len(events) if events else None, peak_rss_mib=launched.peak_rss_mib(),
     )
 
