@@ -444,30 +444,48 @@ class ChainDesk:
             if abs(nav - answer) * BPS > oracle.max_move_bps() * answer:
                 confirms.append(oracle)
         strike = next_business_day_strike(max(latest, self.timestamp() - 1))
+        txs = []
+        for oracle in self.oracles:
+            _, answer, _, _, _ = oracle.latestRoundData()
+            txs.append((oracle, oracle.publish.encode_input(answer * kept_bps // BPS, strike)))
+        txs += [(o, o.confirm_pending.encode_input()) for o in confirms]
+        return self.send_in_one_block(txs, at=strike + 60)
+
+    def send_in_one_block(self, txs: Sequence[tuple[Any, Any]], at: int | None = None) -> int:
+        """The deployer's ``(contract, calldata)`` transactions mined
+        together in one block (stamped ``at`` or later); returns it."""
+        deployer = self.address(DEPLOYER)
         with self.paused():
             nonce = int(self.anvil.rpc("eth_getTransactionCount", deployer, "pending"), 16)
-            txs = []
-            for oracle in self.oracles:
-                _, answer, _, _, _ = oracle.latestRoundData()
-                data = oracle.publish.encode_input(answer * kept_bps // BPS, strike)
-                txs.append((oracle, data))
-            txs += [(o, o.confirm_pending.encode_input()) for o in confirms]
             hashes = self.anvil.rpc_batch([
-                ("eth_sendTransaction", [{"from": deployer, "to": str(o.address), "data": _hex(data),
+                ("eth_sendTransaction", [{"from": deployer, "to": str(c.address), "data": _hex(data),
                                           "gas": hex(400_000), "nonce": hex(nonce + i)}])
-                for i, (o, data) in enumerate(txs)
+                for i, (c, data) in enumerate(txs)
             ])
-            self.anvil.rpc("evm_setNextBlockTimestamp", hex(max(strike + 60, self.timestamp() + 1)))
+            self.anvil.rpc("evm_setNextBlockTimestamp", hex(max(at or 0, self.timestamp() + 1)))
             self.anvil.rpc("evm_mine")
-        block = None
+        blocks = set()
         for h in hashes:
             receipt = self.anvil.rpc("eth_getTransactionReceipt", h)
             if receipt is None or int(receipt["status"], 16) != 1:
-                raise BenchError(f"NAV transaction {h} failed: {receipt}")
-            block = int(receipt["blockNumber"], 16)
-        if len({int(self.anvil.rpc("eth_getTransactionReceipt", h)["blockNumber"], 16) for h in hashes}) != 1:
-            raise BenchError("the NAV transactions were not mined in one block")
-        return block
+                raise BenchError(f"transaction {h} failed: {receipt}")
+            blocks.add(int(receipt["blockNumber"], 16))
+        if len(blocks) != 1:
+            raise BenchError(f"the transactions were mined in blocks {sorted(blocks)}, not one")
+        return blocks.pop()
+
+    def deepen_facilities(self) -> int:
+        """Each fund's redemption facility gets the book's whole borrowed
+        cash as liquidity and as its daily limit, so the world's
+        facilities (5M liquidity, 2.5M a day) never cap the keeper;
+        returns the block."""
+        amount = sum(m.borrowed for m in self.book.markets)
+        coin = self.world.stablecoin
+        txs = []
+        for facility in (self.world.facility_a, self.world.facility_b, self.world.facility_c):
+            txs.append((facility, facility.set_daily_limit.encode_input(amount)))
+            txs.append((coin, coin.mint.encode_input(str(facility.address), amount)))
+        return self.send_in_one_block(txs)
 
     def navs_stale(self, now: int) -> bool:
         return any(now - o.latestRoundData()[3] > FRESH_SECONDS for o in self.oracles)
@@ -573,6 +591,7 @@ def run_once(cached: CachedBook, factory: KeeperFactory, mode: str, workdir: Pat
         if desk.navs_stale(int(time.time())):
             block = desk.publish_navs(BPS)
             print(f"  [{mode}] the state's NAVs were stale: published again in block {block}", flush=True)
+        desk.deepen_facilities()
         proxy = FaultProxy(upstream=anvil.url).start()
         stack.callback(proxy.stop)
         run = BookRun(proxy.url, tuple(cached.deployments(k) for k in range(book.spec.markets)), tuple(indexes),
@@ -666,7 +685,8 @@ def run_bench(spec: BookSpec, *, steady: int, warmup: int, fraction_bps: int = 1
                    fraction_bps=fraction_bps, drop_timeout=drop_timeout)
     drops = [one.drop]
     notes = [f"RPC calls counted through one proxy for all keeper processes; steady window {one.work.first}.."
-             f"{one.work.last}"]
+             f"{one.work.last}",
+             "the redemption facilities hold the book's whole borrowed cash and allow it per day (deepen_facilities)"]
     if split:
         drops.append(_split_drop(cached, workdir / "split", steady, warmup, fraction_bps, drop_timeout,
                                  split_factory or sharded_split))
