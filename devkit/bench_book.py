@@ -174,6 +174,9 @@ class ProcessSpec:
     logdir: Path
     ready_marker: str | None = KEEPER_READY
     cwd: Path = ROOT
+    # Processes of one group are up when ONE of them logged its marker (a
+    # sharded keeper's start-up task runs in whichever worker takes it).
+    ready_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,12 +239,19 @@ class Launched:
                 raise BenchError(f"{spec.name} exited ({proc.returncode}):\n{self.tail(spec)}")
 
     def wait_ready(self, timeout: float = 300.0) -> None:
+        """Until every group (a process without one is its own) has a
+        process that logged its ready marker."""
         deadline = time.monotonic() + timeout
-        waiting = [s for s in self.specs if s.ready_marker]
-        while waiting:
+        groups: dict[str, list[ProcessSpec]] = {}
+        for spec in self.specs:
+            if spec.ready_marker:
+                groups.setdefault(spec.ready_group or spec.name, []).append(spec)
+        while groups:
             self.check_alive()
-            waiting = [s for s in waiting if s.ready_marker not in self.text(s)]
-            if waiting and time.monotonic() > deadline:
+            groups = {g: specs for g, specs in groups.items()
+                      if not any(s.ready_marker in self.text(s) for s in specs)}
+            if groups and time.monotonic() > deadline:
+                waiting = [s for specs in groups.values() for s in specs]
                 raise BenchError(f"not ready after {timeout:.0f} s:\n" + "\n".join(self.tail(s) for s in waiting))
             time.sleep(0.5)
 
@@ -362,8 +372,11 @@ def sharded_split(run: BookRun, services: SplitServices, workers: int = 2) -> Ke
                 "NAVLEND_KEEPER_SCAN_METRICS_PORTS": "8"}
         for w in range(workers):
             args = (silverback_bin(), "worker", "keepers.bots.liquidator:bot", "-w", "1", "--network", NETWORK)
-            specs.append(ProcessSpec(f"worker-m{k}-{w}", args, scan, run.workdir / f"worker-m{k}-{w}", None))
-        specs.append(ProcessSpec(f"dispatcher-m{k}", _keeper_args(), scan, run.workdir / f"dispatcher-m{k}"))
+            specs.append(ProcessSpec(f"worker-m{k}-{w}", args, scan, run.workdir / f"worker-m{k}-{w}",
+                                     ready_group=f"scan-m{k}"))
+        # The start-up checks run in one of the workers, not in the dispatcher.
+        specs.append(ProcessSpec(f"dispatcher-m{k}", _keeper_args(), scan, run.workdir / f"dispatcher-m{k}",
+                                 ready_group=f"scan-m{k}"))
         sub = {**base, "NAVLEND_KEEPER_METRICS_PORT": str(free_port())}
         specs.append(ProcessSpec(f"submitter-m{k}", _keeper_args("keepers.bots.submitter:bot"), sub,
                                  run.workdir / f"submitter-m{k}", None))

@@ -186,3 +186,37 @@ def test_probe__environment__sitecustomize_first_on_the_path(tmp_path):
     assert rest[-1] == "/elsewhere" and env[bench_probe.ENV_DIR] == str(tmp_path / "p")
     with pytest.raises(bench_probe.ProbeError):
         bench_probe.probe_environment(tmp_path / "q", "nonsense")
+
+
+def _sh(name: str, script: str, logdir, group: str | None = None):
+    from devkit.bench_book import ProcessSpec
+
+    return ProcessSpec(name, ("/bin/sh", "-c", script), {}, logdir, ready_marker="keeper started", ready_group=group)
+
+
+def test_launch__a_group_is_up_when_one_of_its_processes_logged_the_marker(tmp_path):
+    from devkit.bench_book import launch
+
+    launched = launch([_sh("a", "echo keeper started; sleep 30", tmp_path, "g"),
+                       _sh("b", "sleep 30", tmp_path, "g")])
+    try:
+        launched.wait_ready(timeout=20)
+        assert launched.peak_rss_mib() > 0 and set(launched.peak_rss_by_process()) == {"a", "b"}
+    finally:
+        launched.stop(timeout=5)
+    assert all(p.poll() is not None for p in launched.procs)
+
+
+def test_launch__a_process_without_its_marker__not_ready_with_its_log_and_a_dead_one_named(tmp_path):
+    from devkit.bench_book import BenchError, launch
+
+    launched = launch([_sh("quiet", "echo still starting; sleep 30", tmp_path)])
+    try:
+        with pytest.raises(BenchError, match="not ready after 1 s:\nquiet:\nstill starting"):
+            launched.wait_ready(timeout=1)
+    finally:
+        launched.stop(timeout=5)
+    dead = launch([_sh("dies", "echo boom; exit 3", tmp_path)])
+    dead.procs[0].wait()
+    with pytest.raises(BenchError, match=r"dies exited \(3\):\ndies:\nboom"):
+        dead.wait_ready(timeout=5)
