@@ -51,7 +51,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -627,7 +627,8 @@ def run_once(cached: CachedBook, factory: KeeperFactory, mode: str, workdir: Pat
               f"p95 {work.stats.p95} ms; {calls.per_block} RPC calls per block", flush=True)
         drop = None
         if with_drop:
-            drop = _drop(desk, keeper, launched, mode, fraction_bps, drop_timeout)
+            drop = replace(_drop(desk, keeper, launched, mode, fraction_bps, drop_timeout), steady_work=work.stats,
+                           steady_calls_per_block=calls.per_block)
         records = tuple(_records(probe_dir))
         return Phase(keeper.label, work, calls, drop, records)
 
@@ -691,29 +692,33 @@ def postgres_indexes(cached: CachedBook, server: Any) -> Callable[[int, Path], s
 
 
 def run_bench(spec: BookSpec, *, steady: int, warmup: int, fraction_bps: int = 100, split: bool = False,
+              only_split: bool = False,
               cache_root: Path = DEFAULT_CACHE, workdir: Path, drop_timeout: float = 300.0,
               factory: KeeperFactory = single_market_keepers, split_factory: SplitFactory | None = None) -> BenchReport:
     cached = ensure_book(spec, cache_root)
-    one = run_once(cached, factory, "one host", workdir / "one", steady=steady, warmup=warmup,
-                   fraction_bps=fraction_bps, drop_timeout=drop_timeout)
-    drops = [one.drop]
-    notes = [f"RPC calls counted through one proxy for all keeper processes; steady window {one.work.first}.."
-             f"{one.work.last}",
+    phases, drops = [], []
+    if not only_split:
+        phases.append(run_once(cached, factory, "one host", workdir / "one", steady=steady, warmup=warmup,
+                               fraction_bps=fraction_bps, drop_timeout=drop_timeout))
+        drops.append(phases[0].drop)
+    if split or only_split:
+        phases.append(_split_phase(cached, workdir / "split", steady, warmup, fraction_bps, drop_timeout,
+                                   split_factory or sharded_split))
+        drops.append(phases[-1].drop)
+    first = phases[0]
+    notes = [f"RPC calls counted through one proxy for all keeper processes; steady window {first.work.first}.."
+             f"{first.work.last}",
              "the redemption facilities hold the book's whole borrowed cash and allow it per day (deepen_facilities)"]
-    if split:
-        drops.append(_split_drop(cached, workdir / "split", steady, warmup, fraction_bps, drop_timeout,
-                                 split_factory or sharded_split))
-    peak = max(d.peak_rss_mib for d in drops if d is not None)
+    kept = tuple(d for d in drops if d is not None)
     return BenchReport(
-        positions=spec.positions, markets=spec.markets, keeper=one.label, steady_blocks=steady,
-        work=one.work.stats, unworked_blocks=one.work.unworked_blocks, skipped_calls=one.work.skipped_calls,
-        calls=one.calls, peak_rss_mib=drops[0].peak_rss_mib if drops[0] else peak,
-        drops=tuple(d for d in drops if d is not None), notes=tuple(notes),
+        positions=spec.positions, markets=spec.markets, keeper=first.label, steady_blocks=steady,
+        work=first.work.stats, unworked_blocks=first.work.unworked_blocks, skipped_calls=first.work.skipped_calls,
+        calls=first.calls, peak_rss_mib=kept[0].peak_rss_mib if kept else 0.0, drops=kept, notes=tuple(notes),
     )
 
 
-def _split_drop(cached: CachedBook, workdir: Path, steady: int, warmup: int, fraction_bps: int,
-                timeout: float, factory: SplitFactory) -> DropFigures | None:
+def _split_phase(cached: CachedBook, workdir: Path, steady: int, warmup: int, fraction_bps: int,
+                 timeout: float, factory: SplitFactory) -> Phase:
     """The drop with the keeper split (``factory``, today's
     :func:`sharded_split`) over a Redis of its own (a database per market)
     and a PostgreSQL cluster of its own holding the seeded indexes."""
@@ -726,7 +731,7 @@ def _split_drop(cached: CachedBook, workdir: Path, steady: int, warmup: int, fra
         services = SplitServices(tuple(f"{base}/{k}" for k in range(cached.book().spec.markets)), pg.url)
         phase = run_once(cached, lambda run: factory(run, services), "split", workdir, steady=steady, warmup=warmup, fraction_bps=fraction_bps,
                          drop_timeout=timeout, index_location=postgres_indexes(cached, pg))
-        return phase.drop
+        return phase
 
 
 def _shutdown_redis(client: Any, url: str) -> None:
@@ -758,6 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup-blocks", type=int, default=15)
     parser.add_argument("--fraction-bps", type=int, default=100, help="share of the book the drop sinks (100: 1 %%)")
     parser.add_argument("--split", action="store_true", help="also the drop with the keeper split over scan workers")
+    parser.add_argument("--only-split", action="store_true", help="the split run alone")
     parser.add_argument("--keeper", default="devkit.bench_book:single_market_keepers",
                         help="module:function, the KeeperFactory of the keeper under test")
     parser.add_argument("--split-keeper", default="devkit.bench_book:sharded_split",
@@ -776,7 +782,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as err:
         parser.error(str(err))
     report = run_bench(spec, steady=args.steady_blocks, warmup=args.warmup_blocks, fraction_bps=args.fraction_bps,
-                       split=args.split, cache_root=args.cache, workdir=workdir, drop_timeout=args.drop_timeout,
+                       split=args.split, only_split=args.only_split, cache_root=args.cache, workdir=workdir, drop_timeout=args.drop_timeout,
                        factory=factory, split_factory=split_factory)
     print(render(report))
     if args.json:

@@ -273,6 +273,9 @@ class DropFigures:
     keeper_transactions: int
     gas_per_position: int | None
     peak_rss_mib: float
+    # The steady blocks before the drop, in the same launch.
+    steady_work: Spread | None = None
+    steady_calls_per_block: float | None = None
 
     @property
     def blocks_to_last(self) -> int | None:
@@ -325,6 +328,10 @@ def render(report: BenchReport) -> str:
     ]
     for d in report.drops:
         blocks = d.blocks_to_last
+        if d.steady_work is not None:
+            rows.append((f"[{d.mode}] steady work median / p95 (ms), calls per block",
+                         f"{d.steady_work.median:.1f} / {d.steady_work.p95:.1f}, {d.steady_calls_per_block}",
+                         "", ""))
         rows.append((f"[{d.mode}] blocks from NAV update to last liquidation",
                      "none" if blocks is None else str(blocks), f"<= {t.blocks_to_last}",
                      _mark(None if blocks is None else blocks <= t.blocks_to_last)))

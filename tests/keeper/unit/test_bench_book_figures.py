@@ -151,6 +151,17 @@ def test_report__targets_met__every_row_yes_and_json_has_the_derived_figures():
     assert data["targets"]["work_ms"] == 100.0
 
 
+def test_report__a_drop_with_its_steady_blocks__their_row_shown():
+    from dataclasses import replace
+
+    report = _report(102, 70.0)
+    report = replace(report, drops=(replace(report.drops[0], mode="split", steady_work=spread([40.0, 60.0]),
+                                            steady_calls_per_block=4.5),))
+    table = render(report)
+    assert "[split] steady work median / p95 (ms), calls per block" in table and "50.0 / 59.0, 4.5" in table
+    assert report.to_json()["drops"][0]["steady_work"]["median"] == 50.0
+
+
 def test_report__slow_work_and_no_liquidation__marked_no():
     table = render(_report(None, 150.0))
     assert "NO" in table and "none" in table
