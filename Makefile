@@ -134,6 +134,10 @@ gas: compile
 # fund-token run in reports/bench_gas_fund.json), the keeper's scan of
 # 10,000 positions, then the property suite's steps per second.
 KEEPER_BENCH_POSITIONS ?= 10000
+# Issue 17: the keeper on 100,000 positions over three markets (devkit.bench_book:
+# steady work and RPC calls per block, a 1 % NAV drop, one host then split, memory).
+BOOK_BENCH_POSITIONS ?= 100000
+BOOK_BENCH_FLAGS ?= --split
 
 bench: compile
 	$(BIN)/ape run bench_gas --json reports/bench_gas.json --readme README.md
@@ -143,6 +147,7 @@ bench: compile
 
 bench-keeper: compile
 	$(BIN)/python -m devkit.keeper_bench --positions $(KEEPER_BENCH_POSITIONS)
+	$(BIN)/python -m devkit.bench_book --positions $(BOOK_BENCH_POSITIONS) $(BOOK_BENCH_FLAGS) --json reports/bench_book.json
 
 static: setup
 	$(BIN)/python -m devkit.tools.static_analysis
