@@ -28,13 +28,14 @@ figures printed beside their targets, never a timed test.
 The keeper under test is a :data:`KeeperFactory`: given the run (the
 proxy's URL, the three deployments files, the seeded index per market, a
 working directory) it returns the :class:`KeeperUnderTest` to launch.
-Today's are :func:`single_market_keepers` (one ``keepers.bots.liquidator``
-process per market, signers TEST::5-7, the FlashLiquidators of markets 1
-and 2 deployed again for their signers) and :func:`sharded_split` (per
-market: a dispatcher, two ``silverback worker`` scan processes on Redis
-and the submitter, the index on PostgreSQL). A multi-market keeper is one
-ProcessSpec over the three deployments files: add a factory and name it
-in :data:`FACTORIES`.
+The default is :func:`fleet_keeper` (issue 17's: one process over the
+three markets, health from the index); :func:`single_market_keepers` is
+issue 16's (one ``keepers.bots.liquidator`` process per market, signers
+TEST::5-7, the FlashLiquidators of markets 1 and 2 deployed again for
+their signers), kept for side-by-side figures (``--keeper
+devkit.bench_book:single_market_keepers``). The split is
+:func:`hosts_split` (the keeper on several hosts: a submitter, a
+dispatcher and two scanner workers, on Redis and one PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ from devkit.processes import KEEPER_READY, NETWORK, RUNNER, bot_environment, fre
 from devkit.world import attach_world
 from keepers.chain import decode_healths
 from keepers.index import PositionIndex
+from keepers.markets import market_db_path
 from keepers.scale import broker_env, ensure_redis
 from keepers.store_server import ensure_postgres
 from navlend import deployments
@@ -307,7 +309,8 @@ def launch(specs: Sequence[ProcessSpec], probe_dir: Path | None = None,
         env = dict(spec.env)
         if probe_dir is not None:
             base = {"PYTHONPATH": env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))}
-            env.update(bench_probe.probe_environment(probe_dir, probe_target, base))
+            target = spec.env.get(bench_probe.ENV_TARGET, probe_target)
+            env.update(bench_probe.probe_environment(probe_dir, target, base))
         spec.logdir.mkdir(parents=True, exist_ok=True)
         with open(launched.log_path(spec), "wb") as out:
             launched.procs.append(subprocess.Popen(list(spec.args), env=bot_environment(env), cwd=spec.cwd,
@@ -352,37 +355,75 @@ def single_market_keepers(run: BookRun) -> KeeperUnderTest:
                            tuple(specs), tuple(signers))
 
 
-def sharded_split(run: BookRun, services: SplitServices, workers: int = 2) -> KeeperUnderTest:
-    """Today's split: per market a dispatcher (``silverback run``),
-    ``workers`` ``silverback worker`` scan processes on Redis and the
-    signing submitter, each with its own log directory; the index on
-    PostgreSQL (``run.indexes``), the tasks and candidates of market k in
-    Redis database ``services.redis_urls[k]``."""
-    specs, signers = [], []
-    for k in range(len(run.deployments)):
-        signer = FIRST_SIGNER + k
-        redis_url = services.redis_urls[k]
-        shard = {"NAVLEND_KEEPER_SHARD_COUNT": str(workers), "NAVLEND_KEEPER_REDIS_URL": redis_url}
-        base = {**_base_env(run, k, signer), **_index_env(run.indexes[k]), **shard}
-        if k:
-            base["NAVLEND_KEEPER_FLASH_LIQUIDATOR"] = run.chain.flash_liquidator_for(k, signer)
-        # Each market its own Redis queue names and Silverback bot name.
-        base["SILVERBACK_BOT_NAME"] = f"bench-split-m{k}-{os.getpid()}"
-        scan = {**base, **broker_env(redis_url), "NAVLEND_KEEPER_SCAN_METRICS_PORT": str(free_port()),
-                "NAVLEND_KEEPER_SCAN_METRICS_PORTS": "8"}
-        for w in range(workers):
-            args = (silverback_bin(), "worker", "keepers.bots.liquidator:bot", "-w", "1", "--network", NETWORK)
-            specs.append(ProcessSpec(f"worker-m{k}-{w}", args, scan, run.workdir / f"worker-m{k}-{w}",
-                                     ready_group=f"scan-m{k}"))
-        # The start-up checks run in one of the workers, not in the dispatcher.
-        specs.append(ProcessSpec(f"dispatcher-m{k}", _keeper_args(), scan, run.workdir / f"dispatcher-m{k}",
-                                 ready_group=f"scan-m{k}"))
-        sub = {**base, "NAVLEND_KEEPER_METRICS_PORT": str(free_port())}
-        specs.append(ProcessSpec(f"submitter-m{k}", _keeper_args("keepers.bots.submitter:bot"), sub,
-                                 run.workdir / f"submitter-m{k}", None))
-        signers.append(run.chain.address(signer))
-    return KeeperUnderTest(f"split: per market a dispatcher, {workers} scan workers (Redis) and a submitter, "
-                           "index on PostgreSQL", tuple(specs), tuple(signers))
+def _fleet_env(run: BookRun, signer: int) -> dict[str, str]:
+    """One keeper over every market (``DEPLOYMENTS``): the first market's
+    settings of :func:`_base_env`, every deployments file named."""
+    env = _base_env(run, 0, signer)
+    env.pop("NAVLEND_KEEPER_DEPLOYMENTS_FILE")
+    env["NAVLEND_KEEPER_DEPLOYMENTS"] = ",".join(str(p) for p in run.deployments)
+    env["SILVERBACK_BOT_NAME"] = f"bench-fleet-{os.getpid()}"
+    return env
+
+
+def fleet_keeper(run: BookRun) -> KeeperUnderTest:
+    """Issue 17's keeper: ONE ``keepers.bots.liquidator`` process over the
+    three markets (``DEPLOYMENTS``: one head read, one getLogs and one
+    transaction manager per block for all), health from the index (the
+    default), signer TEST::5 (every market's FlashLiquidator is its). The
+    seeded indexes go where the several-market keeper keeps them
+    (``keepers.markets.market_db_path`` beside ``DB_PATH``). Timed at
+    ``Fleet.on_block``, the block's whole work."""
+    db_path = run.workdir / "index.sqlite"
+    for k, seeded in enumerate(run.indexes):
+        shutil.copyfile(seeded, market_db_path(db_path, run.chain.book.markets[k].market))
+    env = {**_fleet_env(run, FIRST_SIGNER), "NAVLEND_KEEPER_DB_PATH": str(db_path)}
+    spec = ProcessSpec("keeper", _keeper_args(), env, run.workdir / "keeper")
+    return KeeperUnderTest("one keeper over the 3 markets (keepers.bots.liquidator, DEPLOYMENTS), health from the index",
+                           (spec,), (run.chain.address(FIRST_SIGNER),), probe_target="keepers.fleet:Fleet.on_block")
+
+
+def hosts_split(run: BookRun, services: SplitServices, workers: int = 2) -> KeeperUnderTest:
+    """Issue 17's keeper on several hosts (keepers/README.md, "When to
+    scale out, and how"): the submitter (the index writer, a fleet over the
+    three markets, the only signer), the dispatcher and ``workers`` scanner
+    workers on Redis, each reading the shards (market x address range)
+    from the one PostgreSQL database, each in a directory of its own;
+    shared: the Redis and PostgreSQL URLs and the node. Timed at the
+    submitter's ``HostSubmitter.on_block`` and the workers' shard tasks."""
+    redis_url = services.redis_urls[0]
+    common = {**_fleet_env(run, FIRST_SIGNER), "NAVLEND_KEEPER_DB_URL": run.indexes[0],
+              "NAVLEND_KEEPER_SHARD_COUNT": str(workers), "NAVLEND_KEEPER_REDIS_URL": redis_url}
+    submitter = {**common, bench_probe.ENV_TARGET: "keepers.hostsubmit:HostSubmitter.on_block"}
+    scan = {**common, **broker_env(redis_url), "NAVLEND_KEEPER_SCAN_METRICS_PORT": str(free_port()),
+            "NAVLEND_KEEPER_SCAN_METRICS_PORTS": "8", bench_probe.ENV_TARGET: "keepers.hosts:ScannerWorker.run"}
+    specs = [ProcessSpec("submitter", _keeper_args("keepers.bots.submitter:bot"), submitter,
+                         run.workdir / "submitter", "submitter started")]
+    for w in range(workers):
+        args = (silverback_bin(), "worker", "keepers.bots.scanner:bot", "-w", "1", "--network", NETWORK)
+        specs.append(ProcessSpec(f"worker-{w}", args, scan, run.workdir / f"worker-{w}", "scanner worker ready"))
+    specs.append(ProcessSpec("dispatcher", _keeper_args("keepers.bots.scanner:bot"), scan,
+                             run.workdir / "dispatcher", None))
+    return KeeperUnderTest(f"several hosts: a submitter (index writer, the 3 markets), a dispatcher and {workers} "
+                           "scanner workers on Redis, the index on PostgreSQL", tuple(specs),
+                           (run.chain.address(FIRST_SIGNER),))
+
+
+def postgres_one_database(cached: CachedBook, server: Any) -> Callable[[int, Path], str]:
+    """Every market's index seeded into ONE database on ``server`` (a
+    schema each, as the keeper on several hosts keeps them); the location
+    maker returns its URL for every market."""
+    book = cached.book()
+    made: dict[str, str] = {}
+
+    def location(k: int, workdir: Path) -> str:
+        if "url" not in made:
+            made["url"] = server.create_database(f"bench_hosts_{os.getpid()}")
+        index = PositionIndex(made["url"], book.markets[k].market)
+        seed_index(index, book, k)
+        index.close()
+        return made["url"]
+
+    return location
 
 
 # ---- the chain ----
@@ -675,26 +716,10 @@ def _drop(desk: ChainDesk, keeper: KeeperUnderTest, launched: Launched, mode: st
 # ---- the whole benchmark ----
 
 
-def postgres_indexes(cached: CachedBook, server: Any) -> Callable[[int, Path], str]:
-    """Each market's index seeded into a database of its own on
-    ``server`` (a ``keepers.store_server.PostgresServer``); returns the
-    location maker."""
-    book = cached.book()
-
-    def location(k: int, workdir: Path) -> str:
-        url = server.create_database(f"bench_m{k}_{os.getpid()}")
-        index = PositionIndex(url, book.markets[k].market)
-        seed_index(index, book, k)
-        index.close()
-        return url
-
-    return location
-
-
 def run_bench(spec: BookSpec, *, steady: int, warmup: int, fraction_bps: int = 100, split: bool = False,
               only_split: bool = False,
               cache_root: Path = DEFAULT_CACHE, workdir: Path, drop_timeout: float = 300.0,
-              factory: KeeperFactory = single_market_keepers, split_factory: SplitFactory | None = None) -> BenchReport:
+              factory: KeeperFactory = fleet_keeper, split_factory: SplitFactory | None = None) -> BenchReport:
     cached = ensure_book(spec, cache_root)
     phases, drops = [], []
     if not only_split:
@@ -703,7 +728,7 @@ def run_bench(spec: BookSpec, *, steady: int, warmup: int, fraction_bps: int = 1
         drops.append(phases[0].drop)
     if split or only_split:
         phases.append(_split_phase(cached, workdir / "split", steady, warmup, fraction_bps, drop_timeout,
-                                   split_factory or sharded_split))
+                                   split_factory or hosts_split))
         drops.append(phases[-1].drop)
     first = phases[0]
     notes = [f"RPC calls counted through one proxy for all keeper processes; steady window {first.work.first}.."
@@ -719,9 +744,9 @@ def run_bench(spec: BookSpec, *, steady: int, warmup: int, fraction_bps: int = 1
 
 def _split_phase(cached: CachedBook, workdir: Path, steady: int, warmup: int, fraction_bps: int,
                  timeout: float, factory: SplitFactory) -> Phase:
-    """The drop with the keeper split (``factory``, today's
-    :func:`sharded_split`) over a Redis of its own (a database per market)
-    and a PostgreSQL cluster of its own holding the seeded indexes."""
+    """The drop with the keeper split (``factory``, by default
+    :func:`hosts_split`) over a Redis of its own and a PostgreSQL cluster
+    of its own holding the seeded indexes in one database."""
     with ExitStack() as stack:
         url = ensure_redis(free_port())
         stack.callback(lambda: _shutdown_redis(redis_client, url))
@@ -730,7 +755,7 @@ def _split_phase(cached: CachedBook, workdir: Path, steady: int, warmup: int, fr
         base = url.rsplit("/", 1)[0]
         services = SplitServices(tuple(f"{base}/{k}" for k in range(cached.book().spec.markets)), pg.url)
         phase = run_once(cached, lambda run: factory(run, services), "split", workdir, steady=steady, warmup=warmup, fraction_bps=fraction_bps,
-                         drop_timeout=timeout, index_location=postgres_indexes(cached, pg))
+                         drop_timeout=timeout, index_location=postgres_one_database(cached, pg))
         return phase
 
 
@@ -764,9 +789,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fraction-bps", type=int, default=100, help="share of the book the drop sinks (100: 1 %%)")
     parser.add_argument("--split", action="store_true", help="also the drop with the keeper split over scan workers")
     parser.add_argument("--only-split", action="store_true", help="the split run alone")
-    parser.add_argument("--keeper", default="devkit.bench_book:single_market_keepers",
+    parser.add_argument("--keeper", default="devkit.bench_book:fleet_keeper",
                         help="module:function, the KeeperFactory of the keeper under test")
-    parser.add_argument("--split-keeper", default="devkit.bench_book:sharded_split",
+    parser.add_argument("--split-keeper", default="devkit.bench_book:hosts_split",
                         help="module:function, the SplitFactory of --split")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--workdir", type=Path, default=None)

@@ -28,6 +28,7 @@ so its block task never runs twice at once.
 
 from __future__ import annotations
 
+import structlog
 from ape import chain
 from silverback.exceptions import CircuitBreaker
 
@@ -40,6 +41,7 @@ from keepers.scale import candidate_queue
 from keepers.wiring import build_fleet, build_keeper, load_bot_config
 
 configure_logging()
+log = structlog.get_logger("keepers.bots.submitter")
 
 config = load_bot_config()
 bot, brakes = signing_bot(config)
@@ -63,6 +65,8 @@ def startup(startup_state):
     except Exception as err:
         raise CircuitBreaker(f"submitter cannot start: {err}") from None
     state["submitter"] = submitter
+    log.info("submitter started", markets=[c.market for c in market_configs(config)],
+             index_writer=config.index_writer, dry_run=config.dry_run)
 
 
 @bot.on_(chain.blocks)

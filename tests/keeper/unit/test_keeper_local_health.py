@@ -398,10 +398,37 @@ def two_blocks(chain: Chain) -> tuple[Keeper, list[AccountHealth]]:
     return keeper, acted
 
 
-def test_scan__local_health__oracle_not_followed__its_asset_read_each_block():
+def test_scan__local_health__oracle_not_followed__its_round_read_each_block():
     chain = book(oracle_c=ORACLE_X)
     two_blocks(chain)
-    assert chain.calls["asset_price"] == 2  # fund C, once a block
+    assert chain.calls["latest_round"] == 2  # oracle X, once a block
+    assert chain.calls["asset_price"] == 0  # priced by the market's rule, not asked
+
+
+def test_scan__local_health__read_priced_asset__its_market_price_read_each_block():
+    chain = book()
+    keeper, acted = keeper_on(chain, READ_PRICED_ASSETS=FUND_C)
+    for number in (4, 5):
+        chain.head_number = number
+        keeper.on_block()
+    assert chain.calls["asset_price"] == 2  # fund C's asset_price, once a block
+    assert [h.account for h in acted] == [BORROWER, BORROWER]
+
+
+def test_round_cache__three_markets_one_block__one_read_then_a_new_block_reads_again():
+    from keepers.healthreads import RoundCache
+
+    cache, reads = RoundCache(), []
+
+    def read():
+        reads.append(1)
+        return (10**8, 1_000)
+
+    assert [cache.get(ORACLE_X, 7, read) for _ in range(3)] == [(10**8, 1_000)] * 3
+    assert len(reads) == 1
+    cache.get(ORACLE_A, 7, read)
+    cache.get(ORACLE_X, 8, read)
+    assert len(reads) == 3
 
 
 def test_scan__local_health__round_before_the_index__read_once():
