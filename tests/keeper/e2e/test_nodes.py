@@ -45,8 +45,12 @@ def test_node__mine_interval_and_automine__blocks_as_asked(node):
     at = node.block_number()
     wait_for(lambda: node.block_number() >= at + 2, 10, "two interval blocks")
     node.set_interval_mining(0)
-    assert node.rpc("eth_sendTransaction", {"from": node.rpc("eth_accounts")[0], "to": node.rpc("eth_accounts")[1],
-                                             "value": "0x1"})
+    tx = node.rpc("eth_sendTransaction", {"from": node.rpc("eth_accounts")[0], "to": node.rpc("eth_accounts")[1],
+                                          "value": "0x1"})
+    # The node may answer the send before its block is sealed (seen once
+    # under load: the block came after the count below): count from the
+    # block that holds it.
+    wait_for(lambda: node.rpc("eth_getTransactionReceipt", tx) is not None, 10, "the transaction mined")
     mined = node.block_number()
     time.sleep(2.5)
     assert node.block_number() == mined  # automine again: no block without a transaction
