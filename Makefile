@@ -80,8 +80,9 @@ SUITES := lib world market regression periphery cli property bench demo keeper/u
 
 # The keeper's end-to-end tests wait on 1-second blocks most of the time,
 # each on its own node and ports: two at a time (pytest-xdist) halve the
-# suite's wall time on this 2-core machine.
-PARALLEL_SUITES := keeper/e2e
+# suite's wall time on this 2-core machine. The scale tests too: each
+# starts its own Redis, PostgreSQL and node on free ports.
+PARALLEL_SUITES := keeper/e2e keeper/scale
 
 test: compile
 	@failed=""; for suite in $(SUITES); do \

@@ -11,12 +11,11 @@
   checkpoint moves, so that a crash cannot lose them), with the latest
   block holding an accruing event (``InputKind.ACCRUAL``). No read there.
 - **Reads**, at the screen (:meth:`LocalScanner.scan`), only what is
-  stale: the books (``market_state`` at the latest accruing block, when
-  they were read below it: one call after such a block, and a header read
-  when that block is not the head), a value exponent per listing or oracle
-  change (at the head). A node keeps the state of recent blocks only: books
-  older than :data:`RECENT_STATE_BLOCKS` are not read; the keeper scans
-  through the Lens until the next accruing block.
+  stale: the books of the latest accruing block, when they were read below
+  it (one ``market_state`` at the head, whose state holds that block's
+  books, since no accruing event came after it; and that block's header
+  for the accrual time when it is not the head), a value exponent per
+  listing or oracle change (at the head).
 - **Screen** (:meth:`LocalScanner.scan`): every position screened locally
   (vectorised, ``keepers.localhealth.screen``); the Lens is asked only about
   ``accounts_to_recheck()`` (candidates and the ``health_edge_bps`` band),
@@ -88,9 +87,6 @@ MARKET_EVENTS = tuple(sorted(set(INDEXED_EVENTS) | set(INPUT_EVENTS) | ACCRUING_
 ORACLE_EVENTS = tuple(sorted(ROUND_EVENTS))
 # The log index of the accrual marker (after the block's logs, before its reads).
 ACCRUAL_LOG_INDEX = READ_LOG_INDEX - 1
-# Blocks behind the head whose state a node still answers for (geth keeps
-# 128; the books are read at their accruing block only within this).
-RECENT_STATE_BLOCKS = 100
 
 
 class HealthChainReads(Protocol):
@@ -376,17 +372,16 @@ class LocalScanner:
         if accrual is None or (booked is not None and booked[0] >= accrual[0]):
             return None
         block = accrual[0]
-        if head.number - block > RECENT_STATE_BLOCKS:
-            raise MissingInput(f"the books at block {block} (older than the {RECENT_STATE_BLOCKS} blocks a node keeps; "
-                               "the next accruing block brings them)")
+        # The stored books change only in an accruing block, and the logs
+        # through the head hold none after ``block``: the state at the head
+        # holds ``block``'s books. Read there, since a node keeps the state
+        # of recent blocks only (and a chain loaded from a state dump has
+        # none before it); the accruing block's header gives the accrual
+        # time (headers are kept).
         try:
             ref = self._block(block, head)
-            state = self.reads.market_state(block)
+            state = self.reads.market_state(head.number)
         except Exception as err:
-            if block == head.number:
-                raise
-            # A node without that block's state (pruned, or a chain loaded
-            # from a state dump): the next accruing block brings the books.
             raise MissingInput(f"the books at block {block}: {type(err).__name__}: {str(err)[:200]}") from None
         facts = (book_fact(state, ref.timestamp), InputFact(InputKind.BOOKED, "", (block,)))
         return read_record(block, ref.hash, facts)

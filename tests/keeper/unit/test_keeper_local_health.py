@@ -24,7 +24,6 @@ from keepers.index import PositionIndex
 from keepers.keeper import Keeper
 from keepers.localhealth import DEFAULT_EDGE_BPS
 from keepers.localkeeper import (
-    RECENT_STATE_BLOCKS,
     LocalScanner,
     compaction_due,
     split_logs,
@@ -83,6 +82,7 @@ class Chain:
     lens_error: dict[str, int] = field(default_factory=dict)  # account -> a debt the Lens gets wrong
     market: str = MARKET
     state_from: int = 0  # the node answers for blocks from here only (a loaded state dump)
+    market_state_blocks: list[int] = field(default_factory=list)
 
     def fork(self, number: int) -> str:
         return "b" if self.fork_from is not None and number >= self.fork_from else "a"
@@ -121,6 +121,7 @@ class Chain:
     # the health reads
     def market_state(self, block: int) -> tuple[int, int, int, int, int]:
         self.calls["market_state"] += 1
+        self.market_state_blocks.append(block)
         if block < self.state_from:
             raise RuntimeError(f"BlockOutOfRangeError: block height is {self.head_number} but requested was {block}")
         a = self.m.accrued(NOW)
@@ -457,28 +458,22 @@ def test_scan__local_health__inputs_back__local_again():
     assert chain.lens_asked == [(BORROWER,)]
 
 
-def test_scan__local_health__books_older_than_a_node_keeps__lens_until_the_next_accruing_block():
+def test_scan__local_health__books_of_an_old_accruing_block__read_at_the_head_local_at_once():
     chain = book()
-    keeper, _ = keeper_on(chain)
-    chain.head_number = 4 + RECENT_STATE_BLOCKS + 1  # the first screen, far from the accruing block
-    keeper.on_block()
-    assert chain.calls["market_state"] == 0
-    assert metric(keeper, "keeper_health_fallbacks_total") == 1
-    assert set(chain.lens_asked[0]) == {BORROWER, OTHER_BORROWER}  # the Lens path's full scan
-    # The next accruing block near the head: its books are read, local again.
-    chain.head_number += 1
-    chain.logs.append(entry("Deposit", {"sender": KEEPER, "owner": KEEPER, "assets": 1, "shares": 1},
-                            chain.head_number, 0))
-    chain.lens_asked.clear()
+    keeper, acted = keeper_on(chain)
+    chain.head_number = 4 + 500  # far from the accruing block: a node holds no state there
+    chain.state_from = chain.head_number
     keeper.on_block()
     assert chain.calls["market_state"] == 1
-    assert metric(keeper, "keeper_health_fallbacks_total") == 1
+    assert chain.market_state_blocks == [chain.head_number]  # the head's state holds the books
+    assert metric(keeper, "keeper_health_fallbacks_total") == 0
     assert chain.lens_asked == [(BORROWER,)]
+    assert [h.account for h in acted] == [BORROWER]
 
 
-def test_scan__local_health__node_without_the_books_block_state__lens_path_warned():
+def test_scan__local_health__books_unreadable_at_the_head__lens_path_warned():
     chain = book()
-    chain.state_from = chain.head_number = 10
+    chain.state_from = 10**9  # the node answers no state at all
     keeper, _ = keeper_on(chain)
     with capture_logs() as logs:
         keeper.on_block()
