@@ -24,17 +24,46 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
 
 
+# A number as people write it: digits, grouped in thousands by "," or "_"
+# (one separator throughout, three digits a group) or not grouped, then a
+# "." and the decimals; a sign. No exponent: "1e30" is refused, not read as
+# 10^30. A comma is never a decimal point: "1,5" and "10,00" are refused
+# (read as 15 and 1,000 they would send ten to a hundred times the amount).
+_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}([,_])\d{3}(?:\1\d{3})*)?(?:\.\d*)?$")
+_NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
+
+
+def _comma_hint(text: str) -> str:
+    """For a comma used as a decimal point ("1,5", "10,00"): the number it
+    likely meant, as a hint; "" when that is not the likely reading."""
+    if "," not in text or "." in text:
+        return ""
+    whole, _, tail = text.rpartition(",")
+    guess = f"{whole.replace(',', '')}.{tail}"
+    return f" (did you mean {guess}?)" if _NUMBER.match(guess) and tail.isdigit() else ""
+
+
 def to_decimal(text: str | int | Decimal, what: str = "amount") -> Decimal:
-    """``text`` as a finite Decimal; thousands separators (``,`` ``_``)
-    allowed. A float is refused: it cannot carry a token amount exactly."""
+    """``text`` as a finite Decimal, by the grammar above (thousands grouped
+    by "," or "_"; no exponent; a comma never a decimal point). A float is
+    refused: it cannot carry a token amount exactly."""
     if isinstance(text, (bool, float)):
         raise Refusal(f"{what} {text!r}: pass a string such as '1000.50', not a float")
     if isinstance(text, (int, Decimal)):
         value = Decimal(text)
     else:
-        cleaned = str(text).strip().replace(",", "").replace("_", "")
+        raw = str(text).strip()
+        if raw.lstrip("+-").lower() in _NOT_FINITE:
+            raise Refusal(f"{what} '{text}' is not a finite number")
+        if not raw or raw in {"+", "-", ".", "+.", "-."} or not _NUMBER.match(raw):
+            if re.fullmatch(r"[+-]?[\d.,_]*\d[eE][+-]?\d+", raw):
+                raise Refusal(f"{what} '{text}' has an exponent: write the digits out")
+            if "," in raw or "_" in raw:
+                raise Refusal(f"{what} '{text}': a comma or '_' only groups thousands, three digits a group, "
+                              f"and '.' is the decimal point{_comma_hint(raw)}")
+            raise Refusal(f"{what} '{text}' is not a number")
         try:
-            value = Decimal(cleaned)
+            value = Decimal(raw.replace(",", "").replace("_", ""))
         except InvalidOperation:
             raise Refusal(f"{what} '{text}' is not a number") from None
     if not value.is_finite():

@@ -24,7 +24,7 @@ from ape import accounts, chain
 from ape import project as ape_project
 from ape.contracts import ContractInstance
 from ape.exceptions import ContractLogicError
-from eth_utils import encode_hex, is_address, to_checksum_address
+from eth_utils import encode_hex, is_checksum_address, is_hex_address, to_checksum_address
 from ethpm_types import ContractType
 
 from navlend import abi, deployments
@@ -162,14 +162,31 @@ class Asset:
         return Token(self.name, self.symbol, self.decimals, self.address)
 
 
+def checked_address(value: str) -> str | None:
+    """``value`` checksummed when it is a 0x address (None when it is not
+    one). EIP-55 is enforced on mixed case: a typo in a checksummed address
+    is refused, naming the checksummed form of what was typed. One case
+    throughout carries no checksum and is accepted. (eth-utils'
+    ``is_address`` accepts a wrong checksum: it cannot be the check.)"""
+    if not (value[:2] in ("0x", "0X") and is_hex_address(value)):
+        return None
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
+        raise Refusal(f"'{value}' fails its EIP-55 checksum (a mistyped character?); these digits checksummed "
+                      f"read {to_checksum_address(value)}")
+    return to_checksum_address(value)
+
+
 def resolve_address(text: str | Any) -> str:
-    """An address from an account object, a 0x address, an Ape account
-    alias or "TEST::n" (a local test account)."""
+    """An address from an account object, a 0x address (EIP-55 enforced
+    on mixed case: :func:`checked_address`), an Ape account alias or
+    "TEST::n" (a local test account)."""
     if hasattr(text, "address"):
         return str(text.address)
     value = str(text).strip()
-    if is_address(value):
-        return to_checksum_address(value)
+    checked = checked_address(value)
+    if checked is not None:
+        return checked
     if value.upper().startswith("TEST::") and value[6:].isdigit():
         index = int(value[6:])
         if index < len(accounts.test_accounts):
@@ -316,8 +333,8 @@ class Navlend:
         record = self.deployment.get(key)
         if record is not None:
             address = record.address
-        elif is_address(key):
-            address = to_checksum_address(key)
+        elif (checked := checked_address(key)) is not None:
+            address = checked
         else:
             names = [self.name_of(t) or t for t in self.listed_tokens()]
             raise Refusal(f"unknown asset '{key}': one of {', '.join(names)} or a token address")

@@ -17,7 +17,8 @@ from navlend.cli.errors import Refusal, explain_revert
         ("1_000", 6, 1_000_000_000),
         ("0.000001", 6, 1),
         ("1.500000000", 6, 1_500_000),  # trailing zeros are not extra precision
-        ("1e3", 6, 1_000_000_000),
+        ("1,000,000.25", 6, 1_000_000_250_000),
+        (".5", 6, 500_000),
         ("0.000000000000000001", 18, 1),
         ("7", 0, 7),
         (12, 6, 12_000_000),
@@ -40,7 +41,13 @@ def test_parse_amount(text, decimals, units):
         ("1.2.3", "not a number"),
         ("nan", "not a finite number"),
         ("inf", "not a finite number"),
-        ("1e80", "too large"),
+        ("1e80", "has an exponent"),
+        ("1e3", "has an exponent"),
+        ("1,5", r"did you mean 1\.5\?"),
+        ("10,00", r"did you mean 10\.00\?"),
+        ("1,0000", "three digits a group"),
+        ("1,000_000", "three digits a group"),
+        ("1" + "0" * 80, "too large"),
         (1.5, "not a float"),
     ],
 )
@@ -142,3 +149,11 @@ def test_explain_revert():
     )
     assert explain_revert("something new") == "something new"
     assert "no reason" in explain_revert(None)
+
+
+@pytest.mark.parametrize("text", ["1,5", "10,00", "1e30"])
+def test_parse_amount__comma_decimal_or_exponent__refused_never_read_as_another_amount(text):
+    # "1,5" was read as 15 and "10,00" as 1,000 (commas stripped anywhere);
+    # "1e30" crashed a borrow with InvalidOperation.
+    with pytest.raises(Refusal):
+        amounts.parse_amount(text, 6, "USDC")
