@@ -21,10 +21,10 @@ Examples::
 """
 
 import click
-from ape.cli import ConnectedProviderCommand
+
 
 from navlend.cli import admin as ops
-from navlend.cli.options import asset_argument, common_options, run
+from navlend.cli.options import NavlendCommand, asset_argument, common_options, run
 
 
 @click.group()
@@ -34,7 +34,7 @@ def cli():
 
 def command(name):
     """A subcommand of ``admin`` with --network, --account, --json, --yes."""
-    return lambda f: cli.command(name, cls=ConnectedProviderCommand)(common_options(f))
+    return lambda f: cli.command(name, cls=NavlendCommand)(common_options(f))
 
 
 def setter_options(*specs):

@@ -9,13 +9,12 @@ Example::
 """
 
 import click
-from ape.cli import ConnectedProviderCommand
 
 from navlend.cli import actions
-from navlend.cli.options import amount_argument, common_options, run
+from navlend.cli.options import NavlendCommand, amount_argument, common_options, run
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=NavlendCommand)
 @common_options
 @amount_argument()
 @click.option(

@@ -12,13 +12,13 @@ Examples::
 
 import click
 from ape import accounts
-from ape.cli import ConnectedProviderCommand
+
 
 from navlend.cli import admin
-from navlend.cli.options import common_options, run
+from navlend.cli.options import NavlendCommand, common_options, run
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=NavlendCommand)
 @common_options
 @click.option("--to", "to", metavar="ADDRESS", help="Account to fund (default: --account).")
 @click.option(

@@ -8,13 +8,13 @@ Examples::
 """
 
 import click
-from ape.cli import ConnectedProviderCommand
+
 
 from navlend.cli import actions
-from navlend.cli.options import amount_argument, common_options, run
+from navlend.cli.options import NavlendCommand, amount_argument, common_options, run
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=NavlendCommand)
 @common_options
 @amount_argument()
 def cli(network, account, json_output, yes, amount):

@@ -10,13 +10,13 @@ Example::
 """
 
 import click
-from ape.cli import ConnectedProviderCommand
+
 
 from navlend.cli import actions
-from navlend.cli.options import amount_argument, asset_argument, common_options, run
+from navlend.cli.options import NavlendCommand, amount_argument, asset_argument, common_options, run
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=NavlendCommand)
 @common_options
 @asset_argument()
 @amount_argument("equity", "EQUITY")

@@ -8,13 +8,13 @@ Example::
 """
 
 import click
-from ape.cli import ConnectedProviderCommand
+
 
 from navlend.cli import actions
-from navlend.cli.options import run, view_options
+from navlend.cli.options import NavlendCommand, run, view_options
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=NavlendCommand)
 @view_options
 def cli(network, account, json_output):
     """Show the market's state."""

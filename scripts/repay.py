@@ -9,13 +9,13 @@ Examples::
 """
 
 import click
-from ape.cli import ConnectedProviderCommand
+
 
 from navlend.cli import actions
-from navlend.cli.options import common_options, run
+from navlend.cli.options import NavlendCommand, common_options, run
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=NavlendCommand)
 @common_options
 @click.argument("amount", metavar="AMOUNT|max")
 def cli(network, account, json_output, yes, amount):

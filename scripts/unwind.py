@@ -9,13 +9,13 @@ Example::
 """
 
 import click
-from ape.cli import ConnectedProviderCommand
+
 
 from navlend.cli import actions
-from navlend.cli.options import asset_argument, common_options, run
+from navlend.cli.options import NavlendCommand, asset_argument, common_options, run
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=NavlendCommand)
 @common_options
 @asset_argument()
 @click.option("--min-out", default=None, metavar="AMOUNT", help="Least stablecoin to receive.")

@@ -7,10 +7,13 @@ executes a plan, or, for the views, returns a report.
 
 from __future__ import annotations
 
+from rich.console import Group
+
 from navlend.cli import checks
 from navlend.cli.amounts import (
     format_bps,
     format_health,
+    format_units,
     is_all,
     parse_amount,
     parse_fraction,
@@ -18,9 +21,18 @@ from navlend.cli.amounts import (
 from navlend.cli.contracts import resolve_address
 from navlend.cli.checks import LeverageQuote, fmt
 from navlend.cli.errors import Refusal
-from navlend.cli.records import Plan, TxStep
-from navlend.cli.render import market_json, market_renderable, position_json, position_renderable
-from navlend.cli.risk import summarize
+from navlend.cli.preview import preview, project
+from navlend.cli.records import Plan, Position, Quantity, TxStep
+from navlend.cli.render import (
+    lender_json,
+    lender_renderable,
+    market_json,
+    market_renderable,
+    position_json,
+    position_renderable,
+)
+from navlend.cli.render_preview import amount_json
+from navlend.cli.risk import BORROW_ROUNDING, summarize
 from navlend.cli.session import Report, Session
 from navlend.constants import BPS, MAX_UINT256, WAD
 from navlend.rules.fees import flash_fee
@@ -46,12 +58,24 @@ def lend(s: Session, amount: str) -> Report:
     nl, base = s.nl, s.nl.base
     units = _base_amount(s, amount)
     checks.check_lend(nl.control(), int(nl.stablecoin.balanceOf(s.address)), units, base)
-    plan = Plan(f"lend {fmt(units, base)} to the market")
+    plan = Plan(f"lend {fmt(units, base)} to the market", command="lend")
+    plan.amounts["amount"] = Quantity(units, base)
+    plan.notes.append(f"lender shares minted for it: about {int(nl.market.previewDeposit(units))}")
     s.approve_if_needed(plan, nl.stablecoin, nl.market, units, base, "market")
     plan.steps.append(TxStep("deposit", nl.market.deposit, (units, s.address)))
-    report = s.execute(plan, amount=fmt(units, base))
-    claim = int(nl.market.convertToAssets(nl.market.balanceOf(s.address)))
-    report.data["after"] = [f"lent balance now {fmt(claim, base)}"]
+    report = s.execute(plan)
+    return _lent_after(s, report)
+
+
+def _lent_after(s: Session, report: Report) -> Report:
+    """The lent balance after a sent lend or withdraw, for people and JSON."""
+    if report.data["dry_run"]:
+        return report
+    m, base = s.nl.market, s.nl.base
+    shares = int(m.balanceOf(s.address))
+    claim = int(m.convertToAssets(shares))
+    report.data["result"] = {"lent_balance": amount_json(claim, base), "shares": str(shares)}
+    report.after.append(f"lent balance now {fmt(claim, base)} ({shares} shares)")
     return report
 
 
@@ -64,12 +88,13 @@ def withdraw(s: Session, amount: str | None = None) -> Report:
     claim = int(m.convertToAssets(shares))
     wanted = checks.check_withdraw(nl.control(), claim, nl.cash(), units, base)
     if everything:
-        plan = Plan(f"withdraw everything lent ({fmt(wanted, base)})")
+        plan = Plan(f"withdraw everything lent ({fmt(wanted, base)})", command="withdraw")
         plan.steps.append(TxStep("redeem", m.redeem, (shares, s.address, s.address)))
     else:
-        plan = Plan(f"withdraw {fmt(wanted, base)} from the market")
+        plan = Plan(f"withdraw {fmt(wanted, base)} from the market", command="withdraw")
         plan.steps.append(TxStep("withdraw", m.withdraw, (wanted, s.address, s.address)))
-    return s.execute(plan, amount=fmt(wanted, base))
+    plan.amounts["amount"] = Quantity(wanted, base)
+    return _lent_after(s, s.execute(plan))
 
 
 # ---- borrowers ----
@@ -88,12 +113,23 @@ def deposit(s: Session, asset: str, amount: str) -> Report:
         int(a.token.balanceOf(s.address)),
         units,
     )
-    plan = Plan(f"deposit {fmt(units, token)} of {a.name} as collateral")
+    plan = Plan(f"deposit {fmt(units, token)} of {a.name} as collateral", command="deposit")
+    plan.amounts["amount"] = Quantity(units, token)
+    position = nl.position(s.address, with_principal=False)
+    held = position.holding(a.name)
+    plan.preview = preview(
+        position,
+        project(
+            position,
+            balances={a.name: (held.balance if held else 0) + units},
+            new_holdings=[nl.holding(a, units)],
+        ),
+    )
     s.approve_if_needed(plan, a.token, nl.market, units, token, "market")
     plan.steps.append(
         TxStep("supply_collateral", nl.market.supply_collateral, (a.address, units, s.address))
     )
-    return s.execute(plan, asset=a.name, amount=fmt(units, token))
+    return _risk_after(s, s.execute(plan, asset=a.name))
 
 
 def withdraw_collateral(s: Session, asset: str, amount: str, to: str | None = None) -> Report:
@@ -113,7 +149,10 @@ def withdraw_collateral(s: Session, asset: str, amount: str, to: str | None = No
     if holding is not None and holding.short:
         # The books fall by `wanted`; the receiver gets the real units.
         title += f" (the market is short of {a.name}: {fmt(holding.real(wanted), token)} real shares paid)"
-    plan = Plan(title)
+    plan = Plan(title, command="withdraw_collateral")
+    plan.amounts["amount"] = Quantity(wanted, token)
+    if holding is not None:
+        plan.preview = preview(position, project(position, balances={a.name: holding.balance - wanted}))
     plan.steps.append(
         TxStep(
             "withdraw_collateral",
@@ -121,7 +160,7 @@ def withdraw_collateral(s: Session, asset: str, amount: str, to: str | None = No
             (a.address, wanted, s.address, receiver),
         )
     )
-    return s.execute(plan, asset=a.name, amount=fmt(wanted, token), receiver=receiver)
+    return _risk_after(s, s.execute(plan, asset=a.name, receiver=receiver))
 
 
 def borrow(s: Session, amount: str, to: str | None = None) -> Report:
@@ -131,11 +170,14 @@ def borrow(s: Session, amount: str, to: str | None = None) -> Report:
     receiver = resolve_address(to) if to else s.address
     position = nl.position(s.address, with_principal=False)
     checks.check_borrow(nl.control(), position, units, nl.cash(), base)
-    plan = Plan(f"borrow {fmt(units, base)}" + (f" to {receiver}" if receiver != s.address else ""))
+    plan = Plan(
+        f"borrow {fmt(units, base)}" + (f" to {receiver}" if receiver != s.address else ""),
+        command="borrow",
+    )
+    plan.amounts["amount"] = Quantity(units, base)
+    plan.preview = preview(position, project(position, debt_change=units))
     plan.steps.append(TxStep("borrow", nl.market.borrow, (units, s.address, receiver)))
-    report = s.execute(plan, amount=fmt(units, base), receiver=receiver)
-    report.data["after"] = _health_after(s)
-    return report
+    return _risk_after(s, s.execute(plan, receiver=receiver), borrowed=units, debt_before=position.debt)
 
 
 def repay(s: Session, amount: str) -> Report:
@@ -147,7 +189,10 @@ def repay(s: Session, amount: str) -> Report:
     balance = int(nl.stablecoin.balanceOf(s.address))
     wanted = checks.check_repay(debt, units, balance, base)
     everything = wanted == debt
-    plan = Plan(f"repay {'the whole debt, ' if everything else ''}{fmt(wanted, base)}")
+    plan = Plan(f"repay {'the whole debt, ' if everything else ''}{fmt(wanted, base)}", command="repay")
+    plan.amounts["amount"] = Quantity(wanted, base)
+    position = nl.position(s.address, with_principal=False)
+    plan.preview = preview(position, project(position, debt_change=-wanted))
     if units is not None and units > debt:
         plan.notes.append(
             f"the debt is {fmt(debt, base)}: repaying all of it, not {fmt(units, base)}"
@@ -162,16 +207,31 @@ def repay(s: Session, amount: str) -> Report:
         approve, arg = wanted, wanted
     s.approve_if_needed(plan, nl.stablecoin, m, approve, base, "market")
     plan.steps.append(TxStep("repay", m.repay, (arg, s.address)))
-    report = s.execute(plan, amount=fmt(wanted, base))
-    report.data["after"] = [f"debt now {fmt(int(m.debt_of(s.address)), base)}"]
+    return _risk_after(s, s.execute(plan))
+
+
+def _risk_after(s: Session, report: Report, borrowed: int = 0, debt_before: int = 0) -> Report:
+    """The position's debt and health factor after a sent change, for
+    people and JSON (a borrow also says what the market rounded up)."""
+    if report.data["dry_run"]:
+        return report
+    base = s.nl.base
+    p = s.nl.position(s.address, with_principal=False)
+    report.data["result"].update(
+        {
+            "debt": amount_json(p.debt, base),
+            "health_factor": None if p.debt == 0 else format_units(p.health_factor, 18, group=False),
+        }
+    )
+    line = f"debt now {fmt(p.debt, base)}, health factor {format_health(p.health_factor)}"
+    extra = p.debt - debt_before - borrowed
+    if borrowed and 0 < extra <= BORROW_ROUNDING + 1:
+        line += (
+            f" (the debt is {extra} unit(s) above what was borrowed: the market rounds a new "
+            "debt up, in its favour, and interest accrued since)"
+        )
+    report.after.append(line)
     return report
-
-
-def _health_after(s: Session) -> list[str]:
-    summary = summarize(s.nl.position(s.address, with_principal=False))
-    return [
-        f"debt {fmt(summary.debt, s.nl.base)}, health factor {format_health(summary.health_factor)}"
-    ]
 
 
 # ---- leverage ----
@@ -223,7 +283,21 @@ def leverage(
     token = a.as_token()
     plan = Plan(
         f"lever {fmt(units, base)} into {a.name} at {format_bps(target)} LTV: about {fmt(collateral, token)} "
-        f"posted, {fmt(quote.debt, base)} borrowed"
+        f"posted, {fmt(quote.debt, base)} borrowed",
+        command="leverage",
+    )
+    plan.amounts["equity"] = Quantity(units, base)
+    plan.amounts["flash loan"] = Quantity(flash, base)
+    plan.amounts["collateral (about)"] = Quantity(collateral, token)
+    held = position.holding(a.name)
+    plan.preview = preview(
+        position,
+        project(
+            position,
+            debt_change=quote.debt,
+            balances={a.name: (held.balance if held else 0) + collateral},
+            new_holdings=[nl.holding(a, collateral)],
+        ),
     )
     if not m.is_authorized(s.address, lev.address):
         plan.notes.append(
@@ -234,6 +308,7 @@ def leverage(
         )
     s.approve_if_needed(plan, nl.stablecoin, lev, units, base, "leverage helper")
     min_collateral = collateral * (BPS - tolerance) // BPS
+    plan.amounts["minimum collateral"] = Quantity(min_collateral, token)
     plan.steps.append(
         TxStep(
             "leverage open",
@@ -241,15 +316,12 @@ def leverage(
             (a.address, facility.address, units, target, min_collateral, most_ltv),
         )
     )
-    report = s.execute(
-        plan,
-        asset=a.name,
-        equity=fmt(units, base),
-        collateral=fmt(collateral, token),
-        debt=fmt(quote.debt, base),
-    )
-    report.data["after"] = _health_after(s)
-    return report
+    report = s.execute(plan, asset=a.name)
+    if not report.data["dry_run"]:
+        posted = int(m.collateral_of(s.address, a.address))
+        report.data["result"]["collateral"] = amount_json(posted, token)
+        report.after.append(f"{a.name} posted now {fmt(posted, token)}")
+    return _risk_after(s, report)
 
 
 def unwind(
@@ -284,11 +356,16 @@ def unwind(
         floor = expected * (BPS - parse_fraction(slippage, "--slippage", allow_zero=True)) // BPS
     lev = nl.leverage
     plan = Plan(
-        f"unwind {a.name}: repay {fmt(debt, base)}, redeem it all, receive about {fmt(expected, base)}"
+        f"unwind {a.name}: repay {fmt(debt, base)}, redeem it all, receive about {fmt(expected, base)}",
+        command="unwind",
     )
-    others = [
-        h.name for h in nl.position(s.address, with_principal=False).holdings if h.name != a.name
-    ]
+    plan.amounts["debt repaid"] = Quantity(debt, base)
+    plan.amounts["collateral redeemed"] = Quantity(collateral, a.as_token())
+    plan.amounts["expected"] = Quantity(expected, base)
+    plan.amounts["minimum received"] = Quantity(floor, base)
+    position = nl.position(s.address, with_principal=False)
+    plan.preview = preview(position, project(position, debt_change=-debt, balances={a.name: 0}))
+    others = [h.name for h in position.holdings if h.name != a.name]
     if debt and others:
         plan.notes.append(f"this repays the whole debt; {', '.join(others)} stays posted")
     if not m.is_authorized(s.address, lev.address):
@@ -299,21 +376,31 @@ def unwind(
             TxStep("authorise leverage", m.set_authorization, (lev.address, True), "setup")
         )
     plan.steps.append(TxStep("leverage unwind", lev.unwind, (a.address, floor)))
-    return s.execute(plan, asset=a.name, repaid=fmt(debt, base), expected=fmt(expected, base))
+    cash_before = int(nl.stablecoin.balanceOf(s.address))
+    report = s.execute(plan, asset=a.name)
+    if not report.data["dry_run"]:
+        # What the account received, net of any setup fees (paid in ETH).
+        received = int(nl.stablecoin.balanceOf(s.address)) - cash_before
+        report.data["result"]["received"] = amount_json(received, base)
+        report.after.append(f"received {fmt(received, base)} (expected about {fmt(expected, base)})")
+    return _risk_after(s, report)
 
 
 # ---- views ----
 
 
 def position(s: Session, who: str | None = None) -> Report:
-    """``who``'s position (default: the session's account): health,
-    headroom, liquidation NAV, interest accrued."""
+    """``who``'s position (default: the session's account), both sides: the
+    lent balance, shares, yield and interest earned; the debt, health,
+    headroom, liquidation NAV and interest accrued."""
     who = resolve_address(who) if who else s.address
+    base = s.nl.base
     p = s.nl.position(who)
     summary = summarize(p)
+    lent = s.nl.lender(who)
     return Report(
-        position_json(who, summary, p.holdings, s.nl.base),
-        position_renderable(who, summary, p.holdings, s.nl.base),
+        {"account": who, "lent": lender_json(lent, base), "borrowed": position_json(who, summary, p.holdings, base)},
+        Group(lender_renderable(who, lent, base), position_renderable(who, summary, p.holdings, base)),
     )
 
 

@@ -14,7 +14,7 @@ import re
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from fractions import Fraction
 
-from navlend.cli.errors import Refusal
+from navlend.cli.errors import BadInput
 from navlend.constants import BPS, MAX_UINT256, WAD
 
 # Words that mean "everything" where a command accepts them.
@@ -48,26 +48,26 @@ def to_decimal(text: str | int | Decimal, what: str = "amount") -> Decimal:
     by "," or "_"; no exponent; a comma never a decimal point). A float is
     refused: it cannot carry a token amount exactly."""
     if isinstance(text, (bool, float)):
-        raise Refusal(f"{what} {text!r}: pass a string such as '1000.50', not a float")
+        raise BadInput(f"{what} {text!r}: pass a string such as '1000.50', not a float")
     if isinstance(text, (int, Decimal)):
         value = Decimal(text)
     else:
         raw = str(text).strip()
         if raw.lstrip("+-").lower() in _NOT_FINITE:
-            raise Refusal(f"{what} '{text}' is not a finite number")
+            raise BadInput(f"{what} '{text}' is not a finite number")
         if not raw or raw in {"+", "-", ".", "+.", "-."} or not _NUMBER.match(raw):
             if re.fullmatch(r"[+-]?[\d.,_]*\d[eE][+-]?\d+", raw):
-                raise Refusal(f"{what} '{text}' has an exponent: write the digits out")
+                raise BadInput(f"{what} '{text}' has an exponent: write the digits out")
             if "," in raw or "_" in raw:
-                raise Refusal(f"{what} '{text}': a comma or '_' only groups thousands, three digits a group, "
+                raise BadInput(f"{what} '{text}': a comma or '_' only groups thousands, three digits a group, "
                               f"and '.' is the decimal point{_comma_hint(raw)}")
-            raise Refusal(f"{what} '{text}' is not a number")
+            raise BadInput(f"{what} '{text}' is not a number")
         try:
             value = Decimal(raw.replace(",", "").replace("_", ""))
         except InvalidOperation:
-            raise Refusal(f"{what} '{text}' is not a number") from None
+            raise BadInput(f"{what} '{text}' is not a number") from None
     if not value.is_finite():
-        raise Refusal(f"{what} '{text}' is not a finite number")
+        raise BadInput(f"{what} '{text}' is not a finite number")
     return value
 
 
@@ -84,17 +84,17 @@ def parse_amount(
     unit = f" {symbol}" if symbol else ""
     value = to_decimal(text)
     if value < 0:
-        raise Refusal(f"amount '{text}'{unit} is negative")
+        raise BadInput(f"amount '{text}'{unit} is negative")
     if value == 0 and not allow_zero:
-        raise Refusal(f"amount '{text}'{unit} is zero")
+        raise BadInput(f"amount '{text}'{unit} is zero")
     places = -value.normalize().as_tuple().exponent if value != 0 else 0
     if places > decimals:
-        raise Refusal(
+        raise BadInput(
             f"amount '{text}' has {places} decimal places; {symbol or 'the token'} has only {decimals}"
         )
     units = int(value.scaleb(decimals))
     if units > MAX_UINT256:
-        raise Refusal(f"amount '{text}'{unit} is too large")
+        raise BadInput(f"amount '{text}'{unit} is too large")
     return units
 
 
@@ -113,11 +113,11 @@ def parse_fraction(
     value = to_decimal(raw[:-1] if percent else raw, what)
     bps = value * (100 if percent else BPS)
     if bps != bps.to_integral_value():
-        raise Refusal(f"{what} '{text}' is finer than one basis point (0.0001)")
+        raise BadInput(f"{what} '{text}' is finer than one basis point (0.0001)")
     if bps < 0 or (bps == 0 and not allow_zero):
-        raise Refusal(f"{what} '{text}' must be positive")
+        raise BadInput(f"{what} '{text}' must be positive")
     if bps > BPS:
-        raise Refusal(f"{what} '{text}' is above 100%")
+        raise BadInput(f"{what} '{text}' is above 100%")
     return int(bps)
 
 
@@ -125,7 +125,7 @@ def parse_duration(text: str | int) -> int:
     """Seconds from "3600", "90m", "100h", "4d" or "1w"."""
     match = _DURATION.match(str(text))
     if not match:
-        raise Refusal(f"duration '{text}' is not like 3600, 90m, 100h or 4d")
+        raise BadInput(f"duration '{text}' is not like 3600, 90m, 100h or 4d")
     return int(match.group(1)) * _DURATION_UNITS[(match.group(2) or "s").lower()]
 
 

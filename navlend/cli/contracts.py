@@ -28,7 +28,7 @@ from eth_utils import encode_hex, is_checksum_address, is_hex_address, to_checks
 from ethpm_types import ContractType
 
 from navlend import abi, deployments
-from navlend.cli.errors import Refusal
+from navlend.cli.errors import BadInput, Refusal
 from navlend.constants import WAD, ZERO_ADDRESS
 from navlend.cli.records import (
     AssetListing,
@@ -40,6 +40,7 @@ from navlend.cli.records import (
     Position,
     Token,
 )
+from navlend.cli.lending import LenderView, ShareEvent, cost_basis
 from navlend.cli.risk import DebtEvent, principal_from_events
 from navlend.deployments import Deployment
 from navlend.market import market_at
@@ -107,6 +108,13 @@ if len(_DEBTOR_TOPICS) != 1:
         f"the debt events index their debtor at different topics: {sorted(_DEBTOR_TOPICS)}"
     )
 _DEBTOR_TOPIC = _DEBTOR_TOPICS.pop()
+# The lender shares' events: (event, the account's argument, share kind).
+_SHARE_EVENTS = (
+    (_MARKET_EVENTS.event("Deposit"), "owner", "deposit"),
+    (_MARKET_EVENTS.event("Withdraw"), "owner", "withdraw"),
+    (_MARKET_EVENTS.event("Transfer"), "receiver", "transfer_in"),
+    (_MARKET_EVENTS.event("Transfer"), "sender", "transfer_out"),
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,7 @@ def checked_address(value: str) -> str | None:
         return None
     digits = value[2:]
     if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
-        raise Refusal(f"'{value}' fails its EIP-55 checksum (a mistyped character?); these digits checksummed "
+        raise BadInput(f"'{value}' fails its EIP-55 checksum (a mistyped character?); these digits checksummed "
                       f"read {to_checksum_address(value)}")
     return to_checksum_address(value)
 
@@ -193,7 +201,7 @@ def resolve_address(text: str | Any) -> str:
             return str(accounts.test_accounts[index].address)
     elif value in accounts.aliases:
         return str(accounts.load(value).address)
-    raise Refusal(f"'{value}' is not an address, an account alias or TEST::n")
+    raise BadInput(f"'{value}' is not an address, an account alias or TEST::n")
 
 
 @lru_cache(maxsize=None)
@@ -337,7 +345,7 @@ class Navlend:
             address = checked
         else:
             names = [self.name_of(t) or t for t in self.listed_tokens()]
-            raise Refusal(f"unknown asset '{key}': one of {', '.join(names)} or a token address")
+            raise BadInput(f"unknown asset '{key}': one of {', '.join(names)} or a token address")
         listed = self.listed_tokens()
         if address.lower() not in (t.lower() for t in listed):
             names = [self.name_of(t) or t for t in listed]
@@ -524,6 +532,48 @@ class Navlend:
             kind, repaid = event.name.lower(), int(getattr(args, amount))
             events.append(DebtEvent(kind, repaid, int(args.scaled_debt)))
         return events
+
+    def share_events(self, account: str, start_block: int = 0) -> list[ShareEvent]:
+        """``account``'s lender-share events: deposits and withdrawals as
+        owner, share transfers in and out (mints and burns, which Deposit
+        and Withdraw already count, left out). One ``eth_getLogs`` each."""
+        who = to_checksum_address(account)
+        events = []
+        for event, arg, kind in _SHARE_EVENTS:
+            topics: list[Any] = [event.topic] + [None] * (event.topic_position(arg) - 1)
+            topics.append(event.encode_topic(arg, who))
+            logs = self.chain.provider.web3.eth.get_logs(
+                {
+                    "address": str(self.market.address),
+                    "fromBlock": start_block,
+                    "toBlock": "latest",
+                    "topics": topics,
+                }
+            )
+            for log in logs:
+                args = event.decode(log["topics"], log["data"])
+                if kind.startswith("transfer"):
+                    if ZERO_ADDRESS in (str(args.sender), str(args.receiver)):
+                        continue
+                    assets, shares = 0, int(args.value)
+                else:
+                    assets, shares = int(args.assets), int(args.shares)
+                events.append(ShareEvent(kind, assets, shares, (log["blockNumber"], log["logIndex"])))
+        return events
+
+    def lender(self, account: str) -> LenderView:
+        """``account``'s lent side: shares, their worth, cost and yield."""
+        shares = int(self.market.balanceOf(account))
+        basis = cost_basis(self.share_events(account))
+        # The basis holds only when the events account for every share.
+        known = basis.basis if basis.shares == shares else None
+        snapshot = self.lens.snapshot(self.market.address)
+        return LenderView(
+            shares=shares,
+            balance=int(self.market.convertToAssets(shares)),
+            basis=known if shares else 0,
+            supply_apr=int(snapshot.supply_rate_apr),
+        )
 
     def _principal(self, account: str, scaled_debt: int) -> int:
         return principal_from_events(self.debt_events(account)) if scaled_debt else 0

@@ -4,12 +4,16 @@ modules (risk, checks, render) take these, so they run without a chain."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from navlend.constants import WAD
 from navlend.market import PAUSE_BITS
 from navlend.rules import valuation
 from navlend.rules.arith import at_ratio
 from navlend.rules.valuation import Collateral
+
+if TYPE_CHECKING:
+    from navlend.cli.preview import Preview
 
 
 @dataclass(frozen=True)
@@ -176,14 +180,48 @@ class TxStep:
     kind: str = "main"
 
 
+@dataclass(frozen=True)
+class Quantity:
+    """An amount of a token: what a command echoes before sending, and
+    how ``--json`` gives every amount (raw units and the decimal string)."""
+
+    units: int
+    token: Token
+
+
+@dataclass(frozen=True)
+class Change:
+    """One setting an operator changes, as people read it: old → new."""
+
+    name: str
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
 @dataclass
 class Plan:
     """What a command will send: set-up steps (approvals, authorisations)
-    then the main transaction, with notes for the person."""
+    then the main transaction, with notes for the person.
+
+    What the session shows before sending: ``amounts`` (each echoed in the
+    token's exact units), ``preview`` (the signer's position before →
+    after, a :class:`navlend.cli.preview.Preview`), ``changes`` (an
+    operator's settings old → new) and ``affected`` (other accounts'
+    previews: those an operator's change makes liquidatable or pushes
+    under the warning level)."""
 
     summary: str
     steps: list[TxStep] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    command: str = ""
+    amounts: dict[str, Quantity] = field(default_factory=dict)
+    preview: Preview | None = None
+    changes: list[Change] = field(default_factory=list)
+    affected: list[Preview] = field(default_factory=list)
 
     @property
     def setup(self) -> list[TxStep]:

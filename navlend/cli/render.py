@@ -24,7 +24,9 @@ from navlend.cli.amounts import (
     format_ratio,
     format_units,
 )
+from navlend.cli.lending import LenderView
 from navlend.cli.records import Holding, MarketView, Token
+from navlend.cli.render_preview import amount_json
 from navlend.cli.risk import PositionSummary
 from navlend.constants import BPS, MAX_UINT256, WAD
 
@@ -138,21 +140,21 @@ def _holdings_table(summary: PositionSummary, holdings: tuple[Holding, ...]) -> 
 def position_json(
     account: str, summary: PositionSummary, holdings: tuple[Holding, ...], base: Token
 ) -> dict[str, Any]:
-    """The ``position`` view as JSON."""
-    d = base.decimals
+    """The borrowed side of ``position`` as JSON (amounts in the schema of
+    :func:`navlend.cli.render_preview.amount_json`)."""
     liq = {p.name: p for p in summary.liquidation}
     hf = summary.health_factor
     return {
         "account": account,
         "health_factor": None if hf >= MAX_UINT256 else ratio_json(hf, WAD, 18),
         "liquidatable": summary.liquidatable,
-        "debt": units_json(summary.debt, d),
-        "principal": units_json(summary.principal, d),
-        "interest_accrued": units_json(summary.interest, d),
-        "collateral_value": units_json(summary.collateral_value, d),
-        "borrow_limit": units_json(summary.borrow_value, d),
-        "borrow_headroom": units_json(summary.headroom, d),
-        "liquidation_value": units_json(summary.liquidation_value, d),
+        "debt": amount_json(summary.debt, base),
+        "principal": amount_json(summary.principal, base),
+        "interest_accrued": amount_json(summary.interest, base),
+        "collateral_value": amount_json(summary.collateral_value, base),
+        "borrow_limit": amount_json(summary.borrow_value, base),
+        "borrow_headroom": amount_json(summary.headroom, base),
+        "liquidation_value": amount_json(summary.liquidation_value, base),
         "ltv_used": ratio_json(summary.ltv_used, 1),
         "borrow_limit_used": ratio_json(summary.limit_used, 1),
         "collateral": [
@@ -160,17 +162,54 @@ def position_json(
                 "asset": h.name,
                 "symbol": h.symbol,
                 "token": h.token,
-                "balance": units_json(h.balance, h.decimals),
-                "price": units_json(h.price, h.price_decimals),
+                "balance": amount_json(h.balance, Token(h.name, h.symbol, h.decimals)),
+                "price": amount_json(h.price, usd(h.price_decimals)),
                 "price_age": h.price_age,
                 "stale": h.stale,
-                "value": units_json(h.value(), d),
+                "value": amount_json(h.value(), base),
                 "ltv": ratio_json(h.ltv_bps, BPS, 4),
                 "liquidation_threshold": ratio_json(h.threshold_bps, BPS, 4),
                 "liquidation_price": _liq_price_json(liq.get(h.name), h.price_decimals),
             }
             for h in holdings
         ],
+    }
+
+
+def usd(decimals: int) -> Token:
+    """A price's unit: US dollars in an oracle's ``decimals``."""
+    return Token("usd", "USD", decimals)
+
+
+# ---- the lent side ----
+
+
+def lender_renderable(account: str, lent: LenderView, base: Token) -> Table:
+    """The lent side of ``position``."""
+    table = Table(title=f"lent by {account}", title_justify="left", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("lent balance", _money(lent.balance, base))
+    table.add_row("lender shares", f"{lent.shares:,}")
+    earned = lent.interest_earned
+    table.add_row(
+        "interest earned",
+        "unknown (shares came in by transfer)" if earned is None else _money(earned, base),
+    )
+    table.add_row("supply APR", format_ratio(lent.supply_apr))
+    table.add_row("supply APY (compounded each second)", format_ratio(lent.supply_apy, 1))
+    return table
+
+
+def lender_json(lent: LenderView, base: Token) -> dict[str, Any]:
+    """The lent side of ``position`` as JSON."""
+    return {
+        "balance": amount_json(lent.balance, base),
+        "shares": str(lent.shares),
+        "cost_basis": amount_json(lent.basis, base),
+        "interest_earned": amount_json(lent.interest_earned, base),
+        "supply_apr": ratio_json(lent.supply_apr),
+        "supply_apy": ratio_json(lent.supply_apy, 1),
     }
 
 
@@ -239,38 +278,38 @@ def _cap_text(cap: int, decimals: int) -> str:
 
 def market_json(view: MarketView) -> dict[str, Any]:
     """The ``market`` view as JSON."""
-    d = view.base.decimals
+    base, d = view.base, view.base.decimals
     c = view.control
     return {
         "base": {"symbol": view.base.symbol, "decimals": d, "address": view.base.address},
-        "cash": units_json(view.cash, d),
-        "total_borrows": units_json(view.total_borrows, d),
-        "reserves": units_json(view.reserves, d),
-        "total_assets": units_json(view.total_assets, d),
+        "cash": amount_json(view.cash, base),
+        "total_borrows": amount_json(view.total_borrows, base),
+        "reserves": amount_json(view.reserves, base),
+        "total_assets": amount_json(view.total_assets, base),
         "utilization": ratio_json(view.utilization),
         "borrow_apr": ratio_json(view.borrow_rate_apr),
         "supply_apr": ratio_json(view.supply_rate_apr),
         "paused": c.paused_actions(),
         "liquidations_resume_at": c.liquidations_resume_at,
-        "min_borrow": units_json(c.min_borrow, d),
+        "min_borrow": amount_json(c.min_borrow, base),
         "flash_fee_bps": c.flash_fee_bps,
         "assets": [
             {
                 "asset": a.name,
                 "symbol": a.symbol,
                 "token": a.token,
-                "price": units_json(a.price, a.price_decimals),
+                "price": amount_json(a.price, usd(a.price_decimals)),
                 "price_age": a.price_age,
                 "stale": a.stale,
                 "max_oracle_age": a.max_oracle_age,
                 "ltv": ratio_json(a.ltv_bps, BPS, 4),
                 "liquidation_threshold": ratio_json(a.threshold_bps, BPS, 4),
                 "liquidation_bonus": ratio_json(a.bonus_bps, BPS, 4),
-                "total_supplied": units_json(a.total_supplied, a.decimals),
+                "total_supplied": amount_json(a.total_supplied, _asset_token(a)),
                 "supply_cap": None
                 if a.supply_cap >= 2**120 - 1
-                else units_json(a.supply_cap, a.decimals),
-                "price_cap": units_json(a.price_cap, a.price_decimals) if a.price_cap else None,
+                else amount_json(a.supply_cap, _asset_token(a)),
+                "price_cap": amount_json(a.price_cap, usd(a.price_decimals)) if a.price_cap else None,
                 "frozen": a.frozen,
             }
             for a in view.assets
@@ -278,14 +317,24 @@ def market_json(view: MarketView) -> dict[str, Any]:
     }
 
 
+def _asset_token(a: Any) -> Token:
+    return Token(a.name, a.symbol, a.decimals, a.token)
+
+
 # ---- transactions ----
 
 
-def result_renderable(result: dict[str, Any]) -> Any:
-    """A sent command's outcome: what it did and its transactions."""
-    lines = [Text(f"✓ {result['summary']}", style="bold green")]
+def result_renderable(result: dict[str, Any], after: list[str] = ()) -> Any:
+    """A sent (or dry-run) command's outcome: what it did, its transactions
+    (each also printed as it was sent) and the figures after it."""
+    if result.get("dry_run"):
+        lines = [Text(f"dry run, nothing sent: {result['summary']}", style="bold yellow")]
+    else:
+        lines = [Text(f"✓ {result['summary']}", style="bold green")]
     for tx in result.get("transactions", []):
-        lines.append(Text(f"  {tx['step']}: {tx['hash']}", style="dim"))
-    for note in result.get("after", []):
+        lines.append(Text(f"  {tx['step']}: {tx['hash']} (block {tx['block']})", style="dim"))
+    for warning in result.get("warnings", []):
+        lines.append(Text(f"  warning: {warning}", style="yellow"))
+    for note in after:
         lines.append(Text(f"  {note}"))
     return Group(*lines)
