@@ -21,3 +21,10 @@ I/O:
 
 The scripts in ``scripts/`` are thin click commands over these.
 """
+
+import warnings
+
+# ape-vyper's settings model warns, on every command, that one field's
+# annotation is incomplete (pydantic-settings' IncompleteFieldDefinitionWarning):
+# three lines of noise about Ape's internals, nothing a user can act on.
+warnings.filterwarnings("ignore", message="Field 'import_remapping' has an incomplete definition")

@@ -325,14 +325,12 @@ def _asset_token(a: Any) -> Token:
 
 
 def result_renderable(result: dict[str, Any], after: list[str] = ()) -> Any:
-    """A sent (or dry-run) command's outcome: what it did, its transactions
-    (each also printed as it was sent) and the figures after it."""
+    """A sent (or dry-run) command's outcome: what it did and the figures
+    after it (its transactions were printed one line each as they went)."""
     if result.get("dry_run"):
         lines = [Text(f"dry run, nothing sent: {result['summary']}", style="bold yellow")]
     else:
         lines = [Text(f"✓ {result['summary']}", style="bold green")]
-    for tx in result.get("transactions", []):
-        lines.append(Text(f"  {tx['step']}: {tx['hash']} (block {tx['block']})", style="dim"))
     for warning in result.get("warnings", []):
         lines.append(Text(f"  warning: {warning}", style="yellow"))
     for note in after:

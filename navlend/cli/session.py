@@ -23,6 +23,7 @@ shows what a change does, asks when it should, simulates, then sends.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -104,7 +105,7 @@ class Output:
         return console
 
     def note(self, text: str) -> None:
-        self._console(self.json_mode).print(text, highlight=False)
+        self._console(self.json_mode).print(text, highlight=False, soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
         """A table for people (skipped under ``--json``: the document has it)."""
@@ -262,7 +263,7 @@ class Session:
         if not plan.setup:
             try:
                 self.simulate(main[0])
-            except Refusal as refusal:
+            except (Refusal, Reverted) as refusal:
                 raise type(refusal)(f"{refusal.message}: nothing sent") from None
             simulated = True
         warnings = self.warnings(plan)
@@ -281,7 +282,7 @@ class Session:
             if i or not simulated:
                 try:
                     self.simulate(step)
-                except Refusal as refusal:
+                except (Refusal, Reverted) as refusal:
                     raise type(refusal)(f"{refusal.message}{_after(sent)}") from None
             self.send(step, sent)
         return Report(self.document(plan, sent, warnings, result, True))
@@ -334,9 +335,10 @@ def transaction_record(label: str, receipt: Any) -> dict[str, Any]:
 def transaction_line(tx: dict[str, Any]) -> str:
     """"✓ borrow 0xab…cd in block 12, fee 0.000054 ETH (54,101 gas at 1 gwei)"."""
     fee = int(tx["fee"]["raw"])
+    gwei = Decimal(tx["gas_price_gwei"]).quantize(Decimal("0.001"))
     return (
         f"[green]✓[/] {tx['step']} {tx['hash']} in block {tx['block']}, fee "
-        f"{format_units(fee, 18, 9)} ETH ({tx['gas_used']:,} gas at {tx['gas_price_gwei']} gwei)"
+        f"{format_units(fee, 18, 9)} ETH ({tx['gas_used']:,} gas at {gwei} gwei)"
     )
 
 

@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from navlend import deployments
+from navlend.cli.errors import EXIT_REFUSED, EXIT_REVERTED, EXIT_USAGE
 from navlend.deployments import DEPLOYMENTS_DIR_ENV
 from navlend.market import deploy_local_market, deploy_periphery, market_records
 
@@ -34,6 +35,8 @@ SHARE_A = 10**6
 SHARE_B = 10**18
 SHARE_C = 10**18
 PRICE = 10**8
+# Exit statuses of a command that sent nothing (navlend/cli/errors.py).
+NOTHING_SENT = (EXIT_USAGE, EXIT_REFUSED, EXIT_REVERTED)
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
@@ -126,9 +129,9 @@ def ape_run(seeded, chain, networks, monkeypatch):
         lambda self, network_choice=None, provider_settings=None: chain.provider,
     )
 
-    def go(script: str, *args: object):
+    def go(script: str, *args: object, input: str | None = None):
         runner = CliRunner(mix_stderr=False)
-        return runner.invoke(load_script(script), [str(a) for a in args])
+        return runner.invoke(load_script(script), [str(a) for a in args], input=input)
 
     return go
 
@@ -150,13 +153,15 @@ def nonce_kept():
 @pytest.fixture
 def refused(ape_run, nonce_kept):
     """``refused(account, "borrow", ...)``: runs the command, asserts it
-    exited 1 with a one-line error and sent nothing from ``account``;
-    returns the message."""
+    exited with a "nothing sent" status (2 usage, 3 refused, 4 reverted in
+    simulation; ``code=`` for one of them) and a one-line error, and sent
+    nothing from ``account``; returns the message."""
 
-    def go(account, script: str, *args: object) -> str:
+    def go(account, script: str, *args: object, code: int | None = None) -> str:
         with nonce_kept(account):
             result = ape_run(script, *args)
-        assert result.exit_code == 1, (
+        expected = NOTHING_SENT if code is None else (code,)
+        assert result.exit_code in expected, (
             result.exit_code,
             result.stdout,
             result.stderr,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from navlend.cli.errors import EXIT_REFUSED
 from navlend.deployments import DEPLOYMENTS_DIR_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ def test_ape_run_sends_with_pure_json_and_refuses_in_one_line(
     assert market.balanceOf(borrower) > 0
     nonce = outsider.nonce
     result = ape_run(chain, deployment_dir, "deposit", "fund_a", "1", "--account", "TEST::7")
-    assert result.returncode == 1
+    assert result.returncode == EXIT_REFUSED
     assert "is not allowlisted by fund_a" in result.stderr and "Traceback" not in result.stderr
     assert outsider.nonce == nonce
     assert chain.provider.is_connected

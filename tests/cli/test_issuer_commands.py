@@ -26,6 +26,7 @@ import pytest
 
 from navlend import deployments
 from navlend.deployments import DEPLOYMENTS_DIR_ENV, ContractRecord, Deployment
+from navlend.cli.errors import EXIT_REVERTED
 
 USD = 10**6
 USTB = 10**6
@@ -139,7 +140,8 @@ def on_ousg(ou, monkeypatch):
 
 
 def position_doc(ape_run, account) -> dict:
-    return json.loads(ok(ape_run("position", account.address, "--json")).stdout)
+    """The borrowed side of ``position --json``."""
+    return json.loads(ok(ape_run("position", account.address, "--json")).stdout)["borrowed"]
 
 
 # ---- USTB ----
@@ -154,10 +156,10 @@ def test_deposit_borrow_position__ustb__through_the_compliance_adapter(ape_run, 
 
     doc = position_doc(ape_run, borrower)
     p = m.market.position(borrower)
-    assert Decimal(doc["debt"]) * USD == p.debt
+    assert int(doc["debt"]["raw"]) == p.debt and Decimal(doc["debt"]["value"]) * USD == p.debt
     assert Decimal(doc["health_factor"]) * 10**18 == p.health_factor
     (held,) = doc["collateral"]
-    assert held["asset"] == "ustb" and Decimal(held["balance"]) * USTB == 1_000 * USTB
+    assert held["asset"] == "ustb" and int(held["balance"]["raw"]) == 1_000 * USTB
     # Single asset: the liquidation NAV is the price × debt / liquidation value.
     price = m.market.asset_price(m.token)[0]
     assert abs(Decimal(held["liquidation_price"]) - Decimal(price * p.debt) / p.liquidation_value / USTB) < Decimal(
@@ -220,9 +222,9 @@ def test_deposit_borrow_position__ousg__through_the_compliance_adapter(ape_run, 
     ok(ape_run("borrow", "5000", *ME))
     doc = position_doc(ape_run, borrower)
     p = m.market.position(borrower)
-    assert Decimal(doc["debt"]) * USD == p.debt == 5_000 * USD
+    assert int(doc["debt"]["raw"]) == p.debt == 5_000 * USD
     (held,) = doc["collateral"]
-    assert held["asset"] == "ousg" and Decimal(held["balance"]) == 100
+    assert held["asset"] == "ousg" and Decimal(held["balance"]["value"]) == 100
 
 
 def test_deposit__ousg_account_not_kyc__refused_naming_the_fund(refused, on_ousg, outsider):
@@ -253,10 +255,11 @@ def test_leverage_then_unwind__ousg__through_the_subscription_adapter(ape_run, o
 
 def assert_market_view(ape_run, m, name: str) -> None:
     doc = json.loads(ok(ape_run("market", "--json")).stdout)
-    assert Decimal(doc["cash"]) * USD == LENT
+    assert int(doc["cash"]["raw"]) == LENT
     (asset,) = doc["assets"]
     assert asset["asset"] == name
-    assert Decimal(asset["price"]) == Decimal(m.market.asset_price(m.token)[0]) / 10 ** m.feed.decimals()
+    assert int(asset["price"]["raw"]) == m.market.asset_price(m.token)[0]
+    assert Decimal(asset["price"]["value"]) == Decimal(m.market.asset_price(m.token)[0]) / 10 ** m.feed.decimals()
 
 
 def test_market_view__ustb_market__lists_the_fund(ape_run, on_ustb):
@@ -279,6 +282,6 @@ def test_deposit__ustb_market_without_source__the_tokens_own_refusal_shown(
     m.market.set_asset_compliance(m.token, "0x" + "00" * 20, sender=market_owner)
     ustb.allow_list.setEntityIdForAddress(0, borrower, sender=deployer)
     result = ape_run("deposit", "ustb", "1", *ME)
-    assert result.exit_code == 1
+    assert result.exit_code == EXIT_REVERTED
     assert "InsufficientPermissions" in result.stderr and "already sent: approve market" in result.stderr
     assert m.market.collateral_of(borrower, m.token) == 0

@@ -46,9 +46,9 @@ def test_withdraw_an_amount_then_all_as_json(ape_run, market, stablecoin, lender
     result = ape_run("withdraw", "--all", "--account", "TEST::3", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["amount"] == "750,000.00 USDC" and [t["step"] for t in doc["transactions"]] == [
-        "redeem"
-    ]
+    assert doc["amounts"]["amount"]["raw"] == str(750_000 * USD)
+    assert [t["step"] for t in doc["transactions"]] == ["redeem"]
+    assert doc["result"]["lent_balance"]["raw"] == "0" and doc["result"]["shares"] == "0"
     assert market.balanceOf(lender) == 0 and stablecoin.balanceOf(lender) == 1_000_000 * USD
 
 

@@ -56,7 +56,8 @@ def test_position_views():
         assert part in shown, part
     doc = position_json("0xb", s, (FUND_A,), BASE)
     json.dumps(doc)
-    assert doc["debt"] == "5000.00" and doc["interest_accrued"] == "7.00"
+    assert doc["debt"]["value"] == "5000.00" and doc["interest_accrued"]["value"] == "7.00"
+    assert doc["debt"]["raw"] == str(5_000 * USD) and doc["debt"]["symbol"] == "USDC"
     assert doc["health_factor"] == "1.890000000000000000"
     assert doc["collateral"][0]["liquidation_price"] == "5.55555555"
     assert doc["ltv_used"] == "0.476190"

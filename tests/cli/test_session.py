@@ -3,13 +3,13 @@ simulate before sending, and the console's verbs."""
 
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 from conftest import fake_network
 
 from navlend.cli import actions
 from navlend.cli.contracts import Navlend
+from navlend.cli.errors import Refusal
 from navlend.cli.session import Session
 
 USD = 10**6
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_live_network_asks_first(seeded, market, borrower, nonce_kept):
     nl = Navlend.load("local")
     isolation = CliRunner(mix_stderr=False).isolation(input="n\n")
-    with nonce_kept(borrower), isolation as (_out, err), pytest.raises(click.Abort):
+    with nonce_kept(borrower), isolation as (_out, err), pytest.raises(Refusal, match="not confirmed"):
         actions.lend(Session(nl, borrower, fake_network("sepolia")), "10")
     prompt = err.getvalue().decode()
     assert (

@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 from fractions import Fraction
 
+from navlend.cli.errors import EXIT_REFUSED
 from navlend.constants import PAUSE_BORROW, PAUSE_LIQUIDATION, WAD
 
 USD = 10**6
@@ -19,14 +20,14 @@ def test_position_of_a_single_asset_borrower(ape_run, market, fund_a, borrower, 
 
     result = ape_run("position", borrower.address, "--json")
     assert result.exit_code == 0, result.stderr
-    doc = json.loads(result.stdout)
+    doc = json.loads(result.stdout)["borrowed"]
     p = market.position(borrower)
     price = market.asset_price(fund_a)[0]
-    assert Decimal(doc["debt"]) * USD == p.debt
-    assert doc["principal"] == "5000.00"
-    assert Decimal(doc["interest_accrued"]) * USD == p.debt - 5_000 * USD > 0
+    assert int(doc["debt"]["raw"]) == p.debt and Decimal(doc["debt"]["value"]) * USD == p.debt
+    assert doc["principal"] == {"raw": str(5_000 * USD), "value": "5000.00", "symbol": "USDC", "decimals": 6}
+    assert int(doc["interest_accrued"]["raw"]) == p.debt - 5_000 * USD > 0
     assert Decimal(doc["health_factor"]) * WAD == p.health_factor
-    assert Decimal(doc["borrow_headroom"]) * USD == p.borrow_value - p.debt
+    assert int(doc["borrow_headroom"]["raw"]) == p.borrow_value - p.debt
     # Single asset: NAV_liq = price × debt / liquidation value (oracle units).
     nav = Fraction(price * p.debt, p.liquidation_value) / 10**8
     assert abs(Fraction(doc["collateral"][0]["liquidation_price"]) - nav) < Fraction(1, 10**8)
@@ -45,7 +46,9 @@ def test_position_of_a_single_asset_borrower(ape_run, market, fund_a, borrower, 
 
 def test_position_of_an_unknown_account(ape_run, newcomer):
     doc = json.loads(ape_run("position", "TEST::11", "--json").stdout)
-    assert doc["debt"] == "0.00" and doc["health_factor"] is None and doc["collateral"] == []
+    borrowed, lent = doc["borrowed"], doc["lent"]
+    assert borrowed["debt"]["raw"] == "0" and borrowed["health_factor"] is None and borrowed["collateral"] == []
+    assert lent["balance"]["raw"] == "0" and lent["shares"] == "0" and lent["interest_earned"]["raw"] == "0"
 
 
 def test_market_view(ape_run, market, lens, deployer, seeded):
@@ -55,10 +58,10 @@ def test_market_view(ape_run, market, lens, deployer, seeded):
     market.set_asset_limits(seeded.fund_c, 2**120 - 1, PRICE, 100 * 3_600, sender=deployer)
     doc = json.loads(ape_run("market", "--json").stdout)
     snap = lens.snapshot(market)
-    assert Decimal(doc["cash"]) * USD == snap.cash == 1_000_000 * USD
+    assert int(doc["cash"]["raw"]) == snap.cash == 1_000_000 * USD
     assert doc["paused"] == ["borrow", "liquidation"]
     assert [a["asset"] for a in doc["assets"]] == ["fund_a", "fund_c", "wrapper"]
-    assert doc["assets"][1]["price_cap"] == "1.00"
+    assert doc["assets"][1]["price_cap"]["value"] == "1.00"
     assert doc["assets"][0]["price_cap"] is None
     table = ape_run("market").stdout
     for part in (
@@ -76,4 +79,4 @@ def test_views_refuse_without_a_deployment(ape_run, monkeypatch, tmp_path):
 
     monkeypatch.setenv(DEPLOYMENTS_DIR_ENV, str(tmp_path))
     result = ape_run("market")
-    assert result.exit_code == 1 and "no deployment for network 'local'" in result.stderr
+    assert result.exit_code == EXIT_REFUSED and "no deployment for network 'local'" in result.stderr
