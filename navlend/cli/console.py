@@ -12,7 +12,12 @@ or ints; floats are refused)::
 
 A refusal is printed (in red) and the verb returns None; otherwise it
 returns the report, which the console displays (``report.data`` holds the
-JSON document the commands print with ``--json``).
+JSON document the commands print with ``--json``). Every verb that sends
+shows its risk preview first and asks when the health factor would fall
+under 1.10 (``yes=True`` skips the question; ``dry_run=True`` stops after
+the simulation). The console prints a banner of its verbs when it starts
+(:func:`banner`); ``position()`` without an account shows the last one a
+verb acted for.
 """
 
 from __future__ import annotations
@@ -41,17 +46,40 @@ def _account(who: Any) -> Any:
 
 class Verbs:
     """The console's verbs over one deployment (``yes`` skips the
-    confirmation asked on networks other than local)."""
+    confirmations, ``dry_run`` sends nothing)."""
+
+    # The verbs, in the banner's order: (name, call signature).
+    LISTED = (
+        ("lend", "lend(who, amount)"),
+        ("withdraw", 'withdraw(who, amount="all")'),
+        ("deposit", "deposit(who, asset, amount)"),
+        ("withdraw_collateral", 'withdraw_collateral(who, asset, amount | "max", to=None)'),
+        ("borrow", "borrow(who, amount, to=None)"),
+        ("repay", 'repay(who, amount | "max")'),
+        ("leverage", 'leverage(who, asset, equity, ltv="0.80")'),
+        ("unwind", "unwind(who, asset)"),
+        ("position", "position(who=None)"),
+        ("market_state", "market_state()"),
+    )
 
     def __init__(self, nl: Navlend, console: Console | None = None):
         self.nl = nl
         self.console = console or Console()
+        # The last account a verb acted for: position()'s default.
+        self.last: Any = None
 
     def _run(
-        self, operation: Callable[..., Report], who: Any, yes: bool = False, **kwargs: Any
+        self,
+        operation: Callable[..., Report],
+        who: Any,
+        yes: bool = False,
+        dry_run: bool = False,
+        **kwargs: Any,
     ) -> Report | None:
         try:
-            session = Session(self.nl, _account(who), out=Output(False), yes=yes)
+            account = _account(who)
+            self.last = account
+            session = Session(self.nl, account, out=Output(False), yes=yes, dry_run=dry_run)
             report = operation(session, **kwargs)
         except click.ClickException as err:
             self.console.print(f"[bold red]refused:[/] {err.message}", highlight=False)
@@ -61,48 +89,126 @@ class Verbs:
             return None
         return report
 
-    def lend(self, who: Any, amount: Any, yes: bool = False) -> Report | None:
+    def lend(self, who: Any, amount: Any, yes: bool = False, dry_run: bool = False) -> Report | None:
         """``who`` lends ``amount`` of the stablecoin."""
-        return self._run(actions.lend, who, yes, amount=amount)
+        return self._run(actions.lend, who, yes, dry_run, amount=amount)
 
-    def withdraw(self, who: Any, amount: Any = "all", yes: bool = False) -> Report | None:
+    def withdraw(
+        self, who: Any, amount: Any = "all", yes: bool = False, dry_run: bool = False
+    ) -> Report | None:
         """``who`` withdraws ``amount`` of what it lent ("all": everything)."""
-        return self._run(actions.withdraw, who, yes, amount=amount)
+        return self._run(actions.withdraw, who, yes, dry_run, amount=amount)
 
-    def deposit(self, who: Any, asset: str, amount: Any, yes: bool = False) -> Report | None:
+    def deposit(
+        self, who: Any, asset: str, amount: Any, yes: bool = False, dry_run: bool = False
+    ) -> Report | None:
         """``who`` posts ``amount`` of ``asset`` as collateral."""
-        return self._run(actions.deposit, who, yes, asset=asset, amount=amount)
+        return self._run(actions.deposit, who, yes, dry_run, asset=asset, amount=amount)
 
     def withdraw_collateral(
-        self, who: Any, asset: str, amount: Any, to: Any = None, yes: bool = False
+        self,
+        who: Any,
+        asset: str,
+        amount: Any,
+        to: Any = None,
+        yes: bool = False,
+        dry_run: bool = False,
     ) -> Report | None:
         """``who`` withdraws ``amount`` ("max") of ``asset`` collateral."""
-        return self._run(actions.withdraw_collateral, who, yes, asset=asset, amount=amount, to=to)
+        return self._run(
+            actions.withdraw_collateral, who, yes, dry_run, asset=asset, amount=amount, to=to
+        )
 
-    def borrow(self, who: Any, amount: Any, to: Any = None, yes: bool = False) -> Report | None:
+    def borrow(
+        self, who: Any, amount: Any, to: Any = None, yes: bool = False, dry_run: bool = False
+    ) -> Report | None:
         """``who`` borrows ``amount`` of the stablecoin."""
-        return self._run(actions.borrow, who, yes, amount=amount, to=to)
+        return self._run(actions.borrow, who, yes, dry_run, amount=amount, to=to)
 
-    def repay(self, who: Any, amount: Any, yes: bool = False) -> Report | None:
+    def repay(self, who: Any, amount: Any, yes: bool = False, dry_run: bool = False) -> Report | None:
         """``who`` repays ``amount`` ("max": all) of its debt."""
-        return self._run(actions.repay, who, yes, amount=amount)
+        return self._run(actions.repay, who, yes, dry_run, amount=amount)
 
-    def position(self, who: Any) -> Report:
-        """``who``'s position (prints as tables; ``.data`` for the figures)."""
+    def leverage(
+        self,
+        who: Any,
+        asset: str,
+        equity: Any,
+        ltv: str = "0.80",
+        max_ltv: str | None = None,
+        slippage: str = actions.DEFAULT_SLIPPAGE,
+        yes: bool = False,
+        dry_run: bool = False,
+    ) -> Report | None:
+        """``who`` levers ``equity`` of the stablecoin into ``asset`` at ``ltv``."""
+        return self._run(
+            actions.leverage,
+            who,
+            yes,
+            dry_run,
+            asset=asset,
+            equity=equity,
+            ltv=ltv,
+            max_ltv=max_ltv,
+            slippage=slippage,
+        )
+
+    def unwind(
+        self,
+        who: Any,
+        asset: str,
+        min_out: Any = None,
+        slippage: str = actions.DEFAULT_SLIPPAGE,
+        yes: bool = False,
+        dry_run: bool = False,
+    ) -> Report | None:
+        """``who`` closes its levered position in ``asset``."""
+        return self._run(
+            actions.unwind, who, yes, dry_run, asset=asset, min_out=min_out, slippage=slippage
+        )
+
+    def position(self, who: Any = None) -> Report | None:
+        """``who``'s position, both sides (default: the last account a verb
+        acted for); prints as tables, ``.data`` holds the figures."""
+        if who is None:
+            who = self.last
+        if who is None:
+            self.console.print(
+                "[bold red]refused:[/] position(who): name an account, e.g. "
+                "position(accounts.test_accounts[4]) or position(\"TEST::4\")",
+                highlight=False,
+            )
+            return None
+        try:
+            address = resolve_address(who)
+        except click.ClickException as err:
+            self.console.print(f"[bold red]refused:[/] {err.message}", highlight=False)
+            return None
         session = Session(self.nl, None, out=Output(False))
-        return actions.position(session, who=resolve_address(who))
+        return actions.position(session, who=address)
 
     def market_state(self) -> Report:
         """The market's state (prints as tables)."""
         return actions.market(Session(self.nl, None, out=Output(False)))
 
 
-def namespace(network_name: str | None = None) -> dict[str, Any]:
+def banner(nl: Navlend, network_name: str) -> str:
+    """What the console prints when it starts: the deployment and its verbs."""
+    lines = [
+        f"navlend on {network_name}: market {nl.market.address}",
+        "contracts: market, lens, leverage, usdc, fund_a, fund_b, fund_c, wrapper",
+        "verbs (amounts as strings, e.g. \"1000.50\"; who: an account, an alias or \"TEST::n\"):",
+        *[f"  {signature}" for _, signature in Verbs.LISTED],
+        "every verb that sends previews the risk first; yes=True skips questions, dry_run=True sends nothing",
+    ]
+    return "\n".join(lines)
+
+
+def namespace(network_name: str | None = None, show_banner: bool = False) -> dict[str, Any]:
     """The names the console gets: ``navlend`` (the deployment), ``market``,
     ``lens``, ``leverage``, ``usdc``, ``fund_a``, ``fund_b``, ``fund_c``,
-    ``wrapper``,
-    ``position`` and the verbs ``lend``, ``withdraw``, ``borrow``,
-    ``repay``, ``deposit``, ``withdraw_collateral``, ``market_state``."""
+    ``wrapper``, and the verbs of :attr:`Verbs.LISTED`; with
+    ``show_banner``, prints :func:`banner` first."""
     nl = Navlend.load(network_name)
     verbs = Verbs(nl)
     names: dict[str, Any] = {
@@ -115,15 +221,8 @@ def namespace(network_name: str | None = None) -> dict[str, Any]:
     for name in ("fund_a", "fund_b", "fund_c", "wrapper"):
         if nl.deployment.get(name):
             names[name] = nl.contract(name)
-    for verb in (
-        "lend",
-        "withdraw",
-        "deposit",
-        "withdraw_collateral",
-        "borrow",
-        "repay",
-        "position",
-        "market_state",
-    ):
+    for verb, _ in Verbs.LISTED:
         names[verb] = getattr(verbs, verb)
+    if show_banner:
+        verbs.console.print(banner(nl, network_name or nl.chain.provider.network.name), highlight=False)
     return names

@@ -64,6 +64,9 @@ def test_console_extras(seeded, networks, market, fund_a, borrower, nonce_kept, 
         "repay",
         "deposit",
         "withdraw_collateral",
+        "leverage",
+        "unwind",
+        "market_state",
     ):
         assert name in names, name
     assert names["market"].address == market.address
@@ -78,3 +81,33 @@ def test_console_extras(seeded, networks, market, fund_a, borrower, nonce_kept, 
     assert names["repay"](borrower, "max") is not None
     assert names["withdraw_collateral"](borrower, "fund_a", "max") is not None
     assert market.collateral_of(borrower, fund_a) == 0
+
+
+def test_console__banner_lists_every_verb_and_position_defaults_to_the_last_account(
+    seeded, networks, borrower, capsys
+):
+    from ape_console._cli import import_extras_file
+
+    names = import_extras_file(ROOT / "ape_console_extras.py").ape_init_extras(networks)
+    shown = capsys.readouterr().out
+    assert "navlend on local: market" in shown
+    for signature in ("lend(who, amount)", "leverage(who, asset, equity", "unwind(who, asset)", "position(who=None)"):
+        assert signature in shown, signature
+    assert names["position"]() is None
+    assert "position(who): name an account" in capsys.readouterr().out
+    assert names["deposit"](borrower, "fund_a", "100") is not None
+    assert names["position"]()["account"] == borrower.address
+
+
+def test_console__leverage_dry_run_then_unwind(seeded, networks, market, wrapper, borrower, nonce_kept):
+    from ape_console._cli import import_extras_file
+
+    names = import_extras_file(ROOT / "ape_console_extras.py").ape_init_extras(networks)
+    with nonce_kept(borrower):
+        report = names["leverage"](borrower, "wrapper", "10000", dry_run=True)
+    assert report["dry_run"] is True and report["transactions"] == []
+    assert names["leverage"](borrower, "wrapper", "10000") is not None
+    assert market.collateral_of(borrower, wrapper) > 0
+    report = names["unwind"](borrower, "wrapper")
+    assert int(report["result"]["received"]["raw"]) > 0
+    assert market.collateral_of(borrower, wrapper) == 0 and market.debt_of(borrower) == 0
