@@ -15,6 +15,7 @@ from ape import accounts
 
 
 from navlend.cli import admin
+from navlend.cli.errors import Refusal
 from navlend.cli.options import NavlendCommand, common_options, run
 
 
@@ -49,11 +50,18 @@ from navlend.cli.options import NavlendCommand, common_options, run
     help="Wrapper shares to mint.",
 )
 def cli(network, account, json_output, yes, to, usdc, fund_a, fund_b, fund_c, wrapper):
-    """Fund an account with mock tokens and allowlist it (local networks only)."""
+    """Fund an account with mock tokens and allowlist it (local networks only).
+
+    Amounts are whole human units of each token ("0" skips one); the
+    issuer (TEST::0) signs. The receiver is --to, else --account.
+
+    \b
+    Examples:
+      ape run faucet --account TEST::4
+      ape run faucet --to TEST::3 --fund-a 0 --fund-b 0 --fund-c 0 --wrapper 0
+    """
     if not network.is_local:
-        raise click.ClickException(
-            f"the faucet mints mock tokens: local networks only, not '{network.name}'"
-        )
+        raise Refusal(f"the faucet mints mock tokens: local networks only, not '{network.name}'")
     issuer = accounts.test_accounts[0]
     receiver = to or (account.address if account else issuer.address)
     amounts = {"usdc": usdc, "fund_a": fund_a, "fund_b": fund_b, "fund_c": fund_c, "wrapper": wrapper}

@@ -33,5 +33,17 @@ from navlend.cli.options import NavlendCommand, amount_argument, asset_argument,
     help="Tolerance on the shares minted.",
 )
 def cli(network, account, json_output, yes, **options):
-    """Lever EQUITY of the stablecoin into ASSET at a target LTV."""
+    """Lever EQUITY of the stablecoin into ASSET at a target LTV, in one transaction.
+
+    EQUITY is in the stablecoin's human units. The Leverage helper flash-
+    borrows, subscribes fund shares with the issuer, posts them and
+    borrows to repay the flash loan. --ltv and --max-ltv are fractions of
+    the exposure (0.80 or 80%); --slippage is a tolerance (0.5%). The
+    preview shows the position before → after.
+
+    \b
+    Examples:
+      ape run leverage wrapper 10000 --ltv 0.80 --account TEST::4
+      ape run leverage fund_a 25,000 --ltv 75% --dry-run --account TEST::4
+    """
     run(actions.leverage, network, account, json_output, yes, **options)

@@ -26,5 +26,16 @@ from navlend.cli.options import NavlendCommand, asset_argument, common_options, 
     help="Tolerance below the expected proceeds.",
 )
 def cli(network, account, json_output, yes, **options):
-    """Unwind the account's ASSET position into the stablecoin."""
+    """Close the account's levered ASSET position into the stablecoin.
+
+    Repays the whole debt with a flash loan, redeems all of ASSET's
+    collateral through the issuer's facility and returns the rest, which
+    it reports. --min-out is in the stablecoin's human units; --slippage a
+    tolerance below the expected proceeds (0.5%).
+
+    \b
+    Examples:
+      ape run unwind wrapper --account TEST::4
+      ape run unwind wrapper --min-out 1,950 --account TEST::4
+    """
     run(actions.unwind, network, account, json_output, yes, **options)

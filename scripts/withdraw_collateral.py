@@ -23,7 +23,18 @@ from navlend.cli.options import NavlendCommand, asset_argument, common_options, 
     "--to", "to", metavar="ADDRESS", help="Receiver of the shares (default: the account)."
 )
 def cli(network, account, json_output, yes, asset, amount, to):
-    """Withdraw AMOUNT (or max) of ASSET collateral."""
+    """Withdraw AMOUNT of ASSET collateral, or "max": the most the debt allows.
+
+    AMOUNT is in the asset's shares. The preview shows the health factor,
+    the headroom and the NAV at which the position liquidates, before →
+    after; under the warning level (--warn-below, default 1.10) it asks
+    first (--yes to skip).
+
+    \b
+    Examples:
+      ape run withdraw_collateral fund_a 100 --account TEST::4
+      ape run withdraw_collateral fund_a max --account TEST::4 --dry-run
+    """
     run(
         actions.withdraw_collateral,
         network,

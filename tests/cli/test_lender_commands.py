@@ -60,4 +60,10 @@ def test_withdraw_refusals(refused, ape_run, market, deployer, lender, newcomer)
     market.pause(PAUSE_WITHDRAW, sender=deployer)
     assert "paused withdraw" in refused(lender, "withdraw", "1", "--account", "TEST::3")
     usage = ape_run("withdraw", "1", "--all", "--account", "TEST::3")
-    assert usage.exit_code == 2 and "AMOUNT or --all" in usage.stderr
+    assert usage.exit_code == 2 and "AMOUNT, max or --all" in usage.stderr
+
+
+def test_withdraw_max__as_repay_max__everything(ape_run, market, stablecoin, lender):
+    result = ape_run("withdraw", "max", "--account", "TEST::3")
+    assert result.exit_code == 0, result.stderr
+    assert market.balanceOf(lender) == 0 and stablecoin.balanceOf(lender) == 1_000_000 * USD
