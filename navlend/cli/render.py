@@ -196,8 +196,8 @@ def lender_renderable(account: str, lent: LenderView, base: Token) -> Table:
         "interest earned",
         "unknown (shares came in by transfer)" if earned is None else _money(earned, base),
     )
-    table.add_row("supply APR", format_ratio(lent.supply_apr))
-    table.add_row("supply APY (compounded each second)", format_ratio(lent.supply_apy, 1))
+    table.add_row("supply APR", format_ratio(lent.supply_apr, places=4))
+    table.add_row("supply APY (compounded each second)", format_ratio(lent.supply_apy, 1, 4))
     return table
 
 
@@ -208,8 +208,8 @@ def lender_json(lent: LenderView, base: Token) -> dict[str, Any]:
         "shares": str(lent.shares),
         "cost_basis": amount_json(lent.basis, base),
         "interest_earned": amount_json(lent.interest_earned, base),
-        "supply_apr": ratio_json(lent.supply_apr),
-        "supply_apy": ratio_json(lent.supply_apy, 1),
+        "supply_apr": ratio_json(lent.supply_apr, WAD, 18),
+        "supply_apy": ratio_json(lent.supply_apy, 1, 12),
     }
 
 

@@ -80,3 +80,38 @@ def test_views_refuse_without_a_deployment(ape_run, monkeypatch, tmp_path):
     monkeypatch.setenv(DEPLOYMENTS_DIR_ENV, str(tmp_path))
     result = ape_run("market")
     assert result.exit_code == EXIT_REFUSED and "no deployment for network 'local'" in result.stderr
+
+
+def test_position__lender__balance_shares_yield_and_interest_earned(
+    ape_run, market, fund_a, borrower, lender, chain
+):
+    fund_a.approve(market, 1_000 * SHARE_A, sender=borrower)
+    market.supply_collateral(fund_a, 1_000 * SHARE_A, borrower, sender=borrower)
+    market.borrow(5_000 * USD, borrower, borrower, sender=borrower)
+    market.withdraw(100_000 * USD, lender, lender, sender=lender)
+    chain.mine(1, timestamp=chain.blocks.head.timestamp + 30 * 86_400)
+
+    doc = json.loads(ape_run("position", "--account", "TEST::3", "--json").stdout)
+    lent = doc["lent"]
+    shares = market.balanceOf(lender)
+    claim = market.convertToAssets(shares)
+    assert lent["shares"] == str(shares) and int(lent["balance"]["raw"]) == claim
+    # Lent 1,000,000 then took 100,000 out: the 900,000 left cost 900,000
+    # less the interest the withdrawn shares carried (pro rata, rounded up).
+    basis = int(lent["cost_basis"]["raw"])
+    assert 899_999 * USD < basis <= 900_000 * USD
+    assert int(lent["interest_earned"]["raw"]) == claim - basis > 0
+    assert Decimal(lent["supply_apy"]) > Decimal(lent["supply_apr"]) > 0
+    assert doc["borrowed"]["debt"]["raw"] == "0"
+    table = ape_run("position", "--account", "TEST::3").stdout
+    for part in ("lent by", "lent balance", "interest earned", "supply APY"):
+        assert part in table, part
+
+
+def test_position__shares_received_by_transfer__interest_earned_unknown(ape_run, market, lender, newcomer):
+    moved = market.balanceOf(lender) // 1_000
+    market.transfer(newcomer, moved, sender=lender)
+    doc = json.loads(ape_run("position", "TEST::11", "--json").stdout)
+    assert int(doc["lent"]["shares"]) == moved
+    assert doc["lent"]["interest_earned"] is None and doc["lent"]["cost_basis"] is None
+    assert "unknown (shares came in by transfer)" in ape_run("position", "TEST::11").stdout
