@@ -41,3 +41,15 @@ def test_help__sending_commands__offer_dry_run_and_warn_below():
     for script in ("lend", "withdraw", "deposit", "withdraw_collateral", "borrow", "repay", "leverage", "unwind"):
         text = help_text(script)
         assert "--dry-run" in text and "--warn-below" in text, script
+
+
+def test_readme_exit_codes__match_the_tools():
+    """The README's exit-code table says what navlend/cli/errors.py does."""
+    import re
+
+    from navlend.cli import errors
+
+    readme = (SCRIPTS.parent / "README.md").read_text()
+    rows = dict(re.findall(r"^\| (\d) \| `(\w+)` \|", readme, re.M))
+    classes = [errors.CliError, errors.BadInput, errors.Refusal, errors.Reverted, errors.RpcFailure]
+    assert rows == {str(c.exit_code): c.code for c in classes}
