@@ -191,6 +191,12 @@ def stale_price(market, deployer, project, chain):
     return go
 
 
+def ok(result):
+    """``result`` of :func:`ape_run`, asserted to have exited 0."""
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result
+
+
 def fake_network(name: str = "sepolia", local: bool = False):
     """A stand-in network for the confirmation rules."""
     return SimpleNamespace(name=name, is_local=local)

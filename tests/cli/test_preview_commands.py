@@ -8,18 +8,12 @@ import json
 from decimal import Decimal
 
 import pytest
+from conftest import SHARE_A, USD, ok
 
 from navlend.cli.errors import EXIT_REFUSED
 from navlend.constants import WAD
 
-USD = 10**6
-SHARE_A = 10**6
 ME = ("--account", "TEST::4")
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
 
 
 def sent_doc(ape_run, *args) -> dict:
