@@ -44,7 +44,8 @@ def ratio_json(value: int | Fraction | None, scale: int = WAD, places: int = 6) 
         return None
     frac = Fraction(value) / scale
     number = Decimal(frac.numerator) / Decimal(frac.denominator)
-    return str(number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN))
+    # Fixed-point always: str() of a zero quantized to 12 places is "0E-12".
+    return f"{number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):f}"
 
 
 def price_text(price: int | Fraction | None, decimals: int) -> str:

@@ -123,3 +123,12 @@ def test_market_views():
 def test_report_prints_itself():
     report = Report({"summary": "x"}, "hello")
     assert repr(report) == "hello" and report["summary"] == "x"
+
+
+def test_ratio_json__zero_at_many_places__fixed_point_not_exponent():
+    """Seen failing: a zero APY read "0E-12" in --json (the schema caught it)."""
+    from navlend.cli.render import ratio_json
+    from navlend.constants import WAD
+
+    assert ratio_json(0, 1, 12) == "0.000000000000"
+    assert ratio_json(0, WAD, 18) == "0.000000000000000000"
