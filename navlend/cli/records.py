@@ -4,16 +4,13 @@ modules (risk, checks, render) take these, so they run without a chain."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 from navlend.constants import WAD
 from navlend.market import PAUSE_BITS
 from navlend.rules import valuation
 from navlend.rules.arith import at_ratio
 from navlend.rules.valuation import Collateral
-
-if TYPE_CHECKING:
-    from navlend.cli.preview import Preview
 
 
 @dataclass(frozen=True)
@@ -219,9 +216,10 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     command: str = ""
     amounts: dict[str, Quantity] = field(default_factory=dict)
-    preview: Preview | None = None
+    # A navlend.cli.preview.Preview (which builds on this module: not imported).
+    preview: Any = None
     changes: list[Change] = field(default_factory=list)
-    affected: list[Preview] = field(default_factory=list)
+    affected: list[Any] = field(default_factory=list)
 
     @property
     def setup(self) -> list[TxStep]:
