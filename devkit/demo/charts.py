@@ -133,6 +133,28 @@ def _figure(width: float = 9, height: float = 4.5) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _panels(names: list[str], height: float, suptitle: str) -> tuple[Figure, list[Axes]]:
+    """A figure of one panel per name (one empty panel without names)."""
+    fig = _figure(9, height * max(len(names), 1) + 0.6)
+    fig.suptitle(suptitle)
+    return fig, list(fig.subplots(max(len(names), 1), 1, squeeze=False)[:, 0])
+
+
+def _finish_over_time(
+    ax: Axes, results: DemoResults, *, drawn: bool, legend: str, ylabel: str, title: str, small: bool = False
+) -> None:
+    """Ends a panel over time: the shock and the legend (or a note that
+    there was nothing to draw), the date axis and the labels."""
+    if drawn:
+        _mark_shock(ax, results)
+        ax.legend(loc=legend, fontsize="small" if small else None)
+    else:
+        _empty(ax, "nothing recorded")
+    _time_axis(ax, *_span(results))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+
+
 # ---------------------------------------------------------------- charts
 
 
@@ -279,18 +301,11 @@ def share_price(results: DemoResults) -> Figure:
     """The lender share price (stablecoin per share) over the scenario."""
     fig = _figure(9, 4)
     ax = fig.add_subplot()
-    start, end = _span(results)
-    if results.samples:
-        ax.plot([_when(s.timestamp) for s in results.samples], [s.share_price for s in results.samples],
-                marker="o", color="#9467bd", label="USDC per lender share")
-        _mark_shock(ax, results)
-        ax.legend(loc="upper left")
-    else:
-        _empty(ax, "no samples")
+    ax.plot([_when(s.timestamp) for s in results.samples], [s.share_price for s in results.samples],
+            marker="o", color="#9467bd", label="USDC per lender share")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.6f}"))
-    _time_axis(ax, start, end)
-    ax.set_ylabel("lender share price (USDC per share)")
-    ax.set_title("Lender share price")
+    _finish_over_time(ax, results, drawn=bool(results.samples), legend="upper left",
+                      ylabel="lender share price (USDC per share)", title="Lender share price")
     return fig
 
 
@@ -341,8 +356,7 @@ def facility_liquidity(results: DemoResults) -> Figure:
     """Each redemption facility's stablecoin, and its rolling daily limit:
     what redemptions used of it, against the limit."""
     names = sorted({f.facility for f in results.facility_samples} | {r.facility for r in results.redemptions})
-    fig = _figure(9, 3.2 * max(len(names), 1) + 0.6)
-    axes = fig.subplots(max(len(names), 1), 1, squeeze=False)[:, 0]
+    fig, axes = _panels(names, 3.2, "Redemption facilities: liquidity and daily limit")
     start, end = _span(results)
     for ax, name in zip(axes, names):
         samples = sorted((f for f in results.facility_samples if f.facility == name), key=lambda f: (f.timestamp, f.block))
@@ -357,20 +371,14 @@ def facility_liquidity(results: DemoResults) -> Figure:
             path = limit_used_path(paid, limit, start, end)
             ax.plot([_when(t) for t, _ in path], [u / USD for _, u in path], color="#ff7f0e",
                     label="limit used (rolling 24 h, drains at the limit per day)")
-        _mark_shock(ax, results)
         total = sum(r.payout for r in paid)
-        peak = max((u for _, u in path), default=0) if start is not None and limit else 0
+        peak = max((u for _, u in path), default=0)
         share = f"; peak use {peak / limit:.0%} of the daily limit" if limit else ""
-        ax.set_title(f"{name} facility: {len(paid)} redemptions, {usd_label(total / USD)} paid out{share}")
-        ax.set_ylabel("stablecoin (USD)")
         _usd_axis(ax.yaxis)
-        _time_axis(ax, start, end)
-        ax.legend(loc="center left", fontsize="small")
+        _finish_over_time(ax, results, drawn=True, legend="center left", small=True, ylabel="stablecoin (USD)",
+                          title=f"{name} facility: {len(paid)} redemptions, {usd_label(total / USD)} paid out{share}")
     if not names:
-        _empty(axes[0], "no facility samples in these results")
-        axes[0].set_ylabel("stablecoin (USD)")
-        _time_axis(axes[0], start, end)
-    fig.suptitle("Redemption facilities: liquidity and daily limit")
+        _finish_over_time(axes[0], results, drawn=False, legend="", ylabel="stablecoin (USD)", title="")
     return fig
 
 
@@ -379,9 +387,8 @@ def nav_path(results: DemoResults) -> Figure:
     move shows on either), with the windows in which it was older than the
     market's maximum age shaded."""
     feeds = sorted({u.oracle for u in results.nav_updates})
-    fig = _figure(9, 2.8 * max(len(feeds), 1) + 0.6)
-    axes = fig.subplots(max(len(feeds), 1), 1, squeeze=False)[:, 0]
-    start, end = _span(results)
+    fig, axes = _panels(feeds, 2.8, "NAV path as the market saw it")
+    end = _span(results)[1]
     for ax, feed in zip(axes, feeds):
         updates = sorted((u for u in results.nav_updates if u.oracle == feed), key=lambda u: (u.timestamp, u.block))
         times = [_when(u.timestamp) for u in updates] + [_when(end)]
@@ -399,18 +406,12 @@ def nav_path(results: DemoResults) -> Figure:
             note = f"{len(windows)} stale window(s) shaded (NAV older than {max_age / HOUR:g} h)"
         else:
             note = f"never older than the market's {max_age / HOUR:g} h limit"
-        _mark_shock(ax, results)
-        ax.legend(loc="lower left", fontsize="small")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"${v:.4f}"))
         ax.margins(y=0.2)
-        ax.set_ylabel("NAV (USD per share)")
-        ax.set_title(f"{feed}: {note}")
-        _time_axis(ax, start, end)
+        _finish_over_time(ax, results, drawn=True, legend="lower left", small=True, ylabel="NAV (USD per share)",
+                          title=f"{feed}: {note}")
     if not feeds:
-        _empty(axes[0], "no NAV published")
-        axes[0].set_ylabel("NAV (USD per share)")
-        _time_axis(axes[0], start, end)
-    fig.suptitle("NAV path as the market saw it")
+        _finish_over_time(axes[0], results, drawn=False, legend="", ylabel="NAV (USD per share)", title="")
     return fig
 
 
@@ -418,22 +419,15 @@ def collateral_and_debt(results: DemoResults) -> Figure:
     """The collateral's value and the debt, at each sample."""
     fig = _figure(9, 4.5)
     ax = fig.add_subplot()
-    start, end = _span(results)
-    if results.samples:
-        times = [_when(s.timestamp) for s in results.samples]
-        if any(s.collateral_value for s in results.samples):
-            ax.plot(times, [s.collateral_value / USD for s in results.samples], marker="o", color="#2ca02c",
-                    label="collateral value (at the market's prices)")
-        ax.plot(times, [s.total_borrows / USD for s in results.samples], marker="o", color="#d62728",
-                label="debt (borrows with interest)")
-        _mark_shock(ax, results)
-        ax.legend(loc="center left")
-    else:
-        _empty(ax, "no samples")
+    times = [_when(s.timestamp) for s in results.samples]
+    if any(s.collateral_value for s in results.samples):
+        ax.plot(times, [s.collateral_value / USD for s in results.samples], marker="o", color="#2ca02c",
+                label="collateral value (at the market's prices)")
+    ax.plot(times, [s.total_borrows / USD for s in results.samples], marker="o", color="#d62728",
+            label="debt (borrows with interest)")
     _usd_axis(ax.yaxis)
-    _time_axis(ax, start, end)
-    ax.set_ylabel("USD")
-    ax.set_title("Collateral and debt")
+    _finish_over_time(ax, results, drawn=bool(results.samples), legend="center left", ylabel="USD",
+                      title="Collateral and debt")
     return fig
 
 
@@ -514,16 +508,10 @@ def reserves_and_bad_debt(results: DemoResults) -> Figure:
         socialized.append(socialized[-1])
         ax.step(times, total, where="post", color="#d62728", label="bad debt written off (cumulative)")
         ax.step(times, socialized, where="post", color="#d62728", linestyle=":", label="of which lenders absorbed")
-    _mark_shock(ax, results)
-    if results.samples or written:
-        ax.legend(loc="upper left")
-    else:
-        _empty(ax, "no samples")
     bad = sum(b.amount for b in results.bad_debt)
     _usd_axis(ax.yaxis)
-    _time_axis(ax, start, end)
-    ax.set_ylabel("USD")
-    ax.set_title(f"Reserves and bad debt ({'no bad debt' if not bad else usd_label(bad / USD) + ' bad debt'})")
+    _finish_over_time(ax, results, drawn=bool(results.samples or written), legend="upper left", ylabel="USD",
+                      title=f"Reserves and bad debt ({usd_label(bad / USD) + ' bad debt' if bad else 'no bad debt'})")
     return fig
 
 

@@ -79,12 +79,12 @@ def summary_rows(results: DemoResults) -> list[tuple[str, str]]:
         ("positions before the shock", f"{s.positions_before}"),
         ("predicted liquidatable after shock", f"{s.expected_liquidatable}"),
         ("borrowers liquidated", f"{s.liquidated_borrowers} (of them expected: {s.expected_hit})"),
-        ("  closed (debt fully repaid)", f"{s.closed_by_liquidation}"),
-        ("  partially (still open)", f"{s.partially_liquidated}"),
+        ("  of them closed (debt repaid)", f"{s.closed_by_liquidation}"),
+        ("  of them partially, still open", f"{s.partially_liquidated}"),
         ("never liquidated", f"{s.untouched}"),
         ("positions open at the end", f"{s.positions_after}"),
-        ("  healthy", f"{s.healthy_after}"),
-        ("  still liquidatable", f"{s.liquidatable_after}"),
+        ("  of them healthy", f"{s.healthy_after}"),
+        ("  of them still liquidatable", f"{s.liquidatable_after}"),
     ]
     for route in (*ROUTES, *[r for r in s.by_route if r not in ROUTES]):
         rows.append(

@@ -179,8 +179,8 @@ def test_summary_table__renders_every_row(results):
 
 def test_summary_rows__say_closed_partial_and_untouched(results):
     rows = dict((label.strip(), value) for label, value in summary_rows(results))
-    assert rows["closed (debt fully repaid)"] == "1"
-    assert rows["partially (still open)"] == "1"
+    assert rows["of them closed (debt repaid)"] == "1"
+    assert rows["of them partially, still open"] == "1"
     assert rows["never liquidated"] == "3"
     assert rows["positions open at the end"] == "4"
     assert rows["bonus to liquidators / protocol"] == "$947.00 / $103.00"
@@ -202,7 +202,7 @@ def test_markdown__shows_the_summary_and_references_the_charts(results):
     assert "### Health factors" in text
     assert "seize route | 1 ($10,000.00 repaid)" in text
     assert "bad debt | $7.00" in text
-    assert "partially (still open) | 1" in text
+    assert "of them partially, still open | 1" in text
     assert RESULTS_NAME in text
 
 
