@@ -13,6 +13,7 @@ where time is the axis.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -88,7 +89,8 @@ def _time_axis(ax: Axes, start: int | None, end: int | None) -> None:
     hours on shorter ones."""
     span = (end - start) if start is not None and end is not None else DAY
     if span > 2 * DAY:
-        ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, round(span / DAY / 10))))
+        # At most about seven labels, so they never run into each other.
+        ax.xaxis.set_major_locator(mdates.DayLocator(interval=math.ceil(span / DAY / 7)))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b", tz=timezone.utc))
     else:
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8, tz=timezone.utc))
@@ -255,7 +257,8 @@ def liquidations_over_time(results: DemoResults) -> Figure:
     _usd_axis(bottom.yaxis)
     bottom.set_title("Debt repaid by liquidations")
     if records:
-        bottom.legend(loc="lower right")
+        # Nothing is repaid in the first block: the upper left stays empty.
+        bottom.legend(loc="upper left")
     else:
         _empty(bottom, "no liquidations")
     return fig
@@ -373,9 +376,12 @@ def facility_liquidity(results: DemoResults) -> Figure:
                     label="limit used (rolling 24 h, drains at the limit per day)")
         total = sum(r.payout for r in paid)
         peak = max((u for _, u in path), default=0)
+        # Head room above the highest line for the legend.
+        top = max([limit, peak, *(f.liquidity for f in samples)]) / USD
+        ax.set_ylim(0, max(top, 1) * 1.6)
         share = f"; peak use {peak / limit:.0%} of the daily limit" if limit else ""
         _usd_axis(ax.yaxis)
-        _finish_over_time(ax, results, drawn=True, legend="center left", small=True, ylabel="stablecoin (USD)",
+        _finish_over_time(ax, results, drawn=True, legend="upper left", small=True, ylabel="stablecoin (USD)",
                           title=f"{name} facility: {len(paid)} redemptions, {usd_label(total / USD)} paid out{share}")
     if not names:
         _finish_over_time(axes[0], results, drawn=False, legend="", ylabel="stablecoin (USD)", title="")
@@ -400,6 +406,9 @@ def nav_path(results: DemoResults) -> Figure:
         for i, (begin, until) in enumerate(windows):
             ax.axvspan(_when(begin), _when(until), color="#bbbbbb", alpha=0.5,
                        label=f"stale: NAV older than {max_age / HOUR:g} h" if i == 0 else None)
+            # A window of hours is a sliver on a chart of days: say how long.
+            ax.annotate(f"stale {(until - begin) / HOUR:.1f} h", xy=(_when(begin), 1), xycoords=("data", "axes fraction"),
+                        xytext=(-4, -12), textcoords="offset points", ha="right", fontsize="small", color="#555555")
         if not max_age:
             note = "maximum NAV age not recorded"
         elif windows:
@@ -533,9 +542,10 @@ CHARTS: tuple[Chart, ...] = (
           "the shocked NAV, and the debt they repaid over time, by route (only routes used are drawn).",
           liquidations_over_time),
     Chart("debt_at_risk.png", "Debt at risk", "The debt that would become liquidatable if every fund's NAV fell a "
-          "further 1 %, 3 % or 5 % from its value at each sample (computed from each position's collateral at the "
-          "liquidation threshold and its debt), and the debt liquidatable now. An operator reads the distance to "
-          "the next wave from it, before the shock and after the liquidations.", debt_at_risk),
+          "further 1 %, 3 % or 5 % (from each position's collateral at the liquidation threshold and its debt), "
+          "beside the debt liquidatable at that moment: how close the book stood to a wave just before the shock, "
+          "and how close it stands at the end, after the liquidations. Every daily sample is in results.json "
+          "(risk_samples).", debt_at_risk),
     Chart("collateral_debt.png", "Collateral and debt", "The value of all collateral posted and the debt, "
           "at each sample.", collateral_and_debt),
     Chart("utilization_rates.png", "Utilisation and rates", "Utilisation (left axis, blue) and the borrow and "

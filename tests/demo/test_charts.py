@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 from matplotlib import dates as mdates
-from synthetic_run import DAILY_LIMIT, SHOCK_TIME, USD
+from synthetic_run import DAILY_LIMIT, DAY, SHOCK_TIME, T0, USD
 
 from devkit.demo import charts
 
@@ -147,6 +147,15 @@ def test_nav_path__stale_windows_shaded_past_the_max_age(results):
     for ax in fig.axes:
         assert "stale window(s) shaded" in ax.get_title()
         assert any(text.startswith("stale: NAV older than 1 h") for text in _legend_texts(ax))
+        # The last NAV before the shock (published at T0 - 100, as of T0 - 400) went stale an hour later.
+        assert any(text.get_text() == f"stale {(SHOCK_TIME - (T0 - 400 + 3_600)) / 3_600:.1f} h" for text in ax.texts)
+
+
+def test_time_axis__a_long_run__at_most_eight_day_labels(results):
+    long_run = replace(results, samples=[*results.samples, replace(results.samples[-1], timestamp=T0 + 12 * DAY)])
+    ax = _drawn(charts.share_price, long_run).axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert 3 <= len(labels) <= 8 and len(set(labels)) == len(labels)
 
 
 def test_collateral_and_debt__both_from_the_samples(results):

@@ -179,8 +179,8 @@ def test_summary_table__renders_every_row(results):
 
 def test_summary_rows__say_closed_partial_and_untouched(results):
     rows = dict((label.strip(), value) for label, value in summary_rows(results))
-    assert rows["of them closed (debt repaid)"] == "1"
-    assert rows["of them partially, still open"] == "1"
+    assert rows["of them closed"] == "1 (no debt left)"
+    assert rows["of them partially liquidated"] == "1 (still open)"
     assert rows["never liquidated"] == "3"
     assert rows["positions open at the end"] == "4"
     assert rows["bonus to liquidators / protocol"] == "$947.00 / $103.00"
@@ -202,13 +202,14 @@ def test_markdown__shows_the_summary_and_references_the_charts(results):
     assert "### Health factors" in text
     assert "seize route | 1 ($10,000.00 repaid)" in text
     assert "bad debt | $7.00" in text
-    assert "of them partially, still open | 1" in text
+    assert "of them partially liquidated | 1 (still open)" in text
     assert RESULTS_NAME in text
 
 
 def test_markdown__says_what_debt_at_risk_means(results):
     text = render_markdown(results, [c.name for c in CHARTS])
-    assert "further 1 / 3 / 5 %" in text and "before the shock and after the liquidations" in text
+    assert "further 1 / 3 / 5 %" in text and "further 1 %, 3 % or 5 %" in text
+    assert "just before the shock" in text and "at the end, after the liquidations" in text
 
 
 class _Page(HTMLParser):
