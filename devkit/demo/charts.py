@@ -31,6 +31,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 from devkit.demo.results import (  # noqa: E402
     ROUTES,
     DemoResults,
+    LiquidationRecord,
     bonus_split,
     limit_used_path,
     stale_windows,
@@ -193,6 +194,12 @@ def health_distribution(results: DemoResults) -> Figure:
     return fig
 
 
+def _routes_used(records: list[LiquidationRecord]) -> list[str]:
+    """The routes ``records`` used, known ones first (no empty route drawn)."""
+    used = {r.route for r in records}
+    return [route for route in (*ROUTES, *sorted(used - set(ROUTES))) if route in used]
+
+
 def _elapsed_unit(span: float) -> tuple[float, str]:
     """A unit for ``span`` seconds after the shock: (seconds per unit, name)."""
     if span <= 10 * 60:
@@ -209,7 +216,7 @@ def liquidations_over_time(results: DemoResults) -> Figure:
     top, bottom = fig.subplots(2, 1)
     shock = results.shock_block
     records = sorted((r for r in results.liquidations if shock is None or r.block >= shock), key=lambda r: r.block)
-    routes = [r for r in (*ROUTES, *sorted({r.route for r in records} - set(ROUTES))) if any(x.route == r for x in records)]
+    routes = _routes_used(records)
     origin_block = shock if shock is not None else (records[0].block if records else 0)
     if records:
         offsets = sorted({r.block - origin_block for r in records})
@@ -362,7 +369,9 @@ def facility_liquidity(results: DemoResults) -> Figure:
     fig, axes = _panels(names, 3.2, "Redemption facilities: liquidity and daily limit")
     start, end = _span(results)
     for ax, name in zip(axes, names):
-        samples = sorted((f for f in results.facility_samples if f.facility == name), key=lambda f: (f.timestamp, f.block))
+        samples = sorted(
+            (f for f in results.facility_samples if f.facility == name), key=lambda f: (f.timestamp, f.block)
+        )
         paid = [r for r in results.redemptions if r.facility == name]
         limit = samples[-1].daily_limit if samples else 0
         if samples:
@@ -407,8 +416,9 @@ def nav_path(results: DemoResults) -> Figure:
             ax.axvspan(_when(begin), _when(until), color="#bbbbbb", alpha=0.5,
                        label=f"stale: NAV older than {max_age / HOUR:g} h" if i == 0 else None)
             # A window of hours is a sliver on a chart of days: say how long.
-            ax.annotate(f"stale {(until - begin) / HOUR:.1f} h", xy=(_when(begin), 1), xycoords=("data", "axes fraction"),
-                        xytext=(-4, -12), textcoords="offset points", ha="right", fontsize="small", color="#555555")
+            ax.annotate(f"stale {(until - begin) / HOUR:.1f} h", xy=(_when(begin), 1),
+                        xycoords=("data", "axes fraction"), xytext=(-4, -12), textcoords="offset points",
+                        ha="right", fontsize="small", color="#555555")
         if not max_age:
             note = "maximum NAV age not recorded"
         elif windows:
@@ -446,8 +456,7 @@ def bonuses(results: DemoResults) -> Figure:
     fig = _figure(8, 4.5)
     ax = fig.add_subplot()
     bonus_bps = results.risk.get("bonus_bps", 0)
-    routes = [r for r in (*ROUTES, *sorted({x.route for x in results.liquidations} - set(ROUTES)))
-              if any(x.route == r for x in results.liquidations)]
+    routes = _routes_used(results.liquidations)
     if routes:
         to_liquidators, to_protocol = [], []
         for route in routes:

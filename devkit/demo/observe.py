@@ -57,8 +57,9 @@ def value_scales(listed: list[tuple[Any, Any]], base: Any) -> dict[str, int]:
     """Each listed (token, oracle)'s value divisor, as the market computes
     values: amount x price / 10^(token decimals + oracle decimals - base
     decimals)."""
+    base_decimals = int(base.decimals())
     return {
-        to_checksum_address(str(token.address)): 10 ** (int(token.decimals()) + int(oracle.decimals()) - int(base.decimals()))
+        to_checksum_address(str(token.address)): 10 ** (int(token.decimals()) + int(oracle.decimals()) - base_decimals)
         for token, oracle in listed
     }
 

@@ -384,7 +384,9 @@ def _drained(used: int, daily_limit: int, elapsed: int) -> int:
     return max(used - daily_limit * elapsed // LIMIT_WINDOW, 0)
 
 
-def limit_used_path(redemptions: list[RedemptionRecord], daily_limit: int, start: int, end: int) -> list[tuple[int, int]]:
+def limit_used_path(
+    redemptions: list[RedemptionRecord], daily_limit: int, start: int, end: int
+) -> list[tuple[int, int]]:
     """(time, fill) points of the rolling limit from ``start`` to ``end``,
     exact at every corner: just before and after each payout, and where the
     bucket runs empty."""

@@ -78,7 +78,9 @@ def sample(day: int, block: int, timestamp: int, price: float, utilization: floa
     )
 
 
-def nav(oracle: str, block: int, timestamp: int, value: int, *, confirmed: bool = False, as_of: int | None = None) -> NavUpdate:
+def nav(
+    oracle: str, block: int, timestamp: int, value: int, *, confirmed: bool = False, as_of: int | None = None
+) -> NavUpdate:
     return NavUpdate(
         day=(timestamp - T0) // DAY,
         block=block,

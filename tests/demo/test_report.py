@@ -111,7 +111,10 @@ def test_summary__debt_at_risk_before_and_after(results):
 
 
 def test_limit_used__fills_on_payouts_and_drains_at_the_limit_per_day():
-    paid = [RedemptionRecord("fund_a", 1, 1_000, 1, 40 * USD), RedemptionRecord("fund_a", 2, 1_000 + DAY // 4, 1, 10 * USD)]
+    paid = [
+        RedemptionRecord("fund_a", 1, 1_000, 1, 40 * USD),
+        RedemptionRecord("fund_a", 2, 1_000 + DAY // 4, 1, 10 * USD),
+    ]
     limit = 100 * USD
     assert limit_used(paid, limit, 999) == 0
     assert limit_used(paid, limit, 1_000) == 40 * USD
