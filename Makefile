@@ -59,7 +59,14 @@ redis:
 postgres:
 	bash keepers/install-postgres.sh
 
-setup: $(STAMPS)/venv $(STAMPS)/anvil redis postgres
+# Debian's chromium for the demo report's browser test (tests/demo: every
+# chart of report.html loads): installed with apt-get when it is missing
+# (sudo only when not root).
+.PHONY: chromium
+chromium:
+	bash devkit/install-chromium.sh
+
+setup: $(STAMPS)/venv $(STAMPS)/anvil redis postgres chromium
 
 # ape-vyper recompiles a contract only when its own file changes, not when a
 # module it imports does: always force, so nothing runs against stale bytecode.

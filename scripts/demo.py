@@ -3,8 +3,8 @@ shock, with the live keeper and NAV reporter.
 
 It runs on the embedded default, a fresh anvil that Ape starts on a free
 port and stops at the end, and plays the scenario in :mod:`devkit.demo.main`.
-The report goes to ``reports/demo/`` (Markdown, PNG charts, raw JSON, the
-bots' logs).
+The report goes to ``reports/demo/`` (Markdown, the same report as an HTML
+page, PNG charts, raw JSON, the bots' logs).
 
 Examples::
 

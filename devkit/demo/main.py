@@ -40,7 +40,7 @@ from devkit.demo import calibration, observe
 from devkit.demo.bots import keeper_bot, reporter_bot
 from devkit.demo.calibration import BookPlan, DemoRisk
 from devkit.demo.report import ReportFiles, summary_table, write_report
-from devkit.demo.results import DemoResults, Probe
+from devkit.demo.results import DemoResults, FacilitySample, MarketSample, Probe, RiskSample, risk_samples
 from devkit.demo.scenarios import (
     START_OFFSET,
     DayPlan,
@@ -106,10 +106,23 @@ class Deployed:
     leverage: Any
     flash: Any
     deployments_file: Path
+    # Each listed token's value divisor (observe.value_scales).
+    scales: dict[str, int] = field(default_factory=dict)
 
     @property
     def oracles(self) -> dict[str, Any]:
         return {"fund_a": self.world.oracle_a, "fund_b": self.world.oracle_b}
+
+    @property
+    def facilities(self) -> dict[str, Any]:
+        """The issuers' redemption facilities, by fund (the wrapper redeems
+        through fund B's)."""
+        return {"fund_a": self.world.facility_a, "fund_b": self.world.facility_b}
+
+    def max_oracle_ages(self) -> dict[str, int]:
+        """The market's maximum NAV age for each feed's listed asset."""
+        listed = {"fund_a": self.world.fund_a, "fund_b": self.world.wrapper}
+        return {name: int(self.market.asset_config(token).max_oracle_age) for name, token in listed.items()}
 
     @property
     def asset_names(self) -> dict[str, str]:
@@ -139,6 +152,10 @@ class Demo:
         self.notes: list[str] = []
         self.start = 0
         self.shock_block: int | None = None
+        self.shock_timestamp: int | None = None
+        self.samples: list[MarketSample] = []
+        self.risk_samples: list[RiskSample] = []
+        self.facility_samples: list[FacilitySample] = []
 
     # ---------------------------------------------------------------- run
 
@@ -165,7 +182,7 @@ class Demo:
         results.timings = dict(self.timings)
         files = write_report(results, self.options.out_dir)
         self.console.print(summary_table(results))
-        self.console.print(f"report: {files.markdown}  (raw results: {files.results})")
+        self.console.print(f"report: {files.markdown} and {files.html}  (raw results: {files.results})")
         return results, files
 
     @contextmanager
@@ -208,7 +225,9 @@ class Demo:
         path = self._write_deployments(world, market, periphery, flash)
         progress.advance(task)
         log.info("deployed", market=str(market.address), deployments=str(path))
-        return Deployed(world, market, periphery["lens"], periphery["leverage"], flash, path)
+        listed = [(world.fund_a, world.oracle_a), (world.fund_c, world.oracle_c), (world.wrapper, world.wrapper_oracle)]
+        scales = observe.value_scales(listed, world.stablecoin)
+        return Deployed(world, market, periphery["lens"], periphery["leverage"], flash, path, scales)
 
     def _world_config(self) -> WorldConfig:
         """Facilities funded for the scenario: plenty, or the short share."""
@@ -280,7 +299,7 @@ class Demo:
         calendar = build_calendar(scenario, self.start, int(d.world.oracle_a.latestRoundData()[1]))
         task = progress.add_task(f"play {len(calendar)} days", total=len(calendar))
         accounts = list(book.borrowers)
-        self.samples = [observe.market_sample(d.lens, d.market, d.world, label="start", day=0, block=self.chain.blocks.head)]
+        self._sample(d, book, "start", 0)
         before: list = []
         takeover = next(day.index for day in calendar if {Event.HOLIDAY, Event.SHOCK} & set(day.events))
         for day in calendar:
@@ -293,10 +312,13 @@ class Demo:
                 before = observe.position_states(d.lens, d.market, accounts, book)
             self.dev.mine_at(day.time)
             if Event.SHOCK in day.events:
+                self._sample(d, book, f"day {day.index} ({day.weekday}), before the shock", day.index)
                 self._shock(d, day)
                 self._settle(d, accounts, progress, f"day {day.index}: keeper liquidating")
             elif Event.REFILL_FACILITY in day.events:
-                self._wait_for_reporter(d, day)
+                # The day after the shock may be a Saturday: no NAV to wait for.
+                if day.publishes:
+                    self._wait_for_reporter(d, day)
                 self._refill(d)
                 self._settle(d, accounts, progress, f"day {day.index}: keeper after the top-up")
             elif day.publishes:
@@ -304,13 +326,21 @@ class Demo:
                 self.dev.wait_blocks(DAY_BLOCKS)
             else:
                 self.dev.wait_blocks(1)
-            self.samples.append(
-                observe.market_sample(d.lens, d.market, d.world, label=f"day {day.index} ({day.weekday})",
-                                      day=day.index, block=self.chain.blocks.head)
-            )
+            self._sample(d, book, f"day {day.index} ({day.weekday})", day.index)
             progress.advance(task)
         after = observe.position_states(d.lens, d.market, accounts, book)
         return before, after
+
+    def _sample(self, d: Deployed, book: SeededBook, label: str, day: int) -> None:
+        """Samples the market's books, the facilities and the debt at risk
+        at the head."""
+        head = self.chain.blocks.head
+        self.samples.append(
+            observe.market_sample(d.lens, d.market, d.world, label=label, day=day, block=head, scales=d.scales)
+        )
+        self.facility_samples += observe.facility_samples(d.facilities, head)
+        states = observe.position_states(d.lens, d.market, list(book.borrowers), book)
+        self.risk_samples += risk_samples(states, label=label, block=int(head.number), timestamp=int(head.timestamp))
 
     def _wait_for_reporter(self, d: Deployed, day: DayPlan) -> None:
         """Waits until the reporter has published ``day``'s NAV on both feeds."""
@@ -344,6 +374,7 @@ class Demo:
             receipt = self.dev.send(self.roles["guardian"], oracle.confirm_pending)
             blocks.append(as_int(receipt["blockNumber"]))
         self.shock_block = min(blocks)
+        self.shock_timestamp = int(self.chain.provider.web3.eth.get_block(self.shock_block)["timestamp"])
         for oracle in d.oracles.values():
             self.dev.send(self.roles["issuer"], oracle.set_updater, self.roles["updater"].address)
         self.console.print(
@@ -369,6 +400,7 @@ class Demo:
         while count and quiet < QUIET_BLOCKS and time.monotonic() < deadline:
             self._check_bots()
             self.dev.wait_blocks(1)
+            self.facility_samples += observe.facility_samples(d.facilities, self.chain.blocks.head)
             now = self._liquidatable(d, accounts)
             quiet = quiet + 1 if now == count else 0
             count = now
@@ -427,7 +459,13 @@ class Demo:
             title=scenario.title,
             story=scenario.story,
             borrowers=len(book.borrowers),
-            risk={"ltv_bps": self.risk.ltv_bps, "threshold_bps": self.risk.threshold_bps, "bonus_bps": self.risk.bonus_bps},
+            risk={
+                "ltv_bps": self.risk.ltv_bps,
+                "threshold_bps": self.risk.threshold_bps,
+                "bonus_bps": self.risk.bonus_bps,
+                # The protocol's share of the bonus (the market's setting).
+                "liquidation_fee_bps": int(d.market.control()[3]),
+            },
             shock_factor=float(scenario.shock_factor),
             keeper={
                 "mode": "live Silverback bot (keepers.bots.liquidator)",
@@ -440,12 +478,17 @@ class Demo:
             before=before,
             after=after,
             liquidations=observe.liquidations(self.chain.provider, d.market, str(d.flash.address), d.asset_names, first_block, head),
-            bad_debt=observe.bad_debts(d.market, first_block, head),
+            bad_debt=observe.bad_debts(self.chain.provider, d.market, first_block, head),
             samples=self.samples,
             nav_updates=observe.nav_updates(self.chain.provider, d.oracles, first_block, head, day_of),
             probes=self.probes,
             shock_block=self.shock_block,
             notes=self.notes,
+            shock_timestamp=self.shock_timestamp,
+            risk_samples=self.risk_samples,
+            facility_samples=self.facility_samples,
+            redemptions=observe.redemptions(self.chain.provider, d.facilities, first_block, head),
+            max_oracle_age=d.max_oracle_ages(),
         )
 
 
