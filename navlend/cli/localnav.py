@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ape import accounts
+from eth_utils import encode_hex
 
 from navlend.cli.amounts import format_bps, format_duration, parse_duration
 from navlend.cli.contracts import RoundData
@@ -72,7 +73,7 @@ class _SignedBy:
 
 
 def _hex(value: Any) -> str:
-    return value.hex() if hasattr(value, "hex") and not isinstance(value, str) else str(value)
+    return value if isinstance(value, str) else encode_hex(bytes(value))
 
 
 def _test_account(address: str) -> tuple[int, Any] | None:
