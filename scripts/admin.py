@@ -177,18 +177,26 @@ def set_oracle(network, account, json_output, yes, **options):
     run(ops.set_oracle, network, account, json_output, yes, **options)
 
 
-@command("set-guardian", "ape run admin set-guardian 0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
-@click.argument("address", metavar="ADDRESS")
-def set_guardian(network, account, json_output, yes, **options):
-    """Make ADDRESS (0x…, EIP-55 checked; an alias or TEST::n) the guardian (owner)."""
-    run(ops.set_guardian, network, account, json_output, yes, **options)
+def role_command(role, example, what):
+    """``set-guardian`` / ``set-treasury``: ``role`` becomes ADDRESS."""
+
+    @command(f"set-{role}", example)
+    @click.argument("address", metavar="ADDRESS")
+    def set_role(network, account, json_output, yes, address):
+        run(getattr(ops, f"set_{role}"), network, account, json_output, yes, address=address)
+
+    set_role.help = (
+        f"Make ADDRESS (0x…, EIP-55 checked; an alias or TEST::n) the {role}, {what} (owner)."
+    )
+    return set_role
 
 
-@command("set-treasury", "ape run admin set-treasury TEST::8")
-@click.argument("address", metavar="ADDRESS")
-def set_treasury(network, account, json_output, yes, **options):
-    """Make ADDRESS (0x…, EIP-55 checked; an alias or TEST::n) the treasury (owner)."""
-    run(ops.set_treasury, network, account, json_output, yes, **options)
+set_guardian = role_command(
+    "guardian",
+    "ape run admin set-guardian 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "who may pause all but liquidation and freeze assets",
+)
+set_treasury = role_command("treasury", "ape run admin set-treasury TEST::8", "which receives the reserves")
 
 
 @command("list-collateral", "ape run admin list-collateral 0xToken 0xOracle --ltv 0.80 --threshold 0.86 --bonus 0.04")

@@ -25,7 +25,7 @@ from navlend.cli.amounts import (
     parse_fraction,
     to_decimal,
 )
-from navlend.cli.book import Book
+from navlend.cli.book import list_affected
 from navlend.cli.checks import fmt
 from navlend.cli.contracts import RoundData, resolve_address
 from navlend.cli.errors import BadInput, Refusal
@@ -94,18 +94,6 @@ def _now(s: Session) -> int:
     return int(s.nl.chain.blocks.head.timestamp)
 
 
-def _affected(s: Session, plan: Plan, terms: AssetTerms) -> None:
-    """Fills ``plan.affected`` with the borrowers ``terms`` puts at risk,
-    and says how many positions were checked."""
-    book = Book(s.nl)
-    held = book.holders_of(terms.name)
-    plan.affected = book.affected(terms, s.warn_below)
-    plan.notes.append(
-        f"checked the {len(held)} position(s) with debt holding {terms.name}: "
-        f"{len(plan.affected) or 'none'} put at risk"
-    )
-
-
 def set_risk(
     s: Session, asset: str, ltv: str | None, threshold: str | None, bonus: str | None
 ) -> Report:
@@ -133,7 +121,7 @@ def set_risk(
     for name, before, after in zip(("LTV", "liquidation threshold", "liquidation bonus"), old, new):
         plan.changes.append(settings.bps_change(f"{a.name} {name}", before, after))
     if new[:2] != old[:2]:
-        _affected(s, plan, AssetTerms(a.name, ltv_bps=new[0], threshold_bps=new[1]))
+        list_affected(s.nl, plan, AssetTerms(a.name, ltv_bps=new[0], threshold_bps=new[1]), s.warn_below)
     return s.execute(plan, asset=a.name, ltv_bps=new[0], threshold_bps=new[1], bonus_bps=new[2])
 
 
@@ -197,7 +185,7 @@ def set_limits(
                 settings.usd_text(price, price_decimals) + (" (stale)" if stale else ""),
             )
         )
-        _affected(s, plan, AssetTerms(a.name, price=price, stale=stale))
+        list_affected(s.nl, plan, AssetTerms(a.name, price=price, stale=stale), s.warn_below)
     return s.execute(
         plan,
         asset=a.name,
@@ -567,7 +555,7 @@ def set_oracle(s: Session, asset: str, oracle: str) -> Report:
             settings.usd_text(price, new_decimals),
         )
     )
-    _affected(s, plan, AssetTerms(a.name, price=price, stale=stale))
+    list_affected(s.nl, plan, AssetTerms(a.name, price=price, stale=stale), s.warn_below)
     price_token = usd(new_decimals)
     return s.execute(
         plan,

@@ -10,35 +10,19 @@ What the operators' commands need to say who a change puts at risk
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
+
 from eth_utils import to_checksum_address
 
 from navlend import abi
 from navlend.cli.contracts import Navlend
 from navlend.cli.impact import AssetTerms, BookEntry, at_risk
 from navlend.cli.preview import Preview
-from navlend.cli.records import Holding, Position
+from navlend.cli.records import Holding, Plan, Position
 
 # Lens.MAX_ACCOUNTS: the most accounts one `healths` call takes.
 LENS_BATCH = 500
 _BORROW = abi.contract("MarketEvents").event("Borrow")
-_BORROWER_TOPIC = _BORROW.topic_position("on_behalf")
-
-
-@dataclass(frozen=True)
-class Health:
-    """One account of ``Lens.healths``, by the names of its struct."""
-
-    account: str
-    debt: int
-    borrow_value: int
-    liquidation_value: int
-    health_factor: int
-    liquidatable: bool
-    best_token: str
-    max_repay: int
-    assets_bitmap: int
-    failed: bool
 
 
 def borrowers(nl: Navlend, start_block: int = 0) -> list[str]:
@@ -59,25 +43,12 @@ def borrowers(nl: Navlend, start_block: int = 0) -> list[str]:
     return list(seen)
 
 
-def healths(nl: Navlend, accounts: list[str]) -> list[Health]:
-    """``Lens.healths`` of ``accounts``, in batches of 500."""
-    out: list[Health] = []
+def healths(nl: Navlend, accounts: list[str]) -> list[Any]:
+    """``Lens.healths`` of ``accounts`` (its ``AccountHealth`` structs, read
+    by name), in batches of 500."""
+    out: list[Any] = []
     for start in range(0, len(accounts), LENS_BATCH):
-        for h in nl.lens.healths(nl.market.address, accounts[start : start + LENS_BATCH]):
-            out.append(
-                Health(
-                    account=to_checksum_address(str(h.account)),
-                    debt=int(h.debt),
-                    borrow_value=int(h.borrow_value),
-                    liquidation_value=int(h.liquidation_value),
-                    health_factor=int(h.health_factor),
-                    liquidatable=bool(h.liquidatable),
-                    best_token=str(h.best_token),
-                    max_repay=int(h.max_repay),
-                    assets_bitmap=int(h.assets_bitmap),
-                    failed=bool(h.failed),
-                )
-            )
+        out += list(nl.lens.healths(nl.market.address, accounts[start : start + LENS_BATCH]))
     return out
 
 
@@ -87,7 +58,7 @@ class Book:
     def __init__(self, nl: Navlend):
         self.nl = nl
         self._terms: dict[str, Holding] = {}
-        self.healths = [h for h in healths(nl, borrowers(nl)) if h.debt > 0 and not h.failed]
+        self.healths = [h for h in healths(nl, borrowers(nl)) if int(h.debt) > 0 and not h.failed]
         tokens = nl.listed_tokens()
         self.positions = [self._position(h, tokens) for h in self.healths]
 
@@ -97,26 +68,28 @@ class Book:
             self._terms[token] = self.nl.holding(self.nl._asset(to_checksum_address(token)), 0)
         return self._terms[token]
 
-    def _position(self, h: Health, tokens: list[str]) -> Position:
-        m = self.nl.market
+    def _position(self, h: Any, tokens: list[str]) -> Position:
+        """The position of one ``AccountHealth``: the Lens's figures and
+        one ``collateral_of`` per asset its bitmap names."""
+        m, account, bitmap = self.nl.market, to_checksum_address(str(h.account)), int(h.assets_bitmap)
         holdings = tuple(
-            self._template(token).with_balance(int(m.collateral_of(h.account, token)))
+            self._template(token).with_balance(int(m.collateral_of(account, token)))
             for asset_id, token in enumerate(tokens)
-            if h.assets_bitmap >> asset_id & 1
+            if bitmap >> asset_id & 1
         )
         return Position(
-            account=h.account,
-            debt=h.debt,
+            account=account,
+            debt=int(h.debt),
             scaled_debt=0,
-            borrow_value=h.borrow_value,
-            liquidation_value=h.liquidation_value,
-            health_factor=h.health_factor,
+            borrow_value=int(h.borrow_value),
+            liquidation_value=int(h.liquidation_value),
+            health_factor=int(h.health_factor),
             holdings=tuple(x for x in holdings if x.balance > 0),
         )
 
     def entries(self) -> list[BookEntry]:
         return [
-            BookEntry(p, h.liquidatable, h.max_repay, h.best_token)
+            BookEntry(p, bool(h.liquidatable), int(h.max_repay), str(h.best_token))
             for p, h in zip(self.positions, self.healths)
         ]
 
@@ -129,6 +102,14 @@ class Book:
         return at_risk(self.holders_of(terms.name), terms, warn_below)
 
 
-def affected(nl: Navlend, terms: AssetTerms, warn_below: int) -> list[Preview]:
-    """:meth:`Book.affected` of the market's book now."""
-    return Book(nl).affected(terms, warn_below)
+
+def list_affected(nl: Navlend, plan: Plan, terms: AssetTerms, warn_below: int) -> None:
+    """Fills ``plan.affected`` with the borrowers ``terms`` puts at risk,
+    and notes how many positions were checked."""
+    book = Book(nl)
+    held = book.holders_of(terms.name)
+    plan.affected = book.affected(terms, warn_below)
+    plan.notes.append(
+        f"checked the {len(held)} position(s) with debt holding {terms.name}: "
+        f"{len(plan.affected) or 'none'} put at risk"
+    )

@@ -23,7 +23,7 @@ from navlend.cli.amounts import format_bps, format_duration, parse_duration
 from navlend.cli.contracts import RoundData
 from navlend.cli.errors import Refusal
 from navlend.cli.impact import AssetTerms
-from navlend.cli.book import Book
+from navlend.cli.book import list_affected
 from navlend.cli import navstrike, settings
 from navlend.cli.records import Plan, TxStep
 from navlend.cli.render import usd
@@ -241,12 +241,7 @@ def nav(
     )
     if seconds:
         plan.changes.append(settings.change("chain time", "now", f"+{settings.duration_text(seconds)}"))
-    book = Book(nl)
-    plan.affected = book.affected(AssetTerms(a.name, price=price_after, stale=stale_after), s.warn_below)
-    plan.notes.append(
-        f"checked the {len(book.holders_of(a.name))} position(s) with debt holding {a.name}: "
-        f"{len(plan.affected) or 'none'} put at risk"
-    )
+    list_affected(nl, plan, AssetTerms(a.name, price=price_after, stale=stale_after), s.warn_below)
     token = usd(price_decimals)
     report = s.execute(
         plan,

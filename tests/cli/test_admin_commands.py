@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from conftest import fake_network
+from ops_fixtures import changes_of, fails, in_debt, ok  # noqa: F401 - fixtures
+from ops_fixtures import doc_of as ops_doc_of
 
 from navlend.cli import admin
 from navlend.cli.errors import Refusal
@@ -34,47 +36,10 @@ REPORT_KEYS = {
 }
 
 
-def ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
-
-
 def doc_of(result):
-    doc = json.loads(ok(result).stdout)
+    doc = ops_doc_of(result)
     assert set(doc) == REPORT_KEYS
     return doc
-
-
-def changes_of(doc):
-    return {c["setting"]: (c["before"], c["after"]) for c in doc["changes"]}
-
-
-@pytest.fixture
-def fails(ape_run, nonce_kept):
-    """``fails(3, account, "admin", ...)``: runs the command, asserts its
-    exact exit status, a one-line error (after the question, when one was
-    asked) and nothing sent from ``account``; returns the message."""
-
-    def go(code: int, account, script: str, *args: object) -> str:
-        with nonce_kept(account):
-            result = ape_run(script, *args)
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
-        assert "Traceback" not in result.stderr + result.stdout
-        message = result.stderr.strip().splitlines()[-1]
-        assert "Error: " in message, result.stderr
-        return message[message.index("Error: "):]
-
-    return go
-
-
-@pytest.fixture
-def in_debt(seeded, market, fund_a, borrower):
-    """The borrower posts 1,000 fund A shares ($10,500) and borrows 8,900
-    USDC: health factor 9,450 / 8,900 = 1.0618 at the 90 % threshold."""
-    fund_a.approve(market, 1_000 * SHARE_A, sender=borrower)
-    market.supply_collateral(fund_a, 1_000 * SHARE_A, borrower, sender=borrower)
-    market.borrow(8_900 * USD, borrower, borrower, sender=borrower)
-    return borrower
 
 
 def test_setters_keep_what_is_left_out(ape_run, market, fund_a):

@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from ops_fixtures import fails, ok  # noqa: F401 - fixtures
 
 from navlend.constants import PAUSE_LIQUIDATION, ZERO_ADDRESS
 
@@ -28,30 +29,9 @@ QUOTE_KEYS = {
 }
 
 
-def ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
-
-
 def units(amount):
     """An amount of the JSON schema, in raw units."""
     return int(amount["raw"])
-
-
-@pytest.fixture
-def fails(ape_run, nonce_kept):
-    """``fails(3, account, "liquidate", ...)``: the exact exit status, a
-    one-line error and nothing sent from ``account``; returns the message."""
-
-    def go(code, account, script, *args):
-        with nonce_kept(account):
-            result = ape_run(script, *args)
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
-        line = result.stderr.strip().splitlines()[-1]
-        assert line.startswith("Error: "), result.stderr
-        return line
-
-    return go
 
 
 def open_position(market, fund_a, deployer, who, shares, debt):

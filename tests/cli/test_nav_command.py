@@ -1,10 +1,10 @@
 """``ape run nav`` on anvil: strike, refresh and the chain's time."""
 
-import json
 from decimal import Decimal
 
 import pytest
 from conftest import fake_network
+from ops_fixtures import changes_of, doc_of, fails, in_debt, ok  # noqa: F401 - fixtures
 
 from navlend.cli import localnav
 from navlend.cli.errors import Refusal
@@ -14,41 +14,6 @@ USD = 10**6
 SHARE_A = 10**6
 NAV = 10**8
 HOUR = 3_600
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
-
-
-def doc_of(result):
-    return json.loads(ok(result).stdout)
-
-
-def changes_of(doc):
-    return {c["setting"]: (c["before"], c["after"]) for c in doc["changes"]}
-
-
-@pytest.fixture
-def fails(ape_run, nonce_kept):
-    def go(code, account, *args):
-        with nonce_kept(account):
-            result = ape_run("nav", *args)
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
-        line = result.stderr.strip().splitlines()[-1]
-        assert "Error: " in line, result.stderr
-        return line[line.index("Error: "):]
-
-    return go
-
-
-@pytest.fixture
-def in_debt(seeded, market, fund_a, borrower):
-    """1,000 fund A shares ($10,500) against 8,900 USDC: health 1.0618."""
-    fund_a.approve(market, 1_000 * SHARE_A, sender=borrower)
-    market.supply_collateral(fund_a, 1_000 * SHARE_A, borrower, sender=borrower)
-    market.borrow(8_900 * USD, borrower, borrower, sender=borrower)
-    return borrower
 
 
 def test_nav__stale__refreshed_by_the_updater(ape_run, advance, market, fund_a, oracle_a, updater):
@@ -82,7 +47,7 @@ def test_nav__move_beyond_the_bound__confirmed_by_the_guardian(ape_run, market, 
 
 
 def test_nav__makes_borrower_liquidatable__refused_without_yes(fails, ape_run, market, oracle_a, updater, in_debt):
-    message = fails(3, updater, "fund_a", "--move", "-10%", "--advance", "1d")
+    message = fails(3, updater, "nav", "fund_a", "--move", "-10%", "--advance", "1d")
     assert "1 account(s) would become liquidatable" in message
     assert oracle_a.latestRoundData()[1] == 1050 * NAV // 100
     doc = doc_of(ape_run("nav", "fund_a", "--move", "-10%", "--advance", "1d", "--yes", "--json"))
@@ -111,9 +76,9 @@ def test_nav__advance_alone__ages_the_nav(ape_run, chain, market, fund_a):
 
 
 def test_nav__refusals(fails, ape_run, deployer, updater, advance):
-    assert "updater is 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 (TEST::1)" in fails(3, deployer, "fund_a", "--account", "TEST::0")
-    assert "add --advance" in fails(3, updater, "fund_a", "--move", "-0.5%")
-    assert "--move '-100%'" in fails(2, updater, "fund_a", "--move", "-100%", "--advance", "1d")
-    assert "not both" in fails(2, updater, "fund_a", "--set", "10", "--move", "1%", "--advance", "1d")
+    assert "updater is 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 (TEST::1)" in fails(3, deployer, "nav", "fund_a", "--account", "TEST::0")
+    assert "add --advance" in fails(3, updater, "nav", "fund_a", "--move", "-0.5%")
+    assert "--move '-100%'" in fails(2, updater, "nav", "fund_a", "--move", "-100%", "--advance", "1d")
+    assert "not both" in fails(2, updater, "nav", "fund_a", "--set", "10", "--move", "1%", "--advance", "1d")
     with pytest.raises(Refusal, match="local networks only, not 'sepolia'"):
         localnav.nav(Session(None, deployer, fake_network("sepolia")), "fund_a")
