@@ -8,7 +8,7 @@ only), so a stale NAV is fresh again, or a NAV moves.
 - ``--move -3%``: strike the current NAV moved by a percentage (or a
   fraction: -0.03);
 - ``--advance 1d``: first move the local chain's time (on anvil: a block
-  mined that much later, evm_setNextBlockTimestamp + evm_mine); alone it
+  mined that much later: evm_setNextBlockTimestamp + anvil_mine); alone it
   strikes nothing (the NAV ages), with --set, --move or --refresh it
   strikes after. The oracle takes a strike only 20h after the last one:
   the refusal says how far to advance.

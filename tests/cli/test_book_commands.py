@@ -138,3 +138,24 @@ def test_liquidate__refusals(fails, book, market, fund_a, deployer, borrower, at
     assert "no redemption facility" in fails(3, liquidator, "liquidate", borrower.address, "--route", "redeem", *LIQUIDATOR)
     market.pause(PAUSE_LIQUIDATION, sender=deployer)
     assert "paused liquidation" in fails(3, liquidator, "liquidate", borrower.address, *LIQUIDATOR)
+
+
+# ---- help ----
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("positions", "--help"),
+        ("liquidate", "--help"),
+        ("nav", "--help"),
+        ("admin", "freeze", "--help"),
+        ("admin", "set-oracle", "--help"),
+        ("admin", "set-guardian", "--help"),
+        ("admin", "set-treasury", "--help"),
+        ("admin", "set-limits", "--help"),
+    ],
+)
+def test_help__units_and_an_example(ape_run, args):
+    text = ok(ape_run(*args)).stdout
+    assert "Example" in text and "ape run " in text
