@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devkit import seeding
-from devkit.world import World, deploy_world
+from devkit.world import NAV_ACCRUING, STABLE_DIVIDEND, World, deploy_world
 from navlend import deployments
 from navlend.cli.amounts import format_bps, format_units
 from navlend.cli.texts import UNLIMITED, duration_text, usd_text
@@ -50,6 +50,8 @@ Extension = Callable[[World, Deployment, Any], None]
 # Record parameters in whole stablecoin units, and in the stablecoin's base units.
 _WHOLE_STABLE = ("daily_limit", "liquidity")
 _BASE_UNITS = ("min_borrow",)
+# How a fund's value reaches its holders (devkit.world's value models).
+VALUE_MODELS = {NAV_ACCRUING: "NAV accrues", STABLE_DIVIDEND: "$1, dividends in shares"}
 # The local NAV oracles answer with 8 decimals.
 NAV_DECIMALS = 8
 
@@ -72,6 +74,8 @@ def _param_text(key: str, value: Any, deployment: Deployment) -> str | None:
         return format_bps(int(value))
     if key == "max_oracle_age":
         return duration_text(int(value))
+    if key == "value_model":
+        return VALUE_MODELS.get(value, str(value))
     if key == "nav":
         return usd_text(int(value), NAV_DECIMALS)
     if key in _WHOLE_STABLE:
@@ -93,6 +97,14 @@ def _format_params(params: dict[str, Any], deployment: Deployment) -> str:
     return ", ".join(f"{key} {text}" for key, text in shown if text is not None)
 
 
+def _wide(console: Console | None) -> Console:
+    """``console``, or a console at least 150 columns wide (tables whole in a pipe)."""
+    if console is None:
+        console = Console()
+        console.width = max(console.width, 150)
+    return console
+
+
 def print_deployment(deployment: Deployment, console: Console | None = None) -> None:
     """Prints a table of every contract in ``deployment``, its key
     parameters in human units (percentages, durations, USD, amounts)."""
@@ -105,10 +117,7 @@ def print_deployment(deployment: Deployment, console: Console | None = None) -> 
         table.add_row(
             record.name, record.contract_type, record.address, _format_params(record.params, deployment)
         )
-    if console is None:
-        console = Console()
-        console.width = max(console.width, 150)
-    console.print(table)
+    _wide(console).print(table)
 
 
 def _token_units(deployment: Deployment, token: str) -> tuple[str, int]:
@@ -143,7 +152,7 @@ def print_listings(market: Any, deployment: Deployment, console: Console | None 
             duration_text(int(cfg.max_oracle_age)),
             "yes" if cfg.frozen else "no",
         )
-    (console or Console()).print(table)
+    _wide(console).print(table)
 
 
 def deploy(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -31,24 +32,22 @@ def _hf_style(entry: BookEntry, below: int) -> str:
 def positions_renderable(
     entries: list[BookEntry], base: Token, title: str, warn_below: int, note: str = ""
 ) -> Any:
-    """The borrowers, one row each, lowest health factor first."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("#", justify="right")
+    """The borrowers, one row each, lowest health factor first (amounts
+    in the stablecoin, named in the headers)."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("account", no_wrap=True, min_width=42)
-    for name, justify in (
-        ("debt", "right"),
-        ("collateral value", "right"),
-        ("health factor", "right"),
-        ("liquidatable", "left"),
-        ("collateral", "left"),
-    ):
-        table.add_column(name, justify=justify)
+    table.add_column(f"debt ({base.symbol})", justify="right", no_wrap=True)
+    table.add_column(f"collateral ({base.symbol})", justify="right", no_wrap=True)
+    table.add_column("health", justify="right", no_wrap=True)
+    table.add_column("liquidatable", no_wrap=True)
+    table.add_column("assets")
     for i, e in enumerate(entries, 1):
         table.add_row(
             str(i),
             e.account,
-            _money(e.debt, base),
-            _money(e.collateral_value, base),
+            format_units(e.debt, base.decimals, 2),
+            format_units(e.collateral_value, base.decimals, 2),
             Text(format_health(e.health_factor), style=_hf_style(e, warn_below)),
             Text("YES", style="bold red") if e.liquidatable else "no",
             ", ".join(h.name for h in e.position.holdings),
