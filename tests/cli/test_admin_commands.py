@@ -145,6 +145,8 @@ def test_list_collateral(ape_run, market, deployer, project):
         )
     )
     assert "must allowlist the market" in result.stdout
+    for shown in ("not listed", "70.00%", "1,000,000.00 OTH", "100h", "$2.00"):
+        assert shown in result.stdout, shown
     cfg = market.asset_config(token)
     assert market.asset_count() == 4
     assert (cfg.ltv_bps, cfg.threshold_bps, cfg.bonus_bps, cfg.supply_cap) == (
@@ -179,7 +181,8 @@ def test_book_surplus__donation__any_account_books_it(ape_run, market, seeded, d
     seeded.stablecoin.mint(outsider, 5 * 10**6, sender=deployer)
     seeded.stablecoin.transfer(market, 5 * 10**6, sender=outsider)
     reserves = market.market_state()[2]
-    ok(ape_run("admin", "book-surplus", "--account", "TEST::7", "--yes"))
+    doc = doc_of(ape_run("admin", "book-surplus", "--account", "TEST::7", "--yes", "--json"))
+    assert changes_of(doc)["surplus"] == ("5.00 USDC", "0.00 USDC")
     assert market.market_state()[2] == reserves + 5 * 10**6
     assert market.surplus() == 0
 
