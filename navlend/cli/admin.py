@@ -510,6 +510,8 @@ def set_oracle(s: Session, asset: str, oracle: str) -> Report:
     new_address = _deployed_address(s, oracle)
     if new_address.lower() == old_address.lower():
         raise Refusal(f"{a.name} is priced by {new_address} already: nothing to change")
+    if not nl.chain.provider.get_code(new_address):
+        raise Refusal(f"no contract at {new_address} on this chain: not a price feed")
     old_decimals = int(nl.aggregator(old_address).decimals())
     feed = nl.aggregator(new_address)
     try:

@@ -148,7 +148,12 @@ def nav(
         wrapper_feed = nl._at(feed_address, WRAPPER_ORACLE)
         nav_address = str(wrapper_feed.fund_oracle())
         kind = _kind(s, nav_address)
-    feed = nl._at(nav_address, kind if kind in (NAV_ORACLE, MOCK_FEED) else MOCK_FEED)
+    if kind not in (NAV_ORACLE, MOCK_FEED):
+        raise Refusal(
+            f"{a.name}'s feed {nav_address} is a {kind}: ape run nav strikes the local world's "
+            f"{NAV_ORACLE} (or a {MOCK_FEED} a test set)"
+        )
+    feed = nl._at(nav_address, kind)
     decimals = int(feed.decimals())
     latest = _round(feed)
     head = int(nl.chain.blocks.head.timestamp)

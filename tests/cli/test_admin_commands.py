@@ -314,3 +314,7 @@ def test_set_guardian_and_treasury(ape_run, fails, market, deployer, outsider, s
     mixed = spare.address[:2] + spare.address[2:].swapcase()
     assert "EIP-55" in fails(2, deployer, "admin", "set-guardian", mixed, *OWNER)
     assert "not the owner" in fails(3, outsider, "admin", "set-guardian", outsider.address, "--account", "TEST::7")
+
+
+def test_set_oracle__no_contract__refused(fails, deployer, newcomer):
+    assert "no contract at" in fails(3, deployer, "admin", "set-oracle", "fund_a", newcomer.address, *OWNER)

@@ -82,3 +82,12 @@ def test_nav__refusals(fails, ape_run, deployer, updater, advance):
     assert "not both" in fails(2, updater, "nav", "fund_a", "--set", "10", "--move", "1%", "--advance", "1d")
     with pytest.raises(Refusal, match="local networks only, not 'sepolia'"):
         localnav.nav(Session(None, deployer, fake_network("sepolia")), "fund_a")
+
+
+def test_nav__mock_feed__refreshed_with_set_answer(ape_run, stale_price, market, fund_a):
+    mock = stale_price(fund_a)
+    assert market.asset_price(fund_a)[1]
+    doc = doc_of(ape_run("nav", "fund_a", "--set", "10.30", "--json"))
+    assert [t["step"] for t in doc["transactions"]] == ["set_answer"]
+    assert mock.latestRoundData()[1] == 1030 * NAV // 100
+    assert market.asset_price(fund_a) == (1030 * NAV // 100, False)
