@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 from conftest import fake_network
-from ops_fixtures import changes_of, doc_of, fails, in_debt, ok  # noqa: F401 - fixtures
+from ops_fixtures import changes_of, doc_of, fails, in_debt  # noqa: F401 - fixtures
 
 from navlend.cli import localnav
 from navlend.cli.errors import Refusal
