@@ -305,7 +305,7 @@ def deploy_market(
     done = {k: s.address for k, s in (record.steps if record else {}).items() if s.mined}
     console.print(
         plan_module.render(
-            plan, addresses, done, f"navlend market on {config.network} from {found.deployer}"
+            plan, addresses, done, f"navlend market on {config.network} from {found.deployer}", found
         )
     )
     if not report.ok:

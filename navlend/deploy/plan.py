@@ -32,6 +32,8 @@ import rlp
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 from rich.table import Table
 
+from navlend.cli.amounts import format_bps, format_units
+from navlend.cli.texts import UNLIMITED, duration_text, rate_text, usd_text
 from navlend.deploy.config import ROLES, Collateral, DeployConfig, Existing, NewAdapter
 from navlend.deploy.facts import ChainFacts, CollateralFacts
 
@@ -276,16 +278,26 @@ def resolve(args: tuple[Any, ...], addresses: Mapping[str, str]) -> tuple[Any, .
     return tuple(addresses[a.record] if isinstance(a, Ref) else a for a in args)
 
 
-def render(plan: Plan, addresses: Mapping[str, str], done: Mapping[str, str], title: str) -> Table:
+def render(
+    plan: Plan,
+    addresses: Mapping[str, str],
+    done: Mapping[str, str],
+    title: str,
+    facts: ChainFacts | None = None,
+) -> Table:
     """The plan as a table: each step, its arguments (references shown as
-    the addresses they will be), the address it creates, and whether it
-    is already done (a resumed deployment)."""
+    the addresses they will be), the address it creates, whether it is
+    already done (a resumed deployment), and what a market call sets, in
+    human units (percentages, durations, token amounts; ``facts`` give
+    the decimals)."""
     table = Table(title=title)
     table.add_column("#", justify="right")
     table.add_column("step", style="bold")
     table.add_column("arguments", overflow="fold")
     table.add_column("creates", style="cyan", no_wrap=True)
     table.add_column("status")
+    table.add_column("sets", overflow="fold")
+    units = _listing_units(plan, facts)
     for number, step in enumerate(plan.steps, 1):
         args = ", ".join(_show(a, addresses) for a in step.args)
         call = f"{step.method}({args})" if step.method else f"{step.contract_type}({args})"
@@ -295,8 +307,55 @@ def render(plan: Plan, addresses: Mapping[str, str], done: Mapping[str, str], ti
             call,
             addresses.get(step.record, "") if step.is_deploy else "",
             "done" if step.key in done else "to send",
+            describe(step, units.get(step.key)),
         )
     return table
+
+
+def _listing_units(plan: Plan, facts: ChainFacts | None) -> dict[str, tuple[int, int, str]]:
+    """Per ``list_asset`` step: the token's decimals, the feed's and the
+    token's symbol (what its caps are in)."""
+    if facts is None:
+        return {}
+    return {
+        f"list_asset:{name}": (found.token_decimals or 0, found.feed.decimals or 0, found.symbol or "")
+        for name, found in zip(plan.names, facts.collateral)
+    }
+
+
+def describe(step: Step, units: tuple[int, int, str] | None = None) -> str:
+    """What a market call sets, as people read it ("" for a deploy)."""
+    args = step.args
+    if step.method == "list_asset":
+        ltv, threshold, bonus, cap, price_cap, age = args[2:8]
+        parts = [f"LTV {_pct(ltv)}", f"threshold {_pct(threshold)}", f"bonus {_pct(bonus)}"]
+        if units is not None:
+            token_decimals, feed_decimals, symbol = units
+            parts.append(
+                "supply cap "
+                + ("unlimited" if cap >= UNLIMITED else f"{format_units(cap, token_decimals)} {symbol}".strip())
+            )
+            parts.append("price cap " + ("none" if price_cap == 0 else usd_text(price_cap, feed_decimals)))
+        parts.append(f"max oracle age {duration_text(age)}")
+        return ", ".join(parts)
+    if step.method == "set_rates":
+        base, slope1, slope2, kink, reserve = args
+        return (
+            f"base {rate_text(base)}, slope 1 {rate_text(slope1)}, slope 2 {rate_text(slope2)} (APR), "
+            f"kink {_pct(kink)}, reserve factor {_pct(reserve)}"
+        )
+    if step.method == "set_fees":
+        return f"flash fee {_pct(args[0])}, protocol's share of the liquidation bonus {_pct(args[1])}"
+    if step.method == "set_borrow_limits":
+        return (
+            f"minimum borrow {args[0]:,}, small position {args[1]:,}, dust floor {args[2]:,} "
+            "(whole stablecoin units)"
+        )
+    return ""
+
+
+def _pct(bps: int) -> str:
+    return format_bps(int(bps))
 
 
 def _show(arg: Any, addresses: Mapping[str, str]) -> str:
