@@ -27,7 +27,7 @@ from navlend.cli.options import NavlendCommand, common_options, run
 
 @click.command(
     cls=NavlendCommand,
-    epilog="\b\nExample:\n  ape run liquidate 0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65 --route redeem --repay max --dry-run",
+    epilog="\b\nExamples:\n  ape run liquidate 0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65 --route redeem --dry-run\n  ape run liquidate TEST::4 --asset fund_a --repay 1,000.50 --account TEST::5",
 )
 @common_options
 @click.argument("borrower", metavar="BORROWER")
@@ -47,5 +47,12 @@ from navlend.cli.options import NavlendCommand, common_options, run
     help="The most to repay, in the stablecoin (1000.50), or max: the most the rules allow now.",
 )
 def cli(network, account, json_output, yes, borrower, asset, route, repay):
-    """Liquidate BORROWER (an address, alias or TEST::n)."""
+    """Liquidate BORROWER (an address, alias or TEST::n) by hand.
+
+    Shows the quote first: the debt repaid (stablecoin units), the shares
+    seized (the asset's units) or, on the redeem route, the stablecoin the
+    issuer's facility pays, the bonus, the protocol's fee and the profit in
+    USD, before gas. Refused for a healthy position, a paused liquidation,
+    a route without a facility or a missing balance.
+    """
     run(liquidator.liquidate, network, account, json_output, yes, borrower=borrower, asset=asset, route=route, repay=repay)

@@ -647,8 +647,11 @@ def faucet(s: Session, to: str, amounts: dict[str, str]) -> Report:
         plan.steps.append(
             TxStep("wrap for the receiver", wrapper.mint, (units["wrapper"], receiver))
         )
-    minted = {k: fmt(units[k], t) for k, t in tokens.items()}
     plan.command = "faucet"
+    for key, token in tokens.items():
+        if units[key]:
+            plan.amounts[key] = Quantity(units[key], token)
+    minted = {k: amount_json(units[k], t) for k, t in tokens.items()}
     report = s.execute(plan, receiver=receiver, minted=minted)
-    report.after.extend(f"{key}: +{text}" for key, text in minted.items() if units[key])
+    report.after.extend(f"{key}: +{fmt(units[key], t)}" for key, t in tokens.items() if units[key])
     return report

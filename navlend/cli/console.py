@@ -29,7 +29,7 @@ import click
 from ape import accounts
 from rich.console import Console
 
-from navlend.cli import actions
+from navlend.cli import actions, liquidator, localnav
 from navlend.cli.contracts import Navlend, resolve_address
 from navlend.cli.session import Output, Report, Session
 
@@ -59,6 +59,9 @@ class Verbs:
         ("leverage", 'leverage(who, asset, equity, ltv="0.80")'),
         ("unwind", "unwind(who, asset)"),
         ("position", "position(who=None)"),
+        ("positions", "positions(at_risk=False, below=None, limit=None)"),
+        ("liquidate", 'liquidate(who, borrower, asset=None, route="seize", repay="max")'),
+        ("nav", 'nav(asset, set_price=None, move=None, advance=None, refresh=False)  # local only'),
         ("market_state", "market_state()"),
     )
 
@@ -186,6 +189,65 @@ class Verbs:
             return None
         session = Session(self.nl, None, out=Output(False))
         return actions.position(session, who=address)
+
+    def positions(self, at_risk: bool = False, below: Any = None, limit: int | None = None) -> Report | None:
+        """The market's borrowers by health factor, lowest first (``at_risk``:
+        only those under ``below``, default 1.10)."""
+        try:
+            session = Session(self.nl, None, out=Output(False))
+            return liquidator.positions(session, at_risk=at_risk, below=below, limit=limit)
+        except click.ClickException as err:
+            self.console.print(f"[bold red]refused:[/] {err.message}", highlight=False)
+            return None
+
+    def liquidate(
+        self,
+        who: Any,
+        borrower: Any,
+        asset: str | None = None,
+        route: str = "seize",
+        repay: Any = "max",
+        yes: bool = False,
+        dry_run: bool = False,
+    ) -> Report | None:
+        """``who`` liquidates ``borrower`` by hand (quote and profit shown first)."""
+        return self._run(
+            liquidator.liquidate,
+            who,
+            yes,
+            dry_run,
+            borrower=str(getattr(borrower, "address", borrower)),
+            asset=asset,
+            route=route,
+            repay=repay,
+        )
+
+    def nav(
+        self,
+        asset: str,
+        set_price: Any = None,
+        move: str | None = None,
+        advance: str | None = None,
+        refresh: bool = False,
+        who: Any = None,
+        yes: bool = False,
+        dry_run: bool = False,
+    ) -> Report | None:
+        """Local chain only: strike (``set_price``, ``move``) or refresh
+        ``asset``'s NAV, after moving time by ``advance``; signed by the
+        oracle's updater unless ``who`` is given."""
+        return self._run(
+            localnav.nav,
+            who if who is not None else "TEST::0",
+            yes,
+            dry_run,
+            asset=asset,
+            set_price=set_price,
+            move=move,
+            advance=advance,
+            refresh=refresh,
+            explicit_account=who is not None,
+        )
 
     def market_state(self) -> Report:
         """The market's state (prints as tables)."""

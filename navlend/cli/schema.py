@@ -231,3 +231,108 @@ COMMANDS: dict[str, dict[str, Any]] = {
     "position": POSITION,
     "market": MARKET,
 }
+
+_ANY: dict[str, Any] = {}
+_NAME = {"type": "string"}
+_BPS = {"type": "integer", "minimum": 0}
+_SECONDS = {"type": "integer", "minimum": 0}
+_NAMES = {"type": "array", "items": _NAME}
+
+POSITIONS = _obj(
+    {
+        "borrowers_with_debt": {"type": "integer"},
+        "below": MAYBE_DECIMAL,
+        "limit": _nullable({"type": "integer"}),
+        "count": {"type": "integer"},
+        "positions": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "account": _ADDRESS,
+                    "debt": AMOUNT,
+                    "collateral_value": AMOUNT,
+                    "health_factor": MAYBE_DECIMAL,
+                    "liquidatable": {"type": "boolean"},
+                    "max_repay": AMOUNT,
+                    "collateral": {
+                        "type": "array",
+                        "items": _obj({"asset": _NAME, "balance": AMOUNT, "value": AMOUNT}),
+                    },
+                }
+            ),
+        },
+    }
+)
+_QUOTE = _obj(
+    {
+        "route": {"enum": ["seize", "redeem"]},
+        "asset": _NAME,
+        "repaid": AMOUNT,
+        "seized": AMOUNT,
+        "seized_value": AMOUNT,
+        "bonus_value": AMOUNT,
+        "protocol_fee": AMOUNT,
+        "protocol_fee_value": AMOUNT,
+        "shares_out": AMOUNT,
+        "proceeds": AMOUNT,
+        "profit": AMOUNT,
+        "write_off": {"type": "boolean"},
+    }
+)
+# The liquidator's stablecoin balance moves either way: paid on the seize
+# route, received on the redeem route.
+SIGNED_AMOUNT = {**AMOUNT, "properties": {**AMOUNT["properties"], "raw": {"type": "string", "pattern": r"^-?[0-9]+$"}}}
+_LIQUIDATED = {"stablecoin_change": SIGNED_AMOUNT, "shares_received": AMOUNT, "health_factor_after": MAYBE_DECIMAL}
+_NAV = {
+    "asset": _NAME,
+    "oracle": _ADDRESS,
+    "nav_before": AMOUNT,
+    "nav_after": AMOUNT,
+    "as_of": {"type": "integer"},
+    "price_after": AMOUNT,
+    "stale_after": {"type": "boolean"},
+    "advanced_seconds": _SECONDS,
+}
+
+COMMANDS.update(
+    {
+        "positions": POSITIONS,
+        "liquidate": sent(
+            {"borrower": _ADDRESS, "health_factor": MAYBE_DECIMAL, "quote": _ANY, **_LIQUIDATED},
+            after_send=tuple(_LIQUIDATED),
+        ),
+        "nav": sent(_NAV),
+        "faucet": sent(
+            {"receiver": _ADDRESS, "minted": {"type": "object", "additionalProperties": AMOUNT}}
+        ),
+        "admin set-risk": sent({"asset": _NAME, "ltv_bps": _BPS, "threshold_bps": _BPS, "bonus_bps": _BPS}),
+        "admin set-limits": sent(
+            {"asset": _NAME, "supply_cap": MAYBE_AMOUNT, "price_cap": MAYBE_AMOUNT, "max_oracle_age": _SECONDS}
+        ),
+        "admin set-rates": sent(
+            {
+                "base_rate_apr": _ANY,
+                "slope1_apr": _ANY,
+                "slope2_apr": _ANY,
+                "kink_bps": _BPS,
+                "reserve_factor_bps": _BPS,
+            }
+        ),
+        "admin set-fees": sent({"flash_fee_bps": _BPS, "liquidation_fee_bps": _BPS}),
+        "admin set-borrow-limits": sent({"min_borrow": AMOUNT, "small_position": AMOUNT, "dust_floor": AMOUNT}),
+        "admin pause": sent({"paused": _NAMES}),
+        "admin unpause": sent({"unpaused": _NAMES, "grace_seconds": _SECONDS}),
+        "admin list-collateral": sent({"token": _ADDRESS, "oracle": _ADDRESS}),
+        "admin withdraw-reserves": sent({"amount": AMOUNT, "treasury": _ADDRESS}),
+        "admin book-surplus": sent({"amount": AMOUNT}),
+        "admin freeze": sent({"asset": _NAME, "frozen": {"const": True}}),
+        "admin unfreeze": sent({"asset": _NAME, "frozen": {"const": False}}),
+        "admin set-oracle": sent(
+            {"asset": _NAME, "oracle": _ADDRESS, "price_before": AMOUNT, "price_after": AMOUNT}
+        ),
+        "admin set-guardian": sent({"guardian": _ADDRESS, "previous_guardian": _ADDRESS}),
+        "admin set-treasury": sent({"treasury": _ADDRESS, "previous_treasury": _ADDRESS}),
+    }
+)
+_QUOTED = COMMANDS["liquidate"]["properties"]["result"]["properties"]
+_QUOTED["quote"] = _QUOTE

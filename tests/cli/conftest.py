@@ -19,13 +19,16 @@ approved nothing (the commands approve).
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from navlend import deployments
+from navlend.cli import schema
 from navlend.cli.errors import EXIT_REFUSED, EXIT_REVERTED, EXIT_USAGE
 from navlend.deployments import DEPLOYMENTS_DIR_ENV
 from navlend.market import deploy_local_market, deploy_periphery, market_records
@@ -131,9 +134,26 @@ def ape_run(seeded, chain, networks, monkeypatch):
 
     def go(script: str, *args: object, input: str | None = None):
         runner = CliRunner(mix_stderr=False)
-        return runner.invoke(load_script(script), [str(a) for a in args], input=input)
+        words = [str(a) for a in args]
+        result = runner.invoke(load_script(script), words, input=input)
+        if "--json" in words and "--help" not in words:
+            check_json(script, words, result)
+        return result
 
     return go
+
+
+def check_json(script: str, words: list[str], result) -> None:
+    """Every ``--json`` output of the suite holds to its schema
+    (navlend/cli/schema.py): the command's document on success, the error
+    object on failure, and nothing else on stdout."""
+    name = f"admin {words[0]}" if script == "admin" else script
+    doc = json.loads(result.stdout)
+    if result.exit_code == 0:
+        jsonschema.validate(doc, schema.COMMANDS[name])
+    else:
+        jsonschema.validate(doc, schema.ERROR)
+        assert doc["error"]["exit_code"] == result.exit_code
 
 
 @pytest.fixture

@@ -111,3 +111,16 @@ def test_console__leverage_dry_run_then_unwind(seeded, networks, market, wrapper
     report = names["unwind"](borrower, "wrapper")
     assert int(report["result"]["received"]["raw"]) > 0
     assert market.collateral_of(borrower, wrapper) == 0 and market.debt_of(borrower) == 0
+
+
+def test_console__stale_nav__refreshed_from_the_console(seeded, networks, chain, market, fund_a):
+    """Users found no way out of a stale local NAV in the console."""
+    from ape_console._cli import import_extras_file
+
+    names = import_extras_file(ROOT / "ape_console_extras.py").ape_init_extras(networks)
+    assert names["nav"]("fund_a", advance="5d") is not None
+    assert market.asset_price(fund_a)[1] is True
+    assert names["nav"]("fund_a", refresh=True) is not None
+    assert market.asset_price(fund_a)[1] is False
+    report = names["positions"](at_risk=True)
+    assert report["count"] == 0
