@@ -116,7 +116,13 @@ property: compile
 audit: setup
 	HYPOTHESIS_PROFILE=audit NAVLEND_AUDIT_MINUTES=$(AUDIT_MINUTES) $(PROPERTY_PYTEST)
 
+# Only the failures an `audit` run saved in the example database
+# (.hypothesis/examples; tests/property/propkit/saved.py counts them):
+# with none saved it says so instead of running tests that have nothing to run.
 replay: setup
+	@saved=$$(PYTHONPATH=tests/property $(BIN)/python -m propkit.saved) || exit 1; \
+	if [ "$$saved" = 0 ]; then echo "no saved failures in .hypothesis/examples: nothing to replay"; exit 0; fi; \
+	echo "replaying $$saved saved example(s) from .hypothesis/examples"; \
 	HYPOTHESIS_PROFILE=replay $(PROPERTY_PYTEST)
 
 mutation: setup
