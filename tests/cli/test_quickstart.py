@@ -149,7 +149,8 @@ def test_quick_start__pasted_line_by_line__every_line_succeeds_and_the_console_s
     assert (tmp_path / "local.json").exists()  # the deployment went to the temporary directory
 
     market = json.loads((tmp_path / "market.json").read_text())
-    assert (market["total_assets"], market["cash"], market["total_borrows"]) == ("250000.00", "250000.00", "0.00")
+    figures = (market["total_assets"], market["cash"], market["total_borrows"])
+    assert [f["value"] for f in figures] == ["250000.00", "250000.00", "0.00"]
 
     console = flat(out.read_text())
     assert not _RAISED.search(console), console[-3000:]
@@ -157,5 +158,5 @@ def test_quick_start__pasted_line_by_line__every_line_succeeds_and_the_console_s
         assert flat(line) in console
     assert "health factor 1.575" in console and "2,925.00" in console
 
-    borrower = json.loads((tmp_path / "borrower.json").read_text())
-    assert (borrower["debt"], borrower["collateral"]) == ("0.00", [])
+    borrower = json.loads((tmp_path / "borrower.json").read_text())["borrowed"]
+    assert (borrower["debt"]["raw"], borrower["collateral"]) == ("0", [])

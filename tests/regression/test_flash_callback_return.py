@@ -1,7 +1,7 @@
 """Regression: ERC-3156 lenders that do not check the callback.
 
-The exploit class (ERC-3156, Security Considerations; flash-loan abuse in
-lending-anchors section 6): a lender that ignores ``onFlashLoan``'s return
+The exploit class (ERC-3156, Security Considerations; flash-loan abuse,
+class 13 of docs/exploit-classes.md): a lender that ignores ``onFlashLoan``'s return
 value, or that collects repayment from whoever approved it rather than from
 the receiver, lets anyone name a victim as the "receiver". The victim is
 any account holding an approval to the lender (an EOA that approved it to
