@@ -757,9 +757,9 @@ def test_people__borrower__posts_ustb_and_ousg_borrows_repays_takes_them_back(
     command("borrow", "15000", *BORROWER)
     assert usdc.balanceOf(me) == 15_000 * USD
 
-    doc = json.loads(command("position", me.address, "--json").stdout)
-    assert Decimal(doc["debt"]) * USD == market.position(me).debt
-    assert {h["asset"]: Decimal(h["balance"]) for h in doc["collateral"]} == {
+    doc = json.loads(command("position", me.address, "--json").stdout)["borrowed"]
+    assert int(doc["debt"]["raw"]) == market.position(me).debt
+    assert {h["asset"]: Decimal(h["balance"]["value"]) for h in doc["collateral"]} == {
         "ustb": 1_000,
         "ousg": 100,
     }
@@ -802,7 +802,8 @@ def test_people__leverage_then_unwind_on_ustb__through_superstate_subscription(
     market, _ = live
     usdc, ustb = issuers["usdc"], issuers["ustb"]
     usdc.mint(borrower, 10_000 * USD, sender=ss_issuer)
-    command("leverage", "ustb", "10000", "--ltv", "0.80", *BORROWER)
+    # An 80 % LTV ends under the 1.10 warning level: --yes, as a person confirms.
+    command("leverage", "ustb", "10000", "--ltv", "0.80", "--yes", *BORROWER)
     exposure = market.collateral_of(borrower, ustb) * market.asset_price(ustb)[0] // USD
     assert 49_800 * USD < exposure < 50_000 * USD
     assert abs(market.debt_of(borrower) - 40_000 * USD) < 100 * USD
@@ -820,7 +821,7 @@ def test_people__leverage_then_unwind_on_ousg__through_ondo_subscription(
     market, _ = live
     me, usdc, ousg = ondo_investor, issuers["usdc"], issuers["ousg"]
     usdc.mint(me, 30_000 * USD, sender=ss_issuer)
-    command("leverage", "ousg", "30000", "--ltv", "0.80", *BORROWER)
+    command("leverage", "ousg", "30000", "--ltv", "0.80", "--yes", *BORROWER)
     assert 119_500 * USD < market.debt_of(me) <= 120_000 * USD
     assert market.collateral_of(me, ousg) > 0
     command("unwind", "ousg", *BORROWER)
