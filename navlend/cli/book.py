@@ -25,19 +25,11 @@ LENS_BATCH = 500
 _BORROW = abi.contract("MarketEvents").event("Borrow")
 
 
-def borrowers(nl: Navlend, start_block: int = 0) -> list[str]:
+def borrowers(nl: Navlend, start_block: int | None = None) -> list[str]:
     """Every account a Borrow event of the market names, in order of its
-    first borrow (one ``eth_getLogs``)."""
-    logs = nl.chain.provider.web3.eth.get_logs(
-        {
-            "address": str(nl.market.address),
-            "fromBlock": start_block,
-            "toBlock": "latest",
-            "topics": [_BORROW.topic],
-        }
-    )
+    first borrow (``eth_getLogs`` from the deployment's block, in windows)."""
     seen: dict[str, None] = {}
-    for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+    for log in nl.market_logs([_BORROW.topic], start_block):
         args = _BORROW.decode(log["topics"], log["data"])
         seen.setdefault(to_checksum_address(str(args.on_behalf)), None)
     return list(seen)

@@ -108,6 +108,8 @@ if len(_DEBTOR_TOPICS) != 1:
         f"the debt events index their debtor at different topics: {sorted(_DEBTOR_TOPICS)}"
     )
 _DEBTOR_TOPIC = _DEBTOR_TOPICS.pop()
+# Blocks per eth_getLogs call: public nodes refuse wider ranges.
+LOG_WINDOW = 10_000
 # The lender shares' events: (event, the account's argument, share kind).
 _SHARE_EVENTS = (
     (_MARKET_EVENTS.event("Deposit"), "owner", "deposit"),
@@ -508,7 +510,28 @@ class Navlend:
             **_ints(p, _POSITION_FIGURES),
         )
 
-    def debt_events(self, account: str, start_block: int = 0) -> list[DebtEvent]:
+    def market_logs(self, topics: list[Any], start_block: int | None = None) -> list[Any]:
+        """The market's logs matching ``topics``, from ``start_block``
+        (default: the deployment's first block) to the head, in order.
+        Written here rather than taken from Ape's event queries, which read
+        every log of an event: public nodes cap ``eth_getLogs`` at a few
+        thousand to ten thousand blocks a call, so the range is asked in
+        windows of :data:`LOG_WINDOW` blocks."""
+        first = self.deployment.block if start_block is None else start_block
+        head = int(self.chain.blocks.head.number)
+        logs: list[Any] = []
+        for lo in range(first, head + 1, LOG_WINDOW):
+            logs += self.chain.provider.web3.eth.get_logs(
+                {
+                    "address": str(self.market.address),
+                    "fromBlock": lo,
+                    "toBlock": min(lo + LOG_WINDOW - 1, head),
+                    "topics": topics,
+                }
+            )
+        return sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
+
+    def debt_events(self, account: str, start_block: int | None = None) -> list[DebtEvent]:
         """``account``'s Borrow, Repay and Liquidate events, in order (one
         ``eth_getLogs``: the debtor is the same indexed topic of all three),
         decoded by name with the market's ABI."""
@@ -517,23 +540,15 @@ class Navlend:
         # An indexed address: the same topic in all three events.
         who = first.encode_topic(debtor, to_checksum_address(account))
         filter_topics: list[Any] = [list(by_topic), *[None] * (_DEBTOR_TOPIC - 1), who]
-        logs = self.chain.provider.web3.eth.get_logs(
-            {
-                "address": str(self.market.address),
-                "fromBlock": start_block,
-                "toBlock": "latest",
-                "topics": filter_topics,
-            }
-        )
         events = []
-        for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+        for log in self.market_logs(filter_topics, start_block):
             event, amount = by_topic[encode_hex(log["topics"][0])]
             args = event.decode(log["topics"], log["data"])
             kind, repaid = event.name.lower(), int(getattr(args, amount))
             events.append(DebtEvent(kind, repaid, int(args.scaled_debt)))
         return events
 
-    def share_events(self, account: str, start_block: int = 0) -> list[ShareEvent]:
+    def share_events(self, account: str, start_block: int | None = None) -> list[ShareEvent]:
         """``account``'s lender-share events: deposits and withdrawals as
         owner, share transfers in and out (mints and burns, which Deposit
         and Withdraw already count, left out). One ``eth_getLogs`` each."""
@@ -542,15 +557,7 @@ class Navlend:
         for event, arg, kind in _SHARE_EVENTS:
             topics: list[Any] = [event.topic] + [None] * (event.topic_position(arg) - 1)
             topics.append(event.encode_topic(arg, who))
-            logs = self.chain.provider.web3.eth.get_logs(
-                {
-                    "address": str(self.market.address),
-                    "fromBlock": start_block,
-                    "toBlock": "latest",
-                    "topics": topics,
-                }
-            )
-            for log in logs:
+            for log in self.market_logs(topics, start_block):
                 args = event.decode(log["topics"], log["data"])
                 if kind.startswith("transfer"):
                     if ZERO_ADDRESS in (str(args.sender), str(args.receiver)):

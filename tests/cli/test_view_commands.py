@@ -115,3 +115,31 @@ def test_position__shares_received_by_transfer__interest_earned_unknown(ape_run,
     assert int(doc["lent"]["shares"]) == moved
     assert doc["lent"]["interest_earned"] is None and doc["lent"]["cost_basis"] is None
     assert "unknown (shares came in by transfer)" in ape_run("position", "TEST::11").stdout
+
+
+def test_position__event_scans_in_windows__a_node_capping_getlogs_still_answers(
+    ape_run, market, fund_a, borrower, chain, monkeypatch
+):
+    """Public nodes refuse wide eth_getLogs ranges: the principal, the lent
+    side and the borrowers are read in windows of LOG_WINDOW blocks."""
+    from navlend.cli import contracts
+
+    fund_a.approve(market, 1_000 * SHARE_A, sender=borrower)
+    market.supply_collateral(fund_a, 1_000 * SHARE_A, borrower, sender=borrower)
+    market.borrow(5_000 * USD, borrower, borrower, sender=borrower)
+    chain.mine(12)
+    eth_type = type(chain.provider.web3.eth)
+    real, spans = eth_type.get_logs, []
+
+    def capped(self, params):
+        spans.append(params["toBlock"] - params["fromBlock"] + 1)
+        assert spans[-1] <= 4, "a node capping ranges at 4 blocks would refuse this"
+        return real(self, params)
+
+    monkeypatch.setattr(contracts, "LOG_WINDOW", 4)
+    monkeypatch.setattr(eth_type, "get_logs", capped)
+    doc = json.loads(ape_run("position", "--account", "TEST::4", "--json").stdout)
+    assert doc["borrowed"]["principal"]["raw"] == str(5_000 * USD)
+    at_risk = json.loads(ape_run("positions", "--json").stdout)
+    assert [p["account"] for p in at_risk["positions"]] == [borrower.address]
+    assert len(spans) > 3 and max(spans) <= 4
