@@ -311,21 +311,20 @@ class Demo:
             if Event.SHOCK in day.events:
                 before = observe.position_states(d.lens, d.market, accounts, book)
             self.dev.mine_at(day.time)
-            if Event.SHOCK in day.events:
-                self._sample(d, book, f"day {day.index} ({day.weekday}), before the shock", day.index)
-                self._shock(d, day)
-                self._settle(d, accounts, progress, f"day {day.index}: keeper liquidating")
-            elif Event.REFILL_FACILITY in day.events:
-                # The day after the shock may be a Saturday: no NAV to wait for.
-                if day.publishes:
-                    self._wait_for_reporter(d, day)
-                self._refill(d)
-                self._settle(d, accounts, progress, f"day {day.index}: keeper after the top-up")
-            elif day.publishes:
-                self._wait_for_reporter(d, day)
-                self.dev.wait_blocks(DAY_BLOCKS)
-            else:
-                self.dev.wait_blocks(1)
+            settling = "keeper liquidating" if Event.SHOCK in day.events else "keeper after the top-up"
+            actions = {
+                "sample before the shock": lambda: self._sample(
+                    d, book, f"day {day.index} ({day.weekday}), before the shock", day.index
+                ),
+                "shock": lambda: self._shock(d, day),
+                "settle": lambda: self._settle(d, accounts, progress, f"day {day.index}: {settling}"),
+                "wait for the reporter": lambda: self._wait_for_reporter(d, day),
+                "refill": lambda: self._refill(d),
+                "wait a day of blocks": lambda: self.dev.wait_blocks(DAY_BLOCKS),
+                "wait a block": lambda: self.dev.wait_blocks(1),
+            }
+            for step in day.steps:
+                actions[step]()
             self._sample(d, book, f"day {day.index} ({day.weekday})", day.index)
             progress.advance(task)
         after = observe.position_states(d.lens, d.market, accounts, book)

@@ -193,6 +193,21 @@ class DayPlan:
     events: tuple[Event, ...] = field(default_factory=tuple)
 
     @property
+    def steps(self) -> tuple[str, ...]:
+        """What the demo does on this day, in order (``Demo.play`` runs
+        them): the shock and the keeper's response; or the facilities'
+        top-up, waiting for the reporter's NAV first only on a day it
+        publishes one (a top-up on a Saturday has none to wait for); or the
+        day's NAV; or a quiet day."""
+        if Event.SHOCK in self.events:
+            return ("sample before the shock", "shock", "settle")
+        if Event.REFILL_FACILITY in self.events:
+            return (("wait for the reporter",) if self.publishes else ()) + ("refill", "settle")
+        if self.publishes:
+            return ("wait for the reporter", "wait a day of blocks")
+        return ("wait a block",)
+
+    @property
     def weekday(self) -> str:
         return datetime.fromtimestamp(self.strike, tz=timezone.utc).strftime("%a")
 

@@ -141,3 +141,24 @@ def test_build_calendar__shock_on_a_weekend__is_refused():
     scenario = get_scenario(DEFAULT_SCENARIO, normal_days=4)  # shock on Saturday
     with pytest.raises(ValueError, match="not a business day"):
         build_calendar(scenario, scenario_start(NOW), NAV_A)
+
+
+def test_day_steps__facility_dry_refill_on_a_saturday__no_nav_awaited():
+    """Seen failing before the fix: with --days 3 the top-up day is a
+    Saturday, and the demo waited for a NAV the reporter never publishes."""
+    scenario = get_scenario("facility-dry", normal_days=3)
+    days = build_calendar(scenario, scenario_start(NOW), NAV_A)
+    (refill,) = [d for d in days if Event.REFILL_FACILITY in d.events]
+    assert refill.weekday == "Sat" and not refill.publishes
+    assert refill.steps == ("refill", "settle")
+
+
+def test_day_steps__every_kind_of_day():
+    scenario = get_scenario("facility-dry")
+    days = build_calendar(scenario, scenario_start(NOW), NAV_A)
+    (shock,) = [d for d in days if Event.SHOCK in d.events]
+    assert shock.steps == ("sample before the shock", "shock", "settle")
+    (refill,) = [d for d in days if Event.REFILL_FACILITY in d.events]
+    assert refill.publishes and refill.steps == ("wait for the reporter", "refill", "settle")
+    quiet = [d for d in days if not d.events]
+    assert {d.steps for d in quiet} == {("wait for the reporter", "wait a day of blocks"), ("wait a block",)}
