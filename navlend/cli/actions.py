@@ -13,7 +13,6 @@ from navlend.cli import checks
 from navlend.cli.amounts import (
     format_bps,
     format_health,
-    format_units,
     is_all,
     parse_amount,
     parse_fraction,
@@ -31,7 +30,7 @@ from navlend.cli.render import (
     position_json,
     position_renderable,
 )
-from navlend.cli.render_preview import amount_json
+from navlend.cli.render_preview import amount_json, health_json
 from navlend.cli.risk import BORROW_ROUNDING, summarize
 from navlend.cli.session import Report, Session
 from navlend.constants import BPS, MAX_UINT256, WAD
@@ -185,13 +184,13 @@ def repay(s: Session, amount: str) -> Report:
     debt, with the interest accrued up to the block that includes it)."""
     nl, base, m = s.nl, s.nl.base, s.nl.market
     units = None if is_all(amount) else _base_amount(s, amount)
-    debt = int(m.debt_of(s.address))
+    position = nl.position(s.address, with_principal=False)
+    debt = position.debt
     balance = int(nl.stablecoin.balanceOf(s.address))
     wanted = checks.check_repay(debt, units, balance, base)
     everything = wanted == debt
     plan = Plan(f"repay {'the whole debt, ' if everything else ''}{fmt(wanted, base)}", command="repay")
     plan.amounts["amount"] = Quantity(wanted, base)
-    position = nl.position(s.address, with_principal=False)
     plan.preview = preview(position, project(position, debt_change=-wanted))
     if units is not None and units > debt:
         plan.notes.append(
@@ -220,7 +219,7 @@ def _risk_after(s: Session, report: Report, borrowed: int = 0, debt_before: int 
     report.data["result"].update(
         {
             "debt": amount_json(p.debt, base),
-            "health_factor": None if p.debt == 0 else format_units(p.health_factor, 18, group=False),
+            "health_factor": health_json(p.health_factor),
         }
     )
     line = f"debt now {fmt(p.debt, base)}, health factor {format_health(p.health_factor)}"
@@ -333,8 +332,11 @@ def unwind(
     nl, base, m = s.nl, s.nl.base, s.nl.market
     a = nl.asset(asset)
     control = nl.control()
-    collateral = int(m.collateral_of(s.address, a.address))
-    debt = int(m.debt_of(s.address))
+    # One read of the position: its debt, this asset's collateral, and the preview's "before".
+    position = nl.position(s.address, with_principal=False)
+    held = position.holding(a.name)
+    collateral = held.balance if held else 0
+    debt = position.debt
     facility_address = str(m.asset_config(a.address).facility)
     has_facility = int(facility_address, 16) != 0
     facility = nl.facility(facility_address) if has_facility else None
@@ -363,7 +365,6 @@ def unwind(
     plan.amounts["collateral redeemed"] = Quantity(collateral, a.as_token())
     plan.amounts["expected"] = Quantity(expected, base)
     plan.amounts["minimum received"] = Quantity(floor, base)
-    position = nl.position(s.address, with_principal=False)
     plan.preview = preview(position, project(position, debt_change=-debt, balances={a.name: 0}))
     others = [h.name for h in position.holdings if h.name != a.name]
     if debt and others:

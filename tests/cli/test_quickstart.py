@@ -108,7 +108,7 @@ def stop(pid_file: Path) -> None:
         try:
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
         except ProcessLookupError:
-            pass
+            pass  # the node already exited (a failed line ends the script): nothing to stop
 
 
 def flat(text: str) -> str:
