@@ -99,8 +99,13 @@ def _handler_class(handle: Handle) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             for name, value in answer.headers:
                 self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client hung up first (a keeper process stopped at a
+                # bench's or a test's teardown): nobody is left to answer.
+                self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
             pass  # the tests' output stays quiet; the servers count what they do
